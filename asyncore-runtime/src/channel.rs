@@ -1,0 +1,904 @@
+//! [`Channel`]: what a handler gets to act on its socket, its buffers and the loop.
+
+use std::fmt;
+use std::io;
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+
+use crate::addr::Addr;
+use crate::dispatcher::Dispatcher;
+use crate::map::Map;
+use crate::ready::Ready;
+use crate::socket::{Connect, SockType, Socket};
+use crate::timer::{Action, TimerId};
+use crate::token::Token;
+
+/// Default high-water mark of a channel's output buffer: above it the channel stops
+/// reading until the buffer drains (back-pressure).
+pub const DEFAULT_HIGH_WATER: usize = 256 * 1024;
+/// Default hard limit of a channel's output buffer: [`Channel::send_buffered`] refuses
+/// data that would take the buffer past it.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+/// How long a listener stops accepting after the process ran out of descriptors.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The output buffer: a byte vector with a read cursor, so partial sends never shift the
+/// remaining bytes (asyncore re-sliced its buffer after every send).
+#[derive(Debug, Default)]
+pub(crate) struct OutBuf {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl OutBuf {
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head == self.buf.len()
+    }
+
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    pub fn extend(&mut self, data: &[u8]) {
+        if self.head > 0 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.head += n;
+        if self.head >= self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+}
+
+/// The loop's record of one channel, apart from its dispatcher.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub token: Token,
+    pub type_name: &'static str,
+    pub sock: Socket,
+    pub accepting: bool,
+    pub connecting: bool,
+    pub connected: bool,
+    pub addr: Option<Addr>,
+    pub out: OutBuf,
+    pub high_water: usize,
+    pub out_limit: usize,
+    /// `close()` was called: remove the channel after the running handler.
+    pub closed: bool,
+    /// A close *event* must be delivered (`handle_close(reason)`).
+    pub close_event: Option<Option<io::Error>>,
+    /// Close once the output buffer is empty.
+    pub close_when_done: bool,
+    /// A handler panicked: drop the dispatcher without calling it again.
+    pub poisoned: bool,
+    /// Interest registered with the backend.
+    pub registered: Ready,
+    /// What `writable()` said at the start of this pass.
+    pub user_writable: bool,
+    /// epoll refused the descriptor (a regular file): it is always ready.
+    pub always_ready: bool,
+    pub accept_paused: bool,
+    pub idle_timeout: Option<Duration>,
+    pub idle_timer: bool,
+    pub last_activity: Instant,
+    /// Internal channels (the waker, the signal pipe) do not count in `len()`.
+    pub internal: bool,
+}
+
+impl Core {
+    pub fn new(token: Token, type_name: &'static str, sock: Socket, now: Instant) -> Core {
+        Core {
+            token,
+            type_name,
+            sock,
+            accepting: false,
+            connecting: false,
+            connected: false,
+            addr: None,
+            out: OutBuf::default(),
+            high_water: DEFAULT_HIGH_WATER,
+            out_limit: DEFAULT_OUTPUT_LIMIT,
+            closed: false,
+            close_event: None,
+            close_when_done: false,
+            poisoned: false,
+            registered: Ready::EMPTY,
+            user_writable: false,
+            always_ready: false,
+            accept_paused: false,
+            idle_timeout: None,
+            idle_timer: false,
+            last_activity: now,
+            internal: false,
+        }
+    }
+
+    /// Whether the channel will be gone after the running handler.
+    pub fn done(&self) -> bool {
+        self.closed || self.poisoned || self.close_event.is_some()
+    }
+
+    pub fn schedule_close(&mut self, reason: Option<io::Error>) {
+        if !self.closed && self.close_event.is_none() {
+            self.close_event = Some(reason);
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        self.out.len() > self.high_water
+    }
+
+    /// One send of the buffered output (asyncore's `initiate_send`). A disconnect
+    /// schedules the close event.
+    pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+        if self.out.is_empty() || !self.connected || self.done() {
+            return Ok(());
+        }
+        match self.sock.send(self.out.pending()) {
+            Ok(n) => {
+                if n > 0 {
+                    self.last_activity = now;
+                }
+                self.out.consume(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if crate::error::is_disconnect(&e) => self.schedule_close(Some(e)),
+            Err(e) => return Err(e),
+        }
+        if self.out.is_empty() && self.close_when_done {
+            self.closed = true;
+        }
+        Ok(())
+    }
+
+    pub fn send_buffered(&mut self, data: &[u8], now: Instant) -> io::Result<()> {
+        if self.closed || self.close_event.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("channel {} is closing; data not sent", self.token),
+            ));
+        }
+        if self.close_when_done {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!(
+                    "channel {} is closing once its output is sent (close_when_done); \
+                     data queued after that would never be sent",
+                    self.token
+                ),
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut rest = data;
+        // Fast path: nothing queued, so try the socket first and copy only what it
+        // did not take.
+        if self.out.is_empty() && self.connected {
+            match self.sock.send(data) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.last_activity = now;
+                    }
+                    rest = &data[n..];
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if crate::error::is_disconnect(&e) => {
+                    self.schedule_close(Some(e));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if self.out.len() + rest.len() > self.out_limit {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "output buffer limit of {} bytes exceeded on channel {} ({} bytes queued, \
+                     {} more offered); the peer is not reading: close the channel or raise \
+                     the limit with set_output_limits",
+                    self.out_limit,
+                    self.token,
+                    self.out.len(),
+                    rest.len()
+                ),
+            ));
+        }
+        self.out.extend(rest);
+        Ok(())
+    }
+}
+
+/// A channel as its handler sees it: the socket, the state flags, the output buffer, and
+/// the [`Map`] it lives in.
+///
+/// Handlers receive `&mut Channel`; code outside the loop gets one from
+/// [`Map::with_channel`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncore_runtime::{Channel, Dispatcher, Result};
+///
+/// struct Upper;
+/// impl Dispatcher for Upper {
+///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+///         let mut buf = [0u8; 1024];
+///         let n = ch.recv(&mut buf)?;
+///         buf[..n].make_ascii_uppercase();
+///         ch.send_buffered(&buf[..n])?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub struct Channel<'a> {
+    pub(crate) core: &'a mut Core,
+    pub(crate) map: &'a mut Map,
+}
+
+impl fmt::Debug for Channel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("token", &self.core.token)
+            .field("type", &self.core.type_name)
+            .field("accepting", &self.core.accepting)
+            .field("connecting", &self.core.connecting)
+            .field("connected", &self.core.connected)
+            .field("addr", &self.core.addr)
+            .field("pending_output", &self.core.out.len())
+            .finish()
+    }
+}
+
+/// asyncore's `repr`: `<Type[ listening| connected][ addr] at #index.generation>`.
+impl fmt::Display for Channel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &*self.core;
+        let name = c.type_name.rsplit("::").next().unwrap_or(c.type_name);
+        write!(f, "<{name}")?;
+        if c.accepting && c.addr.is_some() {
+            f.write_str(" listening")?;
+        } else if c.connected {
+            f.write_str(" connected")?;
+        }
+        if let Some(a) = &c.addr {
+            write!(f, " {a}")?;
+        }
+        write!(f, " at {}>", c.token)
+    }
+}
+
+impl<'a> Channel<'a> {
+    pub(crate) fn new(core: &'a mut Core, map: &'a mut Map) -> Self {
+        Channel { core, map }
+    }
+
+    /// This channel's token.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.token()), Some(t));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn token(&self) -> Token {
+        self.core.token
+    }
+
+    /// The socket (or file) this channel owns, for operations the channel does not wrap
+    /// (socket options, `recv_oob`, `shutdown`...).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert!(map.with_channel(t, |ch| ch.socket().is_nonblocking().unwrap()).unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn socket(&self) -> &Socket {
+        &self.core.sock
+    }
+
+    /// The [`Map`] this channel lives in: add channels, set timers, reach other
+    /// channels, stop the loop. The running channel itself is not reachable through it
+    /// while its handler runs.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Quitter;
+    /// impl Dispatcher for Quitter {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.map().stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn map(&mut self) -> &mut Map {
+        self.map
+    }
+
+    /// Whether the channel is connected (asyncore's `connected`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.connected()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connected(&self) -> bool {
+        self.core.connected
+    }
+
+    /// Whether the channel is listening (asyncore's `accepting`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.listen(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.accepting()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn accepting(&self) -> bool {
+        self.core.accepting
+    }
+
+    /// Whether a connect is under way (asyncore's `connecting`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut map = Map::new();
+    /// let t = map.connect(&l.local_addr()?.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.connecting()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connecting(&self) -> bool {
+        self.core.connecting
+    }
+
+    /// The address asyncore keeps in `addr`: the peer for a connected channel, the bound
+    /// address (as the kernel reports it) for a listening one.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.listen(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(), D)?;
+    /// let port = map.with_channel(t, |ch| ch.addr().unwrap().as_inet().unwrap().port()).unwrap();
+    /// assert_ne!(port, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn addr(&self) -> Option<&Addr> {
+        self.core.addr.as_ref()
+    }
+
+    /// Read up to `buf.len()` bytes. Returns the count read, **0** when nothing was read:
+    /// no data yet (`EAGAIN`, a spurious wake-up), end of file, or a broken connection.
+    ///
+    /// On end of file or a disconnect error (asyncore's `_DISCONNECTED` set) the channel
+    /// is marked closing and [`Dispatcher::handle_close`] runs after the current handler
+    /// returns ([`is_closing`](Self::is_closing) tells). Other errors are returned. On a
+    /// datagram socket, use [`recv_from`](Self::recv_from).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Reader(Vec<u8>);
+    /// impl Dispatcher for Reader {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 4096];
+    ///         let n = ch.recv(&mut buf)?;
+    ///         self.0.extend_from_slice(&buf[..n]);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.core.done() || buf.is_empty() {
+            return Ok(0);
+        }
+        match self.core.sock.recv(buf) {
+            Ok(0) => {
+                if self.core.sock.sock_type() != SockType::Datagram {
+                    self.core.schedule_close(None);
+                }
+                Ok(0)
+            }
+            Ok(n) => {
+                self.core.last_activity = self.map.now;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) if crate::error::is_disconnect(&e) => {
+                self.core.schedule_close(Some(e));
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send bytes straight to the socket, as asyncore's `dispatcher.send`: returns the
+    /// count sent, 0 if the socket is full (`EAGAIN`) or the connection broke (then the
+    /// channel is marked closing). Most handlers want
+    /// [`send_buffered`](Self::send_buffered), which keeps what the socket did not take.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Blaster;
+    /// impl Dispatcher for Blaster {
+    ///     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let _sent = ch.send(&[b'x'; 1024])?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn send(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.core.done() {
+            return Ok(0);
+        }
+        match self.core.sock.send(data) {
+            Ok(n) => {
+                if n > 0 {
+                    self.core.last_activity = self.map.now;
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) if crate::error::is_disconnect(&e) => {
+                self.core.schedule_close(Some(e));
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queue `data` for sending (asyncore's `dispatcher_with_send.send`, under a name
+    /// that does not change `send`'s contract).
+    ///
+    /// If nothing is queued and the channel is connected, the socket is tried at once and
+    /// only what it did not take is copied into the output buffer; the loop writes the
+    /// rest as the socket allows. While more than the high-water mark is queued the
+    /// channel is not read (back-pressure). Data that would take the buffer past its hard
+    /// limit is refused with an `OutOfMemory` error naming the limit (see
+    /// [`set_output_limits`](Self::set_output_limits)); so is data offered after
+    /// [`close`](Self::close) or [`close_when_done`](Self::close_when_done).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Hello;
+    /// impl Dispatcher for Hello {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.send_buffered(b"HELO example.org\r\n")?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn send_buffered(&mut self, data: &[u8]) -> io::Result<()> {
+        let now = self.map.now;
+        self.core.send_buffered(data, now)
+    }
+
+    /// Try once to write the buffered output (asyncore's `initiate_send`). The loop does
+    /// this by itself whenever the socket can take data.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Eager;
+    /// impl Dispatcher for Eager {
+    ///     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.flush()?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn flush(&mut self) -> io::Result<()> {
+        let now = self.map.now;
+        self.core.flush(now)
+    }
+
+    /// How many bytes are queued for sending.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher};
+    /// struct Polite;
+    /// impl Dispatcher for Polite {
+    ///     fn readable(&mut self, ch: &Channel<'_>) -> bool { ch.pending_output() < 4096 }
+    /// }
+    /// ```
+    pub fn pending_output(&self) -> usize {
+        self.core.out.len()
+    }
+
+    /// Whether anything is queued for sending.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher};
+    /// struct Flusher;
+    /// impl Dispatcher for Flusher {
+    ///     fn writable(&mut self, ch: &Channel<'_>) -> bool { ch.has_pending_output() }
+    /// }
+    /// ```
+    pub fn has_pending_output(&self) -> bool {
+        !self.core.out.is_empty()
+    }
+
+    /// Set the output buffer's high-water mark (reading pauses above it) and hard limit
+    /// (`send_buffered` refuses data past it). The hard limit is raised to the
+    /// high-water mark if it is below it.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Small;
+    /// impl Dispatcher for Small {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.set_output_limits(16 * 1024, 64 * 1024);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_output_limits(&mut self, high_water: usize, limit: usize) {
+        self.core.high_water = high_water;
+        self.core.out_limit = limit.max(high_water);
+    }
+
+    /// Whether reading is paused because the output buffer is above its high-water mark.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.is_paused()), Some(false));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.core.paused()
+    }
+
+    /// Close the channel (asyncore's `close`): it leaves the map and its socket is closed
+    /// once the running handler returns. [`Dispatcher::handle_close`] is *not* called.
+    /// Calling it again does nothing. Queued output is dropped; see
+    /// [`close_when_done`](Self::close_when_done).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct OneShot;
+    /// impl Dispatcher for OneShot {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn close(&mut self) {
+        self.core.closed = true;
+        self.core.accepting = false;
+        self.core.connecting = false;
+        self.core.connected = false;
+    }
+
+    /// Close the channel through its close event: [`Dispatcher::handle_close`] runs with
+    /// `reason` after the running handler returns, then the channel is closed.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Strict;
+    /// impl Dispatcher for Strict {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.close_with_reason(std::io::Error::other("protocol violation"));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn close_with_reason(&mut self, reason: io::Error) {
+        self.core.schedule_close(Some(reason));
+    }
+
+    /// Close once everything queued has been sent (asynchat's `close_when_done`). Data
+    /// offered after this is refused with an error rather than silently dropped.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Bye;
+    /// impl Dispatcher for Bye {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.send_buffered(b"221 bye\r\n")?;
+    ///         ch.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn close_when_done(&mut self) {
+        self.core.close_when_done = true;
+        if self.core.out.is_empty() {
+            self.core.closed = true;
+        }
+    }
+
+    /// Whether the channel will be closed after the running handler (by
+    /// [`close`](Self::close), end of file, a broken connection or a panic).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Drain;
+    /// impl Dispatcher for Drain {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 512];
+    ///         while ch.recv(&mut buf)? > 0 {}
+    ///         if ch.is_closing() { /* end of file */ }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn is_closing(&self) -> bool {
+        self.core.done()
+    }
+
+    /// Accept one connection on a listening channel (asyncore's `accept`): `Ok(None)` if
+    /// none is waiting. If the process is out of descriptors (`EMFILE`, `ENFILE`) or
+    /// kernel memory (`ENOBUFS`, `ENOMEM`), the listener stops accepting for
+    /// [`ACCEPT_BACKOFF`] and this returns `Ok(None)`, instead of the listener spinning or
+    /// being closed. Accepted TCP sockets get `TCP_NODELAY` unless the map's default says
+    /// otherwise ([`Map::set_nodelay_default`]).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct CountingServer { accepted: usize }
+    /// impl Dispatcher for CountingServer {
+    ///     fn handle_accept(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         while let Some((_sock, _addr)) = ch.accept()? {
+    ///             self.accepted += 1;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn accept(&mut self) -> io::Result<Option<(Socket, Addr)>> {
+        if !self.core.accepting || self.core.accept_paused {
+            return Ok(None);
+        }
+        match self.core.sock.accept() {
+            Ok(Some((sock, addr))) => {
+                if self.map.nodelay_default && sock.is_tcp() {
+                    let _ = sock.set_nodelay(true);
+                }
+                Ok(Some((sock, addr)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let errno = e.raw_os_error().map(Errno::from_raw_os_error);
+                if matches!(
+                    errno,
+                    Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)
+                ) {
+                    log::warn!(
+                        target: "asyncore_runtime::channel",
+                        "{self}: cannot accept ({e}); pausing accepts for {ACCEPT_BACKOFF:?}"
+                    );
+                    self.core.accept_paused = true;
+                    let at = self.map.now + ACCEPT_BACKOFF;
+                    self.map
+                        .timers
+                        .add(at, Action::ResumeAccept(self.core.token));
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Start listening (asyncore's `listen`): the channel becomes `accepting` only if the
+    /// system call succeeds, and its `addr` becomes the bound address.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Addr, Domain, Dispatcher, Map, SockType};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.create_socket(Domain::Ipv4, SockType::Stream, D)?;
+    /// map.with_channel(t, |ch| -> std::io::Result<()> {
+    ///     ch.socket().set_reuse_addr()?;
+    ///     ch.socket().bind(&Addr::from("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()))?;
+    ///     ch.listen(5)
+    /// }).unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn listen(&mut self, backlog: i32) -> io::Result<()> {
+        self.core.sock.listen(backlog)?;
+        self.core.accepting = true;
+        self.core.addr = self.core.sock.local_addr().ok();
+        Ok(())
+    }
+
+    /// Start a non-blocking connect (asyncore's `connect`). Its outcome arrives as an
+    /// event: [`Dispatcher::handle_connect`] on success (even when the connect finished at
+    /// once, as it does for Unix sockets, so the handler never runs inside this call),
+    /// [`Dispatcher::handle_error`] with the error on failure. An immediate failure is
+    /// returned here and leaves the channel's state unchanged.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Domain, Dispatcher, Map, SockType};
+    /// # struct D; impl Dispatcher for D {}
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut map = Map::new();
+    /// let t = map.create_socket(Domain::Ipv4, SockType::Stream, D)?;
+    /// map.with_channel(t, |ch| ch.connect(&l.local_addr().unwrap().into())).unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect(&mut self, addr: &Addr) -> io::Result<()> {
+        match self.core.sock.connect(addr)? {
+            Connect::Done | Connect::InProgress => {
+                self.core.connected = false;
+                self.core.connecting = true;
+                self.core.addr = Some(addr.clone());
+                if self.map.nodelay_default && self.core.sock.is_tcp() {
+                    let _ = self.core.sock.set_nodelay(true);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Receive one datagram and its sender. `Ok(None)` when none is waiting.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct UdpEcho;
+    /// impl Dispatcher for UdpEcho {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 1500];
+    ///         if let Some((n, from)) = ch.recv_from(&mut buf)? {
+    ///             ch.send_to(&buf[..n], &from)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, Addr)>> {
+        match self.core.sock.recv_from(buf) {
+            Ok((n, addr)) => {
+                self.core.last_activity = self.map.now;
+                Ok(Some((n, addr)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send one datagram to `addr`. Returns 0 if the socket buffer is full.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Addr, Channel, Dispatcher, Result};
+    /// struct Beacon(Addr);
+    /// impl Dispatcher for Beacon {
+    ///     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let to = self.0.clone();
+    ///         ch.send_to(b"here", &to)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn send_to(&mut self, data: &[u8], addr: &Addr) -> io::Result<usize> {
+        match self.core.sock.send_to(data, addr) {
+            Ok(n) => {
+                self.core.last_activity = self.map.now;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Call [`Dispatcher::handle_timer`] on this channel after `delay`. The timer dies
+    /// with the channel.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// # use std::time::Duration;
+    /// struct Heartbeat;
+    /// impl Dispatcher for Heartbeat {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.set_timer(Duration::from_secs(10));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_timer(&mut self, delay: Duration) -> TimerId {
+        let at = Instant::now() + delay;
+        self.map.timers.add(at, Action::Channel(self.core.token))
+    }
+
+    /// Cancel a timer; `false` if it already fired or was cancelled.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// # use std::time::Duration;
+    /// struct Undecided;
+    /// impl Dispatcher for Undecided {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let t = ch.set_timer(Duration::from_secs(10));
+    ///         assert!(ch.cancel_timer(t));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.map.timers.cancel(id)
+    }
+
+    /// Close the channel (through [`Dispatcher::handle_idle`], whose default closes it)
+    /// when nothing has been received or sent on it for `timeout`; `None` turns the
+    /// check off.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// # use std::time::Duration;
+    /// struct Session;
+    /// impl Dispatcher for Session {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.set_idle_timeout(Some(Duration::from_secs(300)));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        let now = Instant::now();
+        self.map.now = now;
+        self.core.idle_timeout = timeout;
+        self.core.last_activity = now;
+        if let Some(d) = timeout {
+            if !self.core.idle_timer {
+                self.core.idle_timer = true;
+                self.map.timers.add(now + d, Action::Idle(self.core.token));
+            }
+        }
+    }
+
+    /// Add a channel for an accepted connection: it starts connected, with `addr` as its
+    /// peer. This is what most [`Dispatcher::handle_accepted`] implementations do.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Addr, Channel, Dispatcher, Result, Socket};
+    /// struct Session;
+    /// impl Dispatcher for Session {}
+    /// struct Server;
+    /// impl Dispatcher for Server {
+    ///     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+    ///         ch.add_accepted(sock, addr, Session)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn add_accepted<D: Dispatcher>(
+        &mut self,
+        sock: Socket,
+        addr: Addr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.map.add_accepted(sock, addr, dispatcher)
+    }
+}

@@ -1,0 +1,1429 @@
+//! [`Map`]: asyncore's `socket_map` and `loop`, with timers, a waker and signals.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::addr::Addr;
+use crate::channel::{Channel, Core};
+use crate::dispatcher::Dispatcher;
+use crate::error::{Error, Result};
+use crate::ready::Ready;
+use crate::socket::{Domain, SockType, Socket};
+use crate::sys::{Backend, Reg, Selector};
+use crate::timer::{Action, TimerId, Timers};
+use crate::token::Token;
+use crate::waker::{Waker, WakerChannel};
+
+/// asyncore's default `timeout` for `loop`: 30 seconds per pass.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) struct Entry<D: ?Sized> {
+    pub core: Core,
+    pub handler: D,
+}
+
+type BoxEntry = Box<Entry<dyn Dispatcher>>;
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    entry: Option<BoxEntry>,
+    /// The entry is out, running a handler.
+    busy: bool,
+    /// `Map::close` was called for the busy entry.
+    close_requested: bool,
+}
+
+/// What one dispatch of a channel is for.
+enum Invoke {
+    Io(Ready),
+    Timer(TimerId),
+    Idle,
+    Error(io::Error),
+}
+
+/// A set of channels and the loop that serves them: asyncore's `socket_map` plus
+/// `loop()`, `poll()`/`poll2()` and `close_all()`.
+///
+/// Several maps can exist (each with its own loop, for instance one per thread); there is
+/// no process-wide default map.
+///
+/// # The Python names
+///
+/// | asyncore                                  | here                                        |
+/// |-------------------------------------------|---------------------------------------------|
+/// | `socket_map` / `map=` argument            | a `Map` value                                |
+/// | `loop(timeout=30.0, use_poll, map, count)`| [`Map::run_with`]`(timeout, backend, count)`, [`run_loop`](crate::run_loop) |
+/// | `loop()`                                  | [`Map::run`] (30 s, epoll, no count)         |
+/// | `poll(timeout, map)`, `poll2(...)`        | [`Map::poll_once`]`(timeout, backend)`       |
+/// | `use_poll=False` / `True`                 | [`Backend::Select`] / [`Backend::Poll`]; [`Backend::Epoll`] is the default |
+/// | `close_all(map)`                          | [`Map::close_all`]                           |
+/// | `dispatcher(sock, map)`                   | [`Map::add`]                                 |
+/// | `create_socket(family, type)`             | [`Map::create_socket`]                       |
+/// | `file_dispatcher(fd, map)`                | [`Map::add_file`]                            |
+/// | `raise ExitNow`                           | a handler returns [`Error::Exit`]            |
+///
+/// # One pass
+///
+/// 1. If the map holds no channel, return at once (no system call, no sleep).
+/// 2. For every channel, in the order it was added: call `readable()` then `writable()`,
+///    once each. A channel is watched for reading if `readable()` (and its output is
+///    not above the high-water mark), for urgent data likewise, and for writing if
+///    `writable()` and it is not listening, or if it has buffered output. An idle
+///    stream socket (neither connecting, connected nor listening) is not watched.
+/// 3. Wait for readiness, at most `timeout` (`None`: no limit), and never past the next
+///    timer. `EINTR` is retried with the time left.
+/// 4. For each ready channel (select and poll: in map order; epoll: in the kernel's
+///    order), in this order, stopping as soon as the channel is closing: read event
+///    (`handle_accept` if listening; finish a connect; `handle_read`), write event
+///    (finish a connect; write buffered output; `handle_write` if `writable()` said
+///    so), urgent event (`handle_close` if the socket has an error, else
+///    `handle_expt`), then hang-up or error (a close event). A close event calls
+///    `handle_close` once, after which the channel is closed.
+/// 5. Run the timers that are due.
+///
+/// A channel added during a pass is first watched in the next pass; a channel closed
+/// during a pass gets no further event, and its token never names another channel.
+///
+/// # Examples
+///
+/// ```
+/// use asyncore_runtime::{Addr, Backend, Channel, Dispatcher, Map, Result, Socket};
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+///
+/// struct Echo;
+/// impl Dispatcher for Echo {
+///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+///         let mut buf = [0u8; 1024];
+///         let n = ch.recv(&mut buf)?;
+///         ch.send_buffered(&buf[..n])?;
+///         Ok(())
+///     }
+/// }
+/// struct Server;
+/// impl Dispatcher for Server {
+///     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+///         ch.add_accepted(sock, addr, Echo)?;
+///         Ok(())
+///     }
+/// }
+///
+/// let mut map = Map::new();
+/// let listener = map.listen(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(), Server)?;
+/// let addr = map.local_addr(listener).unwrap().as_inet().unwrap();
+/// let mut client = std::net::TcpStream::connect(addr)?;
+/// client.write_all(b"hello")?;
+/// map.run_with(Some(Duration::from_millis(50)), Backend::Epoll, Some(10))?;
+/// let mut buf = [0u8; 5];
+/// client.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Map {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    order: Vec<Token>,
+    stale: usize,
+    len: usize,
+    selector: Option<Selector>,
+    events: Vec<(Token, Ready)>,
+    pub(crate) timers: Timers,
+    pub(crate) now: Instant,
+    pub(crate) nodelay_default: bool,
+    high_water: usize,
+    out_limit: usize,
+    stop: bool,
+    running: bool,
+    waker: Option<Waker>,
+    signalled: Option<i32>,
+    passes: u64,
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("len", &self.len)
+            .field("backend", &self.selector.as_ref().map(|s| s.backend()))
+            .field("passes", &self.passes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Map {
+    fn default() -> Self {
+        Map::new()
+    }
+}
+
+fn guarded<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a non-string panic payload".to_string()
+        }
+    })
+}
+
+impl Map {
+    /// An empty map.
+    ///
+    /// ```
+    /// let map = asyncore_runtime::Map::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn new() -> Map {
+        Map {
+            slots: Vec::new(),
+            free: Vec::new(),
+            order: Vec::new(),
+            stale: 0,
+            len: 0,
+            selector: None,
+            events: Vec::with_capacity(256),
+            timers: Timers::default(),
+            now: Instant::now(),
+            nodelay_default: true,
+            high_water: crate::channel::DEFAULT_HIGH_WATER,
+            out_limit: crate::channel::DEFAULT_OUTPUT_LIMIT,
+            stop: false,
+            running: false,
+            waker: None,
+            signalled: None,
+            passes: 0,
+        }
+    }
+
+    /// The number of channels (asyncore's `len(map)`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// map.add(a.into(), D)?;
+    /// map.add(b.into(), D)?;
+    /// assert_eq!(map.len(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map holds no channel; [`run`](Self::run) returns at once then.
+    ///
+    /// ```
+    /// assert!(asyncore_runtime::Map::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many passes the loop has made over this map's lifetime.
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.run()?; // empty: returns at once, no pass
+    /// assert_eq!(map.passes(), 0);
+    /// # Ok::<(), asyncore_runtime::Error>(())
+    /// ```
+    pub fn passes(&self) -> u64 {
+        self.passes
+    }
+
+    /// Whether `token` names a channel of this map (open, or running a handler).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert!(map.contains(t));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn contains(&self, token: Token) -> bool {
+        match self.slots.get(token.index as usize) {
+            Some(s) => s.generation == token.generation && (s.entry.is_some() || s.busy),
+            None => false,
+        }
+    }
+
+    /// The tokens of the channels, in the order they were added.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t1 = map.add(a.into(), D)?;
+    /// let t2 = map.add(b.into(), D)?;
+    /// assert_eq!(map.tokens(), vec![t1, t2]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tokens(&self) -> Vec<Token> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|t| self.contains(*t) && !self.is_internal(*t))
+            .collect()
+    }
+
+    fn is_internal(&self, t: Token) -> bool {
+        self.slots
+            .get(t.index as usize)
+            .and_then(|s| s.entry.as_ref())
+            .map(|e| e.core.internal)
+            .unwrap_or(false)
+    }
+
+    /// Whether new TCP connections (accepted or connected) get `TCP_NODELAY`. On by
+    /// default, so request/response and pipelined traffic never waits for Nagle's
+    /// algorithm to meet the peer's delayed ACK.
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.set_nodelay_default(false);
+    /// ```
+    pub fn set_nodelay_default(&mut self, on: bool) {
+        self.nodelay_default = on;
+    }
+
+    /// The output-buffer high-water mark and hard limit given to channels added from now
+    /// on (see [`Channel::set_output_limits`]).
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.set_default_output_limits(64 * 1024, 1024 * 1024);
+    /// ```
+    pub fn set_default_output_limits(&mut self, high_water: usize, limit: usize) {
+        self.high_water = high_water;
+        self.out_limit = limit.max(high_water);
+    }
+
+    // ===== adding channels =====
+
+    fn insert(&mut self, mut core: Core, handler: impl Dispatcher) -> Token {
+        let (index, generation) = match self.free.pop() {
+            Some(i) => (i, self.slots[i as usize].generation),
+            None => {
+                self.slots.push(Slot::default());
+                ((self.slots.len() - 1) as u32, 0)
+            }
+        };
+        let token = Token::new(index, generation);
+        core.token = token;
+        core.high_water = self.high_water;
+        core.out_limit = self.out_limit;
+        if !core.internal {
+            self.len += 1;
+        }
+        let entry: BoxEntry = Box::new(Entry { core, handler });
+        self.slots[index as usize].entry = Some(entry);
+        self.order.push(token);
+        token
+    }
+
+    fn new_core<D: Dispatcher>(&self, sock: Socket) -> Core {
+        Core::new(
+            Token::new(0, 0),
+            std::any::type_name::<D>(),
+            sock,
+            Instant::now(),
+        )
+    }
+
+    /// Add a channel around an existing socket (asyncore's `dispatcher(sock, map)`). The
+    /// channel is connected if the socket has a peer, idle otherwise (a socket whose
+    /// connection was already reset is kept, idle, as asyncore keeps it). Datagram
+    /// sockets count as connected: they need no handshake.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.connected()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add<D: Dispatcher>(&mut self, sock: Socket, dispatcher: D) -> io::Result<Token> {
+        let mut core = self.new_core::<D>(sock);
+        if core.sock.sock_type() == SockType::Datagram {
+            core.connected = true;
+            core.addr = core.sock.local_addr().ok();
+        } else {
+            match core.sock.peer_addr() {
+                Ok(a) => {
+                    core.connected = true;
+                    core.addr = Some(a);
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
+                        Some(rustix::io::Errno::NOTCONN | rustix::io::Errno::INVAL)
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Add a channel for an accepted connection, connected, with `addr` as its peer
+    /// (no system call). See [`Channel::add_accepted`].
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Addr, Dispatcher, Map, Socket};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add_accepted(Socket::from(a), Addr::Unnamed, D)?;
+    /// assert!(map.contains(t));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add_accepted<D: Dispatcher>(
+        &mut self,
+        sock: Socket,
+        addr: Addr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let mut core = self.new_core::<D>(sock);
+        core.connected = true;
+        core.addr = Some(addr);
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Add a channel on a duplicate of a pipe, terminal or file descriptor (asyncore's
+    /// `file_dispatcher`); see [`Socket::from_file`]. It starts connected.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let (r, _w) = std::io::pipe()?;
+    /// let mut map = Map::new();
+    /// let t = map.add_file(&r, D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.connected()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add_file<D: Dispatcher>(&mut self, fd: impl AsFd, dispatcher: D) -> io::Result<Token> {
+        let sock = Socket::from_file(fd)?;
+        let mut core = self.new_core::<D>(sock);
+        core.connected = true;
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Create a socket and add its channel, idle (asyncore's `create_socket`); then bind,
+    /// listen or connect it through [`with_channel`](Self::with_channel).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Domain, Dispatcher, Map, SockType};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.create_socket(Domain::Ipv6, SockType::Stream, D)?;
+    /// assert_eq!(map.with_channel(t, |ch| (ch.connected(), ch.accepting())), Some((false, false)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create_socket<D: Dispatcher>(
+        &mut self,
+        domain: Domain,
+        ty: SockType,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let sock = Socket::new(domain, ty)?;
+        let mut core = self.new_core::<D>(sock);
+        if ty == SockType::Datagram {
+            core.connected = true;
+        }
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Create a listening channel on `addr`: a stream socket with `SO_REUSEADDR` (a stale
+    /// Unix socket file is not removed: remove it first), bound, listening with a backlog
+    /// of 1024.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.listen(&"[::1]:0".parse::<std::net::SocketAddr>().unwrap().into(), D)?;
+    /// assert!(map.local_addr(t).unwrap().as_inet().unwrap().is_ipv6());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn listen<D: Dispatcher>(&mut self, addr: &Addr, dispatcher: D) -> io::Result<Token> {
+        let sock = Socket::new(Domain::for_addr(addr), SockType::Stream)?;
+        if !matches!(addr, Addr::Unix(_)) {
+            sock.set_reuse_addr()?;
+        }
+        sock.bind(addr)?;
+        sock.listen(1024)?;
+        let mut core = self.new_core::<D>(sock);
+        core.accepting = true;
+        core.addr = core.sock.local_addr().ok();
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Add a channel around a socket that is already listening (for instance one bound
+    /// with [`Socket::set_reuse_port`] so that several loops share a port). The channel
+    /// is `accepting`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Addr, Dispatcher, Domain, Map, Socket, SockType};
+    /// # struct D; impl Dispatcher for D {}
+    /// let s = Socket::new(Domain::Ipv4, SockType::Stream)?;
+    /// s.set_reuse_port()?;
+    /// s.bind(&Addr::from("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()))?;
+    /// s.listen(128)?;
+    /// let mut map = Map::new();
+    /// let t = map.add_listener(s, D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.accepting()), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add_listener<D: Dispatcher>(&mut self, sock: Socket, dispatcher: D) -> io::Result<Token> {
+        let mut core = self.new_core::<D>(sock);
+        core.accepting = true;
+        core.addr = Some(core.sock.local_addr()?);
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// Create a stream channel and start connecting it to `addr`; see
+    /// [`Channel::connect`].
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut map = Map::new();
+    /// let t = map.connect(&l.local_addr()?.into(), D)?;
+    /// assert!(map.contains(t));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect<D: Dispatcher>(&mut self, addr: &Addr, dispatcher: D) -> io::Result<Token> {
+        let sock = Socket::new(Domain::for_addr(addr), SockType::Stream)?;
+        sock.connect(addr)?;
+        if self.nodelay_default && sock.is_tcp() {
+            let _ = sock.set_nodelay(true);
+        }
+        let mut core = self.new_core::<D>(sock);
+        core.connecting = true;
+        core.addr = Some(addr.clone());
+        Ok(self.insert(core, dispatcher))
+    }
+
+    /// The address a channel's socket is bound to.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let t = map.listen(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(), D)?;
+    /// println!("listening on {}", map.local_addr(t).unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self, token: Token) -> Option<Addr> {
+        let e = self.entry(token)?;
+        e.core.sock.local_addr().ok()
+    }
+
+    fn entry(&self, token: Token) -> Option<&BoxEntry> {
+        let s = self.slots.get(token.index as usize)?;
+        if s.generation != token.generation {
+            return None;
+        }
+        s.entry.as_ref()
+    }
+
+    // ===== reaching channels from outside =====
+
+    /// Run `f` on a channel, as a handler would: socket operations, buffered output,
+    /// `close`. `None` if the token names no channel (or the channel is the one whose
+    /// handler is running). A close requested in `f` takes effect when it returns.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// map.with_channel(t, |ch| ch.send_buffered(b"hi")).unwrap()?;
+    /// map.with_channel(t, |ch| ch.close());
+    /// assert!(!map.contains(t));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_channel<R>(
+        &mut self,
+        token: Token,
+        f: impl FnOnce(&mut Channel<'_>) -> R,
+    ) -> Option<R> {
+        self.with_entry(token, |_, ch| f(ch))
+    }
+
+    /// Run `f` on a channel's dispatcher, downcast to `D`, and its channel. `None` if the
+    /// token names no channel or its dispatcher is not a `D`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// struct Counter(u32);
+    /// impl Dispatcher for Counter {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), Counter(0))?;
+    /// map.with::<Counter, _>(t, |c, _ch| c.0 += 1);
+    /// assert_eq!(map.get::<Counter>(t).unwrap().0, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with<D: Dispatcher, R>(
+        &mut self,
+        token: Token,
+        f: impl FnOnce(&mut D, &mut Channel<'_>) -> R,
+    ) -> Option<R> {
+        let is_d = {
+            let e = self.entry(token)?;
+            let any: &dyn Any = &e.handler;
+            any.is::<D>()
+        };
+        if !is_d {
+            return None;
+        }
+        self.with_entry(token, |h, ch| {
+            let any: &mut dyn Any = h;
+            let d = any.downcast_mut::<D>().expect("type checked above");
+            f(d, ch)
+        })
+    }
+
+    fn with_entry<R>(
+        &mut self,
+        token: Token,
+        f: impl FnOnce(&mut dyn Dispatcher, &mut Channel<'_>) -> R,
+    ) -> Option<R> {
+        let mut entry = self.take(token)?;
+        let r = {
+            let Entry { core, handler } = &mut *entry;
+            let mut ch = Channel::new(core, self);
+            f(handler, &mut ch)
+        };
+        self.put_back(token, entry);
+        Some(r)
+    }
+
+    /// A channel's dispatcher, downcast to `D`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// struct Named(&'static str);
+    /// impl Dispatcher for Named {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), Named("x"))?;
+    /// assert_eq!(map.get::<Named>(t).unwrap().0, "x");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn get<D: Dispatcher>(&self, token: Token) -> Option<&D> {
+        let e = self.entry(token)?;
+        let any: &dyn Any = &e.handler;
+        any.downcast_ref::<D>()
+    }
+
+    /// A channel's dispatcher, downcast to `D`, mutably.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// struct Named(&'static str);
+    /// impl Dispatcher for Named {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), Named("x"))?;
+    /// map.get_mut::<Named>(t).unwrap().0 = "y";
+    /// assert_eq!(map.get::<Named>(t).unwrap().0, "y");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn get_mut<D: Dispatcher>(&mut self, token: Token) -> Option<&mut D> {
+        let s = self.slots.get_mut(token.index as usize)?;
+        if s.generation != token.generation {
+            return None;
+        }
+        let e = s.entry.as_mut()?;
+        let any: &mut dyn Any = &mut e.handler;
+        any.downcast_mut::<D>()
+    }
+
+    /// Queue `data` on another channel's output (its [`Channel::send_buffered`]).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// # use std::io::Read;
+    /// let mut map = Map::new();
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// map.send_to(t, b"news\n")?;
+    /// let mut buf = [0u8; 5];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"news\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_to(&mut self, token: Token, data: &[u8]) -> io::Result<()> {
+        let now = self.now;
+        let s = self
+            .slots
+            .get_mut(token.index as usize)
+            .filter(|s| s.generation == token.generation);
+        match s.and_then(|s| s.entry.as_mut()) {
+            Some(e) => e.core.send_buffered(data, now),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no channel {token} in this map"),
+            )),
+        }
+    }
+
+    /// Close a channel from outside its handlers (its [`Channel::close`]);
+    /// `handle_close` is not called. If that channel's handler is running, the close
+    /// happens when it returns. Returns whether the token named a channel.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert!(map.close(t));
+    /// assert!(map.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&mut self, token: Token) -> bool {
+        let Some(s) = self.slots.get_mut(token.index as usize) else {
+            return false;
+        };
+        if s.generation != token.generation {
+            return false;
+        }
+        if s.busy {
+            s.close_requested = true;
+            return true;
+        }
+        match s.entry.take() {
+            Some(e) => {
+                self.remove(token, e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Close every channel and empty the map (asyncore's `close_all`). Sockets are closed
+    /// and dispatchers dropped; `handle_close` is not called, as in asyncore.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// for _ in 0..3 {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    ///     map.add(a.into(), D)?;
+    /// }
+    /// map.close_all();
+    /// assert!(map.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close_all(&mut self) {
+        for token in self.order.clone() {
+            if !self.is_internal(token) {
+                self.close(token);
+            }
+        }
+        self.compact();
+    }
+
+    fn take(&mut self, token: Token) -> Option<BoxEntry> {
+        let s = self.slots.get_mut(token.index as usize)?;
+        if s.generation != token.generation || s.busy {
+            return None;
+        }
+        let e = s.entry.take()?;
+        s.busy = true;
+        Some(e)
+    }
+
+    /// Put an entry back after a handler ran, or remove it if it closed.
+    fn put_back(&mut self, token: Token, mut entry: BoxEntry) {
+        let s = &mut self.slots[token.index as usize];
+        s.busy = false;
+        if std::mem::take(&mut s.close_requested) {
+            entry.core.closed = true;
+        }
+        if entry.core.closed || entry.core.poisoned {
+            self.remove(token, entry);
+        } else {
+            s.entry = Some(entry);
+        }
+    }
+
+    fn remove(&mut self, token: Token, entry: BoxEntry) {
+        let s = &mut self.slots[token.index as usize];
+        s.entry = None;
+        s.busy = false;
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(token.index);
+        if !entry.core.internal {
+            self.len -= 1;
+        }
+        self.stale += 1;
+        if let Some(sel) = self.selector.as_mut() {
+            sel.forget(entry.core.sock.as_fd(), entry.core.registered);
+        }
+        // Dropping the entry closes the socket and drops the dispatcher. A panicking
+        // Drop must not take the loop down either.
+        if let Err(msg) = guarded(move || drop(entry)) {
+            log::error!(target: "asyncore_runtime::map", "a dispatcher panicked while being dropped: {msg}");
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.stale > 0 && self.stale * 2 >= self.order.len() {
+            let slots = &self.slots;
+            self.order.retain(|t| {
+                let s = &slots[t.index as usize];
+                s.generation == t.generation && (s.entry.is_some() || s.busy)
+            });
+            self.stale = 0;
+        }
+    }
+
+    // ===== timers, waker, stop =====
+
+    /// Call `f` with the map after `delay` (the timer bounds the loop's wait, so it fires
+    /// on time whatever `timeout` the loop was given). Timers do not keep the loop
+    /// running: like asyncore, [`run`](Self::run) returns once the map has no channel.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut map = asyncore_runtime::Map::new();
+    /// let id = map.call_later(Duration::from_millis(10), |map| map.stop());
+    /// # let _ = id;
+    /// ```
+    pub fn call_later(&mut self, delay: Duration, f: impl FnOnce(&mut Map) + 'static) -> TimerId {
+        self.call_at(Instant::now() + delay, f)
+    }
+
+    /// Call `f` with the map at `deadline` (at once, in the next pass, if it is past).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.call_at(Instant::now() + Duration::from_secs(1), |_map| println!("tick"));
+    /// ```
+    pub fn call_at(&mut self, deadline: Instant, f: impl FnOnce(&mut Map) + 'static) -> TimerId {
+        self.timers.add(deadline, Action::Call(Box::new(f)))
+    }
+
+    /// Cancel a timer; `false` if it already fired or was cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut map = asyncore_runtime::Map::new();
+    /// let id = map.call_later(Duration::from_secs(1), |_| {});
+    /// assert!(map.cancel_timer(id));
+    /// ```
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.timers.cancel(id)
+    }
+
+    /// Make the running loop return `Ok(())` after the current pass (asyncore had no way
+    /// to do this but raising `ExitNow`).
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.stop();
+    /// ```
+    pub fn stop(&mut self) {
+        self.stop = true;
+    }
+
+    /// A handle other threads use to wake this loop, hand it work, or stop it; see
+    /// [`Waker`]. The waker's descriptor is watched by the loop but is not a channel: it
+    /// does not count in [`len`](Self::len) and does not keep the loop running.
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// let waker = map.waker()?;
+    /// std::thread::spawn(move || waker.call(|map| map.stop())).join().unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn waker(&mut self) -> io::Result<Waker> {
+        if let Some(w) = &self.waker {
+            return Ok(w.clone());
+        }
+        let (waker, channel, sock) = WakerChannel::new()?;
+        let mut core = self.new_core::<WakerChannel>(sock);
+        core.connected = true;
+        core.internal = true;
+        self.insert(core, channel);
+        self.waker = Some(waker.clone());
+        Ok(waker)
+    }
+
+    /// Stop the loop when one of `signals` arrives (for instance `SIGINT` and `SIGTERM`):
+    /// [`run`](Self::run) then returns `Ok(())` and [`signalled`](Self::signalled) tells
+    /// which signal it was. The program can then [`close_all`](Self::close_all) and
+    /// exit cleanly.
+    ///
+    /// ```no_run
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.stop_on_signals(&[asyncore_runtime::SIGINT, asyncore_runtime::SIGTERM])?;
+    /// map.run()?;
+    /// if map.signalled().is_some() {
+    ///     map.close_all();
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_on_signals(&mut self, signals: &[i32]) -> io::Result<()> {
+        let (channel, sock) = crate::signal::SignalChannel::new(signals)?;
+        let mut core = self.new_core::<crate::signal::SignalChannel>(sock);
+        core.connected = true;
+        core.internal = true;
+        self.insert(core, channel);
+        Ok(())
+    }
+
+    /// The signal that stopped the loop, if one did (see
+    /// [`stop_on_signals`](Self::stop_on_signals)).
+    ///
+    /// ```
+    /// assert_eq!(asyncore_runtime::Map::new().signalled(), None);
+    /// ```
+    pub fn signalled(&self) -> Option<i32> {
+        self.signalled
+    }
+
+    pub(crate) fn set_signalled(&mut self, sig: i32) {
+        self.signalled = Some(sig);
+        self.stop = true;
+    }
+
+    // ===== the loop =====
+
+    /// Run the loop with asyncore's defaults: 30 s per pass, the default backend (epoll),
+    /// until the map is empty or [`stop`](Self::stop) is called.
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.run()?; // an empty map returns at once
+    /// # Ok::<(), asyncore_runtime::Error>(())
+    /// ```
+    pub fn run(&mut self) -> Result {
+        self.run_with(Some(DEFAULT_TIMEOUT), Backend::default(), None)
+    }
+
+    /// asyncore's `loop(timeout, use_poll, map, count)`.
+    ///
+    /// * `timeout`: the longest wait of each pass (`None`: no limit). There is no overall
+    ///   deadline; timers cut a wait short.
+    /// * `backend`: which system call waits (asyncore's `use_poll`).
+    /// * `count`: `None` runs while the map has channels; `Some(n)` runs at most `n`
+    ///   passes (a pass that only waits counts). `Some(0)` runs none.
+    ///
+    /// Returns `Ok(())` when the map is empty, the count is used up, or
+    /// [`stop`](Self::stop) was called; `Err` when a handler returned
+    /// [`Error::Exit`], or `handle_error`/`handle_close` returned an error, or the wait
+    /// itself failed. Calling it from inside a handler of the same map is an error.
+    ///
+    /// ```
+    /// use asyncore_runtime::{Backend, Map};
+    /// use std::time::Duration;
+    /// let mut map = Map::new();
+    /// map.run_with(Some(Duration::from_millis(10)), Backend::Poll, Some(3))?;
+    /// # Ok::<(), asyncore_runtime::Error>(())
+    /// ```
+    pub fn run_with(
+        &mut self,
+        timeout: Option<Duration>,
+        backend: Backend,
+        count: Option<u64>,
+    ) -> Result {
+        self.stop = false;
+        let mut left = count;
+        loop {
+            if self.len == 0 || self.stop {
+                return Ok(());
+            }
+            if let Some(n) = left.as_mut() {
+                if *n == 0 {
+                    return Ok(());
+                }
+                *n -= 1;
+            }
+            self.poll_once(timeout, backend)?;
+        }
+    }
+
+    /// One pass (asyncore's `poll()` / `poll2()`): wait at most `timeout` for readiness,
+    /// dispatch the events, run due timers. An empty map returns at once.
+    ///
+    /// ```
+    /// use asyncore_runtime::{Backend, Map};
+    /// let mut map = Map::new();
+    /// map.poll_once(Some(std::time::Duration::ZERO), Backend::Select)?;
+    /// # Ok::<(), asyncore_runtime::Error>(())
+    /// ```
+    pub fn poll_once(&mut self, timeout: Option<Duration>, backend: Backend) -> Result {
+        if self.len == 0 {
+            return Ok(());
+        }
+        if self.running {
+            return Err(Error::Io(io::Error::other(
+                "the loop of this map is already running: a handler cannot run it again",
+            )));
+        }
+        self.running = true;
+        let r = self.pass(timeout, backend);
+        self.running = false;
+        r
+    }
+
+    fn ensure_selector(&mut self, backend: Backend) -> io::Result<()> {
+        if self.selector.as_ref().map(|s| s.backend()) == Some(backend) {
+            return Ok(());
+        }
+        // A new backend: everything must be registered again.
+        if let Some(mut old) = self.selector.take() {
+            for s in &mut self.slots {
+                if let Some(e) = s.entry.as_mut() {
+                    old.forget(e.core.sock.as_fd(), e.core.registered);
+                    e.core.registered = Ready::EMPTY;
+                    e.core.always_ready = false;
+                }
+            }
+        }
+        self.selector = Some(Selector::new(backend)?);
+        Ok(())
+    }
+
+    fn pass(&mut self, timeout: Option<Duration>, backend: Backend) -> Result {
+        self.ensure_selector(backend)?;
+        self.passes += 1;
+        self.now = Instant::now();
+
+        // 1. Interest.
+        let mut always_ready = false;
+        let n = self.order.len();
+        let mut fd_errors: Vec<(Token, io::Error)> = Vec::new();
+        let mut pending_close: Vec<Token> = Vec::new();
+        for i in 0..n {
+            let token = self.order[i];
+            let Some(mut entry) = self.take(token) else {
+                continue;
+            };
+            if entry.core.close_event.is_some() || entry.core.closed {
+                // A close requested from outside a handler (with_channel, send_to):
+                // deliver it in this pass.
+                self.put_back(token, entry);
+                pending_close.push(token);
+                continue;
+            }
+            let want = {
+                let Entry { core, handler } = &mut *entry;
+                let mut ch = Channel::new(core, self);
+                interest(handler, &mut ch)
+            };
+            let core = &mut entry.core;
+            if want != core.registered && !core.poisoned {
+                let sel = self.selector.as_mut().expect("selector exists");
+                let fd = core.sock.as_fd();
+                if let Err(e) = sel.check_fd(std::os::fd::AsRawFd::as_raw_fd(&fd)) {
+                    if !want.is_empty() {
+                        fd_errors.push((token, e));
+                    }
+                } else if core.always_ready {
+                    core.registered = want;
+                } else {
+                    match sel.update(fd, token, core.registered, want) {
+                        Ok(true) => core.registered = want,
+                        Ok(false) => {
+                            core.always_ready = true;
+                            core.registered = want;
+                        }
+                        Err(e) => fd_errors.push((token, e)),
+                    }
+                }
+            }
+            if core.always_ready && !core.registered.is_empty() {
+                always_ready = true;
+            }
+            self.put_back(token, entry);
+        }
+        for (token, e) in fd_errors {
+            self.invoke(token, Invoke::Error(e))?;
+        }
+        for token in pending_close {
+            self.invoke(token, Invoke::Io(Ready::EMPTY))?;
+        }
+
+        // 2. Wait.
+        let mut wait = timeout;
+        if always_ready {
+            wait = Some(Duration::ZERO);
+        }
+        if let Some(deadline) = self.timers.next_deadline() {
+            let until = deadline.saturating_duration_since(self.now);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        let start = self.now;
+        loop {
+            let sel = self.selector.as_mut().expect("selector exists");
+            let r = if sel.needs_list() {
+                let list: Vec<Reg<'_>> = self
+                    .order
+                    .iter()
+                    .filter_map(|t| {
+                        let s = &self.slots[t.index as usize];
+                        let e = s.entry.as_ref()?;
+                        if s.generation != t.generation
+                            || e.core.registered.is_empty()
+                            || e.core.always_ready
+                        {
+                            return None;
+                        }
+                        Some(Reg {
+                            fd: e.core.sock.as_fd(),
+                            token: *t,
+                            want: e.core.registered,
+                        })
+                    })
+                    .collect();
+                sel.wait(&list, &mut events, wait)
+            } else {
+                sel.wait(&[], &mut events, wait)
+            };
+            match r {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    events.clear();
+                    if let Some(w) = wait {
+                        wait = Some(w.saturating_sub(start.elapsed()));
+                    }
+                }
+                Err(e) => {
+                    self.events = events;
+                    return Err(Error::Io(e));
+                }
+            }
+        }
+        if always_ready {
+            for t in &self.order {
+                let s = &self.slots[t.index as usize];
+                if let Some(e) = s.entry.as_ref() {
+                    if s.generation == t.generation && e.core.always_ready {
+                        let r = e.core.registered.remove(Ready::PRIORITY);
+                        if !r.is_empty() {
+                            events.push((*t, r));
+                        }
+                    }
+                }
+            }
+        }
+
+        // 3. Dispatch.
+        self.now = Instant::now();
+        let mut result = Ok(());
+        for &(token, ready) in &events {
+            if let Err(e) = self.invoke(token, Invoke::Io(ready)) {
+                result = Err(e);
+                break;
+            }
+        }
+        events.clear();
+        self.events = events;
+        result?;
+
+        // 4. Timers.
+        if !self.timers.is_empty() {
+            self.run_timers()?;
+        }
+        self.compact();
+        Ok(())
+    }
+
+    fn run_timers(&mut self) -> Result {
+        let now = Instant::now();
+        self.now = now;
+        let mut due = Vec::new();
+        self.timers.due(now, &mut due);
+        for id in due {
+            let Some(action) = self.timers.take(id) else {
+                continue;
+            };
+            match action {
+                Action::Call(f) => {
+                    if let Err(msg) = guarded(|| f(self)) {
+                        log::error!(target: "asyncore_runtime::map", "a timer callback panicked: {msg}");
+                    }
+                }
+                Action::Channel(token) => self.invoke(token, Invoke::Timer(TimerId(id)))?,
+                Action::ResumeAccept(token) => {
+                    if let Some(s) = self.slots.get_mut(token.index as usize) {
+                        if s.generation == token.generation {
+                            if let Some(e) = s.entry.as_mut() {
+                                e.core.accept_paused = false;
+                            }
+                        }
+                    }
+                }
+                Action::Idle(token) => {
+                    let Some(e) = self.entry(token) else { continue };
+                    let Some(limit) = e.core.idle_timeout else {
+                        if let Some(s) = self.slots.get_mut(token.index as usize) {
+                            if let Some(e) = s.entry.as_mut() {
+                                e.core.idle_timer = false;
+                            }
+                        }
+                        continue;
+                    };
+                    let deadline = e.core.last_activity + limit;
+                    if deadline > now {
+                        self.timers.add(deadline, Action::Idle(token));
+                    } else {
+                        if let Some(s) = self.slots.get_mut(token.index as usize) {
+                            if let Some(e) = s.entry.as_mut() {
+                                e.core.idle_timer = false;
+                            }
+                        }
+                        self.invoke(token, Invoke::Idle)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run one event on one channel, with asyncore's routing of errors; remove the
+    /// channel if it closed. `Err` only for errors that must leave the loop.
+    fn invoke(&mut self, token: Token, what: Invoke) -> Result {
+        let Some(mut entry) = self.take(token) else {
+            return Ok(());
+        };
+        let escape = {
+            let Entry { core, handler } = &mut *entry;
+            let mut ch = Channel::new(core, self);
+            let mut escape = match what {
+                Invoke::Io(ready) => io_event(handler, &mut ch, ready),
+                Invoke::Timer(id) => call(handler, &mut ch, |h, ch| h.handle_timer(ch, id)),
+                Invoke::Idle => call(handler, &mut ch, |h, ch| h.handle_idle(ch)),
+                Invoke::Error(e) => route(handler, &mut ch, Err(Error::Io(e))),
+            };
+            if escape.is_none() {
+                escape = deliver_close(handler, &mut ch);
+            }
+            escape
+        };
+        self.put_back(token, entry);
+        match escape {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// asyncore's `loop(timeout, use_poll, map, count)` as a free function; see
+/// [`Map::run_with`].
+///
+/// ```
+/// use asyncore_runtime::{run_loop, Backend, Map};
+/// let mut map = Map::new();
+/// run_loop(Some(std::time::Duration::from_secs(30)), Backend::Poll, &mut map, None)?;
+/// # Ok::<(), asyncore_runtime::Error>(())
+/// ```
+pub fn run_loop(
+    timeout: Option<Duration>,
+    backend: Backend,
+    map: &mut Map,
+    count: Option<u64>,
+) -> Result {
+    map.run_with(timeout, backend, count)
+}
+
+/// asyncore's `close_all(map)`; see [`Map::close_all`].
+///
+/// ```
+/// let mut map = asyncore_runtime::Map::new();
+/// asyncore_runtime::close_all(&mut map);
+/// ```
+pub fn close_all(map: &mut Map) {
+    map.close_all();
+}
+
+// ===== dispatch helpers =====
+
+fn poison(ch: &mut Channel<'_>, msg: &str) {
+    log::error!(target: "asyncore_runtime::map", "handler of {ch} panicked, closing that channel: {msg}");
+    ch.core.poisoned = true;
+}
+
+fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
+    let c = &*ch.core;
+    if c.poisoned || c.closed {
+        return Ready::EMPTY;
+    }
+    let idle_stream =
+        !c.accepting && !c.connecting && !c.connected && c.sock.sock_type() == SockType::Stream;
+    let pending = !c.out.is_empty();
+    let (readable, writable) = match guarded(|| (h.readable(ch), h.writable(ch))) {
+        Ok(rw) => rw,
+        Err(msg) => {
+            poison(ch, &msg);
+            return Ready::EMPTY;
+        }
+    };
+    let c = &mut *ch.core;
+    c.user_writable = writable && !c.accepting;
+    if idle_stream || c.close_event.is_some() {
+        // Nothing to watch until the channel connects or listens; a pending close event
+        // is delivered on the next event or by the loop below.
+        return Ready::EMPTY;
+    }
+    let mut want = Ready::EMPTY;
+    if readable && !c.paused() && !c.accept_paused {
+        want |= Ready::READ | Ready::PRIORITY;
+    }
+    if c.user_writable || (pending && c.connected) {
+        want |= Ready::WRITE;
+    }
+    want
+}
+
+/// Call one handler method, catching a panic (which poisons the channel).
+fn call(
+    h: &mut dyn Dispatcher,
+    ch: &mut Channel<'_>,
+    f: impl FnOnce(&mut dyn Dispatcher, &mut Channel<'_>) -> Result,
+) -> Option<Error> {
+    match guarded(|| f(h, ch)) {
+        Ok(r) => route(h, ch, r),
+        Err(msg) => {
+            poison(ch, &msg);
+            None
+        }
+    }
+}
+
+/// asyncore's routing of a handler's outcome: `Exit` escapes; a disconnect becomes a
+/// close event; anything else goes to `handle_error`, whose own error escapes.
+fn route(h: &mut dyn Dispatcher, ch: &mut Channel<'_>, r: Result) -> Option<Error> {
+    match r {
+        Ok(()) => None,
+        Err(Error::Exit) => Some(Error::Exit),
+        Err(Error::Io(e)) if crate::error::is_disconnect(&e) => {
+            ch.core.schedule_close(Some(e));
+            None
+        }
+        Err(e) => match guarded(|| h.handle_error(ch, e)) {
+            Ok(Ok(())) => None,
+            Ok(Err(e2)) => Some(e2),
+            Err(msg) => {
+                poison(ch, &msg);
+                None
+            }
+        },
+    }
+}
+
+fn deliver_close(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Option<Error> {
+    if ch.core.poisoned || ch.core.closed {
+        return None;
+    }
+    let reason = ch.core.close_event.take()?;
+    let r = guarded(|| h.handle_close(ch, reason));
+    ch.close();
+    match r {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(msg) => {
+            poison(ch, &msg);
+            None
+        }
+    }
+}
+
+fn connect_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
+    if let Some(e) = ch.core.sock.take_error()? {
+        return Err(Error::Io(e));
+    }
+    ch.core.connecting = false;
+    ch.core.connected = true;
+    h.handle_connect(ch)
+}
+
+fn read_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
+    if ch.core.accepting {
+        return h.handle_accept(ch);
+    }
+    if ch.core.connecting {
+        connect_event(h, ch)?;
+        if ch.core.done() {
+            return Ok(());
+        }
+    }
+    h.handle_read(ch)
+}
+
+fn write_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
+    if ch.core.accepting {
+        return Ok(());
+    }
+    if ch.core.connecting {
+        connect_event(h, ch)?;
+        if ch.core.done() {
+            return Ok(());
+        }
+    }
+    if !ch.core.out.is_empty() {
+        ch.flush()?;
+        if ch.core.done() {
+            return Ok(());
+        }
+    }
+    if ch.core.user_writable {
+        h.handle_write(ch)?;
+    }
+    Ok(())
+}
+
+fn expt_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
+    if let Some(e) = ch.core.sock.take_error()? {
+        ch.core.schedule_close(Some(e));
+        return Ok(());
+    }
+    h.handle_expt(ch)
+}
+
+fn io_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>, ready: Ready) -> Option<Error> {
+    if ready.is_readable() {
+        if let Some(e) = call(h, ch, read_event) {
+            return Some(e);
+        }
+    }
+    if ready.is_writable() && !ch.core.done() {
+        if let Some(e) = call(h, ch, write_event) {
+            return Some(e);
+        }
+    }
+    if ready.is_priority() && !ch.core.done() {
+        if let Some(e) = call(h, ch, expt_event) {
+            return Some(e);
+        }
+    }
+    if !ch.core.done() && (ready.is_error() || (ready.is_hup() && !ready.is_readable())) {
+        let reason = ch.core.sock.take_error().ok().flatten();
+        ch.core.schedule_close(reason);
+    }
+    None
+}
