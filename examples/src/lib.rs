@@ -1,1 +1,8 @@
-//! Shared pieces of the example programs.
+//! Shared pieces of the example programs: command-line flags, the server runner, and the
+//! echo channel (also used by the benchmark and the tests).
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod echo;
+pub mod server;

@@ -1,0 +1,181 @@
+//! The flags every example takes: `--listen`, `--connect`, `--backend`, `--threads`,
+//! `--help`, plus example-specific ones.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use asyncore_runtime::Backend;
+
+/// One flag an example accepts.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    /// The name without dashes, e.g. `listen`.
+    pub name: &'static str,
+    /// The value's placeholder in `--help`, e.g. `HOST:PORT`; empty for a switch.
+    pub value: &'static str,
+    /// The default, shown in `--help`.
+    pub default: Option<&'static str>,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+/// Parsed flags.
+#[derive(Debug, Default)]
+pub struct Args {
+    values: HashMap<String, String>,
+}
+
+impl Args {
+    /// The value of `--name`, or its default.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The `--backend` value (default: epoll).
+    pub fn backend(&self) -> Result<Backend, String> {
+        match self.get("backend") {
+            Some(b) => b.parse(),
+            None => Ok(Backend::default()),
+        }
+    }
+
+    /// The `--threads` value (default: 1).
+    pub fn threads(&self) -> Result<usize, String> {
+        match self.get("threads") {
+            Some(t) => match t.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("--threads takes a number of loops, at least 1, not `{t}`")),
+            },
+            None => Ok(1),
+        }
+    }
+}
+
+/// The usage text for `flags`.
+pub fn usage(program: &str, about: &str, flags: &[Flag]) -> String {
+    let mut s = format!("{about}\n\nUsage: {program} [OPTIONS]\n\nOptions:\n");
+    for f in flags {
+        let left = if f.value.is_empty() {
+            format!("--{}", f.name)
+        } else {
+            format!("--{} {}", f.name, f.value)
+        };
+        let _ = write!(s, "  {left:<26} {}", f.help);
+        if let Some(d) = f.default {
+            let _ = write!(s, " [default: {d}]");
+        }
+        s.push('\n');
+    }
+    s.push_str("  --help                     Print this help\n");
+    s
+}
+
+/// Parse `args` (without the program name) against `flags`. `Ok(None)` means `--help`
+/// was given and the usage should be printed.
+pub fn parse(args: impl IntoIterator<Item = String>, flags: &[Flag]) -> Result<Option<Args>, String> {
+    let mut out = Args::default();
+    for f in flags {
+        if let Some(d) = f.default {
+            out.values.insert(f.name.to_string(), d.to_string());
+        }
+    }
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        if arg == "--help" || arg == "-h" {
+            return Ok(None);
+        }
+        let Some(body) = arg.strip_prefix("--") else {
+            return Err(format!("unexpected argument `{arg}`; see --help"));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let Some(flag) = flags.iter().find(|f| f.name == name) else {
+            return Err(format!("unknown option `--{name}`; see --help"));
+        };
+        let value = if flag.value.is_empty() {
+            "true".to_string()
+        } else {
+            match inline.or_else(|| it.next()) {
+                Some(v) => v,
+                None => return Err(format!("--{name} needs a value ({})", flag.value)),
+            }
+        };
+        out.values.insert(name.to_string(), value);
+    }
+    Ok(Some(out))
+}
+
+/// The standard server flags: `--listen`, `--backend`, `--threads`.
+pub fn server_flags(default_listen: &'static str) -> Vec<Flag> {
+    vec![
+        Flag {
+            name: "listen",
+            value: "HOST:PORT",
+            default: Some(default_listen),
+            help: "Address to listen on (port 0 picks a free port)",
+        },
+        Flag {
+            name: "backend",
+            value: "select|poll|epoll",
+            default: Some("epoll"),
+            help: "Readiness backend of the loop",
+        },
+        Flag {
+            name: "threads",
+            value: "N",
+            default: Some("1"),
+            help: "Number of loops, one per thread, sharing the port (SO_REUSEPORT)",
+        },
+    ]
+}
+
+/// Parse the process's arguments, printing usage and exiting on `--help` (status 0) or
+/// on an error (status 2).
+pub fn parse_or_exit(about: &str, flags: &[Flag]) -> Args {
+    let program = std::env::args().next().unwrap_or_else(|| "example".into());
+    let program = program.rsplit('/').next().unwrap_or("example").to_string();
+    match parse(std::env::args().skip(1), flags) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{}", usage(&program, about, flags));
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_values_and_errors() {
+        let flags = server_flags("127.0.0.1:7000");
+        let a = parse(args(&[]), &flags).unwrap().unwrap();
+        assert_eq!(a.get("listen"), Some("127.0.0.1:7000"));
+        assert_eq!(a.backend().unwrap(), Backend::Epoll);
+        let a = parse(args(&["--listen", "[::1]:0", "--backend=poll", "--threads", "3"]), &flags)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.get("listen"), Some("[::1]:0"));
+        assert_eq!(a.backend().unwrap(), Backend::Poll);
+        assert_eq!(a.threads().unwrap(), 3);
+        assert!(parse(args(&["--help"]), &flags).unwrap().is_none());
+        assert!(parse(args(&["--bogus"]), &flags).unwrap_err().contains("unknown option"));
+        assert!(parse(args(&["--listen"]), &flags).unwrap_err().contains("needs a value"));
+        let a = parse(args(&["--threads", "0"]), &flags).unwrap().unwrap();
+        assert!(a.threads().is_err());
+        let a = parse(args(&["--backend", "kqueue"]), &flags).unwrap().unwrap();
+        assert!(a.backend().is_err());
+        assert!(usage("echo", "Echo.", &flags).contains("--backend select|poll|epoll"));
+    }
+}
