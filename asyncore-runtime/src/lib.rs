@@ -86,7 +86,7 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod addr;
 mod channel;

@@ -485,7 +485,11 @@ impl Map {
     /// assert_eq!(map.with_channel(t, |ch| ch.accepting()), Some(true));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn add_listener<D: Dispatcher>(&mut self, sock: Socket, dispatcher: D) -> io::Result<Token> {
+    pub fn add_listener<D: Dispatcher>(
+        &mut self,
+        sock: Socket,
+        dispatcher: D,
+    ) -> io::Result<Token> {
         let mut core = self.new_core::<D>(sock);
         core.accepting = true;
         core.addr = Some(core.sock.local_addr()?);

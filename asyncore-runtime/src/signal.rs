@@ -40,9 +40,12 @@ impl SignalChannel {
             }
             let flag = Arc::new(AtomicBool::new(false));
             // The flag is set before the pipe is written: actions run in registration order.
-            chan.ids.push(signal_hook::flag::register(sig, flag.clone())?);
             chan.ids
-                .push(signal_hook::low_level::pipe::register(sig, write.try_clone()?)?);
+                .push(signal_hook::flag::register(sig, flag.clone())?);
+            chan.ids.push(signal_hook::low_level::pipe::register(
+                sig,
+                write.try_clone()?,
+            )?);
             chan.flags.push((sig, flag));
         }
         Ok((chan, Socket::from(read)))

@@ -439,7 +439,7 @@ impl Socket {
     /// Send urgent (out-of-band) data (`MSG_OOB`).
     ///
     /// ```
-    /// # use asyncore_runtime::{Addr, Domain, Socket, SockType};
+    /// # use asyncore_runtime::Socket;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     /// let c = std::net::TcpStream::connect(l.local_addr()?)?;
     /// let s = Socket::from_socket_fd(c.into())?;
@@ -674,6 +674,7 @@ impl Socket {
     /// ```
     /// # use asyncore_runtime::{Domain, Socket, SockType};
     /// let fd: std::os::fd::OwnedFd = Socket::new(Domain::Ipv4, SockType::Stream)?.into_fd();
+    /// drop(fd);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_fd(self) -> OwnedFd {

@@ -140,9 +140,8 @@ impl Dispatcher for WakerChannel {
         let mut buf = [0u8; 8];
         // Resets the counter; EAGAIN means another read got there first.
         let _ = ch.socket().recv(&mut buf);
-        let jobs: Vec<Job> = std::mem::take(
-            &mut *self.shared.jobs.lock().unwrap_or_else(|p| p.into_inner()),
-        );
+        let jobs: Vec<Job> =
+            std::mem::take(&mut *self.shared.jobs.lock().unwrap_or_else(|p| p.into_inner()));
         for job in jobs {
             let map = ch.map();
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(map))) {

@@ -31,7 +31,9 @@ fn flags(want: Ready) -> EventFlags {
 
 impl std::fmt::Debug for Selector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EpollSelector").field("ep", &self.ep).finish_non_exhaustive()
+        f.debug_struct("EpollSelector")
+            .field("ep", &self.ep)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +78,11 @@ impl Selector {
         }
     }
 
-    pub fn wait(&mut self, out: &mut Vec<(Token, Ready)>, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn wait(
+        &mut self,
+        out: &mut Vec<(Token, Ready)>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         let ts = super::timeout_millis(timeout).map(super::timespec_millis);
         self.events.clear();
         epoll::wait(

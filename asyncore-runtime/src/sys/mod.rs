@@ -35,7 +35,6 @@ mod epoll;
 mod poll;
 mod select;
 
-
 /// Which readiness system call the loop uses: the Rust form of asyncore's `use_poll`.
 ///
 /// | asyncore              | here               |
@@ -214,8 +213,14 @@ mod tests {
         assert_eq!(timeout_millis(Some(Duration::ZERO)), Some(0));
         assert_eq!(timeout_millis(Some(Duration::from_micros(1))), Some(1));
         assert_eq!(timeout_millis(Some(Duration::from_micros(900))), Some(1));
-        assert_eq!(timeout_millis(Some(Duration::from_millis(30_000))), Some(30_000));
-        assert_eq!(timeout_millis(Some(Duration::from_nanos(1_000_001))), Some(2));
+        assert_eq!(
+            timeout_millis(Some(Duration::from_millis(30_000))),
+            Some(30_000)
+        );
+        assert_eq!(
+            timeout_millis(Some(Duration::from_nanos(1_000_001))),
+            Some(2)
+        );
         assert_eq!(timeout_millis(Some(Duration::MAX)), Some(i32::MAX));
     }
 
