@@ -186,7 +186,8 @@ fn count_zero_runs_no_pass(backend: Backend) {
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     let l = log();
     map.add(a.into(), Recorder::new(&l)).unwrap();
-    map.run_with(Some(Duration::ZERO), backend, Some(0)).unwrap();
+    map.run_with(Some(Duration::ZERO), backend, Some(0))
+        .unwrap();
     assert_eq!(map.passes(), 0);
     assert!(l.borrow().is_empty());
 }
@@ -199,11 +200,15 @@ struct Counting {
 
 impl Dispatcher for Counting {
     fn readable(&mut self, _ch: &Channel<'_>) -> bool {
-        self.calls.borrow_mut().push((*self.pass.borrow(), "readable"));
+        self.calls
+            .borrow_mut()
+            .push((*self.pass.borrow(), "readable"));
         true
     }
     fn writable(&mut self, _ch: &Channel<'_>) -> bool {
-        self.calls.borrow_mut().push((*self.pass.borrow(), "writable"));
+        self.calls
+            .borrow_mut()
+            .push((*self.pass.borrow(), "writable"));
         false
     }
 }
@@ -276,7 +281,10 @@ fn channel_added_during_a_pass_is_polled_from_the_next_pass(backend: Backend) {
     loop_until(&mut map, backend, |m| m.len() == 2);
     let accepted_in = map.passes();
     *pass.borrow_mut() = accepted_in;
-    assert!(calls.borrow().is_empty(), "polled in the pass that added it");
+    assert!(
+        calls.borrow().is_empty(),
+        "polled in the pass that added it"
+    );
     *pass.borrow_mut() = accepted_in + 1;
     map.run_with(Some(Duration::from_millis(1)), backend, Some(1))
         .unwrap();
@@ -560,7 +568,13 @@ fn repr_shows_type_state_and_address() {
     let s = map.with_channel(t, |ch| ch.to_string()).unwrap();
     assert!(s.starts_with("<Idle at #"), "{s}");
     let l = map
-        .listen(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into(), Idle)
+        .listen(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+            Idle,
+        )
         .unwrap();
     let port = map.local_addr(l).unwrap().as_inet().unwrap().port();
     let s = map.with_channel(l, |ch| ch.to_string()).unwrap();
@@ -624,7 +638,10 @@ fn log_and_log_info_write_asyncore_formatted_lines() {
         got,
         vec![
             (log::Level::Info, "log: Lovely spam! Wonderful spam!".into()),
-            (log::Level::Info, "EGGS: Egg, bacon, spam and sausage".into()),
+            (
+                log::Level::Info,
+                "EGGS: Egg, bacon, spam and sausage".into()
+            ),
             (log::Level::Info, "info: Lovely spam!".into()),
             (log::Level::Error, "error: broken".into()),
         ]
@@ -723,7 +740,10 @@ fn file_socket_send_appends() {
     // 14: test_send on an O_APPEND file.
     let path = std::env::temp_dir().join(format!("asyncore-append-{}", std::process::id()));
     std::fs::write(&path, b"It's not dead, it's sleeping!\n").unwrap();
-    let f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     let s = Socket::from_file(&f).unwrap();
     s.send(b"Come again?\n").unwrap();
     s.send(b"Sleeping?!\n").unwrap();
@@ -814,7 +834,11 @@ fn handle_connect_is_called_and_sees_the_connected_state(backend: Backend) {
             fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
                 push(
                     &self.0,
-                    format!("connect connected={} connecting={}", ch.connected(), ch.connecting()),
+                    format!(
+                        "connect connected={} connecting={}",
+                        ch.connected(),
+                        ch.connecting()
+                    ),
                 );
                 Ok(())
             }
@@ -863,8 +887,16 @@ fn default_handle_accept_passes_connections_to_handle_accepted(backend: Backend)
         let mut map = Map::new();
         struct Acceptor(Log);
         impl Dispatcher for Acceptor {
-            fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-                push(&self.0, format!("accepted {}", sock.sock_type() == SockType::Stream));
+            fn handle_accepted(
+                &mut self,
+                ch: &mut Channel<'_>,
+                sock: Socket,
+                addr: Addr,
+            ) -> Result {
+                push(
+                    &self.0,
+                    format!("accepted {}", sock.sock_type() == SockType::Stream),
+                );
                 let _ = addr;
                 ch.close();
                 Ok(())
@@ -885,7 +917,12 @@ fn handle_read_gets_data_sent_by_the_server_side(backend: Backend) {
         let mut map = Map::new();
         struct SendOnAccept;
         impl Dispatcher for SendOnAccept {
-            fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+            fn handle_accepted(
+                &mut self,
+                ch: &mut Channel<'_>,
+                sock: Socket,
+                addr: Addr,
+            ) -> Result {
                 let t = ch.add_accepted(sock, addr, Idle)?;
                 ch.map().send_to(t, &[b'x'; 1024])?;
                 Ok(())
@@ -895,7 +932,9 @@ fn handle_read_gets_data_sent_by_the_server_side(backend: Backend) {
         let addr = map.local_addr(t).unwrap();
         let l = log();
         map.connect(&addr, Recorder::new(&l)).unwrap();
-        loop_until(&mut map, backend, |_| l.borrow().iter().any(|s| s == "read"));
+        loop_until(&mut map, backend, |_| {
+            l.borrow().iter().any(|s| s == "read")
+        });
     }
 }
 
@@ -906,7 +945,9 @@ fn handle_write_is_called_with_default_writable_and_completes_connect(backend: B
         let (_s, addr) = server(&mut map, family, || Idle);
         let l = log();
         let c = map.connect(&addr, Recorder::new(&l)).unwrap();
-        loop_until(&mut map, backend, |_| l.borrow().iter().any(|s| s == "write"));
+        loop_until(&mut map, backend, |_| {
+            l.borrow().iter().any(|s| s == "write")
+        });
         assert_eq!(l.borrow()[0], "connect", "{family:?}: {:?}", l.borrow());
         assert_eq!(map.with_channel(c, |ch| ch.connected()), Some(true));
     }
@@ -928,7 +969,12 @@ fn handle_close_follows_end_of_file(backend: Backend) {
         let l = log();
         let c = map.connect(&addr, Recorder::new(&l)).unwrap();
         loop_until(&mut map, backend, |m| !m.contains(c));
-        let closes: Vec<_> = l.borrow().iter().filter(|s| s.starts_with("close")).cloned().collect();
+        let closes: Vec<_> = l
+            .borrow()
+            .iter()
+            .filter(|s| s.starts_with("close"))
+            .cloned()
+            .collect();
         assert_eq!(closes.len(), 1, "{family:?}: {:?}", l.borrow());
     }
 }
@@ -1024,7 +1070,9 @@ fn connection_attributes_follow_the_state_machine(backend: Backend) {
         assert_eq!(state(&mut map, s), Some((true, false, false)));
         let c = map.connect(&addr, Idle).unwrap();
         assert_eq!(state(&mut map, c), Some((false, false, true)));
-        loop_until(&mut map, backend, |m| state(m, c) == Some((false, true, false)));
+        loop_until(&mut map, backend, |m| {
+            state(m, c) == Some((false, true, false))
+        });
         map.with_channel(c, |ch| {
             ch.close();
             assert_eq!((ch.accepting(), ch.connected()), (false, false));
@@ -1135,7 +1183,12 @@ fn reset_gives_exactly_one_handle_close(backend: Backend) {
     s.set_linger(Some(Duration::ZERO)).unwrap();
     drop(s);
     loop_until(&mut map, backend, |m| !m.contains(c));
-    let closes: Vec<_> = l.borrow().iter().filter(|s| s.starts_with("close")).cloned().collect();
+    let closes: Vec<_> = l
+        .borrow()
+        .iter()
+        .filter(|s| s.starts_with("close"))
+        .cloned()
+        .collect();
     assert_eq!(closes, ["close Some(ConnectionReset)"], "{:?}", l.borrow());
 }
 
@@ -1531,7 +1584,11 @@ fn loop_is_not_reentrant_and_reports_it() {
     b.write_all(b"x").unwrap();
     map.run_with(Some(Duration::from_secs(1)), Backend::Epoll, Some(1))
         .unwrap();
-    assert!(out.borrow().as_deref().unwrap_or("").contains("already running"));
+    assert!(out
+        .borrow()
+        .as_deref()
+        .unwrap_or("")
+        .contains("already running"));
 }
 
 #[test]
@@ -1540,9 +1597,14 @@ fn switching_backends_between_runs_keeps_serving() {
     let (_s, addr) = server(&mut map, Family::V4, || asyncore_examples::echo::Echo);
     let mut client = TcpStream::connect(addr.as_inet().unwrap()).unwrap();
     client.set_nonblocking(true).unwrap();
-    for (i, backend) in [Backend::Epoll, Backend::Select, Backend::Poll, Backend::Epoll]
-        .into_iter()
-        .enumerate()
+    for (i, backend) in [
+        Backend::Epoll,
+        Backend::Select,
+        Backend::Poll,
+        Backend::Epoll,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let msg = format!("message {i}");
         client.write_all(msg.as_bytes()).unwrap();
@@ -1568,4 +1630,33 @@ fn stop_ends_the_run_after_the_current_pass() {
         .unwrap();
     assert_eq!(map.passes(), 1);
     assert_eq!(map.len(), 1);
+}
+
+#[test]
+fn output_queued_at_a_half_close_is_still_delivered() {
+    // The peer shuts down its sending side while our output buffer is full; an
+    // echo whose handle_close calls close_when_done finishes sending before closing.
+    for backend in Backend::ALL {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut map = Map::new();
+        let t = map.add(a.into(), asyncore_examples::echo::Echo).unwrap();
+        let mut queued = 0;
+        while map.with_channel(t, |ch| ch.pending_output()).unwrap() < 64 * 1024 {
+            map.send_to(t, &[b'x'; 4096]).unwrap();
+            queued += 4096;
+        }
+        b.shutdown(std::net::Shutdown::Write).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut back = Vec::new();
+            b.read_to_end(&mut back).unwrap();
+            back.len()
+        });
+        map.run_with(Some(Duration::from_millis(100)), backend, Some(1000))
+            .unwrap();
+        assert!(
+            map.is_empty(),
+            "{backend}: channel not closed after its output"
+        );
+        assert_eq!(reader.join().unwrap(), queued, "{backend}");
+    }
 }

@@ -42,7 +42,8 @@ fn run(backend: Backend) {
     // Ten connections wait in the backlog before the limit is lowered.
     let clients: Vec<TcpStream> = (0..10).map(|_| TcpStream::connect(addr).unwrap()).collect();
     // Make the first pass create the backend's descriptors (epoll) before the squeeze.
-    map.run_with(Some(Duration::ZERO), backend, Some(0)).unwrap();
+    map.run_with(Some(Duration::ZERO), backend, Some(0))
+        .unwrap();
     let probe = std::fs::File::open("/dev/null").unwrap();
     let next_fd = std::os::fd::AsRawFd::as_raw_fd(&probe) as u64;
     drop(probe);

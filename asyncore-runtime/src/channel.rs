@@ -80,6 +80,10 @@ pub(crate) struct Core {
     pub close_event: Option<Option<io::Error>>,
     /// Close once the output buffer is empty.
     pub close_when_done: bool,
+    /// End of file seen or the close event delivered: never read again.
+    pub eof: bool,
+    /// `handle_close` has run; a later breakage closes without a second call.
+    pub close_delivered: bool,
     /// A handler panicked: drop the dispatcher without calling it again.
     pub poisoned: bool,
     /// Interest registered with the backend.
@@ -112,6 +116,8 @@ impl Core {
             closed: false,
             close_event: None,
             close_when_done: false,
+            eof: false,
+            close_delivered: false,
             poisoned: false,
             registered: Ready::EMPTY,
             user_writable: false,
@@ -130,7 +136,10 @@ impl Core {
     }
 
     pub fn schedule_close(&mut self, reason: Option<io::Error>) {
-        if !self.closed && self.close_event.is_none() {
+        if self.close_delivered {
+            // handle_close ran already (the channel was finishing its output).
+            self.closed = true;
+        } else if !self.closed && self.close_event.is_none() {
             self.close_event = Some(reason);
         }
     }
@@ -417,12 +426,13 @@ impl<'a> Channel<'a> {
     /// }
     /// ```
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.core.done() || buf.is_empty() {
+        if self.core.done() || self.core.eof || buf.is_empty() {
             return Ok(0);
         }
         match self.core.sock.recv(buf) {
             Ok(0) => {
                 if self.core.sock.sock_type() != SockType::Datagram {
+                    self.core.eof = true;
                     self.core.schedule_close(None);
                 }
                 Ok(0)

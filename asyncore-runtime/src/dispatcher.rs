@@ -240,7 +240,10 @@ pub trait Dispatcher: Any {
     /// (`None` for a clean end of file).
     ///
     /// The loop closes the channel after this returns, so an override need not call
-    /// [`Channel::close`]. The default logs `unhandled close event` and closes.
+    /// [`Channel::close`] — unless it calls [`Channel::close_when_done`]: then the channel
+    /// stays until its queued output is sent (useful when the peer only shut down its
+    /// sending side), is no longer read, and closes without a second `handle_close`. The
+    /// default logs `unhandled close event` and closes.
     ///
     /// ```
     /// # use asyncore_runtime::{Channel, Dispatcher, Result};

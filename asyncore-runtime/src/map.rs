@@ -1295,7 +1295,7 @@ fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
         return Ready::EMPTY;
     }
     let mut want = Ready::EMPTY;
-    if readable && !c.paused() && !c.accept_paused {
+    if readable && !c.paused() && !c.accept_paused && !c.eof {
         want |= Ready::READ | Ready::PRIORITY;
     }
     if c.user_writable || (pending && c.connected) {
@@ -1345,8 +1345,15 @@ fn deliver_close(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Option<Error> 
         return None;
     }
     let reason = ch.core.close_event.take()?;
+    ch.core.eof = true;
+    ch.core.close_delivered = true;
     let r = guarded(|| h.handle_close(ch, reason));
-    ch.close();
+    // A handle_close that called close_when_done() keeps the channel until its queued
+    // output is sent (the peer may only have shut down its sending side).
+    let lingering = ch.core.close_when_done && !ch.core.out.is_empty() && !ch.core.closed;
+    if !lingering {
+        ch.close();
+    }
     match r {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e),

@@ -44,7 +44,9 @@ impl Args {
         match self.get("threads") {
             Some(t) => match t.parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
-                _ => Err(format!("--threads takes a number of loops, at least 1, not `{t}`")),
+                _ => Err(format!(
+                    "--threads takes a number of loops, at least 1, not `{t}`"
+                )),
             },
             None => Ok(1),
         }
@@ -72,7 +74,10 @@ pub fn usage(program: &str, about: &str, flags: &[Flag]) -> String {
 
 /// Parse `args` (without the program name) against `flags`. `Ok(None)` means `--help`
 /// was given and the usage should be printed.
-pub fn parse(args: impl IntoIterator<Item = String>, flags: &[Flag]) -> Result<Option<Args>, String> {
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    flags: &[Flag],
+) -> Result<Option<Args>, String> {
     let mut out = Args::default();
     for f in flags {
         if let Some(d) = f.default {
@@ -163,18 +168,27 @@ mod tests {
         let a = parse(args(&[]), &flags).unwrap().unwrap();
         assert_eq!(a.get("listen"), Some("127.0.0.1:7000"));
         assert_eq!(a.backend().unwrap(), Backend::Epoll);
-        let a = parse(args(&["--listen", "[::1]:0", "--backend=poll", "--threads", "3"]), &flags)
-            .unwrap()
-            .unwrap();
+        let a = parse(
+            args(&["--listen", "[::1]:0", "--backend=poll", "--threads", "3"]),
+            &flags,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(a.get("listen"), Some("[::1]:0"));
         assert_eq!(a.backend().unwrap(), Backend::Poll);
         assert_eq!(a.threads().unwrap(), 3);
         assert!(parse(args(&["--help"]), &flags).unwrap().is_none());
-        assert!(parse(args(&["--bogus"]), &flags).unwrap_err().contains("unknown option"));
-        assert!(parse(args(&["--listen"]), &flags).unwrap_err().contains("needs a value"));
+        assert!(parse(args(&["--bogus"]), &flags)
+            .unwrap_err()
+            .contains("unknown option"));
+        assert!(parse(args(&["--listen"]), &flags)
+            .unwrap_err()
+            .contains("needs a value"));
         let a = parse(args(&["--threads", "0"]), &flags).unwrap().unwrap();
         assert!(a.threads().is_err());
-        let a = parse(args(&["--backend", "kqueue"]), &flags).unwrap().unwrap();
+        let a = parse(args(&["--backend", "kqueue"]), &flags)
+            .unwrap()
+            .unwrap();
         assert!(a.backend().is_err());
         assert!(usage("echo", "Echo.", &flags).contains("--backend select|poll|epoll"));
     }

@@ -21,7 +21,8 @@ impl Dispatcher for Echo {
     }
 
     fn handle_close(&mut self, ch: &mut Channel<'_>, _reason: Option<std::io::Error>) -> Result {
-        ch.close();
+        // The peer may have shut down only its sending side: finish echoing first.
+        ch.close_when_done();
         Ok(())
     }
 }

@@ -21,9 +21,9 @@ impl ServerConfig {
     /// Read `--listen`, `--backend` and `--threads` from parsed flags.
     pub fn from_args(args: &crate::cli::Args) -> Result<ServerConfig, String> {
         let listen = args.get("listen").unwrap_or("127.0.0.1:0");
-        let listen: SocketAddr = listen
-            .parse()
-            .map_err(|e| format!("--listen takes HOST:PORT with a numeric address, not `{listen}`: {e}"))?;
+        let listen: SocketAddr = listen.parse().map_err(|e| {
+            format!("--listen takes HOST:PORT with a numeric address, not `{listen}`: {e}")
+        })?;
         Ok(ServerConfig {
             listen,
             backend: args.backend()?,

@@ -1,0 +1,414 @@
+//! Helpers shared by the workspace tests: peer detection (with the
+//! `ASYNCORE_REQUIRE_PEERS` rule), building and locating the example binaries, and
+//! running child processes with bounded waits and a transcript for failure messages.
+//!
+//! Use it from a test file with `mod support;`.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for a peer or a server before it gives up and fails. Only a
+/// guard against hanging: no test asserts on how long anything takes.
+pub const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// The environment variable that turns a missing peer from a skip into a failure.
+pub const REQUIRE_PEERS: &str = "ASYNCORE_REQUIRE_PEERS";
+
+/// Whether `ASYNCORE_REQUIRE_PEERS` asks for every peer to be present (any value but
+/// empty or `0`).
+pub fn peers_required() -> bool {
+    match std::env::var_os(REQUIRE_PEERS) {
+        Some(v) => !v.is_empty() && v != "0",
+        None => false,
+    }
+}
+
+/// The project rule for peer tests: returns `true` when the peer `name` is `available`.
+/// Otherwise prints `skipping: <name> not found` and returns `false` (the test should
+/// return), or panics when `ASYNCORE_REQUIRE_PEERS=1` is set.
+///
+/// ```ignore
+/// if !support::require_peer("python3 with asyncore", support::python_has_module("asyncore")) {
+///     return;
+/// }
+/// ```
+pub fn require_peer(name: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if peers_required() {
+        panic!("{name} not found, and {REQUIRE_PEERS} is set: this peer test must run");
+    }
+    eprintln!("skipping: {name} not found (set {REQUIRE_PEERS}=1 to make this a failure)");
+    false
+}
+
+/// The Python 3 interpreter the tests run: `$ASYNCORE_PYTHON`, or `python3`.
+pub fn python() -> OsString {
+    std::env::var_os("ASYNCORE_PYTHON")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// Whether the Python 3 interpreter exists and can `import module`. The answer is
+/// cached per module.
+pub fn python_has_module(module: &str) -> bool {
+    static CACHE: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(&known) = cache.lock().unwrap().get(module) {
+        return known;
+    }
+    let found = Command::new(python())
+        .args(["-W", "ignore::DeprecationWarning", "-c"])
+        .arg(format!(
+            "import sys\nassert sys.version_info[0] == 3\nimport {module}"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    cache.lock().unwrap().insert(module.to_string(), found);
+    found
+}
+
+/// A `Command` running `script` with Python 3 (`-u`, deprecation warnings off: Python
+/// 3.11 warns on `import asyncore`), with `args` as `sys.argv[1:]`.
+pub fn python_script<I, S>(script: &str, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(python());
+    cmd.args(["-u", "-W", "ignore::DeprecationWarning", "-c", script]);
+    cmd.args(args);
+    cmd
+}
+
+/// The path of an example program of `asyncore-examples` (`examples/NAME.rs`), built
+/// once per test process with the cargo that runs the tests, in the same target
+/// directory and profile family (debug for a debug test build, release otherwise).
+///
+/// Panics with cargo's output if the build fails.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    // Holding the lock while building also keeps concurrent tests from starting
+    // several cargo processes that would only wait for each other's lock.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    let result = built
+        .entry(name.to_string())
+        .or_insert_with(|| build_example(name))
+        .clone();
+    match result {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(OsString::from))
+        .unwrap_or_else(|| "cargo".into())
+}
+
+fn build_example(name: &str) -> Result<PathBuf, String> {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let mut cmd = Command::new(cargo());
+    cmd.args(["build", "--manifest-path", manifest])
+        .args(["-p", "asyncore-examples", "--example", name])
+        .arg("--message-format=json-render-diagnostics");
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo to build example `{name}`: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo build -p asyncore-examples --example {name}` failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // The compiler-artifact message of the example names its executable.
+    let wanted_target = format!("\"name\":\"{name}\"");
+    for line in stdout.lines() {
+        if line.contains("\"reason\":\"compiler-artifact\"")
+            && line.contains(&wanted_target)
+            && line.contains("\"example\"")
+        {
+            if let Some(path) = json_string_field(line, "executable") {
+                let path = PathBuf::from(path);
+                if path.is_file() {
+                    return Ok(path);
+                }
+                return Err(format!(
+                    "cargo reported {} but it is not a file",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "cargo built example `{name}` but reported no executable for it:\n{stdout}"
+    ))
+}
+
+/// The string value of `"field":"..."` in one line of JSON (enough for cargo's
+/// messages; handles the usual escapes).
+fn json_string_field(line: &str, field: &str) -> Option<String> {
+    let key = format!("\"{field}\":\"");
+    let start = line.find(&key)? + key.len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// What a finished child process left: its status and everything it printed.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Every line it printed on stdout, in order.
+    pub stdout: Vec<String>,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Whether it exited with status 0.
+    pub fn success(&self) -> bool {
+        self.status.code() == Some(0)
+    }
+
+    /// The whole output, for failure messages.
+    pub fn transcript(&self) -> String {
+        format!(
+            "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            describe(self.status),
+            self.stdout.join("\n"),
+            self.stderr
+        )
+    }
+}
+
+/// `exit status N` or `killed by signal N`.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => format!("{status}"),
+    }
+}
+
+/// A child process under test: its stdout arrives line by line, its stderr is collected,
+/// and it is killed if the test ends (or panics) while it still runs.
+#[derive(Debug)]
+pub struct Proc {
+    name: String,
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stdout_thread: Option<JoinHandle<()>>,
+    stderr_thread: Option<JoinHandle<String>>,
+    finished: bool,
+}
+
+impl Proc {
+    /// Start `cmd` (stdin from `/dev/null`, stdout and stderr captured). `name` appears
+    /// in failure messages.
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = mpsc::channel();
+        let stdout_thread = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).split(b'\n') {
+                let Ok(line) = line else { break };
+                let mut line = String::from_utf8_lossy(&line).into_owned();
+                if line.ends_with('\r') {
+                    line.pop();
+                }
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr_thread = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        Proc {
+            name: name.to_string(),
+            child,
+            lines,
+            seen: Vec::new(),
+            stdout_thread: Some(stdout_thread),
+            stderr_thread: Some(stderr_thread),
+            finished: false,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The stdout lines read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Wait (at most `timeout`) for a stdout line for which `matches` is true, and return
+    /// it. Lines before it are kept in [`seen`](Self::seen). Panics, with the process's
+    /// output, if the process ends first or the time runs out.
+    pub fn expect_line(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut matches: impl FnMut(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if matches(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let out = self.kill_and_collect();
+                    panic!(
+                        "{}: no {what} on stdout within {timeout:?}; killed it\n{}",
+                        self.name,
+                        out.transcript()
+                    );
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let out = self.finish(HANG_GUARD);
+                    panic!(
+                        "{}: closed its stdout without printing {what}\n{}",
+                        self.name,
+                        out.transcript()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Wait for the `listening on HOST:PORT` line and return the address.
+    pub fn listening_addr(&mut self) -> SocketAddr {
+        let line = self.expect_line("`listening on HOST:PORT` line", HANG_GUARD, |l| {
+            l.starts_with("listening on ")
+        });
+        let addr = line["listening on ".len()..].trim();
+        addr.parse()
+            .unwrap_or_else(|e| panic!("{}: cannot parse the address in `{line}`: {e}", self.name))
+    }
+
+    /// Send `signal` (e.g. [`rustix::process::Signal::INT`]) to the process.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid =
+            rustix::process::Pid::from_raw(self.pid() as i32).expect("a child pid is positive");
+        rustix::process::kill_process(pid, signal)
+            .unwrap_or_else(|e| panic!("cannot send {signal:?} to {}: {e}", self.name));
+    }
+
+    /// Wait (at most `timeout`) for the process to exit, then collect its output.
+    /// Panics, after killing it, if it is still running when the time is up.
+    pub fn finish(&mut self, timeout: Duration) -> Finished {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Ok(None) => {
+                    let out = self.kill_and_collect();
+                    panic!(
+                        "{}: still running after {timeout:?}; killed it\n{}",
+                        self.name,
+                        out.transcript()
+                    );
+                }
+                Err(e) => panic!("{}: cannot wait for it: {e}", self.name),
+            }
+        };
+        self.collect(status)
+    }
+
+    fn kill_and_collect(&mut self) -> Finished {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for a killed child");
+        self.collect(status)
+    }
+
+    fn collect(&mut self, status: ExitStatus) -> Finished {
+        self.finished = true;
+        if let Some(t) = self.stdout_thread.take() {
+            let _ = t.join();
+        }
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        let stderr = self
+            .stderr_thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        Finished {
+            status,
+            stdout: std::mem::take(&mut self.seen),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
