@@ -1660,3 +1660,79 @@ fn output_queued_at_a_half_close_is_still_delivered() {
         assert_eq!(reader.join().unwrap(), queued, "{backend}");
     }
 }
+
+on_every_backend!(
+    udp_datagram_channel_echoes_datagrams,
+    writing_to_a_closed_pipe_closes_the_channel_not_the_process,
+);
+
+fn udp_datagram_channel_echoes_datagrams(backend: Backend) {
+    struct UdpEcho(Rc<RefCell<usize>>);
+    impl Dispatcher for UdpEcho {
+        fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+            let mut buf = [0u8; 2048];
+            while let Some((n, from)) = ch.recv_from(&mut buf)? {
+                *self.0.borrow_mut() += 1;
+                ch.send_to(&buf[..n], &from)?;
+            }
+            Ok(())
+        }
+    }
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        let mut map = Map::new();
+        let count = Rc::new(RefCell::new(0));
+        let sock = std::net::UdpSocket::bind(any).unwrap();
+        let addr = sock.local_addr().unwrap();
+        let t = map.add(sock.into(), UdpEcho(count.clone())).unwrap();
+        assert_eq!(map.with_channel(t, |ch| ch.connected()), Some(true));
+        let client = std::net::UdpSocket::bind(any).unwrap();
+        client.set_nonblocking(true).unwrap();
+        // An empty datagram is a datagram, not end of file.
+        let msgs: [&[u8]; 3] = [b"one", b"", b"three"];
+        for m in msgs {
+            client.send_to(m, addr).unwrap();
+        }
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        loop_until(&mut map, backend, |_| {
+            let mut b = [0u8; 64];
+            while let Ok((n, _)) = client.recv_from(&mut b) {
+                got.push(b[..n].to_vec());
+            }
+            got.len() == 3
+        });
+        assert_eq!(got, msgs.map(|m| m.to_vec()).to_vec());
+        assert_eq!(*count.borrow(), 3);
+        assert!(map.contains(t));
+    }
+}
+
+fn writing_to_a_closed_pipe_closes_the_channel_not_the_process(backend: Backend) {
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let mut map = Map::new();
+    let l = log();
+    struct PipeWriter(Log);
+    impl Dispatcher for PipeWriter {
+        fn readable(&mut self, _: &Channel<'_>) -> bool {
+            false
+        }
+        fn writable(&mut self, _: &Channel<'_>) -> bool {
+            true
+        }
+        fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+            ch.send(b"nobody reads this")?;
+            Ok(())
+        }
+        fn handle_close(&mut self, ch: &mut Channel<'_>, r: Option<io::Error>) -> Result {
+            push(&self.0, format!("close {:?}", r.map(|e| e.kind())));
+            ch.close();
+            Ok(())
+        }
+        fn handle_error(&mut self, _: &mut Channel<'_>, e: Error) -> Result {
+            Err(e)
+        }
+    }
+    map.add_file(&w, PipeWriter(l.clone())).unwrap();
+    loop_until(&mut map, backend, |m| m.is_empty());
+    assert_eq!(&*l.borrow(), &["close Some(BrokenPipe)"]);
+}
