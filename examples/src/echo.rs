@@ -1,5 +1,7 @@
 //! The echo channel: everything received is sent back.
 
+use std::cell::RefCell;
+
 use asyncore_runtime::{Addr, Channel, Dispatcher, Result, Socket};
 
 /// Size of the receive buffer of one read event.
@@ -10,14 +12,20 @@ pub const READ_SIZE: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub struct Echo;
 
+thread_local! {
+    /// One receive buffer per loop thread, zeroed once rather than on every read event.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; READ_SIZE].into_boxed_slice());
+}
+
 impl Dispatcher for Echo {
     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
-        let mut buf = [0u8; READ_SIZE];
-        let n = ch.recv(&mut buf)?;
-        if n > 0 {
-            ch.send_buffered(&buf[..n])?;
-        }
-        Ok(())
+        READ_BUF.with_borrow_mut(|buf| {
+            let n = ch.recv(buf)?;
+            if n > 0 {
+                ch.send_buffered(&buf[..n])?;
+            }
+            Ok(())
+        })
     }
 
     fn handle_close(&mut self, ch: &mut Channel<'_>, _reason: Option<std::io::Error>) -> Result {
