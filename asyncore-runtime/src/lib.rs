@@ -90,6 +90,7 @@
 
 mod addr;
 mod channel;
+mod chat;
 mod dispatcher;
 mod error;
 mod map;
@@ -103,6 +104,10 @@ mod waker;
 
 pub use addr::Addr;
 pub use channel::{Channel, ACCEPT_BACKOFF, DEFAULT_HIGH_WATER, DEFAULT_OUTPUT_LIMIT};
+pub use chat::{
+    find_prefix_at_end, AsyncChat, Chat, ChatHandler, Producer, SimpleProducer, Terminator,
+    DEFAULT_IN_BUFFER_SIZE, DEFAULT_MAX_COLLECT, DEFAULT_OUT_BUFFER_SIZE,
+};
 pub use dispatcher::{Dispatcher, ACCEPT_BUDGET};
 pub use error::{is_disconnect, strerror, Error, Result};
 pub use map::{close_all, run_loop, Map, DEFAULT_TIMEOUT};

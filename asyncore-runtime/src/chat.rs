@@ -1,0 +1,1083 @@
+//! [`AsyncChat`]: asynchat's `async_chat` — a channel that cuts its input at a
+//! terminator and queues its output, with producers.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+
+use crate::channel::Channel;
+use crate::dispatcher::Dispatcher;
+use crate::error::{Error, Result};
+use crate::map::Map;
+use crate::timer::TimerId;
+use crate::token::Token;
+
+/// asynchat's `ac_in_buffer_size`: the size of each receive.
+pub const DEFAULT_IN_BUFFER_SIZE: usize = 65536;
+/// asynchat's `ac_out_buffer_size`: how much output is handed to the channel at a time
+/// when producers are queued.
+pub const DEFAULT_OUT_BUFFER_SIZE: usize = 65536;
+/// Default limit of the helper collector ([`Chat::collect`]).
+pub const DEFAULT_MAX_COLLECT: usize = 64 * 1024;
+
+/// Where incoming data is cut: asynchat's `set_terminator` argument.
+///
+/// | asynchat                  | here                            |
+/// |---------------------------|---------------------------------|
+/// | `set_terminator(b"\r\n")` | `Terminator::Bytes(b"\r\n".to_vec())` or `b"\r\n".into()` |
+/// | `set_terminator(4096)`    | `Terminator::Count(4096)` or `4096.into()` |
+/// | `set_terminator(None)`    | `Terminator::None` (the default) |
+///
+/// A `Count` is counted down across reads; when it reaches zero
+/// [`ChatHandler::found_terminator`] runs and the terminator becomes `None` unless the
+/// handler sets a new one (asynchat leaves a `0`, which means the same thing). An empty
+/// `Bytes` and `Count(0)` also mean `None`.
+///
+/// # Examples
+///
+/// ```
+/// use asyncore_runtime::Terminator;
+/// assert_eq!(Terminator::from(&b"\r\n"[..]), Terminator::Bytes(b"\r\n".to_vec()));
+/// assert_eq!(Terminator::from(512usize), Terminator::Count(512));
+/// assert!(Terminator::Bytes(Vec::new()).is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Terminator {
+    /// Everything is data; [`ChatHandler::found_terminator`] is never called.
+    #[default]
+    None,
+    /// A byte string of any length, found even when split across reads.
+    Bytes(Vec<u8>),
+    /// Exactly this many bytes, then [`ChatHandler::found_terminator`].
+    Count(usize),
+}
+
+impl Terminator {
+    /// Whether this terminator means "no terminator".
+    ///
+    /// ```
+    /// assert!(asyncore_runtime::Terminator::Count(0).is_none());
+    /// ```
+    pub fn is_none(&self) -> bool {
+        match self {
+            Terminator::None => true,
+            Terminator::Bytes(b) => b.is_empty(),
+            Terminator::Count(n) => *n == 0,
+        }
+    }
+}
+
+impl From<&[u8]> for Terminator {
+    fn from(b: &[u8]) -> Self {
+        Terminator::Bytes(b.to_vec())
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Terminator {
+    fn from(b: &[u8; N]) -> Self {
+        Terminator::Bytes(b.to_vec())
+    }
+}
+
+impl From<usize> for Terminator {
+    fn from(n: usize) -> Self {
+        Terminator::Count(n)
+    }
+}
+
+/// A source of output produced on demand: asynchat's producer protocol (`more()`).
+///
+/// `more` is called when the channel can take more data; `None` (or an empty chunk)
+/// means the producer is exhausted and is removed from the queue.
+///
+/// ```
+/// use asyncore_runtime::Producer;
+/// struct Countdown(u32);
+/// impl Producer for Countdown {
+///     fn more(&mut self) -> Option<Vec<u8>> {
+///         if self.0 == 0 { return None; }
+///         self.0 -= 1;
+///         Some(format!("{}\n", self.0).into_bytes())
+///     }
+/// }
+/// ```
+pub trait Producer: 'static {
+    /// The next chunk, or `None` when exhausted.
+    fn more(&mut self) -> Option<Vec<u8>>;
+}
+
+/// asynchat's `simple_producer`: hands out `data` in chunks of `buffer_size` bytes.
+///
+/// ```
+/// use asyncore_runtime::{Producer, SimpleProducer};
+/// let mut p = SimpleProducer::new(b"0123456789".to_vec(), 4);
+/// assert_eq!(p.more().unwrap(), b"0123");
+/// assert_eq!(p.more().unwrap(), b"4567");
+/// assert_eq!(p.more().unwrap(), b"89");
+/// assert_eq!(p.more(), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SimpleProducer {
+    data: Vec<u8>,
+    pos: usize,
+    buffer_size: usize,
+}
+
+impl SimpleProducer {
+    /// A producer of `data` in chunks of `buffer_size` (at least 1) bytes. asynchat's
+    /// default chunk is 512 bytes.
+    ///
+    /// ```
+    /// let p = asyncore_runtime::SimpleProducer::new(vec![0; 2000], 512);
+    /// # let _ = p;
+    /// ```
+    pub fn new(data: Vec<u8>, buffer_size: usize) -> Self {
+        SimpleProducer {
+            data,
+            pos: 0,
+            buffer_size: buffer_size.max(1),
+        }
+    }
+}
+
+impl Producer for SimpleProducer {
+    fn more(&mut self) -> Option<Vec<u8>> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let end = (self.pos + self.buffer_size).min(self.data.len());
+        let chunk = self.data[self.pos..end].to_vec();
+        self.pos = end;
+        Some(chunk)
+    }
+}
+
+enum OutItem {
+    Bytes(Vec<u8>),
+    Producer(Box<dyn Producer>),
+    Close,
+}
+
+impl fmt::Debug for OutItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutItem::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            OutItem::Producer(_) => f.write_str("Producer(..)"),
+            OutItem::Close => f.write_str("Close"),
+        }
+    }
+}
+
+/// The buffers and settings of an [`AsyncChat`] channel.
+#[derive(Debug)]
+struct ChatState {
+    terminator: Terminator,
+    /// Receive buffer: `held` bytes kept from the last read (a possible terminator
+    /// prefix), then room for one receive.
+    inbuf: Vec<u8>,
+    held: usize,
+    in_buffer_size: usize,
+    out_buffer_size: usize,
+    fifo: VecDeque<OutItem>,
+    fifo_bytes: usize,
+    closing: bool,
+    discarded: bool,
+    incoming: Vec<u8>,
+    max_collect: usize,
+}
+
+impl ChatState {
+    fn new() -> Self {
+        ChatState {
+            terminator: Terminator::None,
+            inbuf: Vec::new(),
+            held: 0,
+            in_buffer_size: DEFAULT_IN_BUFFER_SIZE,
+            out_buffer_size: DEFAULT_OUT_BUFFER_SIZE,
+            fifo: VecDeque::new(),
+            fifo_bytes: 0,
+            closing: false,
+            discarded: false,
+            incoming: Vec::new(),
+            max_collect: DEFAULT_MAX_COLLECT,
+        }
+    }
+}
+
+/// What a [`ChatHandler`] gets: the chat channel's buffers and its [`Channel`].
+///
+/// ```
+/// use asyncore_runtime::{Chat, ChatHandler, Result};
+/// struct Lines;
+/// impl ChatHandler for Lines {
+///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+///         chat.collect(data)?;
+///         Ok(())
+///     }
+///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+///         let line = chat.take_collected();
+///         chat.push(&line)?;
+///         chat.push(b"\n")?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub struct Chat<'a, 'c> {
+    ch: &'a mut Channel<'c>,
+    st: &'a mut ChatState,
+}
+
+impl fmt::Debug for Chat<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chat")
+            .field("channel", &self.ch)
+            .field("terminator", &self.st.terminator)
+            .field("queued", &self.st.fifo.len())
+            .finish()
+    }
+}
+
+impl<'c> Chat<'_, 'c> {
+    /// The underlying channel: token, state, the map, timers...
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Who;
+    /// impl ChatHandler for Who {
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         let t = chat.channel().token();
+    ///         chat.push(format!("you are {t}\n").as_bytes())?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn channel(&mut self) -> &mut Channel<'c> {
+        self.ch
+    }
+
+    /// The map the channel lives in (shortcut for `channel().map()`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Stopper;
+    /// impl ChatHandler for Stopper {
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.map().stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn map(&mut self) -> &mut Map {
+        self.ch.map()
+    }
+
+    /// Change the terminator (asynchat's `set_terminator`); it applies to the very next
+    /// byte, even inside [`ChatHandler::found_terminator`].
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result, Terminator};
+    /// // A header line announces a body length, then back to lines.
+    /// struct Framed { in_body: bool }
+    /// impl ChatHandler for Framed {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+    ///         chat.collect(data)?;
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         let got = chat.take_collected();
+    ///         if self.in_body {
+    ///             chat.set_terminator(b"\r\n");
+    ///         } else {
+    ///             let n: usize = String::from_utf8_lossy(&got).trim().parse().map_err(asyncore_runtime::Error::other)?;
+    ///             chat.set_terminator(n);
+    ///         }
+    ///         self.in_body = !self.in_body;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_terminator(&mut self, t: impl Into<Terminator>) {
+        self.st.terminator = t.into();
+    }
+
+    /// The current terminator (asynchat's `get_terminator`); a `Count` shows what is
+    /// left to read.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result, Terminator};
+    /// struct Peek;
+    /// impl ChatHandler for Peek {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, _: &[u8]) -> Result {
+    ///         let _left = matches!(chat.get_terminator(), Terminator::Count(_));
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn get_terminator(&self) -> &Terminator {
+        &self.st.terminator
+    }
+
+    /// Queue `data` for sending (asynchat's `push`). Data is copied; it goes out in order
+    /// with producers queued before it. Refused with an error naming the limit when the
+    /// output is over the channel's hard limit, or after [`close_when_done`](Self::close_when_done).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Greeter;
+    /// impl ChatHandler for Greeter {
+    ///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.push(b"HELLO\r\n")?;
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn push(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.st.closing {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "push after close_when_done: the data would never be sent",
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.st.fifo.is_empty() {
+            return self.ch.send_buffered(data);
+        }
+        let limit = self.ch.core.out_limit;
+        if self.st.fifo_bytes + self.ch.pending_output() + data.len() > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "output limit of {limit} bytes exceeded on channel {}: the peer is not \
+                     reading; close the channel or raise the limit",
+                    self.ch.token()
+                ),
+            ));
+        }
+        self.st.fifo_bytes += data.len();
+        self.st.fifo.push_back(OutItem::Bytes(data.to_vec()));
+        Ok(())
+    }
+
+    /// Queue a producer (asynchat's `push_with_producer`): its chunks are sent, in order,
+    /// as the channel drains.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result, SimpleProducer};
+    /// struct Sender;
+    /// impl ChatHandler for Sender {
+    ///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.push_with_producer(SimpleProducer::new(vec![b'x'; 1 << 20], 8192))?;
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn push_with_producer(&mut self, producer: impl Producer) -> io::Result<()> {
+        if self.st.closing {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "push after close_when_done: the data would never be sent",
+            ));
+        }
+        self.st
+            .fifo
+            .push_back(OutItem::Producer(Box::new(producer)));
+        pump(self.ch, self.st)
+    }
+
+    /// Close the channel once everything queued before this call has been sent
+    /// (asynchat's `close_when_done`). Later pushes are refused.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Bye;
+    /// impl ChatHandler for Bye {
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.push(b"221 bye\r\n")?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn close_when_done(&mut self) {
+        if self.st.closing {
+            return;
+        }
+        self.st.closing = true;
+        if self.st.fifo.is_empty() {
+            self.ch.close_when_done();
+        } else {
+            self.st.fifo.push_back(OutItem::Close);
+        }
+    }
+
+    /// Close at once, dropping queued output (asyncore's `close`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Rude;
+    /// impl ChatHandler for Rude {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, _: &[u8]) -> Result {
+    ///         chat.close();
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn close(&mut self) {
+        self.ch.close();
+    }
+
+    /// Drop unprocessed input, collected data and queued output (asynchat's
+    /// `discard_buffers`). Data already handed to the channel's output buffer still goes
+    /// out.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Reset;
+    /// impl ChatHandler for Reset {
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.discard_buffers();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn discard_buffers(&mut self) {
+        self.st.held = 0;
+        self.st.discarded = true;
+        self.st.incoming.clear();
+        self.st.fifo.clear();
+        self.st.fifo_bytes = 0;
+    }
+
+    /// Append `data` to the helper collector (asynchat's `_collect_incoming_data`), for
+    /// handlers that want whole records. Fails, keeping nothing of `data`, when the
+    /// collected record would exceed the limit ([`set_max_collect`](Self::set_max_collect),
+    /// default [`DEFAULT_MAX_COLLECT`]).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Collector;
+    /// impl ChatHandler for Collector {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+    ///         chat.collect(data)?;
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         let _record = chat.take_collected();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn collect(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.st.incoming.len() + data.len() > self.st.max_collect {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "record longer than {} bytes (the collector's limit) on channel {}",
+                    self.st.max_collect,
+                    self.ch.token()
+                ),
+            ));
+        }
+        self.st.incoming.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// How many bytes the helper collector holds.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Capped;
+    /// impl ChatHandler for Capped {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+    ///         if chat.collected_len() + data.len() <= 80 { chat.collect(data)?; }
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.take_collected();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn collected_len(&self) -> usize {
+        self.st.incoming.len()
+    }
+
+    /// Take what the helper collector holds (asynchat's `_get_data`), leaving it empty.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Echo;
+    /// impl ChatHandler for Echo {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+    ///         chat.collect(data)?;
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         let mut line = chat.take_collected();
+    ///         line.push(b'\n');
+    ///         chat.push(&line)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn take_collected(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.st.incoming)
+    }
+
+    /// Set the helper collector's limit.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Small;
+    /// impl ChatHandler for Small {
+    ///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.set_max_collect(1000);
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn set_max_collect(&mut self, limit: usize) {
+        self.st.max_collect = limit;
+    }
+
+    /// Set the receive size (asynchat's `ac_in_buffer_size`) and the output chunk size
+    /// (`ac_out_buffer_size`), each at least 1.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Tiny;
+    /// impl ChatHandler for Tiny {
+    ///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.set_buffer_sizes(4096, 4096);
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn set_buffer_sizes(&mut self, in_buffer_size: usize, out_buffer_size: usize) {
+        self.st.in_buffer_size = in_buffer_size.max(1);
+        self.st.out_buffer_size = out_buffer_size.max(1);
+    }
+
+    /// Bytes queued for sending (in the channel's buffer and behind producers).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Watch;
+    /// impl ChatHandler for Watch {
+    ///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, _: &[u8]) -> Result {
+    ///         let _q = chat.queued_output();
+    ///         Ok(())
+    ///     }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    pub fn queued_output(&self) -> usize {
+        self.ch.pending_output() + self.st.fifo_bytes
+    }
+}
+
+/// Hand queued items to the channel's output buffer while it has room.
+fn pump(ch: &mut Channel<'_>, st: &mut ChatState) -> io::Result<()> {
+    while ch.pending_output() < st.out_buffer_size && !ch.is_closing() {
+        let Some(front) = st.fifo.front_mut() else {
+            break;
+        };
+        match front {
+            OutItem::Bytes(_) => {
+                let Some(OutItem::Bytes(b)) = st.fifo.pop_front() else {
+                    unreachable!()
+                };
+                st.fifo_bytes -= b.len();
+                ch.send_buffered(&b)?;
+            }
+            OutItem::Producer(p) => match p.more() {
+                Some(chunk) if !chunk.is_empty() => ch.send_buffered(&chunk)?,
+                _ => {
+                    st.fifo.pop_front();
+                }
+            },
+            OutItem::Close => {
+                st.fifo.pop_front();
+                ch.close_when_done();
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The behaviour of an [`AsyncChat`] channel: asynchat's two abstract methods, plus the
+/// channel events a chat handler usually wants.
+///
+/// # Examples
+///
+/// A line echo server's connection:
+///
+/// ```
+/// use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+///
+/// struct LineEcho;
+/// impl ChatHandler for LineEcho {
+///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+///         chat.set_terminator(b"\n");
+///         Ok(())
+///     }
+///     fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+///         chat.collect(data)?;
+///         Ok(())
+///     }
+///     fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+///         let mut line = chat.take_collected();
+///         line.push(b'\n');
+///         chat.push(&line)?;
+///         Ok(())
+///     }
+/// }
+/// let channel = AsyncChat::with_terminator(LineEcho, b"\n");
+/// # let _ = channel;
+/// ```
+#[allow(unused_variables)]
+pub trait ChatHandler: 'static {
+    /// Data arrived that is not (part of) a terminator. It may come in any number of
+    /// pieces; it is never empty.
+    fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result;
+
+    /// The terminator was found (or the byte count reached). An empty record (a
+    /// terminator right after the previous one) gives this call without a
+    /// `collect_incoming_data` before it.
+    fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result;
+
+    /// The channel connected (a client channel), or was added for an accepted connection
+    /// (then this runs at the first event of the channel, before any data is processed).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Hi;
+    /// impl ChatHandler for Hi {
+    ///     fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+    ///         chat.push(b"hi\n")?;
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+        Ok(())
+    }
+
+    /// The peer closed or the connection broke. The default finishes sending what is
+    /// queued, then closes (the peer may have shut down only its sending side).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
+    /// struct Bye;
+    /// impl ChatHandler for Bye {
+    ///     fn handle_close(&mut self, chat: &mut Chat<'_, '_>, _reason: Option<std::io::Error>) -> Result {
+    ///         chat.close();
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    fn handle_close(&mut self, chat: &mut Chat<'_, '_>, reason: Option<io::Error>) -> Result {
+        chat.close_when_done();
+        Ok(())
+    }
+
+    /// A handler returned an error. The default logs it and closes the channel; an error
+    /// returned from here leaves the loop.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Error, Result};
+    /// struct Polite;
+    /// impl ChatHandler for Polite {
+    ///     fn handle_error(&mut self, chat: &mut Chat<'_, '_>, err: Error) -> Result {
+    ///         chat.push(format!("error: {err}\n").as_bytes())?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    fn handle_error(&mut self, chat: &mut Chat<'_, '_>, err: Error) -> Result {
+        log::error!(target: "asyncore_runtime::chat", "uncaptured error, closing channel {}: {err}", chat.channel());
+        chat.close();
+        Ok(())
+    }
+
+    /// A timer set with [`Channel::set_timer`] fired.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result, TimerId};
+    /// struct Tick;
+    /// impl ChatHandler for Tick {
+    ///     fn handle_timer(&mut self, chat: &mut Chat<'_, '_>, _id: TimerId) -> Result {
+    ///         chat.push(b"tick\n")?;
+    ///         Ok(())
+    ///     }
+    ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+    /// }
+    /// ```
+    fn handle_timer(&mut self, chat: &mut Chat<'_, '_>, id: TimerId) -> Result {
+        Ok(())
+    }
+}
+
+/// asynchat's `async_chat`: a [`Dispatcher`] that cuts its input at a [`Terminator`] and
+/// calls a [`ChatHandler`], and queues its output (`push`, producers,
+/// `close_when_done`).
+///
+/// # How input is cut
+///
+/// Each read event receives up to the in-buffer size (64 KiB). The bytes are scanned
+/// once: data before a terminator goes to `collect_incoming_data`, then
+/// `found_terminator` runs, and the terminator is read again (a handler may change it).
+/// When the bytes end with a proper prefix of the terminator, that prefix is held back
+/// for the next read, so a terminator split across reads is still found; nothing else is
+/// kept, so the channel's own input buffer never exceeds one read plus the terminator
+/// length, and a line arriving one byte at a time costs linear time. Bounding a whole
+/// record is the handler's choice ([`Chat::collect`] has a limit).
+///
+/// # Differences from asynchat
+///
+/// * The default terminator is [`Terminator::None`] (asynchat had none and failed on
+///   the first read).
+/// * Output goes through the channel's bounded buffer; reading pauses while it is above
+///   the high-water mark.
+/// * A push after `close_when_done` is refused with an error instead of being lost.
+/// * An exhausted producer is dropped only when it says so (`None` or an empty chunk).
+///
+/// ```
+/// use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+/// struct Quiet;
+/// impl ChatHandler for Quiet {
+///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
+/// }
+/// let chat = AsyncChat::new(Quiet);
+/// assert_eq!(chat.handler().type_id(), std::any::TypeId::of::<Quiet>());
+/// ```
+pub struct AsyncChat<H> {
+    handler: H,
+    st: ChatState,
+    greeted: bool,
+}
+
+impl<H> fmt::Debug for AsyncChat<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncChat")
+            .field("terminator", &self.st.terminator)
+            .field("queued", &self.st.fifo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: ChatHandler> AsyncChat<H> {
+    /// A chat channel with no terminator yet.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+    /// # struct Q; impl ChatHandler for Q {
+    /// #   fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    /// #   fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) } }
+    /// let c = AsyncChat::new(Q);
+    /// # let _ = c;
+    /// ```
+    pub fn new(handler: H) -> Self {
+        AsyncChat {
+            handler,
+            st: ChatState::new(),
+            greeted: false,
+        }
+    }
+
+    /// A chat channel with a terminator set from the start.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+    /// # struct Q; impl ChatHandler for Q {
+    /// #   fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    /// #   fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) } }
+    /// let c = AsyncChat::with_terminator(Q, b"\r\n");
+    /// # let _ = c;
+    /// ```
+    pub fn with_terminator(handler: H, t: impl Into<Terminator>) -> Self {
+        let mut c = AsyncChat::new(handler);
+        c.st.terminator = t.into();
+        c
+    }
+
+    /// The handler.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+    /// struct Named(&'static str);
+    /// # impl ChatHandler for Named {
+    /// #   fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    /// #   fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) } }
+    /// assert_eq!(AsyncChat::new(Named("a")).handler().0, "a");
+    /// ```
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, mutably.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
+    /// struct Named(&'static str);
+    /// # impl ChatHandler for Named {
+    /// #   fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    /// #   fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) } }
+    /// let mut c = AsyncChat::new(Named("a"));
+    /// c.handler_mut().0 = "b";
+    /// ```
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Run `f` with the handler and a [`Chat`] for this channel: how code outside the
+    /// channel (another channel, a timer) pushes to it.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Map, Result};
+    /// # struct Q; impl ChatHandler for Q {
+    /// #   fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
+    /// #   fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) } }
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), AsyncChat::new(Q))?;
+    /// AsyncChat::<Q>::with_chat(&mut map, t, |_q, chat| chat.push(b"news\n")).unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_chat<R>(
+        map: &mut Map,
+        token: Token,
+        f: impl FnOnce(&mut H, &mut Chat<'_, '_>) -> R,
+    ) -> Option<R> {
+        map.with::<AsyncChat<H>, R>(token, |me, ch| {
+            let mut chat = Chat { ch, st: &mut me.st };
+            f(&mut me.handler, &mut chat)
+        })
+    }
+
+    fn call(
+        &mut self,
+        ch: &mut Channel<'_>,
+        f: impl FnOnce(&mut H, &mut Chat<'_, '_>) -> Result,
+    ) -> Result {
+        let mut chat = Chat {
+            ch,
+            st: &mut self.st,
+        };
+        f(&mut self.handler, &mut chat)
+    }
+
+    fn greet(&mut self, ch: &mut Channel<'_>) -> Result {
+        if !self.greeted && ch.connected() {
+            self.greeted = true;
+            self.call(ch, |h, c| h.handle_connect(c))?;
+        }
+        Ok(())
+    }
+
+    /// Cut `data` (held-back bytes plus a new read) at terminators.
+    fn process(&mut self, ch: &mut Channel<'_>, data: &[u8]) -> Result {
+        enum Step {
+            All,
+            Count { take: usize, done: bool },
+            Found { at: usize, len: usize },
+            Partial { keep: usize },
+        }
+        let mut pos = 0;
+        self.st.held = 0;
+        self.st.discarded = false;
+        while pos < data.len() {
+            if self.st.discarded || ch.is_closing() {
+                return Ok(());
+            }
+            let rest = &data[pos..];
+            let step = match &mut self.st.terminator {
+                t if t.is_none() => Step::All,
+                Terminator::Count(n) => {
+                    let take = (*n).min(rest.len());
+                    *n -= take;
+                    Step::Count {
+                        take,
+                        done: *n == 0,
+                    }
+                }
+                Terminator::Bytes(t) => match find(rest, t) {
+                    Some(at) => Step::Found { at, len: t.len() },
+                    None => Step::Partial {
+                        keep: prefix_at_end(rest, t),
+                    },
+                },
+                Terminator::None => Step::All,
+            };
+            match step {
+                Step::All => {
+                    pos = data.len();
+                    self.call(ch, |h, c| h.collect_incoming_data(c, rest))?;
+                }
+                Step::Count { take, done } => {
+                    if done {
+                        self.st.terminator = Terminator::None;
+                    }
+                    pos += take;
+                    self.call(ch, |h, c| h.collect_incoming_data(c, &rest[..take]))?;
+                    if done && !self.st.discarded && !ch.is_closing() {
+                        self.call(ch, |h, c| h.found_terminator(c))?;
+                    }
+                }
+                Step::Found { at, len } => {
+                    pos += at + len;
+                    if at > 0 {
+                        self.call(ch, |h, c| h.collect_incoming_data(c, &rest[..at]))?;
+                    }
+                    if self.st.discarded || ch.is_closing() {
+                        return Ok(());
+                    }
+                    self.call(ch, |h, c| h.found_terminator(c))?;
+                }
+                Step::Partial { keep } => {
+                    let upto = rest.len() - keep;
+                    // Keep the possible start of a terminator for the next read.
+                    self.st.held = keep;
+                    if upto > 0 {
+                        self.call(ch, |h, c| h.collect_incoming_data(c, &rest[..upto]))?;
+                    }
+                    if self.st.discarded {
+                        self.st.held = 0;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where `needle` starts in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle.len() {
+        0 => Some(0),
+        1 => hay.iter().position(|&b| b == needle[0]),
+        m => {
+            let first = needle[0];
+            let mut from = 0;
+            while from + m <= hay.len() {
+                let i = from + hay[from..=hay.len() - m].iter().position(|&b| b == first)?;
+                if &hay[i..i + m] == needle {
+                    return Some(i);
+                }
+                from = i + 1;
+            }
+            None
+        }
+    }
+}
+
+/// asynchat's `find_prefix_at_end`: the length of the longest proper prefix of `needle`
+/// that ends `hay`.
+///
+/// ```
+/// use asyncore_runtime::find_prefix_at_end;
+/// assert_eq!(find_prefix_at_end(b"qwerty\r", b"\r\n"), 1);
+/// assert_eq!(find_prefix_at_end(b"qwertydkjf", b"\r\n"), 0);
+/// assert_eq!(find_prefix_at_end(b"xaaa", b"aab"), 2);
+/// ```
+pub fn find_prefix_at_end(hay: &[u8], needle: &[u8]) -> usize {
+    prefix_at_end(hay, needle)
+}
+
+fn prefix_at_end(hay: &[u8], needle: &[u8]) -> usize {
+    let max = needle.len().saturating_sub(1).min(hay.len());
+    (1..=max)
+        .rev()
+        .find(|&l| hay[hay.len() - l..] == needle[..l])
+        .unwrap_or(0)
+}
+
+impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
+    fn readable(&mut self, _ch: &Channel<'_>) -> bool {
+        true
+    }
+
+    fn writable(&mut self, ch: &Channel<'_>) -> bool {
+        // Until handle_connect has run, so that a server greets a client that waits.
+        !ch.connected() || !self.greeted || !self.st.fifo.is_empty()
+    }
+
+    fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.greet(ch)
+    }
+
+    fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.greet(ch)?;
+        let held = self.st.held;
+        let want = held + self.st.in_buffer_size;
+        let mut buf = std::mem::take(&mut self.st.inbuf);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let n = match ch.recv(&mut buf[held..want]) {
+            Ok(n) => n,
+            Err(e) => {
+                self.st.inbuf = buf;
+                return Err(e.into());
+            }
+        };
+        let r = if n > 0 {
+            self.process(ch, &buf[..held + n])
+        } else {
+            Ok(())
+        };
+        // Move the held-back prefix to the front for the next read.
+        let keep = self.st.held;
+        if keep > 0 {
+            let end = held + n;
+            buf.copy_within(end - keep..end, 0);
+        }
+        self.st.inbuf = buf;
+        r
+    }
+
+    fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.greet(ch)?;
+        pump(ch, &mut self.st)?;
+        Ok(())
+    }
+
+    fn handle_close(&mut self, ch: &mut Channel<'_>, reason: Option<io::Error>) -> Result {
+        self.call(ch, |h, c| h.handle_close(c, reason))
+    }
+
+    fn handle_error(&mut self, ch: &mut Channel<'_>, err: Error) -> Result {
+        self.call(ch, |h, c| h.handle_error(c, err))
+    }
+
+    fn handle_timer(&mut self, ch: &mut Channel<'_>, id: TimerId) -> Result {
+        self.call(ch, |h, c| h.handle_timer(c, id))
+    }
+}
