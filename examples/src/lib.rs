@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+pub mod chat;
+pub mod chat_client;
 pub mod cli;
 pub mod echo;
 pub mod server;

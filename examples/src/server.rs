@@ -43,6 +43,22 @@ fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     Ok(sock)
 }
 
+/// Raise the soft limit on open descriptors to the hard limit, so a server can hold as
+/// many connections as the system allows it.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+}
+
 /// Serve with `make()` as the listening dispatcher of each loop. Prints
 /// `listening on HOST:PORT` once every loop listens, then runs until a signal.
 pub fn serve<D, F>(config: &ServerConfig, make: F) -> io::Result<()>
@@ -50,6 +66,7 @@ where
     D: Dispatcher,
     F: Fn() -> D + Send + Sync + 'static,
 {
+    raise_fd_limit();
     let reuse = config.threads > 1;
     let first = listener(config.listen, reuse)?;
     let bound = first
