@@ -19,11 +19,13 @@ enum Ev {
 }
 
 type Events = Rc<RefCell<Vec<Ev>>>;
+type OnFound = Box<dyn FnMut(&mut Chat<'_, '_>, usize)>;
+type Script = Box<dyn FnOnce(&mut Chat<'_, '_>)>;
 
 /// Records every callback; optionally switches terminators in found_terminator.
 struct Rec {
     ev: Events,
-    on_found: Option<Box<dyn FnMut(&mut Chat<'_, '_>, usize)>>,
+    on_found: Option<OnFound>,
     found: usize,
 }
 
@@ -293,7 +295,7 @@ fn terminator_switches_inside_found_terminator(backend: Backend) {
 
 /// Pushes through the given script when connected, then nothing.
 struct Pusher {
-    script: Option<Box<dyn FnOnce(&mut Chat<'_, '_>)>>,
+    script: Option<Script>,
 }
 
 impl ChatHandler for Pusher {
