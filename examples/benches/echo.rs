@@ -2,14 +2,17 @@
 //! tokio current-thread echo server, a minimal C epoll echo server and Python's asyncore.
 //!
 //! ```text
-//! cargo bench -p asyncore-examples --bench echo              # full run (a few minutes)
-//! cargo bench -p asyncore-examples --bench echo -- --quick   # smoke run
+//! cargo bench -p asyncore-examples --bench echo              # full run (3-4 minutes)
+//! cargo bench -p asyncore-examples --bench echo -- --quick   # smoke run (about 20 s)
 //! ```
 //!
 //! Every server is its own process (pinned to CPU 0), so its CPU time is read from its own
 //! accounting (`/proc/PID/task/*/schedstat`). The load generator is this process: one
-//! thread (pinned to CPU 1), non-blocking sockets on epoll, 50 connections sending 64-byte
-//! lines with 1 or 16 lines in flight per connection.
+//! thread (pinned to CPU 1), non-blocking sockets on epoll, 50 connections to every server
+//! (open for the whole run) sending 64-byte lines with 1 or 16 lines in flight per
+//! connection. The machine drifts between fast and slow phases, so the servers are measured
+//! in short slices, one slice per server per cycle in shuffled order, and every ratio is
+//! taken within a cycle before the median over the cycles is reported.
 //!
 //! Other modes of this binary (used by the benchmark itself, or by hand for profiling):
 //!
@@ -337,13 +340,22 @@ fn client_mode(args: &[String]) -> i32 {
         if !addr.ip().is_loopback() {
             return Err("the load generator only sends to loopback addresses".into());
         }
+        if !(secs > 0.0 && secs <= 3600.0 && (0.0..=60.0).contains(&warmup)) {
+            return Err("--secs takes 0 < S <= 3600 and --warmup 0 <= S <= 60".into());
+        }
+        if !(1..=10_000).contains(&conns) || !(1..=1024).contains(&depth) {
+            return Err("--conns takes 1..=10000 and --depth 1..=1024".into());
+        }
         let clock = CpuClock::detect();
-        let s = run_load(addr, conns, depth, warmup, secs, None, clock)?;
+        let mut load = Load::connect(addr, conns)?;
+        load.start(depth)?;
+        load.run_until(Instant::now() + Duration::from_secs_f64(warmup))?;
+        let s = measure(&mut load, secs, None, &[], clock)?;
         println!(
             "{} round trips in {:.2} s: {:.0} round trips/s ({} connections, {} in flight each)",
             s.round_trips,
             s.secs,
-            s.round_trips as f64 / s.secs,
+            s.rate(),
             conns,
             depth
         );
@@ -370,39 +382,54 @@ where
 
 #[derive(Debug, Clone)]
 struct Opts {
-    secs: f64,
-    warmup: f64,
-    reps: usize,
+    /// Measured seconds per slice.
+    slice: f64,
+    /// Seconds of load before the measured part of every slice (not counted).
+    settle: f64,
+    /// Measured cycles per mode.
+    cycles: usize,
     conns: usize,
     only: Option<Vec<String>>,
+    /// Seed of the slice order; from the clock if not given.
+    seed: Option<u64>,
 }
 
 impl Opts {
     fn parse(args: &[String]) -> Result<Opts, String> {
         let mut o = Opts {
-            secs: 3.0,
-            warmup: 0.5,
-            reps: 5,
+            slice: 0.25,
+            settle: 0.05,
+            cycles: 55,
             conns: DEFAULT_CONNS,
             only: None,
+            seed: None,
         };
         let mut quick = false;
-        let (mut secs, mut warmup, mut reps) = (None, None, None);
+        let mut cycles = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
             match a.as_str() {
                 "--quick" => quick = true,
-                "--secs" => secs = Some(parse_num::<f64>(a, &val()?)?),
-                "--warmup" => warmup = Some(parse_num::<f64>(a, &val()?)?),
-                "--reps" => reps = Some(parse_num::<usize>(a, &val()?)?),
+                "--slice" => o.slice = parse_num(a, &val()?)?,
+                "--settle" => o.settle = parse_num(a, &val()?)?,
+                "--cycles" => cycles = Some(parse_num::<usize>(a, &val()?)?),
                 "--conns" => o.conns = parse_num(a, &val()?)?,
+                "--seed" => o.seed = Some(parse_num(a, &val()?)?),
                 "--only" => o.only = Some(val()?.split(',').map(str::to_string).collect()),
+                "--secs" | "--warmup" | "--reps" => {
+                    return Err(format!(
+                        "{a} belonged to the old method; use --slice, --settle and --cycles"
+                    ))
+                }
                 "--help" | "-h" => {
                     println!(
-                        "Echo benchmark.\n\nOptions:\n  --quick        short smoke run (0.5 s runs, 2 repetitions)\n  \
-                         --secs S       measured seconds per run [3]\n  --warmup S     warm-up seconds per run [0.5]\n  \
-                         --reps N       repetitions [5]\n  --conns N      connections [50]\n  \
+                        "Echo benchmark.\n\nOptions:\n  --quick        smoke run (5 cycles per mode)\n  \
+                         --slice S      measured seconds per slice [0.25]\n  \
+                         --settle S     unmeasured seconds of load before each slice [0.05]\n  \
+                         --cycles N     cycles per mode; a cycle is one slice per server [55]\n  \
+                         --seed N       seed of the shuffled slice order [from the clock]\n  \
+                         --conns N      connections per server [50]\n  \
                          --only A,B     only these servers (ours-epoll, ours-poll, ours-select, tokio, c-epoll, py-asyncore)"
                     );
                     std::process::exit(0);
@@ -411,19 +438,12 @@ impl Opts {
                 _ => eprintln!("echo bench: ignoring argument `{a}`"),
             }
         }
-        if quick {
-            o.secs = 0.5;
-            o.warmup = 0.25;
-            o.reps = 2;
+        o.cycles = cycles.unwrap_or(if quick { 5 } else { o.cycles });
+        if !(o.slice > 0.0 && o.slice <= 60.0 && (0.0..=10.0).contains(&o.settle)) {
+            return Err("--slice takes 0 < S <= 60 and --settle 0 <= S <= 10".into());
         }
-        o.secs = secs.unwrap_or(o.secs);
-        o.warmup = warmup.unwrap_or(o.warmup);
-        o.reps = reps.unwrap_or(o.reps);
-        if !(o.secs > 0.0 && o.secs <= 600.0 && (0.0..=60.0).contains(&o.warmup)) {
-            return Err("--secs takes 0 < S <= 600 and --warmup 0 <= S <= 60".into());
-        }
-        if o.reps == 0 || o.reps > 100 || o.conns == 0 || o.conns > 10_000 {
-            return Err("--reps takes 1..=100 and --conns 1..=10000".into());
+        if o.cycles == 0 || o.cycles > 10_000 || o.conns == 0 || o.conns > 10_000 {
+            return Err("--cycles takes 1..=10000 and --conns 1..=10000".into());
         }
         Ok(o)
     }
@@ -756,13 +776,15 @@ fn python_server(tmp: &Path) -> Result<ServerSpec, String> {
 // ---------------------------------------------------------------------------------------
 // Load generator.
 
-/// One measured run.
-#[derive(Debug, Clone, Copy)]
+/// One measured window.
+#[derive(Debug, Clone, Copy, Default)]
 struct Sample {
     round_trips: u64,
     secs: f64,
     server_cpu_ns: u64,
     client_cpu_ns: u64,
+    /// CPU of the other (idle) servers during the window, all together.
+    idle_cpu_ns: u64,
 }
 
 impl Sample {
@@ -857,137 +879,279 @@ impl Conn {
         }
         Ok(self.received / LINE as u64 - before)
     }
+
+    /// Nothing due and nothing in flight.
+    fn is_idle(&self) -> bool {
+        self.pending == 0 && self.received == self.sent
+    }
 }
 
-/// Run the load against `addr`: `conns` connections, `depth` lines in flight on each;
-/// `warmup` seconds unmeasured, then `secs` seconds measured (server CPU of `server_pid`
-/// read at both ends of the window).
-fn run_load(
-    addr: SocketAddr,
-    conns: usize,
+/// The load generator's connections to one server, on their own epoll instance. They stay
+/// open for the whole run; between slices nothing is in flight on them.
+struct Load {
+    ep: rustix::fd::OwnedFd,
+    conns: Vec<Conn>,
+    /// Lines kept in flight per connection; 0 while draining or idle.
     depth: usize,
-    warmup: f64,
-    secs: f64,
-    server_pid: Option<u32>,
-    clock: CpuClock,
-) -> Result<Sample, String> {
-    let mut pattern = Vec::with_capacity((depth + 1) * LINE);
-    for _ in 0..=depth {
-        pattern.extend(std::iter::repeat_n(b'x', LINE - 1));
-        pattern.push(b'\n');
-    }
-    let ep =
-        epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| format!("epoll_create: {e}"))?;
-    let mut cs = Vec::with_capacity(conns);
-    for i in 0..conns {
-        let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        sock.set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        sock.set_nonblocking(true)
-            .map_err(|e| format!("O_NONBLOCK: {e}"))?;
-        epoll::add(
-            &ep,
-            &sock,
-            epoll::EventData::new_u64(i as u64),
-            epoll::EventFlags::IN,
-        )
-        .map_err(|e| format!("epoll_ctl: {e}"))?;
-        cs.push(Conn {
-            sock,
-            sent: 0,
-            received: 0,
-            pending: depth * LINE,
-            want_out: false,
-        });
-    }
-    for (i, c) in cs.iter_mut().enumerate() {
-        c.flush(&pattern).map_err(|e| format!("write: {e}"))?;
-        c.update_interest(&ep, i as u64)
+    /// `depth + 1` lines: the source of every write.
+    pattern: Vec<u8>,
+    rbuf: Vec<u8>,
+    events: Vec<epoll::Event>,
+}
+
+impl Load {
+    /// Open `conns` connections to `addr` (TCP_NODELAY, non-blocking), all idle.
+    fn connect(addr: SocketAddr, conns: usize) -> Result<Load, String> {
+        let ep =
+            epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| format!("epoll_create: {e}"))?;
+        let mut cs = Vec::with_capacity(conns);
+        for i in 0..conns {
+            let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map_err(|e| format!("connect {addr}: {e}"))?;
+            sock.set_nodelay(true)
+                .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+            sock.set_nonblocking(true)
+                .map_err(|e| format!("O_NONBLOCK: {e}"))?;
+            epoll::add(
+                &ep,
+                &sock,
+                epoll::EventData::new_u64(i as u64),
+                epoll::EventFlags::IN,
+            )
             .map_err(|e| format!("epoll_ctl: {e}"))?;
+            cs.push(Conn {
+                sock,
+                sent: 0,
+                received: 0,
+                pending: 0,
+                want_out: false,
+            });
+        }
+        Ok(Load {
+            ep,
+            conns: cs,
+            depth: 0,
+            pattern: vec![],
+            rbuf: vec![0u8; 64 * 1024],
+            events: Vec::with_capacity(256),
+        })
     }
 
-    let mut rbuf = vec![0u8; 64 * 1024];
-    let mut events = Vec::with_capacity(256);
-    let mut total: u64 = 0;
-    let start = Instant::now();
-    let window_start = start + Duration::from_secs_f64(warmup);
-    let window_end = window_start + Duration::from_secs_f64(secs);
-    let mut begin: Option<(Instant, u64, u64, u64)> = None;
-    let mut last_progress = (start, 0u64);
-    loop {
-        let now = Instant::now();
-        if begin.is_none() && now >= window_start {
-            let server = match server_pid {
-                Some(pid) => clock.process_ns(pid)?,
-                None => 0,
-            };
-            begin = Some((Instant::now(), total, server, clock.this_thread_ns()));
+    /// Put `depth` lines in flight on every (idle) connection.
+    fn start(&mut self, depth: usize) -> Result<(), String> {
+        self.depth = depth;
+        self.pattern.clear();
+        for _ in 0..=depth {
+            self.pattern.extend(std::iter::repeat_n(b'x', LINE - 1));
+            self.pattern.push(b'\n');
         }
-        if now >= window_end {
-            break;
+        for (i, c) in self.conns.iter_mut().enumerate() {
+            debug_assert!(c.is_idle());
+            c.pending = depth * LINE;
+            c.flush(&self.pattern).map_err(|e| format!("write: {e}"))?;
+            c.update_interest(&self.ep, i as u64)
+                .map_err(|e| format!("epoll_ctl: {e}"))?;
         }
-        if total != last_progress.1 {
-            last_progress = (now, total);
-        } else if now.duration_since(last_progress.0) > STALL_TIMEOUT {
-            return Err(format!("no round trip completed for {STALL_TIMEOUT:?}"));
-        }
-        let next = if begin.is_none() {
-            window_start
-        } else {
-            window_end
-        };
-        let wait = next
-            .saturating_duration_since(now)
-            .min(Duration::from_millis(100));
+        Ok(())
+    }
+
+    /// One `epoll_wait` of at most `wait` and the events it returns: read the echoes and,
+    /// while `depth > 0`, send one new line per line echoed. Returns completed round trips.
+    fn poll(&mut self, wait: Duration) -> Result<u64, String> {
         let timeout = Timespec {
             tv_sec: wait.as_secs() as _,
             tv_nsec: wait.subsec_nanos() as _,
         };
-        events.clear();
+        self.events.clear();
         match epoll::wait(
-            &ep,
-            rustix::buffer::spare_capacity(&mut events),
+            &self.ep,
+            rustix::buffer::spare_capacity(&mut self.events),
             Some(&timeout),
         ) {
             Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::INTR) => return Ok(0),
             Err(e) => return Err(format!("epoll_wait: {e}")),
         }
-        for ev in events.iter().copied() {
+        let mut total = 0;
+        for ev in self.events.iter().copied() {
             let (token, flags) = (ev.data.u64(), ev.flags);
-            let c = &mut cs[token as usize];
+            let c = &mut self.conns[token as usize];
             if flags
                 .intersects(epoll::EventFlags::IN | epoll::EventFlags::ERR | epoll::EventFlags::HUP)
             {
-                let done = c.on_readable(&mut rbuf)?;
+                let done = c.on_readable(&mut self.rbuf)?;
                 total += done;
-                c.pending += done as usize * LINE;
+                if self.depth > 0 {
+                    c.pending += done as usize * LINE;
+                }
             }
             if c.pending > 0 {
-                c.flush(&pattern).map_err(|e| format!("write: {e}"))?;
+                c.flush(&self.pattern).map_err(|e| format!("write: {e}"))?;
             }
-            c.update_interest(&ep, token)
+            c.update_interest(&self.ep, token)
                 .map_err(|e| format!("epoll_ctl: {e}"))?;
         }
+        Ok(total)
     }
-    let end = Instant::now();
-    let server_end = match server_pid {
-        Some(pid) => clock.process_ns(pid)?,
-        None => 0,
-    };
-    let client_end = clock.this_thread_ns();
-    let (t0, rt0, server0, client0) = begin.ok_or("the measured window never started")?;
+
+    /// Keep the load going until `deadline`; returns the round trips completed.
+    fn run_until(&mut self, deadline: Instant) -> Result<u64, String> {
+        let mut total = 0;
+        let mut last_progress = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(total);
+            }
+            if now.duration_since(last_progress) > STALL_TIMEOUT {
+                return Err(format!("no round trip completed for {STALL_TIMEOUT:?}"));
+            }
+            let done = self.poll(
+                deadline
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(100)),
+            )?;
+            if done > 0 {
+                total += done;
+                last_progress = Instant::now();
+            }
+        }
+    }
+
+    /// Stop sending new lines (a line already partly written is finished) and read until
+    /// every byte sent has come back, so the connections are idle again.
+    fn drain(&mut self) -> Result<(), String> {
+        self.depth = 0;
+        for (i, c) in self.conns.iter_mut().enumerate() {
+            let partial = (LINE - (c.sent % LINE as u64) as usize) % LINE;
+            c.pending = c.pending.min(partial);
+            c.flush(&self.pattern).map_err(|e| format!("write: {e}"))?;
+            c.update_interest(&self.ep, i as u64)
+                .map_err(|e| format!("epoll_ctl: {e}"))?;
+        }
+        let deadline = Instant::now() + STALL_TIMEOUT;
+        while !self.conns.iter().all(Conn::is_idle) {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "echoes still outstanding {STALL_TIMEOUT:?} after the end of the load"
+                ));
+            }
+            self.poll(Duration::from_millis(100))?;
+        }
+        Ok(())
+    }
+}
+
+/// Keep the load on `load` for `secs` seconds and measure it: round trips, CPU of the
+/// server `server` and of this thread, and CPU of the `idle` servers, read at both ends.
+fn measure(
+    load: &mut Load,
+    secs: f64,
+    server: Option<u32>,
+    idle: &[u32],
+    clock: CpuClock,
+) -> Result<Sample, String> {
+    let idle_ns = || -> Result<u64, String> { idle.iter().map(|&p| clock.process_ns(p)).sum() };
+    let server_ns = || -> Result<u64, String> { server.map_or(Ok(0), |p| clock.process_ns(p)) };
+    let idle0 = idle_ns()?;
+    let server0 = server_ns()?;
+    let client0 = clock.this_thread_ns();
+    let t0 = Instant::now();
+    let round_trips = load.run_until(t0 + Duration::from_secs_f64(secs))?;
+    let t1 = Instant::now();
+    let client1 = clock.this_thread_ns();
+    let server1 = server_ns()?;
+    let idle1 = idle_ns()?;
     Ok(Sample {
-        round_trips: total - rt0,
-        secs: end.duration_since(t0).as_secs_f64(),
-        server_cpu_ns: server_end.saturating_sub(server0),
-        client_cpu_ns: client_end.saturating_sub(client0),
+        round_trips,
+        secs: t1.duration_since(t0).as_secs_f64(),
+        server_cpu_ns: server1.saturating_sub(server0),
+        client_cpu_ns: client1.saturating_sub(client0),
+        idle_cpu_ns: idle1.saturating_sub(idle0),
     })
 }
 
 // ---------------------------------------------------------------------------------------
 // The benchmark.
+
+/// xorshift64*, for the shuffled slice order of each cycle.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng((seed ^ 0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+fn seed_from_clock() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Make room for `need` descriptors if the soft limit is lower (best effort).
+fn raise_nofile(need: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if let Some(current) = lim.current.filter(|&c| c < need) {
+        let target = lim.maximum.map_or(need, |m| m.min(need));
+        if target > current {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(target),
+                    maximum: lim.maximum,
+                },
+            );
+        }
+    }
+}
+
+/// One slice on server `si`: `depth` lines in flight on its connections, `opts.settle`
+/// seconds unmeasured, `opts.slice` seconds measured, then drained (not measured).
+fn run_slice(
+    servers: &mut [ServerProc],
+    loads: &mut [Load],
+    si: usize,
+    depth: usize,
+    opts: &Opts,
+    clock: CpuClock,
+) -> Result<Sample, String> {
+    let idle: Vec<u32> = (0..servers.len())
+        .filter(|&i| i != si)
+        .map(|i| servers[i].pid)
+        .collect();
+    let server = &mut servers[si];
+    let (name, pid) = (server.name, server.pid);
+    server.check_alive()?;
+    let load = &mut loads[si];
+    let mut run = || -> Result<Sample, String> {
+        load.start(depth)?;
+        load.run_until(Instant::now() + Duration::from_secs_f64(opts.settle))?;
+        let s = measure(load, opts.slice, Some(pid), &idle, clock)?;
+        load.drain()?;
+        Ok(s)
+    };
+    run().map_err(|e| format!("{name} at {depth} in flight: {e}"))
+}
 
 fn bench(opts: &Opts) -> Result<(), String> {
     let tmp = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
@@ -1037,13 +1201,28 @@ fn bench(opts: &Opts) -> Result<(), String> {
 
     let clock = CpuClock::detect();
     let (pinning, pin_note) = choose_pinning();
+    let seed = opts.seed.unwrap_or_else(seed_from_clock);
+    let n = specs.len();
+    let per_slice = opts.settle + opts.slice + 0.002;
+    let cycle_secs = n as f64 * per_slice;
     println!(
-        "echo benchmark: {} connections, 64-byte lines, 1 and 16 lines in flight per connection",
+        "echo benchmark: {} connections per server, 64-byte lines, 1 and 16 lines in flight per connection",
         opts.conns
     );
     println!(
-        "  {} s measured after {} s warm-up per run, {} repetitions (order reversed every other repetition)",
-        opts.secs, opts.warmup, opts.reps
+        "  {} cycles per mode, modes alternating; a cycle = one slice per server in shuffled order (seed {seed})",
+        opts.cycles
+    );
+    println!(
+        "  slice: {} s of load unmeasured, {} s measured, then drained; only that server's connections carry load",
+        opts.settle, opts.slice
+    );
+    println!(
+        "  ratios are taken within each cycle (~{cycle_secs:.1} s), then median and 25th-75th percentile over the cycles"
+    );
+    println!(
+        "  expected duration: about {:.0} s",
+        (opts.cycles + 1) as f64 * DEPTHS.len() as f64 * cycle_secs
     );
     println!("  CPU: {pin_note}");
     println!("  server CPU time: {}", clock.describe());
@@ -1052,7 +1231,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
     }
 
     // Start every server (idle ones sleep in their wait call and cost nothing).
-    let mut servers: Vec<ServerProc> = Vec::with_capacity(specs.len());
+    let mut servers: Vec<ServerProc> = Vec::with_capacity(n);
     for spec in &specs {
         let s = ServerProc::start(spec, pinning)?;
         println!("  {:<12} pid {:<7} {}", s.name, s.pid, s.addr);
@@ -1061,58 +1240,71 @@ fn bench(opts: &Opts) -> Result<(), String> {
     if pinning != Pinning::None {
         pin_self(1)?;
     }
-    println!();
-
-    // results[server][mode] = samples
-    let mut results: Vec<[Vec<Sample>; 2]> = (0..servers.len()).map(|_| [vec![], vec![]]).collect();
-    let mut plan: Vec<(usize, usize)> = vec![];
-    for s in 0..servers.len() {
-        for m in 0..DEPTHS.len() {
-            plan.push((s, m));
-        }
+    raise_nofile((n * opts.conns + 64) as u64);
+    // Every server keeps its connections for the whole run.
+    let mut loads: Vec<Load> = Vec::with_capacity(n);
+    for s in &servers {
+        loads.push(Load::connect(s.addr, opts.conns).map_err(|e| format!("{}: {e}", s.name))?);
     }
-    for rep in 0..opts.reps {
-        let order: Vec<(usize, usize)> = if rep % 2 == 0 {
-            plan.clone()
-        } else {
-            plan.iter().rev().copied().collect()
-        };
-        for (si, mi) in order {
-            let server = &mut servers[si];
-            server.check_alive()?;
-            let s = run_load(
-                server.addr,
-                opts.conns,
-                DEPTHS[mi],
-                opts.warmup,
-                opts.secs,
-                Some(server.pid),
-                clock,
-            )
-            .map_err(|e| format!("{} at {} in flight: {e}", server.name, DEPTHS[mi]))?;
-            println!(
-                "  rep {}/{}  {:<12} {:>2} in flight: {:>9.0} rt/s  server {:>6.3} µs/rt ({:>3.0}% CPU)  client {:>6.3} µs/rt ({:>3.0}% CPU)",
-                rep + 1,
-                opts.reps,
-                server.name,
-                DEPTHS[mi],
-                s.rate(),
-                s.server_us_per_rt(),
-                s.server_util() * 100.0,
-                s.client_us_per_rt(),
-                s.client_util() * 100.0
-            );
-            results[si][mi].push(s);
-            // Let the server see the closes before the next run's warm-up.
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+    let find = |name: &str| names.iter().position(|x| *x == name);
+    let (epoll, c, tokio) = (find("ours-epoll"), find("c-epoll"), find("tokio"));
+
+    // Warm-up: one slice per server and mode, not counted.
+    for depth in DEPTHS {
+        for si in 0..n {
+            run_slice(&mut servers, &mut loads, si, depth, opts, clock)?;
+        }
+    }
+    println!();
+    println!(
+        "per cycle: slice order, server CPU µs per round trip of {}; ours-epoll / c-epoll, / tokio",
+        names.join(" ")
+    );
+
+    // rows[mode][cycle][server]
+    let mut rows: Vec<Vec<Vec<Sample>>> = DEPTHS.iter().map(|_| Vec::new()).collect();
+    let mut rng = Rng::new(seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    for k in 0..opts.cycles * DEPTHS.len() {
+        let mi = k % DEPTHS.len();
+        rng.shuffle(&mut order);
+        let mut row = vec![Sample::default(); n];
+        for &si in &order {
+            row[si] = run_slice(&mut servers, &mut loads, si, DEPTHS[mi], opts, clock)?;
+        }
+        let us: Vec<String> = row
+            .iter()
+            .map(|s| format!("{:6.3}", s.server_us_per_rt()))
+            .collect();
+        let vs = |peer: Option<usize>| match (epoll, peer) {
+            (Some(e), Some(p)) => format!(
+                "{:.3}x",
+                row[e].server_us_per_rt() / row[p].server_us_per_rt()
+            ),
+            _ => "-".into(),
+        };
+        println!(
+            "  {:>2} in flight  cycle {:>3}/{}  [{}]  {} | {} {}",
+            DEPTHS[mi],
+            k / DEPTHS.len() + 1,
+            opts.cycles,
+            order
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            us.join(" "),
+            vs(c),
+            vs(tokio)
+        );
+        rows[mi].push(row);
+    }
+    // Close every connection before the servers are stopped.
+    drop(loads);
+
     for (mi, depth) in DEPTHS.iter().enumerate() {
-        let stats: Vec<Stats> = results.iter().map(|r| Stats::of(&r[mi])).collect();
-        let samples: Vec<&[Sample]> = results.iter().map(|r| r[mi].as_slice()).collect();
-        print_mode(*depth, opts, &names, &stats, &samples);
+        print_mode(*depth, opts, &names, &rows[mi]);
     }
 
     println!();
@@ -1124,166 +1316,141 @@ fn bench(opts: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-/// Medians of one server in one mode.
+/// Median and quartiles of a set of values.
 #[derive(Debug, Clone, Copy)]
-struct Stats {
-    rate: f64,
-    /// (max - min) / median of the round trips per second.
-    rate_spread: f64,
-    server_us: f64,
-    /// (max - min) / median of the server CPU per round trip.
-    server_us_spread: f64,
-    server_util: f64,
-    client_us: f64,
-    client_util: f64,
+struct Dist {
+    p25: f64,
+    median: f64,
+    p75: f64,
 }
 
-impl Stats {
-    fn of(samples: &[Sample]) -> Stats {
-        let col = |f: fn(&Sample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
-        let rates = col(Sample::rate);
-        let server_us = col(Sample::server_us_per_rt);
-        Stats {
-            rate: median(&rates),
-            rate_spread: spread(&rates),
-            server_us: median(&server_us),
-            server_us_spread: spread(&server_us),
-            server_util: median(&col(Sample::server_util)),
-            client_us: median(&col(Sample::client_us_per_rt)),
-            client_util: median(&col(Sample::client_util)),
+impl Dist {
+    fn of(v: &[f64]) -> Dist {
+        Dist {
+            p25: quantile(v, 0.25),
+            median: quantile(v, 0.5),
+            p75: quantile(v, 0.75),
         }
+    }
+
+    /// Interquartile range relative to the median.
+    fn iqr(&self) -> f64 {
+        (self.p75 - self.p25) / self.median
+    }
+
+    fn ratio(&self) -> String {
+        format!("{:.3}x [{:.3}-{:.3}]", self.median, self.p25, self.p75)
     }
 }
 
-fn spread(v: &[f64]) -> f64 {
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    (max - min) / median(v)
-}
-
-fn median(v: &[f64]) -> f64 {
+/// Quantile `q` (0..=1) with linear interpolation between the closest ranks.
+fn quantile(v: &[f64], q: f64) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    if v.is_empty() {
+        return f64::NAN;
     }
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
-/// Ratios of server `a` to server `b` (a / b).
-#[derive(Debug, Clone, Copy)]
-struct Ratio {
-    /// Throughput: ratio of the medians.
-    thr: f64,
-    /// CPU per round trip: ratio of the medians.
-    cpu: f64,
-    /// Throughput: median over the repetitions of the ratio within each repetition.
-    thr_paired: f64,
-    /// CPU per round trip: median over the repetitions of the ratio within each repetition.
-    cpu_paired: f64,
+/// One figure of server `si` in every cycle.
+fn column(rows: &[Vec<Sample>], si: usize, f: fn(&Sample) -> f64) -> Vec<f64> {
+    rows.iter().map(|r| f(&r[si])).collect()
 }
 
-impl Ratio {
-    fn of(a: (&Stats, &[Sample]), b: (&Stats, &[Sample])) -> Ratio {
-        let paired = |f: fn(&Sample) -> f64| {
-            let v: Vec<f64> = a.1.iter().zip(b.1).map(|(x, y)| f(x) / f(y)).collect();
-            median(&v)
-        };
-        Ratio {
-            thr: a.0.rate / b.0.rate,
-            cpu: a.0.server_us / b.0.server_us,
-            thr_paired: paired(Sample::rate),
-            cpu_paired: paired(Sample::server_us_per_rt),
-        }
-    }
+/// Ratio a / b of one figure within each cycle.
+fn paired(rows: &[Vec<Sample>], a: usize, b: usize, f: fn(&Sample) -> f64) -> Dist {
+    let v: Vec<f64> = rows.iter().map(|r| f(&r[a]) / f(&r[b])).collect();
+    Dist::of(&v)
 }
 
-fn print_mode(depth: usize, opts: &Opts, names: &[&str], stats: &[Stats], samples: &[&[Sample]]) {
+fn print_mode(depth: usize, opts: &Opts, names: &[&str], rows: &[Vec<Sample>]) {
     let find = |n: &str| names.iter().position(|x| *x == n);
-    let ratio = |a: usize, b: usize| Ratio::of((&stats[a], samples[a]), (&stats[b], samples[b]));
     let epoll = find("ours-epoll");
+    let thr = |a: usize, b: usize| paired(rows, a, b, Sample::rate);
+    let cpu = |a: usize, b: usize| paired(rows, a, b, Sample::server_us_per_rt);
     println!();
     println!(
-        "== {depth} line{} in flight per connection ({} connections; median of {} runs of {} s) ==",
+        "== {depth} line{} in flight per connection ({} connections; {} cycles of one {} s slice per server) ==",
         if depth == 1 { "" } else { "s" },
         opts.conns,
-        opts.reps,
-        opts.secs
+        rows.len(),
+        opts.slice
     );
     println!(
-        "{:<12} {:>13} {:>7} {:>13} {:>7} {:>11} {:>13} {:>11} | {:>10} {:>10} {:>10} {:>10}",
+        "{:<12} {:>13} {:>6} {:>13} {:>6} {:>11} {:>13} {:>11} | {:>22} {:>22}",
         "server",
         "round trips/s",
-        "spread",
+        "IQR",
         "server µs/rt",
-        "spread",
+        "IQR",
         "server CPU",
         "client µs/rt",
         "client CPU",
-        "thr ratio",
-        "CPU ratio",
-        "thr paired",
-        "CPU paired"
+        "thr ratio [p25-p75]",
+        "CPU ratio [p25-p75]"
     );
-    for (i, (name, s)) in names.iter().zip(stats).enumerate() {
+    for (i, name) in names.iter().enumerate() {
+        let med = |f: fn(&Sample) -> f64| quantile(&column(rows, i, f), 0.5);
+        let rate = Dist::of(&column(rows, i, Sample::rate));
+        let us = Dist::of(&column(rows, i, Sample::server_us_per_rt));
         let cols = match epoll {
-            Some(e) => {
-                let r = ratio(e, i);
-                [r.thr, r.cpu, r.thr_paired, r.cpu_paired].map(|v| format!("{v:.3}x"))
-            }
-            None => ["-", "-", "-", "-"].map(String::from),
+            Some(e) => [thr(e, i).ratio(), cpu(e, i).ratio()],
+            None => ["-".to_string(), "-".to_string()],
         };
         println!(
-            "{:<12} {:>13.0} {:>6.1}% {:>13.3} {:>6.1}% {:>10.0}% {:>13.3} {:>10.0}% | {:>10} {:>10} {:>10} {:>10}",
+            "{:<12} {:>13.0} {:>5.1}% {:>13.3} {:>5.1}% {:>10.0}% {:>13.3} {:>10.0}% | {:>22} {:>22}",
             name,
-            s.rate,
-            s.rate_spread * 100.0,
-            s.server_us,
-            s.server_us_spread * 100.0,
-            s.server_util * 100.0,
-            s.client_us,
-            s.client_util * 100.0,
+            rate.median,
+            rate.iqr() * 100.0,
+            us.median,
+            us.iqr() * 100.0,
+            med(Sample::server_util) * 100.0,
+            med(Sample::client_us_per_rt),
+            med(Sample::client_util) * 100.0,
             cols[0],
-            cols[1],
-            cols[2],
-            cols[3]
+            cols[1]
         );
     }
+    let idle: Vec<f64> = rows
+        .iter()
+        .flatten()
+        .map(|s| s.idle_cpu_ns as f64 / 1e3)
+        .collect();
     println!(
-        "spread = (max - min) / median over the runs; CPU = share of one CPU during the window.\n\
-         Ratios are ours-epoll / this server: throughput (higher is better) and server CPU per round \
-         trip (lower is better);\n\"ratio\" = ratio of the medians, \"paired\" = median over the \
-         repetitions of the ratio within each repetition (less sensitive to drift)."
+        "Per-server figures are medians over the cycles; IQR = (p75 - p25) / median over the cycles; CPU = share of one CPU.\n\
+         Ratios are ours-epoll / this server within each cycle, then median [p25-p75] over the cycles:\n\
+         throughput (higher is better) and server CPU per round trip (lower is better).\n\
+         CPU of the idle servers during a slice, all together: median {:.0} µs, max {:.0} µs.",
+        quantile(&idle, 0.5),
+        quantile(&idle, 1.0)
     );
     let c = find("c-epoll");
     for ours in ["ours-epoll", "ours-poll", "ours-select"] {
         if let (Some(o), Some(c)) = (find(ours), c) {
-            let r = ratio(o, c);
             println!(
-                "{ours:<12} vs c-epoll: throughput {:.3}x (paired {:.3}x), CPU per round trip {:.3}x (paired {:.3}x)",
-                r.thr, r.thr_paired, r.cpu, r.cpu_paired
+                "{ours:<12} vs c-epoll: throughput {}, CPU per round trip {}",
+                thr(o, c).ratio(),
+                cpu(o, c).ratio()
             );
         }
     }
     let tokio = find("tokio");
-    let target =
-        |label: &str, peer: Option<usize>, cpu: bool, ok: &dyn Fn(f64) -> bool| match (epoll, peer)
-        {
-            (Some(e), Some(p)) => {
-                let r = ratio(e, p);
-                let (paired, medians) = if cpu {
-                    (r.cpu_paired, r.cpu)
-                } else {
-                    (r.thr_paired, r.thr)
-                };
-                format!(
-                    "{label} {} (paired {paired:.3}x; medians {medians:.3}x)",
-                    if ok(paired) { "PASS" } else { "MISS" }
-                )
-            }
-            _ => format!("{label} n/a (not measured)"),
-        };
+    let target = |label: &str, peer: Option<usize>, is_cpu: bool, ok: &dyn Fn(f64) -> bool| match (
+        epoll, peer,
+    ) {
+        (Some(e), Some(p)) => {
+            let d = if is_cpu { cpu(e, p) } else { thr(e, p) };
+            format!(
+                "{label} {} ({})",
+                if ok(d.median) { "PASS" } else { "MISS" },
+                d.ratio()
+            )
+        }
+        _ => format!("{label} n/a (not measured)"),
+    };
     println!(
         "verdict, {depth} in flight: {} | {} | {}",
         target("CPU/rt <= 1.1x C:", c, true, &|v| v <= 1.1),
