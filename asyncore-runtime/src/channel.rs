@@ -172,6 +172,10 @@ impl Core {
     }
 
     pub fn send_buffered(&mut self, data: &[u8], now: Instant) -> io::Result<()> {
+        self.enqueue(data, now, true)
+    }
+
+    pub fn enqueue(&mut self, data: &[u8], now: Instant, try_now: bool) -> io::Result<()> {
         if self.closed || self.close_event.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -194,7 +198,7 @@ impl Core {
         let mut rest = data;
         // Fast path: nothing queued, so try the socket first and copy only what it
         // did not take.
-        if self.out.is_empty() && self.connected {
+        if try_now && self.out.is_empty() && self.connected {
             match self.sock.send(data) {
                 Ok(n) => {
                     if n > 0 {
@@ -509,6 +513,31 @@ impl<'a> Channel<'a> {
     pub fn send_buffered(&mut self, data: &[u8]) -> io::Result<()> {
         let now = self.map.now;
         self.core.send_buffered(data, now)
+    }
+
+    /// Queue `data` without trying the socket: it goes out with the next
+    /// [`flush`](Self::flush) or write event. Several small writes made in one handler
+    /// then leave in one system call (asynchat sent each `push` on its own). Same limits
+    /// and errors as [`send_buffered`](Self::send_buffered).
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Lines;
+    /// impl Dispatcher for Lines {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 512];
+    ///         let n = ch.recv(&mut buf)?;
+    ///         for line in buf[..n].split_inclusive(|&b| b == b'\n') {
+    ///             ch.queue(line)?;
+    ///         }
+    ///         ch.flush()?; // one send for all of them
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        let now = self.map.now;
+        self.core.enqueue(data, now, false)
     }
 
     /// Try once to write the buffered output (asyncore's `initiate_send`). The loop does

@@ -277,7 +277,7 @@ impl<'c> Chat<'_, 'c> {
     /// byte, even inside [`ChatHandler::found_terminator`].
     ///
     /// ```
-    /// # use asyncore_runtime::{Chat, ChatHandler, Result, Terminator};
+    /// # use asyncore_runtime::{Chat, ChatHandler, Result};
     /// // A header line announces a body length, then back to lines.
     /// struct Framed { in_body: bool }
     /// impl ChatHandler for Framed {
@@ -347,7 +347,8 @@ impl<'c> Chat<'_, 'c> {
             return Ok(());
         }
         if self.st.fifo.is_empty() {
-            return self.ch.send_buffered(data);
+            // Queued only: the channel sends everything pushed during one event at once.
+            return self.ch.queue(data);
         }
         let limit = self.ch.core.out_limit;
         if self.st.fifo_bytes + self.ch.pending_output() + data.len() > limit {
@@ -592,6 +593,17 @@ impl<'c> Chat<'_, 'c> {
     }
 }
 
+/// Send what handlers queued during an event; a failure here is a broken connection,
+/// which the channel already turned into its close event, or an error the next write
+/// event reports again.
+fn flush(ch: &mut Channel<'_>) {
+    if ch.has_pending_output() {
+        if let Err(e) = ch.flush() {
+            ch.close_with_reason(e);
+        }
+    }
+}
+
 /// Hand queued items to the channel's output buffer while it has room.
 fn pump(ch: &mut Channel<'_>, st: &mut ChatState) -> io::Result<()> {
     while ch.pending_output() < st.out_buffer_size && !ch.is_closing() {
@@ -604,10 +616,10 @@ fn pump(ch: &mut Channel<'_>, st: &mut ChatState) -> io::Result<()> {
                     unreachable!()
                 };
                 st.fifo_bytes -= b.len();
-                ch.send_buffered(&b)?;
+                ch.queue(&b)?;
             }
             OutItem::Producer(p) => match p.more() {
-                Some(chunk) if !chunk.is_empty() => ch.send_buffered(&chunk)?,
+                Some(chunk) if !chunk.is_empty() => ch.queue(&chunk)?,
                 _ => {
                     st.fifo.pop_front();
                 }
@@ -769,13 +781,13 @@ pub trait ChatHandler: 'static {
 ///
 /// ```
 /// use asyncore_runtime::{AsyncChat, Chat, ChatHandler, Result};
-/// struct Quiet;
+/// struct Quiet(u32);
 /// impl ChatHandler for Quiet {
 ///     fn collect_incoming_data(&mut self, _: &mut Chat<'_, '_>, _: &[u8]) -> Result { Ok(()) }
 ///     fn found_terminator(&mut self, _: &mut Chat<'_, '_>) -> Result { Ok(()) }
 /// }
-/// let chat = AsyncChat::new(Quiet);
-/// assert_eq!(chat.handler().type_id(), std::any::TypeId::of::<Quiet>());
+/// let chat = AsyncChat::new(Quiet(7));
+/// assert_eq!(chat.handler().0, 7);
 /// ```
 pub struct AsyncChat<H> {
     handler: H,
@@ -877,7 +889,9 @@ impl<H: ChatHandler> AsyncChat<H> {
     ) -> Option<R> {
         map.with::<AsyncChat<H>, R>(token, |me, ch| {
             let mut chat = Chat { ch, st: &mut me.st };
-            f(&mut me.handler, &mut chat)
+            let r = f(&mut me.handler, &mut chat);
+            flush(ch);
+            r
         })
     }
 
@@ -1030,7 +1044,9 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
     }
 
     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
-        self.greet(ch)
+        let r = self.greet(ch);
+        flush(ch);
+        r
     }
 
     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
@@ -1060,24 +1076,31 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
             buf.copy_within(end - keep..end, 0);
         }
         self.st.inbuf = buf;
+        flush(ch);
         r
     }
 
     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
-        self.greet(ch)?;
-        pump(ch, &mut self.st)?;
-        Ok(())
+        let r = self.greet(ch).and_then(|()| Ok(pump(ch, &mut self.st)?));
+        flush(ch);
+        r
     }
 
     fn handle_close(&mut self, ch: &mut Channel<'_>, reason: Option<io::Error>) -> Result {
-        self.call(ch, |h, c| h.handle_close(c, reason))
+        let r = self.call(ch, |h, c| h.handle_close(c, reason));
+        flush(ch);
+        r
     }
 
     fn handle_error(&mut self, ch: &mut Channel<'_>, err: Error) -> Result {
-        self.call(ch, |h, c| h.handle_error(c, err))
+        let r = self.call(ch, |h, c| h.handle_error(c, err));
+        flush(ch);
+        r
     }
 
     fn handle_timer(&mut self, ch: &mut Channel<'_>, id: TimerId) -> Result {
-        self.call(ch, |h, c| h.handle_timer(c, id))
+        let r = self.call(ch, |h, c| h.handle_timer(c, id));
+        flush(ch);
+        r
     }
 }

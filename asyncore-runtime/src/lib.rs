@@ -91,6 +91,7 @@
 mod addr;
 mod channel;
 mod chat;
+pub mod codec;
 mod dispatcher;
 mod error;
 mod map;

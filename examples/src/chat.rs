@@ -86,7 +86,12 @@ impl Member {
             room.members.retain(|(t, _)| *t != me);
             nick
         };
-        broadcast(chat.map(), &self.room, Some(me), format!("* {nick} left\n").as_bytes());
+        broadcast(
+            chat.map(),
+            &self.room,
+            Some(me),
+            format!("* {nick} left\n").as_bytes(),
+        );
     }
 
     fn rename(&mut self, chat: &mut Chat<'_, '_>, new: &str) -> io::Result<()> {
@@ -109,7 +114,11 @@ impl Member {
                 drop(room);
                 return chat.push(format!("* nickname {new} is taken\n").as_bytes());
             }
-            let entry = room.members.iter_mut().find(|(t, _)| *t == me).expect("member");
+            let entry = room
+                .members
+                .iter_mut()
+                .find(|(t, _)| *t == me)
+                .expect("member");
             std::mem::replace(&mut entry.1, new.to_string())
         };
         chat.push(format!("* you are now {new}\n").as_bytes())?;
@@ -137,7 +146,12 @@ impl ChatHandler for Member {
         };
         self.token = Some(me);
         chat.push(format!("* welcome {nick}, {count} online\n").as_bytes())?;
-        broadcast(chat.map(), &self.room, Some(me), format!("* {nick} joined\n").as_bytes());
+        broadcast(
+            chat.map(),
+            &self.room,
+            Some(me),
+            format!("* {nick} joined\n").as_bytes(),
+        );
         Ok(())
     }
 
@@ -158,6 +172,11 @@ impl ChatHandler for Member {
         }
         if line.last() == Some(&b'\r') {
             line.pop();
+        }
+        if line.len() > MAX_LINE {
+            // The collector leaves room for a "\r"; a longer bare-LF line lands here.
+            chat.push(format!("* line too long (the limit is {MAX_LINE} bytes)\n").as_bytes())?;
+            return Ok(());
         }
         let Some(me) = self.token else {
             return Ok(());

@@ -94,7 +94,11 @@ impl Dispatcher for StdinForwarder {
 
 /// Connect to `addr`, forward standard input, print what arrives; returns when the
 /// server closes or after standard input ends and everything was sent.
-pub fn run(map: &mut Map, addr: &asyncore_runtime::Addr, backend: asyncore_runtime::Backend) -> io::Result<()> {
+pub fn run(
+    map: &mut Map,
+    addr: &asyncore_runtime::Addr,
+    backend: asyncore_runtime::Backend,
+) -> io::Result<()> {
     let client = ChatClient {
         print: true,
         ..ChatClient::default()
