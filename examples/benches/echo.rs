@@ -1,9 +1,10 @@
 //! Echo benchmark: our echo server (epoll, poll, select backends) side by side with a
-//! tokio current-thread echo server, a minimal C epoll echo server and Python's asyncore.
+//! tokio current-thread echo server, a minimal C epoll echo server and Python's asyncore;
+//! and our line echo server (`AsyncChat`) side by side with Python's asynchat.
 //!
 //! ```text
-//! cargo bench -p asyncore-examples --bench echo              # full run (3-4 minutes)
-//! cargo bench -p asyncore-examples --bench echo -- --quick   # smoke run (about 20 s)
+//! cargo bench -p asyncore-examples --bench echo              # full run (4-5 minutes)
+//! cargo bench -p asyncore-examples --bench echo -- --quick   # smoke run (about 30 s)
 //! ```
 //!
 //! Every server is its own process (pinned to CPU 0), so its CPU time is read from its own
@@ -18,6 +19,7 @@
 //!
 //! ```text
 //! echo --serve ours --backend epoll --listen 127.0.0.1:0   # our echo server
+//! echo --serve ours-chat --backend epoll --listen 127.0.0.1:0   # our line echo server
 //! echo --serve tokio --listen 127.0.0.1:0                 # tokio current-thread echo server
 //! echo --client 127.0.0.1:PORT --depth 16 --secs 5 [--warmup 0.5] [--conns 50]  # load only
 //! ```
@@ -207,6 +209,48 @@ print("listening on %s:%d" % server.socket.getsockname(), flush=True)
 asyncore.loop(timeout=30, use_poll=True)
 "#;
 
+/// The Python line echo server: asynchat's `async_chat` with the terminator `b"\n"`, the
+/// line collected in a list and pushed back with its newline (one push per line).
+const PY_CHAT_SERVER: &str = r#"
+import asynchat
+import asyncore
+import socket
+
+
+class LineEcho(asynchat.async_chat):
+    def __init__(self, sock):
+        asynchat.async_chat.__init__(self, sock)
+        self.set_terminator(b"\n")
+        self.parts = []
+
+    def collect_incoming_data(self, data):
+        self.parts.append(data)
+
+    def found_terminator(self):
+        line = b"".join(self.parts)
+        self.parts = []
+        self.push(line + b"\n")
+
+
+class Server(asyncore.dispatcher):
+    def __init__(self):
+        asyncore.dispatcher.__init__(self)
+        self.create_socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.set_reuse_addr()
+        self.bind(("127.0.0.1", 0))
+        self.listen(1024)
+
+    def handle_accepted(self, sock, addr):
+        # Like the other servers (ours sets it by default).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        LineEcho(sock)
+
+
+server = Server()
+print("listening on %s:%d" % server.socket.getsockname(), flush=True)
+asyncore.loop(timeout=30, use_poll=True)
+"#;
+
 fn main() {
     // cargo passes `--bench` to harness = false benchmarks.
     let args: Vec<String> = std::env::args()
@@ -235,9 +279,9 @@ fn serve_mode(args: Vec<String>) -> i32 {
     let mut flags = cli::server_flags("127.0.0.1:0");
     flags.push(cli::Flag {
         name: "serve",
-        value: "ours|tokio",
+        value: "ours|ours-chat|tokio",
         default: None,
-        help: "Which echo server to run",
+        help: "Which echo server to run (ours-chat: the line echo server)",
     });
     let parsed = match cli::parse(args, &flags) {
         Ok(Some(a)) => a,
@@ -264,9 +308,12 @@ fn serve_mode(args: Vec<String>) -> i32 {
         Some("ours") => {
             asyncore_examples::server::serve(&config, || asyncore_examples::echo::EchoServer)
         }
+        Some("ours-chat") => {
+            asyncore_examples::server::serve(&config, || asyncore_examples::echo::LineEchoServer)
+        }
         Some("tokio") => serve_tokio(config.listen),
         other => {
-            eprintln!("echo --serve: takes `ours` or `tokio`, not {other:?}");
+            eprintln!("echo --serve: takes `ours`, `ours-chat` or `tokio`, not {other:?}");
             return 2;
         }
     };
@@ -430,7 +477,8 @@ impl Opts {
                          --cycles N     cycles per mode; a cycle is one slice per server [55]\n  \
                          --seed N       seed of the shuffled slice order [from the clock]\n  \
                          --conns N      connections per server [50]\n  \
-                         --only A,B     only these servers (ours-epoll, ours-poll, ours-select, tokio, c-epoll, py-asyncore)"
+                         --only A,B     only these servers (ours-epoll, ours-poll, ours-select, tokio, c-epoll, py-asyncore,\n                 \
+                         ours-chat, py-asynchat)"
                     );
                     std::process::exit(0);
                 }
@@ -753,21 +801,30 @@ fn c_server(tmp: &Path) -> Result<ServerSpec, String> {
     })
 }
 
-fn python_server(tmp: &Path) -> Result<ServerSpec, String> {
+/// A Python server: `module` must import, then `source` runs as `file` in `tmp`.
+fn python_server(
+    tmp: &Path,
+    name: &'static str,
+    module: &str,
+    file: &str,
+    source: &str,
+) -> Result<ServerSpec, String> {
     let probe = Command::new("python3")
-        .args(["-W", "ignore", "-c", "import asyncore"])
+        .args(["-W", "ignore", "-c", &format!("import {module}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .map_err(|e| format!("python3 not usable: {e}"))?;
     if !probe.success() {
-        return Err("python3 has no asyncore module (removed in Python 3.12)".into());
+        return Err(format!(
+            "python3 cannot import {module} (removed in Python 3.12)"
+        ));
     }
-    let script = tmp.join("echo_asyncore.py");
-    fs::write(&script, PY_SERVER).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let script = tmp.join(file);
+    fs::write(&script, source).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     Ok(ServerSpec {
-        name: "py-asyncore",
+        name,
         program: PathBuf::from("python3"),
         args: vec!["-W".into(), "ignore".into(), script.display().to_string()],
     })
@@ -1156,12 +1213,12 @@ fn run_slice(
 fn bench(opts: &Opts) -> Result<(), String> {
     let tmp = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let ours = |name: &'static str, backend: &str| ServerSpec {
+    let ours = |name: &'static str, serve: &str, backend: &str| ServerSpec {
         name,
         program: exe.clone(),
         args: [
             "--serve",
-            "ours",
+            serve,
             "--backend",
             backend,
             "--listen",
@@ -1171,9 +1228,9 @@ fn bench(opts: &Opts) -> Result<(), String> {
         .to_vec(),
     };
     let mut specs = vec![
-        ours("ours-epoll", "epoll"),
-        ours("ours-poll", "poll"),
-        ours("ours-select", "select"),
+        ours("ours-epoll", "ours", "epoll"),
+        ours("ours-poll", "ours", "poll"),
+        ours("ours-select", "ours", "select"),
         ServerSpec {
             name: "tokio",
             program: exe.clone(),
@@ -1187,9 +1244,27 @@ fn bench(opts: &Opts) -> Result<(), String> {
         Ok(s) => specs.push(s),
         Err(e) => skipped.push(("c-epoll", e)),
     }
-    match python_server(&tmp.0) {
+    match python_server(
+        &tmp.0,
+        "py-asyncore",
+        "asyncore",
+        "echo_asyncore.py",
+        PY_SERVER,
+    ) {
         Ok(s) => specs.push(s),
         Err(e) => skipped.push(("py-asyncore", e)),
+    }
+    // The line echo pair: ours (AsyncChat) and Python's asynchat.
+    specs.push(ours("ours-chat", "ours-chat", "epoll"));
+    match python_server(
+        &tmp.0,
+        "py-asynchat",
+        "asyncore, asynchat",
+        "echo_asynchat.py",
+        PY_CHAT_SERVER,
+    ) {
+        Ok(s) => specs.push(s),
+        Err(e) => skipped.push(("py-asynchat", e)),
     }
     if let Some(only) = &opts.only {
         specs.retain(|s| only.iter().any(|o| o == s.name));
@@ -1249,6 +1324,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
     let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
     let find = |name: &str| names.iter().position(|x| *x == name);
     let (epoll, c, tokio) = (find("ours-epoll"), find("c-epoll"), find("tokio"));
+    let (chat, py_chat) = (find("ours-chat"), find("py-asynchat"));
 
     // Warm-up: one slice per server and mode, not counted.
     for depth in DEPTHS {
@@ -1258,7 +1334,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
     }
     println!();
     println!(
-        "per cycle: slice order, server CPU µs per round trip of {}; ours-epoll / c-epoll, / tokio",
+        "per cycle: slice order, server CPU µs per round trip of {}; ours-epoll / c-epoll, / tokio; ours-chat / py-asynchat",
         names.join(" ")
     );
 
@@ -1277,15 +1353,15 @@ fn bench(opts: &Opts) -> Result<(), String> {
             .iter()
             .map(|s| format!("{:6.3}", s.server_us_per_rt()))
             .collect();
-        let vs = |peer: Option<usize>| match (epoll, peer) {
-            (Some(e), Some(p)) => format!(
+        let vs = |ours: Option<usize>, peer: Option<usize>| match (ours, peer) {
+            (Some(o), Some(p)) => format!(
                 "{:.3}x",
-                row[e].server_us_per_rt() / row[p].server_us_per_rt()
+                row[o].server_us_per_rt() / row[p].server_us_per_rt()
             ),
             _ => "-".into(),
         };
         println!(
-            "  {:>2} in flight  cycle {:>3}/{}  [{}]  {} | {} {}",
+            "  {:>2} in flight  cycle {:>3}/{}  [{}]  {} | {} {} | {}",
             DEPTHS[mi],
             k / DEPTHS.len() + 1,
             opts.cycles,
@@ -1295,8 +1371,9 @@ fn bench(opts: &Opts) -> Result<(), String> {
                 .collect::<Vec<_>>()
                 .join(" "),
             us.join(" "),
-            vs(c),
-            vs(tokio)
+            vs(epoll, c),
+            vs(epoll, tokio),
+            vs(chat, py_chat)
         );
         rows[mi].push(row);
     }
@@ -1457,4 +1534,19 @@ fn print_mode(depth: usize, opts: &Opts, names: &[&str], rows: &[Vec<Sample>]) {
         target("CPU/rt <= 1.0x tokio:", tokio, true, &|v| v <= 1.0),
         target("throughput >= 0.95x C:", c, false, &|v| v >= 0.95),
     );
+    // The line echo servers: ours against asynchat, and the cost of line framing over
+    // the raw echo on the same backend.
+    if let Some(chat) = find("ours-chat") {
+        for peer in ["py-asynchat", "ours-epoll"] {
+            let figures = match find(peer) {
+                Some(p) => format!(
+                    "throughput {}, CPU per round trip {}",
+                    thr(chat, p).ratio(),
+                    cpu(chat, p).ratio()
+                ),
+                None => "n/a (not measured)".into(),
+            };
+            println!("{:<12} vs {peer}: {figures}", "ours-chat");
+        }
+    }
 }

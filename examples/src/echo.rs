@@ -1,8 +1,9 @@
-//! The echo channel: everything received is sent back.
+//! The echo channels: [`Echo`] sends everything received back as it came; [`LineEcho`]
+//! (an [`AsyncChat`] handler) cuts the input into lines and sends each line back.
 
 use std::cell::RefCell;
 
-use asyncore_runtime::{Addr, Channel, Dispatcher, Result, Socket};
+use asyncore_runtime::{Addr, AsyncChat, Channel, Chat, ChatHandler, Dispatcher, Result, Socket};
 
 /// Size of the receive buffer of one read event.
 pub const READ_SIZE: usize = 16 * 1024;
@@ -42,6 +43,74 @@ pub struct EchoServer;
 impl Dispatcher for EchoServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         ch.add_accepted(sock, addr, Echo)?;
+        Ok(())
+    }
+}
+
+/// The longest line a [`LineEcho`] connection collects, terminator excluded (asynchat's
+/// collector has no limit; ours refuses a longer line and closes the connection).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A line echo connection, as Python's asynchat writes one: the terminator is `b"\n"`,
+/// [`collect_incoming_data`](ChatHandler::collect_incoming_data) collects the line with
+/// [`Chat::collect`] (at most [`MAX_LINE`] bytes), and
+/// [`found_terminator`](ChatHandler::found_terminator) pushes the line plus `"\n"` back,
+/// one push per line. [`AsyncChat`] sends everything pushed during one read event with
+/// one send, so 16 lines arriving in one read go back in one send.
+///
+/// A line longer than [`MAX_LINE`] is an error: the connection is closed. An unfinished
+/// line when the peer closes is dropped.
+///
+/// ```
+/// use asyncore_examples::echo::LineEcho;
+/// use asyncore_runtime::AsyncChat;
+/// let channel = AsyncChat::with_terminator(LineEcho, b"\n");
+/// # let _ = channel;
+/// ```
+#[derive(Debug, Default)]
+pub struct LineEcho;
+
+impl ChatHandler for LineEcho {
+    fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+        chat.set_max_collect(MAX_LINE);
+        Ok(())
+    }
+
+    fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
+        chat.collect(data)?;
+        Ok(())
+    }
+
+    fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
+        let mut line = chat.take_collected();
+        line.push(b'\n');
+        chat.push(&line)?;
+        Ok(())
+    }
+}
+
+/// The listening side of the line echo server: every accepted connection becomes an
+/// [`AsyncChat`] running [`LineEcho`], with the terminator `b"\n"` from the start.
+///
+/// ```no_run
+/// use asyncore_examples::echo::LineEchoServer;
+/// use asyncore_examples::server::{serve, ServerConfig};
+/// # fn main() -> std::io::Result<()> {
+/// let config = ServerConfig {
+///     listen: "127.0.0.1:7000".parse().unwrap(),
+///     backend: Default::default(),
+///     threads: 1,
+/// };
+/// serve(&config, || LineEchoServer)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct LineEchoServer;
+
+impl Dispatcher for LineEchoServer {
+    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        ch.add_accepted(sock, addr, AsyncChat::with_terminator(LineEcho, b"\n"))?;
         Ok(())
     }
 }
