@@ -337,12 +337,7 @@ impl<'c> Chat<'_, 'c> {
     /// }
     /// ```
     pub fn push(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.st.closing {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "push after close_when_done: the data would never be sent",
-            ));
-        }
+        self.refuse_after_close()?;
         if data.is_empty() {
             return Ok(());
         }
@@ -382,12 +377,7 @@ impl<'c> Chat<'_, 'c> {
     /// }
     /// ```
     pub fn push_with_producer(&mut self, producer: impl Producer) -> io::Result<()> {
-        if self.st.closing {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "push after close_when_done: the data would never be sent",
-            ));
-        }
+        self.refuse_after_close()?;
         self.st
             .fifo
             .push_back(OutItem::Producer(Box::new(producer)));
@@ -601,6 +591,18 @@ fn flush(ch: &mut Channel<'_>) {
         if let Err(e) = ch.flush() {
             ch.close_with_reason(e);
         }
+    }
+}
+
+impl Chat<'_, '_> {
+    fn refuse_after_close(&self) -> io::Result<()> {
+        if self.st.closing {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "push after close_when_done: the data would never be sent",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -160,7 +160,16 @@ impl Default for Map {
     }
 }
 
-fn guarded<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+/// The entry `token` names in `slots`, if it is current and not running a handler.
+fn live_entry(slots: &[Slot], token: Token) -> Option<&BoxEntry> {
+    slots
+        .get(token.index as usize)
+        .filter(|s| s.generation == token.generation)?
+        .entry
+        .as_ref()
+}
+
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         if let Some(s) = payload.downcast_ref::<&str>() {
             (*s).to_string()
@@ -250,10 +259,8 @@ impl Map {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn contains(&self, token: Token) -> bool {
-        match self.slots.get(token.index as usize) {
-            Some(s) => s.generation == token.generation && (s.entry.is_some() || s.busy),
-            None => false,
-        }
+        self.slot(token)
+            .is_some_and(|s| s.entry.is_some() || s.busy)
     }
 
     /// The tokens of the channels, in the order they were added.
@@ -277,11 +284,7 @@ impl Map {
     }
 
     fn is_internal(&self, t: Token) -> bool {
-        self.slots
-            .get(t.index as usize)
-            .and_then(|s| s.entry.as_ref())
-            .map(|e| e.core.internal)
-            .unwrap_or(false)
+        self.entry(t).is_some_and(|e| e.core.internal)
     }
 
     /// Whether new TCP connections (accepted or connected) get `TCP_NODELAY`. On by
@@ -535,12 +538,26 @@ impl Map {
         e.core.sock.local_addr().ok()
     }
 
+    /// The slot `token` names, if its generation still matches.
+    fn slot(&self, token: Token) -> Option<&Slot> {
+        self.slots
+            .get(token.index as usize)
+            .filter(|s| s.generation == token.generation)
+    }
+
+    fn slot_mut(&mut self, token: Token) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(token.index as usize)
+            .filter(|s| s.generation == token.generation)
+    }
+
+    /// The entry of a channel that is in the map and not running a handler.
     fn entry(&self, token: Token) -> Option<&BoxEntry> {
-        let s = self.slots.get(token.index as usize)?;
-        if s.generation != token.generation {
-            return None;
-        }
-        s.entry.as_ref()
+        live_entry(&self.slots, token)
+    }
+
+    fn entry_mut(&mut self, token: Token) -> Option<&mut BoxEntry> {
+        self.slot_mut(token)?.entry.as_mut()
     }
 
     // ===== reaching channels from outside =====
@@ -649,11 +666,7 @@ impl Map {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn get_mut<D: Dispatcher>(&mut self, token: Token) -> Option<&mut D> {
-        let s = self.slots.get_mut(token.index as usize)?;
-        if s.generation != token.generation {
-            return None;
-        }
-        let e = s.entry.as_mut()?;
+        let e = self.entry_mut(token)?;
         let any: &mut dyn Any = &mut e.handler;
         any.downcast_mut::<D>()
     }
@@ -675,11 +688,7 @@ impl Map {
     /// ```
     pub fn send_to(&mut self, token: Token, data: &[u8]) -> io::Result<()> {
         let now = self.now;
-        let s = self
-            .slots
-            .get_mut(token.index as usize)
-            .filter(|s| s.generation == token.generation);
-        match s.and_then(|s| s.entry.as_mut()) {
+        match self.entry_mut(token) {
             Some(e) => e.core.send_buffered(data, now),
             None => Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -703,12 +712,9 @@ impl Map {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn close(&mut self, token: Token) -> bool {
-        let Some(s) = self.slots.get_mut(token.index as usize) else {
+        let Some(s) = self.slot_mut(token) else {
             return false;
         };
-        if s.generation != token.generation {
-            return false;
-        }
         if s.busy {
             s.close_requested = true;
             return true;
@@ -747,8 +753,8 @@ impl Map {
     }
 
     fn take(&mut self, token: Token) -> Option<BoxEntry> {
-        let s = self.slots.get_mut(token.index as usize)?;
-        if s.generation != token.generation || s.busy {
+        let s = self.slot_mut(token)?;
+        if s.busy {
             return None;
         }
         let e = s.entry.take()?;
@@ -792,11 +798,9 @@ impl Map {
 
     fn compact(&mut self) {
         if self.stale > 0 && self.stale * 2 >= self.order.len() {
-            let slots = &self.slots;
-            self.order.retain(|t| {
-                let s = &slots[t.index as usize];
-                s.generation == t.generation && (s.entry.is_some() || s.busy)
-            });
+            let mut order = std::mem::take(&mut self.order);
+            order.retain(|t| self.contains(*t));
+            self.order = order;
             self.stale = 0;
         }
     }
@@ -1089,12 +1093,8 @@ impl Map {
                     .order
                     .iter()
                     .filter_map(|t| {
-                        let s = &self.slots[t.index as usize];
-                        let e = s.entry.as_ref()?;
-                        if s.generation != t.generation
-                            || e.core.registered.is_empty()
-                            || e.core.always_ready
-                        {
+                        let e = live_entry(&self.slots, *t)?;
+                        if e.core.registered.is_empty() || e.core.always_ready {
                             return None;
                         }
                         Some(Reg {
@@ -1124,13 +1124,10 @@ impl Map {
         }
         if always_ready {
             for t in &self.order {
-                let s = &self.slots[t.index as usize];
-                if let Some(e) = s.entry.as_ref() {
-                    if s.generation == t.generation && e.core.always_ready {
-                        let r = e.core.registered.remove(Ready::PRIORITY);
-                        if !r.is_empty() {
-                            events.push((*t, r));
-                        }
+                if let Some(e) = self.entry(*t).filter(|e| e.core.always_ready) {
+                    let r = e.core.registered.remove(Ready::PRIORITY);
+                    if !r.is_empty() {
+                        events.push((*t, r));
                     }
                 }
             }
@@ -1174,34 +1171,25 @@ impl Map {
                 }
                 Action::Channel(token) => self.invoke(token, Invoke::Timer(TimerId(id)))?,
                 Action::ResumeAccept(token) => {
-                    if let Some(s) = self.slots.get_mut(token.index as usize) {
-                        if s.generation == token.generation {
-                            if let Some(e) = s.entry.as_mut() {
-                                e.core.accept_paused = false;
-                            }
-                        }
+                    if let Some(e) = self.entry_mut(token) {
+                        e.core.accept_paused = false;
                     }
                 }
                 Action::Idle(token) => {
-                    let Some(e) = self.entry(token) else { continue };
-                    let Some(limit) = e.core.idle_timeout else {
-                        if let Some(s) = self.slots.get_mut(token.index as usize) {
-                            if let Some(e) = s.entry.as_mut() {
-                                e.core.idle_timer = false;
-                            }
-                        }
+                    let Some(core) = self.entry_mut(token).map(|e| &mut e.core) else {
                         continue;
                     };
-                    let deadline = e.core.last_activity + limit;
-                    if deadline > now {
-                        self.timers.add(deadline, Action::Idle(token));
-                    } else {
-                        if let Some(s) = self.slots.get_mut(token.index as usize) {
-                            if let Some(e) = s.entry.as_mut() {
-                                e.core.idle_timer = false;
-                            }
+                    // Activity pushes the deadline back; re-arm instead of firing.
+                    let deadline = core.idle_timeout.map(|limit| core.last_activity + limit);
+                    match deadline {
+                        Some(d) if d > now => {
+                            self.timers.add(d, Action::Idle(token));
                         }
-                        self.invoke(token, Invoke::Idle)?;
+                        Some(_) => {
+                            core.idle_timer = false;
+                            self.invoke(token, Invoke::Idle)?;
+                        }
+                        None => core.idle_timer = false,
                     }
                 }
             }

@@ -144,12 +144,7 @@ impl Dispatcher for WakerChannel {
             std::mem::take(&mut *self.shared.jobs.lock().unwrap_or_else(|p| p.into_inner()));
         for job in jobs {
             let map = ch.map();
-            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(map))) {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+            if let Err(msg) = crate::map::guarded(|| job(map)) {
                 log::error!(target: "asyncore_runtime::waker", "a job handed to the loop panicked: {msg}");
             }
         }
