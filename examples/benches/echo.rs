@@ -188,25 +188,6 @@ class Echo(asyncore.dispatcher_with_send):
         data = self.recv(16384)
         if data:
             self.send(data)
-
-
-class Server(asyncore.dispatcher):
-    def __init__(self):
-        asyncore.dispatcher.__init__(self)
-        self.create_socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.set_reuse_addr()
-        self.bind(("127.0.0.1", 0))
-        self.listen(1024)
-
-    def handle_accepted(self, sock, addr):
-        # Like the other servers (ours sets it by default).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        Echo(sock)
-
-
-server = Server()
-print("listening on %s:%d" % server.socket.getsockname(), flush=True)
-asyncore.loop(timeout=30, use_poll=True)
 "#;
 
 /// The Python line echo server: asynchat's `async_chat` with the terminator `b"\n"`, the
@@ -230,8 +211,10 @@ class LineEcho(asynchat.async_chat):
         line = b"".join(self.parts)
         self.parts = []
         self.push(line + b"\n")
+"#;
 
-
+/// The listener both Python servers share; `HANDLER` names the connection class.
+const PY_LISTENER: &str = r#"
 class Server(asyncore.dispatcher):
     def __init__(self):
         asyncore.dispatcher.__init__(self)
@@ -243,7 +226,7 @@ class Server(asyncore.dispatcher):
     def handle_accepted(self, sock, addr):
         # Like the other servers (ours sets it by default).
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        LineEcho(sock)
+        HANDLER(sock)
 
 
 server = Server()
@@ -801,13 +784,15 @@ fn c_server(tmp: &Path) -> Result<ServerSpec, String> {
     })
 }
 
-/// A Python server: `module` must import, then `source` runs as `file` in `tmp`.
+/// A Python server: `module` must import, then `source` (the connection class `handler`)
+/// plus the shared listener runs as `file` in `tmp`.
 fn python_server(
     tmp: &Path,
     name: &'static str,
     module: &str,
     file: &str,
     source: &str,
+    handler: &str,
 ) -> Result<ServerSpec, String> {
     let probe = Command::new("python3")
         .args(["-W", "ignore", "-c", &format!("import {module}")])
@@ -822,6 +807,7 @@ fn python_server(
         ));
     }
     let script = tmp.join(file);
+    let source = format!("{source}{}", PY_LISTENER.replace("HANDLER", handler));
     fs::write(&script, source).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     Ok(ServerSpec {
         name,
@@ -1250,6 +1236,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
         "asyncore",
         "echo_asyncore.py",
         PY_SERVER,
+        "Echo",
     ) {
         Ok(s) => specs.push(s),
         Err(e) => skipped.push(("py-asyncore", e)),
@@ -1262,6 +1249,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
         "asyncore, asynchat",
         "echo_asynchat.py",
         PY_CHAT_SERVER,
+        "LineEcho",
     ) {
         Ok(s) => specs.push(s),
         Err(e) => skipped.push(("py-asynchat", e)),
