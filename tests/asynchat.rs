@@ -1,6 +1,10 @@
 //! Conformance with asynchat's `async_chat` (asyncore-semantics.md §3 and §4.6), on
 //! every backend.
 
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
+
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -103,20 +107,6 @@ fn run_pieces(backend: Backend, term: Terminator, pieces: &[&[u8]]) -> Vec<Ev> {
     }
     let out = ev.borrow().clone();
     out
-}
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use asyncore_runtime::Backend;
-            #[test]
-            fn select() { super::$name(Backend::Select) }
-            #[test]
-            fn poll() { super::$name(Backend::Poll) }
-            #[test]
-            fn epoll() { super::$name(Backend::Epoll) }
-        }
-    )*};
 }
 
 on_every_backend!(

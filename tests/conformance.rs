@@ -4,6 +4,10 @@
 //! every backend (select, poll, epoll), and the socket scenarios on IPv4, IPv6 and Unix
 //! stream sockets. Numbers in comments refer to that list.
 
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
+
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -90,7 +94,12 @@ fn server<H: Dispatcher, F: FnMut() -> H + 'static>(
     family: Family,
     make: F,
 ) -> (Token, Addr) {
-    let t = map.listen(&bind_addr(family), Server { make }).unwrap();
+    listening(map, family, Server { make })
+}
+
+/// A listening channel of `family` running `d`, and the address it is bound to.
+fn listening(map: &mut Map, family: Family, d: impl Dispatcher) -> (Token, Addr) {
+    let t = map.listen(&bind_addr(family), d).unwrap();
     let a = map.local_addr(t).unwrap();
     (t, a)
 }
@@ -146,20 +155,6 @@ impl Dispatcher for Recorder {
 /// Idle channel: nothing overridden.
 struct Idle;
 impl Dispatcher for Idle {}
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use asyncore_runtime::Backend;
-            #[test]
-            fn select() { super::$name(Backend::Select) }
-            #[test]
-            fn poll() { super::$name(Backend::Poll) }
-            #[test]
-            fn epoll() { super::$name(Backend::Epoll) }
-        }
-    )*};
-}
 
 // ===== §1.1 loop =====
 
@@ -873,8 +868,7 @@ fn overridden_handle_accept_is_called(backend: Backend) {
             }
         }
         let l = log();
-        let t = map.listen(&bind_addr(family), Acceptor(l.clone())).unwrap();
-        let addr = map.local_addr(t).unwrap();
+        let (_listener, addr) = listening(&mut map, family, Acceptor(l.clone()));
         map.connect(&addr, Idle).unwrap();
         loop_until(&mut map, backend, |_| !l.borrow().is_empty());
         assert_eq!(&*l.borrow(), &["accept"], "{family:?}");
@@ -903,8 +897,7 @@ fn default_handle_accept_passes_connections_to_handle_accepted(backend: Backend)
             }
         }
         let l = log();
-        let t = map.listen(&bind_addr(family), Acceptor(l.clone())).unwrap();
-        let addr = map.local_addr(t).unwrap();
+        let (_listener, addr) = listening(&mut map, family, Acceptor(l.clone()));
         map.connect(&addr, Idle).unwrap();
         loop_until(&mut map, backend, |_| !l.borrow().is_empty());
         assert_eq!(&*l.borrow(), &["accepted true"], "{family:?}");
@@ -928,8 +921,7 @@ fn handle_read_gets_data_sent_by_the_server_side(backend: Backend) {
                 Ok(())
             }
         }
-        let t = map.listen(&bind_addr(family), SendOnAccept).unwrap();
-        let addr = map.local_addr(t).unwrap();
+        let (_listener, addr) = listening(&mut map, family, SendOnAccept);
         let l = log();
         map.connect(&addr, Recorder::new(&l)).unwrap();
         loop_until(&mut map, backend, |_| {
@@ -964,8 +956,7 @@ fn handle_close_follows_end_of_file(backend: Backend) {
                 Ok(())
             }
         }
-        let t = map.listen(&bind_addr(family), CloseAtOnce).unwrap();
-        let addr = map.local_addr(t).unwrap();
+        let (_listener, addr) = listening(&mut map, family, CloseAtOnce);
         let l = log();
         let c = map.connect(&addr, Recorder::new(&l)).unwrap();
         loop_until(&mut map, backend, |m| !m.contains(c));

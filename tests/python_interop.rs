@@ -13,6 +13,9 @@
 //! If `python3` with `asyncore` is missing the tests print `skipping: ...` and pass,
 //! unless `ASYNCORE_REQUIRE_PEERS=1` is set.
 
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
 mod support;
 
 use std::cell::RefCell;
@@ -212,20 +215,7 @@ fn echo_server_with_python_clients(backend: Backend) {
     stop_server(server, Signal::INT, "SIGINT");
 }
 
-#[test]
-fn echo_server_with_python_asyncore_clients_select() {
-    echo_server_with_python_clients(Backend::Select);
-}
-
-#[test]
-fn echo_server_with_python_asyncore_clients_poll() {
-    echo_server_with_python_clients(Backend::Poll);
-}
-
-#[test]
-fn echo_server_with_python_asyncore_clients_epoll() {
-    echo_server_with_python_clients(Backend::Epoll);
-}
+on_every_backend!(echo_server_with_python_clients);
 
 /// The same with `--threads 2` (two loops sharing the port with `SO_REUSEPORT`) and more
 /// clients, so both loops most likely serve some.
@@ -481,20 +471,7 @@ fn client_channel_with_python_server(backend: Backend) {
     );
 }
 
-#[test]
-fn client_channel_with_python_asyncore_server_select() {
-    client_channel_with_python_server(Backend::Select);
-}
-
-#[test]
-fn client_channel_with_python_asyncore_server_poll() {
-    client_channel_with_python_server(Backend::Poll);
-}
-
-#[test]
-fn client_channel_with_python_asyncore_server_epoll() {
-    client_channel_with_python_server(Backend::Epoll);
-}
+on_every_backend!(client_channel_with_python_server);
 
 // ===== 3. a Python asynchat client, line terminators =====
 
@@ -587,20 +564,7 @@ fn asynchat_lines_through_echo(backend: Backend) {
     stop_server(server, Signal::INT, "SIGINT");
 }
 
-#[test]
-fn python_asynchat_lines_through_echo_server_select() {
-    asynchat_lines_through_echo(Backend::Select);
-}
-
-#[test]
-fn python_asynchat_lines_through_echo_server_poll() {
-    asynchat_lines_through_echo(Backend::Poll);
-}
-
-#[test]
-fn python_asynchat_lines_through_echo_server_epoll() {
-    asynchat_lines_through_echo(Backend::Epoll);
-}
+on_every_backend!(asynchat_lines_through_echo);
 
 // ===== 4. SIGTERM with clients connected =====
 
@@ -711,17 +675,4 @@ fn sigterm_with_clients_connected(backend: Backend) {
     );
 }
 
-#[test]
-fn sigterm_closes_connected_clients_and_exits_0_select() {
-    sigterm_with_clients_connected(Backend::Select);
-}
-
-#[test]
-fn sigterm_closes_connected_clients_and_exits_0_poll() {
-    sigterm_with_clients_connected(Backend::Poll);
-}
-
-#[test]
-fn sigterm_closes_connected_clients_and_exits_0_epoll() {
-    sigterm_with_clients_connected(Backend::Epoll);
-}
+on_every_backend!(sigterm_with_clients_connected);
