@@ -92,9 +92,11 @@ mod addr;
 mod channel;
 mod chat;
 pub mod codec;
+mod dispatch;
 mod dispatcher;
 mod error;
 mod map;
+mod producer;
 mod ready;
 mod signal;
 mod socket;
@@ -106,12 +108,13 @@ mod waker;
 pub use addr::Addr;
 pub use channel::{Channel, ACCEPT_BACKOFF, DEFAULT_HIGH_WATER, DEFAULT_OUTPUT_LIMIT};
 pub use chat::{
-    find_prefix_at_end, AsyncChat, Chat, ChatHandler, Producer, SimpleProducer, Terminator,
-    DEFAULT_IN_BUFFER_SIZE, DEFAULT_MAX_COLLECT, DEFAULT_OUT_BUFFER_SIZE,
+    find_prefix_at_end, AsyncChat, Chat, ChatHandler, Terminator, DEFAULT_IN_BUFFER_SIZE,
+    DEFAULT_MAX_COLLECT, DEFAULT_OUT_BUFFER_SIZE,
 };
 pub use dispatcher::{Dispatcher, ACCEPT_BUDGET};
 pub use error::{is_disconnect, strerror, Error, Result};
 pub use map::{close_all, run_loop, Map, DEFAULT_TIMEOUT};
+pub use producer::{Producer, SimpleProducer};
 pub use ready::Ready;
 pub use signal::{SIGHUP, SIGINT, SIGTERM};
 pub use socket::{Connect, Domain, SockType, Socket};

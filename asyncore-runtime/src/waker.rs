@@ -144,7 +144,7 @@ impl Dispatcher for WakerChannel {
             std::mem::take(&mut *self.shared.jobs.lock().unwrap_or_else(|p| p.into_inner()));
         for job in jobs {
             let map = ch.map();
-            if let Err(msg) = crate::map::guarded(|| job(map)) {
+            if let Err(msg) = crate::dispatch::guarded(|| job(map)) {
                 log::error!(target: "asyncore_runtime::waker", "a job handed to the loop panicked: {msg}");
             }
         }
