@@ -1,0 +1,285 @@
+//! The runtime of generated protocol code: a resumable, bounded message decoder driven by
+//! a static [`Program`], the encoding helpers, and the borrowed views ([`Seq`], [`Lines`])
+//! that generated message types hand to handlers.
+//!
+//! A protocol description (see the `protocol!` macro) is compiled into one [`Program`]:
+//! the framing of the protocol and, per message, a short list of [`Op`]s. Generated code
+//! keeps a [`Decoder`] per connection and calls [`Decoder::decode`] with the bytes read so
+//! far and the messages allowed in the current state. The decoder
+//!
+//! - never re-parses a message from its first byte when more input arrives: it resumes at
+//!   the op and the byte offset where it stopped;
+//! - never holds more than the limits of the program: every line, frame, counted run of
+//!   bytes and repetition has a maximum, and going over it is an [`DecodeError`] that
+//!   names the limit, the message and the byte offset;
+//! - records each field as a [`Slot`] (a byte range of the input or an integer) in a
+//!   vector it reuses, so decoding a message allocates nothing once the vectors have grown
+//!   to the largest message seen.
+//!
+//! Most users never name these items: they are what the generated code is made of, shown
+//! here so that `protocol-tool expand` output can be followed.
+
+mod decode;
+mod encode;
+mod view;
+
+pub use decode::{DecodeError, DecodeErrorKind, Decoded, Decoder};
+pub use encode::{EncodeError, Encoder};
+pub use view::{Item, Lines, LinesIter, Seq, SeqIter};
+
+/// A compiled protocol: its framing and the decoding program of every message one role
+/// receives.
+///
+/// Message indices used by [`Decoder::decode`] are indices into `messages`.
+#[derive(Debug, Clone, Copy)]
+pub struct Program {
+    /// The protocol's name, for error messages.
+    pub name: &'static str,
+    /// How the byte stream is cut into units (lines or length-prefixed frames).
+    pub framing: Framing,
+    /// The messages this program decodes.
+    pub messages: &'static [Message],
+}
+
+/// One message of a [`Program`].
+#[derive(Debug, Clone, Copy)]
+pub struct Message {
+    /// The message's name in the description, for error messages.
+    pub name: &'static str,
+    /// The number of slots its ops write (`slot` fields are below this).
+    pub slots: u16,
+    /// The decoding program. It starts with [`Op::Line`] or [`Op::Frame`].
+    pub ops: &'static [Op],
+    /// The most bytes one message may span, all units and raw runs included.
+    pub max: u32,
+}
+
+/// How a protocol cuts its byte stream into units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Lines ending with `term`.
+    Line {
+        /// The terminator, one or more bytes (`b"\r\n"`, `b"\n"`, `b"\0"`, ...).
+        term: &'static [u8],
+        /// The longest line, terminator excluded.
+        max: u32,
+        /// With the terminator `b"\r\n"`: also accept a bare `b"\n"` as the end of a line.
+        /// Off (strict CRLF) unless the description says `bare_lf accept`; a bare LF is
+        /// then a [`DecodeErrorKind::BareLf`] error.
+        bare_lf: bool,
+        /// Literal keywords match ASCII case-insensitively.
+        nocase: bool,
+    },
+    /// Frames preceded by a length header.
+    Length(LengthHeader),
+}
+
+/// The header of a length-prefixed frame.
+///
+/// A frame is `offset` bytes, the length field (`width` bytes, or a LEB128 varint when
+/// `width` is 0), then `value + adjust` bytes of body. The compiler folds "the length
+/// counts the header" into `adjust`, so the runtime only adds. The message ops see the
+/// frame from byte `skip` on (by default the whole header is skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LengthHeader {
+    /// Bytes before the length field.
+    pub offset: u8,
+    /// Width of the length field in bytes: 1, 2, 4, 8, or 0 for a varint.
+    pub width: u8,
+    /// Big-endian length field (ignored for width 1 and varints).
+    pub big_endian: bool,
+    /// Added to the length field's value to get the body length; may be negative.
+    pub adjust: i64,
+    /// Bytes of the frame the message ops skip (usually `offset + width`).
+    pub skip: u8,
+    /// The longest body, after adjustment.
+    pub max: u32,
+}
+
+/// One decoding step of a [`Message`].
+///
+/// Ops run in order on a cursor into the bytes of the message. "The unit" is the current
+/// line (between [`Op::Line`] and [`Op::EndLine`]) or frame (between [`Op::Frame`] and
+/// [`Op::EndFrame`]). Slot numbers index the message's slots, except inside the body of a
+/// repetition, where they index the slots of one item (`0..stride`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Start a line: wait until its terminator is buffered (scanning each byte once across
+    /// calls); a line longer than the framing's maximum is an `Oversize` error.
+    Line,
+    /// End of a line: the cursor must be at the end of the line; it moves past the
+    /// terminator.
+    EndLine,
+    /// Start a length-prefixed frame: wait until the header and the whole body are
+    /// buffered; a body over the maximum is an `Oversize` error, a negative adjusted length
+    /// an `Invalid` error.
+    Frame,
+    /// End of a frame: the cursor must be at the end of the frame.
+    EndFrame,
+    /// These bytes, at the cursor (case-insensitively in a `nocase` line protocol, for
+    /// ASCII letters). Between units (after `EndLine`), waits for them in the stream.
+    Lit(&'static [u8]),
+    /// One or more spaces (0x20) or tabs.
+    Sep,
+    /// Zero or more spaces or tabs.
+    Ows,
+    /// A word: one or more bytes up to a space, a tab or the end of the unit.
+    Word {
+        /// The slot that receives the byte range.
+        slot: u16,
+    },
+    /// An RFC 9110 token (`!#$%&'*+-.^_`|~`, digits, letters), one or more bytes.
+    Token {
+        /// The slot that receives the byte range.
+        slot: u16,
+    },
+    /// The rest of the unit, possibly empty.
+    Rest {
+        /// The slot that receives the byte range.
+        slot: u16,
+    },
+    /// One of these literals (tried in order); the slot receives the range matched.
+    OneOf {
+        /// The slot that receives the byte range.
+        slot: u16,
+        /// The literals.
+        lits: &'static [&'static [u8]],
+    },
+    /// A decimal unsigned integer (digits only, at least one) of at most `max`.
+    Uint {
+        /// The slot that receives the value.
+        slot: u16,
+        /// The largest value accepted.
+        max: u64,
+    },
+    /// A decimal signed integer (an optional `-`, then digits) within `min..=max`.
+    Int {
+        /// The slot that receives the value (two's complement in a `u64`).
+        slot: u16,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// A hexadecimal unsigned integer (digits and `a-f`/`A-F`, at least one) of at most
+    /// `max`.
+    Hex {
+        /// The slot that receives the value.
+        slot: u16,
+        /// The largest value accepted.
+        max: u64,
+    },
+    /// A binary integer of `width` bytes (1, 2, 4 or 8).
+    Bin {
+        /// The slot that receives the value (sign-extended when `signed`).
+        slot: u16,
+        /// Width in bytes.
+        width: u8,
+        /// Big-endian (network order).
+        big_endian: bool,
+        /// Sign-extend the value.
+        signed: bool,
+    },
+    /// A run of raw bytes whose length is the integer in slot `len` (an earlier op of the
+    /// same message, or of the same repetition item). Inside a unit it must fit in the
+    /// unit; between units it is read from the stream (a mode switch: line, then counted
+    /// bytes, then line...). More than `max` is an `Oversize` error.
+    Bytes {
+        /// The slot that receives the byte range.
+        slot: u16,
+        /// The slot holding the length.
+        len: u16,
+        /// Whether `len` is a slot of the message (`false`: of the current item).
+        len_in_message: bool,
+        /// The longest run accepted.
+        max: u32,
+    },
+    /// Lines (between units) up to a line equal to `marker`; the slot receives the range
+    /// from the first line to the end of the last line before the marker (terminators
+    /// included), which [`Lines`] iterates with the `unstuff` prefix removed. Each line
+    /// obeys the framing's line maximum; the whole run at most `max` bytes.
+    LinesUntil {
+        /// The slot that receives the byte range.
+        slot: u16,
+        /// The line that ends the run, without its terminator (`b"."` for SMTP).
+        marker: &'static [u8],
+        /// The longest run accepted, terminators included.
+        max: u32,
+    },
+    /// Zero or one time the next `len` ops, within the current unit: if they do not
+    /// match, the cursor goes back and their slots are left [`Slot::Empty`]. The slot
+    /// receives `Int(1)` when they matched and `Int(0)` when not.
+    Opt {
+        /// The slot that receives the presence flag.
+        slot: u16,
+        /// How many ops follow that belong to the optional part.
+        len: u16,
+    },
+    /// Exactly `count` times the next `len` ops, where `count` is the integer in message
+    /// slot `count`. Each item appends `stride` slots to the item list; the slot receives
+    /// [`Slot::Seq`]. More than `max` items is an `Oversize` error.
+    Repeat {
+        /// The slot that receives the sequence.
+        slot: u16,
+        /// The message slot holding the count.
+        count: u16,
+        /// How many ops follow that form one item.
+        len: u16,
+        /// Slots per item.
+        stride: u16,
+        /// The most items accepted.
+        max: u32,
+    },
+    /// The next `len` ops, again and again until the end of the current unit, at least
+    /// `min` and at most `max` times (`word+` is `Many { min: 1, .. }` over `[Sep, Word]`).
+    /// An item that consumes nothing is an `Invalid` error, never a loop.
+    Many {
+        /// The slot that receives the sequence.
+        slot: u16,
+        /// How many ops follow that form one item.
+        len: u16,
+        /// Slots per item.
+        stride: u16,
+        /// The fewest items accepted.
+        min: u32,
+        /// The most items accepted.
+        max: u32,
+    },
+    /// Between units: items of the next `len` ops (each starting with [`Op::Line`]) until
+    /// a line equal to `marker` (consumed); `b""` stops at an empty line, as HTTP headers
+    /// do. At most `max` items.
+    ManyUntil {
+        /// The slot that receives the sequence.
+        slot: u16,
+        /// The line that ends the repetition.
+        marker: &'static [u8],
+        /// How many ops follow that form one item.
+        len: u16,
+        /// Slots per item.
+        stride: u16,
+        /// The most items accepted.
+        max: u32,
+    },
+}
+
+/// What one op recorded: the value of a field of a decoded message.
+///
+/// Byte ranges are offsets from the first byte of the message, so they stay valid when
+/// more input is appended to the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Slot {
+    /// Nothing recorded (an optional part that was absent).
+    #[default]
+    Empty,
+    /// Bytes `start..end` of the message.
+    Range(u32, u32),
+    /// An integer (signed values in two's complement).
+    Int(u64),
+    /// Items `start..start + len * stride` of the decoder's item list.
+    Seq {
+        /// Index of the first item slot.
+        start: u32,
+        /// Number of items.
+        len: u32,
+    },
+}
