@@ -1,0 +1,14 @@
+use asyncore_runtime::{dispatcher, Channel, Result};
+
+struct Echo;
+
+#[dispatcher(protocol = "echo.proto", role = server)]
+impl Echo {
+    fn handle_read(&mut self, _ch: &mut Channel<'_>) -> Result {
+        Ok(())
+    }
+}
+
+fn main() {
+    let _ = Echo;
+}
