@@ -1,0 +1,309 @@
+//! The syntax tree of a description, with byte spans into its source text.
+
+/// A byte range of the description source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// The span from the start of `self` to the end of `other`.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A name with its place in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A whole description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    /// `///` comments before `protocol`.
+    pub docs: Vec<String>,
+    /// The protocol's name.
+    pub name: Ident,
+    /// `framing ...`, if given.
+    pub framing: Option<(FramingDecl, Span)>,
+    /// `keywords nocase` was given.
+    pub nocase: bool,
+    /// `on EVENT ACTION` declarations.
+    pub policies: Vec<Policy>,
+    /// The messages, in order.
+    pub messages: Vec<MessageDecl>,
+    /// The states, in order.
+    pub states: Vec<StateDecl>,
+}
+
+/// How the stream is cut into units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FramingDecl {
+    /// `line "TERM" max SIZE [bare_lf accept|reject]`.
+    Line {
+        /// The terminator.
+        term: Vec<u8>,
+        /// The longest line.
+        max: (u64, Span),
+        /// A bare LF ends a CRLF line.
+        bare_lf: bool,
+    },
+    /// `length TYPE max SIZE [offset N] [adjust N] [includes_header] [skip N]`.
+    Length {
+        /// Width in bytes (0: varint).
+        width: u8,
+        /// Big-endian.
+        big_endian: bool,
+        /// The type as written, for messages.
+        ty: Ident,
+        /// The longest body.
+        max: (u64, Span),
+        /// Bytes before the length field.
+        offset: u64,
+        /// Added to the field's value.
+        adjust: i64,
+        /// The length counts the whole header.
+        includes_header: bool,
+        /// Bytes of the frame hidden from the messages, if set.
+        skip: Option<(u64, Span)>,
+    },
+}
+
+/// What happens on bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Which event.
+    pub event: Event,
+    /// What to do.
+    pub action: Action,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A kind of bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A line, frame, run of bytes or repetition over its limit.
+    Oversize,
+    /// A message that matches no message of the protocol.
+    Unknown,
+    /// A message that is not allowed in the current state.
+    NotAllowed,
+    /// A message whose fields are malformed (bad number, bare LF...).
+    Invalid,
+}
+
+impl Event {
+    /// The keyword of this event.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Event::Oversize => "oversize",
+            Event::Unknown => "unknown",
+            Event::NotAllowed => "not_allowed",
+            Event::Invalid => "invalid",
+        }
+    }
+}
+
+/// The answer to bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Close the connection.
+    Close,
+    /// Drop the offending input and go on.
+    Discard,
+    /// Send these bytes (a line: the terminator is added), then close or go on.
+    Reply {
+        /// The reply.
+        text: Vec<u8>,
+        /// Close after sending.
+        close: bool,
+    },
+}
+
+/// Who sends a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// The client.
+    Client,
+    /// The server.
+    Server,
+    /// Either side.
+    Both,
+}
+
+impl Dir {
+    /// True if the client sends this message.
+    pub fn from_client(self) -> bool {
+        matches!(self, Dir::Client | Dir::Both)
+    }
+    /// True if the server sends this message.
+    pub fn from_server(self) -> bool {
+        matches!(self, Dir::Server | Dir::Both)
+    }
+}
+
+/// `client|server|both NAME = units`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageDecl {
+    /// `///` comments.
+    pub docs: Vec<String>,
+    /// Who sends it.
+    pub dir: Dir,
+    /// Its name.
+    pub name: Ident,
+    /// The units, separated by `then`.
+    pub units: Vec<Unit>,
+    /// A policy for this message only (`on invalid ...`).
+    pub policies: Vec<Policy>,
+    /// `limit SIZE`: the most bytes the whole message may span.
+    pub limit: Option<(u64, Span)>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A sequence of parts: one line (or frame), or a run of raw parts after `then`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    /// The parts.
+    pub parts: Vec<Part>,
+    /// Where the unit is written.
+    pub span: Span,
+}
+
+/// One element of a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// What it is.
+    pub kind: PartKind,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The kinds of parts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartKind {
+    /// A literal keyword or byte string.
+    Lit(Vec<u8>),
+    /// `~`: no separator between the neighbouring parts.
+    Glue,
+    /// `ows`: optional spaces or tabs.
+    Ows,
+    /// `NAME:TYPE`.
+    Field(Field),
+}
+
+/// A named field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// `///` comments.
+    pub docs: Vec<String>,
+    /// Its name.
+    pub name: Ident,
+    /// Its type.
+    pub ty: Type,
+    /// Where the type is written.
+    pub ty_span: Span,
+    /// Followed by `?`.
+    pub optional: bool,
+    /// `max N` after the type.
+    pub max: Option<(u64, Span)>,
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Type {
+    /// `word`: bytes up to a space.
+    Word,
+    /// `token`: an RFC 9110 token.
+    Token,
+    /// `rest`: the rest of the line or frame.
+    Rest,
+    /// A decimal (or `hex`) integer: `u8`..`u64`, `usize`, `i8`..`i64`, `hex`.
+    Int {
+        /// Signed.
+        signed: bool,
+        /// Bits (8..64).
+        bits: u8,
+        /// Hexadecimal digits.
+        hex: bool,
+    },
+    /// A binary integer: `u16be`, `i32le`, `u8`...
+    Bin {
+        /// Signed.
+        signed: bool,
+        /// Bytes.
+        width: u8,
+        /// Big-endian.
+        big_endian: bool,
+    },
+    /// `bytes[LEN]`: as many bytes as the earlier integer field LEN says.
+    Bytes(Ident),
+    /// `"lit"?` as a field: whether the literal is present.
+    Flag(Vec<u8>),
+    /// `("a" | "b")`: one of these literals.
+    OneOf(Vec<Vec<u8>>),
+    /// `lines until "MARKER" [unstuff "PREFIX"]`.
+    Lines {
+        /// The line that ends the run.
+        marker: Vec<u8>,
+        /// The prefix removed from lines that start with it.
+        unstuff: Option<Vec<u8>>,
+    },
+    /// `TYPE+`, `TYPE*`, `(PARTS)+`, `(PARTS)*`: repeated to the end of the unit.
+    Many {
+        /// The item.
+        item: Vec<Unit>,
+        /// At least one item (`+`).
+        at_least_one: bool,
+    },
+    /// `COUNT * (UNITS)`: exactly COUNT items.
+    Repeat {
+        /// The field holding the count.
+        count: Ident,
+        /// The item.
+        item: Vec<Unit>,
+    },
+    /// `(UNITS)* until "MARKER"`: items until a line equal to MARKER.
+    Until {
+        /// The item.
+        item: Vec<Unit>,
+        /// The line that ends the repetition.
+        marker: Vec<u8>,
+    },
+}
+
+/// `state NAME [initial] { MSG -> TARGET | TARGET ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDecl {
+    /// `///` comments.
+    pub docs: Vec<String>,
+    /// Its name.
+    pub name: Ident,
+    /// Marked `initial` (the span of the keyword).
+    pub initial: Option<Span>,
+    /// The transitions.
+    pub transitions: Vec<Transition>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `MSG -> TARGET ( | TARGET )*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The message received.
+    pub message: Ident,
+    /// The possible next states; `close` is written as a target named `close`.
+    pub targets: Vec<Ident>,
+}

@@ -1,0 +1,231 @@
+//! The checked, lowered form of a description that code generation and the graph use.
+//!
+//! It mirrors `asyncore_runtime::wire` (whose [`Op`]s the generated code contains) with
+//! owned data, plus what the generated types need: field names, Rust types, docs.
+
+use crate::ast::{Action, Dir, Span};
+
+/// A checked protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Protocol {
+    /// The protocol's name.
+    pub name: String,
+    /// Doc comments.
+    pub docs: Vec<String>,
+    /// The framing.
+    pub framing: Framing,
+    /// Literal keywords match case-insensitively.
+    pub nocase: bool,
+    /// Every message, in declaration order.
+    pub messages: Vec<Message>,
+    /// Every state, in declaration order (one implicit `Ready` state when none is declared).
+    pub states: Vec<State>,
+    /// Index of the initial state.
+    pub initial: usize,
+    /// What to do on bad input, per event.
+    pub policies: Policies,
+}
+
+/// Actions for each kind of bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policies {
+    /// Over a limit.
+    pub oversize: Action,
+    /// No message matches.
+    pub unknown: Action,
+    /// Not allowed in the state.
+    pub not_allowed: Action,
+    /// Malformed fields.
+    pub invalid: Action,
+}
+
+/// The framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// Lines.
+    Line {
+        /// Terminator.
+        term: Vec<u8>,
+        /// Longest line.
+        max: u64,
+        /// Bare LF accepted.
+        bare_lf: bool,
+    },
+    /// Length-prefixed frames.
+    Length {
+        /// Bytes before the length field.
+        offset: u8,
+        /// Width (0: varint).
+        width: u8,
+        /// Big-endian.
+        big_endian: bool,
+        /// Added to the value.
+        adjust: i64,
+        /// Bytes hidden from messages.
+        skip: u8,
+        /// Longest body.
+        max: u64,
+    },
+}
+
+impl Framing {
+    /// The bytes of one frame header (0 for lines).
+    pub fn header_len(&self) -> u64 {
+        match self {
+            Framing::Line { .. } => 0,
+            Framing::Length { offset, width, .. } => {
+                u64::from(*offset) + if *width == 0 { 10 } else { u64::from(*width) }
+            }
+        }
+    }
+}
+
+/// A message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Its name.
+    pub name: String,
+    /// Doc comments.
+    pub docs: Vec<String>,
+    /// Who sends it.
+    pub dir: Dir,
+    /// The decoding ops.
+    pub ops: Vec<Op>,
+    /// Number of message slots.
+    pub slots: u16,
+    /// The fields, in order (derived ones included, marked).
+    pub fields: Vec<FieldInfo>,
+    /// Item types of its repetitions, indexed by `FieldKind::Seq`.
+    pub items: Vec<ItemType>,
+    /// The most bytes one message spans.
+    pub max: u64,
+    /// A policy for malformed input of this message, overriding the protocol's.
+    pub invalid: Option<Action>,
+    /// Where it is declared.
+    pub span: Span,
+    /// Its first part is a literal (it is tried before the others).
+    pub literal_lead: bool,
+}
+
+/// A field of a message or item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInfo {
+    /// Its name.
+    pub name: String,
+    /// Doc comments.
+    pub docs: Vec<String>,
+    /// Its slot.
+    pub slot: u16,
+    /// Its kind.
+    pub kind: FieldKind,
+    /// For optional fields: the slot of the presence flag.
+    pub presence: Option<u16>,
+    /// The field is computed on encoding from another one: the length of a byte field or
+    /// the count of a repetition (its slot).
+    pub derived_from: Option<u16>,
+    /// For integers: the largest value the encoder accepts.
+    pub max: u64,
+}
+
+/// The Rust shape of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldKind {
+    /// `&[u8]`.
+    Bytes,
+    /// An integer.
+    Int {
+        /// Signed.
+        signed: bool,
+        /// Bits.
+        bits: u8,
+    },
+    /// `bool`.
+    Flag,
+    /// A repetition; the item type's index.
+    Seq(usize),
+    /// Dot-stuffed lines.
+    Lines {
+        /// The unstuff prefix.
+        unstuff: Option<Vec<u8>>,
+    },
+}
+
+/// The item type of a repetition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemType {
+    /// The Rust name of a generated item struct (`None`: the item is its single field).
+    pub struct_name: Option<String>,
+    /// The fields of one item.
+    pub fields: Vec<FieldInfo>,
+    /// Slots per item.
+    pub stride: u16,
+}
+
+/// A state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    /// Its name.
+    pub name: String,
+    /// Doc comments.
+    pub docs: Vec<String>,
+    /// Message index and next states.
+    pub transitions: Vec<(usize, Vec<Target>)>,
+}
+
+/// Where a transition leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A state (index).
+    State(usize),
+    /// The connection closes once the replies are sent.
+    Close,
+}
+
+/// A decoding op; see `asyncore_runtime::wire::Op` for the meaning of each.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Line,
+    EndLine,
+    Frame,
+    EndFrame,
+    Lit(Vec<u8>),
+    Sep,
+    Ows,
+    Word { slot: u16 },
+    Token { slot: u16 },
+    Rest { slot: u16 },
+    OneOf { slot: u16, lits: Vec<Vec<u8>> },
+    Uint { slot: u16, max: u64 },
+    Int { slot: u16, min: i64, max: i64 },
+    Hex { slot: u16, max: u64 },
+    Bin { slot: u16, width: u8, big_endian: bool, signed: bool },
+    Bytes { slot: u16, len: u16, len_in_message: bool, max: u32 },
+    LinesUntil { slot: u16, marker: Vec<u8>, max: u32 },
+    Opt { slot: u16, len: u16 },
+    Repeat { slot: u16, count: u16, len: u16, stride: u16, max: u32 },
+    Many { slot: u16, len: u16, stride: u16, min: u32, max: u32 },
+    ManyUntil { slot: u16, marker: Vec<u8>, len: u16, stride: u16, max: u32 },
+}
+
+impl Protocol {
+    /// Indices of the messages the given side receives.
+    pub fn received_by_server(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.messages.len()).filter(|&i| self.messages[i].dir.from_client())
+    }
+
+    /// Indices of the messages the client receives.
+    pub fn received_by_client(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.messages.len()).filter(|&i| self.messages[i].dir.from_server())
+    }
+
+    /// The next states of message `m` (the same in every state that allows it; checked),
+    /// or `None` if no state mentions it.
+    pub fn targets_of(&self, m: usize) -> Option<&[Target]> {
+        self.states
+            .iter()
+            .flat_map(|s| s.transitions.iter())
+            .find(|(msg, _)| *msg == m)
+            .map(|(_, t)| t.as_slice())
+    }
+}

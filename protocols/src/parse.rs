@@ -1,0 +1,631 @@
+//! The parser: tokens to the syntax tree, by recursive descent with "expected ..., found ..."
+//! errors at the offending token.
+
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::lex::{lex, Tok, Token};
+
+/// Parses a description.
+pub fn parse(src: &str) -> Result<Description, Diagnostic> {
+    let toks = lex(src)?;
+    let end = Span {
+        start: src.len(),
+        end: src.len(),
+    };
+    let mut p = Parser { toks, pos: 0, end };
+    p.description()
+}
+
+struct Parser {
+    toks: Vec<Token>,
+    pos: usize,
+    end: Span,
+}
+
+type R<T> = Result<T, Diagnostic>;
+
+const TYPES: &str = "word, token, rest, u8..u64, usize, i8..i64, hex, u16be..u64le, bytes[LEN], lines until \"MARK\", or a group `( ... )`";
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.tok)
+    }
+    fn peek_at(&self, n: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + n).map(|t| &t.tok)
+    }
+    fn span(&self) -> Span {
+        self.toks.get(self.pos).map_or(self.end, |t| t.span)
+    }
+    fn prev_span(&self) -> Span {
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.toks.get(i))
+            .map_or(self.end, |t| t.span)
+    }
+    fn found(&self) -> String {
+        self.peek().map_or("the end of the description".into(), Tok::describe)
+    }
+    fn err<T>(&self, expected: &str) -> R<T> {
+        Err(Diagnostic::new(
+            format!("expected {expected}, found {}", self.found()),
+            self.span(),
+        ))
+    }
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(s)) if s == kw)
+    }
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.is_kw(kw) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_kw(&mut self, kw: &str) -> R<Span> {
+        if self.eat_kw(kw) {
+            Ok(self.prev_span())
+        } else {
+            self.err(&format!("`{kw}`"))
+        }
+    }
+    fn is_punct(&self, p: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Punct(q)) if *q == p)
+    }
+    fn eat_punct(&mut self, p: &str) -> bool {
+        if self.is_punct(p) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_punct(&mut self, p: &str) -> R<Span> {
+        if self.eat_punct(p) {
+            Ok(self.prev_span())
+        } else {
+            self.err(&format!("`{p}`"))
+        }
+    }
+    fn ident(&mut self, what: &str) -> R<Ident> {
+        match self.peek() {
+            Some(Tok::Ident(s)) => {
+                let id = Ident {
+                    name: s.clone(),
+                    span: self.span(),
+                };
+                self.pos += 1;
+                Ok(id)
+            }
+            _ => self.err(what),
+        }
+    }
+    fn string(&mut self, what: &str) -> R<Vec<u8>> {
+        match self.peek() {
+            Some(Tok::Str(s)) => {
+                let s = s.clone();
+                self.pos += 1;
+                Ok(s)
+            }
+            _ => self.err(what),
+        }
+    }
+    fn number(&mut self, what: &str) -> R<(u64, Span)> {
+        match self.peek() {
+            Some(Tok::Num { value, .. }) => {
+                let v = *value;
+                self.pos += 1;
+                Ok((v, self.prev_span()))
+            }
+            _ => self.err(what),
+        }
+    }
+    fn docs(&mut self) -> Vec<String> {
+        let mut docs = Vec::new();
+        while let Some(Tok::Doc(d)) = self.peek() {
+            docs.push(d.clone());
+            self.pos += 1;
+        }
+        docs
+    }
+
+    fn description(&mut self) -> R<Description> {
+        let docs = self.docs();
+        self.expect_kw("protocol")?;
+        let name = self.ident("the protocol's name")?;
+        let mut d = Description {
+            docs,
+            name,
+            framing: None,
+            nocase: false,
+            policies: Vec::new(),
+            messages: Vec::new(),
+            states: Vec::new(),
+        };
+        loop {
+            let docs = self.docs();
+            let start = self.span();
+            if self.peek().is_none() {
+                return Ok(d);
+            }
+            if self.eat_kw("framing") {
+                let f = self.framing()?;
+                if d.framing.is_some() {
+                    return Err(Diagnostic::new("a second `framing`", start)
+                        .help("a protocol has one framing; remove one of them"));
+                }
+                d.framing = Some((f, start.to(self.prev_span())));
+            } else if self.eat_kw("keywords") {
+                if self.eat_kw("nocase") {
+                    d.nocase = true;
+                } else if !self.eat_kw("exact") {
+                    return self.err("`nocase` or `exact`");
+                }
+            } else if self.is_kw("on") {
+                d.policies.push(self.policy()?);
+            } else if self.is_kw("client") || self.is_kw("server") || self.is_kw("both") {
+                d.messages.push(self.message(docs)?);
+            } else if self.eat_kw("state") {
+                d.states.push(self.state(docs, start)?);
+            } else {
+                return self.err(
+                    "`framing`, `keywords`, `on`, `client`, `server`, `both` or `state`",
+                );
+            }
+        }
+    }
+
+    fn framing(&mut self) -> R<FramingDecl> {
+        if self.eat_kw("line") {
+            let term = self.string("the line terminator, as a string like \"\\r\\n\"")?;
+            self.expect_kw("max")?;
+            let max = self.number("the longest line in bytes, like 4KiB")?;
+            let mut bare_lf = false;
+            if self.eat_kw("bare_lf") {
+                if self.eat_kw("accept") {
+                    bare_lf = true;
+                } else if !self.eat_kw("reject") {
+                    return self.err("`accept` or `reject`");
+                }
+            }
+            Ok(FramingDecl::Line { term, max, bare_lf })
+        } else if self.eat_kw("length") {
+            let ty = self.ident("the length field's type, like u32be or varint")?;
+            let (width, big_endian) = match ty.name.as_str() {
+                "u8" => (1, true),
+                "u16be" => (2, true),
+                "u16le" => (2, false),
+                "u32be" => (4, true),
+                "u32le" => (4, false),
+                "u64be" => (8, true),
+                "u64le" => (8, false),
+                "varint" => (0, false),
+                _ => {
+                    return Err(Diagnostic::new(
+                        format!("`{}` is not a length field type", ty.name),
+                        ty.span,
+                    )
+                    .help("use u8, u16be, u16le, u32be, u32le, u64be, u64le or varint"))
+                }
+            };
+            self.expect_kw("max")?;
+            let max = self.number("the longest frame body in bytes, like 1MiB")?;
+            let (mut offset, mut adjust, mut includes_header, mut skip) = (0, 0i64, false, None);
+            loop {
+                if self.eat_kw("offset") {
+                    offset = self.number("a byte count")?.0;
+                } else if self.eat_kw("adjust") {
+                    let neg = self.eat_punct("-");
+                    let (v, span) = self.number("a byte count")?;
+                    let v = i64::try_from(v).map_err(|_| Diagnostic::new("adjustment too large", span))?;
+                    adjust = if neg { -v } else { v };
+                } else if self.eat_kw("includes_header") {
+                    includes_header = true;
+                } else if self.eat_kw("skip") {
+                    skip = Some(self.number("a byte count")?);
+                } else {
+                    break;
+                }
+            }
+            Ok(FramingDecl::Length {
+                width,
+                big_endian,
+                ty,
+                max,
+                offset,
+                adjust,
+                includes_header,
+                skip,
+            })
+        } else {
+            self.err("`line` or `length`")
+        }
+    }
+
+    fn policy(&mut self) -> R<Policy> {
+        let start = self.expect_kw("on")?;
+        let event = match self.ident("`oversize`, `unknown`, `not_allowed` or `invalid`")? {
+            id if id.name == "oversize" => Event::Oversize,
+            id if id.name == "unknown" => Event::Unknown,
+            id if id.name == "not_allowed" => Event::NotAllowed,
+            id if id.name == "invalid" => Event::Invalid,
+            id => {
+                return Err(Diagnostic::new(format!("unknown event `{}`", id.name), id.span)
+                    .help("the events are oversize, unknown, not_allowed and invalid"))
+            }
+        };
+        let action = if self.eat_kw("close") {
+            Action::Close
+        } else if self.eat_kw("discard") {
+            Action::Discard
+        } else if self.eat_kw("reply") {
+            let text = self.string("the reply, as a string")?;
+            let close = self.eat_kw("close");
+            if !close {
+                self.eat_kw("continue");
+            }
+            Action::Reply { text, close }
+        } else {
+            return self.err("`close`, `discard` or `reply \"...\"`");
+        };
+        Ok(Policy {
+            event,
+            action,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn message(&mut self, docs: Vec<String>) -> R<MessageDecl> {
+        let start = self.span();
+        let dir = match self.ident("`client`, `server` or `both`")?.name.as_str() {
+            "client" => Dir::Client,
+            "server" => Dir::Server,
+            _ => Dir::Both,
+        };
+        let name = self.ident("the message's name")?;
+        self.expect_punct("=")?;
+        let units = self.units(&[])?;
+        let limit = if self.eat_kw("limit") {
+            Some(self.number("the most bytes the message may span, like 512MiB")?)
+        } else {
+            None
+        };
+        let mut policies = Vec::new();
+        while self.is_kw("on") {
+            policies.push(self.policy()?);
+        }
+        Ok(MessageDecl {
+            docs,
+            dir,
+            name,
+            units,
+            policies,
+            limit,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    /// Units separated by `then`, up to a token that cannot start a part.
+    fn units(&mut self, stop: &[&str]) -> R<Vec<Unit>> {
+        let mut units = vec![self.unit(stop)?];
+        while self.eat_kw("then") {
+            units.push(self.unit(stop)?);
+        }
+        Ok(units)
+    }
+
+    fn starts_part(&self) -> bool {
+        let mut n = 0;
+        while let Some(Tok::Doc(_)) = self.peek_at(n) {
+            n += 1;
+        }
+        match self.peek_at(n) {
+            Some(Tok::Str(_)) | Some(Tok::Num { .. }) => true,
+            Some(Tok::Punct(p)) => *p == "~",
+            Some(Tok::Ident(s)) => s == "ows" || matches!(self.peek_at(n + 1), Some(Tok::Punct(":"))),
+            _ => false,
+        }
+    }
+
+    fn unit(&mut self, stop: &[&str]) -> R<Unit> {
+        let start = self.span();
+        let mut parts = Vec::new();
+        while self.starts_part() && !stop.iter().any(|s| self.is_punct(s)) {
+            parts.push(self.part()?);
+        }
+        if parts.is_empty() {
+            return self.err("a part: a string, `~`, `ows`, a byte like 0x01, or NAME:TYPE");
+        }
+        Ok(Unit {
+            parts,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn part(&mut self) -> R<Part> {
+        let start = self.span();
+        let docs = self.docs();
+        let kind = match self.peek().cloned() {
+            Some(Tok::Str(s)) => {
+                self.pos += 1;
+                if s.is_empty() {
+                    return Err(Diagnostic::new("an empty literal matches nothing", start)
+                        .help("remove it"));
+                }
+                PartKind::Lit(s)
+            }
+            Some(Tok::Num {
+                value,
+                hex_digits: Some(digits),
+            }) => {
+                self.pos += 1;
+                let n = digits.div_ceil(2);
+                PartKind::Lit(value.to_be_bytes()[8 - n.min(8)..].to_vec())
+            }
+            Some(Tok::Num { .. }) => {
+                return Err(Diagnostic::new(
+                    "a decimal number is not a part",
+                    start,
+                )
+                .help("write a byte literal as 0x2A, or a text literal as \"42\""))
+            }
+            Some(Tok::Punct("~")) => {
+                self.pos += 1;
+                PartKind::Glue
+            }
+            Some(Tok::Ident(s)) if s == "ows" => {
+                self.pos += 1;
+                PartKind::Ows
+            }
+            _ => {
+                let name = self.ident("a field name")?;
+                self.expect_punct(":")?;
+                PartKind::Field(self.field(name, docs)?)
+            }
+        };
+        Ok(Part {
+            kind,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn field(&mut self, name: Ident, docs: Vec<String>) -> R<Field> {
+        let ty_start = self.span();
+        let ty = self.ty()?;
+        let ty_span = ty_start.to(self.prev_span());
+        let optional = self.eat_punct("?");
+        let max = if self.eat_kw("max") {
+            Some(self.number("a limit, like 512MiB or 1024")?)
+        } else {
+            None
+        };
+        let ty = match ty {
+            Type::OneOf(mut lits) if optional && lits.len() == 1 => Type::Flag(lits.remove(0)),
+            ty => ty,
+        };
+        let optional = optional && !matches!(ty, Type::Flag(_));
+        Ok(Field {
+            docs,
+            name,
+            ty,
+            ty_span,
+            optional,
+            max,
+        })
+    }
+
+    fn ty(&mut self) -> R<Type> {
+        match self.peek().cloned() {
+            Some(Tok::Str(s)) => {
+                self.pos += 1;
+                Ok(Type::OneOf(vec![s]))
+            }
+            Some(Tok::Punct("(")) => {
+                self.pos += 1;
+                // `("a" | "b")` or a group of parts.
+                if matches!(self.peek(), Some(Tok::Str(_)))
+                    && matches!(self.peek_at(1), Some(Tok::Punct("|")) | Some(Tok::Punct(")")))
+                {
+                    let mut lits = vec![self.string("a string")?];
+                    while self.eat_punct("|") {
+                        lits.push(self.string("a string")?);
+                    }
+                    self.expect_punct(")")?;
+                    if lits.len() == 1 {
+                        return Ok(Type::OneOf(lits));
+                    }
+                    return Ok(Type::OneOf(lits));
+                }
+                let item = self.units(&[")"])?;
+                self.expect_punct(")")?;
+                self.repetition(item)
+            }
+            Some(Tok::Ident(s)) => {
+                let span = self.span();
+                self.pos += 1;
+                let scalar = match s.as_str() {
+                    "word" => Some(Type::Word),
+                    "token" => Some(Type::Token),
+                    "rest" => Some(Type::Rest),
+                    "hex" => Some(Type::Int { signed: false, bits: 64, hex: true }),
+                    "usize" | "u64" => Some(Type::Int { signed: false, bits: 64, hex: false }),
+                    "u8" => Some(Type::Int { signed: false, bits: 8, hex: false }),
+                    "u16" => Some(Type::Int { signed: false, bits: 16, hex: false }),
+                    "u32" => Some(Type::Int { signed: false, bits: 32, hex: false }),
+                    "i8" => Some(Type::Int { signed: true, bits: 8, hex: false }),
+                    "i16" => Some(Type::Int { signed: true, bits: 16, hex: false }),
+                    "i32" => Some(Type::Int { signed: true, bits: 32, hex: false }),
+                    "i64" | "isize" => Some(Type::Int { signed: true, bits: 64, hex: false }),
+                    _ => bin_type(&s),
+                };
+                if let Some(t) = scalar {
+                    if self.is_punct("+") || (self.is_punct("*") && !self.is_count_star()) {
+                        let at_least_one = self.eat_punct("+") || !self.eat_punct("*");
+                        let part = Part {
+                            kind: PartKind::Field(Field {
+                                docs: Vec::new(),
+                                name: Ident { name: "item".into(), span },
+                                ty: t,
+                                ty_span: span,
+                                optional: false,
+                                max: None,
+                            }),
+                            span,
+                        };
+                        return Ok(Type::Many {
+                            item: vec![Unit { parts: vec![part], span }],
+                            at_least_one,
+                        });
+                    }
+                    return Ok(t);
+                }
+                match s.as_str() {
+                    "bytes" => {
+                        self.expect_punct("[")?;
+                        let len = self.ident("the name of the field holding the length")?;
+                        self.expect_punct("]")?;
+                        Ok(Type::Bytes(len))
+                    }
+                    "lines" => {
+                        self.expect_kw("until")?;
+                        let marker = self.string("the line that ends the run, like \".\"")?;
+                        let unstuff = if self.eat_kw("unstuff") {
+                            Some(self.string("the prefix to remove, like \".\"")?)
+                        } else {
+                            None
+                        };
+                        Ok(Type::Lines { marker, unstuff })
+                    }
+                    _ if self.is_punct("*") => {
+                        // COUNT * ( ... )
+                        self.pos += 1;
+                        self.expect_punct("(")?;
+                        let item = self.units(&[")"])?;
+                        self.expect_punct(")")?;
+                        Ok(Type::Repeat {
+                            count: Ident { name: s, span },
+                            item,
+                        })
+                    }
+                    _ => Err(Diagnostic::new(format!("unknown type `{s}`"), span)
+                        .help(format!("the types are {TYPES}"))),
+                }
+            }
+            _ => self.err(&format!("a type ({TYPES})")),
+        }
+    }
+
+    /// After `TYPE*`: is this `*` a count repetition `COUNT * (`? (Only for identifiers that
+    /// are not types, which `ty` handles before calling this.)
+    fn is_count_star(&self) -> bool {
+        false
+    }
+
+    fn repetition(&mut self, item: Vec<Unit>) -> R<Type> {
+        if self.eat_punct("+") {
+            Ok(Type::Many { item, at_least_one: true })
+        } else if self.eat_punct("*") {
+            if self.eat_kw("until") {
+                let marker = self.string("the line that ends the repetition, like \"\"")?;
+                Ok(Type::Until { item, marker })
+            } else {
+                Ok(Type::Many { item, at_least_one: false })
+            }
+        } else {
+            self.err("`+`, `*` or `* until \"MARK\"` after a group")
+        }
+    }
+
+    fn state(&mut self, docs: Vec<String>, start: Span) -> R<StateDecl> {
+        let name = self.ident("the state's name")?;
+        let initial = if self.eat_kw("initial") {
+            Some(self.prev_span())
+        } else {
+            None
+        };
+        self.expect_punct("{")?;
+        let mut transitions = Vec::new();
+        while !self.eat_punct("}") {
+            if self.peek().is_none() {
+                return self.err("`}`");
+            }
+            let message = self.ident("a message name or `}`")?;
+            self.expect_punct("->")?;
+            let mut targets = vec![self.ident("the next state or `close`")?];
+            while self.eat_punct("|") {
+                targets.push(self.ident("the next state or `close`")?);
+            }
+            self.eat_punct(",");
+            self.eat_punct(";");
+            transitions.push(Transition { message, targets });
+        }
+        Ok(StateDecl {
+            docs,
+            name,
+            initial,
+            transitions,
+            span: start.to(self.prev_span()),
+        })
+    }
+}
+
+fn bin_type(s: &str) -> Option<Type> {
+    let (signed, rest) = match s.as_bytes().first()? {
+        b'u' => (false, &s[1..]),
+        b'i' => (true, &s[1..]),
+        _ => return None,
+    };
+    let (bits, endian) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit())?);
+    let big_endian = match endian {
+        "be" => true,
+        "le" => false,
+        _ => return None,
+    };
+    let width = match bits {
+        "8" => 1,
+        "16" => 2,
+        "32" => 4,
+        "64" => 8,
+        _ => return None,
+    };
+    Some(Type::Bin { signed, width, big_endian })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_small_protocol() {
+        let d = parse(
+            r#"
+            /// Echo.
+            protocol echo
+            framing line "\n" max 4KiB
+            on oversize reply "ERR too long" close
+            /// A line.
+            client Line = text:rest
+            server Echo = text:rest
+            client Get = "get" keys:word+ flag:"noreply"? then data:bytes[n] max 1KiB "\r\n"
+            state Ready initial { Line -> Ready  Get -> Ready | close }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(d.name.name, "echo");
+        assert_eq!(d.docs, ["Echo."]);
+        assert_eq!(d.messages.len(), 3);
+        assert_eq!(d.messages[2].units.len(), 2);
+        assert_eq!(d.states[0].transitions[1].targets.len(), 2);
+        assert!(d.states[0].initial.is_some());
+        let PartKind::Field(f) = &d.messages[2].units[0].parts[2].kind else { panic!() };
+        assert_eq!(f.ty, Type::Flag(b"noreply".to_vec()));
+    }
+
+    #[test]
+    fn errors_point_at_the_token() {
+        let src = "protocol x\nclient A = \"a\"\nstate S initial { A = S }";
+        let e = parse(src).unwrap_err();
+        assert_eq!(e.message, "expected `->`, found `=`");
+        assert_eq!(&src[e.span.start..e.span.start + 1], "=");
+    }
+}
