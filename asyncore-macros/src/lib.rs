@@ -8,8 +8,8 @@
 //! In Python a channel is a class deriving from `asyncore.dispatcher` that overrides the
 //! `handle_*` methods it needs. Here it is a type with an `impl` block marked
 //! `#[dispatcher]`: the methods named after `asyncore_runtime::Dispatcher` methods become
-//! the type's `Dispatcher` impl, the other items stay in an ordinary impl, and every handler left
-//! out keeps asyncore's default.
+//! the type's `Dispatcher` impl, the other items stay in an ordinary impl, and every
+//! handler left out keeps asyncore's default.
 //!
 //! ```
 //! use asyncore_runtime::{dispatcher, Channel, Result};
