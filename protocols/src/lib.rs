@@ -7,6 +7,8 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod gen;
+pub mod graph;
 pub mod ir;
 pub mod lex;
 pub mod parse;
@@ -19,8 +21,33 @@ pub fn compile(src: &str) -> Result<ir::Protocol, Vec<Diagnostic>> {
     check::check(&ast)
 }
 
+/// Parses, checks and generates the module `VIS mod NAME { ... }` of a description.
+pub fn expand(
+    src: &str,
+    vis: &proc_macro2::TokenStream,
+    name: &proc_macro2::Ident,
+) -> Result<proc_macro2::TokenStream, Vec<Diagnostic>> {
+    let p = compile(src)?;
+    Ok(gen::generate(&p, vis, name))
+}
+
 #[cfg(test)]
 mod tests {
+    /// Every description generates a module that parses as Rust.
+    #[test]
+    fn shipped_descriptions_generate_rust() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptions");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let src = std::fs::read_to_string(&path).unwrap();
+            let name = proc_macro2::Ident::new("m", proc_macro2::Span::call_site());
+            let tokens = super::expand(&src, &quote::quote!(pub), &name).unwrap();
+            if let Err(e) = super::gen::pretty(tokens) {
+                panic!("{}: {e}", path.display());
+            }
+        }
+    }
+
     /// Every description under `descriptions/` compiles.
     #[test]
     fn shipped_descriptions_compile() {

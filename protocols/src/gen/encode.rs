@@ -1,0 +1,184 @@
+//! Encoders: straight-line code over `asyncore_runtime::wire::Encoder`, one statement per op.
+
+use std::collections::HashMap;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::bytes_lit;
+use crate::ir::{FieldInfo, FieldKind, Message, Op, Protocol};
+
+/// How to reach a field's value in the current scope.
+#[derive(Clone)]
+struct Env {
+    /// Slot to the expression of a visible field's value.
+    values: HashMap<u16, TokenStream>,
+    /// Slot to the field (for names and kinds).
+    fields: HashMap<u16, FieldInfo>,
+    /// Presence slot to the optional field or flag it guards.
+    presence: HashMap<u16, FieldInfo>,
+}
+
+impl Env {
+    fn new(fields: &[FieldInfo], access: impl Fn(&FieldInfo) -> TokenStream) -> Env {
+        let mut env = Env { values: HashMap::new(), fields: HashMap::new(), presence: HashMap::new() };
+        for f in fields {
+            env.fields.insert(f.slot, f.clone());
+            if let Some(p) = f.presence {
+                env.presence.insert(p, f.clone());
+            }
+            if f.kind == FieldKind::Flag {
+                env.presence.insert(f.slot, f.clone());
+            }
+            if f.derived_from.is_none() {
+                env.values.insert(f.slot, access(f));
+            }
+        }
+        // Derived fields: the length or count of what they measure.
+        for f in fields {
+            if let Some(from) = f.derived_from {
+                if let Some(v) = env.values.get(&from) {
+                    let v = v.clone();
+                    env.values.insert(f.slot, quote!((#v).len()));
+                }
+            }
+        }
+        env
+    }
+
+    fn value(&self, slot: u16) -> TokenStream {
+        self.values.get(&slot).cloned().unwrap_or_else(|| quote!(0))
+    }
+
+    fn name(&self, slot: u16) -> String {
+        self.fields.get(&slot).map_or_else(|| "?".to_string(), |f| f.name.clone())
+    }
+}
+
+/// The body of `fn encode(&self, out)`.
+pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
+    let env = Env::new(&m.fields, |f| {
+        let n = format_ident!("{}", f.name);
+        quote!(self.#n)
+    });
+    let body = ops(m, &m.ops, &env, false);
+    quote! {
+        let mut e = ::asyncore_runtime::wire::Encoder::new(out, &FRAMING);
+        #body
+        e.finish()
+    }
+}
+
+/// Statements for `ops`; `in_item` when inside a repetition item.
+fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut i = 0;
+    while i < list.len() {
+        let op = &list[i];
+        i += 1;
+        let stmt = match op {
+            Op::Line | Op::Ows => quote!(),
+            Op::EndLine => quote!(e.end_line();),
+            Op::Frame => quote!(e.begin_frame();),
+            Op::EndFrame => quote!(e.end_frame()?;),
+            Op::Lit(b) => {
+                let b = bytes_lit(b);
+                quote!(e.lit(#b);)
+            }
+            Op::Sep => quote!(e.sep();),
+            Op::Word { slot } => field_call(env, *slot, quote!(word), quote!()),
+            Op::Token { slot } => field_call(env, *slot, quote!(token), quote!()),
+            Op::Rest { slot } => field_call(env, *slot, quote!(rest), quote!()),
+            Op::OneOf { slot, lits } => {
+                let lits = lits.iter().map(|l| bytes_lit(l));
+                field_call(env, *slot, quote!(one_of), quote!(, &[#(#lits),*]))
+            }
+            Op::Uint { slot, max } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                quote!(e.uint(#n, (#v) as u64, #max)?;)
+            }
+            Op::Hex { slot, max } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                quote!(e.hex(#n, (#v) as u64, #max)?;)
+            }
+            Op::Int { slot, min, max } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                quote!(e.int(#n, (#v) as i64, #min, #max)?;)
+            }
+            Op::Bin { slot, width, big_endian, .. } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                quote!(e.bin(#n, (#v) as u64, #width, #big_endian)?;)
+            }
+            Op::Bytes { slot, max, .. } => field_call(env, *slot, quote!(bytes), quote!(, #max)),
+            Op::LinesUntil { slot, marker, max } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                let unstuff = match env.fields.get(slot).map(|f| &f.kind) {
+                    Some(FieldKind::Lines { unstuff: Some(u) }) => {
+                        let u = bytes_lit(u);
+                        quote!(::core::option::Option::Some(#u))
+                    }
+                    _ => quote!(::core::option::Option::None),
+                };
+                let marker = bytes_lit(marker);
+                quote!(e.lines(#n, &#v, #marker, #unstuff, #max)?;)
+            }
+            Op::Opt { slot, len } => {
+                let body = &list[i..i + *len as usize];
+                i += *len as usize;
+                match env.presence.get(slot) {
+                    Some(f) if f.kind == FieldKind::Flag => {
+                        let v = env.value(f.slot);
+                        let inner = ops(m, body, env, in_item);
+                        quote!(if #v { #inner })
+                    }
+                    Some(f) => {
+                        let v = env.value(f.slot);
+                        let mut inner_env = env.clone();
+                        inner_env.values.insert(f.slot, quote!(__v));
+                        let inner = ops(m, body, &inner_env, in_item);
+                        quote!(if let ::core::option::Option::Some(__v) = #v { #inner })
+                    }
+                    None => quote!(),
+                }
+            }
+            Op::Repeat { slot, len, .. } | Op::Many { slot, len, .. } | Op::ManyUntil { slot, len, .. } => {
+                let body = &list[i..i + *len as usize];
+                i += *len as usize;
+                let seq = env.value(*slot);
+                let idx = match env.fields.get(slot).map(|f| &f.kind) {
+                    Some(FieldKind::Seq(idx)) => *idx,
+                    _ => 0,
+                };
+                let item = &m.items[idx];
+                let item_env = Env::new(&item.fields, |f| {
+                    if item.struct_name.is_none() {
+                        quote!(__item)
+                    } else {
+                        let n = format_ident!("{}", f.name);
+                        quote!(__item.#n)
+                    }
+                });
+                let inner = ops(m, body, &item_env, true);
+                let tail = match op {
+                    Op::ManyUntil { marker, .. } => {
+                        let marker = bytes_lit(marker);
+                        quote!(e.lit(#marker); e.end_line();)
+                    }
+                    _ => quote!(),
+                };
+                quote! {
+                    for __item in (#seq).iter() { #inner }
+                    #tail
+                }
+            }
+        };
+        out.extend(stmt);
+    }
+    let _ = in_item;
+    out
+}
+
+fn field_call(env: &Env, slot: u16, method: TokenStream, extra: TokenStream) -> TokenStream {
+    let (n, v) = (env.name(slot), env.value(slot));
+    quote!(e.#method(#n, #v #extra)?;)
+}

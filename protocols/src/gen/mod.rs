@@ -1,0 +1,200 @@
+//! Code generation: the checked [`Protocol`] as Rust items, for the body of a module.
+//!
+//! The items are: one struct per message (fields borrow from the read buffer), an enum per
+//! direction, the decoding programs run by `asyncore_runtime::wire::Decoder`, an encoder
+//! per message, the `State` enum, and per role a handler trait, a context and a channel
+//! that implements `asyncore_runtime::Dispatcher`. Generated code names runtime items by
+//! absolute path.
+
+mod encode;
+mod roles;
+mod types;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ir::{Framing, Op, Protocol};
+
+/// Generates the protocol module: `VIS mod NAME { ... }`.
+pub fn generate(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident) -> TokenStream {
+    generate_role(p, vis, mod_name, "both")
+}
+
+/// Like [`generate`], keeping only the role items of `role` (`"server"`, `"client"` or
+/// `"both"`): what `asyncore-protocol expand --role` shows.
+pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident, role: &str) -> TokenStream {
+    let docs = doc_attrs(&p.docs);
+    let framing = framing(&p.framing, p.nocase);
+    let types = types::messages(p);
+    let programs = programs(p);
+    let roles = roles::roles(p, role);
+    let name = &p.name;
+    let graph = crate::graph::mermaid(p);
+    let graph_doc = format!("State diagram of `{name}`:\n\n```text\n{graph}```");
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #graph_doc]
+        #[allow(dead_code, unused_variables, unused_mut, unreachable_patterns, non_camel_case_types, clippy::all)]
+        #vis mod #mod_name {
+        /// The framing of this protocol.
+        pub static FRAMING: ::asyncore_runtime::wire::Framing = #framing;
+        #programs
+        #types
+        #roles
+        }
+    }
+}
+
+/// Formats generated items as a Rust file, for `expand`.
+pub fn pretty(tokens: TokenStream) -> Result<String, String> {
+    let file: syn::File = syn::parse2(tokens).map_err(|e| e.to_string())?;
+    Ok(prettyplease::unparse(&file))
+}
+
+pub(crate) fn doc_attrs(docs: &[String]) -> Vec<TokenStream> {
+    docs.iter()
+        .map(|d| {
+            let d = format!(" {d}");
+            quote!(#[doc = #d])
+        })
+        .collect()
+}
+
+pub(crate) fn bytes_lit(b: &[u8]) -> TokenStream {
+    let lit = Literal::byte_string(b);
+    quote!(#lit)
+}
+
+fn framing(f: &Framing, nocase: bool) -> TokenStream {
+    match f {
+        Framing::Line { term, max, bare_lf } => {
+            let term = bytes_lit(term);
+            let max = *max as u32;
+            quote! {
+                ::asyncore_runtime::wire::Framing::Line { term: #term, max: #max, bare_lf: #bare_lf, nocase: #nocase }
+            }
+        }
+        Framing::Length { offset, width, big_endian, adjust, skip, max } => {
+            let max = *max as u32;
+            quote! {
+                ::asyncore_runtime::wire::Framing::Length(::asyncore_runtime::wire::LengthHeader {
+                    offset: #offset, width: #width, big_endian: #big_endian, adjust: #adjust, skip: #skip, max: #max,
+                })
+            }
+        }
+    }
+}
+
+/// The message index of `m` within the program of its direction.
+pub(crate) fn program_index(p: &Protocol, m: usize, from_client: bool) -> u16 {
+    (0..m)
+        .filter(|&i| if from_client { p.messages[i].dir.from_client() } else { p.messages[i].dir.from_server() })
+        .count() as u16
+}
+
+/// Message indices (in the program of one direction) in the order to try them: messages
+/// that start with a literal first, then the others, each in declaration order.
+pub(crate) fn try_order(p: &Protocol, msgs: &[usize], from_client: bool) -> Vec<u16> {
+    let mut lit: Vec<u16> = Vec::new();
+    let mut other: Vec<u16> = Vec::new();
+    for &m in msgs {
+        let idx = program_index(p, m, from_client);
+        if p.messages[m].literal_lead {
+            lit.push(idx);
+        } else {
+            other.push(idx);
+        }
+    }
+    lit.extend(other);
+    lit
+}
+
+fn programs(p: &Protocol) -> TokenStream {
+    let mut out = TokenStream::new();
+    for from_client in [true, false] {
+        let msgs: Vec<TokenStream> = p
+            .messages
+            .iter()
+            .filter(|m| if from_client { m.dir.from_client() } else { m.dir.from_server() })
+            .map(|m| {
+                let name = &m.name;
+                let slots = m.slots;
+                let max = m.max as u32;
+                let ops = m.ops.iter().map(op);
+                quote! {
+                    ::asyncore_runtime::wire::Message { name: #name, slots: #slots, max: #max, ops: &[#(#ops),*] }
+                }
+            })
+            .collect();
+        let (ident, doc) = if from_client {
+            (format_ident!("CLIENT_MESSAGES"), "The decoding program of the messages the client sends (run by the server).")
+        } else {
+            (format_ident!("SERVER_MESSAGES"), "The decoding program of the messages the server sends (run by the client).")
+        };
+        let name = &p.name;
+        let all: Vec<usize> = (0..p.messages.len())
+            .filter(|&i| if from_client { p.messages[i].dir.from_client() } else { p.messages[i].dir.from_server() })
+            .collect();
+        let order = try_order(p, &all, from_client);
+        let all_ident = format_ident!("{}_ALL", ident);
+        out.extend(quote! {
+            #[doc = #doc]
+            pub static #ident: ::asyncore_runtime::wire::Program = ::asyncore_runtime::wire::Program {
+                name: #name,
+                framing: FRAMING,
+                messages: &[#(#msgs),*],
+            };
+            /// Every message of the program, in the order the decoder tries them.
+            pub const #all_ident: &[u16] = &[#(#order),*];
+        });
+    }
+    out
+}
+
+fn op(o: &Op) -> TokenStream {
+    let w = quote!(::asyncore_runtime::wire::Op);
+    match o {
+        Op::Line => quote!(#w::Line),
+        Op::EndLine => quote!(#w::EndLine),
+        Op::Frame => quote!(#w::Frame),
+        Op::EndFrame => quote!(#w::EndFrame),
+        Op::Lit(b) => {
+            let b = bytes_lit(b);
+            quote!(#w::Lit(#b))
+        }
+        Op::Sep => quote!(#w::Sep),
+        Op::Ows => quote!(#w::Ows),
+        Op::Word { slot } => quote!(#w::Word { slot: #slot }),
+        Op::Token { slot } => quote!(#w::Token { slot: #slot }),
+        Op::Rest { slot } => quote!(#w::Rest { slot: #slot }),
+        Op::OneOf { slot, lits } => {
+            let lits = lits.iter().map(|l| bytes_lit(l));
+            quote!(#w::OneOf { slot: #slot, lits: &[#(#lits),*] })
+        }
+        Op::Uint { slot, max } => quote!(#w::Uint { slot: #slot, max: #max }),
+        Op::Int { slot, min, max } => quote!(#w::Int { slot: #slot, min: #min, max: #max }),
+        Op::Hex { slot, max } => quote!(#w::Hex { slot: #slot, max: #max }),
+        Op::Bin { slot, width, big_endian, signed } => {
+            quote!(#w::Bin { slot: #slot, width: #width, big_endian: #big_endian, signed: #signed })
+        }
+        Op::Bytes { slot, len, len_in_message, max } => {
+            quote!(#w::Bytes { slot: #slot, len: #len, len_in_message: #len_in_message, max: #max })
+        }
+        Op::LinesUntil { slot, marker, max } => {
+            let marker = bytes_lit(marker);
+            quote!(#w::LinesUntil { slot: #slot, marker: #marker, max: #max })
+        }
+        Op::Opt { slot, len } => quote!(#w::Opt { slot: #slot, len: #len }),
+        Op::Repeat { slot, count, len, stride, max } => {
+            quote!(#w::Repeat { slot: #slot, count: #count, len: #len, stride: #stride, max: #max })
+        }
+        Op::Many { slot, len, stride, min, max } => {
+            quote!(#w::Many { slot: #slot, len: #len, stride: #stride, min: #min, max: #max })
+        }
+        Op::ManyUntil { slot, marker, len, stride, max } => {
+            let marker = bytes_lit(marker);
+            quote!(#w::ManyUntil { slot: #slot, marker: #marker, len: #len, stride: #stride, max: #max })
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The state enum, and per role a handler trait, a context and a channel.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{bytes_lit, doc_attrs, program_index, try_order, types};
+use crate::ast::Action;
+use crate::ir::{Framing, Message, Protocol, Target};
+
+/// `on_snake_case` for a message name.
+pub fn handler_name(message: &str) -> String {
+    let mut s = String::from("on_");
+    for (i, c) in message.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                s.push('_');
+            }
+            s.push(c.to_ascii_lowercase());
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// True when the handler of message `m` chooses the next state.
+fn has_choice(p: &Protocol, m: usize) -> bool {
+    p.states.iter().any(|s| s.transitions.iter().any(|(mi, t)| *mi == m && t.len() > 1))
+}
+
+fn choice_targets(p: &Protocol, m: usize) -> Vec<Target> {
+    p.states
+        .iter()
+        .flat_map(|s| s.transitions.iter())
+        .find(|(mi, t)| *mi == m && t.len() > 1)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+fn target_name(p: &Protocol, t: Target) -> String {
+    match t {
+        Target::State(i) => p.states[i].name.clone(),
+        Target::Close => "Close".into(),
+    }
+}
+
+pub(crate) fn roles(p: &Protocol, role: &str) -> TokenStream {
+    let mut out = state_enum(p);
+    out.extend(next_enums(p));
+    if role != "client" {
+        out.extend(server_role(p));
+    }
+    if role != "server" {
+        out.extend(client_role(p));
+    }
+    out
+}
+
+fn state_enum(p: &Protocol) -> TokenStream {
+    let variants = p.states.iter().map(|s| {
+        let v = format_ident!("{}", s.name);
+        let docs = doc_attrs(&s.docs);
+        quote!(#(#docs)* #v)
+    });
+    let initial = format_ident!("{}", p.states[p.initial].name);
+    let allowed = p.states.iter().map(|s| {
+        let v = format_ident!("{}", s.name);
+        let msgs: Vec<usize> = s.transitions.iter().map(|t| t.0).collect();
+        let order = try_order(p, &msgs, true);
+        quote!(State::#v => &[#(#order),*])
+    });
+    let names = p.states.iter().map(|s| {
+        let v = format_ident!("{}", s.name);
+        let n = &s.name;
+        quote!(State::#v => #n)
+    });
+    let bits = p.states.iter().enumerate().map(|(i, s)| {
+        let v = format_ident!("{}", s.name);
+        let bit = 1u64 << (i % 64);
+        quote!(State::#v => #bit)
+    });
+    quote! {
+        /// The states of the conversation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum State { #(#variants),* }
+        impl State {
+            /// Where a connection starts.
+            pub const INITIAL: State = State::#initial;
+            /// The messages of [`CLIENT_MESSAGES`] allowed in this state, in the order the
+            /// decoder tries them.
+            pub fn allowed(self) -> &'static [u16] {
+                match self { #(#allowed,)* }
+            }
+            /// The state's name in the description.
+            pub fn name(self) -> &'static str {
+                match self { #(#names,)* }
+            }
+            fn bit(self) -> u64 {
+                match self { #(#bits,)* }
+            }
+        }
+        impl ::core::default::Default for State {
+            fn default() -> Self { State::INITIAL }
+        }
+    }
+}
+
+fn next_enums(p: &Protocol) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (mi, m) in p.messages.iter().enumerate() {
+        if !has_choice(p, mi) {
+            continue;
+        }
+        let name = format_ident!("{}Next", m.name);
+        let doc = format!("The next state after [`{}`], chosen by the server's handler.", m.name);
+        let variants = choice_targets(p, mi).into_iter().map(|t| {
+            let v = format_ident!("{}", target_name(p, t));
+            let d = match t {
+                Target::Close => "Close the connection once the replies are sent.".to_string(),
+                Target::State(_) => format!("Go to state `{}`.", target_name(p, t)),
+            };
+            quote!(#[doc = #d] #v)
+        });
+        out.extend(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            pub enum #name { #(#variants),* }
+        });
+    }
+    out
+}
+
+fn action(a: &Action, term: &[u8]) -> TokenStream {
+    match a {
+        Action::Close => quote!(::asyncore_runtime::wire::Policy::Close),
+        Action::Discard => quote!(::asyncore_runtime::wire::Policy::Discard),
+        Action::Reply { text, close } => {
+            let mut t = text.clone();
+            t.extend_from_slice(term);
+            let t = bytes_lit(&t);
+            quote!(::asyncore_runtime::wire::Policy::Reply { text: #t, close: #close })
+        }
+    }
+}
+
+fn server_role(p: &Protocol) -> TokenStream {
+    let term: &[u8] = match &p.framing {
+        Framing::Line { term, .. } => term,
+        Framing::Length { .. } => b"",
+    };
+    let received: Vec<usize> = p.received_by_server().collect();
+    let lt = quote!('_);
+    let methods = received.iter().map(|&mi| {
+        let m = &p.messages[mi];
+        let f = format_ident!("{}", handler_name(&m.name));
+        let ty = types::message_type(m, &lt);
+        let mut docs = doc_attrs(&m.docs);
+        let ret = if has_choice(p, mi) {
+            let n = format_ident!("{}Next", m.name);
+            docs.push(quote!(#[doc = ""]));
+            let d = format!("Returns the next state, one of [`{}Next`].", m.name);
+            docs.push(quote!(#[doc = #d]));
+            quote!(::asyncore_runtime::Result<#n>)
+        } else {
+            quote!(::asyncore_runtime::Result)
+        };
+        quote! {
+            #(#docs)*
+            fn #f(&mut self, cx: &mut ServerCx<'_, '_>, msg: #ty) -> #ret;
+        }
+    });
+    let arms = received.iter().map(|&mi| {
+        let m = &p.messages[mi];
+        let f = format_ident!("{}", handler_name(&m.name));
+        let v = format_ident!("{}", m.name);
+        let idx = program_index(p, mi, true);
+        let transition = transition_code(p, mi);
+        quote! {
+            #idx => {
+                let msg = #v::from_slots(buf, dec.slots(), dec.items());
+                let __r = handler.#f(cx, msg)?;
+                #transition
+            }
+        }
+    });
+    let policies = &p.policies;
+    let oversize = action(&policies.oversize, term);
+    let unknown = action(&policies.unknown, term);
+    let not_allowed = action(&policies.not_allowed, term);
+    let invalid = action(&policies.invalid, term);
+    let invalid_arms = received.iter().filter_map(|&mi| {
+        let m: &Message = &p.messages[mi];
+        m.invalid.as_ref().map(|a| {
+            let n = &m.name;
+            let a = action(a, term);
+            quote!(::core::option::Option::Some(#n) => #a)
+        })
+    });
+    quote! {
+        /// The server side: one method per message the client sends. `#[dispatcher(protocol
+        /// = ..., role = server)]` on an `impl` block implements it.
+        pub trait Server: 'static {
+            #(#methods)*
+            /// Called once when the connection is open, before any message (an SMTP server
+            /// sends its greeting here). Does nothing by default.
+            fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> ::asyncore_runtime::Result { Ok(()) }
+            /// Called when the connection closes, with the reason if it was an error. Does
+            /// nothing by default.
+            fn on_close(&mut self, cx: &mut ServerCx<'_, '_>, reason: ::core::option::Option<&::std::io::Error>) {}
+            /// Called on input the protocol's policy answers (over a limit, unknown, not
+            /// allowed, malformed), before the policy's reply. Logs it by default.
+            fn on_bad_input(&mut self, cx: &mut ServerCx<'_, '_>, err: &::asyncore_runtime::wire::DecodeError) {
+                ::asyncore_runtime::wire::log_bad_input(err);
+            }
+        }
+
+        /// What a [`Server`] handler can do: send server messages, read the state, reach the
+        /// channel.
+        pub struct ServerCx<'c, 'a> {
+            inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
+            state: State,
+        }
+        impl<'c, 'a> ServerCx<'c, 'a> {
+            /// Encodes `msg` and queues it; the replies of one read go out in one send.
+            pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
+                let msg = msg.into();
+                self.inner.send_with(|out| msg.encode(out))
+            }
+            /// The state the connection is in (before the current message's transition).
+            pub fn state(&self) -> State { self.state }
+            /// The channel, for anything else: timers, its address, closing it.
+            pub fn channel(&mut self) -> &mut ::asyncore_runtime::Channel<'a> { self.inner.channel() }
+            /// Closes the connection once the queued replies are sent.
+            pub fn close(&mut self) { self.inner.close() }
+        }
+
+        /// A channel serving one connection with the handler `H`: it reads, decodes the
+        /// messages allowed in the current state, calls `H`, sends the replies and moves to
+        /// the next state. Add it to a `Map` like any dispatcher.
+        pub struct ServerChannel<H: Server> {
+            /// The handler.
+            pub handler: H,
+            io: ::asyncore_runtime::wire::Io,
+            state: State,
+        }
+        impl<H: Server> ::core::fmt::Debug for ServerChannel<H> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct("ServerChannel").field("state", &self.state).finish_non_exhaustive()
+            }
+        }
+        impl<H: Server> ServerChannel<H> {
+            /// A channel in the initial state.
+            pub fn new(handler: H) -> Self {
+                ServerChannel { handler, io: ::asyncore_runtime::wire::Io::new(&CLIENT_MESSAGES), state: State::INITIAL }
+            }
+            /// The current state.
+            pub fn state(&self) -> State { self.state }
+            fn policy(err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
+                use ::asyncore_runtime::wire::DecodeErrorKind as K;
+                match err.kind() {
+                    K::Oversize { .. } => #oversize,
+                    K::Unknown => #unknown,
+                    K::NotAllowed { .. } => #not_allowed,
+                    _ => match err.message() {
+                        #(#invalid_arms,)*
+                        _ => #invalid,
+                    },
+                }
+            }
+            fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
+                let state = cx.state;
+                match index {
+                    #(#arms)*
+                    _ => Ok(::core::option::Option::Some(state)),
+                }
+            }
+        }
+        impl<H: Server> ::asyncore_runtime::Dispatcher for ServerChannel<H> {
+            fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
+                !ch.connected() || !self.io.opened()
+            }
+            fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)
+            }
+            fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                let ServerChannel { handler, io, state } = self;
+                if io.open() {
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    handler.on_open(&mut cx)?;
+                    cx.inner.flush()?;
+                }
+                Ok(())
+            }
+            fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)?;
+                let ServerChannel { handler, io, state } = self;
+                if !io.fill(ch)? {
+                    return Ok(());
+                }
+                loop {
+                    let current = *state;
+                    match io.decode(current.allowed()) {
+                        ::asyncore_runtime::wire::Event::NeedMore => break,
+                        ::asyncore_runtime::wire::Event::Message { index, len } => {
+                            let (mut cx, dec, buf) = io.message(ch, len);
+                            let mut cx = ServerCx { inner: cx, state: current };
+                            let next = Self::step(handler, &mut cx, dec, buf, index)?;
+                            let closing = cx.inner.is_closing();
+                            io.consume(len);
+                            match next {
+                                ::core::option::Option::Some(s) => *state = s,
+                                ::core::option::Option::None => { io.close_when_done(ch); break; }
+                            }
+                            if closing { break; }
+                        }
+                        ::asyncore_runtime::wire::Event::Error(err) => {
+                            let mut cx = ServerCx { inner: io.cx(ch), state: current };
+                            handler.on_bad_input(&mut cx, &err);
+                            if !io.apply(ch, Self::policy(&err), &err)? { break; }
+                        }
+                    }
+                }
+                io.flush(ch)?;
+                Ok(())
+            }
+            fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
+                let ServerChannel { handler, io, state } = self;
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                handler.on_close(&mut cx, reason.as_ref());
+                ch.close();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The code after the handler of message `mi` returned `__r`: the next state, or `None`
+/// for close.
+fn transition_code(p: &Protocol, mi: usize) -> TokenStream {
+    let to = |t: Target| match t {
+        Target::State(i) => {
+            let v = format_ident!("{}", p.states[i].name);
+            quote!(::core::option::Option::Some(State::#v))
+        }
+        Target::Close => quote!(::core::option::Option::None),
+    };
+    if has_choice(p, mi) {
+        let n = format_ident!("{}Next", p.messages[mi].name);
+        let arms = choice_targets(p, mi).into_iter().map(|t| {
+            let v = format_ident!("{}", target_name(p, t));
+            let go = to(t);
+            quote!(#n::#v => #go)
+        });
+        quote!(Ok(match __r { #(#arms,)* }))
+    } else {
+        let arms = p.states.iter().enumerate().filter_map(|(si, s)| {
+            s.transitions.iter().find(|(m, _)| *m == mi).map(|(_, t)| {
+                let v = format_ident!("{}", p.states[si].name);
+                let go = to(t[0]);
+                quote!(State::#v => #go)
+            })
+        });
+        quote! {
+            let () = __r;
+            Ok(match state { #(#arms,)* _ => ::core::option::Option::Some(state) })
+        }
+    }
+}
+
+fn client_role(p: &Protocol) -> TokenStream {
+    let received: Vec<usize> = p.received_by_client().collect();
+    let lt = quote!('_);
+    let methods = received.iter().map(|&mi| {
+        let m = &p.messages[mi];
+        let f = format_ident!("{}", handler_name(&m.name));
+        let ty = types::message_type(m, &lt);
+        let docs = doc_attrs(&m.docs);
+        quote! {
+            #(#docs)*
+            fn #f(&mut self, cx: &mut ClientCx<'_, '_>, msg: #ty) -> ::asyncore_runtime::Result;
+        }
+    });
+    let arms = received.iter().map(|&mi| {
+        let m = &p.messages[mi];
+        let f = format_ident!("{}", handler_name(&m.name));
+        let v = format_ident!("{}", m.name);
+        let idx = program_index(p, mi, false);
+        quote! {
+            #idx => {
+                let msg = #v::from_slots(buf, dec.slots(), dec.items());
+                handler.#f(cx, msg)
+            }
+        }
+    });
+    // Client-side state tracking: a set of possible server states, as bits.
+    let sends = p.messages.iter().enumerate().filter(|(_, m)| m.dir.from_client()).map(|(mi, m)| {
+        let n = &m.name;
+        let per_state = p.states.iter().enumerate().filter_map(|(si, s)| {
+            s.transitions.iter().find(|(x, _)| *x == mi).map(|(_, targets)| {
+                let from = 1u64 << (si % 64);
+                let mut to = 0u64;
+                let mut closes = false;
+                for t in targets {
+                    match t {
+                        Target::State(i) => to |= 1u64 << (i % 64),
+                        Target::Close => closes = true,
+                    }
+                }
+                quote!(if states & #from != 0 { next |= #to; allowed = true; closes |= #closes; })
+            })
+        });
+        quote!(#n => { #(#per_state)* })
+    });
+    quote! {
+        /// The client side: one method per message the server sends. `#[dispatcher(protocol
+        /// = ..., role = client)]` on an `impl` block implements it.
+        pub trait Client: 'static {
+            #(#methods)*
+            /// Called once the connection is open (connected), before any message: send the
+            /// first request here. Does nothing by default.
+            fn on_open(&mut self, cx: &mut ClientCx<'_, '_>) -> ::asyncore_runtime::Result { Ok(()) }
+            /// Called when the connection closes. Does nothing by default.
+            fn on_close(&mut self, cx: &mut ClientCx<'_, '_>, reason: ::core::option::Option<&::std::io::Error>) {}
+            /// Called on input the client cannot decode, before the connection closes. Logs it
+            /// by default.
+            fn on_bad_input(&mut self, cx: &mut ClientCx<'_, '_>, err: &::asyncore_runtime::wire::DecodeError) {
+                ::asyncore_runtime::wire::log_bad_input(err);
+            }
+        }
+
+        /// What a [`Client`] handler can do: send client messages (checked against the
+        /// states the server may be in), reach the channel.
+        pub struct ClientCx<'c, 'a> {
+            inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
+            states: &'c mut u64,
+        }
+        impl<'c, 'a> ClientCx<'c, 'a> {
+            /// Encodes `msg` and queues it. A message that the server cannot receive in any
+            /// state it may be in is an error, and nothing is sent.
+            pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>) -> ::asyncore_runtime::Result {
+                let msg = msg.into();
+                let states = *self.states;
+                let (mut next, mut allowed, mut closes) = (0u64, false, false);
+                match msg.name() {
+                    #(#sends)*
+                    _ => {}
+                }
+                if !allowed {
+                    return Err(::asyncore_runtime::Error::from(::std::format!(
+                        "{}: `{}` is not allowed in the current state", CLIENT_MESSAGES.name, msg.name()
+                    )));
+                }
+                self.inner.send_with(|out| msg.encode(out))?;
+                let _ = closes;
+                *self.states = next;
+                Ok(())
+            }
+            /// Whether the server may be in `state`.
+            pub fn may_be_in(&self, state: State) -> bool { *self.states & state.bit() != 0 }
+            /// The channel, for anything else.
+            pub fn channel(&mut self) -> &mut ::asyncore_runtime::Channel<'a> { self.inner.channel() }
+            /// Closes the connection once the queued messages are sent.
+            pub fn close(&mut self) { self.inner.close() }
+        }
+
+        /// A channel for the client side of one connection, with the handler `H`.
+        pub struct ClientChannel<H: Client> {
+            /// The handler.
+            pub handler: H,
+            io: ::asyncore_runtime::wire::Io,
+            states: u64,
+        }
+        impl<H: Client> ::core::fmt::Debug for ClientChannel<H> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct("ClientChannel").field("states", &self.states).finish_non_exhaustive()
+            }
+        }
+        impl<H: Client> ClientChannel<H> {
+            /// A channel whose server is in the initial state.
+            pub fn new(handler: H) -> Self {
+                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::new(&SERVER_MESSAGES), states: State::INITIAL.bit() }
+            }
+            fn step(handler: &mut H, cx: &mut ClientCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result {
+                match index {
+                    #(#arms)*
+                    _ => Ok(()),
+                }
+            }
+        }
+        impl<H: Client> ::asyncore_runtime::Dispatcher for ClientChannel<H> {
+            fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
+                !ch.connected() || !self.io.opened()
+            }
+            fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)
+            }
+            fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                let ClientChannel { handler, io, states } = self;
+                if io.open() {
+                    let mut cx = ClientCx { inner: io.cx(ch), states };
+                    handler.on_open(&mut cx)?;
+                    cx.inner.flush()?;
+                }
+                Ok(())
+            }
+            fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)?;
+                let ClientChannel { handler, io, states } = self;
+                if !io.fill(ch)? {
+                    return Ok(());
+                }
+                loop {
+                    match io.decode(SERVER_MESSAGES_ALL) {
+                        ::asyncore_runtime::wire::Event::NeedMore => break,
+                        ::asyncore_runtime::wire::Event::Message { index, len } => {
+                            let (cx, dec, buf) = io.message(ch, len);
+                            let mut cx = ClientCx { inner: cx, states: &mut *states };
+                            Self::step(handler, &mut cx, dec, buf, index)?;
+                            let closing = cx.inner.is_closing();
+                            io.consume(len);
+                            if closing { break; }
+                        }
+                        ::asyncore_runtime::wire::Event::Error(err) => {
+                            let mut cx = ClientCx { inner: io.cx(ch), states: &mut *states };
+                            handler.on_bad_input(&mut cx, &err);
+                            io.apply(ch, ::asyncore_runtime::wire::Policy::Close, &err)?;
+                            break;
+                        }
+                    }
+                }
+                io.flush(ch)?;
+                Ok(())
+            }
+            fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
+                let ClientChannel { handler, io, states } = self;
+                let mut cx = ClientCx { inner: io.cx(ch), states };
+                handler.on_close(&mut cx, reason.as_ref());
+                ch.close();
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! State diagrams of a protocol, as Graphviz DOT and as Mermaid.
+
+use crate::ir::{Protocol, Target};
+
+fn label(p: &Protocol, m: usize, choice: bool) -> String {
+    let name = &p.messages[m].name;
+    if choice {
+        format!("{name} (handler chooses)")
+    } else {
+        name.clone()
+    }
+}
+
+/// The state machine as a Graphviz `digraph`: one node per state (the initial one marked
+/// by an arrow from a point), an edge per transition labelled with its message, and a
+/// `close` node for transitions that end the connection.
+///
+/// ```
+/// let p = asyncore_protocol::compile(
+///     "protocol p framing line \"\\n\" max 1KiB client Hi = \"hi\" client Bye = \"bye\"
+///      state A initial { Hi -> B } state B { Bye -> close }",
+/// ).unwrap();
+/// let dot = asyncore_protocol::graph::dot(&p);
+/// assert!(dot.contains("\"A\" -> \"B\" [label=\"Hi\"]"));
+/// assert!(dot.contains("\"B\" -> close [label=\"Bye\"]"));
+/// ```
+pub fn dot(p: &Protocol) -> String {
+    let mut out = format!("digraph {} {{\n    rankdir=LR;\n    node [shape=box, style=rounded];\n", p.name);
+    out += "    start [shape=point];\n";
+    out += &format!("    start -> \"{}\";\n", p.states[p.initial].name);
+    let mut closes = false;
+    for s in &p.states {
+        for (m, targets) in &s.transitions {
+            let choice = targets.len() > 1;
+            for t in targets {
+                let l = label(p, *m, choice);
+                match t {
+                    Target::State(n) => {
+                        out += &format!("    \"{}\" -> \"{}\" [label=\"{l}\"];\n", s.name, p.states[*n].name)
+                    }
+                    Target::Close => {
+                        closes = true;
+                        out += &format!("    \"{}\" -> close [label=\"{l}\"];\n", s.name);
+                    }
+                }
+            }
+        }
+    }
+    if closes {
+        out += "    close [shape=doublecircle, label=\"close\"];\n";
+    }
+    out += "}\n";
+    out
+}
+
+/// The state machine as a Mermaid `stateDiagram-v2`.
+///
+/// ```
+/// let p = asyncore_protocol::compile(
+///     "protocol p framing line \"\\n\" max 1KiB client Hi = \"hi\" state A initial { Hi -> close }",
+/// ).unwrap();
+/// assert_eq!(
+///     asyncore_protocol::graph::mermaid(&p),
+///     "stateDiagram-v2\n    [*] --> A\n    A --> [*]: Hi\n"
+/// );
+/// ```
+pub fn mermaid(p: &Protocol) -> String {
+    let mut out = String::from("stateDiagram-v2\n");
+    out += &format!("    [*] --> {}\n", p.states[p.initial].name);
+    for s in &p.states {
+        for (m, targets) in &s.transitions {
+            let choice = targets.len() > 1;
+            for t in targets {
+                let l = label(p, *m, choice);
+                match t {
+                    Target::State(n) => out += &format!("    {} --> {}: {l}\n", s.name, p.states[*n].name),
+                    Target::Close => out += &format!("    {} --> [*]: {l}\n", s.name),
+                }
+            }
+        }
+    }
+    out
+}
