@@ -171,3 +171,38 @@ use proc_macro::TokenStream;
 pub fn dispatcher(args: TokenStream, item: TokenStream) -> TokenStream {
     dispatcher::dispatcher(args.into(), item.into()).into()
 }
+
+/// Compiles a protocol description into a module: message types, decoders and encoders,
+/// the `State` enum, and per role a handler trait (`Server`, `Client`) and a channel
+/// (`ServerChannel`, `ClientChannel`).
+///
+/// The description is read from a file, relative to the crate's directory (the crate is
+/// rebuilt when it changes; errors name the file, line and column):
+///
+/// ```ignore
+/// asyncore_runtime::protocol!(pub mod chat = "descriptions/chat.proto");
+/// ```
+///
+/// or written inline, where errors point at the offending token:
+///
+/// ```
+/// asyncore_runtime::protocol! {
+///     pub mod echo {
+///         /// Every line comes back.
+///         protocol echo
+///         framing line "\n" max 4KiB
+///         client Line = text:rest
+///         server Echo = text:rest
+///     }
+/// }
+///
+/// let mut out = Vec::new();
+/// echo::Echo { text: b"hi" }.encode(&mut out).unwrap();
+/// assert_eq!(out, b"hi\n");
+/// ```
+///
+/// The language is described in the guide, `docs/protocol-language.md`.
+#[proc_macro]
+pub fn protocol(input: TokenStream) -> TokenStream {
+    protocol::protocol_macro(input.into()).into()
+}

@@ -113,7 +113,7 @@ mod waker;
 pub use addr::Addr;
 /// Requires the `macros` feature (on by default).
 #[cfg(feature = "macros")]
-pub use asyncore_macros::dispatcher;
+pub use asyncore_macros::{dispatcher, protocol};
 pub use channel::{Channel, ACCEPT_BACKOFF, DEFAULT_HIGH_WATER, DEFAULT_OUTPUT_LIMIT};
 pub use chat::{
     find_prefix_at_end, AsyncChat, Chat, ChatHandler, Terminator, DEFAULT_IN_BUFFER_SIZE,

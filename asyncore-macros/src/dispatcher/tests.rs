@@ -392,20 +392,36 @@ fn empty_arguments_are_the_plain_form() {
 }
 
 #[test]
-fn the_protocol_form_is_not_supported_yet() {
-    for args in [
-        quote!(protocol = "echo.proto"),
-        quote!(role = server),
-        quote!(protocol = "chat.proto", role = client),
+fn the_protocol_form_needs_both_arguments() {
+    for (args, wanted) in [
+        (quote!(protocol = chat), "add `role = server` or `role = client`"),
+        (quote!(role = server), "add `protocol = MODULE`"),
     ] {
-        let item = quote!(impl Echo { fn handle_read(&mut self) {} });
-        let out = dispatcher(args.clone(), item.clone()).to_string();
-        assert!(out.ends_with(&item.to_string()), "the item is kept: {out}");
-        let e = expand(args, item);
-        assert_eq!(e.errors, ["protocol descriptions are not supported yet"]);
-        assert_eq!(e.impls.len(), 1);
-        assert_eq!(trait_of(&e.impls[0]), None);
+        let e = expand(args, quote!(impl Member {}));
+        assert_eq!(e.errors.len(), 1, "{:?}", e.errors);
+        assert!(e.errors[0].starts_with(wanted), "{:?}", e.errors);
     }
+}
+
+#[test]
+fn the_protocol_form_implements_the_role_trait() {
+    let item = quote!(impl Member {
+        fn on_nick(&mut self, cx: &mut chat::ServerCx<'_, '_>, msg: chat::Nick<'_>) -> Result<chat::NickNext> { todo!() }
+        fn helper(&self) -> u32 { 1 }
+    });
+    let e = expand(quote!(protocol = chat, role = server), item);
+    assert!(e.errors.is_empty(), "{:?}", e.errors);
+    assert_eq!(e.impls.len(), 2);
+    assert_eq!(trait_of(&e.impls[0]).as_deref(), Some("chat :: Server"));
+    assert!(text(&e.impls[1]).contains("fn helper"));
+}
+
+#[test]
+fn the_protocol_form_refuses_asyncore_handlers() {
+    let item = quote!(impl Member { fn handle_read(&mut self) {} });
+    let e = expand(quote!(protocol = chat, role = client), item);
+    assert_eq!(e.errors.len(), 1);
+    assert!(e.errors[0].contains("in the protocol form the handlers are the `on_*` methods of `chat::Client`"), "{:?}", e.errors);
 }
 
 #[test]
