@@ -204,5 +204,7 @@ pub fn dispatcher(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The language is described in the guide, `docs/protocol-language.md`.
 #[proc_macro]
 pub fn protocol(input: TokenStream) -> TokenStream {
-    protocol::protocol_macro(input.into()).into()
+    let caller = proc_macro::Span::call_site().local_file();
+    let caller_dir = caller.and_then(|f| f.parent().map(|d| d.to_path_buf()));
+    protocol::protocol_macro(input.into(), caller_dir).into()
 }

@@ -103,14 +103,17 @@ fn combine(acc: &mut Option<syn::Error>, e: syn::Error) {
 }
 
 /// Expands `protocol!(VIS mod NAME = "FILE");` or `protocol!(VIS mod NAME { DESCRIPTION })`.
-pub(crate) fn protocol_macro(input: TokenStream) -> TokenStream {
-    match protocol_inner(input) {
+///
+/// A relative path is looked up in the crate's directory (`CARGO_MANIFEST_DIR`), then next
+/// to the source file that invokes the macro (`caller_dir`).
+pub(crate) fn protocol_macro(input: TokenStream, caller_dir: Option<std::path::PathBuf>) -> TokenStream {
+    match protocol_inner(input, caller_dir) {
         Ok(t) => t,
         Err(e) => e.into_compile_error(),
     }
 }
 
-fn protocol_inner(input: TokenStream) -> syn::Result<TokenStream> {
+fn protocol_inner(input: TokenStream, caller_dir: Option<std::path::PathBuf>) -> syn::Result<TokenStream> {
     let mut tokens: Vec<TokenTree> = input.into_iter().collect();
     // VIS mod NAME
     let mod_at = tokens
@@ -131,7 +134,7 @@ fn protocol_inner(input: TokenStream) -> syn::Result<TokenStream> {
         {
             let lit: syn::LitStr = syn::parse2(path.to_token_stream())
                 .map_err(|_| syn::Error::new(path.span(), "expected the description's path as a string"))?;
-            from_file(&vis, &name, &lit)
+            from_file(&vis, &name, &lit, caller_dir)
         }
         [first, ..] => Err(syn::Error::new(first.span(), USAGE)),
         [] => Err(syn::Error::new(name.span(), USAGE)),
@@ -140,10 +143,20 @@ fn protocol_inner(input: TokenStream) -> syn::Result<TokenStream> {
 
 const USAGE: &str = "expected `protocol!(pub mod NAME = \"path/to/file.proto\");` or `protocol! { pub mod NAME { protocol ... } }`";
 
-fn from_file(vis: &TokenStream, name: &Ident, lit: &syn::LitStr) -> syn::Result<TokenStream> {
+fn from_file(
+    vis: &TokenStream,
+    name: &Ident,
+    lit: &syn::LitStr,
+    caller_dir: Option<std::path::PathBuf>,
+) -> syn::Result<TokenStream> {
     let rel = lit.value();
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let path = std::path::Path::new(&dir).join(&rel);
+    let mut path = std::path::Path::new(&dir).join(&rel);
+    if !path.exists() {
+        if let Some(near) = caller_dir.map(|d| d.join(&rel)).filter(|p| p.exists()) {
+            path = near;
+        }
+    }
     let src = std::fs::read_to_string(&path).map_err(|e| {
         syn::Error::new(
             lit.span(),
@@ -284,7 +297,7 @@ mod tests {
                 client Line = text:rest
                 server Echo = text:rest
             }
-        })
+        }, None)
         .to_string();
         assert!(out.contains("pub mod echo"), "{out}");
         assert!(out.contains("pub struct Line"), "{out}");
@@ -298,7 +311,7 @@ mod tests {
                 client A = "a"
                 state S initial { A -> Nowhere }
             }
-        })
+        }, None)
         .to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unknown state `Nowhere`"), "{out}");
