@@ -11,4 +11,7 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     // `#[dispatcher]` on a plain impl block.
     cases.compile_fail("ui/dispatcher/*.rs");
+    // Protocol descriptions: each check of the compiler, inline (errors at the token) and
+    // in a file (errors name the file, line and column); and the role traits rustc checks.
+    cases.compile_fail("ui/protocol/*.rs");
 }

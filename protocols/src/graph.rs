@@ -2,10 +2,32 @@
 
 use crate::ir::{Protocol, Target};
 
+/// The edges of the state machine: (from, to, labels), with the messages that share an
+/// edge joined by commas, in declaration order.
+fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
+    let mut out: Vec<(usize, Target, String)> = Vec::new();
+    for (si, s) in p.states.iter().enumerate() {
+        for (m, targets) in &s.transitions {
+            let choice = targets.len() > 1;
+            for t in targets {
+                let l = label(p, *m, choice);
+                match out.iter_mut().find(|(f, to, _)| *f == si && to == t) {
+                    Some((_, _, labels)) => {
+                        labels.push_str(", ");
+                        labels.push_str(&l);
+                    }
+                    None => out.push((si, *t, l)),
+                }
+            }
+        }
+    }
+    out
+}
+
 fn label(p: &Protocol, m: usize, choice: bool) -> String {
     let name = &p.messages[m].name;
     if choice {
-        format!("{name} (handler chooses)")
+        format!("{name}?")
     } else {
         name.clone()
     }
@@ -29,20 +51,13 @@ pub fn dot(p: &Protocol) -> String {
     out += "    start [shape=point];\n";
     out += &format!("    start -> \"{}\";\n", p.states[p.initial].name);
     let mut closes = false;
-    for s in &p.states {
-        for (m, targets) in &s.transitions {
-            let choice = targets.len() > 1;
-            for t in targets {
-                let l = label(p, *m, choice);
-                match t {
-                    Target::State(n) => {
-                        out += &format!("    \"{}\" -> \"{}\" [label=\"{l}\"];\n", s.name, p.states[*n].name)
-                    }
-                    Target::Close => {
-                        closes = true;
-                        out += &format!("    \"{}\" -> close [label=\"{l}\"];\n", s.name);
-                    }
-                }
+    for (from, t, l) in edges(p) {
+        let from = &p.states[from].name;
+        match t {
+            Target::State(n) => out += &format!("    \"{from}\" -> \"{}\" [label=\"{l}\"];\n", p.states[n].name),
+            Target::Close => {
+                closes = true;
+                out += &format!("    \"{from}\" -> close [label=\"{l}\"];\n");
             }
         }
     }
@@ -67,16 +82,11 @@ pub fn dot(p: &Protocol) -> String {
 pub fn mermaid(p: &Protocol) -> String {
     let mut out = String::from("stateDiagram-v2\n");
     out += &format!("    [*] --> {}\n", p.states[p.initial].name);
-    for s in &p.states {
-        for (m, targets) in &s.transitions {
-            let choice = targets.len() > 1;
-            for t in targets {
-                let l = label(p, *m, choice);
-                match t {
-                    Target::State(n) => out += &format!("    {} --> {}: {l}\n", s.name, p.states[*n].name),
-                    Target::Close => out += &format!("    {} --> [*]: {l}\n", s.name),
-                }
-            }
+    for (from, t, l) in edges(p) {
+        let from = &p.states[from].name;
+        match t {
+            Target::State(n) => out += &format!("    {from} --> {}: {l}\n", p.states[n].name),
+            Target::Close => out += &format!("    {from} --> [*]: {l}\n"),
         }
     }
     out

@@ -1,0 +1,12 @@
+asyncore_runtime::protocol! {
+    mod greeting {
+        protocol greeting
+        framing line "\r\n" max 1KiB
+        client Hello = "HELLO" name:word
+        client Bye = "BYE"
+        state Start initial { Hello -> Greeted  Bye -> close }
+        state Greeted initial { Bye -> close }
+    }
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+// Errors in a description file name the file, the line and the column, and show the line.
+asyncore_runtime::protocol!(mod broken = "broken.proto");
+
+fn main() {}
