@@ -1,0 +1,351 @@
+//! The shipped descriptions, compiled by `protocol!` from `protocols/descriptions/`:
+//! recorded conversations decode the same split at every byte position, and every message
+//! type survives encode-then-decode.
+
+use asyncore_runtime::protocol;
+use asyncore_runtime::wire::{Decoded, Decoder, Lines, Seq};
+
+protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
+protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
+protocol!(pub mod resp = "../protocols/descriptions/resp.proto");
+protocol!(pub mod memcache = "../protocols/descriptions/memcache.proto");
+protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
+protocol!(pub mod http = "../protocols/descriptions/http.proto");
+protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
+
+/// Decodes `input` fed in `chunks` (the input split at the given positions), with the
+/// allowed list chosen per message by `allowed(previous message names)`, and returns each
+/// message rendered by `show`.
+fn decode_split(
+    mut dec: Decoder,
+    input: &[u8],
+    cuts: &[usize],
+    allowed: &dyn Fn(&[String]) -> &'static [u16],
+    show: &dyn Fn(&Decoder, &[u8], u16) -> String,
+) -> Result<Vec<String>, String> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    let mut bounds: Vec<usize> = cuts.to_vec();
+    bounds.push(input.len());
+    let mut fed = 0;
+    for end in bounds {
+        buf.extend_from_slice(&input[fed..end]);
+        fed = end;
+        loop {
+            match dec.decode(&buf, allowed(&out)) {
+                Ok(Decoded::NeedMore) => break,
+                Ok(Decoded::Skip { len }) => {
+                    buf.drain(..len);
+                }
+                Ok(Decoded::Message { index, len }) => {
+                    out.push(show(&dec, &buf[..len], index));
+                    buf.drain(..len);
+                }
+                Err(e) => return Err(format!("{e} (after {out:?})")),
+            }
+        }
+    }
+    if !buf.is_empty() {
+        return Err(format!("{} bytes left over: {:?}", buf.len(), String::from_utf8_lossy(&buf)));
+    }
+    Ok(out)
+}
+
+/// Checks that `input` decodes to `expected` whole, split at every byte position, and fed
+/// one byte at a time.
+fn check_splits(
+    make: &dyn Fn() -> Decoder,
+    input: &[u8],
+    expected: &[String],
+    allowed: &dyn Fn(&[String]) -> &'static [u16],
+    show: &dyn Fn(&Decoder, &[u8], u16) -> String,
+) {
+    let whole = decode_split(make(), input, &[], allowed, show).unwrap();
+    assert_eq!(whole, expected, "decoding {:?} whole", String::from_utf8_lossy(input));
+    for cut in 1..input.len() {
+        let got = decode_split(make(), input, &[cut], allowed, show).unwrap();
+        assert_eq!(got, expected, "split at byte {cut}");
+    }
+    let all: Vec<usize> = (1..input.len()).collect();
+    let got = decode_split(make(), input, &all, allowed, show).unwrap();
+    assert_eq!(got, expected, "one byte at a time");
+}
+
+/// The test body for one protocol and one direction: encodes `messages`, checks the
+/// encoding of each against the recorded bytes where given, then decodes the
+/// concatenation at every split.
+macro_rules! round_trip {
+    ($module:ident, $enum:ident, $all:ident, [$($msg:expr),* $(,)?]) => {{
+        let messages: Vec<$module::$enum<'_>> = vec![$($msg.into()),*];
+        let mut input = Vec::new();
+        for m in &messages {
+            m.encode(&mut input).unwrap_or_else(|e| panic!("encoding {m:?}: {e}"));
+        }
+        let expected: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        let show = |dec: &Decoder, buf: &[u8], index: u16| {
+            let m = $module::$enum::from_decoder(dec, buf, index).expect("a message index");
+            format!("{m:?}")
+        };
+        check_splits(&$module::$enum::decoder, &input, &expected, &|_| $module::$all, &show);
+        input
+    }};
+}
+
+/// Decodes recorded bytes and returns the messages' Debug forms.
+macro_rules! decode_recorded {
+    ($module:ident, $enum:ident, $input:expr, $allowed:expr) => {{
+        let show = |dec: &Decoder, buf: &[u8], index: u16| {
+            let m = $module::$enum::from_decoder(dec, buf, index).expect("a message index");
+            format!("{m:?}")
+        };
+        let input: &[u8] = $input;
+        let whole = decode_split($module::$enum::decoder(), input, &[], &$allowed, &show).unwrap();
+        check_splits(&$module::$enum::decoder, input, &whole, &$allowed, &show);
+        whole
+    }};
+}
+
+fn names(list: &[String]) -> Vec<&str> {
+    list.iter().map(|s| s.split(['(', ' ', '{']).next().unwrap_or("")).collect()
+}
+
+#[test]
+fn echo_round_trips() {
+    let bytes = round_trip!(echo, ClientMessage, CLIENT_MESSAGES_ALL, [
+        echo::Line { text: b"hello" },
+        echo::Line { text: b"" },
+        echo::Line { text: b"with spaces\tand tabs" },
+    ]);
+    assert_eq!(bytes, b"hello\n\nwith spaces\tand tabs\n");
+    round_trip!(echo, ServerMessage, SERVER_MESSAGES_ALL, [echo::Echo { text: b"hello" }]);
+}
+
+#[test]
+fn chat_round_trips() {
+    let bytes = round_trip!(chat, ClientMessage, CLIENT_MESSAGES_ALL, [
+        chat::Nick { name: b"alice" },
+        chat::Say { text: b"hello everyone" },
+        chat::Quit {},
+    ]);
+    assert_eq!(bytes, b"/nick alice\nhello everyone\n/quit\n");
+    round_trip!(chat, ServerMessage, SERVER_MESSAGES_ALL, [chat::Notice { text: b"bob: hi" }]);
+}
+
+#[test]
+fn resp_round_trips() {
+    let bytes = round_trip!(resp, ClientMessage, CLIENT_MESSAGES_ALL, [
+        resp::Command { args: Seq::from(&[b"SET".as_slice(), b"key", b"va\r\nlue"]) },
+        resp::Inline { args: Seq::from(&[b"PING".as_slice()]) },
+        resp::Command { args: Seq::from(&[b"GET".as_slice(), b""]) },
+    ]);
+    assert_eq!(
+        bytes,
+        b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$7\r\nva\r\nlue\r\nPING\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n"
+    );
+    let bytes = round_trip!(resp, ServerMessage, SERVER_MESSAGES_ALL, [
+        resp::Simple { text: b"OK" },
+        resp::Error { text: b"ERR wrong number of arguments for 'get' command" },
+        resp::Integer { value: -42 },
+        resp::Bulk { data: b"hello" },
+        resp::Nil {},
+        resp::Array { count: 2 },
+        resp::NilArray {},
+    ]);
+    assert_eq!(
+        bytes,
+        b"+OK\r\n-ERR wrong number of arguments for 'get' command\r\n:-42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n*-1\r\n"
+    );
+}
+
+#[test]
+fn resp_decodes_what_redis_cli_sends() {
+    // Bytes redis-cli 7 writes for `COMMAND DOCS` at start-up and `SET a b`, and an inline
+    // command as telnet users type it.
+    let got = decode_recorded!(
+        resp,
+        ClientMessage,
+        b"*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\nb\r\nPING\r\n",
+        |_| resp::CLIENT_MESSAGES_ALL
+    );
+    assert_eq!(names(&got), ["Command", "Command", "Inline"]);
+    assert!(got[1].contains("[115, 101, 116]"), "{}", got[1]);
+    // What redis-server answers to `SET`, `GET missing`, `INCR`, `LRANGE` and a bad command.
+    let got = decode_recorded!(
+        resp,
+        ServerMessage,
+        b"+OK\r\n$-1\r\n:1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n-ERR unknown command 'FOO'\r\n",
+        |_| resp::SERVER_MESSAGES_ALL
+    );
+    assert_eq!(names(&got), ["Simple", "Nil", "Integer", "Array", "Bulk", "Bulk", "Error"]);
+}
+
+#[test]
+fn memcache_round_trips() {
+    let bytes = round_trip!(memcache, ClientMessage, CLIENT_MESSAGES_ALL, [
+        memcache::Get { keys: Seq::from(&[b"a".as_slice(), b"b"]) },
+        memcache::Gets { keys: Seq::from(&[b"a".as_slice()]) },
+        memcache::Gat { exptime: 10, keys: Seq::from(&[b"a".as_slice()]) },
+        memcache::Gats { exptime: -1, keys: Seq::from(&[b"a".as_slice()]) },
+        memcache::Set { key: b"k", flags: 5, exptime: 0, noreply: false, data: b"hel\r\nlo" },
+        memcache::Add { key: b"k", flags: 0, exptime: 0, noreply: true, data: b"" },
+        memcache::Replace { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
+        memcache::Append { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
+        memcache::Prepend { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
+        memcache::Cas { key: b"k", flags: 0, exptime: 0, unique: 99, noreply: false, data: b"x" },
+        memcache::Delete { key: b"k", noreply: true },
+        memcache::Incr { key: b"n", value: 5, noreply: false },
+        memcache::Decr { key: b"n", value: 1, noreply: false },
+        memcache::Touch { key: b"k", exptime: 100, noreply: false },
+        memcache::FlushAll { delay: Some(10), noreply: false },
+        memcache::FlushAll { delay: None, noreply: true },
+        memcache::Version {},
+        memcache::Verbosity { level: 1, noreply: false },
+        memcache::Stats { args: Seq::from(&[b"items".as_slice()]) },
+        memcache::Stats { args: Seq::default() },
+        memcache::Quit {},
+    ]);
+    assert!(bytes.starts_with(b"get a b\r\ngets a\r\ngat 10 a\r\ngats -1 a\r\nset k 5 0 7\r\nhel\r\nlo\r\nadd k 0 0 0 noreply\r\n\r\n"));
+    round_trip!(memcache, ServerMessage, SERVER_MESSAGES_ALL, [
+        memcache::Value { key: b"k", flags: 5, unique: None, data: b"hello" },
+        memcache::Value { key: b"k", flags: 5, unique: Some(7), data: b"" },
+        memcache::End {},
+        memcache::Stored {},
+        memcache::NotStored {},
+        memcache::Exists {},
+        memcache::NotFound {},
+        memcache::Deleted {},
+        memcache::Touched {},
+        memcache::Ok {},
+        memcache::Number { value: 42 },
+        memcache::Stat { name: b"pid", value: b"1234" },
+        memcache::VersionReply { version: b"1.6.18" },
+        memcache::Error {},
+        memcache::ClientError { message: b"bad data chunk" },
+        memcache::ServerError { message: b"out of memory" },
+    ]);
+}
+
+#[test]
+fn memcache_decodes_what_memcached_sends() {
+    let got = decode_recorded!(
+        memcache,
+        ServerMessage,
+        b"VALUE foo 0 3\r\nbar\r\nVALUE baz 2 0 17\r\n\r\nEND\r\nSTORED\r\n6\r\nSTAT pid 1\r\nSTAT uptime 5\r\nEND\r\n",
+        |_| memcache::SERVER_MESSAGES_ALL
+    );
+    assert_eq!(names(&got), ["Value", "Value", "End", "Stored", "Number", "Stat", "Stat", "End"]);
+}
+
+#[test]
+fn smtp_round_trips_a_session() {
+    let body = Lines::from(&b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n"[..]);
+    let bytes = round_trip!(smtp, ClientMessage, CLIENT_MESSAGES_ALL, [
+        smtp::Ehlo { domain: b"client.example" },
+        smtp::Mail { path: b"<a@example.com> SIZE=100" },
+        smtp::Rcpt { path: b"<b@example.com>" },
+        smtp::Rset {},
+        smtp::Noop { text: None },
+        smtp::Noop { text: Some(b"hello") },
+        smtp::Vrfy { who: b"postmaster" },
+        smtp::Quit {},
+    ]);
+    assert!(bytes.starts_with(b"EHLO client.example\r\nMAIL FROM:<a@example.com> SIZE=100\r\n"));
+    // The body is only allowed after DATA: decode with the states' lists.
+    let mut input = Vec::new();
+    smtp::Data {}.encode(&mut input).unwrap();
+    smtp::Body { text: body }.encode(&mut input).unwrap();
+    smtp::Quit {}.encode(&mut input).unwrap();
+    assert_eq!(
+        input,
+        b"DATA\r\nSubject: hi\r\n\r\n..leading dot\r\n...two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n.\r\nQUIT\r\n"
+    );
+    let allowed = |seen: &[String]| match seen.last().map(|s| names(std::slice::from_ref(s))[0]) {
+        Some("Data") => smtp::State::Body.allowed(),
+        _ => smtp::State::Recipients.allowed(),
+    };
+    let got = decode_recorded!(smtp, ClientMessage, &input, allowed);
+    assert_eq!(names(&got), ["Data", "Body", "Quit"]);
+    // Dot-unstuffing gives the message back byte for byte.
+    let mut dec = smtp::ClientMessage::decoder();
+    let after_data = &input[6..];
+    let Ok(Decoded::Message { index, len }) = dec.decode(after_data, smtp::State::Body.allowed()) else {
+        panic!("no body")
+    };
+    let Some(smtp::ClientMessage::Body(b)) = smtp::ClientMessage::from_decoder(&dec, &after_data[..len], index) else {
+        panic!("not a body")
+    };
+    assert_eq!(b.text.to_vec(), body.to_vec());
+    assert_eq!(b.text.to_vec(), b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n");
+    round_trip!(smtp, ServerMessage, SERVER_MESSAGES_ALL, [
+        smtp::Reply { code: 250, more: b"-", text: b"mail.example" },
+        smtp::Reply { code: 250, more: b" ", text: b"PIPELINING" },
+        smtp::Reply { code: 354, more: b" ", text: b"End data with <CR><LF>.<CR><LF>" },
+    ]);
+}
+
+#[test]
+fn smtp_commands_are_case_insensitive_and_crlf_is_strict() {
+    let got = decode_recorded!(smtp, ClientMessage, b"ehlo x\r\nmail from:<a@b>\r\n", |_| smtp::State::Greeted.allowed());
+    assert_eq!(names(&got), ["Ehlo", "Mail"]);
+    let mut dec = smtp::ClientMessage::decoder();
+    let err = dec.decode(b"EHLO x\nQUIT\r\n", smtp::State::Fresh.allowed()).unwrap_err();
+    assert!(err.to_string().contains("LF"), "{err}");
+}
+
+#[test]
+fn http_round_trips() {
+    let headers = [
+        http::RequestHeaders { name: b"Host", value: b"example.com" },
+        http::RequestHeaders { name: b"Content-Length", value: b"0" },
+    ];
+    let bytes = round_trip!(http, ClientMessage, CLIENT_MESSAGES_ALL, [
+        http::Request { method: b"GET", target: b"/index.html", version: b"HTTP/1.1", headers: Seq::from(&headers) },
+        http::Chunk { ext: b"", data: b"hello" },
+    ]);
+    assert_eq!(
+        bytes,
+        b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n5\r\nhello\r\n"
+    );
+    let rh = [http::ResponseHeaders { name: b"Server", value: b"nginx" }];
+    round_trip!(http, ServerMessage, SERVER_MESSAGES_ALL, [
+        http::Response { version: b"HTTP/1.1", status: 200, reason: b"OK", headers: Seq::from(&rh) },
+    ]);
+}
+
+#[test]
+fn http_decodes_what_curl_sends() {
+    let got = decode_recorded!(
+        http,
+        ClientMessage,
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+        |_| http::CLIENT_MESSAGES_ALL
+    );
+    assert_eq!(names(&got), ["Request"]);
+    assert!(got[0].contains("User-Agent") || got[0].contains("85, 115, 101, 114"), "{}", got[0]);
+}
+
+#[test]
+fn kv_round_trips() {
+    let bytes = round_trip!(kv, ClientMessage, CLIENT_MESSAGES_ALL, [
+        kv::Get { key: b"k" },
+        kv::Put { key: b"key", value: b"value" },
+        kv::Del { key: b"" },
+    ]);
+    assert_eq!(&bytes[..6], b"\0\0\0\x02\x01k");
+    assert_eq!(&bytes[6..20], b"\0\0\0\x0a\x02\0\x03keyvalue");
+    round_trip!(kv, ServerMessage, SERVER_MESSAGES_ALL, [
+        kv::Found { value: b"v" },
+        kv::NotFound {},
+        kv::Ok {},
+        kv::Failed { reason: b"too big" },
+    ]);
+}
+
+#[test]
+fn encoders_refuse_what_the_framing_cannot_carry() {
+    let mut out = Vec::new();
+    assert!(memcache::Get { keys: Seq::from(&[b"two words".as_slice()]) }.encode(&mut out).is_err());
+    assert!(echo::Echo { text: b"line\nbreak" }.encode(&mut out).is_err());
+    assert!(smtp::Helo { domain: b"x\r\nMAIL FROM:<evil>" }.encode(&mut out).is_err());
+    assert!(out.is_empty(), "nothing is written on an error");
+}
