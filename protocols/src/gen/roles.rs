@@ -63,6 +63,7 @@ fn state_enum(p: &Protocol) -> TokenStream {
         quote!(#(#docs)* #v)
     });
     let initial = format_ident!("{}", p.states[p.initial].name);
+    let all = p.states.iter().map(|s| format_ident!("{}", s.name));
     let allowed = p.states.iter().map(|s| {
         let v = format_ident!("{}", s.name);
         let msgs: Vec<usize> = s.transitions.iter().map(|t| t.0).collect();
@@ -86,6 +87,8 @@ fn state_enum(p: &Protocol) -> TokenStream {
         impl State {
             /// Where a connection starts.
             pub const INITIAL: State = State::#initial;
+            /// Every state, in declaration order.
+            pub const ALL: &'static [State] = &[#(State::#all),*];
             /// The messages of [`CLIENT_MESSAGES`] allowed in this state, in the order the
             /// decoder tries them.
             pub fn allowed(self) -> &'static [u16] {
