@@ -123,7 +123,7 @@ fn echo_round_trips() {
 #[test]
 fn chat_round_trips() {
     let bytes = round_trip!(chat, ClientMessage, CLIENT_MESSAGES_ALL, [
-        chat::Nick { name: b"alice" },
+        chat::Nick { name: Some(b"alice") },
         chat::Say { text: b"hello everyone" },
         chat::Quit {},
     ]);

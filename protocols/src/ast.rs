@@ -58,6 +58,9 @@ pub enum FramingDecl {
         max: (u64, Span),
         /// A bare LF ends a CRLF line.
         bare_lf: bool,
+        /// `crlf accept` with the terminator "\n": a CR before the LF is part of the
+        /// terminator (lines are sent with "\n").
+        crlf: bool,
     },
     /// `length TYPE max SIZE [offset N] [adjust N] [includes_header] [skip N]`.
     Length {

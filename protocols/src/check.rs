@@ -94,11 +94,17 @@ impl Cx {
                 )
                 .help("add `framing line \"\\r\\n\" max 4KiB` or `framing length u32be max 1MiB`: every protocol states how its input is cut, with a limit"),
             );
-            return ir::Framing::Line { term: b"\n".to_vec(), max: 4096, bare_lf: false };
+            return ir::Framing::Line { term: b"\n".to_vec(), max: 4096, bare_lf: false, crlf: false };
         };
         let _ = span;
         match f {
-            FramingDecl::Line { term, max, bare_lf } => {
+            FramingDecl::Line { term, max, bare_lf, crlf } => {
+                if *crlf && term != b"\n" {
+                    self.error(Diagnostic::new(
+                        "`crlf accept` applies only to the terminator \"\\n\"",
+                        *span,
+                    ));
+                }
                 if term.is_empty() || term.len() > 16 {
                     self.error(Diagnostic::new("a line terminator has 1 to 16 bytes", *span));
                 }
@@ -114,7 +120,7 @@ impl Cx {
                         max.1,
                     ));
                 }
-                ir::Framing::Line { term: term.clone(), max: max.0, bare_lf: *bare_lf }
+                ir::Framing::Line { term: term.clone(), max: max.0, bare_lf: *bare_lf, crlf: *crlf }
             }
             FramingDecl::Length { width, big_endian, ty, max, offset, adjust, includes_header, skip } => {
                 let header = offset + if *width == 0 { 10 } else { u64::from(*width) };

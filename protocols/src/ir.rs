@@ -50,6 +50,8 @@ pub enum Framing {
         max: u64,
         /// Bare LF accepted.
         bare_lf: bool,
+        /// With the terminator "\n": "\r\n" also ends a line (sent lines end in "\n").
+        crlf: bool,
     },
     /// Length-prefixed frames.
     Length {

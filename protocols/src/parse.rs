@@ -180,15 +180,25 @@ impl Parser {
             let term = self.string("the line terminator, as a string like \"\\r\\n\"")?;
             self.expect_kw("max")?;
             let max = self.number("the longest line in bytes, like 4KiB")?;
-            let mut bare_lf = false;
-            if self.eat_kw("bare_lf") {
-                if self.eat_kw("accept") {
-                    bare_lf = true;
-                } else if !self.eat_kw("reject") {
-                    return self.err("`accept` or `reject`");
+            let (mut bare_lf, mut crlf) = (false, false);
+            loop {
+                if self.eat_kw("bare_lf") {
+                    if self.eat_kw("accept") {
+                        bare_lf = true;
+                    } else if !self.eat_kw("reject") {
+                        return self.err("`accept` or `reject`");
+                    }
+                } else if self.eat_kw("crlf") {
+                    if self.eat_kw("accept") {
+                        crlf = true;
+                    } else if !self.eat_kw("reject") {
+                        return self.err("`accept` or `reject`");
+                    }
+                } else {
+                    break;
                 }
             }
-            Ok(FramingDecl::Line { term, max, bare_lf })
+            Ok(FramingDecl::Line { term, max, bare_lf, crlf })
         } else if self.eat_kw("length") {
             let ty = self.ident("the length field's type, like u32be or varint")?;
             let (width, big_endian) = match ty.name.as_str() {

@@ -63,7 +63,7 @@ pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
     });
     let body = ops(m, &m.ops, &env, false);
     quote! {
-        let mut e = ::asyncore_runtime::wire::Encoder::new(out, &FRAMING);
+        let mut e = ::asyncore_runtime::wire::Encoder::new(out, &SEND_FRAMING);
         #body
         e.finish()
     }

@@ -24,7 +24,8 @@ pub fn generate(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident) 
 /// `"both"`): what `asyncore-protocol expand --role` shows.
 pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident, role: &str) -> TokenStream {
     let docs = doc_attrs(&p.docs);
-    let framing = framing(&p.framing, p.nocase);
+    let framing_decode = framing(&p.framing, p.nocase, false);
+    let framing_send = framing(&p.framing, p.nocase, true);
     let types = types::messages(p);
     let programs = programs(p);
     let roles = roles::roles(p, role);
@@ -37,8 +38,10 @@ pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Id
         #[doc = #graph_doc]
         #[allow(dead_code, unused_variables, unused_mut, unreachable_patterns, non_camel_case_types, clippy::all)]
         #vis mod #mod_name {
-        /// The framing of this protocol.
-        pub static FRAMING: ::asyncore_runtime::wire::Framing = #framing;
+        /// The framing of this protocol, as the decoder reads it.
+        pub static FRAMING: ::asyncore_runtime::wire::Framing = #framing_decode;
+        /// The framing of this protocol, as the encoder writes it.
+        pub static SEND_FRAMING: ::asyncore_runtime::wire::Framing = #framing_send;
         #programs
         #types
         #roles
@@ -66,9 +69,19 @@ pub(crate) fn bytes_lit(b: &[u8]) -> TokenStream {
     quote!(#lit)
 }
 
-fn framing(f: &Framing, nocase: bool) -> TokenStream {
+/// The framing the decoder runs (`send: false`) or the encoder writes (`send: true`): they
+/// differ only for `crlf accept`, which decodes as "\r\n" with bare LF accepted and
+/// sends "\n".
+fn framing(f: &Framing, nocase: bool, send: bool) -> TokenStream {
     match f {
-        Framing::Line { term, max, bare_lf } => {
+        Framing::Line { term, max, crlf: true, .. } if !send => {
+            let _ = term;
+            let max = *max as u32;
+            quote! {
+                ::asyncore_runtime::wire::Framing::Line { term: b"\r\n", max: #max, bare_lf: true, nocase: #nocase }
+            }
+        }
+        Framing::Line { term, max, bare_lf, .. } => {
             let term = bytes_lit(term);
             let max = *max as u32;
             quote! {
