@@ -1,22 +1,28 @@
-//! The chat server: a line-based room. `/nick NAME` sets a nickname, `/quit` leaves, any
-//! other line goes to every other member as `NAME: text`. Members start with a guest
-//! name, so a first plain line is already broadcast. Joins, leaves and renames are
-//! announced as lines starting with `* `.
+//! The chat server, generated from `protocols/descriptions/chat.proto`: members get a
+//! guest name, `/nick NAME` renames, `/quit` leaves, and every other line is broadcast to
+//! the others as `NAME: text`. Joins, renames and departures are announced as `* ...`
+//! lines.
+//!
+//! The description gives the framing (lines of at most 4096 bytes, ending in `\n` or
+//! `\r\n`), the over-long line reply, the messages and the states (`Guest`, `Named`);
+//! [`Member`] is the handler `#[dispatcher]` makes of it.
 
 use std::cell::RefCell;
-use std::io;
 use std::rc::Rc;
 
-use asyncore_runtime::{
-    Addr, AsyncChat, Channel, Chat, ChatHandler, Dispatcher, Map, Result, Socket, Token,
-};
+use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token};
 
-/// The longest line a member may send, terminator excluded.
+protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
+
+use chat::{Notice, ServerCx};
+
+/// The longest line a member may send, terminator excluded (the description's limit).
 pub const MAX_LINE: usize = 4096;
+
 /// The longest nickname.
 pub const MAX_NICK: usize = 32;
 
-/// The members of one room (one loop).
+/// Who is in the room: each member's channel and nickname, in joining order.
 #[derive(Debug, Default)]
 pub struct Room {
     members: Vec<(Token, String)>,
@@ -25,13 +31,10 @@ pub struct Room {
 
 impl Room {
     fn nick(&self, t: Token) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|(m, _)| *m == t)
-            .map(|(_, n)| n.as_str())
+        self.members.iter().find(|(m, _)| *m == t).map(|(_, n)| n.as_str())
     }
 
-    /// Number of members.
+    /// The number of members.
     pub fn len(&self) -> usize {
         self.members.len()
     }
@@ -44,21 +47,17 @@ impl Room {
 
 type SharedRoom = Rc<RefCell<Room>>;
 
-/// Send `line` to every member but `except`. A member whose output is over its limit (it
-/// does not read) is disconnected rather than allowed to grow without bound.
-fn broadcast(map: &mut Map, room: &SharedRoom, except: Option<Token>, line: &[u8]) {
+/// Sends `text` as a `Notice` to every member but `except`; members whose channel is gone
+/// leave the room.
+fn broadcast(map: &mut Map, room: &SharedRoom, except: Option<Token>, text: &[u8]) {
+    let mut line = Vec::with_capacity(text.len() + 1);
+    if Notice { text }.encode(&mut line).is_err() {
+        return;
+    }
     let members: Vec<Token> = room.borrow().members.iter().map(|(t, _)| *t).collect();
     let mut gone = Vec::new();
     for t in members {
-        if Some(t) == except {
-            continue;
-        }
-        let r = AsyncChat::<Member>::with_chat(map, t, |_, chat| {
-            if let Err(e) = chat.push(line) {
-                chat.channel().close_with_reason(e);
-            }
-        });
-        if r.is_none() {
+        if Some(t) != except && map.send_to(t, &line).is_err() {
             gone.push(t);
         }
     }
@@ -67,76 +66,18 @@ fn broadcast(map: &mut Map, room: &SharedRoom, except: Option<Token>, line: &[u8
     }
 }
 
-/// One member's connection.
+/// One member's connection: the handler of the chat protocol's server side.
 #[derive(Debug)]
 pub struct Member {
     room: SharedRoom,
     token: Option<Token>,
-    too_long: bool,
 }
 
+#[dispatcher(protocol = chat, role = server)]
 impl Member {
-    fn leave(&mut self, chat: &mut Chat<'_, '_>) {
-        let Some(me) = self.token.take() else {
-            return;
-        };
-        let nick = {
-            let mut room = self.room.borrow_mut();
-            let nick = room.nick(me).unwrap_or("someone").to_string();
-            room.members.retain(|(t, _)| *t != me);
-            nick
-        };
-        broadcast(
-            chat.map(),
-            &self.room,
-            Some(me),
-            format!("* {nick} left\n").as_bytes(),
-        );
-    }
-
-    fn rename(&mut self, chat: &mut Chat<'_, '_>, new: &str) -> io::Result<()> {
-        let valid = !new.is_empty()
-            && new.len() <= MAX_NICK
-            && new.bytes().all(|b| b.is_ascii_graphic())
-            && !new.starts_with('*');
-        if !valid {
-            return chat.push(
-                format!(
-                    "* invalid nickname: use 1 to {MAX_NICK} visible ASCII characters, not starting with '*'\n"
-                )
-                .as_bytes(),
-            );
-        }
-        let me = self.token.expect("joined");
-        let old = {
-            let mut room = self.room.borrow_mut();
-            if room.members.iter().any(|(t, n)| n == new && *t != me) {
-                drop(room);
-                return chat.push(format!("* nickname {new} is taken\n").as_bytes());
-            }
-            let entry = room
-                .members
-                .iter_mut()
-                .find(|(t, _)| *t == me)
-                .expect("member");
-            std::mem::replace(&mut entry.1, new.to_string())
-        };
-        chat.push(format!("* you are now {new}\n").as_bytes())?;
-        broadcast(
-            chat.map(),
-            &self.room,
-            Some(me),
-            format!("* {old} is now {new}\n").as_bytes(),
-        );
-        Ok(())
-    }
-}
-
-impl ChatHandler for Member {
-    fn handle_connect(&mut self, chat: &mut Chat<'_, '_>) -> Result {
-        chat.set_terminator(b"\n");
-        chat.set_max_collect(MAX_LINE + 1);
-        let me = chat.channel().token();
+    /// Joins the room under a guest name, and says so to everyone.
+    fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        let me = cx.channel().token();
         let (nick, count) = {
             let mut room = self.room.borrow_mut();
             room.next_guest += 1;
@@ -145,80 +86,80 @@ impl ChatHandler for Member {
             (nick, room.members.len())
         };
         self.token = Some(me);
-        chat.push(format!("* welcome {nick}, {count} online\n").as_bytes())?;
-        broadcast(
-            chat.map(),
-            &self.room,
-            Some(me),
-            format!("* {nick} joined\n").as_bytes(),
-        );
+        cx.send(Notice { text: format!("* welcome {nick}, {count} online").as_bytes() })?;
+        broadcast(cx.channel().map(), &self.room, Some(me), format!("* {nick} joined").as_bytes());
         Ok(())
     }
 
-    fn collect_incoming_data(&mut self, chat: &mut Chat<'_, '_>, data: &[u8]) -> Result {
-        if !self.too_long && chat.collect(data).is_err() {
-            // Over the limit: drop what was collected and skip to the end of the line.
-            chat.take_collected();
-            self.too_long = true;
+    fn on_nick(&mut self, cx: &mut ServerCx<'_, '_>, msg: chat::Nick<'_>) -> Result<chat::NickNext> {
+        let new = msg.name.unwrap_or_default().trim_ascii();
+        let valid = !new.is_empty()
+            && new.len() <= MAX_NICK
+            && new.iter().all(|b| b.is_ascii_graphic())
+            && !new.starts_with(b"*");
+        let stay = if cx.state() == chat::State::Named { chat::NickNext::Named } else { chat::NickNext::Guest };
+        if !valid {
+            let text = format!(
+                "* invalid nickname: use 1 to {MAX_NICK} visible ASCII characters, not starting with '*'"
+            );
+            cx.send(Notice { text: text.as_bytes() })?;
+            return Ok(stay);
         }
-        Ok(())
-    }
-
-    fn found_terminator(&mut self, chat: &mut Chat<'_, '_>) -> Result {
-        let mut line = chat.take_collected();
-        if std::mem::take(&mut self.too_long) {
-            chat.push(format!("* line too long (the limit is {MAX_LINE} bytes)\n").as_bytes())?;
-            return Ok(());
-        }
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if line.len() > MAX_LINE {
-            // The collector leaves room for a "\r"; a longer bare-LF line lands here.
-            chat.push(format!("* line too long (the limit is {MAX_LINE} bytes)\n").as_bytes())?;
-            return Ok(());
-        }
-        let Some(me) = self.token else {
-            return Ok(());
-        };
-        let text = String::from_utf8_lossy(&line);
-        if let Some(rest) = text.strip_prefix("/nick") {
-            if rest.is_empty() || rest.starts_with(' ') {
-                self.rename(chat, rest.trim())?;
-                return Ok(());
+        let new = String::from_utf8_lossy(new).into_owned();
+        let Some(me) = self.token else { return Ok(stay) };
+        let old = {
+            let mut room = self.room.borrow_mut();
+            if room.members.iter().any(|(t, n)| *n == new && *t != me) {
+                drop(room);
+                cx.send(Notice { text: format!("* nickname {new} is taken").as_bytes() })?;
+                return Ok(stay);
             }
-        }
-        if text == "/quit" {
-            chat.push(b"* bye\n")?;
-            self.leave(chat);
-            chat.close_when_done();
-            return Ok(());
-        }
+            match room.members.iter_mut().find(|(t, _)| *t == me) {
+                Some(entry) => std::mem::replace(&mut entry.1, new.clone()),
+                None => return Ok(stay),
+            }
+        };
+        cx.send(Notice { text: format!("* you are now {new}").as_bytes() })?;
+        broadcast(cx.channel().map(), &self.room, Some(me), format!("* {old} is now {new}").as_bytes());
+        Ok(chat::NickNext::Named)
+    }
+
+    fn on_say(&mut self, cx: &mut ServerCx<'_, '_>, msg: chat::Say<'_>) -> Result {
+        let Some(me) = self.token else { return Ok(()) };
         let nick = self.room.borrow().nick(me).unwrap_or("someone").to_string();
-        let mut out = Vec::with_capacity(nick.len() + 3 + line.len());
-        out.extend_from_slice(nick.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&line);
-        out.push(b'\n');
-        broadcast(chat.map(), &self.room, Some(me), &out);
+        let mut text = Vec::with_capacity(nick.len() + 2 + msg.text.len());
+        text.extend_from_slice(nick.as_bytes());
+        text.extend_from_slice(b": ");
+        text.extend_from_slice(msg.text);
+        broadcast(cx.channel().map(), &self.room, Some(me), &text);
         Ok(())
     }
 
-    fn handle_close(&mut self, chat: &mut Chat<'_, '_>, _reason: Option<io::Error>) -> Result {
-        self.leave(chat);
-        chat.close();
+    /// Says goodbye; the description closes the connection after `Quit`.
+    fn on_quit(&mut self, cx: &mut ServerCx<'_, '_>, _msg: chat::Quit) -> Result {
+        cx.send(Notice { text: b"* bye" })?;
+        self.leave(cx.channel());
         Ok(())
     }
 
-    fn handle_error(&mut self, chat: &mut Chat<'_, '_>, err: asyncore_runtime::Error) -> Result {
-        log::warn!("closing chat member {}: {err}", chat.channel());
-        self.leave(chat);
-        chat.close();
-        Ok(())
+    fn on_close(&mut self, cx: &mut ServerCx<'_, '_>, _reason: Option<&std::io::Error>) {
+        self.leave(cx.channel());
+    }
+
+    /// Leaves the room (once) and tells the others.
+    fn leave(&mut self, ch: &mut Channel<'_>) {
+        let Some(me) = self.token.take() else { return };
+        let nick = {
+            let mut room = self.room.borrow_mut();
+            let nick = room.nick(me).unwrap_or("someone").to_string();
+            room.members.retain(|(t, _)| *t != me);
+            nick
+        };
+        broadcast(ch.map(), &self.room, Some(me), format!("* {nick} left").as_bytes());
     }
 }
 
-/// The listening side: every connection joins the room.
+/// The listening channel: each accepted connection becomes a [`Member`] of one room.
 #[derive(Debug, Default)]
 pub struct ChatServer {
     room: SharedRoom,
@@ -233,12 +174,8 @@ impl ChatServer {
 
 impl Dispatcher for ChatServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let member = Member {
-            room: self.room.clone(),
-            token: None,
-            too_long: false,
-        };
-        ch.add_accepted(sock, addr, AsyncChat::with_terminator(member, b"\n"))?;
+        let member = Member { room: self.room.clone(), token: None };
+        ch.add_accepted(sock, addr, chat::ServerChannel::new(member))?;
         Ok(())
     }
 }

@@ -3,7 +3,9 @@
 
 use std::cell::RefCell;
 
-use asyncore_runtime::{Addr, AsyncChat, Channel, Chat, ChatHandler, Dispatcher, Result, Socket};
+use asyncore_runtime::{
+    dispatcher, protocol, Addr, AsyncChat, Channel, Chat, ChatHandler, Dispatcher, Result, Socket,
+};
 
 /// Size of the receive buffer of one read event.
 pub const READ_SIZE: usize = 16 * 1024;
@@ -111,6 +113,33 @@ pub struct LineEchoServer;
 impl Dispatcher for LineEchoServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         ch.add_accepted(sock, addr, AsyncChat::with_terminator(LineEcho, b"\n"))?;
+        Ok(())
+    }
+}
+
+protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
+
+/// The echo protocol's server side, generated from `protocols/descriptions/echo.proto`:
+/// each line comes back as an `Echo` once its `\n` has arrived. Lines over 64 KiB get
+/// the description's error reply and a close.
+#[derive(Debug, Default)]
+pub struct ProtocolEcho;
+
+#[dispatcher(protocol = echo, role = server)]
+impl ProtocolEcho {
+    fn on_line(&mut self, cx: &mut echo::ServerCx<'_, '_>, msg: echo::Line<'_>) -> Result {
+        cx.send(echo::Echo { text: msg.text })
+    }
+}
+
+/// The listening channel of the protocol echo server: each connection gets a
+/// [`ProtocolEcho`] channel.
+#[derive(Debug, Default)]
+pub struct ProtocolEchoServer;
+
+impl Dispatcher for ProtocolEchoServer {
+    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        ch.add_accepted(sock, addr, echo::ServerChannel::new(ProtocolEcho))?;
         Ok(())
     }
 }
