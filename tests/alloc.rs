@@ -2,7 +2,6 @@
 //! a counting global allocator watches a steady stream of SET and GET commands.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::Decoded;
@@ -12,19 +11,31 @@ protocol!(mod resp = "../protocols/descriptions/resp.proto");
 /// Counts allocations made by this thread while `COUNTING` is set.
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
+    // Per thread, so tests running in parallel do not count each other's allocations.
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+    }
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|a| a.get())
+}
+
+fn reset() {
+    ALLOCATIONS.with(|a| a.set(0));
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
 // side effect that touches no allocation.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: the caller's contract is the system allocator's.
         unsafe { System.alloc(layout) }
     }
@@ -33,9 +44,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -101,12 +110,12 @@ fn resp_decoding_allocates_nothing_per_message() {
     assert_eq!(warm.0, 10_000);
 
     for chunk in [4096, 1000, 7] {
-        ALLOCATIONS.store(0, Ordering::Relaxed);
+        reset();
         COUNTING.with(|c| c.set(true));
         let got = decode(&mut dec, &mut buf, &input, chunk);
         COUNTING.with(|c| c.set(false));
         assert_eq!(got, warm, "reads of {chunk} bytes");
-        let n = ALLOCATIONS.load(Ordering::Relaxed);
+        let n = allocations();
         assert_eq!(n, 0, "{n} allocations for 10 000 messages in reads of {chunk} bytes");
     }
 }
@@ -114,10 +123,10 @@ fn resp_decoding_allocates_nothing_per_message() {
 #[test]
 fn the_counter_sees_allocations() {
     // The allocator above counts: a Vec allocation is seen (so a 0 is a real 0).
-    ALLOCATIONS.store(0, Ordering::Relaxed);
+    reset();
     COUNTING.with(|c| c.set(true));
     let v: Vec<u8> = Vec::with_capacity(100);
     COUNTING.with(|c| c.set(false));
     drop(v);
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) >= 1);
+    assert!(allocations() >= 1);
 }

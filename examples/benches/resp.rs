@@ -1,0 +1,221 @@
+//! The RESP decoder generated from `protocols/descriptions/resp.proto` against a
+//! hand-written RESP decoder, in one run.
+//!
+//! Both decode the same buffer of pipelined SET and GET commands (the shape of a
+//! redis-benchmark load) into their arguments, zero-copy, and add up the argument
+//! lengths so neither can skip work. Rounds alternate (generated, hand-written,
+//! hand-written, generated, ...) so drift hits both; the ratio is taken per pair and the
+//! median is reported, with the 25th and 75th percentiles.
+//!
+//! ```text
+//! cargo bench -p asyncore-examples --bench resp
+//! cargo bench -p asyncore-examples --bench resp -- --quick
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use asyncore_runtime::protocol;
+use asyncore_runtime::wire::{Decoded, Decoder};
+
+protocol!(mod resp = "../protocols/descriptions/resp.proto");
+
+/// `n` commands: SET with a 16-byte key and a `value`-byte value, then GET of that key.
+fn commands(n: usize, value: usize) -> Vec<u8> {
+    let v = "x".repeat(value);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let key = format!("key:{i:012}");
+        if i % 2 == 0 {
+            out.extend_from_slice(
+                format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{v}\r\n", key.len(), v.len()).as_bytes(),
+            );
+        } else {
+            out.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes());
+        }
+    }
+    out
+}
+
+/// The generated decoder: messages and the sum of argument lengths.
+fn generated(dec: &mut Decoder, input: &[u8]) -> (usize, usize) {
+    let (mut n, mut total) = (0, 0);
+    let mut start = 0;
+    loop {
+        match dec.decode(&input[start..], resp::CLIENT_MESSAGES_ALL) {
+            Ok(Decoded::Message { index, len }) => {
+                if let Some(resp::ClientMessage::Command(c)) =
+                    resp::ClientMessage::from_decoder(dec, &input[start..start + len], index)
+                {
+                    n += 1;
+                    for a in c.args.iter() {
+                        total += a.len();
+                    }
+                }
+                start += len;
+            }
+            Ok(Decoded::Skip { len }) => start += len,
+            Ok(Decoded::NeedMore) => break,
+            Err(e) => panic!("generated decoder: {e}"),
+        }
+    }
+    (n, total)
+}
+
+/// A hand-written RESP multibulk decoder of the usual kind: parse `*N`, then N times
+/// `$len` and the bytes, returning slices of the input in a reused vector; `None` when the
+/// command is not complete yet. Limits as in the description (64 KiB lines, 512 MiB bulk,
+/// 1M arguments).
+mod hand {
+    pub enum Error {
+        Protocol(&'static str),
+    }
+
+    fn line(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+        let rel = memchr(b'\r', &buf[at..])?;
+        let end = at + rel;
+        if buf.get(end + 1)? != &b'\n' {
+            return None;
+        }
+        Some((end, end + 2))
+    }
+
+    fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+        s.iter().position(|&c| c == b)
+    }
+
+    fn number(s: &[u8]) -> Result<usize, Error> {
+        if s.is_empty() || s.len() > 19 {
+            return Err(Error::Protocol("bad length"));
+        }
+        let mut v: usize = 0;
+        for &c in s {
+            if !c.is_ascii_digit() {
+                return Err(Error::Protocol("bad length"));
+            }
+            v = v * 10 + usize::from(c - b'0');
+        }
+        Ok(v)
+    }
+
+    /// Decodes one command at the front of `buf` into `args`; returns its length.
+    pub fn decode<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, Error> {
+        args.clear();
+        if buf.first() != Some(&b'*') {
+            return if buf.is_empty() { Ok(None) } else { Err(Error::Protocol("expected '*'")) };
+        }
+        let Some((end, mut at)) = line(buf, 1) else { return Ok(None) };
+        let argc = number(&buf[1..end])?;
+        if argc > 1024 * 1024 {
+            return Err(Error::Protocol("too many arguments"));
+        }
+        for _ in 0..argc {
+            if at >= buf.len() {
+                return Ok(None);
+            }
+            if buf[at] != b'$' {
+                return Err(Error::Protocol("expected '$'"));
+            }
+            let Some((end, next)) = line(buf, at + 1) else { return Ok(None) };
+            let len = number(&buf[at + 1..end])?;
+            if len > 512 * 1024 * 1024 {
+                return Err(Error::Protocol("bulk too long"));
+            }
+            if buf.len() < next + len + 2 {
+                return Ok(None);
+            }
+            if &buf[next + len..next + len + 2] != b"\r\n" {
+                return Err(Error::Protocol("expected CRLF"));
+            }
+            args.push(&buf[next..next + len]);
+            at = next + len + 2;
+        }
+        Ok(Some(at))
+    }
+}
+
+fn handwritten(args: &mut Vec<&'static [u8]>, input: &[u8]) -> (usize, usize) {
+    let (mut n, mut total) = (0, 0);
+    let mut start = 0;
+    // The vector is reused across calls; its borrow ends with each command.
+    let mut local: Vec<&[u8]> = std::mem::take(args).into_iter().collect();
+    loop {
+        match hand::decode(&input[start..], &mut local) {
+            Ok(Some(len)) => {
+                n += 1;
+                for a in &local {
+                    total += a.len();
+                }
+                start += len;
+            }
+            Ok(None) => break,
+            Err(hand::Error::Protocol(e)) => panic!("hand-written decoder: {e}"),
+        }
+    }
+    local.clear();
+    *args = local.into_iter().map(|_| &b""[..]).collect();
+    (n, total)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rounds = if quick { 10 } else { 60 };
+    let mut report = Vec::new();
+    for (label, value) in [("SET/GET, 64-byte values", 64usize), ("SET/GET, 3-byte values", 3), ("SET/GET, 4 KiB values", 4096)] {
+        let n = if value > 1024 { 2_000 } else { 20_000 };
+        let input = commands(n, value);
+        let mut dec = resp::ClientMessage::decoder();
+        let mut args: Vec<&'static [u8]> = Vec::with_capacity(8);
+        let want = generated(&mut dec, &input);
+        assert_eq!(want, handwritten(&mut args, &input), "the decoders disagree");
+        assert_eq!(want.0, n);
+        let time = |f: &mut dyn FnMut() -> (usize, usize)| {
+            let start = Instant::now();
+            let mut reps = 0u32;
+            while start.elapsed() < Duration::from_millis(if quick { 20 } else { 50 }) {
+                black_box(f());
+                reps += 1;
+            }
+            start.elapsed().as_secs_f64() / f64::from(reps)
+        };
+        let mut ratios = Vec::new();
+        let (mut tg, mut th) = (Vec::new(), Vec::new());
+        for r in 0..rounds {
+            let mut g = || generated(&mut dec, black_box(&input));
+            let mut h = || handwritten(&mut args, black_box(&input));
+            let (a, b) = if r % 2 == 0 {
+                let a = time(&mut g);
+                (a, time(&mut h))
+            } else {
+                let b = time(&mut h);
+                (time(&mut g), b)
+            };
+            tg.push(a);
+            th.push(b);
+            ratios.push(b / a); // > 1: the generated decoder is faster
+        }
+        ratios.sort_by(f64::total_cmp);
+        tg.sort_by(f64::total_cmp);
+        th.sort_by(f64::total_cmp);
+        let mb = input.len() as f64 / 1e6;
+        let line = format!(
+            "{label:<26} {:>8} msgs  generated {:>7.0} MB/s {:>6.1} Mmsg/s   hand-written {:>7.0} MB/s {:>6.1} Mmsg/s   throughput ratio {:.3}x [{:.3}-{:.3}]",
+            n,
+            mb / percentile(&tg, 0.5),
+            n as f64 / percentile(&tg, 0.5) / 1e6,
+            mb / percentile(&th, 0.5),
+            n as f64 / percentile(&th, 0.5) / 1e6,
+            percentile(&ratios, 0.5),
+            percentile(&ratios, 0.25),
+            percentile(&ratios, 0.75),
+        );
+        println!("{line}");
+        report.push(line);
+    }
+    println!("\nratio = generated throughput / hand-written throughput (median of {rounds} alternating rounds, 25th-75th percentile)");
+}
