@@ -1,0 +1,314 @@
+//! Channels generated from descriptions, served by a `Map` on every backend: states and
+//! their transitions, the bad-input policies (reply and go on, discard, close), mode
+//! switches, binary frames, and the client role against a generated server.
+
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use asyncore_runtime::{dispatcher, protocol, Addr, Backend, Channel, Dispatcher, Map, Result, Socket};
+
+protocol! {
+    pub mod session {
+        /// A small SMTP-like session: HELLO first, then sums and a dot-stuffed body.
+        protocol session
+        framing line "\r\n" max 64
+        on oversize reply "500 too long" continue
+        on unknown reply "500 unknown" continue
+        on not_allowed reply "503 bad sequence" continue
+        on invalid reply "501 syntax" continue
+
+        client Hello = "HELLO" name:word
+        client Add = "ADD" n:u16
+        client Data = "DATA"
+        client Body = text:lines until "." unstuff "." max 1KiB
+        client Quit = "QUIT"
+        server Reply = code:u16 text:rest
+
+        state Fresh initial { Hello -> Ready  Quit -> close }
+        state Ready { Hello -> Ready  Add -> Ready  Data -> Body  Quit -> close }
+        state Body { Body -> Ready }
+    }
+}
+
+protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
+protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
+
+/// The server side of `session`.
+#[derive(Default)]
+struct Session {
+    sum: u64,
+}
+
+#[dispatcher(protocol = session, role = server)]
+impl Session {
+    fn on_open(&mut self, cx: &mut session::ServerCx<'_, '_>) -> Result {
+        reply(cx, 220, "hi")
+    }
+    fn on_hello(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Hello<'_>) -> Result {
+        reply(cx, 250, &format!("hello {}", String::from_utf8_lossy(msg.name)))
+    }
+    fn on_add(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Add) -> Result {
+        self.sum += u64::from(msg.n);
+        reply(cx, 250, &self.sum.to_string())
+    }
+    fn on_data(&mut self, cx: &mut session::ServerCx<'_, '_>, _msg: session::Data) -> Result {
+        reply(cx, 354, "go")
+    }
+    fn on_body(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Body<'_>) -> Result {
+        let text = msg.text.to_vec();
+        let lines = msg.text.iter().count();
+        reply(cx, 250, &format!("{lines} lines {}", String::from_utf8_lossy(&text).replace("\r\n", "|")))
+    }
+    fn on_quit(&mut self, cx: &mut session::ServerCx<'_, '_>, _msg: session::Quit) -> Result {
+        reply(cx, 221, "bye")
+    }
+}
+
+fn reply(cx: &mut session::ServerCx<'_, '_>, code: u16, text: &str) -> Result {
+    cx.send(session::Reply { code, text: text.as_bytes() })
+}
+
+/// The server side of `kv`, storing in memory.
+#[derive(Default)]
+struct Store {
+    map: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+}
+
+#[dispatcher(protocol = kv, role = server)]
+impl Store {
+    fn on_get(&mut self, cx: &mut kv::ServerCx<'_, '_>, msg: kv::Get<'_>) -> Result {
+        match self.map.get(msg.key) {
+            Some(v) => cx.send(kv::Found { value: v }),
+            None => cx.send(kv::NotFound {}),
+        }
+    }
+    fn on_put(&mut self, cx: &mut kv::ServerCx<'_, '_>, msg: kv::Put<'_>) -> Result {
+        self.map.insert(msg.key.to_vec(), msg.value.to_vec());
+        cx.send(kv::Ok {})
+    }
+    fn on_del(&mut self, cx: &mut kv::ServerCx<'_, '_>, msg: kv::Del<'_>) -> Result {
+        self.map.remove(msg.key);
+        cx.send(kv::Ok {})
+    }
+}
+
+/// Accepts connections into channels made by `make`.
+struct Listener<F> {
+    make: F,
+}
+
+#[dispatcher]
+impl<D: Dispatcher, F: FnMut() -> D + 'static> Listener<F> {
+    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        let channel = (self.make)();
+        ch.add_accepted(sock, addr, channel)?;
+        Ok(())
+    }
+}
+
+fn listen<D: Dispatcher, F: FnMut() -> D + 'static>(map: &mut Map, make: F) -> SocketAddr {
+    let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
+    let token = map.listen(&any, Listener { make }).unwrap();
+    map.local_addr(token).unwrap().as_inet().unwrap()
+}
+
+/// Serves until the client thread is done; its result.
+fn serve_until<T>(map: &mut Map, backend: Backend, client: JoinHandle<T>) -> T {
+    for _ in 0..3_000 {
+        if client.is_finished() {
+            break;
+        }
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1)).expect("loop failed");
+    }
+    client.join().expect("client panicked")
+}
+
+/// A line client: `say` writes, `line` reads one CRLF line.
+struct LineClient {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    fn connect(addr: SocketAddr) -> LineClient {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        LineClient { stream, reader }
+    }
+    fn say(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.reader.read_line(&mut l).unwrap();
+        assert!(l.ends_with("\r\n"), "not a CRLF line: {l:?}");
+        l.truncate(l.len() - 2);
+        l
+    }
+    fn eof(&mut self) -> bool {
+        let mut rest = Vec::new();
+        matches!(self.reader.read_to_end(&mut rest), Ok(0))
+    }
+}
+
+on_every_backend!(
+    states_and_policies_drive_a_session,
+    a_binary_protocol_serves_frames,
+    the_client_role_talks_to_a_generated_server,
+);
+
+fn states_and_policies_drive_a_session(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || session::ServerChannel::new(Session::default()));
+    let client = std::thread::spawn(move || {
+        let mut c = LineClient::connect(addr);
+        let mut log = vec![c.line()];
+        let mut ask = |c: &mut LineClient, send: &[u8], replies: usize| {
+            c.say(send);
+            for _ in 0..replies {
+                log.push(c.line());
+            }
+        };
+        ask(&mut c, b"ADD 1\r\n", 1); // not allowed before HELLO
+        ask(&mut c, b"HELLO bob\r\n", 1);
+        ask(&mut c, b"ADD 70000\r\n", 1); // over u16
+        ask(&mut c, b"ADD 5\r\nADD 6\r\n", 2); // pipelined
+        ask(&mut c, b"FOO\r\n", 1);
+        ask(&mut c, &[&[b'x'; 100][..], b"\r\n"].concat(), 1);
+        ask(&mut c, b"ADD 1\r\n", 1); // still usable after the long line
+        ask(&mut c, b"HELLO a\nb\r\n", 1); // a bare LF
+        ask(&mut c, b"ADD 1\r\n", 1);
+        ask(&mut c, b"DATA\r\n", 1);
+        ask(&mut c, b"line one\r\n..dot\r\nADD 3\r\n.\r\n", 1); // the body, split by the state
+        ask(&mut c, b"QUIT\r\n", 1);
+        (log, c.eof())
+    });
+    let (log, eof) = serve_until(&mut map, backend, client);
+    assert_eq!(
+        log,
+        [
+            "220 hi",
+            "503 bad sequence",
+            "250 hello bob",
+            "501 syntax",
+            "250 5",
+            "250 11",
+            "500 unknown",
+            "500 too long",
+            "250 12",
+            "501 syntax",
+            "250 13",
+            "354 go",
+            "250 3 lines line one|.dot|ADD 3|",
+            "221 bye",
+        ]
+    );
+    assert!(eof, "the server closes after QUIT");
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    [&(body.len() as u32).to_be_bytes()[..], body].concat()
+}
+
+fn a_binary_protocol_serves_frames(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || kv::ServerChannel::new(Store::default()));
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut read_frame = |s: &mut TcpStream| {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            s.read_exact(&mut body).unwrap();
+            body
+        };
+        let mut log = Vec::new();
+        let mut put = vec![0x02, 0, 3];
+        put.extend_from_slice(b"keyvalue");
+        // A Put split across writes, byte by byte for its header.
+        let bytes = frame(&put);
+        for b in &bytes[..6] {
+            s.write_all(&[*b]).unwrap();
+        }
+        s.write_all(&bytes[6..]).unwrap();
+        log.push(read_frame(&mut s));
+        s.write_all(&[frame(b"\x01key"), frame(b"\x01nope")].concat()).unwrap();
+        log.push(read_frame(&mut s));
+        log.push(read_frame(&mut s));
+        // An unknown opcode is discarded; the next request is served.
+        s.write_all(&[frame(b"\x7fwhat"), frame(b"\x03key"), frame(b"\x01key")].concat()).unwrap();
+        log.push(read_frame(&mut s));
+        log.push(read_frame(&mut s));
+        // A frame over the 1 MiB limit closes the connection.
+        s.write_all(&(2u32 << 20).to_be_bytes()).unwrap();
+        let mut rest = Vec::new();
+        let closed = matches!(s.read_to_end(&mut rest), Ok(0));
+        (log, closed)
+    });
+    let (log, closed) = serve_until(&mut map, backend, client);
+    let want: [&[u8]; 5] = [b"\x83", b"\x81value", b"\x82", b"\x83", b"\x82"];
+    assert_eq!(log, want);
+    assert!(closed, "an oversize frame closes the connection");
+}
+
+/// The client side of `echo`: sends lines on open, records the echoes, closes after
+/// the last.
+struct Pinger {
+    sent: Vec<&'static [u8]>,
+    got: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+#[dispatcher(protocol = echo, role = client)]
+impl Pinger {
+    fn on_open(&mut self, cx: &mut echo::ClientCx<'_, '_>) -> Result {
+        for line in &self.sent {
+            cx.send(echo::Line { text: line })?;
+        }
+        Ok(())
+    }
+    fn on_echo(&mut self, cx: &mut echo::ClientCx<'_, '_>, msg: echo::Echo<'_>) -> Result {
+        self.got.borrow_mut().push(msg.text.to_vec());
+        if self.got.borrow().len() == self.sent.len() {
+            cx.close();
+        }
+        Ok(())
+    }
+}
+
+struct EchoLines;
+
+#[dispatcher(protocol = echo, role = server)]
+impl EchoLines {
+    fn on_line(&mut self, cx: &mut echo::ServerCx<'_, '_>, msg: echo::Line<'_>) -> Result {
+        cx.send(echo::Echo { text: msg.text })
+    }
+}
+
+fn the_client_role_talks_to_a_generated_server(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || echo::ServerChannel::new(EchoLines));
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let sent: Vec<&'static [u8]> = vec![b"hello", b"", b"with\rcarriage return", b"last"];
+    let pinger = Pinger { sent: sent.clone(), got: got.clone() };
+    map.connect(&Addr::Inet(addr), echo::ClientChannel::new(pinger)).unwrap();
+    for _ in 0..3_000 {
+        if map.len() == 1 {
+            break;
+        }
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1)).expect("loop failed");
+    }
+    assert_eq!(map.len(), 1, "client and served channels are closed");
+    let got = got.borrow();
+    let got: Vec<&[u8]> = got.iter().map(Vec::as_slice).collect();
+    assert_eq!(got, sent);
+}
