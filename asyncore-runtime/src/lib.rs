@@ -74,6 +74,9 @@
 //!   channel; `SIGPIPE` is never raised (`MSG_NOSIGNAL`); `EINTR` is retried; running
 //!   out of descriptors pauses accepting instead of spinning or closing the listener.
 //! * A clean stop: [`Map::stop`], [`Waker::stop`], [`Map::stop_on_signals`].
+//! * Framing without a channel: [`codec`] (line and length-prefixed framers, a bounded
+//!   read buffer), and [`wire`], the resumable, bounded decoder and the encoder that
+//!   code generated from a protocol description runs on.
 //!
 //! # Backends
 //!
@@ -109,6 +112,7 @@ mod sys;
 mod timer;
 mod token;
 mod waker;
+pub mod wire;
 
 pub use addr::Addr;
 /// Requires the `macros` feature (on by default).

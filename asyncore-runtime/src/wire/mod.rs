@@ -18,14 +18,87 @@
 //!
 //! Most users never name these items: they are what the generated code is made of, shown
 //! here so that `protocol-tool expand` output can be followed.
+//!
+//! # A protocol by hand
+//!
+//! What generated code does, written out for a two-message protocol: a `SET key value`
+//! line, and a `DATA n` line followed by `n` raw bytes and a CRLF.
+//!
+//! ```
+//! use asyncore_runtime::codec::FrameBuf;
+//! use asyncore_runtime::wire::{
+//!     bytes_at, int_at, Decoded, Decoder, Encoder, Framing, Message, Op, Program,
+//! };
+//!
+//! static PROGRAM: Program = Program {
+//!     name: "demo",
+//!     framing: Framing::Line { term: b"\r\n", max: 256, bare_lf: false, nocase: false },
+//!     messages: &[
+//!         // client Set = "SET" key:word value:rest
+//!         Message { name: "Set", slots: 2, max: 258, ops: &[
+//!             Op::Line, Op::Lit(b"SET"), Op::Sep, Op::Word { slot: 0 }, Op::Sep,
+//!             Op::Rest { slot: 1 }, Op::EndLine,
+//!         ] },
+//!         // client Data = "DATA" n:usize then data:bytes[n] "\r\n"
+//!         Message { name: "Data", slots: 2, max: 258 + 4096 + 2, ops: &[
+//!             Op::Line, Op::Lit(b"DATA"), Op::Sep, Op::Uint { slot: 0, max: 4096 }, Op::EndLine,
+//!             Op::Bytes { slot: 1, len: 0, len_in_message: true, max: 4096 }, Op::Lit(b"\r\n"),
+//!         ] },
+//!     ],
+//! };
+//!
+//! // Encoding: straight-line calls, one per element.
+//! let mut wire = Vec::new();
+//! let mut e = Encoder::new(&mut wire, &PROGRAM.framing);
+//! e.lit(b"SET");
+//! e.sep();
+//! e.word("key", b"greeting")?;
+//! e.sep();
+//! e.rest("value", b"hello world")?;
+//! e.end_line();
+//! e.finish()?;
+//! let mut e = Encoder::new(&mut wire, &PROGRAM.framing);
+//! e.lit(b"DATA");
+//! e.sep();
+//! e.uint("n", 5, 4096)?;
+//! e.end_line();
+//! e.bytes("data", b"a\r\nbc", 4096)?;
+//! e.lit(b"\r\n");
+//! e.finish()?;
+//! assert_eq!(wire, b"SET greeting hello world\r\nDATA 5\r\na\r\nbc\r\n");
+//!
+//! // Decoding: the input arrives in pieces; messages come out whole.
+//! let mut decoder = Decoder::new(&PROGRAM);
+//! let mut input = FrameBuf::new(decoder.buffer_limit());
+//! let mut got = Vec::new();
+//! for piece in wire.chunks(7) {
+//!     input.extend_from_slice(piece)?;
+//!     loop {
+//!         match decoder.decode(input.data(), &[0, 1])? {
+//!             Decoded::NeedMore => break,
+//!             Decoded::Skip { len } => input.consume(len),
+//!             Decoded::Message { index, len } => {
+//!                 let (buf, slots) = (input.data(), decoder.slots());
+//!                 got.push(match index {
+//!                     0 => format!("set {:?}", bytes_at(buf, slots[0]).escape_ascii().to_string()),
+//!                     _ => format!("data {} {:?}", int_at(slots[0]), bytes_at(buf, slots[1])),
+//!                 });
+//!                 input.consume(len);
+//!             }
+//!         }
+//!     }
+//! }
+//! assert_eq!(got, ["set \"greeting\"", "data 5 [97, 13, 10, 98, 99]"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod decode;
 mod encode;
 mod view;
 
-pub use decode::{DecodeError, DecodeErrorKind, Decoded, Decoder};
-pub use encode::{EncodeError, Encoder};
-pub use view::{Item, Lines, LinesIter, Seq, SeqIter};
+pub use decode::{DecodeError, DecodeErrorKind, Decoded, Decoder, Limit};
+pub use encode::{EncodeError, EncodeErrorKind, Encoder};
+pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
 /// A compiled protocol: its framing and the decoding program of every message one role
 /// receives.
@@ -48,7 +121,11 @@ pub struct Message {
     pub name: &'static str,
     /// The number of slots its ops write (`slot` fields are below this).
     pub slots: u16,
-    /// The decoding program. It starts with [`Op::Line`] or [`Op::Frame`].
+    /// The decoding program. It starts with [`Op::Line`] or [`Op::Frame`], the message's
+    /// first unit, on which the decoder recognises it. A message read in a state of its
+    /// own with nothing to recognise it by (an SMTP DATA body: [`Op::LinesUntil`]) may
+    /// start with another op; the decoder then chooses it without looking at the input
+    /// when its turn comes among the allowed messages (see [`Decoder`]).
     pub ops: &'static [Op],
     /// The most bytes one message may span, all units and raw runs included.
     pub max: u32,
@@ -90,7 +167,10 @@ pub struct LengthHeader {
     pub big_endian: bool,
     /// Added to the length field's value to get the body length; may be negative.
     pub adjust: i64,
-    /// Bytes of the frame the message ops skip (usually `offset + width`).
+    /// Bytes of the frame the message ops skip (usually `offset + width`): the ops see
+    /// the frame from this byte on, or from the end of the length field if that comes
+    /// first. A varint's length varies, so `offset + 10` skips the whole header whatever
+    /// its length; a smaller value lets the ops see bytes of the header.
     pub skip: u8,
     /// The longest body, after adjustment.
     pub max: u32,
@@ -102,6 +182,12 @@ pub struct LengthHeader {
 /// line (between [`Op::Line`] and [`Op::EndLine`]) or frame (between [`Op::Frame`] and
 /// [`Op::EndFrame`]). Slot numbers index the message's slots, except inside the body of a
 /// repetition, where they index the slots of one item (`0..stride`).
+///
+/// Structure the decoder relies on (a program that breaks it gets a
+/// [`DecodeErrorKind::Program`] error, never a panic): `Opt` and `Many` lie within one
+/// unit (no `EndLine`/`EndFrame` in their bodies); the body of a repetition (`Repeat`,
+/// `Many`, `ManyUntil`) contains no other repetition, so that the items of one sequence
+/// are contiguous in the item list; a body never runs past the enclosing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// Start a line: wait until its terminator is buffered (scanning each byte once across
@@ -123,7 +209,8 @@ pub enum Op {
     Sep,
     /// Zero or more spaces or tabs.
     Ows,
-    /// A word: one or more bytes up to a space, a tab or the end of the unit.
+    /// A word: one or more bytes up to a space, a tab, a byte of the line terminator (a
+    /// lone CR in a CRLF line) or the end of the unit.
     Word {
         /// The slot that receives the byte range.
         slot: u16,
@@ -133,12 +220,15 @@ pub enum Op {
         /// The slot that receives the byte range.
         slot: u16,
     },
-    /// The rest of the unit, possibly empty.
+    /// The rest of the unit, possibly empty. In a line protocol whose terminator has more
+    /// than one byte, it does not match if it contains one of them (a lone CR in a CRLF
+    /// line): a rest of line never carries terminator bytes.
     Rest {
         /// The slot that receives the byte range.
         slot: u16,
     },
-    /// One of these literals (tried in order); the slot receives the range matched.
+    /// One of these literals (tried in order, the first that matches wins: list a literal
+    /// before its prefixes); the slot receives the range matched.
     OneOf {
         /// The slot that receives the byte range.
         slot: u16,
@@ -184,6 +274,10 @@ pub enum Op {
     /// same message, or of the same repetition item). Inside a unit it must fit in the
     /// unit; between units it is read from the stream (a mode switch: line, then counted
     /// bytes, then line...). More than `max` is an `Oversize` error.
+    ///
+    /// `slot` may be `len` itself: the length is read first, then replaced by the range,
+    /// so an item `"$" len:usize then bytes[len] "\r\n"` (RESP) is one slot, and its
+    /// sequence a [`Seq`]`<&[u8]>`.
     Bytes {
         /// The slot that receives the byte range.
         slot: u16,
@@ -233,6 +327,11 @@ pub enum Op {
     /// The next `len` ops, again and again until the end of the current unit, at least
     /// `min` and at most `max` times (`word+` is `Many { min: 1, .. }` over `[Sep, Word]`).
     /// An item that consumes nothing is an `Invalid` error, never a loop.
+    ///
+    /// Precisely: once `min` items matched, the repetition stops at the end of the unit
+    /// or at the first item that does not match, which is undone (cursor and slots), and
+    /// the ops after the repetition go on from there: `[Sep, Word]` items then `Ows`
+    /// accept trailing spaces. An item that matches past `max` is an `Oversize` error.
     Many {
         /// The slot that receives the sequence.
         slot: u16,

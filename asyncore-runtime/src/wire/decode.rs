@@ -1,0 +1,2443 @@
+//! [`Decoder`]: runs the ops of a [`Program`] over a byte stream, resumably and within
+//! the program's limits.
+
+use std::fmt;
+use std::io;
+
+use super::{Framing, LengthHeader, Message, Op, Program, Slot};
+
+// ===== Decoded =====
+
+/// What one call of [`Decoder::decode`] found at the front of the buffer.
+///
+/// | outcome                                  | the caller then                                   |
+/// |------------------------------------------|---------------------------------------------------|
+/// | [`NeedMore`](Decoded::NeedMore)          | appends input, calls again with the same bytes in front |
+/// | [`Message`](Decoded::Message)            | reads the message (its slots index the first `len` bytes), drops `len` bytes, calls again |
+/// | [`Skip`](Decoded::Skip)                  | drops `len` bytes, calls again                    |
+///
+/// ```
+/// use asyncore_runtime::wire::Decoded;
+///
+/// assert_eq!(Decoded::Message { index: 0, len: 6 }.consumed(), 6);
+/// assert_eq!(Decoded::Skip { len: 3 }.consumed(), 3);
+/// assert_eq!(Decoded::NeedMore.consumed(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "a Message or Skip outcome tells how many bytes to drop from the buffer"]
+pub enum Decoded {
+    /// No whole message yet; nothing to drop. Call again once more input is appended.
+    NeedMore,
+    /// A whole message: [`Program::messages`]`[index]`, the first `len` bytes of the
+    /// buffer (`len` ≥ 1). Its fields are in [`Decoder::slots`] and [`Decoder::items`]
+    /// until the next call.
+    Message {
+        /// The index of the message in the program.
+        index: u16,
+        /// How many bytes the message spans.
+        len: usize,
+    },
+    /// The first `len` bytes (`len` ≥ 1) belong to no message: they are the rest of an
+    /// input the decoder reported an error for, being skipped to resynchronise.
+    Skip {
+        /// How many bytes to drop.
+        len: usize,
+    },
+}
+
+impl Decoded {
+    /// How many bytes to drop from the front of the buffer: `len` for a message or a
+    /// skip, 0 for [`NeedMore`](Decoded::NeedMore).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::Decoded;
+    ///
+    /// assert_eq!(Decoded::Message { index: 2, len: 10 }.consumed(), 10);
+    /// ```
+    pub fn consumed(&self) -> usize {
+        match *self {
+            Decoded::NeedMore => 0,
+            Decoded::Message { len, .. } | Decoded::Skip { len } => len,
+        }
+    }
+}
+
+// ===== Decoder =====
+
+/// Byte classes, for the scans of words, tokens and separators.
+const SPACE: u8 = 1;
+const TERM: u8 = 2;
+const TCHAR: u8 = 4;
+
+/// Spaces and tabs, and RFC 9110 token characters.
+static BASE_CLASSES: [u8; 256] = base_classes();
+
+const fn base_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b == b' ' || b == b'\t' {
+            table[i] = SPACE;
+        }
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            table[i] |= TCHAR;
+        }
+        i += 1;
+    }
+    table
+}
+
+/// Decodes the messages of a [`Program`] from a byte stream: resumable, linear-time and
+/// bounded by the program's limits.
+///
+/// Keep one per connection. Call [`decode`](Self::decode) with the unconsumed input and
+/// the messages allowed in the current state; it returns a [`Decoded`] outcome or a
+/// [`DecodeError`]. Fields of a decoded message are [`Slot`]s, read through
+/// [`slots`](Self::slots) and [`items`](Self::items).
+///
+/// # How a message is chosen
+///
+/// Every message starts with [`Op::Line`] or [`Op::Frame`]. Once that first unit is
+/// buffered, the decoder tries the `allowed` messages on it, in order: the first whose ops
+/// match up to the end of the unit wins and the decoder commits to it (a later mismatch is
+/// an [`Invalid`](DecodeErrorKind::Invalid) error of that message, not a reason to try
+/// another). If none matches, the program's other messages are tried, to report
+/// [`NotAllowed`](DecodeErrorKind::NotAllowed) rather than
+/// [`Unknown`](DecodeErrorKind::Unknown); if none of those matches either, the error is
+/// the mismatch that got furthest into the unit, or `Unknown` if every message failed at
+/// its first byte.
+///
+/// A message whose ops start with another op (a DATA body read in a state of its own, as
+/// [`Op::LinesUntil`]) is chosen without looking at the input when its turn comes in
+/// `allowed`; list it alone, or last.
+///
+/// # Resumable and linear
+///
+/// Decoding stops only between units (waiting for a line's terminator, a frame's body, a
+/// counted run of bytes or a literal between units) and resumes there: the op, the byte
+/// offset and, for a line, where the terminator search stopped. Each byte is scanned for
+/// a terminator once, however the input is split.
+///
+/// # Bounded
+///
+/// Every limit of the program is checked as the bytes arrive: a line is over its maximum
+/// as soon as that many bytes and one more are buffered with no terminator among them
+/// that could end it in time; a frame, a counted run or a repetition count is checked as
+/// soon as its length or count is read, before any of it is buffered. The caller's buffer
+/// never needs more than [`buffer_limit`](Self::buffer_limit) bytes, and the slot and item
+/// vectors are reused, so the steady state allocates nothing.
+///
+/// # Recovery
+///
+/// After an error, [`DecodeError::can_continue`] tells whether the stream can be
+/// resynchronised. If it can and the caller goes on calling `decode`, the decoder first
+/// returns [`Decoded::Skip`] steps that drop the offending input, then decodes normally.
+/// What is dropped:
+///
+/// * an error in the first unit of a message (unknown or not allowed message, invalid
+///   field, over-long line, bare LF, oversize frame): that unit — the rest of the line
+///   through its terminator (scanned in bounded chunks, never buffered whole), or the
+///   frame's announced length;
+/// * a counted run of bytes between units over its limit (memcached `set` with too large
+///   a value): the announced bytes as they arrive, then the rest of the message;
+/// * an error inside an [`Op::LinesUntil`] run (an over-long line, a bare LF, the run over
+///   its limit): every line up to and including the marker line, then the rest of the
+///   message.
+///
+/// Other errors cannot be recovered from (`can_continue()` is `false`, and `decode` keeps
+/// returning the same error until [`reset`](Self::reset)): a frame length that is
+/// negative after adjustment or a varint over 64 bits, any other error after the first
+/// unit of a multi-unit message (its remaining units could not be told apart from new
+/// messages), and a malformed program.
+///
+/// # Examples
+///
+/// ```
+/// use asyncore_runtime::wire::{bytes_at, Decoded, Decoder, Framing, Message, Op, Program};
+///
+/// // `client Echo = "ECHO" text:rest` and `client Quit = "QUIT"`, over CRLF lines.
+/// static PROGRAM: Program = Program {
+///     name: "echo",
+///     framing: Framing::Line { term: b"\r\n", max: 100, bare_lf: false, nocase: true },
+///     messages: &[
+///         Message { name: "Echo", slots: 1, max: 102,
+///                   ops: &[Op::Line, Op::Lit(b"ECHO"), Op::Sep, Op::Rest { slot: 0 }, Op::EndLine] },
+///         Message { name: "Quit", slots: 0, max: 102,
+///                   ops: &[Op::Line, Op::Lit(b"QUIT"), Op::EndLine] },
+///     ],
+/// };
+///
+/// let mut decoder = Decoder::new(&PROGRAM);
+/// let mut input: &[u8] = b"echo hi there\r\nquit\r\n";
+/// assert_eq!(decoder.decode(&input[..8], &[0, 1])?, Decoded::NeedMore);
+/// assert_eq!(decoder.decode(input, &[0, 1])?, Decoded::Message { index: 0, len: 15 });
+/// assert_eq!(bytes_at(input, decoder.slots()[0]), b"hi there");
+/// input = &input[15..];
+/// assert_eq!(decoder.decode(input, &[0, 1])?, Decoded::Message { index: 1, len: 6 });
+/// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+/// ```
+pub struct Decoder {
+    program: &'static Program,
+    // The framing, unpacked.
+    /// The line terminator; empty for a length-prefixed protocol.
+    term: &'static [u8],
+    /// The byte the terminator search looks for: the terminator's last byte.
+    needle: u8,
+    /// The terminator is "\r\n".
+    crlf: bool,
+    /// ... and a bare "\n" ends a line too.
+    lenient: bool,
+    nocase: bool,
+    line_max: usize,
+    /// A rest of line must be checked for terminator bytes (multi-byte terminators).
+    check_rest: bool,
+    header: Option<LengthHeader>,
+    /// Byte classes: `BASE_CLASSES` plus `TERM` for the terminator's bytes.
+    class: [u8; 256],
+
+    // Progress through the current message.
+    state: State,
+    /// The message being decoded (or tried).
+    msg: u16,
+    /// The next op.
+    pc: usize,
+    /// The cursor, from the message's first byte.
+    pos: usize,
+    /// The current unit.
+    unit: Unit,
+    /// Trying a message: stop when its first unit ends.
+    first: bool,
+    /// No line terminator ends before this offset (where the last search stopped).
+    scan: usize,
+    /// The state of an op that waits for input in the middle of its work.
+    resume: Resume,
+    /// Recovering from an error in the middle of a message: decode the rest of it without
+    /// keeping it, handing back its bytes as `Skip` steps.
+    discard: bool,
+    /// Open optional parts and repetitions, innermost last.
+    stack: Vec<Ctl>,
+    /// The slots of the current repetition item.
+    item: Option<ItemAt>,
+    slots: Vec<Slot>,
+    items: Vec<Slot>,
+    /// Bytes examined by terminator searches, for the linear-time tests.
+    scanned: u64,
+}
+
+/// Where the decoder is between calls.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Before the first byte of a message.
+    Start,
+    /// Waiting for the first unit, before a message is chosen.
+    First,
+    /// Committed to `msg`, running its ops.
+    Run,
+    /// Skipping the rest of a line, searching for its terminator from `from`.
+    SkipLine { from: usize },
+    /// Skipping `left` more bytes.
+    SkipBytes { left: u64 },
+    /// Stopped by an error that cannot be recovered from.
+    Failed(DecodeError),
+}
+
+/// The current line or frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Unit {
+    open: bool,
+    frame: bool,
+    /// End of the content (before the terminator).
+    end: usize,
+    /// After the terminator.
+    next: usize,
+}
+
+/// The state of an op that stopped in the middle (only between units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    None,
+    /// Discarding a counted run: `left` bytes to go.
+    Bytes {
+        pc: usize,
+        left: u64,
+    },
+    /// Reading lines until a marker line: the run started at `run`; `long` while skipping
+    /// the rest of an over-long line.
+    Lines {
+        pc: usize,
+        run: usize,
+        long: bool,
+    },
+}
+
+/// The slots of one repetition item in the item list.
+#[derive(Debug, Clone, Copy)]
+struct ItemAt {
+    base: usize,
+    stride: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Opt,
+    Repeat,
+    Many,
+    ManyUntil,
+}
+
+/// An open optional part or repetition.
+#[derive(Debug, Clone, Copy)]
+struct Ctl {
+    kind: Kind,
+    slot: u16,
+    /// The first op of the body, and the op after it.
+    body: usize,
+    end: usize,
+    /// `Opt`: the cursor at its start; repetitions: at the current item's start.
+    pos: usize,
+    /// `Opt`: the item list's length at its start; repetitions: the first item's index.
+    mark: usize,
+    /// Items so far.
+    count: u32,
+    /// `Repeat`: the count; `Many`: the minimum.
+    target: u32,
+    max: u32,
+    stride: u16,
+    marker: &'static [u8],
+    /// The item whose slots were current outside.
+    outer: Option<ItemAt>,
+}
+
+/// How far a line may reach: `bytes` from its start, terminator included, as the
+/// `what` limit of value `limit` allows.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    bytes: usize,
+    what: Limit,
+    limit: u32,
+}
+
+impl Room {
+    const ANY: Room = Room {
+        bytes: usize::MAX,
+        what: Limit::Message,
+        limit: u32::MAX,
+    };
+}
+
+/// How a decoding step went wrong.
+#[derive(Debug, Clone, Copy)]
+struct Fail {
+    kind: DecodeErrorKind,
+    at: usize,
+    /// A mismatch an optional part or a repetition may absorb.
+    catchable: bool,
+    /// How to go on after reporting it.
+    then: Then,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Then {
+    Close,
+    SkipLine(usize),
+    SkipBytes(u64),
+    Discard(Resume),
+}
+
+impl Fail {
+    fn miss(kind: DecodeErrorKind, at: usize) -> Self {
+        Fail {
+            kind,
+            at,
+            catchable: true,
+            then: Then::Close,
+        }
+    }
+
+    fn hard(kind: DecodeErrorKind, at: usize) -> Self {
+        Fail {
+            kind,
+            at,
+            catchable: false,
+            then: Then::Close,
+        }
+    }
+
+    fn bad(what: &'static str, at: usize) -> Self {
+        Fail::hard(DecodeErrorKind::Program { what }, at)
+    }
+
+    fn invalid(what: &'static str, at: usize) -> Self {
+        Fail::miss(DecodeErrorKind::Invalid { what }, at)
+    }
+
+    fn oversize(what: Limit, limit: u32, size: Option<u64>, at: usize) -> Self {
+        Fail::hard(
+            DecodeErrorKind::Oversize {
+                what,
+                limit: limit as usize,
+                size,
+            },
+            at,
+        )
+    }
+
+    fn then(self, then: Then) -> Self {
+        Fail { then, ..self }
+    }
+}
+
+/// What a run of ops stopped at.
+enum Flow {
+    /// The message's last op.
+    Done,
+    /// The end of the first unit of a message being tried.
+    FirstUnit,
+    /// More input is needed.
+    Wait,
+}
+
+type Step = Result<Option<Flow>, Fail>;
+
+fn opens_unit(m: &Message) -> bool {
+    matches!(m.ops.first(), Some(Op::Line | Op::Frame))
+}
+
+fn is_repetition(c: &Ctl) -> bool {
+    c.kind != Kind::Opt
+}
+
+/// The slot an op writes, if any.
+fn slot_of(op: Op) -> Option<u16> {
+    match op {
+        Op::Word { slot }
+        | Op::Token { slot }
+        | Op::Rest { slot }
+        | Op::OneOf { slot, .. }
+        | Op::Uint { slot, .. }
+        | Op::Int { slot, .. }
+        | Op::Hex { slot, .. }
+        | Op::Bin { slot, .. }
+        | Op::Bytes { slot, .. }
+        | Op::LinesUntil { slot, .. }
+        | Op::Opt { slot, .. }
+        | Op::Repeat { slot, .. }
+        | Op::Many { slot, .. }
+        | Op::ManyUntil { slot, .. } => Some(slot),
+        _ => None,
+    }
+}
+
+/// A byte range as a slot.
+fn range(start: usize, end: usize) -> Result<Slot, Fail> {
+    match (u32::try_from(start), u32::try_from(end)) {
+        (Ok(s), Ok(e)) => Ok(Slot::Range(s, e)),
+        _ => Err(Fail::oversize(
+            Limit::Message,
+            u32::MAX,
+            Some(end as u64),
+            start,
+        )),
+    }
+}
+
+/// The digits at the front of `hay` in `radix` (10 or 16): how many, and their value
+/// (`None` past `u64::MAX`).
+fn digits(hay: &[u8], radix: u64) -> (usize, Option<u64>) {
+    let mut value = Some(0u64);
+    let mut n = 0;
+    for &b in hay {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' if radix == 16 => b - b'a' + 10,
+            b'A'..=b'F' if radix == 16 => b - b'A' + 10,
+            _ => break,
+        };
+        value = value
+            .and_then(|v| v.checked_mul(radix))
+            .and_then(|v| v.checked_add(u64::from(d)));
+        n += 1;
+    }
+    (n, value)
+}
+
+/// The index of the first `byte` in `hay`: eight bytes a step (the "has zero byte" bit
+/// trick on the XOR with the pattern), then the tail byte by byte.
+#[inline]
+fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO.wrapping_mul(u64::from(byte));
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let x = word ^ pattern;
+        // The lowest mark is exact (a borrow only propagates upwards).
+        let marks = x.wrapping_sub(LO) & !x & HI;
+        if marks != 0 {
+            return Some(base + (marks.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| base + i)
+}
+
+impl Decoder {
+    /// A decoder for `program`, at the start of a stream. Nothing is allocated until the
+    /// first message.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    ///
+    /// static PROGRAM: Program = Program {
+    ///     name: "ping",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// };
+    /// let decoder = Decoder::new(&PROGRAM);
+    /// assert_eq!(decoder.program().name, "ping");
+    /// ```
+    pub fn new(program: &'static Program) -> Self {
+        let mut class = BASE_CLASSES;
+        let (term, nocase, line_max, bare_lf, header) = match program.framing {
+            Framing::Line {
+                term,
+                max,
+                bare_lf,
+                nocase,
+            } => (term, nocase, max as usize, bare_lf, None),
+            Framing::Length(h) => (&b""[..], false, 0, false, Some(h)),
+        };
+        for &b in term {
+            class[usize::from(b)] |= TERM;
+        }
+        let crlf = term == b"\r\n";
+        Decoder {
+            program,
+            term,
+            needle: term.last().copied().unwrap_or(0),
+            crlf,
+            lenient: crlf && bare_lf,
+            nocase,
+            line_max,
+            check_rest: term.len() > 1,
+            header,
+            class,
+            state: State::Start,
+            msg: 0,
+            pc: 0,
+            pos: 0,
+            unit: Unit::default(),
+            first: false,
+            scan: 0,
+            resume: Resume::None,
+            discard: false,
+            stack: Vec::new(),
+            item: None,
+            slots: Vec::new(),
+            items: Vec::new(),
+            scanned: 0,
+        }
+    }
+
+    /// The program this decoder runs.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Program};
+    /// static EMPTY: Program = Program {
+    ///     name: "empty",
+    ///     framing: Framing::Line { term: b"\n", max: 8, bare_lf: false, nocase: false },
+    ///     messages: &[],
+    /// };
+    /// assert!(Decoder::new(&EMPTY).program().messages.is_empty());
+    /// ```
+    pub fn program(&self) -> &'static Program {
+        self.program
+    }
+
+    /// The slots of the message [`decode`](Self::decode) just returned, as many as its
+    /// [`Message::slots`]. Ranges are offsets into the buffer passed to `decode`.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Decoded, Decoder, Framing, Message, Op, Program, Slot};
+    ///
+    /// static PROGRAM: Program = Program {
+    ///     name: "kv",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Set", slots: 2, max: 65,
+    ///         ops: &[Op::Line, Op::Word { slot: 0 }, Op::Sep, Op::Uint { slot: 1, max: 999 }, Op::EndLine] }],
+    /// };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// assert_eq!(decoder.decode(b"x 42\n", &[0])?, Decoded::Message { index: 0, len: 5 });
+    /// assert_eq!(decoder.slots(), [Slot::Range(0, 1), Slot::Int(42)]);
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// The repetition items of the message [`decode`](Self::decode) just returned; a
+    /// [`Slot::Seq`] in [`slots`](Self::slots) points into them (read them with
+    /// [`seq_at`](super::seq_at)).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{seq_at, Decoded, Decoder, Framing, Message, Op, Program, Seq};
+    ///
+    /// // `get keys:word+`
+    /// static PROGRAM: Program = Program {
+    ///     name: "get",
+    ///     framing: Framing::Line { term: b"\r\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Get", slots: 1, max: 66, ops: &[
+    ///         Op::Line, Op::Lit(b"get"),
+    ///         Op::Many { slot: 0, len: 2, stride: 1, min: 1, max: 8 }, Op::Sep, Op::Word { slot: 0 },
+    ///         Op::EndLine,
+    ///     ] }],
+    /// };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// let buf = b"get a bc\r\n";
+    /// assert_eq!(decoder.decode(buf, &[0])?, Decoded::Message { index: 0, len: 10 });
+    /// let keys: Seq<'_, &[u8]> = seq_at(buf, decoder.items(), decoder.slots()[0]);
+    /// assert_eq!(keys, [&b"a"[..], b"bc"]);
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn items(&self) -> &[Slot] {
+        &self.items
+    }
+
+    /// Forgets any partial message, any recovery in progress and any error: the next call
+    /// of [`decode`](Self::decode) starts a new message at the first byte of its buffer.
+    /// For a new stream, or a buffer the caller has emptied itself.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoded, Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// assert_eq!(decoder.decode(b"PI", &[0])?, Decoded::NeedMore);
+    /// decoder.reset();
+    /// assert_eq!(decoder.decode(b"PING\n", &[0])?, Decoded::Message { index: 0, len: 5 });
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn reset(&mut self) {
+        self.state = State::Start;
+        self.discard = false;
+        self.resume = Resume::None;
+        self.stack.clear();
+        self.item = None;
+        self.unit = Unit::default();
+        self.pos = 0;
+        self.scan = 0;
+    }
+
+    /// The most bytes the caller's buffer must be able to hold for this decoder to decide
+    /// on every message: the largest [`Message::max`] (plus the frame header in a
+    /// length-prefixed protocol), and at least one whole first unit. Size a
+    /// [`FrameBuf`](crate::codec::FrameBuf) with it.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// static PROGRAM: Program = Program {
+    ///     name: "ping",
+    ///     framing: Framing::Line { term: b"\r\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Ping", slots: 0, max: 66, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// };
+    /// assert_eq!(Decoder::new(&PROGRAM).buffer_limit(), 66);
+    /// ```
+    pub fn buffer_limit(&self) -> usize {
+        let largest = self
+            .program
+            .messages
+            .iter()
+            .map(|m| m.max as usize)
+            .max()
+            .unwrap_or(0);
+        match self.program.framing {
+            Framing::Line { term, max, .. } => {
+                largest.max((max as usize).saturating_add(term.len()))
+            }
+            Framing::Length(h) => {
+                let width = if h.width == 0 {
+                    10
+                } else {
+                    usize::from(h.width)
+                };
+                let header = usize::from(h.offset) + width;
+                largest
+                    .saturating_add(header)
+                    .max(header.saturating_add(h.max as usize))
+                    .max(usize::from(h.skip))
+            }
+        }
+    }
+
+    /// Whether the decoder is dropping input after an error (the next calls return
+    /// [`Decoded::Skip`] steps before any message).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 4, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 5, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// assert!(decoder.decode(b"PINGPONG", &[0]).is_err()); // a line over 4 bytes
+    /// assert!(decoder.is_recovering());
+    /// ```
+    pub fn is_recovering(&self) -> bool {
+        self.discard || matches!(self.state, State::SkipLine { .. } | State::SkipBytes { .. })
+    }
+
+    /// Bytes examined by terminator searches since the decoder was made (a test hook for
+    /// the linear-time guarantee).
+    #[doc(hidden)]
+    pub fn scanned_bytes(&self) -> u64 {
+        self.scanned
+    }
+
+    /// Decodes the message at the front of `buf`.
+    ///
+    /// `buf` holds the buffered input starting at the first byte of the current message.
+    /// The caller appends input and calls again with the same prefix until a message or
+    /// an error is returned; after [`Decoded::Message`] or [`Decoded::Skip`] it drops
+    /// `len` bytes from the front of its buffer and calls again. `allowed` lists the
+    /// indices (into [`Program::messages`]) of the messages allowed in the current state,
+    /// in the order to try them. See [`Decoder`] for how a message is chosen, what the
+    /// limits are and how errors are recovered from.
+    ///
+    /// Never panics, loops or overflows, whatever the bytes (or the program).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Decoded, Decoder, DecodeErrorKind, Framing, Message, Op, Program};
+    ///
+    /// static PROGRAM: Program = Program {
+    ///     name: "smtp",
+    ///     framing: Framing::Line { term: b"\r\n", max: 998, bare_lf: false, nocase: true },
+    ///     messages: &[
+    ///         Message { name: "Helo", slots: 1, max: 1000, ops: &[Op::Line, Op::Lit(b"HELO"), Op::Sep, Op::Rest { slot: 0 }, Op::EndLine] },
+    ///         Message { name: "Quit", slots: 0, max: 1000, ops: &[Op::Line, Op::Lit(b"QUIT"), Op::EndLine] },
+    ///     ],
+    /// };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// // Only QUIT is allowed here: HELO is recognised, but refused.
+    /// let err = decoder.decode(b"HELO x\r\nQUIT\r\n", &[1]).unwrap_err();
+    /// assert_eq!(*err.kind(), DecodeErrorKind::NotAllowed { message: "Helo" });
+    /// assert!(err.can_continue());
+    /// // Going on drops the refused line, then decodes the next one.
+    /// assert_eq!(decoder.decode(b"HELO x\r\nQUIT\r\n", &[1])?, Decoded::Skip { len: 8 });
+    /// assert_eq!(decoder.decode(b"QUIT\r\n", &[1])?, Decoded::Message { index: 1, len: 6 });
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn decode(&mut self, buf: &[u8], allowed: &[u16]) -> Result<Decoded, DecodeError> {
+        loop {
+            let outcome = match self.state {
+                State::Failed(e) => return Err(e),
+                State::SkipBytes { left } => Some(self.skip_bytes(buf, left)),
+                State::SkipLine { from } => Some(self.skip_line(buf, from)),
+                State::Start => {
+                    self.start(allowed);
+                    None
+                }
+                State::First => self.first(buf, allowed)?,
+                State::Run => self.run(buf)?,
+            };
+            if let Some(outcome) = outcome {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    // ----- phases -----
+
+    /// A new message: forget the last one and choose how to begin.
+    fn start(&mut self, allowed: &[u16]) {
+        self.pos = 0;
+        self.scan = 0;
+        self.unit = Unit::default();
+        self.first = false;
+        self.discard = false;
+        self.resume = Resume::None;
+        self.stack.clear();
+        self.item = None;
+        let messages = self.program.messages;
+        match allowed.first() {
+            Some(&idx)
+                if messages
+                    .get(usize::from(idx))
+                    .is_some_and(|m| !opens_unit(m)) =>
+            {
+                self.begin(idx, 0);
+                self.state = State::Run;
+            }
+            _ => self.state = State::First,
+        }
+    }
+
+    /// Sets up the slots and the cursor to run message `idx` from op `pc`.
+    fn begin(&mut self, idx: u16, pc: usize) {
+        let slots = self
+            .program
+            .messages
+            .get(usize::from(idx))
+            .map_or(0, |m| usize::from(m.slots));
+        self.msg = idx;
+        self.pc = pc;
+        self.slots.clear();
+        self.slots.resize(slots, Slot::Empty);
+        self.items.clear();
+        self.stack.clear();
+        self.item = None;
+        self.resume = Resume::None;
+    }
+
+    /// Waits for the first unit, then chooses the message.
+    fn first(&mut self, buf: &[u8], allowed: &[u16]) -> Result<Option<Decoded>, DecodeError> {
+        let found = if self.header.is_some() {
+            self.find_frame(buf, 0, usize::MAX).map(|f| {
+                f.map(|(start, end)| {
+                    let unit = Unit {
+                        open: true,
+                        frame: true,
+                        end,
+                        next: end,
+                    };
+                    (start, unit)
+                })
+            })
+        } else {
+            self.find_line(buf, 0, Room::ANY, false).map(|f| {
+                f.map(|(end, next)| {
+                    let unit = Unit {
+                        open: true,
+                        frame: false,
+                        end,
+                        next,
+                    };
+                    (0, unit)
+                })
+            })
+        };
+        match found {
+            Ok(None) => Ok(Some(Decoded::NeedMore)),
+            Ok(Some((start, unit))) => self.choose(buf, allowed, start, unit),
+            Err(fail) => Err(self.raise(fail, None)),
+        }
+    }
+
+    /// Tries the allowed messages on the first unit, then the others.
+    fn choose(
+        &mut self,
+        buf: &[u8],
+        allowed: &[u16],
+        start: usize,
+        unit: Unit,
+    ) -> Result<Option<Decoded>, DecodeError> {
+        let messages = self.program.messages;
+        let skip_unit = Then::SkipBytes(unit.next as u64);
+        let mut best: Option<(Fail, &'static str)> = None;
+        for &idx in allowed {
+            let Some(m) = messages.get(usize::from(idx)) else {
+                let fail = Fail::bad("an allowed message index is out of range", 0);
+                return Err(self.raise(fail, None));
+            };
+            if !opens_unit(m) {
+                // Chosen without looking: it reads the input from its first byte.
+                self.pos = 0;
+                self.scan = 0;
+                self.unit = Unit::default();
+                self.first = false;
+                self.begin(idx, 0);
+                self.state = State::Run;
+                return self.run(buf);
+            }
+            match self.trial(buf, idx, start, unit) {
+                Ok(()) => {
+                    if unit.next > m.max as usize {
+                        let size = Some(unit.next as u64);
+                        let fail = Fail::oversize(Limit::Message, m.max, size, 0).then(skip_unit);
+                        return Err(self.raise(fail, Some(m.name)));
+                    }
+                    self.state = State::Run;
+                    return self.run(buf);
+                }
+                Err(fail) if fail.catchable => {
+                    if best.is_none_or(|(b, _)| fail.at > b.at) {
+                        best = Some((fail, m.name));
+                    }
+                }
+                Err(fail) => return Err(self.raise(fail.then(skip_unit), Some(m.name))),
+            }
+        }
+        // Is it a message of another state?
+        for (i, m) in messages.iter().enumerate() {
+            let Ok(idx) = u16::try_from(i) else { break };
+            if allowed.contains(&idx) || !opens_unit(m) {
+                continue;
+            }
+            match self.trial(buf, idx, start, unit) {
+                Err(fail) if fail.catchable => continue,
+                Err(Fail {
+                    kind: DecodeErrorKind::Program { .. },
+                    ..
+                }) => continue,
+                _ => {
+                    let kind = DecodeErrorKind::NotAllowed { message: m.name };
+                    let fail = Fail::hard(kind, 0).then(skip_unit);
+                    return Err(self.raise(fail, None));
+                }
+            }
+        }
+        let (fail, message) = match best {
+            Some((fail, name)) if fail.at > start => (fail, Some(name)),
+            _ => (Fail::hard(DecodeErrorKind::Unknown, 0), None),
+        };
+        Err(self.raise(fail.then(skip_unit), message))
+    }
+
+    /// Runs message `idx` on the first unit, up to the unit's end.
+    fn trial(&mut self, buf: &[u8], idx: u16, start: usize, unit: Unit) -> Result<(), Fail> {
+        self.begin(idx, 1);
+        self.pos = start;
+        self.unit = unit;
+        self.first = true;
+        match self.exec(buf) {
+            Ok(Flow::FirstUnit) => Ok(()),
+            Ok(_) => Err(Fail::bad(
+                "a message's first unit does not end before the message does",
+                self.pos,
+            )),
+            Err(fail) => Err(fail),
+        }
+    }
+
+    /// Runs the committed message on.
+    fn run(&mut self, buf: &[u8]) -> Result<Option<Decoded>, DecodeError> {
+        let name = self
+            .program
+            .messages
+            .get(usize::from(self.msg))
+            .map(|m| m.name);
+        match self.exec(buf) {
+            Ok(Flow::Done) => {
+                let len = self.pos;
+                self.state = State::Start;
+                if self.discard {
+                    self.discard = false;
+                    return Ok((len > 0).then_some(Decoded::Skip { len }));
+                }
+                if len == 0 {
+                    return Err(self.raise(Fail::bad("a message of no bytes", 0), name));
+                }
+                Ok(Some(Decoded::Message {
+                    index: self.msg,
+                    len,
+                }))
+            }
+            Ok(Flow::Wait) => {
+                if self.discard && self.pos > 0 {
+                    let len = self.pos;
+                    self.rebase(len);
+                    return Ok(Some(Decoded::Skip { len }));
+                }
+                Ok(Some(Decoded::NeedMore))
+            }
+            Ok(Flow::FirstUnit) => Err(self.raise(Fail::bad("a unit ended twice", self.pos), name)),
+            Err(fail) => Err(self.raise(fail, name)),
+        }
+    }
+
+    /// Moves everything `n` bytes back, after the caller dropped `n` discarded bytes.
+    fn rebase(&mut self, n: usize) {
+        self.pos -= n;
+        self.scan = self.scan.saturating_sub(n);
+        if let Resume::Lines { pc, run, long } = self.resume {
+            self.resume = Resume::Lines {
+                pc,
+                run: run.saturating_sub(n),
+                long,
+            };
+        }
+    }
+
+    fn skip_bytes(&mut self, buf: &[u8], left: u64) -> Decoded {
+        if left == 0 {
+            self.state = State::Start;
+            return Decoded::NeedMore;
+        }
+        if buf.is_empty() {
+            return Decoded::NeedMore;
+        }
+        let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
+        let left = left - n as u64;
+        self.state = if left == 0 {
+            State::Start
+        } else {
+            State::SkipBytes { left }
+        };
+        Decoded::Skip { len: n }
+    }
+
+    fn skip_line(&mut self, buf: &[u8], from: usize) -> Decoded {
+        if let Some(next) = self.find_term(buf, from.min(buf.len())) {
+            self.state = State::Start;
+            return Decoded::Skip { len: next };
+        }
+        // Keep the bytes that may begin a terminator.
+        let keep = self.term.len().saturating_sub(1);
+        let n = buf.len().saturating_sub(keep);
+        if n == 0 {
+            self.state = State::SkipLine { from: buf.len() };
+            return Decoded::NeedMore;
+        }
+        self.state = State::SkipLine {
+            from: buf.len() - n,
+        };
+        Decoded::Skip { len: n }
+    }
+
+    /// Turns a failure into the error returned, and sets up what follows it.
+    fn raise(&mut self, fail: Fail, message: Option<&'static str>) -> DecodeError {
+        let then = match (fail.kind, self.state, fail.then) {
+            (DecodeErrorKind::Program { .. }, _, _) => Then::Close,
+            _ if self.discard => Then::Close,
+            (_, State::Run, Then::Discard(resume)) => Then::Discard(resume),
+            (_, State::Run, _) => Then::Close,
+            (_, _, Then::Discard(_)) => Then::Close,
+            (_, _, then) => then,
+        };
+        let error = DecodeError {
+            kind: fail.kind,
+            protocol: self.program.name,
+            message,
+            offset: fail.at,
+            can_continue: !matches!(then, Then::Close),
+        };
+        self.state = match then {
+            Then::Close => State::Failed(error),
+            Then::SkipLine(from) => State::SkipLine { from },
+            Then::SkipBytes(n) => State::SkipBytes { left: n.max(1) },
+            Then::Discard(resume) => {
+                self.discard = true;
+                self.resume = resume;
+                State::Run
+            }
+        };
+        error
+    }
+
+    // ----- the op interpreter -----
+
+    /// Runs ops from `pc` until the message ends, the first unit ends (when trying), more
+    /// input is needed, or a failure no optional part absorbs.
+    fn exec(&mut self, buf: &[u8]) -> Result<Flow, Fail> {
+        if self.pos > buf.len() {
+            // The caller broke the contract (a shorter buffer); wait for the bytes.
+            return Ok(Flow::Wait);
+        }
+        let Some(m) = self.program.messages.get(usize::from(self.msg)) else {
+            return Err(Fail::bad("a message index is out of range", self.pos));
+        };
+        let ops = m.ops;
+        loop {
+            let step = match self.stack.last() {
+                Some(top) if self.pc >= top.end => self.close_body(),
+                _ => match ops.get(self.pc) {
+                    Some(&op) => self.step(buf, op, m),
+                    None if self.unit.open || !self.stack.is_empty() => Err(Fail::bad(
+                        "a message ends inside a unit or a repetition",
+                        self.pos,
+                    )),
+                    None => return Ok(Flow::Done),
+                },
+            };
+            match step {
+                Ok(None) => {}
+                Ok(Some(flow)) => return Ok(flow),
+                Err(fail) if fail.catchable => self.catch(fail, ops)?,
+                Err(fail) => return Err(fail),
+            }
+        }
+    }
+
+    /// Runs one op.
+    fn step(&mut self, buf: &[u8], op: Op, m: &'static Message) -> Step {
+        let at = self.pos;
+        match op {
+            Op::Line => {
+                if self.unit.open {
+                    return Err(Fail::bad("a line starts inside a unit", at));
+                }
+                let room = self.line_room(m);
+                match self.find_line(buf, at, room, false)? {
+                    Some((end, next)) => {
+                        self.unit = Unit {
+                            open: true,
+                            frame: false,
+                            end,
+                            next,
+                        };
+                    }
+                    None => return Ok(Some(Flow::Wait)),
+                }
+            }
+            Op::Frame => {
+                if self.unit.open {
+                    return Err(Fail::bad("a frame starts inside a unit", at));
+                }
+                let room = self.room(m);
+                match self.find_frame(buf, at, room)? {
+                    Some((start, end)) => {
+                        self.unit = Unit {
+                            open: true,
+                            frame: true,
+                            end,
+                            next: end,
+                        };
+                        self.pos = start;
+                    }
+                    None => return Ok(Some(Flow::Wait)),
+                }
+            }
+            Op::EndLine | Op::EndFrame => {
+                let frame = op == Op::EndFrame;
+                if !self.unit.open || self.unit.frame != frame {
+                    return Err(Fail::bad("a unit ends that is not open", at));
+                }
+                if self
+                    .stack
+                    .iter()
+                    .any(|c| matches!(c.kind, Kind::Opt | Kind::Many))
+                {
+                    return Err(Fail::bad(
+                        "a unit ends inside an optional part or a repetition within it",
+                        at,
+                    ));
+                }
+                if at != self.unit.end {
+                    let what = if frame {
+                        "the end of the frame"
+                    } else {
+                        "the end of the line"
+                    };
+                    return Err(Fail::invalid(what, at));
+                }
+                self.pos = self.unit.next;
+                self.unit.open = false;
+                self.pc += 1;
+                if self.first {
+                    self.first = false;
+                    return Ok(Some(Flow::FirstUnit));
+                }
+                return Ok(None);
+            }
+            Op::Lit(lit) => {
+                if !self.unit.open {
+                    return self.lit_between(buf, lit, m);
+                }
+                if !self.starts(self.content(buf)?, lit) {
+                    return Err(Fail::miss(DecodeErrorKind::Literal { expected: lit }, at));
+                }
+                self.pos += lit.len();
+            }
+            Op::Sep | Op::Ows => {
+                let n = self.count(self.content(buf)?, SPACE);
+                if n == 0 && op == Op::Sep {
+                    return Err(Fail::invalid("a space or a tab", at));
+                }
+                self.pos += n;
+            }
+            Op::Word { slot } => {
+                let hay = self.content(buf)?;
+                let n = hay
+                    .iter()
+                    .position(|&b| self.class[usize::from(b)] & (SPACE | TERM) != 0)
+                    .unwrap_or(hay.len());
+                if n == 0 {
+                    return Err(Fail::invalid("a word", at));
+                }
+                self.put(slot, range(at, at + n)?)?;
+                self.pos += n;
+            }
+            Op::Token { slot } => {
+                let n = self.count(self.content(buf)?, TCHAR);
+                if n == 0 {
+                    return Err(Fail::invalid("a token", at));
+                }
+                self.put(slot, range(at, at + n)?)?;
+                self.pos += n;
+            }
+            Op::Rest { slot } => {
+                let hay = self.content(buf)?;
+                if self.check_rest && hay.iter().any(|&b| self.class[usize::from(b)] & TERM != 0) {
+                    return Err(Fail::invalid(
+                        "the rest of the line without a byte of the terminator",
+                        at,
+                    ));
+                }
+                self.put(slot, range(at, at + hay.len())?)?;
+                self.pos += hay.len();
+            }
+            Op::OneOf { slot, lits } => {
+                let hay = self.content(buf)?;
+                let Some(lit) = lits.iter().find(|lit| self.starts(hay, lit)) else {
+                    return Err(Fail::invalid("one of the listed literals", at));
+                };
+                self.put(slot, range(at, at + lit.len())?)?;
+                self.pos += lit.len();
+            }
+            Op::Uint { slot, max } => {
+                let (n, value) = digits(self.content(buf)?, 10);
+                self.number(slot, n, value, max, "an unsigned integer")?;
+            }
+            Op::Hex { slot, max } => {
+                let (n, value) = digits(self.content(buf)?, 16);
+                self.number(slot, n, value, max, "a hexadecimal integer")?;
+            }
+            Op::Int { slot, min, max } => {
+                let hay = self.content(buf)?;
+                let negative = hay.first() == Some(&b'-');
+                let sign = usize::from(negative);
+                let (n, magnitude) = digits(&hay[sign..], 10);
+                if n == 0 {
+                    return Err(Fail::invalid("an integer", at));
+                }
+                let value = magnitude
+                    .map(|v| {
+                        if negative {
+                            -i128::from(v)
+                        } else {
+                            i128::from(v)
+                        }
+                    })
+                    .filter(|&v| v >= i128::from(min) && v <= i128::from(max));
+                let Some(value) = value else {
+                    return Err(Fail::miss(
+                        DecodeErrorKind::OutOfRange {
+                            min: min.into(),
+                            max: max.into(),
+                        },
+                        at,
+                    ));
+                };
+                self.put(slot, Slot::Int(value as i64 as u64))?;
+                self.pos += sign + n;
+            }
+            Op::Bin {
+                slot,
+                width,
+                big_endian,
+                signed,
+            } => {
+                if !matches!(width, 1 | 2 | 4 | 8) {
+                    return Err(Fail::bad(
+                        "a binary integer width other than 1, 2, 4 or 8",
+                        at,
+                    ));
+                }
+                let w = usize::from(width);
+                let Some(bytes) = self.content(buf)?.get(..w) else {
+                    return Err(Fail::invalid("a binary integer", at));
+                };
+                let mut value = read_uint(bytes, big_endian);
+                if signed && w < 8 {
+                    let shift = 64 - 8 * w as u32;
+                    value = ((value << shift) as i64 >> shift) as u64;
+                }
+                self.put(slot, Slot::Int(value))?;
+                self.pos += w;
+            }
+            Op::Bytes {
+                slot,
+                len,
+                len_in_message,
+                max,
+            } => {
+                let n = self.length(len, len_in_message, at)?;
+                if !self.unit.open {
+                    return self.bytes_between(buf, slot, n, max, m);
+                }
+                if n > u64::from(max) {
+                    return Err(Fail::oversize(Limit::Bytes, max, Some(n), at));
+                }
+                let room = self.unit.end.saturating_sub(at);
+                if n > room as u64 {
+                    return Err(Fail::invalid("a counted run of bytes within the unit", at));
+                }
+                let n = n as usize;
+                self.put(slot, range(at, at + n)?)?;
+                self.pos += n;
+            }
+            Op::LinesUntil { slot, marker, max } => {
+                if self.unit.open {
+                    return Err(Fail::bad("lines until a marker start inside a unit", at));
+                }
+                return self.lines_until(buf, slot, marker, max, m);
+            }
+            Op::Opt { slot, len } => {
+                if !self.unit.open {
+                    return Err(Fail::bad("an optional part outside a unit", at));
+                }
+                let end = self.body_end(len, m)?;
+                self.stack.push(Ctl {
+                    kind: Kind::Opt,
+                    slot,
+                    body: self.pc + 1,
+                    end,
+                    pos: at,
+                    mark: self.items.len(),
+                    count: 0,
+                    target: 0,
+                    max: 0,
+                    stride: 0,
+                    marker: b"",
+                    outer: self.item,
+                });
+            }
+            Op::Repeat {
+                slot,
+                count,
+                len,
+                stride,
+                max,
+            } => {
+                if self.stack.iter().any(is_repetition) {
+                    return Err(Fail::bad("a repetition inside a repetition", at));
+                }
+                let end = self.body_end(len, m)?;
+                let n = match self.slots.get(usize::from(count)) {
+                    Some(&Slot::Int(n)) => n,
+                    Some(&Slot::Empty) => 0,
+                    _ => return Err(Fail::bad("a repetition count slot without an integer", at)),
+                };
+                if n > u64::from(max) {
+                    return Err(Fail::oversize(Limit::Items, max, Some(n), at));
+                }
+                self.push_repetition(Kind::Repeat, slot, end, n as u32, max, stride, b"");
+                return if n == 0 {
+                    self.finish_seq().map(|()| None)
+                } else {
+                    self.start_item();
+                    Ok(None)
+                };
+            }
+            Op::Many {
+                slot,
+                len,
+                stride,
+                min,
+                max,
+            } => {
+                if !self.unit.open || self.stack.iter().any(is_repetition) {
+                    return Err(Fail::bad(
+                        "a repetition to the end of a unit outside a unit or inside a repetition",
+                        at,
+                    ));
+                }
+                let end = self.body_end(len, m)?;
+                self.push_repetition(Kind::Many, slot, end, min, max, stride, b"");
+                return self.next_many().map(|()| None);
+            }
+            Op::ManyUntil {
+                slot,
+                marker,
+                len,
+                stride,
+                max,
+            } => return self.many_until(buf, slot, marker, len, stride, max, m),
+        }
+        self.pc += 1;
+        Ok(None)
+    }
+
+    /// The end of an op's body of `len` ops: within the message and the enclosing body.
+    fn body_end(&self, len: u16, m: &Message) -> Result<usize, Fail> {
+        let end = self.pc + 1 + usize::from(len);
+        if end > m.ops.len() || self.stack.last().is_some_and(|top| end > top.end) {
+            return Err(Fail::bad("a body runs past its enclosing ops", self.pos));
+        }
+        Ok(end)
+    }
+
+    /// The bytes left in the current unit.
+    fn content<'b>(&self, buf: &'b [u8]) -> Result<&'b [u8], Fail> {
+        if !self.unit.open {
+            return Err(Fail::bad("a field outside a unit", self.pos));
+        }
+        buf.get(self.pos..self.unit.end)
+            .ok_or(Fail::bad("a cursor outside its unit", self.pos))
+    }
+
+    /// How many bytes the message may still span.
+    fn room(&self, m: &Message) -> usize {
+        if self.discard {
+            usize::MAX
+        } else {
+            (m.max as usize).saturating_sub(self.pos)
+        }
+    }
+
+    /// [`room`](Self::room) as a line's limit.
+    fn line_room(&self, m: &Message) -> Room {
+        Room {
+            bytes: self.room(m),
+            what: Limit::Message,
+            limit: m.max,
+        }
+    }
+
+    /// The number of leading bytes of class `class`.
+    fn count(&self, hay: &[u8], class: u8) -> usize {
+        hay.iter()
+            .position(|&b| self.class[usize::from(b)] & class == 0)
+            .unwrap_or(hay.len())
+    }
+
+    /// Whether `hay` starts with `lit` (ASCII case-insensitively in a `nocase` protocol).
+    fn starts(&self, hay: &[u8], lit: &[u8]) -> bool {
+        if self.nocase {
+            hay.get(..lit.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(lit))
+        } else {
+            hay.starts_with(lit)
+        }
+    }
+
+    /// Records a parsed unsigned integer.
+    fn number(
+        &mut self,
+        slot: u16,
+        n: usize,
+        value: Option<u64>,
+        max: u64,
+        what: &'static str,
+    ) -> Result<(), Fail> {
+        if n == 0 {
+            return Err(Fail::invalid(what, self.pos));
+        }
+        match value {
+            Some(v) if v <= max => {
+                self.put(slot, Slot::Int(v))?;
+                self.pos += n;
+                Ok(())
+            }
+            _ => Err(Fail::miss(
+                DecodeErrorKind::OutOfRange {
+                    min: 0,
+                    max: max.into(),
+                },
+                self.pos,
+            )),
+        }
+    }
+
+    /// The length a `Bytes` op reads from a slot.
+    fn length(&self, len: u16, in_message: bool, at: usize) -> Result<u64, Fail> {
+        let slot = if in_message {
+            self.slots.get(usize::from(len))
+        } else {
+            self.item
+                .filter(|item| len < item.stride)
+                .and_then(|item| self.items.get(item.base + usize::from(len)))
+        };
+        match slot {
+            Some(&Slot::Int(n)) => Ok(n),
+            Some(&Slot::Empty) => Ok(0),
+            _ => Err(Fail::bad("a length slot without an integer", at)),
+        }
+    }
+
+    /// Writes a slot of the current space (the message, or the current item).
+    fn put(&mut self, slot: u16, value: Slot) -> Result<(), Fail> {
+        self.put_in(self.item, slot, value)
+    }
+
+    fn put_in(&mut self, space: Option<ItemAt>, slot: u16, value: Slot) -> Result<(), Fail> {
+        let cell = match space {
+            None => self.slots.get_mut(usize::from(slot)),
+            Some(item) if slot < item.stride => self.items.get_mut(item.base + usize::from(slot)),
+            Some(_) => None,
+        };
+        match cell {
+            Some(cell) => {
+                *cell = value;
+                Ok(())
+            }
+            None => Err(Fail::bad("a slot number out of range", self.pos)),
+        }
+    }
+
+    /// A literal between units: waits for it in the stream.
+    fn lit_between(&mut self, buf: &[u8], lit: &'static [u8], m: &Message) -> Step {
+        let at = self.pos;
+        if lit.len() > self.room(m) {
+            let size = Some((at + lit.len()) as u64);
+            return Err(Fail::oversize(Limit::Message, m.max, size, at));
+        }
+        let have = buf.get(at..).unwrap_or(&[]);
+        let k = have.len().min(lit.len());
+        if !self.starts(&have[..k], &lit[..k]) {
+            return Err(Fail::miss(DecodeErrorKind::Literal { expected: lit }, at));
+        }
+        if k < lit.len() {
+            return Ok(Some(Flow::Wait));
+        }
+        self.pos += lit.len();
+        self.pc += 1;
+        Ok(None)
+    }
+
+    /// A counted run of bytes between units: waits for all of it (or, when discarding,
+    /// lets it go by as it arrives).
+    fn bytes_between(&mut self, buf: &[u8], slot: u16, n: u64, max: u32, m: &Message) -> Step {
+        let at = self.pos;
+        if self.discard {
+            let mut left = match self.resume {
+                Resume::Bytes { pc, left } if pc == self.pc => left,
+                _ => n,
+            };
+            let avail = buf.len().saturating_sub(at);
+            let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
+            self.pos += take;
+            left -= take as u64;
+            if left > 0 {
+                self.resume = Resume::Bytes { pc: self.pc, left };
+                return Ok(Some(Flow::Wait));
+            }
+            self.resume = Resume::None;
+            self.pc += 1;
+            return Ok(None);
+        }
+        let skip = Then::Discard(Resume::Bytes {
+            pc: self.pc,
+            left: n,
+        });
+        if n > u64::from(max) {
+            return Err(Fail::oversize(Limit::Bytes, max, Some(n), at).then(skip));
+        }
+        if n > self.room(m) as u64 {
+            let size = Some((at as u64).saturating_add(n));
+            return Err(Fail::oversize(Limit::Message, m.max, size, at).then(skip));
+        }
+        let n = n as usize;
+        if buf.len().saturating_sub(at) < n {
+            return Ok(Some(Flow::Wait));
+        }
+        self.put(slot, range(at, at + n)?)?;
+        self.pos += n;
+        self.pc += 1;
+        Ok(None)
+    }
+
+    /// Lines up to a marker line.
+    fn lines_until(
+        &mut self,
+        buf: &[u8],
+        slot: u16,
+        marker: &'static [u8],
+        max: u32,
+        m: &Message,
+    ) -> Step {
+        let (run, mut long) = match self.resume {
+            Resume::Lines { pc, run, long } if pc == self.pc => (run, long),
+            _ => (self.pos, false),
+        };
+        loop {
+            if long {
+                // Discarding: skip to the end of an over-long line.
+                match self.find_term(buf, self.scan.max(self.pos)) {
+                    Some(next) => {
+                        self.pos = next;
+                        self.scan = next;
+                        long = false;
+                        continue;
+                    }
+                    None => {
+                        self.scan = buf.len();
+                        let keep = self.term.len().saturating_sub(1);
+                        self.pos = self.pos.max(buf.len().saturating_sub(keep));
+                        self.resume = Resume::Lines {
+                            pc: self.pc,
+                            run,
+                            long: true,
+                        };
+                        return Ok(Some(Flow::Wait));
+                    }
+                }
+            }
+            let at = self.pos;
+            // A line other than the marker may take what is left of the run's limit.
+            let run_left = (max as usize).saturating_sub(at - run);
+            let marker_span = marker.len() + self.term.len();
+            let room = if self.discard {
+                Room::ANY
+            } else if run_left.max(marker_span) < self.room(m) {
+                Room {
+                    bytes: run_left.max(marker_span),
+                    what: Limit::Lines,
+                    limit: max,
+                }
+            } else {
+                self.line_room(m)
+            };
+            let skip_rest = Then::Discard(Resume::Lines {
+                pc: self.pc,
+                run,
+                long: true,
+            });
+            match self.find_line(buf, at, room, self.discard) {
+                Ok(Some((end, next))) => {
+                    if buf.get(at..end) == Some(marker) {
+                        if !self.discard {
+                            self.put(slot, range(run, at)?)?;
+                        }
+                        self.pos = next;
+                        self.resume = Resume::None;
+                        self.pc += 1;
+                        return Ok(None);
+                    }
+                    self.pos = next;
+                    if !self.discard && next - run > max as usize {
+                        let go_on = Then::Discard(Resume::Lines {
+                            pc: self.pc,
+                            run,
+                            long: false,
+                        });
+                        return Err(Fail::oversize(Limit::Lines, max, None, at).then(go_on));
+                    }
+                }
+                Ok(None) => {
+                    self.resume = Resume::Lines {
+                        pc: self.pc,
+                        run,
+                        long: false,
+                    };
+                    return Ok(Some(Flow::Wait));
+                }
+                Err(Fail {
+                    kind: DecodeErrorKind::Oversize { .. },
+                    ..
+                }) if self.discard => long = true,
+                Err(
+                    fail @ Fail {
+                        kind: DecodeErrorKind::Program { .. },
+                        ..
+                    },
+                ) => return Err(fail),
+                // An over-long line or a bare LF: drop the rest of the run.
+                Err(fail) => return Err(fail.then(skip_rest)),
+            }
+        }
+    }
+
+    /// A repetition of items that start with a line, up to a marker line.
+    #[allow(clippy::too_many_arguments)]
+    fn many_until(
+        &mut self,
+        buf: &[u8],
+        slot: u16,
+        marker: &'static [u8],
+        len: u16,
+        stride: u16,
+        max: u32,
+        m: &'static Message,
+    ) -> Step {
+        let at = self.pos;
+        let again = self
+            .stack
+            .last()
+            .is_some_and(|top| top.kind == Kind::ManyUntil && top.body == self.pc + 1);
+        if !again {
+            if self.unit.open || self.stack.iter().any(is_repetition) {
+                return Err(Fail::bad(
+                    "a repetition until a marker line inside a unit or a repetition",
+                    at,
+                ));
+            }
+            let end = self.body_end(len, m)?;
+            self.push_repetition(Kind::ManyUntil, slot, end, 0, max, stride, marker);
+        }
+        if self.unit.open {
+            return Err(Fail::bad("an item does not end its line", at));
+        }
+        // The head of an item, or the marker line.
+        let room = self.line_room(m);
+        let Some((end, next)) = self.find_line(buf, at, room, false)? else {
+            return Ok(Some(Flow::Wait));
+        };
+        let Some(&top) = self.stack.last() else {
+            return Err(Fail::bad("a repetition lost its frame", at));
+        };
+        if buf.get(at..end) == Some(top.marker) {
+            self.pos = next;
+            return self.finish_seq().map(|()| None);
+        }
+        if top.count >= top.max {
+            return Err(Fail::oversize(Limit::Items, top.max, None, at));
+        }
+        if m.ops.get(top.body) != Some(&Op::Line) {
+            return Err(Fail::bad(
+                "an item of a repetition until a marker line does not start with a line",
+                at,
+            ));
+        }
+        self.start_item();
+        self.unit = Unit {
+            open: true,
+            frame: false,
+            end,
+            next,
+        };
+        self.pc = top.body + 1;
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_repetition(
+        &mut self,
+        kind: Kind,
+        slot: u16,
+        end: usize,
+        target: u32,
+        max: u32,
+        stride: u16,
+        marker: &'static [u8],
+    ) {
+        self.stack.push(Ctl {
+            kind,
+            slot,
+            body: self.pc + 1,
+            end,
+            pos: self.pos,
+            mark: self.items.len(),
+            count: 0,
+            target,
+            max,
+            stride,
+            marker,
+            outer: self.item,
+        });
+    }
+
+    /// Starts an item of the innermost repetition: its slots, its cursor, its first op.
+    fn start_item(&mut self) {
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        let base = self.items.len();
+        self.items
+            .resize(base + usize::from(top.stride), Slot::Empty);
+        top.pos = self.pos;
+        self.item = Some(ItemAt {
+            base,
+            stride: top.stride,
+        });
+        self.pc = top.body;
+    }
+
+    /// Closes the innermost repetition: records its sequence, moves past its body.
+    fn finish_seq(&mut self) -> Result<(), Fail> {
+        let Some(top) = self.stack.pop() else {
+            return Err(Fail::bad("a repetition lost its frame", self.pos));
+        };
+        self.item = top.outer;
+        let Ok(start) = u32::try_from(top.mark) else {
+            return Err(Fail::oversize(Limit::Items, u32::MAX, None, self.pos));
+        };
+        self.put_in(
+            top.outer,
+            top.slot,
+            Slot::Seq {
+                start,
+                len: top.count,
+            },
+        )?;
+        self.pc = top.end;
+        Ok(())
+    }
+
+    /// After an item of a `Many` (or at its start): another item, or the end.
+    fn next_many(&mut self) -> Result<(), Fail> {
+        let Some(top) = self.stack.last() else {
+            return Err(Fail::bad("a repetition lost its frame", self.pos));
+        };
+        if top.count < top.target || self.pos < self.unit.end {
+            self.start_item();
+            Ok(())
+        } else {
+            self.finish_seq()
+        }
+    }
+
+    /// The end of the body of the innermost optional part or repetition.
+    fn close_body(&mut self) -> Step {
+        let Some(&top) = self.stack.last() else {
+            return Err(Fail::bad("a body ends outside any", self.pos));
+        };
+        let count = top.count.saturating_add(1);
+        match top.kind {
+            Kind::Opt => {
+                self.stack.pop();
+                self.put_in(top.outer, top.slot, Slot::Int(1))?;
+                self.pc = top.end;
+            }
+            Kind::Repeat => {
+                self.set_count(count);
+                if count >= top.target {
+                    self.finish_seq()?;
+                } else {
+                    self.start_item();
+                }
+            }
+            Kind::Many => {
+                if self.pos == top.pos {
+                    return Err(Fail::hard(
+                        DecodeErrorKind::Invalid {
+                            what: "a repetition item that consumes at least one byte",
+                        },
+                        self.pos,
+                    ));
+                }
+                if count > top.max {
+                    return Err(Fail::oversize(Limit::Items, top.max, None, top.pos));
+                }
+                self.set_count(count);
+                self.next_many()?;
+            }
+            Kind::ManyUntil => {
+                self.set_count(count);
+                // Back to the op, for the next item's head or the marker.
+                self.pc = top.body - 1;
+            }
+        }
+        Ok(None)
+    }
+
+    fn set_count(&mut self, count: u32) {
+        if let Some(top) = self.stack.last_mut() {
+            top.count = count;
+        }
+    }
+
+    /// Absorbs a mismatch in the innermost optional part or `Many` item, or passes it on.
+    fn catch(&mut self, fail: Fail, ops: &'static [Op]) -> Result<(), Fail> {
+        while let Some(top) = self.stack.pop() {
+            self.item = top.outer;
+            match top.kind {
+                Kind::Opt => {
+                    self.pos = top.pos;
+                    self.items.truncate(top.mark);
+                    self.clear_body(&top, ops)?;
+                    self.put_in(top.outer, top.slot, Slot::Int(0))?;
+                    self.pc = top.end;
+                    return Ok(());
+                }
+                Kind::Many => {
+                    // Undo the failed item; the repetition ends before it.
+                    let base = top.mark + top.count as usize * usize::from(top.stride);
+                    self.items.truncate(base);
+                    self.pos = top.pos;
+                    if top.count < top.target {
+                        continue; // too few items: the repetition fails too
+                    }
+                    let Ok(start) = u32::try_from(top.mark) else {
+                        return Err(fail);
+                    };
+                    let seq = Slot::Seq {
+                        start,
+                        len: top.count,
+                    };
+                    self.put_in(top.outer, top.slot, seq)?;
+                    self.pc = top.end;
+                    return Ok(());
+                }
+                Kind::Repeat | Kind::ManyUntil => {}
+            }
+        }
+        Err(fail)
+    }
+
+    /// Empties the slots the body of an absent optional part may have written.
+    fn clear_body(&mut self, opt: &Ctl, ops: &'static [Op]) -> Result<(), Fail> {
+        let mut i = opt.body;
+        while i < opt.end {
+            let Some(&op) = ops.get(i) else { break };
+            if let Some(slot) = slot_of(op) {
+                self.put_in(opt.outer, slot, Slot::Empty)?;
+            }
+            // A nested repetition's body writes item slots, gone with its items.
+            i += match op {
+                Op::Repeat { len, .. } | Op::Many { len, .. } | Op::ManyUntil { len, .. } => {
+                    1 + usize::from(len)
+                }
+                _ => 1,
+            };
+        }
+        Ok(())
+    }
+
+    // ----- units -----
+
+    /// Finds the line starting at `start`: `(end, next)` (the end of its content, and the
+    /// offset after its terminator), or `None` if more input is needed. `room` is the
+    /// most bytes the line may span, terminator included. When `lax`, a bare LF is part
+    /// of the line instead of an error.
+    fn find_line(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        room: Room,
+        lax: bool,
+    ) -> Result<Option<(usize, usize)>, Fail> {
+        let n = self.term.len();
+        if n == 0 {
+            return Err(Fail::bad("a line without a terminator", start));
+        }
+        let Some(have) = buf.len().checked_sub(start) else {
+            return Ok(None);
+        };
+        // The longest content, and which limit sets it.
+        let (limit, too_long) = if room.bytes.saturating_sub(n) < self.line_max {
+            let fail = Fail::oversize(room.what, room.limit, None, start);
+            (room.bytes.saturating_sub(n), fail)
+        } else {
+            let fail = Fail::oversize(Limit::Line, self.line_max as u32, None, start);
+            (self.line_max, fail)
+        };
+        if room.bytes < n {
+            return Err(too_long.then(Then::SkipLine(start)));
+        }
+        let span = limit.saturating_add(n);
+        let window = start.saturating_add(span).min(buf.len());
+        let mut from = self.scan.max(start);
+        while from < window {
+            let hay = &buf[from..window];
+            let Some(k) = memchr(self.needle, hay) else {
+                self.scanned += hay.len() as u64;
+                from = window;
+                break;
+            };
+            self.scanned += k as u64 + 1;
+            let i = from + k;
+            if self.crlf {
+                if i > start && buf[i - 1] == b'\r' {
+                    self.scan = i + 1;
+                    return Ok(Some((i - 1, i + 1)));
+                }
+                if self.lenient {
+                    self.scan = i + 1;
+                    if i - start > limit {
+                        return Err(too_long.then(Then::SkipBytes(i as u64 + 1)));
+                    }
+                    return Ok(Some((i, i + 1)));
+                }
+                if !lax {
+                    self.scan = i + 1;
+                    // Past the limit, the line was over it before the LF came.
+                    let fail = if i - start > limit {
+                        too_long
+                    } else {
+                        Fail::hard(DecodeErrorKind::BareLf, i)
+                    };
+                    return Err(fail.then(Then::SkipLine(i + 1)));
+                }
+            } else if i + 1 >= start + n && buf[i + 1 - n..=i] == *self.term {
+                self.scan = i + 1;
+                return Ok(Some((i + 1 - n, i + 1)));
+            }
+            from = i + 1;
+        }
+        self.scan = from;
+        if have >= span || (have > limit && !self.tail_may_end(buf, start, limit)) {
+            return Err(too_long.then(Then::SkipLine(from)));
+        }
+        Ok(None)
+    }
+
+    /// With more than `limit` content bytes buffered and no terminator among them: could
+    /// a terminator still start at or before `start + limit`, its first bytes being the
+    /// last ones buffered?
+    fn tail_may_end(&self, buf: &[u8], start: usize, limit: usize) -> bool {
+        let len = buf.len();
+        let lo = start.max((len + 1).saturating_sub(self.term.len()));
+        let hi = start.saturating_add(limit);
+        (lo..=hi).any(|k| buf.get(k..).is_some_and(|tail| self.term.starts_with(tail)))
+    }
+
+    /// The offset after the first terminator that ends at or after `from` (a bare LF ends
+    /// nothing in strict CRLF), scanning each byte once.
+    fn find_term(&mut self, buf: &[u8], from: usize) -> Option<usize> {
+        let n = self.term.len();
+        if n == 0 {
+            return None;
+        }
+        let mut from = from;
+        while from < buf.len() {
+            let hay = &buf[from..];
+            let Some(k) = memchr(self.needle, hay) else {
+                self.scanned += hay.len() as u64;
+                return None;
+            };
+            self.scanned += k as u64 + 1;
+            let i = from + k;
+            let ends = if self.crlf {
+                self.lenient || (i > 0 && buf[i - 1] == b'\r')
+            } else {
+                i + 1 >= n && buf[i + 1 - n..=i] == *self.term
+            };
+            if ends {
+                return Some(i + 1);
+            }
+            from = i + 1;
+        }
+        None
+    }
+
+    /// Finds the frame starting at `start`: `(unit start, end)`, or `None` if more input
+    /// is needed. `room` is the most bytes it may span.
+    fn find_frame(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        room: usize,
+    ) -> Result<Option<(usize, usize)>, Fail> {
+        let Some(h) = self.header else {
+            return Err(Fail::bad("a frame in a line protocol", start));
+        };
+        let field_at = start + usize::from(h.offset);
+        let (value, header) = if h.width == 0 {
+            let mut value = 0u64;
+            let mut i = 0;
+            loop {
+                let Some(&b) = buf.get(field_at + i) else {
+                    return Ok(None);
+                };
+                if i == 9 && b > 1 {
+                    return Err(Fail::hard(
+                        DecodeErrorKind::Invalid {
+                            what: "a length varint of at most 64 bits",
+                        },
+                        field_at,
+                    ));
+                }
+                value |= u64::from(b & 0x7f) << (7 * i);
+                i += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            (value, usize::from(h.offset) + i)
+        } else {
+            if !matches!(h.width, 1 | 2 | 4 | 8) {
+                return Err(Fail::bad(
+                    "a length field width other than 0, 1, 2, 4 or 8",
+                    start,
+                ));
+            }
+            let w = usize::from(h.width);
+            let Some(bytes) = buf.get(field_at..field_at + w) else {
+                return Ok(None);
+            };
+            (read_uint(bytes, h.big_endian), usize::from(h.offset) + w)
+        };
+        let body = i128::from(value) + i128::from(h.adjust);
+        if body < 0 {
+            return Err(Fail::hard(
+                DecodeErrorKind::Invalid {
+                    what: "a frame length that is not negative once adjusted",
+                },
+                field_at,
+            ));
+        }
+        let total = body + header as i128;
+        let skip_frame = Then::SkipBytes(u64::try_from(total).unwrap_or(u64::MAX));
+        if body > i128::from(h.max) {
+            let size = Some(u64::try_from(body).unwrap_or(u64::MAX));
+            return Err(Fail::oversize(Limit::Frame, h.max, size, start).then(skip_frame));
+        }
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        if total > room {
+            let max = self
+                .program
+                .messages
+                .get(usize::from(self.msg))
+                .map_or(0, |m| m.max);
+            let size = Some(total as u64);
+            return Err(Fail::oversize(Limit::Message, max, size, start).then(skip_frame));
+        }
+        let end = start.saturating_add(total);
+        // The ops start at `skip`, or at the end of the length field if that comes first.
+        let unit_start = start + usize::from(h.skip).min(header);
+        if unit_start > end {
+            return Err(Fail::hard(
+                DecodeErrorKind::Invalid {
+                    what: "a frame at least as long as the header bytes it skips",
+                },
+                start,
+            )
+            .then(skip_frame));
+        }
+        if buf.len() < end {
+            return Ok(None);
+        }
+        Ok(Some((unit_start, end)))
+    }
+}
+
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("program", &self.program.name)
+            .field("state", &self.state)
+            .field("message", &self.msg)
+            .field("op", &self.pc)
+            .field("pos", &self.pos)
+            .field("discard", &self.discard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An unsigned integer from 1 to 8 bytes.
+fn read_uint(bytes: &[u8], big_endian: bool) -> u64 {
+    let fold = |v: u64, &b: &u8| v << 8 | u64::from(b);
+    if big_endian {
+        bytes.iter().fold(0, fold)
+    } else {
+        bytes.iter().rev().fold(0, fold)
+    }
+}
+
+// ===== DecodeError =====
+
+/// Which limit an [`Oversize`](DecodeErrorKind::Oversize) error is about.
+///
+/// ```
+/// use asyncore_runtime::wire::Limit;
+///
+/// assert_eq!(Limit::Line.to_string(), "line");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The framing's longest line ([`Framing::Line`] `max`).
+    Line,
+    /// The longest frame body ([`LengthHeader::max`]).
+    Frame,
+    /// The longest counted run of bytes ([`Op::Bytes`] `max`).
+    Bytes,
+    /// The most items of a repetition (`max` of [`Op::Repeat`], [`Op::Many`],
+    /// [`Op::ManyUntil`]).
+    Items,
+    /// The longest run of lines ([`Op::LinesUntil`] `max`).
+    Lines,
+    /// The most bytes one message spans ([`Message::max`]).
+    Message,
+}
+
+impl Limit {
+    fn unit(self) -> &'static str {
+        match self {
+            Limit::Items => "items",
+            _ => "bytes",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::Line => "line",
+            Limit::Frame => "frame",
+            Limit::Bytes => "counted run",
+            Limit::Items => "repetition",
+            Limit::Lines => "run of lines",
+            Limit::Message => "message",
+        })
+    }
+}
+
+/// What a [`DecodeError`] is about.
+///
+/// ```
+/// use asyncore_runtime::wire::{DecodeErrorKind, Limit};
+///
+/// let kind = DecodeErrorKind::Oversize { what: Limit::Frame, limit: 1024, size: Some(5000) };
+/// assert_eq!(kind.to_string(), "frame of 5000 bytes is over the limit of 1024 bytes");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// Over one of the program's limits.
+    Oversize {
+        /// Which limit.
+        what: Limit,
+        /// Its value.
+        limit: usize,
+        /// The size announced (a frame or counted run's length, a repetition count), when
+        /// known; `None` when the error is raised as the bytes or items arrive.
+        size: Option<u64>,
+    },
+    /// No message of the program matches.
+    Unknown,
+    /// A message of the program matches, but it is not allowed in the current state.
+    NotAllowed {
+        /// The message found.
+        message: &'static str,
+    },
+    /// The input does not match the message.
+    Invalid {
+        /// What was expected ("a word", "the end of the line"...).
+        what: &'static str,
+    },
+    /// A literal of the message is missing.
+    Literal {
+        /// The literal expected.
+        expected: &'static [u8],
+    },
+    /// An integer outside its bounds.
+    OutOfRange {
+        /// The smallest value accepted.
+        min: i128,
+        /// The largest value accepted.
+        max: i128,
+    },
+    /// A bare `"\n"` in a line of a strict CRLF protocol.
+    BareLf,
+    /// The program itself is malformed (a compiler bug, never the input's fault).
+    Program {
+        /// What is wrong with it.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for DecodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DecodeErrorKind::Oversize {
+                what,
+                limit,
+                size: Some(size),
+            } => write!(
+                f,
+                "{what} of {size} {unit} is over the limit of {limit} {unit}",
+                unit = what.unit()
+            ),
+            DecodeErrorKind::Oversize {
+                what,
+                limit,
+                size: None,
+            } => write!(f, "{what} over the limit of {limit} {}", what.unit()),
+            DecodeErrorKind::Unknown => f.write_str("unknown message"),
+            DecodeErrorKind::NotAllowed { message } => {
+                write!(f, "message {message} not allowed in this state")
+            }
+            DecodeErrorKind::Invalid { what } => write!(f, "expected {what}"),
+            DecodeErrorKind::Literal { expected } => {
+                write!(f, "expected \"{}\"", expected.escape_ascii())
+            }
+            DecodeErrorKind::OutOfRange { min, max } => {
+                write!(f, "integer out of the range {min}..={max}")
+            }
+            DecodeErrorKind::BareLf => f.write_str("bare LF (\"\\n\" without \"\\r\") in a line"),
+            DecodeErrorKind::Program { what } => write!(f, "malformed program: {what}"),
+        }
+    }
+}
+
+/// An error of a [`Decoder`]: what went wrong ([`kind`](Self::kind)), in which protocol
+/// and message, at which byte of the message, and whether decoding can go on.
+///
+/// Displayed as `protocol: what (message Name, byte N)`. Converts into [`io::Error`]
+/// (kind `InvalidData`) and [`crate::Error`], so `?` works in handlers.
+///
+/// # Examples
+///
+/// ```
+/// use asyncore_runtime::wire::{Decoder, DecodeErrorKind, Framing, Limit, Message, Op, Program};
+///
+/// static PROGRAM: Program = Program {
+///     name: "resp",
+///     framing: Framing::Line { term: b"\r\n", max: 16, bare_lf: false, nocase: false },
+///     messages: &[Message { name: "Simple", slots: 1, max: 18, ops: &[Op::Line, Op::Lit(b"+"), Op::Rest { slot: 0 }, Op::EndLine] }],
+/// };
+/// let mut decoder = Decoder::new(&PROGRAM);
+/// let err = decoder.decode(b"+this line is too long", &[0]).unwrap_err();
+/// assert_eq!(err.to_string(), "resp: line over the limit of 16 bytes (byte 0)");
+/// assert_eq!(*err.kind(), DecodeErrorKind::Oversize { what: Limit::Line, limit: 16, size: None });
+/// assert!(err.can_continue());
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    kind: DecodeErrorKind,
+    protocol: &'static str,
+    message: Option<&'static str>,
+    offset: usize,
+    can_continue: bool,
+}
+
+impl DecodeError {
+    /// What went wrong.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, DecodeErrorKind, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"PONG\n", &[0]).unwrap_err();
+    /// assert_eq!(*err.kind(), DecodeErrorKind::Unknown);
+    /// ```
+    pub fn kind(&self) -> &DecodeErrorKind {
+        &self.kind
+    }
+
+    /// The protocol's name ([`Program::name`]).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"PONG\n", &[0]).unwrap_err();
+    /// assert_eq!(err.protocol(), "ping");
+    /// ```
+    pub fn protocol(&self) -> &'static str {
+        self.protocol
+    }
+
+    /// The message being decoded, once one was chosen (or the message whose mismatch got
+    /// furthest, for an error in the first unit).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "set",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Set", slots: 1, max: 65, ops: &[Op::Line, Op::Lit(b"SET "), Op::Uint { slot: 0, max: 9 }, Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"SET x\n", &[0]).unwrap_err();
+    /// assert_eq!(err.message(), Some("Set"));
+    /// assert_eq!(err.to_string(), "set: expected an unsigned integer (message Set, byte 4)");
+    /// ```
+    pub fn message(&self) -> Option<&'static str> {
+        self.message
+    }
+
+    /// The offset of the offending byte from the first byte of the message.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "set",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Set", slots: 1, max: 65, ops: &[Op::Line, Op::Lit(b"SET "), Op::Uint { slot: 0, max: 9 }, Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"SET 12\n", &[0]).unwrap_err();
+    /// assert_eq!(err.offset(), 4);
+    /// ```
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Whether the decoder can resynchronise: calling [`Decoder::decode`] again skips the
+    /// offending input (see [`Decoder`], "Recovery") and goes on. When `false`, the
+    /// stream is lost: close the connection.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, LengthHeader, Message, Op, Program};
+    /// // A 1-byte length that counts itself: a length of 0 is negative once adjusted.
+    /// static PROGRAM: Program = Program {
+    ///     name: "tiny",
+    ///     framing: Framing::Length(LengthHeader { offset: 0, width: 1, big_endian: true, adjust: -1, skip: 1, max: 100 }),
+    ///     messages: &[Message { name: "Any", slots: 1, max: 101, ops: &[Op::Frame, Op::Rest { slot: 0 }, Op::EndFrame] }],
+    /// };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// let err = decoder.decode(b"\x00", &[0]).unwrap_err();
+    /// assert!(!err.can_continue());
+    /// assert_eq!(decoder.decode(b"\x02a", &[0]), Err(err)); // the same error, again
+    /// ```
+    pub fn can_continue(&self) -> bool {
+        self.can_continue
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (", self.protocol, self.kind)?;
+        if let Some(message) = self.message {
+            write!(f, "message {message}, ")?;
+        }
+        write!(f, "byte {})", self.offset)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl From<DecodeError> for io::Error {
+    /// An [`io::ErrorKind::InvalidData`] error carrying the `DecodeError`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"PONG\n", &[0]).unwrap_err();
+    /// let io = std::io::Error::from(err);
+    /// assert_eq!(io.to_string(), "ping: unknown message (byte 0)");
+    /// ```
+    fn from(e: DecodeError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<DecodeError> for crate::Error {
+    /// An [`Error::Other`](crate::Error::Other) carrying the `DecodeError`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "ping",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"PONG\n", &[0]).unwrap_err();
+    /// let err = asyncore_runtime::Error::from(err);
+    /// assert_eq!(err.to_string(), "ping: unknown message (byte 0)");
+    /// ```
+    fn from(e: DecodeError) -> Self {
+        crate::Error::Other(Box::new(e))
+    }
+}

@@ -1,0 +1,1048 @@
+//! [`Encoder`]: writes one message into a caller's `Vec<u8>`, refusing field values that
+//! would not decode back to themselves.
+
+use std::fmt;
+use std::io;
+
+use super::view::Lines;
+use super::Framing;
+
+// ===== Encoder =====
+
+/// Writes one message of a protocol into a `Vec<u8>`.
+///
+/// Generated encoders are straight-line code: one call per element of the message, in
+/// order, then [`finish`](Self::finish). The field methods check the value against what
+/// the decoder accepts (a word has no space, a rest of line no CR or LF, an integer is
+/// within its bounds...) and return an [`EncodeError`] naming the field otherwise.
+///
+/// **Nothing half-written**: on any error the output is truncated back to where this
+/// message started, and an encoder dropped without [`finish`](Self::finish) (because an
+/// error was propagated with `?`) removes what it wrote too. Bytes already in the `Vec`
+/// before [`Encoder::new`] are never touched.
+///
+/// # Examples
+///
+/// A memcached `set` (`"set" key:word flags:u32 exptime:i64 bytes:len(data) then
+/// data:bytes "\r\n"`):
+///
+/// ```
+/// use asyncore_runtime::wire::{Encoder, EncodeError, Framing};
+///
+/// static FRAMING: Framing = Framing::Line { term: b"\r\n", max: 2048, bare_lf: false, nocase: false };
+///
+/// fn set(out: &mut Vec<u8>, key: &[u8], flags: u64, data: &[u8]) -> Result<(), EncodeError> {
+///     let mut e = Encoder::new(out, &FRAMING);
+///     e.lit(b"set");
+///     e.sep();
+///     e.word("key", key)?;
+///     e.sep();
+///     e.uint("flags", flags, u32::MAX.into())?;
+///     e.sep();
+///     e.int("exptime", 0, i64::MIN, i64::MAX)?;
+///     e.sep();
+///     e.uint("bytes", data.len() as u64, 1 << 20)?;
+///     e.end_line();
+///     e.bytes("data", data, 1 << 20)?;
+///     e.lit(b"\r\n");
+///     e.finish()
+/// }
+///
+/// let mut out = Vec::new();
+/// set(&mut out, b"k", 5, b"hello")?;
+/// assert_eq!(out, b"set k 5 0 5\r\nhello\r\n");
+///
+/// let err = set(&mut out, b"a key", 0, b"").unwrap_err();
+/// assert_eq!(err.to_string(), "field `key`: a word cannot contain a space (byte 1)");
+/// assert_eq!(out, b"set k 5 0 5\r\nhello\r\n"); // the failed message left nothing
+/// # Ok::<(), EncodeError>(())
+/// ```
+#[derive(Debug)]
+pub struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    /// Where this message starts in `out`.
+    start: usize,
+    framing: &'static Framing,
+    /// Where the open frame starts in `out`.
+    frame: Option<usize>,
+    /// A misuse of `begin_frame` to report at `end_frame` or `finish`.
+    misuse: Option<&'static str>,
+    finished: bool,
+}
+
+impl<'o> Encoder<'o> {
+    /// An encoder appending a message of a protocol with this framing to `out`.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing};
+    ///
+    /// static LINES: Framing = Framing::Line { term: b"\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = b"already there\n".to_vec();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit(b"PING");
+    /// e.end_line();
+    /// e.finish().unwrap();
+    /// assert_eq!(out, b"already there\nPING\n");
+    /// ```
+    pub fn new(out: &'o mut Vec<u8>, framing: &'static Framing) -> Self {
+        let start = out.len();
+        Encoder {
+            out,
+            start,
+            framing,
+            frame: None,
+            misuse: None,
+            finished: false,
+        }
+    }
+
+    /// The bytes this message has written so far.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing};
+    ///
+    /// static LINES: Framing = Framing::Line { term: b"\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = b"x".to_vec();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit(b"ab");
+    /// assert_eq!(e.written(), b"ab");
+    /// ```
+    pub fn written(&self) -> &[u8] {
+        self.out.get(self.start..).unwrap_or(&[])
+    }
+
+    /// Writes literal bytes (a keyword, a separator, a trailer such as `b"\r\n"`).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit(b"QUIT");
+    /// assert_eq!(e.written(), b"QUIT");
+    /// ```
+    pub fn lit(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+
+    /// Writes one space, for [`Op::Sep`](super::Op::Sep) and
+    /// [`Op::Ows`](super::Op::Ows).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit(b"a");
+    /// e.sep();
+    /// e.lit(b"b");
+    /// assert_eq!(e.written(), b"a b");
+    /// ```
+    pub fn sep(&mut self) {
+        self.out.push(b' ');
+    }
+
+    /// Writes a word: one or more bytes, none of them a space, a tab, a CR, an LF or a
+    /// byte of the line terminator.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.word("key", b"user:1").unwrap();
+    /// let err = e.word("key", b"").unwrap_err();
+    /// assert_eq!(err.to_string(), "field `key`: a word cannot be empty");
+    /// assert!(e.word("key", b"a\tb").is_err());
+    /// ```
+    pub fn word(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
+        if v.is_empty() {
+            return Err(self.fail(field, EncodeErrorKind::Empty { what: "a word" }));
+        }
+        let term = self.term();
+        if let Some(position) = v
+            .iter()
+            .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n') || term.contains(&b))
+        {
+            return Err(self.byte(field, "a word", v, position));
+        }
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Writes an RFC 9110 token: one or more of `` !#$%&'*+-.^_`|~ ``, digits and letters.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.token("name", b"Content-Length").unwrap();
+    /// let err = e.token("name", b"Bad:Name").unwrap_err();
+    /// assert_eq!(err.to_string(), "field `name`: a token cannot contain ':' (byte 3)");
+    /// ```
+    pub fn token(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
+        if v.is_empty() {
+            return Err(self.fail(field, EncodeErrorKind::Empty { what: "a token" }));
+        }
+        if let Some(position) = v.iter().position(|&b| !is_tchar(b)) {
+            return Err(self.byte(field, "a token", v, position));
+        }
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Writes the rest of a unit. In a line protocol it cannot contain a CR, an LF or a
+    /// byte of the terminator; in a length-prefixed protocol any bytes go.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.rest("text", b"OK, all good").unwrap();
+    /// let err = e.rest("text", b"two\r\nlines").unwrap_err();
+    /// assert_eq!(err.to_string(), "field `text`: a rest of line cannot contain a carriage return (byte 3)");
+    /// ```
+    pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
+        if let Framing::Line { term, .. } = *self.framing {
+            if let Some(position) = v
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n' || term.contains(&b))
+            {
+                return Err(self.byte(field, "a rest of line", v, position));
+            }
+        }
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Writes `v`, which must be one of `lits`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.one_of("more", b"-", &[b"-", b" "]).unwrap();
+    /// let err = e.one_of("more", b"+", &[b"-", b" "]).unwrap_err();
+    /// assert_eq!(err.to_string(), "field `more`: the value is not one of the allowed literals");
+    /// ```
+    pub fn one_of(
+        &mut self,
+        field: &'static str,
+        v: &[u8],
+        lits: &[&[u8]],
+    ) -> Result<(), EncodeError> {
+        if !lits.contains(&v) {
+            return Err(self.fail(field, EncodeErrorKind::NotOneOf));
+        }
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Writes a decimal unsigned integer of at most `max`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.uint("code", 250, 999).unwrap();
+    /// let err = e.uint("code", 1000, 999).unwrap_err();
+    /// assert_eq!(err.to_string(), "field `code`: 1000 is out of the range 0..=999");
+    /// ```
+    pub fn uint(&mut self, field: &'static str, v: u64, max: u64) -> Result<(), EncodeError> {
+        if v > max {
+            return Err(self.range(field, v.into(), 0, max.into()));
+        }
+        write_decimal(self.out, v, false);
+        Ok(())
+    }
+
+    /// Writes a decimal signed integer within `min..=max`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.int("n", -42, i64::MIN, i64::MAX).unwrap();
+    /// assert_eq!(e.written(), b"-42");
+    /// assert!(e.int("n", -1, 0, 10).is_err());
+    /// ```
+    pub fn int(
+        &mut self,
+        field: &'static str,
+        v: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<(), EncodeError> {
+        if v < min || v > max {
+            return Err(self.range(field, v.into(), min.into(), max.into()));
+        }
+        write_decimal(self.out, v.unsigned_abs(), v < 0);
+        Ok(())
+    }
+
+    /// Writes a hexadecimal unsigned integer (lowercase digits) of at most `max`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.hex("size", 0x1f4, u64::MAX).unwrap();
+    /// assert_eq!(e.written(), b"1f4");
+    /// ```
+    pub fn hex(&mut self, field: &'static str, v: u64, max: u64) -> Result<(), EncodeError> {
+        if v > max {
+            return Err(self.range(field, v.into(), 0, max.into()));
+        }
+        let mut digits = [0u8; 16];
+        let mut i = digits.len();
+        let mut n = v;
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(n & 0xf) as usize];
+            n >>= 4;
+            if n == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[i..]);
+        Ok(())
+    }
+
+    /// Writes an unsigned binary integer of `width` bytes (1, 2, 4 or 8); the value must
+    /// fit the width.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    /// # static KV: Framing = Framing::Length(LengthHeader { offset: 0, width: 4, big_endian: true, adjust: 0, skip: 4, max: 1024 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &KV);
+    /// e.bin("klen", 0x0102, 2, true).unwrap();
+    /// e.bin("klen", 0x0102, 2, false).unwrap();
+    /// assert_eq!(e.written(), b"\x01\x02\x02\x01");
+    /// let err = e.bin("klen", 70_000, 2, true).unwrap_err();
+    /// assert_eq!(err.to_string(), "field `klen`: 70000 is out of the range 0..=65535");
+    /// ```
+    pub fn bin(
+        &mut self,
+        field: &'static str,
+        v: u64,
+        width: u8,
+        big_endian: bool,
+    ) -> Result<(), EncodeError> {
+        let Some(max) = width_max(width) else {
+            return Err(self.fail(field, EncodeErrorKind::Width { width }));
+        };
+        if v > max {
+            return Err(self.range(field, v.into(), 0, max.into()));
+        }
+        write_bin(self.out, v, width, big_endian);
+        Ok(())
+    }
+
+    /// Writes a signed binary integer of `width` bytes (1, 2, 4 or 8) in two's complement;
+    /// the value must fit the width.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    /// # static KV: Framing = Framing::Length(LengthHeader { offset: 0, width: 4, big_endian: true, adjust: 0, skip: 4, max: 1024 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &KV);
+    /// e.bin_signed("delta", -2, 2, true).unwrap();
+    /// assert_eq!(e.written(), b"\xff\xfe");
+    /// assert!(e.bin_signed("delta", 128, 1, true).is_err());
+    /// ```
+    pub fn bin_signed(
+        &mut self,
+        field: &'static str,
+        v: i64,
+        width: u8,
+        big_endian: bool,
+    ) -> Result<(), EncodeError> {
+        let Some(umax) = width_max(width) else {
+            return Err(self.fail(field, EncodeErrorKind::Width { width }));
+        };
+        let max = (umax >> 1) as i64;
+        let min = -max - 1;
+        if v < min || v > max {
+            return Err(self.range(field, v.into(), min.into(), max.into()));
+        }
+        write_bin(self.out, v as u64 & umax, width, big_endian);
+        Ok(())
+    }
+
+    /// Writes a counted run of bytes, at most `max` of them. Any bytes go: the length
+    /// written before them (or the frame) delimits them.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.bytes("data", b"a\r\nb", 16).unwrap();
+    /// let err = e.bytes("data", &[0; 17], 16).unwrap_err();
+    /// assert_eq!(err.to_string(), "field `data`: a run of 17 bytes is over the limit of 16 bytes");
+    /// ```
+    pub fn bytes(&mut self, field: &'static str, v: &[u8], max: u32) -> Result<(), EncodeError> {
+        if v.len() > max as usize {
+            return Err(self.fail(
+                field,
+                EncodeErrorKind::TooLong {
+                    what: "a run",
+                    len: v.len(),
+                    max: max as usize,
+                },
+            ));
+        }
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Ends a line: writes the terminator (nothing in a length-prefixed protocol).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit(b"DATA");
+    /// e.end_line();
+    /// assert_eq!(e.written(), b"DATA\r\n");
+    /// ```
+    pub fn end_line(&mut self) {
+        let term = self.term();
+        self.out.extend_from_slice(term);
+    }
+
+    /// Writes a run of lines ended by a marker line, as [`Op::LinesUntil`] decodes it:
+    /// each line of `body` (stuffed: a line starting with the `unstuff` prefix gets one
+    /// more), its terminator, then `marker` and a terminator.
+    ///
+    /// Refused: a line over the framing's maximum, a line containing a CR or LF (with the
+    /// terminator `"\r\n"`) or the terminator (any other), a line equal to the marker
+    /// after stuffing (it would end the run early), and a run of more than `max` bytes.
+    /// A [`Lines::Text`] body is split at the terminator; its last line may lack one.
+    ///
+    /// [`Op::LinesUntil`]: super::Op::LinesUntil
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, Lines};
+    ///
+    /// static SMTP: Framing = Framing::Line { term: b"\r\n", max: 998, bare_lf: false, nocase: true };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &SMTP);
+    /// e.lines("body", &Lines::Text(b"Hi\r\n.\r\n..x"), b".", Some(b"."), 1 << 20).unwrap();
+    /// assert_eq!(e.written(), b"Hi\r\n..\r\n...x\r\n.\r\n");
+    ///
+    /// let err = e.lines("body", &Lines::Text(b"bare\rCR\r\n"), b".", Some(b"."), 1 << 20).unwrap_err();
+    /// assert_eq!(err.to_string(), "field `body`: a body line cannot contain a carriage return (byte 4)");
+    /// ```
+    pub fn lines(
+        &mut self,
+        field: &'static str,
+        body: &Lines<'_>,
+        marker: &[u8],
+        unstuff: Option<&[u8]>,
+        max: u32,
+    ) -> Result<(), EncodeError> {
+        let Framing::Line {
+            term,
+            max: line_max,
+            ..
+        } = *self.framing
+        else {
+            return Err(self.fail(
+                field,
+                EncodeErrorKind::Frame {
+                    what: "lines cannot be written in a length-prefixed protocol",
+                },
+            ));
+        };
+        if term.is_empty() {
+            return Err(self.fail(
+                field,
+                EncodeErrorKind::Frame {
+                    what: "lines cannot be written with an empty terminator",
+                },
+            ));
+        }
+        let begin = self.out.len();
+        let result = match *body {
+            Lines::Text(text) => {
+                let mut rest = text;
+                let mut result = Ok(());
+                while !rest.is_empty() && result.is_ok() {
+                    let (line, next) = match find(rest, term) {
+                        Some(i) => (&rest[..i], &rest[i + term.len()..]),
+                        None => (rest, &rest[rest.len()..]),
+                    };
+                    result = self.body_line(line, term, line_max, marker, unstuff);
+                    rest = next;
+                }
+                result
+            }
+            Lines::Decoded { .. } => body
+                .iter()
+                .try_for_each(|line| self.body_line(line, term, line_max, marker, unstuff)),
+        };
+        if let Err(kind) = result {
+            return Err(self.fail(field, kind));
+        }
+        let len = self.out.len() - begin;
+        if len > max as usize {
+            return Err(self.fail(
+                field,
+                EncodeErrorKind::TooLong {
+                    what: "a body",
+                    len,
+                    max: max as usize,
+                },
+            ));
+        }
+        if let Err(kind) = check_line(marker, term, "a marker line") {
+            return Err(self.fail(field, kind));
+        }
+        self.out.extend_from_slice(marker);
+        self.out.extend_from_slice(term);
+        Ok(())
+    }
+
+    /// Starts a length-prefixed frame: writes the header with a placeholder length (the
+    /// `offset` bytes before the length field as zeros, then the field; a varint is
+    /// inserted when its length is known). [`end_frame`](Self::end_frame) patches the
+    /// length. The message's ops follow: a header whose bytes the ops see (`skip` less
+    /// than the end of the length field) cannot be encoded this way, and `end_frame`
+    /// refuses it.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    ///
+    /// static KV: Framing = Framing::Length(LengthHeader { offset: 0, width: 4, big_endian: true, adjust: 0, skip: 4, max: 1024 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &KV);
+    /// e.begin_frame();
+    /// e.lit(b"\x01");
+    /// e.rest("key", b"k").unwrap();
+    /// e.end_frame().unwrap();
+    /// e.finish().unwrap();
+    /// assert_eq!(out, b"\0\0\0\x02\x01k");
+    /// ```
+    pub fn begin_frame(&mut self) {
+        let Framing::Length(h) = *self.framing else {
+            self.misuse = Some("a frame cannot be written in a line protocol");
+            return;
+        };
+        if self.frame.is_some() {
+            self.misuse = Some("a frame cannot start inside another");
+            return;
+        }
+        self.frame = Some(self.out.len());
+        let header = usize::from(h.offset) + usize::from(h.width);
+        self.out.resize(self.out.len() + header, 0);
+    }
+
+    /// Ends the frame [`begin_frame`](Self::begin_frame) started: computes the body
+    /// length (the bytes after the length field), checks it against the header's maximum
+    /// and the field's width, and writes the field (the inverse of the decoder: the field
+    /// holds the body length minus `adjust`).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    ///
+    /// // A 2-byte little-endian length that counts itself (adjust -2).
+    /// static F: Framing = Framing::Length(LengthHeader { offset: 0, width: 2, big_endian: false, adjust: -2, skip: 2, max: 4 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &F);
+    /// e.begin_frame();
+    /// e.lit(b"abc");
+    /// e.end_frame().unwrap();
+    /// assert_eq!(e.written(), b"\x05\0abc");
+    ///
+    /// e.begin_frame();
+    /// e.lit(b"too long");
+    /// let err = e.end_frame().unwrap_err();
+    /// assert_eq!(err.to_string(), "a frame body of 8 bytes is over the limit of 4 bytes");
+    /// ```
+    pub fn end_frame(&mut self) -> Result<(), EncodeError> {
+        if let Some(what) = self.misuse {
+            return Err(self.fail("", EncodeErrorKind::Frame { what }));
+        }
+        let (Framing::Length(h), Some(start)) = (*self.framing, self.frame) else {
+            return Err(self.fail(
+                "",
+                EncodeErrorKind::Frame {
+                    what: "no frame was started",
+                },
+            ));
+        };
+        self.frame = None;
+        let field_at = start + usize::from(h.offset);
+        let body = self.out.len() - field_at - usize::from(h.width);
+        if body > h.max as usize {
+            return Err(self.fail(
+                "",
+                EncodeErrorKind::TooLong {
+                    what: "a frame body",
+                    len: body,
+                    max: h.max as usize,
+                },
+            ));
+        }
+        let value = body as i128 - i128::from(h.adjust);
+        if h.width == 0 {
+            let Ok(value) = u64::try_from(value) else {
+                return Err(self.range("", value, 0, u64::MAX.into()));
+            };
+            let mut varint = [0u8; 10];
+            let mut n = 0;
+            let mut v = value;
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    varint[n] = byte;
+                    n += 1;
+                    break;
+                }
+                varint[n] = byte | 0x80;
+                n += 1;
+            }
+            if usize::from(h.skip) < usize::from(h.offset) + n {
+                return Err(self.hidden_header());
+            }
+            self.out
+                .splice(field_at..field_at, varint[..n].iter().copied());
+            return Ok(());
+        }
+        if usize::from(h.skip) < usize::from(h.offset) + usize::from(h.width) {
+            return Err(self.hidden_header());
+        }
+        let Some(max) = width_max(h.width) else {
+            return Err(self.fail("", EncodeErrorKind::Width { width: h.width }));
+        };
+        let value = match u64::try_from(value) {
+            Ok(v) if v <= max => v,
+            _ => return Err(self.range("", value, 0, max.into())),
+        };
+        let mut field = Vec::new();
+        write_bin(&mut field, value, h.width, h.big_endian);
+        self.out[field_at..field_at + field.len()].copy_from_slice(&field);
+        Ok(())
+    }
+
+    /// Completes the message. Fails (and removes the message) if a frame is still open.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    ///
+    /// static KV: Framing = Framing::Length(LengthHeader { offset: 0, width: 4, big_endian: true, adjust: 0, skip: 4, max: 1024 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &KV);
+    /// e.begin_frame();
+    /// let err = e.finish().unwrap_err();
+    /// assert_eq!(err.to_string(), "a frame was not ended");
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn finish(mut self) -> Result<(), EncodeError> {
+        if let Some(what) = self.misuse {
+            return Err(self.fail("", EncodeErrorKind::Frame { what }));
+        }
+        if self.frame.is_some() {
+            return Err(self.fail(
+                "",
+                EncodeErrorKind::Frame {
+                    what: "a frame was not ended",
+                },
+            ));
+        }
+        self.finished = true;
+        Ok(())
+    }
+
+    // ----- helpers -----
+
+    fn term(&self) -> &'static [u8] {
+        match *self.framing {
+            Framing::Line { term, .. } => term,
+            Framing::Length(_) => b"",
+        }
+    }
+
+    /// Truncates the output back to the message's start and makes the error.
+    fn fail(&mut self, field: &'static str, kind: EncodeErrorKind) -> EncodeError {
+        self.out.truncate(self.start);
+        self.frame = None;
+        self.misuse = None;
+        EncodeError { field, kind }
+    }
+
+    fn byte(
+        &mut self,
+        field: &'static str,
+        what: &'static str,
+        v: &[u8],
+        position: usize,
+    ) -> EncodeError {
+        let byte = v.get(position).copied().unwrap_or(0);
+        self.fail(
+            field,
+            EncodeErrorKind::Byte {
+                what,
+                byte,
+                position,
+            },
+        )
+    }
+
+    fn hidden_header(&mut self) -> EncodeError {
+        self.fail(
+            "",
+            EncodeErrorKind::Frame {
+                what: "a frame whose ops see its length field cannot be encoded",
+            },
+        )
+    }
+
+    fn range(&mut self, field: &'static str, value: i128, min: i128, max: i128) -> EncodeError {
+        self.fail(field, EncodeErrorKind::OutOfRange { value, min, max })
+    }
+
+    /// Writes one body line, stuffed, and its terminator.
+    fn body_line(
+        &mut self,
+        line: &[u8],
+        term: &[u8],
+        line_max: u32,
+        marker: &[u8],
+        unstuff: Option<&[u8]>,
+    ) -> Result<(), EncodeErrorKind> {
+        check_line(line, term, "a body line")?;
+        let stuff = match unstuff {
+            Some(prefix) if !prefix.is_empty() && line.starts_with(prefix) => prefix,
+            _ => &[],
+        };
+        let len = stuff.len() + line.len();
+        if len > line_max as usize {
+            return Err(EncodeErrorKind::TooLong {
+                what: "a body line",
+                len,
+                max: line_max as usize,
+            });
+        }
+        if len == marker.len() && marker.starts_with(stuff) && marker.ends_with(line) {
+            return Err(EncodeErrorKind::Marker);
+        }
+        self.out.extend_from_slice(stuff);
+        self.out.extend_from_slice(line);
+        self.out.extend_from_slice(term);
+        Ok(())
+    }
+}
+
+impl Drop for Encoder<'_> {
+    /// Removes what the message wrote, unless [`finish`](Encoder::finish) succeeded.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.out.truncate(self.start);
+        }
+    }
+}
+
+/// The largest value of an unsigned binary integer of `width` bytes.
+fn width_max(width: u8) -> Option<u64> {
+    match width {
+        1 => Some(u8::MAX.into()),
+        2 => Some(u16::MAX.into()),
+        4 => Some(u32::MAX.into()),
+        8 => Some(u64::MAX),
+        _ => None,
+    }
+}
+
+/// Appends the low `width` bytes of `v`.
+fn write_bin(out: &mut Vec<u8>, v: u64, width: u8, big_endian: bool) {
+    let width = usize::from(width).min(8);
+    if big_endian {
+        out.extend_from_slice(&v.to_be_bytes()[8 - width..]);
+    } else {
+        out.extend_from_slice(&v.to_le_bytes()[..width]);
+    }
+}
+
+/// Appends `v` in decimal, after a `-` if `negative`.
+fn write_decimal(out: &mut Vec<u8>, v: u64, negative: bool) {
+    let mut digits = [0u8; 21];
+    let mut i = digits.len();
+    let mut n = v;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        i -= 1;
+        digits[i] = b'-';
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Whether `b` is an RFC 9110 token character.
+pub(super) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The first index of `needle` in `hay` (`None` for an empty needle).
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Refuses a line that would not decode back to itself with this terminator.
+fn check_line(line: &[u8], term: &[u8], what: &'static str) -> Result<(), EncodeErrorKind> {
+    if term == b"\r\n" {
+        if let Some(position) = line.iter().position(|&b| b == b'\r' || b == b'\n') {
+            return Err(EncodeErrorKind::Byte {
+                what,
+                byte: line[position],
+                position,
+            });
+        }
+        return Ok(());
+    }
+    if let Some(position) = find(line, term) {
+        return Err(EncodeErrorKind::Byte {
+            what,
+            byte: line[position],
+            position,
+        });
+    }
+    // With the terminator appended, could one start inside the line? ("aq" + "qqq")
+    let t = term.len();
+    for k in (1..t).rev() {
+        if line.ends_with(&term[..k]) && term[k..] == term[..t - k] {
+            let position = line.len() - k;
+            return Err(EncodeErrorKind::Byte {
+                what,
+                byte: line[position],
+                position,
+            });
+        }
+    }
+    Ok(())
+}
+
+// ===== EncodeError =====
+
+/// Why an [`Encoder`] refused a value: the field (empty for frame errors) and the
+/// [`EncodeErrorKind`].
+///
+/// Converts into [`io::Error`] (kind `InvalidInput`) and [`crate::Error`], so `?` works
+/// in handlers.
+///
+/// ```
+/// use asyncore_runtime::wire::{EncodeErrorKind, Encoder, Framing};
+///
+/// static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+/// let mut out = Vec::new();
+/// let err = Encoder::new(&mut out, &LINES).word("key", b"a b").unwrap_err();
+/// assert_eq!(err.field(), "key");
+/// assert!(matches!(err.kind(), EncodeErrorKind::Byte { byte: b' ', position: 1, .. }));
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeError {
+    field: &'static str,
+    kind: EncodeErrorKind,
+}
+
+impl EncodeError {
+    /// The field whose value was refused; empty for an error about the frame.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let err = Encoder::new(&mut out, &LINES).uint("port", 70_000, 65_535).unwrap_err();
+    /// assert_eq!(err.field(), "port");
+    /// ```
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What was wrong.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{EncodeErrorKind, Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let err = Encoder::new(&mut out, &LINES).uint("port", 70_000, 65_535).unwrap_err();
+    /// assert_eq!(*err.kind(), EncodeErrorKind::OutOfRange { value: 70_000, min: 0, max: 65_535 });
+    /// ```
+    pub fn kind(&self) -> &EncodeErrorKind {
+        &self.kind
+    }
+}
+
+/// What an [`EncodeError`] refused.
+///
+/// ```
+/// use asyncore_runtime::wire::EncodeErrorKind;
+///
+/// let kind = EncodeErrorKind::Empty { what: "a word" };
+/// assert_eq!(kind.to_string(), "a word cannot be empty");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeErrorKind {
+    /// An element that needs at least one byte got none.
+    Empty {
+        /// The element ("a word", "a token").
+        what: &'static str,
+    },
+    /// A byte the element cannot hold (a space in a word, a CR in a rest of line...).
+    Byte {
+        /// The element ("a word", "a rest of line", "a body line"...).
+        what: &'static str,
+        /// The byte.
+        byte: u8,
+        /// Where in the value.
+        position: usize,
+    },
+    /// The value is not one of the literals of a `OneOf`.
+    NotOneOf,
+    /// An integer outside the field's bounds (or, for a length field, what it can hold).
+    OutOfRange {
+        /// The value.
+        value: i128,
+        /// The smallest value accepted.
+        min: i128,
+        /// The largest value accepted.
+        max: i128,
+    },
+    /// A run of bytes, a body, a line or a frame over its limit.
+    TooLong {
+        /// The element ("a run", "a body", "a body line", "a frame body").
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A body line that, stuffed, equals the marker line and would end the body early.
+    Marker,
+    /// A binary integer width other than 1, 2, 4 or 8.
+    Width {
+        /// The width asked for.
+        width: u8,
+    },
+    /// Frame calls out of order, or a frame the header's layout cannot encode.
+    Frame {
+        /// What went wrong.
+        what: &'static str,
+    },
+}
+
+/// How a byte is named in messages: "a space", "':'", "the byte 0x00".
+struct ByteName(u8);
+
+impl fmt::Display for ByteName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            b' ' => f.write_str("a space"),
+            b'\t' => f.write_str("a tab"),
+            b'\r' => f.write_str("a carriage return"),
+            b'\n' => f.write_str("a line feed"),
+            b if b.is_ascii_graphic() => write!(f, "'{}'", b as char),
+            b => write!(f, "the byte 0x{b:02x}"),
+        }
+    }
+}
+
+impl fmt::Display for EncodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            EncodeErrorKind::Empty { what } => write!(f, "{what} cannot be empty"),
+            EncodeErrorKind::Byte {
+                what,
+                byte,
+                position,
+            } => write!(
+                f,
+                "{what} cannot contain {} (byte {position})",
+                ByteName(byte)
+            ),
+            EncodeErrorKind::NotOneOf => {
+                f.write_str("the value is not one of the allowed literals")
+            }
+            EncodeErrorKind::OutOfRange { value, min, max } => {
+                write!(f, "{value} is out of the range {min}..={max}")
+            }
+            EncodeErrorKind::TooLong { what, len, max } => {
+                write!(f, "{what} of {len} bytes is over the limit of {max} bytes")
+            }
+            EncodeErrorKind::Marker => {
+                f.write_str("a body line equals the marker line and would end the body")
+            }
+            EncodeErrorKind::Width { width } => write!(
+                f,
+                "a binary integer cannot be {width} bytes wide (1, 2, 4 or 8)"
+            ),
+            EncodeErrorKind::Frame { what } => f.write_str(what),
+        }
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "field `{}`: {}", self.field, self.kind)
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl From<EncodeError> for io::Error {
+    /// An [`io::ErrorKind::InvalidInput`] error carrying the `EncodeError`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let err = Encoder::new(&mut out, &LINES).word("key", b"").unwrap_err();
+    /// let io = std::io::Error::from(err);
+    /// assert_eq!(io.to_string(), "field `key`: a word cannot be empty");
+    /// ```
+    fn from(e: EncodeError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+impl From<EncodeError> for crate::Error {
+    /// An [`Error::Other`](crate::Error::Other) carrying the `EncodeError`.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let err = Encoder::new(&mut out, &LINES).word("key", b"").unwrap_err();
+    /// let err = asyncore_runtime::Error::from(err);
+    /// assert!(!err.is_disconnect());
+    /// ```
+    fn from(e: EncodeError) -> Self {
+        crate::Error::Other(Box::new(e))
+    }
+}
