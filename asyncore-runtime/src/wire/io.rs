@@ -1,0 +1,221 @@
+//! The input and output plumbing of generated channels: a bounded read buffer, the
+//! decoder, the replies of the current read, and the bad-input policies.
+
+use super::{DecodeError, Decoder, EncodeError, Program};
+use crate::codec::FrameBuf;
+use crate::{Channel, Result};
+
+/// What a generated channel does with bad input, as the description's `on EVENT ACTION`
+/// declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Close the connection (after the replies already queued).
+    Close,
+    /// Drop the offending line or frame and go on.
+    Discard,
+    /// Send `text` (its terminator included), then close or go on.
+    Reply {
+        /// The bytes to send.
+        text: &'static [u8],
+        /// Close after sending.
+        close: bool,
+    },
+}
+
+/// One step of [`Io::decode`].
+#[derive(Debug)]
+pub enum Event {
+    /// Wait for more input.
+    NeedMore,
+    /// A whole message of `len` bytes, at the front of the buffer.
+    Message {
+        /// Its index in the program.
+        index: u16,
+        /// Its length.
+        len: usize,
+    },
+    /// Bad input.
+    Error(DecodeError),
+}
+
+/// The per-connection state of a generated channel: read buffer, decoder and replies.
+///
+/// ```
+/// use asyncore_runtime::wire::{Framing, Io, Message, Op, Program};
+///
+/// static LINES: Program = Program {
+///     name: "lines",
+///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+///     messages: &[Message { name: "Line", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+/// };
+/// let io = Io::new(&LINES);
+/// assert!(!io.opened());
+/// ```
+#[derive(Debug)]
+pub struct Io {
+    decoder: Decoder,
+    buf: FrameBuf,
+    out: Vec<u8>,
+    opened: bool,
+    closing: bool,
+}
+
+impl Io {
+    /// Plumbing for a channel that decodes `program`; the read buffer holds at most the
+    /// largest message of the program.
+    pub fn new(program: &'static Program) -> Io {
+        let decoder = Decoder::new(program);
+        let limit = decoder.buffer_limit().max(1);
+        Io {
+            decoder,
+            buf: FrameBuf::with_capacity(limit.min(16 * 1024), limit),
+            out: Vec::new(),
+            opened: false,
+            closing: false,
+        }
+    }
+
+    /// Whether [`open`](Self::open) has run.
+    pub fn opened(&self) -> bool {
+        self.opened
+    }
+
+    /// Marks the connection open; true the first time only (when to call `on_open`).
+    pub fn open(&mut self) -> bool {
+        !std::mem::replace(&mut self.opened, true)
+    }
+
+    /// A context for a handler call that is not about a message.
+    pub fn cx<'c, 'a>(&'c mut self, ch: &'c mut Channel<'a>) -> Cx<'c, 'a> {
+        Cx { ch, out: &mut self.out, closing: &mut self.closing }
+    }
+
+    /// Reads once from the channel into the buffer; false when nothing arrived.
+    pub fn fill(&mut self, ch: &mut Channel<'_>) -> Result<bool> {
+        if self.closing {
+            return Ok(false);
+        }
+        let n = self.buf.read_with(|spare| ch.recv(spare))?;
+        Ok(n > 0)
+    }
+
+    /// Decodes the next message allowed in the state (`allowed`, in the order to try),
+    /// consuming bytes the decoder skips.
+    pub fn decode(&mut self, allowed: &[u16]) -> Event {
+        loop {
+            if self.closing {
+                return Event::NeedMore;
+            }
+            match self.decoder.decode(self.buf.data(), allowed) {
+                Ok(super::Decoded::NeedMore) => return Event::NeedMore,
+                Ok(super::Decoded::Skip { len }) => self.buf.consume(len),
+                Ok(super::Decoded::Message { index, len }) => return Event::Message { index, len },
+                Err(e) => return Event::Error(e),
+            }
+        }
+    }
+
+    /// The context, decoder and bytes for the message of `len` bytes just decoded.
+    pub fn message<'c, 'a>(
+        &'c mut self,
+        ch: &'c mut Channel<'a>,
+        len: usize,
+    ) -> (Cx<'c, 'a>, &'c Decoder, &'c [u8]) {
+        let data = self.buf.data();
+        let msg = &data[..len.min(data.len())];
+        (Cx { ch, out: &mut self.out, closing: &mut self.closing }, &self.decoder, msg)
+    }
+
+    /// Drops the message just handled from the buffer.
+    pub fn consume(&mut self, len: usize) {
+        self.buf.consume(len.min(self.buf.len()));
+    }
+
+    /// Closes the connection once the queued replies are sent.
+    pub fn close_when_done(&mut self, _ch: &mut Channel<'_>) {
+        self.closing = true;
+    }
+
+    /// Applies `policy` to `err`; true when decoding goes on.
+    pub fn apply(&mut self, _ch: &mut Channel<'_>, policy: Policy, err: &DecodeError) -> Result<bool> {
+        let go_on = match policy {
+            Policy::Close => false,
+            Policy::Discard => err.can_continue(),
+            Policy::Reply { text, close } => {
+                self.out.extend_from_slice(text);
+                !close && err.can_continue()
+            }
+        };
+        if !go_on {
+            self.closing = true;
+        }
+        Ok(go_on)
+    }
+
+    /// Sends the queued replies; closes when done if the connection is closing.
+    pub fn flush(&mut self, ch: &mut Channel<'_>) -> Result {
+        if !self.out.is_empty() {
+            ch.send_buffered(&self.out)?;
+            self.out.clear();
+        }
+        if self.closing {
+            ch.close_when_done();
+        }
+        Ok(())
+    }
+}
+
+/// What the context of a generated handler wraps: the channel and the replies queued so
+/// far.
+#[derive(Debug)]
+pub struct Cx<'c, 'a> {
+    ch: &'c mut Channel<'a>,
+    out: &'c mut Vec<u8>,
+    closing: &'c mut bool,
+}
+
+impl<'c, 'a> Cx<'c, 'a> {
+    /// Appends an encoded message to the replies; an encoding error leaves them as they
+    /// were and is returned.
+    pub fn send_with(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), EncodeError>) -> Result {
+        encode(self.out)?;
+        Ok(())
+    }
+
+    /// The channel.
+    pub fn channel(&mut self) -> &mut Channel<'a> {
+        self.ch
+    }
+
+    /// Closes the connection once the replies are sent.
+    pub fn close(&mut self) {
+        *self.closing = true;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closing(&self) -> bool {
+        *self.closing
+    }
+
+    /// Sends the replies queued so far (used after `on_open`).
+    pub fn flush(&mut self) -> Result {
+        if !self.out.is_empty() {
+            self.ch.send_buffered(self.out)?;
+            self.out.clear();
+        }
+        if *self.closing {
+            self.ch.close_when_done();
+        }
+        Ok(())
+    }
+}
+
+/// Logs bad input at the `warn` level: the default `on_bad_input` of generated handlers.
+///
+/// ```
+/// // Called by generated channels; nothing to do by hand.
+/// let _ = asyncore_runtime::wire::log_bad_input;
+/// ```
+pub fn log_bad_input(err: &DecodeError) {
+    log::warn!("{err}");
+}
