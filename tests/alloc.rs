@@ -83,7 +83,7 @@ fn decode(dec: &mut asyncore_runtime::wire::Decoder, buf: &mut Vec<u8>, input: &
                     let msg = resp::ClientMessage::from_decoder(dec, &buf[start..start + len], index);
                     if let Some(resp::ClientMessage::Command(c)) = msg {
                         messages += 1;
-                        bytes += c.args.iter().map(<[u8]>::len).sum::<usize>();
+                        bytes += c.args.iter().map(|a| a.data.len()).sum::<usize>();
                     }
                     start += len;
                 }

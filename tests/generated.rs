@@ -225,7 +225,7 @@ fn a_binary_protocol_serves_frames(backend: Backend) {
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut read_frame = |s: &mut TcpStream| {
+        let read_frame = |s: &mut TcpStream| {
             let mut len = [0u8; 4];
             s.read_exact(&mut len).unwrap();
             let mut body = vec![0u8; u32::from_be_bytes(len) as usize];

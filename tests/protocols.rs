@@ -105,6 +105,11 @@ macro_rules! decode_recorded {
     }};
 }
 
+/// A sequence of byte strings from constants (so it lives as long as the test).
+fn seq(items: &'static [&'static [u8]]) -> Seq<'static, &'static [u8]> {
+    Seq::from(items)
+}
+
 fn names(list: &[String]) -> Vec<&str> {
     list.iter().map(|s| s.split(['(', ' ', '{']).next().unwrap_or("")).collect()
 }
@@ -131,12 +136,19 @@ fn chat_round_trips() {
     round_trip!(chat, ServerMessage, SERVER_MESSAGES_ALL, [chat::Notice { text: b"bob: hi" }]);
 }
 
+const SET: &[resp::CommandArgs<'static>] = &[
+    resp::CommandArgs { data: b"SET" },
+    resp::CommandArgs { data: b"key" },
+    resp::CommandArgs { data: b"va\r\nlue" },
+];
+const GET: &[resp::CommandArgs<'static>] = &[resp::CommandArgs { data: b"GET" }, resp::CommandArgs { data: b"" }];
+
 #[test]
 fn resp_round_trips() {
     let bytes = round_trip!(resp, ClientMessage, CLIENT_MESSAGES_ALL, [
-        resp::Command { args: Seq::from(&[b"SET".as_slice(), b"key", b"va\r\nlue"]) },
-        resp::Inline { args: Seq::from(&[b"PING".as_slice()]) },
-        resp::Command { args: Seq::from(&[b"GET".as_slice(), b""]) },
+        resp::Command { args: Seq::from(SET) },
+        resp::Inline { args: seq(&[b"PING"]) },
+        resp::Command { args: Seq::from(GET) },
     ]);
     assert_eq!(
         bytes,
@@ -182,10 +194,10 @@ fn resp_decodes_what_redis_cli_sends() {
 #[test]
 fn memcache_round_trips() {
     let bytes = round_trip!(memcache, ClientMessage, CLIENT_MESSAGES_ALL, [
-        memcache::Get { keys: Seq::from(&[b"a".as_slice(), b"b"]) },
-        memcache::Gets { keys: Seq::from(&[b"a".as_slice()]) },
-        memcache::Gat { exptime: 10, keys: Seq::from(&[b"a".as_slice()]) },
-        memcache::Gats { exptime: -1, keys: Seq::from(&[b"a".as_slice()]) },
+        memcache::Get { keys: seq(&[b"a", b"b"]) },
+        memcache::Gets { keys: seq(&[b"a"]) },
+        memcache::Gat { exptime: 10, keys: seq(&[b"a"]) },
+        memcache::Gats { exptime: -1, keys: seq(&[b"a"]) },
         memcache::Set { key: b"k", flags: 5, exptime: 0, noreply: false, data: b"hel\r\nlo" },
         memcache::Add { key: b"k", flags: 0, exptime: 0, noreply: true, data: b"" },
         memcache::Replace { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
@@ -200,7 +212,7 @@ fn memcache_round_trips() {
         memcache::FlushAll { delay: None, noreply: true },
         memcache::Version {},
         memcache::Verbosity { level: 1, noreply: false },
-        memcache::Stats { args: Seq::from(&[b"items".as_slice()]) },
+        memcache::Stats { args: seq(&[b"items"]) },
         memcache::Stats { args: Seq::default() },
         memcache::Quit {},
     ]);
@@ -332,7 +344,7 @@ fn kv_round_trips() {
         kv::Del { key: b"" },
     ]);
     assert_eq!(&bytes[..6], b"\0\0\0\x02\x01k");
-    assert_eq!(&bytes[6..20], b"\0\0\0\x0a\x02\0\x03keyvalue");
+    assert_eq!(&bytes[6..21], b"\0\0\0\x0b\x02\0\x03keyvalue");
     round_trip!(kv, ServerMessage, SERVER_MESSAGES_ALL, [
         kv::Found { value: b"v" },
         kv::NotFound {},
@@ -344,7 +356,7 @@ fn kv_round_trips() {
 #[test]
 fn encoders_refuse_what_the_framing_cannot_carry() {
     let mut out = Vec::new();
-    assert!(memcache::Get { keys: Seq::from(&[b"two words".as_slice()]) }.encode(&mut out).is_err());
+    assert!(memcache::Get { keys: seq(&[b"two words"]) }.encode(&mut out).is_err());
     assert!(echo::Echo { text: b"line\nbreak" }.encode(&mut out).is_err());
     assert!(smtp::Helo { domain: b"x\r\nMAIL FROM:<evil>" }.encode(&mut out).is_err());
     assert!(out.is_empty(), "nothing is written on an error");

@@ -49,7 +49,7 @@ fn generated(dec: &mut Decoder, input: &[u8]) -> (usize, usize) {
                 {
                     n += 1;
                     for a in c.args.iter() {
-                        total += a.len();
+                        total += a.data.len();
                     }
                 }
                 start += len;

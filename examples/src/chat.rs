@@ -51,7 +51,7 @@ type SharedRoom = Rc<RefCell<Room>>;
 /// leave the room.
 fn broadcast(map: &mut Map, room: &SharedRoom, except: Option<Token>, text: &[u8]) {
     let mut line = Vec::with_capacity(text.len() + 1);
-    if Notice { text }.encode(&mut line).is_err() {
+    if (Notice { text }).encode(&mut line).is_err() {
         return;
     }
     let members: Vec<Token> = room.borrow().members.iter().map(|(t, _)| *t).collect();

@@ -649,7 +649,9 @@ impl Cx {
         let (stride, fields) = l.item.take().unwrap_or_default();
         l.known.retain(|k, _| saved_known.contains(k));
         let visible: Vec<&FieldInfo> = fields.iter().filter(|f| f.derived_from.is_none()).collect();
-        let struct_name = if visible.len() == 1 && visible[0].kind == FieldKind::Bytes && visible[0].presence.is_none() {
+        // An item that is a single byte field and nothing else (`keys:word+`) is just
+        // `&[u8]`; otherwise (several fields, or a length it carries) a struct.
+        let struct_name = if stride == 1 && visible.len() == 1 && visible[0].kind == FieldKind::Bytes && visible[0].presence.is_none() {
             None
         } else {
             Some(format!("{}{}", l.message, camel(name)))

@@ -192,8 +192,10 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    /// Writes the rest of a unit. In a line protocol it cannot contain a CR, an LF or a
-    /// byte of the terminator; in a length-prefixed protocol any bytes go.
+    /// Writes the rest of a unit. In a line protocol it cannot contain a byte of the
+    /// terminator (so with `"\r\n"` no CR and no LF; with `"\n"` a CR is data), nor end
+    /// in a CR when the terminator is `"\n"` with `bare_lf` set (the framing of a protocol
+    /// whose readers also take `"\r\n"`); in a length-prefixed protocol any bytes go.
     ///
     /// ```
     /// # use asyncore_runtime::wire::{Encoder, Framing};
@@ -205,12 +207,12 @@ impl<'o> Encoder<'o> {
     /// assert_eq!(err.to_string(), "field `text`: a rest of line cannot contain a carriage return (byte 3)");
     /// ```
     pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
-        if let Framing::Line { term, .. } = *self.framing {
-            if let Some(position) = v
-                .iter()
-                .position(|&b| b == b'\r' || b == b'\n' || term.contains(&b))
-            {
+        if let Framing::Line { term, bare_lf, .. } = *self.framing {
+            if let Some(position) = v.iter().position(|&b| term.contains(&b)) {
                 return Err(self.byte(field, "a rest of line", v, position));
+            }
+            if term == b"\n" && bare_lf && v.last() == Some(&b'\r') {
+                return Err(self.byte(field, "a rest of line", v, v.len() - 1));
             }
         }
         self.out.extend_from_slice(v);

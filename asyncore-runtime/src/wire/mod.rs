@@ -144,7 +144,9 @@ pub enum Framing {
         max: u32,
         /// With the terminator `b"\r\n"`: also accept a bare `b"\n"` as the end of a line.
         /// Off (strict CRLF) unless the description says `bare_lf accept`; a bare LF is
-        /// then a [`DecodeErrorKind::BareLf`] error.
+        /// then a [`DecodeErrorKind::BareLf`] error. With the terminator `b"\n"` it only
+        /// matters to the [`Encoder`]: the peer also reads `b"\r\n"` as a terminator
+        /// (`crlf accept`), so a rest of line cannot end in a CR.
         bare_lf: bool,
         /// Literal keywords match ASCII case-insensitively.
         nocase: bool,

@@ -77,7 +77,9 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
         let op = &list[i];
         i += 1;
         let stmt = match op {
-            Op::Line | Op::Ows => quote!(),
+            Op::Line => quote!(),
+            // Optional whitespace is written as one space, its usual form.
+            Op::Ows => quote!(e.sep();),
             Op::EndLine => quote!(e.end_line();),
             Op::Frame => quote!(e.begin_frame();),
             Op::EndFrame => quote!(e.end_frame()?;),

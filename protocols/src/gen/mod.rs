@@ -81,7 +81,9 @@ fn framing(f: &Framing, nocase: bool, send: bool) -> TokenStream {
                 ::asyncore_runtime::wire::Framing::Line { term: b"\r\n", max: #max, bare_lf: true, nocase: #nocase }
             }
         }
-        Framing::Line { term, max, bare_lf, .. } => {
+        Framing::Line { term, max, bare_lf, crlf } => {
+            // Sent with "\n"; `bare_lf` marks that readers take "\r\n" too.
+            let bare_lf = *bare_lf || (*crlf && send);
             let term = bytes_lit(term);
             let max = *max as u32;
             quote! {

@@ -6,6 +6,22 @@ use quote::{format_ident, quote};
 use super::{doc_attrs, encode};
 use crate::ir::{FieldInfo, FieldKind, ItemType, Message, Protocol};
 
+/// The doc comments of a field: its own, or a line saying what it holds.
+fn field_docs(f: &FieldInfo) -> Vec<TokenStream> {
+    if !f.docs.is_empty() {
+        return doc_attrs(&f.docs);
+    }
+    let what = match &f.kind {
+        FieldKind::Bytes => "bytes",
+        FieldKind::Int { .. } => "a number",
+        FieldKind::Flag => "whether the keyword is present",
+        FieldKind::Seq(_) => "the items of a repetition",
+        FieldKind::Lines { .. } => "a run of lines",
+    };
+    let d = format!(" `{}`: {what}{}.", f.name, if f.presence.is_some() { " (optional)" } else { "" });
+    vec![quote!(#[doc = #d])]
+}
+
 /// Whether values of this field borrow from the input.
 fn borrows(f: &FieldInfo) -> bool {
     matches!(f.kind, FieldKind::Bytes | FieldKind::Seq(_) | FieldKind::Lines { .. })
@@ -144,7 +160,7 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
     let field_defs = visible.iter().map(|f| {
         let fname = format_ident!("{}", f.name);
         let ty = field_type(m, f);
-        let docs = doc_attrs(&f.docs);
+        let docs = field_docs(f);
         quote!(#(#docs)* pub #fname: #ty)
     });
     let field_reads = visible.iter().map(|f| {
@@ -167,7 +183,7 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
                 } else {
                     scalar_type(f)
                 };
-                let docs = doc_attrs(&f.docs);
+                let docs = field_docs(f);
                 quote!(#(#docs)* pub #fname: #ty)
             });
             let reads = fields.iter().map(|f| {
