@@ -1888,6 +1888,45 @@ fn encoder_refusals_name_the_field_and_leave_nothing_half_written() {
 }
 
 #[test]
+fn a_rest_of_line_follows_the_terminator() {
+    static LF: Framing = Framing::Line {
+        term: b"\n",
+        max: 80,
+        bare_lf: false,
+        nocase: false,
+    };
+    // Readers also take "\r\n" (`crlf accept`): no CR at all.
+    static LF_CRLF_READERS: Framing = Framing::Line {
+        term: b"\n",
+        max: 80,
+        bare_lf: true,
+        nocase: false,
+    };
+    static NUL: Framing = Framing::Line {
+        term: b"\0",
+        max: 80,
+        bare_lf: false,
+        nocase: false,
+    };
+    let rest = |framing: &'static Framing, v: &[u8]| {
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, framing);
+        e.rest("text", v).map(|()| e.written().to_vec())
+    };
+    // With "\n", a CR is data, as the decoder reads it back.
+    assert_eq!(rest(&LF, b"a\rb\r").unwrap(), b"a\rb\r");
+    assert!(rest(&LF, b"a\nb").is_err());
+    assert!(rest(&LF_CRLF_READERS, b"a\rb").is_err());
+    assert!(rest(&LF_CRLF_READERS, b"ab\r").is_err());
+    assert_eq!(rest(&NUL, b"two\r\nlines").unwrap(), b"two\r\nlines");
+    assert!(rest(&NUL, b"a\0").is_err());
+    assert!(rest(&SMTP.framing, b"a\rb").is_err());
+    // A word never holds a CR or LF, whatever the terminator.
+    let mut out = Vec::new();
+    assert!(Encoder::new(&mut out, &LF).word("w", b"a\rb").is_err());
+}
+
+#[test]
 fn encoder_frame_misuse_and_limits() {
     let mut out = Vec::new();
     let mut e = Encoder::new(&mut out, &KV.framing);

@@ -193,9 +193,11 @@ impl<'o> Encoder<'o> {
     }
 
     /// Writes the rest of a unit. In a line protocol it cannot contain a byte of the
-    /// terminator (so with `"\r\n"` no CR and no LF; with `"\n"` a CR is data), nor end
-    /// in a CR when the terminator is `"\n"` with `bare_lf` set (the framing of a protocol
-    /// whose readers also take `"\r\n"`); in a length-prefixed protocol any bytes go.
+    /// terminator (so with `"\r\n"` no CR and no LF; with `"\n"` a CR is data, as for
+    /// [`LineFramer`](crate::codec::LineFramer)), nor any CR when the terminator is `"\n"`
+    /// with `bare_lf` set (the framing of a protocol whose readers also take `"\r\n"`:
+    /// they would end the line at a final CR, and refuse a lone one inside it); in a
+    /// length-prefixed protocol any bytes go.
     ///
     /// ```
     /// # use asyncore_runtime::wire::{Encoder, Framing};
@@ -205,14 +207,22 @@ impl<'o> Encoder<'o> {
     /// e.rest("text", b"OK, all good").unwrap();
     /// let err = e.rest("text", b"two\r\nlines").unwrap_err();
     /// assert_eq!(err.to_string(), "field `text`: a rest of line cannot contain a carriage return (byte 3)");
+    ///
+    /// static LF: Framing = Framing::Line { term: b"\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut lf = Vec::new();
+    /// let mut e = Encoder::new(&mut lf, &LF);
+    /// e.rest("text", b"a\rb\r").unwrap();
+    /// assert!(e.rest("text", b"a\nb").is_err());
     /// ```
     pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
         if let Framing::Line { term, bare_lf, .. } = *self.framing {
             if let Some(position) = v.iter().position(|&b| term.contains(&b)) {
                 return Err(self.byte(field, "a rest of line", v, position));
             }
-            if term == b"\n" && bare_lf && v.last() == Some(&b'\r') {
-                return Err(self.byte(field, "a rest of line", v, v.len() - 1));
+            if term == b"\n" && bare_lf {
+                if let Some(position) = v.iter().position(|&b| b == b'\r') {
+                    return Err(self.byte(field, "a rest of line", v, position));
+                }
             }
         }
         self.out.extend_from_slice(v);

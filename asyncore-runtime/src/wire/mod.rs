@@ -146,7 +146,7 @@ pub enum Framing {
         /// Off (strict CRLF) unless the description says `bare_lf accept`; a bare LF is
         /// then a [`DecodeErrorKind::BareLf`] error. With the terminator `b"\n"` it only
         /// matters to the [`Encoder`]: the peer also reads `b"\r\n"` as a terminator
-        /// (`crlf accept`), so a rest of line cannot end in a CR.
+        /// (`crlf accept`), so a rest of line cannot hold a CR (see [`Encoder::rest`]).
         bare_lf: bool,
         /// Literal keywords match ASCII case-insensitively.
         nocase: bool,
