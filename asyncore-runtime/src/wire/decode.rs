@@ -1593,7 +1593,7 @@ impl Decoder {
             }
             let at = self.pos;
             // A line other than the marker may take what is left of the run's limit.
-            let run_left = (max as usize).saturating_sub(at - run);
+            let run_left = (max as usize).saturating_sub(at.saturating_sub(run));
             let marker_span = marker.len() + self.term.len();
             let room = if self.discard {
                 Room::ANY
@@ -1623,7 +1623,7 @@ impl Decoder {
                         return Ok(None);
                     }
                     self.pos = next;
-                    if !self.discard && next - run > max as usize {
+                    if !self.discard && next.saturating_sub(run) > max as usize {
                         let go_on = Then::Discard(Resume::Lines {
                             pc: self.pc,
                             run,
@@ -1923,15 +1923,14 @@ impl Decoder {
             return Ok(None);
         };
         // The longest content, and which limit sets it.
-        let (limit, too_long) = if room.bytes.saturating_sub(n) < self.line_max {
-            let fail = Fail::oversize(room.what, room.limit, None, start);
-            (room.bytes.saturating_sub(n), fail)
+        let (limit, what, value) = if room.bytes.saturating_sub(n) < self.line_max {
+            (room.bytes.saturating_sub(n), room.what, room.limit)
         } else {
-            let fail = Fail::oversize(Limit::Line, self.line_max as u32, None, start);
-            (self.line_max, fail)
+            (self.line_max, Limit::Line, self.line_max as u32)
         };
+        let too_long = || Fail::oversize(what, value, None, start);
         if room.bytes < n {
-            return Err(too_long.then(Then::SkipLine(start)));
+            return Err(too_long().then(Then::SkipLine(start)));
         }
         let span = limit.saturating_add(n);
         let window = start.saturating_add(span).min(buf.len());
@@ -1953,7 +1952,7 @@ impl Decoder {
                 if self.lenient {
                     self.scan = i + 1;
                     if i - start > limit {
-                        return Err(too_long.then(Then::SkipBytes(i as u64 + 1)));
+                        return Err(too_long().then(Then::SkipBytes(i as u64 + 1)));
                     }
                     return Ok(Some((i, i + 1)));
                 }
@@ -1961,7 +1960,7 @@ impl Decoder {
                     self.scan = i + 1;
                     // Past the limit, the line was over it before the LF came.
                     let fail = if i - start > limit {
-                        too_long
+                        too_long()
                     } else {
                         Fail::hard(DecodeErrorKind::BareLf, i)
                     };
@@ -1975,7 +1974,7 @@ impl Decoder {
         }
         self.scan = from;
         if have >= span || (have > limit && !self.tail_may_end(buf, start, limit)) {
-            return Err(too_long.then(Then::SkipLine(from)));
+            return Err(too_long().then(Then::SkipLine(from)));
         }
         Ok(None)
     }
@@ -2439,5 +2438,71 @@ impl From<DecodeError> for crate::Error {
     /// ```
     fn from(e: DecodeError) -> Self {
         crate::Error::Other(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memchr_agrees_with_position_at_every_offset_and_length() {
+        let mut hay = Vec::new();
+        for len in 0..40 {
+            for at in 0..=len {
+                for (needle, filler) in [(b'\n', b'a'), (0x80, 0x7f), (0xff, 0xfe), (0, 1)] {
+                    hay.clear();
+                    hay.resize(len, filler);
+                    if at < len {
+                        hay[at] = needle;
+                        // A second occurrence after it must not win.
+                        if at + 3 < len {
+                            hay[at + 3] = needle;
+                        }
+                    }
+                    let want = hay.iter().position(|&b| b == needle);
+                    assert_eq!(
+                        memchr(needle, &hay),
+                        want,
+                        "len {len} at {at} byte {needle}"
+                    );
+                }
+            }
+        }
+        // Bytes one above the needle (the borrow case of the bit trick).
+        let hay = [0x0b, 0x0b, 0x0b, 0x0a, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b];
+        assert_eq!(memchr(0x0a, &hay), Some(3));
+        assert_eq!(memchr(0x0a, &hay[4..]), None);
+    }
+
+    #[test]
+    fn digits_stop_at_the_first_non_digit_and_saturate_to_none() {
+        assert_eq!(digits(b"123 ", 10), (3, Some(123)));
+        assert_eq!(digits(b"ff\r", 16), (2, Some(255)));
+        assert_eq!(digits(b"FfG", 16), (2, Some(255)));
+        assert_eq!(digits(b"ff", 10), (0, Some(0)));
+        assert_eq!(digits(b"18446744073709551615", 10), (20, Some(u64::MAX)));
+        assert_eq!(digits(b"18446744073709551616", 10), (20, None));
+        assert_eq!(digits(b"00000000000000000000000001", 10), (26, Some(1)));
+    }
+
+    #[test]
+    fn read_uint_in_both_orders() {
+        assert_eq!(read_uint(&[1, 2], true), 0x0102);
+        assert_eq!(read_uint(&[1, 2], false), 0x0201);
+        assert_eq!(read_uint(&[0xff; 8], true), u64::MAX);
+        assert_eq!(read_uint(&[], true), 0);
+    }
+
+    #[test]
+    fn byte_classes() {
+        assert_eq!(BASE_CLASSES[usize::from(b' ')], SPACE);
+        assert_eq!(BASE_CLASSES[usize::from(b'\t')], SPACE);
+        for b in b"!#$%&'*+-.^_`|~09azAZ" {
+            assert_eq!(BASE_CLASSES[usize::from(*b)], TCHAR, "{}", *b as char);
+        }
+        for b in b"\"(),/:;<=>?@[\\]{}\r\n\x7f\x80" {
+            assert_eq!(BASE_CLASSES[usize::from(*b)], 0, "{:#x}", *b);
+        }
     }
 }
