@@ -361,3 +361,4 @@ fn encoders_refuse_what_the_framing_cannot_carry() {
     assert!(smtp::Helo { domain: b"x\r\nMAIL FROM:<evil>" }.encode(&mut out).is_err());
     assert!(out.is_empty(), "nothing is written on an error");
 }
+

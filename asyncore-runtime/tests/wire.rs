@@ -1895,7 +1895,8 @@ fn a_rest_of_line_follows_the_terminator() {
         bare_lf: false,
         nocase: false,
     };
-    // Readers also take "\r\n" (`crlf accept`): no CR at all.
+    // Readers also take "\r\n" (`crlf accept`): no CR at the end, where they would take
+    // it for part of the terminator; inside the line it is data to them.
     static LF_CRLF_READERS: Framing = Framing::Line {
         term: b"\n",
         max: 80,
@@ -1916,7 +1917,7 @@ fn a_rest_of_line_follows_the_terminator() {
     // With "\n", a CR is data, as the decoder reads it back.
     assert_eq!(rest(&LF, b"a\rb\r").unwrap(), b"a\rb\r");
     assert!(rest(&LF, b"a\nb").is_err());
-    assert!(rest(&LF_CRLF_READERS, b"a\rb").is_err());
+    assert_eq!(rest(&LF_CRLF_READERS, b"a\rb").unwrap(), b"a\rb");
     assert!(rest(&LF_CRLF_READERS, b"ab\r").is_err());
     assert_eq!(rest(&NUL, b"two\r\nlines").unwrap(), b"two\r\nlines");
     assert!(rest(&NUL, b"a\0").is_err());
@@ -2416,4 +2417,30 @@ fn malformed_programs_never_panic() {
             );
         }
     }
+}
+
+#[test]
+fn a_lone_cr_is_data_when_bare_lf_is_accepted() {
+    static LENIENT: Program = Program {
+        name: "lenient",
+        framing: Framing::Line {
+            term: b"\r\n",
+            max: 64,
+            bare_lf: true,
+            nocase: false,
+        },
+        messages: &[Message {
+            name: "Say",
+            slots: 1,
+            max: 66,
+            ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine],
+        }],
+    };
+    let mut dec = Decoder::new(&LENIENT);
+    let input = b"a\rb\nc\r\r\n";
+    assert_eq!(dec.decode(input, &[0]).unwrap(), Decoded::Message { index: 0, len: 4 });
+    assert_eq!(bytes_at(input, dec.slots()[0]), b"a\rb");
+    let rest = &input[4..];
+    assert_eq!(dec.decode(rest, &[0]).unwrap(), Decoded::Message { index: 0, len: 4 });
+    assert_eq!(bytes_at(rest, dec.slots()[0]), b"c\r");
 }

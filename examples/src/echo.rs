@@ -120,7 +120,7 @@ impl Dispatcher for LineEchoServer {
 protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
 
 /// The echo protocol's server side, generated from `protocols/descriptions/echo.proto`:
-/// each line comes back as an `Echo` once its `\n` has arrived. Lines over 64 KiB get
+/// each line comes back as an `Echo` once its `\n` has arrived. Lines over 1 MiB get
 /// the description's error reply and a close.
 #[derive(Debug, Default)]
 pub struct ProtocolEcho;

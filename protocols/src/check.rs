@@ -250,11 +250,23 @@ impl Cx {
         for (i, unit) in m.units.iter().enumerate() {
             self.unit(&mut l, unit, i == 0);
         }
+        let one_line = matches!(l.ops.first(), Some(Op::Line))
+            && l.ops.iter().filter(|o| matches!(o, Op::Line)).count() == 1
+            && matches!(l.ops.last(), Some(Op::EndLine));
+        let mut line_max = None;
         if let Some((limit, span)) = m.limit {
             if limit == 0 || limit > MESSAGE_LIMIT {
                 self.error(Diagnostic::new(format!("message limit {limit} is out of range 1..=4GiB"), span));
             }
-            l.max = l.max.min(limit);
+            match framing {
+                // A one-line message may be longer than the framing's lines: its side's
+                // lines may then be that long.
+                ir::Framing::Line { max, .. } if one_line && limit > *max => {
+                    line_max = Some(limit);
+                    l.max = limit + framing.term_len();
+                }
+                _ => l.max = l.max.min(limit),
+            }
         } else if l.max > MESSAGE_LIMIT {
             self.error(
                 Diagnostic::new(
@@ -287,6 +299,7 @@ impl Cx {
             invalid,
             span: m.span,
             literal_lead,
+            line_max,
         }
     }
 
@@ -313,7 +326,8 @@ impl Cx {
                 }
                 l.ops.push(Op::EndFrame);
             }
-            ir::Framing::Line { max, term, .. } => {
+            ir::Framing::Line { max, .. } => {
+                let term_len = l.framing.term_len();
                 let lead_is_lit = matches!(unit.parts.first(), Some(Part { kind: PartKind::Lit(_), .. }));
                 if Self::is_raw(unit) && (!first || !lead_is_lit) {
                     for p in &unit.parts {
@@ -322,7 +336,7 @@ impl Cx {
                     return;
                 }
                 l.ops.push(Op::Line);
-                l.max = l.max.saturating_add(max + term.len() as u64);
+                l.max = l.max.saturating_add(max + term_len);
                 let mut need_sep = false;
                 let mut glue = false;
                 let n = unit.parts.len();

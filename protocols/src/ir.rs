@@ -71,6 +71,15 @@ pub enum Framing {
 }
 
 impl Framing {
+    /// The most bytes a line terminator takes on the wire (2 for `crlf accept`).
+    pub fn term_len(&self) -> u64 {
+        match self {
+            Framing::Line { crlf: true, .. } => 2,
+            Framing::Line { term, .. } => term.len() as u64,
+            Framing::Length { .. } => 0,
+        }
+    }
+
     /// The bytes of one frame header (0 for lines).
     pub fn header_len(&self) -> u64 {
         match self {
@@ -107,6 +116,8 @@ pub struct Message {
     pub span: Span,
     /// Its first part is a literal (it is tried before the others).
     pub literal_lead: bool,
+    /// A one-line message whose `limit` exceeds the framing's line maximum: its line limit.
+    pub line_max: Option<u64>,
 }
 
 /// A field of a message or item.
@@ -211,6 +222,19 @@ pub enum Op {
 }
 
 impl Protocol {
+    /// The longest line of the messages one side sends: the framing's maximum, or more for
+    /// one-line messages with a larger `limit`.
+    pub fn line_max(&self, from_client: bool) -> Option<u64> {
+        let Framing::Line { max, .. } = &self.framing else { return None };
+        let raised = self
+            .messages
+            .iter()
+            .filter(|m| if from_client { m.dir.from_client() } else { m.dir.from_server() })
+            .filter_map(|m| m.line_max)
+            .max();
+        Some(raised.map_or(*max, |r| r.max(*max)))
+    }
+
     /// Indices of the messages the given side receives.
     pub fn received_by_server(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.messages.len()).filter(|&i| self.messages[i].dir.from_client())

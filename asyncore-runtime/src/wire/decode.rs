@@ -208,7 +208,8 @@ pub struct Decoder {
     lenient: bool,
     nocase: bool,
     line_max: usize,
-    /// A rest of line must be checked for terminator bytes (multi-byte terminators).
+    /// A rest of line must be checked for terminator bytes (multi-byte terminators, so a
+    /// lone CR in strict CRLF; a lenient CRLF line takes a lone CR as data).
     check_rest: bool,
     header: Option<LengthHeader>,
     /// Byte classes: `BASE_CLASSES` plus `TERM` for the terminator's bytes.
@@ -544,7 +545,7 @@ impl Decoder {
             lenient: crlf && bare_lf,
             nocase,
             line_max,
-            check_rest: term.len() > 1,
+            check_rest: term.len() > 1 && !(crlf && bare_lf),
             header,
             class,
             state: State::Start,

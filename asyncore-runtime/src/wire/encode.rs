@@ -194,10 +194,10 @@ impl<'o> Encoder<'o> {
 
     /// Writes the rest of a unit. In a line protocol it cannot contain a byte of the
     /// terminator (so with `"\r\n"` no CR and no LF; with `"\n"` a CR is data, as for
-    /// [`LineFramer`](crate::codec::LineFramer)), nor any CR when the terminator is `"\n"`
-    /// with `bare_lf` set (the framing of a protocol whose readers also take `"\r\n"`:
-    /// they would end the line at a final CR, and refuse a lone one inside it); in a
-    /// length-prefixed protocol any bytes go.
+    /// [`LineFramer`](crate::codec::LineFramer)), nor end in a CR when the terminator is
+    /// `"\n"` with `bare_lf` set (the framing of a protocol whose readers also take
+    /// `"\r\n"`: they would take a final CR for part of the terminator; a lone CR inside
+    /// the line is data to them); in a length-prefixed protocol any bytes go.
     ///
     /// ```
     /// # use asyncore_runtime::wire::{Encoder, Framing};
@@ -219,10 +219,9 @@ impl<'o> Encoder<'o> {
             if let Some(position) = v.iter().position(|&b| term.contains(&b)) {
                 return Err(self.byte(field, "a rest of line", v, position));
             }
-            if term == b"\n" && bare_lf {
-                if let Some(position) = v.iter().position(|&b| b == b'\r') {
-                    return Err(self.byte(field, "a rest of line", v, position));
-                }
+            // Readers that also take "\r\n" would drop a CR at the end.
+            if term == b"\n" && bare_lf && v.last() == Some(&b'\r') {
+                return Err(self.byte(field, "a rest of line", v, v.len() - 1));
             }
         }
         self.out.extend_from_slice(v);

@@ -62,8 +62,10 @@ pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
         quote!(self.#n)
     });
     let body = ops(m, &m.ops, &env, false);
+    // A message both sides send is written with the larger limits of the two.
+    let framing = if m.dir.from_server() { quote!(SERVER_SEND_FRAMING) } else { quote!(CLIENT_SEND_FRAMING) };
     quote! {
-        let mut e = ::asyncore_runtime::wire::Encoder::new(out, &SEND_FRAMING);
+        let mut e = ::asyncore_runtime::wire::Encoder::new(out, &#framing);
         #body
         e.finish()
     }

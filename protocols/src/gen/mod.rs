@@ -24,8 +24,10 @@ pub fn generate(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident) 
 /// `"both"`): what `asyncore-protocol expand --role` shows.
 pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident, role: &str) -> TokenStream {
     let docs = doc_attrs(&p.docs);
-    let framing_decode = framing(&p.framing, p.nocase, false);
-    let framing_send = framing(&p.framing, p.nocase, true);
+    let client_framing = framing(&p.framing, p.nocase, false, p.line_max(true));
+    let server_framing = framing(&p.framing, p.nocase, false, p.line_max(false));
+    let client_send = framing(&p.framing, p.nocase, true, p.line_max(true));
+    let server_send = framing(&p.framing, p.nocase, true, p.line_max(false));
     let types = types::messages(p);
     let programs = programs(p);
     let roles = roles::roles(p, role);
@@ -38,10 +40,14 @@ pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Id
         #[doc = #graph_doc]
         #[allow(dead_code, unused_variables, unused_mut, unreachable_patterns, non_camel_case_types, clippy::all)]
         #vis mod #mod_name {
-        /// The framing of this protocol, as the decoder reads it.
-        pub static FRAMING: ::asyncore_runtime::wire::Framing = #framing_decode;
-        /// The framing of this protocol, as the encoder writes it.
-        pub static SEND_FRAMING: ::asyncore_runtime::wire::Framing = #framing_send;
+        /// How the messages the client sends are cut, as the server's decoder reads them.
+        pub static CLIENT_FRAMING: ::asyncore_runtime::wire::Framing = #client_framing;
+        /// How the messages the server sends are cut, as the client's decoder reads them.
+        pub static SERVER_FRAMING: ::asyncore_runtime::wire::Framing = #server_framing;
+        /// How the client's messages are written.
+        pub static CLIENT_SEND_FRAMING: ::asyncore_runtime::wire::Framing = #client_send;
+        /// How the server's messages are written.
+        pub static SERVER_SEND_FRAMING: ::asyncore_runtime::wire::Framing = #server_send;
         #programs
         #types
         #roles
@@ -72,7 +78,13 @@ pub(crate) fn bytes_lit(b: &[u8]) -> TokenStream {
 /// The framing the decoder runs (`send: false`) or the encoder writes (`send: true`): they
 /// differ only for `crlf accept`, which decodes as "\r\n" with bare LF accepted and
 /// sends "\n".
-fn framing(f: &Framing, nocase: bool, send: bool) -> TokenStream {
+fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> TokenStream {
+    let f = &match (f, line_max) {
+        (Framing::Line { term, bare_lf, crlf, .. }, Some(max)) => {
+            Framing::Line { term: term.clone(), max, bare_lf: *bare_lf, crlf: *crlf }
+        }
+        _ => f.clone(),
+    };
     match f {
         Framing::Line { term, max, crlf: true, .. } if !send => {
             let _ = term;
@@ -148,6 +160,7 @@ fn programs(p: &Protocol) -> TokenStream {
             (format_ident!("SERVER_MESSAGES"), "The decoding program of the messages the server sends (run by the client).")
         };
         let name = &p.name;
+        let framing_ident = if from_client { format_ident!("CLIENT_FRAMING") } else { format_ident!("SERVER_FRAMING") };
         let all: Vec<usize> = (0..p.messages.len())
             .filter(|&i| if from_client { p.messages[i].dir.from_client() } else { p.messages[i].dir.from_server() })
             .collect();
@@ -157,7 +170,7 @@ fn programs(p: &Protocol) -> TokenStream {
             #[doc = #doc]
             pub static #ident: ::asyncore_runtime::wire::Program = ::asyncore_runtime::wire::Program {
                 name: #name,
-                framing: FRAMING,
+                framing: #framing_ident,
                 messages: &[#(#msgs),*],
             };
             /// Every message of the program, in the order the decoder tries them.
