@@ -69,18 +69,20 @@ pub(crate) fn protocol_dispatcher(args: Args, item: TokenStream) -> syn::Result<
             other => others.push(other.clone()),
         }
     }
-    let ItemImpl { attrs, generics, self_ty, .. } = &imp;
+    let ItemImpl { attrs, generics, self_ty, impl_token, .. } = &imp;
     let (impl_generics, _, where_clause) = generics.split_for_impl();
+    // The user's `impl` token, so rustc's errors about the trait impl (a missing handler)
+    // point at the block.
     let mut out = quote! {
         #(#attrs)*
-        impl #impl_generics #module::#trait_name for #self_ty #where_clause {
+        #impl_token #impl_generics #module::#trait_name for #self_ty #where_clause {
             #(#handlers)*
         }
     };
     if !others.is_empty() {
         out.extend(quote! {
             #(#attrs)*
-            impl #impl_generics #self_ty #where_clause {
+            #impl_token #impl_generics #self_ty #where_clause {
                 #(#others)*
             }
         });
