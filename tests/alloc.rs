@@ -60,10 +60,17 @@ fn commands(n: usize) -> Vec<u8> {
         if i % 2 == 0 {
             let value = "v".repeat(64);
             out.extend_from_slice(
-                format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).as_bytes(),
+                format!(
+                    "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                    key.len(),
+                    value.len()
+                )
+                .as_bytes(),
             );
         } else {
-            out.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes());
+            out.extend_from_slice(
+                format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+            );
         }
     }
     out
@@ -71,7 +78,12 @@ fn commands(n: usize) -> Vec<u8> {
 
 /// Decodes every message of `input` fed in reads of `chunk` bytes; returns the number of
 /// messages and the total length of their arguments.
-fn decode(dec: &mut asyncore_runtime::wire::Decoder, buf: &mut Vec<u8>, input: &[u8], chunk: usize) -> (usize, usize) {
+fn decode(
+    dec: &mut asyncore_runtime::wire::Decoder,
+    buf: &mut Vec<u8>,
+    input: &[u8],
+    chunk: usize,
+) -> (usize, usize) {
     let (mut messages, mut bytes) = (0, 0);
     buf.clear();
     for piece in input.chunks(chunk) {
@@ -80,7 +92,8 @@ fn decode(dec: &mut asyncore_runtime::wire::Decoder, buf: &mut Vec<u8>, input: &
         loop {
             match dec.decode(&buf[start..], resp::CLIENT_MESSAGES_ALL) {
                 Ok(Decoded::Message { index, len }) => {
-                    let msg = resp::ClientMessage::from_decoder(dec, &buf[start..start + len], index);
+                    let msg =
+                        resp::ClientMessage::from_decoder(dec, &buf[start..start + len], index);
                     if let Some(resp::ClientMessage::Command(c)) = msg {
                         messages += 1;
                         bytes += c.args.iter().map(|a| a.data.len()).sum::<usize>();
@@ -116,7 +129,10 @@ fn resp_decoding_allocates_nothing_per_message() {
         COUNTING.with(|c| c.set(false));
         assert_eq!(got, warm, "reads of {chunk} bytes");
         let n = allocations();
-        assert_eq!(n, 0, "{n} allocations for 10 000 messages in reads of {chunk} bytes");
+        assert_eq!(
+            n, 0,
+            "{n} allocations for 10 000 messages in reads of {chunk} bytes"
+        );
     }
 }
 

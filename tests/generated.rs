@@ -13,7 +13,9 @@ use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use asyncore_runtime::{dispatcher, protocol, Addr, Backend, Channel, Dispatcher, Map, Result, Socket};
+use asyncore_runtime::{
+    dispatcher, protocol, Addr, Backend, Channel, Dispatcher, Map, Result, Socket,
+};
 
 protocol! {
     pub mod session {
@@ -53,7 +55,11 @@ impl Session {
         reply(cx, 220, "hi")
     }
     fn on_hello(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Hello<'_>) -> Result {
-        reply(cx, 250, &format!("hello {}", String::from_utf8_lossy(msg.name)))
+        reply(
+            cx,
+            250,
+            &format!("hello {}", String::from_utf8_lossy(msg.name)),
+        )
     }
     fn on_add(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Add) -> Result {
         self.sum += u64::from(msg.n);
@@ -65,7 +71,14 @@ impl Session {
     fn on_body(&mut self, cx: &mut session::ServerCx<'_, '_>, msg: session::Body<'_>) -> Result {
         let text = msg.text.to_vec();
         let lines = msg.text.iter().count();
-        reply(cx, 250, &format!("{lines} lines {}", String::from_utf8_lossy(&text).replace("\r\n", "|")))
+        reply(
+            cx,
+            250,
+            &format!(
+                "{lines} lines {}",
+                String::from_utf8_lossy(&text).replace("\r\n", "|")
+            ),
+        )
     }
     fn on_quit(&mut self, cx: &mut session::ServerCx<'_, '_>, _msg: session::Quit) -> Result {
         reply(cx, 221, "bye")
@@ -73,7 +86,10 @@ impl Session {
 }
 
 fn reply(cx: &mut session::ServerCx<'_, '_>, code: u16, text: &str) -> Result {
-    cx.send(session::Reply { code, text: text.as_bytes() })
+    cx.send(session::Reply {
+        code,
+        text: text.as_bytes(),
+    })
 }
 
 /// The server side of `kv`, storing in memory.
@@ -126,7 +142,8 @@ fn serve_until<T>(map: &mut Map, backend: Backend, client: JoinHandle<T>) -> T {
         if client.is_finished() {
             break;
         }
-        map.run_with(Some(Duration::from_millis(10)), backend, Some(1)).expect("loop failed");
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+            .expect("loop failed");
     }
     client.join().expect("client panicked")
 }
@@ -140,7 +157,9 @@ struct LineClient {
 impl LineClient {
     fn connect(addr: SocketAddr) -> LineClient {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         LineClient { stream, reader }
     }
@@ -242,11 +261,13 @@ fn a_binary_protocol_serves_frames(backend: Backend) {
         }
         s.write_all(&bytes[6..]).unwrap();
         log.push(read_frame(&mut s));
-        s.write_all(&[frame(b"\x01key"), frame(b"\x01nope")].concat()).unwrap();
+        s.write_all(&[frame(b"\x01key"), frame(b"\x01nope")].concat())
+            .unwrap();
         log.push(read_frame(&mut s));
         log.push(read_frame(&mut s));
         // An unknown opcode is discarded; the next request is served.
-        s.write_all(&[frame(b"\x7fwhat"), frame(b"\x03key"), frame(b"\x01key")].concat()).unwrap();
+        s.write_all(&[frame(b"\x7fwhat"), frame(b"\x03key"), frame(b"\x01key")].concat())
+            .unwrap();
         log.push(read_frame(&mut s));
         log.push(read_frame(&mut s));
         // A frame over the 1 MiB limit closes the connection.
@@ -299,13 +320,18 @@ fn the_client_role_talks_to_a_generated_server(backend: Backend) {
     let addr = listen(&mut map, || echo::ServerChannel::new(EchoLines));
     let got = Rc::new(RefCell::new(Vec::new()));
     let sent: Vec<&'static [u8]> = vec![b"hello", b"", b"with\rcarriage return", b"last"];
-    let pinger = Pinger { sent: sent.clone(), got: got.clone() };
-    map.connect(&Addr::Inet(addr), echo::ClientChannel::new(pinger)).unwrap();
+    let pinger = Pinger {
+        sent: sent.clone(),
+        got: got.clone(),
+    };
+    map.connect(&Addr::Inet(addr), echo::ClientChannel::new(pinger))
+        .unwrap();
     for _ in 0..3_000 {
         if map.len() == 1 {
             break;
         }
-        map.run_with(Some(Duration::from_millis(10)), backend, Some(1)).expect("loop failed");
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+            .expect("loop failed");
     }
     assert_eq!(map.len(), 1, "client and served channels are closed");
     let got = got.borrow();

@@ -46,7 +46,11 @@ fn decode_split(
         }
     }
     if !buf.is_empty() {
-        return Err(format!("{} bytes left over: {:?}", buf.len(), String::from_utf8_lossy(&buf)));
+        return Err(format!(
+            "{} bytes left over: {:?}",
+            buf.len(),
+            String::from_utf8_lossy(&buf)
+        ));
     }
     Ok(out)
 }
@@ -61,7 +65,12 @@ fn check_splits(
     show: &dyn Fn(&Decoder, &[u8], u16) -> String,
 ) {
     let whole = decode_split(make(), input, &[], allowed, show).unwrap();
-    assert_eq!(whole, expected, "decoding {:?} whole", String::from_utf8_lossy(input));
+    assert_eq!(
+        whole,
+        expected,
+        "decoding {:?} whole",
+        String::from_utf8_lossy(input)
+    );
     for cut in 1..input.len() {
         let got = decode_split(make(), input, &[cut], allowed, show).unwrap();
         assert_eq!(got, expected, "split at byte {cut}");
@@ -111,29 +120,57 @@ fn seq(items: &'static [&'static [u8]]) -> Seq<'static, &'static [u8]> {
 }
 
 fn names(list: &[String]) -> Vec<&str> {
-    list.iter().map(|s| s.split(['(', ' ', '{']).next().unwrap_or("")).collect()
+    list.iter()
+        .map(|s| s.split(['(', ' ', '{']).next().unwrap_or(""))
+        .collect()
 }
 
 #[test]
 fn echo_round_trips() {
-    let bytes = round_trip!(echo, ClientMessage, CLIENT_MESSAGES_ALL, [
-        echo::Line { text: b"hello" },
-        echo::Line { text: b"" },
-        echo::Line { text: b"with spaces\tand tabs" },
-    ]);
+    let bytes = round_trip!(
+        echo,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            echo::Line { text: b"hello" },
+            echo::Line { text: b"" },
+            echo::Line {
+                text: b"with spaces\tand tabs"
+            },
+        ]
+    );
     assert_eq!(bytes, b"hello\n\nwith spaces\tand tabs\n");
-    round_trip!(echo, ServerMessage, SERVER_MESSAGES_ALL, [echo::Echo { text: b"hello" }]);
+    round_trip!(
+        echo,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [echo::Echo { text: b"hello" }]
+    );
 }
 
 #[test]
 fn chat_round_trips() {
-    let bytes = round_trip!(chat, ClientMessage, CLIENT_MESSAGES_ALL, [
-        chat::Nick { name: Some(b"alice") },
-        chat::Say { text: b"hello everyone" },
-        chat::Quit {},
-    ]);
+    let bytes = round_trip!(
+        chat,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            chat::Nick {
+                name: Some(b"alice")
+            },
+            chat::Say {
+                text: b"hello everyone"
+            },
+            chat::Quit {},
+        ]
+    );
     assert_eq!(bytes, b"/nick alice\nhello everyone\n/quit\n");
-    round_trip!(chat, ServerMessage, SERVER_MESSAGES_ALL, [chat::Notice { text: b"bob: hi" }]);
+    round_trip!(
+        chat,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [chat::Notice { text: b"bob: hi" }]
+    );
 }
 
 const SET: &[resp::CommandArgs<'static>] = &[
@@ -141,28 +178,49 @@ const SET: &[resp::CommandArgs<'static>] = &[
     resp::CommandArgs { data: b"key" },
     resp::CommandArgs { data: b"va\r\nlue" },
 ];
-const GET: &[resp::CommandArgs<'static>] = &[resp::CommandArgs { data: b"GET" }, resp::CommandArgs { data: b"" }];
+const GET: &[resp::CommandArgs<'static>] = &[
+    resp::CommandArgs { data: b"GET" },
+    resp::CommandArgs { data: b"" },
+];
 
 #[test]
 fn resp_round_trips() {
-    let bytes = round_trip!(resp, ClientMessage, CLIENT_MESSAGES_ALL, [
-        resp::Command { args: Seq::from(SET) },
-        resp::Inline { args: seq(&[b"PING"]) },
-        resp::Command { args: Seq::from(GET) },
-    ]);
+    let bytes = round_trip!(
+        resp,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            resp::Command {
+                args: Seq::from(SET)
+            },
+            resp::Inline {
+                args: seq(&[b"PING"])
+            },
+            resp::Command {
+                args: Seq::from(GET)
+            },
+        ]
+    );
     assert_eq!(
         bytes,
         b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$7\r\nva\r\nlue\r\nPING\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n"
     );
-    let bytes = round_trip!(resp, ServerMessage, SERVER_MESSAGES_ALL, [
-        resp::Simple { text: b"OK" },
-        resp::Error { text: b"ERR wrong number of arguments for 'get' command" },
-        resp::Integer { value: -42 },
-        resp::Bulk { data: b"hello" },
-        resp::Nil {},
-        resp::Array { count: 2 },
-        resp::NilArray {},
-    ]);
+    let bytes = round_trip!(
+        resp,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [
+            resp::Simple { text: b"OK" },
+            resp::Error {
+                text: b"ERR wrong number of arguments for 'get' command"
+            },
+            resp::Integer { value: -42 },
+            resp::Bulk { data: b"hello" },
+            resp::Nil {},
+            resp::Array { count: 2 },
+            resp::NilArray {},
+        ]
+    );
     assert_eq!(
         bytes,
         b"+OK\r\n-ERR wrong number of arguments for 'get' command\r\n:-42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n*-1\r\n"
@@ -188,53 +246,156 @@ fn resp_decodes_what_redis_cli_sends() {
         b"+OK\r\n$-1\r\n:1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n-ERR unknown command 'FOO'\r\n",
         |_| resp::SERVER_MESSAGES_ALL
     );
-    assert_eq!(names(&got), ["Simple", "Nil", "Integer", "Array", "Bulk", "Bulk", "Error"]);
+    assert_eq!(
+        names(&got),
+        ["Simple", "Nil", "Integer", "Array", "Bulk", "Bulk", "Error"]
+    );
 }
 
 #[test]
 fn memcache_round_trips() {
-    let bytes = round_trip!(memcache, ClientMessage, CLIENT_MESSAGES_ALL, [
-        memcache::Get { keys: seq(&[b"a", b"b"]) },
-        memcache::Gets { keys: seq(&[b"a"]) },
-        memcache::Gat { exptime: 10, keys: seq(&[b"a"]) },
-        memcache::Gats { exptime: -1, keys: seq(&[b"a"]) },
-        memcache::Set { key: b"k", flags: 5, exptime: 0, noreply: false, data: b"hel\r\nlo" },
-        memcache::Add { key: b"k", flags: 0, exptime: 0, noreply: true, data: b"" },
-        memcache::Replace { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
-        memcache::Append { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
-        memcache::Prepend { key: b"k", flags: 0, exptime: 0, noreply: false, data: b"x" },
-        memcache::Cas { key: b"k", flags: 0, exptime: 0, unique: 99, noreply: false, data: b"x" },
-        memcache::Delete { key: b"k", noreply: true },
-        memcache::Incr { key: b"n", value: 5, noreply: false },
-        memcache::Decr { key: b"n", value: 1, noreply: false },
-        memcache::Touch { key: b"k", exptime: 100, noreply: false },
-        memcache::FlushAll { delay: Some(10), noreply: false },
-        memcache::FlushAll { delay: None, noreply: true },
-        memcache::Version {},
-        memcache::Verbosity { level: 1, noreply: false },
-        memcache::Stats { args: seq(&[b"items"]) },
-        memcache::Stats { args: Seq::default() },
-        memcache::Quit {},
-    ]);
+    let bytes = round_trip!(
+        memcache,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            memcache::Get {
+                keys: seq(&[b"a", b"b"])
+            },
+            memcache::Gets { keys: seq(&[b"a"]) },
+            memcache::Gat {
+                exptime: 10,
+                keys: seq(&[b"a"])
+            },
+            memcache::Gats {
+                exptime: -1,
+                keys: seq(&[b"a"])
+            },
+            memcache::Set {
+                key: b"k",
+                flags: 5,
+                exptime: 0,
+                noreply: false,
+                data: b"hel\r\nlo"
+            },
+            memcache::Add {
+                key: b"k",
+                flags: 0,
+                exptime: 0,
+                noreply: true,
+                data: b""
+            },
+            memcache::Replace {
+                key: b"k",
+                flags: 0,
+                exptime: 0,
+                noreply: false,
+                data: b"x"
+            },
+            memcache::Append {
+                key: b"k",
+                flags: 0,
+                exptime: 0,
+                noreply: false,
+                data: b"x"
+            },
+            memcache::Prepend {
+                key: b"k",
+                flags: 0,
+                exptime: 0,
+                noreply: false,
+                data: b"x"
+            },
+            memcache::Cas {
+                key: b"k",
+                flags: 0,
+                exptime: 0,
+                unique: 99,
+                noreply: false,
+                data: b"x"
+            },
+            memcache::Delete {
+                key: b"k",
+                noreply: true
+            },
+            memcache::Incr {
+                key: b"n",
+                value: 5,
+                noreply: false
+            },
+            memcache::Decr {
+                key: b"n",
+                value: 1,
+                noreply: false
+            },
+            memcache::Touch {
+                key: b"k",
+                exptime: 100,
+                noreply: false
+            },
+            memcache::FlushAll {
+                delay: Some(10),
+                noreply: false
+            },
+            memcache::FlushAll {
+                delay: None,
+                noreply: true
+            },
+            memcache::Version {},
+            memcache::Verbosity {
+                level: 1,
+                noreply: false
+            },
+            memcache::Stats {
+                args: seq(&[b"items"])
+            },
+            memcache::Stats {
+                args: Seq::default()
+            },
+            memcache::Quit {},
+        ]
+    );
     assert!(bytes.starts_with(b"get a b\r\ngets a\r\ngat 10 a\r\ngats -1 a\r\nset k 5 0 7\r\nhel\r\nlo\r\nadd k 0 0 0 noreply\r\n\r\n"));
-    round_trip!(memcache, ServerMessage, SERVER_MESSAGES_ALL, [
-        memcache::Value { key: b"k", flags: 5, unique: None, data: b"hello" },
-        memcache::Value { key: b"k", flags: 5, unique: Some(7), data: b"" },
-        memcache::End {},
-        memcache::Stored {},
-        memcache::NotStored {},
-        memcache::Exists {},
-        memcache::NotFound {},
-        memcache::Deleted {},
-        memcache::Touched {},
-        memcache::Ok {},
-        memcache::Number { value: 42 },
-        memcache::Stat { name: b"pid", value: b"1234" },
-        memcache::VersionReply { version: b"1.6.18" },
-        memcache::Error {},
-        memcache::ClientError { message: b"bad data chunk" },
-        memcache::ServerError { message: b"out of memory" },
-    ]);
+    round_trip!(
+        memcache,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [
+            memcache::Value {
+                key: b"k",
+                flags: 5,
+                unique: None,
+                data: b"hello"
+            },
+            memcache::Value {
+                key: b"k",
+                flags: 5,
+                unique: Some(7),
+                data: b""
+            },
+            memcache::End {},
+            memcache::Stored {},
+            memcache::NotStored {},
+            memcache::Exists {},
+            memcache::NotFound {},
+            memcache::Deleted {},
+            memcache::Touched {},
+            memcache::Ok {},
+            memcache::Number { value: 42 },
+            memcache::Stat {
+                name: b"pid",
+                value: b"1234"
+            },
+            memcache::VersionReply { version: b"1.6.18" },
+            memcache::Error {},
+            memcache::ClientError {
+                message: b"bad data chunk"
+            },
+            memcache::ServerError {
+                message: b"out of memory"
+            },
+        ]
+    );
 }
 
 #[test]
@@ -245,22 +406,40 @@ fn memcache_decodes_what_memcached_sends() {
         b"VALUE foo 0 3\r\nbar\r\nVALUE baz 2 0 17\r\n\r\nEND\r\nSTORED\r\n6\r\nSTAT pid 1\r\nSTAT uptime 5\r\nEND\r\n",
         |_| memcache::SERVER_MESSAGES_ALL
     );
-    assert_eq!(names(&got), ["Value", "Value", "End", "Stored", "Number", "Stat", "Stat", "End"]);
+    assert_eq!(
+        names(&got),
+        ["Value", "Value", "End", "Stored", "Number", "Stat", "Stat", "End"]
+    );
 }
 
 #[test]
 fn smtp_round_trips_a_session() {
-    let body = Lines::from(&b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n"[..]);
-    let bytes = round_trip!(smtp, ClientMessage, CLIENT_MESSAGES_ALL, [
-        smtp::Ehlo { domain: b"client.example" },
-        smtp::Mail { path: b"<a@example.com> SIZE=100" },
-        smtp::Rcpt { path: b"<b@example.com>" },
-        smtp::Rset {},
-        smtp::Noop { text: None },
-        smtp::Noop { text: Some(b"hello") },
-        smtp::Vrfy { who: b"postmaster" },
-        smtp::Quit {},
-    ]);
+    let body = Lines::from(
+        &b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n"[..],
+    );
+    let bytes = round_trip!(
+        smtp,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            smtp::Ehlo {
+                domain: b"client.example"
+            },
+            smtp::Mail {
+                path: b"<a@example.com> SIZE=100"
+            },
+            smtp::Rcpt {
+                path: b"<b@example.com>"
+            },
+            smtp::Rset {},
+            smtp::Noop { text: None },
+            smtp::Noop {
+                text: Some(b"hello")
+            },
+            smtp::Vrfy { who: b"postmaster" },
+            smtp::Quit {},
+        ]
+    );
     assert!(bytes.starts_with(b"EHLO client.example\r\nMAIL FROM:<a@example.com> SIZE=100\r\n"));
     // The body is only allowed after DATA: decode with the states' lists.
     let mut input = Vec::new();
@@ -280,48 +459,108 @@ fn smtp_round_trips_a_session() {
     // Dot-unstuffing gives the message back byte for byte.
     let mut dec = smtp::ClientMessage::decoder();
     let after_data = &input[6..];
-    let Ok(Decoded::Message { index, len }) = dec.decode(after_data, smtp::State::Body.allowed()) else {
+    let Ok(Decoded::Message { index, len }) = dec.decode(after_data, smtp::State::Body.allowed())
+    else {
         panic!("no body")
     };
-    let Some(smtp::ClientMessage::Body(b)) = smtp::ClientMessage::from_decoder(&dec, &after_data[..len], index) else {
+    let Some(smtp::ClientMessage::Body(b)) =
+        smtp::ClientMessage::from_decoder(&dec, &after_data[..len], index)
+    else {
         panic!("not a body")
     };
     assert_eq!(b.text.to_vec(), body.to_vec());
-    assert_eq!(b.text.to_vec(), b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n");
-    round_trip!(smtp, ServerMessage, SERVER_MESSAGES_ALL, [
-        smtp::Reply { code: 250, more: b"-", text: b"mail.example" },
-        smtp::Reply { code: 250, more: b" ", text: b"PIPELINING" },
-        smtp::Reply { code: 354, more: b" ", text: b"End data with <CR><LF>.<CR><LF>" },
-    ]);
+    assert_eq!(
+        b.text.to_vec(),
+        b"Subject: hi\r\n\r\n.leading dot\r\n..two dots\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n"
+    );
+    round_trip!(
+        smtp,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [
+            smtp::Reply {
+                code: 250,
+                more: b"-",
+                text: b"mail.example"
+            },
+            smtp::Reply {
+                code: 250,
+                more: b" ",
+                text: b"PIPELINING"
+            },
+            smtp::Reply {
+                code: 354,
+                more: b" ",
+                text: b"End data with <CR><LF>.<CR><LF>"
+            },
+        ]
+    );
 }
 
 #[test]
 fn smtp_commands_are_case_insensitive_and_crlf_is_strict() {
-    let got = decode_recorded!(smtp, ClientMessage, b"ehlo x\r\nmail from:<a@b>\r\n", |_| smtp::State::Greeted.allowed());
+    let got = decode_recorded!(
+        smtp,
+        ClientMessage,
+        b"ehlo x\r\nmail from:<a@b>\r\n",
+        |_| smtp::State::Greeted.allowed()
+    );
     assert_eq!(names(&got), ["Ehlo", "Mail"]);
     let mut dec = smtp::ClientMessage::decoder();
-    let err = dec.decode(b"EHLO x\nQUIT\r\n", smtp::State::Fresh.allowed()).unwrap_err();
+    let err = dec
+        .decode(b"EHLO x\nQUIT\r\n", smtp::State::Fresh.allowed())
+        .unwrap_err();
     assert!(err.to_string().contains("LF"), "{err}");
 }
 
 #[test]
 fn http_round_trips() {
     let headers = [
-        http::RequestHeaders { name: b"Host", value: b"example.com" },
-        http::RequestHeaders { name: b"Content-Length", value: b"0" },
+        http::RequestHeaders {
+            name: b"Host",
+            value: b"example.com",
+        },
+        http::RequestHeaders {
+            name: b"Content-Length",
+            value: b"0",
+        },
     ];
-    let bytes = round_trip!(http, ClientMessage, CLIENT_MESSAGES_ALL, [
-        http::Request { method: b"GET", target: b"/index.html", version: b"HTTP/1.1", headers: Seq::from(&headers) },
-        http::Chunk { ext: b"", data: b"hello" },
-    ]);
+    let bytes = round_trip!(
+        http,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            http::Request {
+                method: b"GET",
+                target: b"/index.html",
+                version: b"HTTP/1.1",
+                headers: Seq::from(&headers)
+            },
+            http::Chunk {
+                ext: b"",
+                data: b"hello"
+            },
+        ]
+    );
     assert_eq!(
         bytes,
         b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n5\r\nhello\r\n"
     );
-    let rh = [http::ResponseHeaders { name: b"Server", value: b"nginx" }];
-    round_trip!(http, ServerMessage, SERVER_MESSAGES_ALL, [
-        http::Response { version: b"HTTP/1.1", status: 200, reason: b"OK", headers: Seq::from(&rh) },
-    ]);
+    let rh = [http::ResponseHeaders {
+        name: b"Server",
+        value: b"nginx",
+    }];
+    round_trip!(
+        http,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [http::Response {
+            version: b"HTTP/1.1",
+            status: 200,
+            reason: b"OK",
+            headers: Seq::from(&rh)
+        },]
+    );
 }
 
 #[test]
@@ -333,32 +572,60 @@ fn http_decodes_what_curl_sends() {
         |_| http::CLIENT_MESSAGES_ALL
     );
     assert_eq!(names(&got), ["Request"]);
-    assert!(got[0].contains("User-Agent") || got[0].contains("85, 115, 101, 114"), "{}", got[0]);
+    assert!(
+        got[0].contains("User-Agent") || got[0].contains("85, 115, 101, 114"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]
 fn kv_round_trips() {
-    let bytes = round_trip!(kv, ClientMessage, CLIENT_MESSAGES_ALL, [
-        kv::Get { key: b"k" },
-        kv::Put { key: b"key", value: b"value" },
-        kv::Del { key: b"" },
-    ]);
+    let bytes = round_trip!(
+        kv,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            kv::Get { key: b"k" },
+            kv::Put {
+                key: b"key",
+                value: b"value"
+            },
+            kv::Del { key: b"" },
+        ]
+    );
     assert_eq!(&bytes[..6], b"\0\0\0\x02\x01k");
     assert_eq!(&bytes[6..21], b"\0\0\0\x0b\x02\0\x03keyvalue");
-    round_trip!(kv, ServerMessage, SERVER_MESSAGES_ALL, [
-        kv::Found { value: b"v" },
-        kv::NotFound {},
-        kv::Ok {},
-        kv::Failed { reason: b"too big" },
-    ]);
+    round_trip!(
+        kv,
+        ServerMessage,
+        SERVER_MESSAGES_ALL,
+        [
+            kv::Found { value: b"v" },
+            kv::NotFound {},
+            kv::Ok {},
+            kv::Failed { reason: b"too big" },
+        ]
+    );
 }
 
 #[test]
 fn encoders_refuse_what_the_framing_cannot_carry() {
     let mut out = Vec::new();
-    assert!(memcache::Get { keys: seq(&[b"two words"]) }.encode(&mut out).is_err());
-    assert!(echo::Echo { text: b"line\nbreak" }.encode(&mut out).is_err());
-    assert!(smtp::Helo { domain: b"x\r\nMAIL FROM:<evil>" }.encode(&mut out).is_err());
+    assert!(memcache::Get {
+        keys: seq(&[b"two words"])
+    }
+    .encode(&mut out)
+    .is_err());
+    assert!(echo::Echo {
+        text: b"line\nbreak"
+    }
+    .encode(&mut out)
+    .is_err());
+    assert!(smtp::Helo {
+        domain: b"x\r\nMAIL FROM:<evil>"
+    }
+    .encode(&mut out)
+    .is_err());
     assert!(out.is_empty(), "nothing is written on an error");
 }
-

@@ -19,12 +19,10 @@ use crate::dispatcher::attr::{Args, Role};
 pub(crate) fn protocol_dispatcher(args: Args, item: TokenStream) -> syn::Result<TokenStream> {
     let (module, role) = match (args.protocol, args.role) {
         (Some(p), Some(r)) => (p.value, r.role),
-        (Some(p), None) => {
-            return Err(syn::Error::new_spanned(
-                p.tokens,
-                "add `role = server` or `role = client`: which side of the protocol this impl plays",
-            ))
-        }
+        (Some(p), None) => return Err(syn::Error::new_spanned(
+            p.tokens,
+            "add `role = server` or `role = client`: which side of the protocol this impl plays",
+        )),
         (None, Some(r)) => {
             return Err(syn::Error::new_spanned(
                 r.tokens,
@@ -33,6 +31,15 @@ pub(crate) fn protocol_dispatcher(args: Args, item: TokenStream) -> syn::Result<
         }
         (None, None) => return Err(syn::Error::new(Span::call_site(), "missing arguments")),
     };
+    if let Ok(lit) = syn::parse2::<syn::LitStr>(module.clone()) {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`protocol` takes the module that `protocol!` makes, not a file: write `protocol!(mod NAME = {:?});` and then `protocol = NAME`",
+                lit.value()
+            ),
+        ));
+    }
     let imp = crate::dispatcher::validate::target(item)?;
     let trait_name = match role {
         Role::Server => quote!(Server),
@@ -48,7 +55,10 @@ pub(crate) fn protocol_dispatcher(args: Args, item: TokenStream) -> syn::Result<
                 if name.starts_with("on_") {
                     let mut f = f.clone();
                     if !matches!(f.vis, syn::Visibility::Inherited) {
-                        let e = syn::Error::new_spanned(&f.vis, "handler methods take no visibility: remove it");
+                        let e = syn::Error::new_spanned(
+                            &f.vis,
+                            "handler methods take no visibility: remove it",
+                        );
                         combine(&mut errors, e);
                         f.vis = syn::Visibility::Inherited;
                     }
@@ -69,7 +79,13 @@ pub(crate) fn protocol_dispatcher(args: Args, item: TokenStream) -> syn::Result<
             other => others.push(other.clone()),
         }
     }
-    let ItemImpl { attrs, generics, self_ty, impl_token, .. } = &imp;
+    let ItemImpl {
+        attrs,
+        generics,
+        self_ty,
+        impl_token,
+        ..
+    } = &imp;
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     // The user's `impl` token, so rustc's errors about the trait impl (a missing handler)
     // point at the block.
@@ -108,14 +124,20 @@ fn combine(acc: &mut Option<syn::Error>, e: syn::Error) {
 ///
 /// A relative path is looked up in the crate's directory (`CARGO_MANIFEST_DIR`), then next
 /// to the source file that invokes the macro (`caller_dir`).
-pub(crate) fn protocol_macro(input: TokenStream, caller_dir: Option<std::path::PathBuf>) -> TokenStream {
+pub(crate) fn protocol_macro(
+    input: TokenStream,
+    caller_dir: Option<std::path::PathBuf>,
+) -> TokenStream {
     match protocol_inner(input, caller_dir) {
         Ok(t) => t,
         Err(e) => e.into_compile_error(),
     }
 }
 
-fn protocol_inner(input: TokenStream, caller_dir: Option<std::path::PathBuf>) -> syn::Result<TokenStream> {
+fn protocol_inner(
+    input: TokenStream,
+    caller_dir: Option<std::path::PathBuf>,
+) -> syn::Result<TokenStream> {
     let mut tokens: Vec<TokenTree> = input.into_iter().collect();
     // VIS mod NAME
     let mod_at = tokens
@@ -130,12 +152,16 @@ fn protocol_inner(input: TokenStream, caller_dir: Option<std::path::PathBuf>) ->
     };
     let rest: Vec<TokenTree> = tokens.drain(mod_at + 2..).collect();
     match rest.as_slice() {
-        [TokenTree::Group(g)] if g.delimiter() == Delimiter::Brace => inline(&vis, &name, g.stream()),
-        [TokenTree::Punct(eq), TokenTree::Literal(path)] | [TokenTree::Punct(eq), TokenTree::Literal(path), TokenTree::Punct(_)]
+        [TokenTree::Group(g)] if g.delimiter() == Delimiter::Brace => {
+            inline(&vis, &name, g.stream())
+        }
+        [TokenTree::Punct(eq), TokenTree::Literal(path)]
+        | [TokenTree::Punct(eq), TokenTree::Literal(path), TokenTree::Punct(_)]
             if eq.as_char() == '=' =>
         {
-            let lit: syn::LitStr = syn::parse2(path.to_token_stream())
-                .map_err(|_| syn::Error::new(path.span(), "expected the description's path as a string"))?;
+            let lit: syn::LitStr = syn::parse2(path.to_token_stream()).map_err(|_| {
+                syn::Error::new(path.span(), "expected the description's path as a string")
+            })?;
             from_file(&vis, &name, &lit, caller_dir)
         }
         [first, ..] => Err(syn::Error::new(first.span(), USAGE)),
@@ -196,7 +222,10 @@ fn inline(vis: &TokenStream, name: &Ident, body: TokenStream) -> syn::Result<Tok
                 if let Some(h) = &d.help {
                     message += &format!("\nhelp: {h}");
                 }
-                combine(&mut err, syn::Error::new(flat.span_at(d.span.start, name.span()), message));
+                combine(
+                    &mut err,
+                    syn::Error::new(flat.span_at(d.span.start, name.span()), message),
+                );
             }
             Err(err.unwrap_or_else(|| syn::Error::new(name.span(), "invalid description")))
         }
@@ -275,9 +304,12 @@ impl Flat {
 fn doc_text(attr: TokenStream) -> Option<String> {
     let mut it = attr.into_iter();
     match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(TokenTree::Ident(i)), Some(TokenTree::Punct(eq)), Some(TokenTree::Literal(l)), None)
-            if i == "doc" && eq.as_char() == '=' =>
-        {
+        (
+            Some(TokenTree::Ident(i)),
+            Some(TokenTree::Punct(eq)),
+            Some(TokenTree::Literal(l)),
+            None,
+        ) if i == "doc" && eq.as_char() == '=' => {
             let lit: syn::LitStr = syn::parse2(l.to_token_stream()).ok()?;
             Some(lit.value().replace('\n', " "))
         }
@@ -291,15 +323,18 @@ mod tests {
 
     #[test]
     fn inline_description_compiles() {
-        let out = protocol_macro(quote! {
-            pub mod echo {
-                /// Echo.
-                protocol echo
-                framing line "\n" max 64KiB
-                client Line = text:rest
-                server Echo = text:rest
-            }
-        }, None)
+        let out = protocol_macro(
+            quote! {
+                pub mod echo {
+                    /// Echo.
+                    protocol echo
+                    framing line "\n" max 64KiB
+                    client Line = text:rest
+                    server Echo = text:rest
+                }
+            },
+            None,
+        )
         .to_string();
         assert!(out.contains("pub mod echo"), "{out}");
         assert!(out.contains("pub struct Line"), "{out}");
@@ -307,13 +342,16 @@ mod tests {
 
     #[test]
     fn inline_errors_name_the_problem() {
-        let out = protocol_macro(quote! {
-            mod x {
-                protocol x framing line "\n" max 1KiB
-                client A = "a"
-                state S initial { A -> Nowhere }
-            }
-        }, None)
+        let out = protocol_macro(
+            quote! {
+                mod x {
+                    protocol x framing line "\n" max 1KiB
+                    client A = "a"
+                    state S initial { A -> Nowhere }
+                }
+            },
+            None,
+        )
         .to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unknown state `Nowhere`"), "{out}");

@@ -2438,9 +2438,15 @@ fn a_lone_cr_is_data_when_bare_lf_is_accepted() {
     };
     let mut dec = Decoder::new(&LENIENT);
     let input = b"a\rb\nc\r\r\n";
-    assert_eq!(dec.decode(input, &[0]).unwrap(), Decoded::Message { index: 0, len: 4 });
+    assert_eq!(
+        dec.decode(input, &[0]).unwrap(),
+        Decoded::Message { index: 0, len: 4 }
+    );
     assert_eq!(bytes_at(input, dec.slots()[0]), b"a\rb");
     let rest = &input[4..];
-    assert_eq!(dec.decode(rest, &[0]).unwrap(), Decoded::Message { index: 0, len: 4 });
+    assert_eq!(
+        dec.decode(rest, &[0]).unwrap(),
+        Decoded::Message { index: 0, len: 4 }
+    );
     assert_eq!(bytes_at(rest, dec.slots()[0]), b"c\r");
 }

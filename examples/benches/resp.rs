@@ -28,10 +28,17 @@ fn commands(n: usize, value: usize) -> Vec<u8> {
         let key = format!("key:{i:012}");
         if i % 2 == 0 {
             out.extend_from_slice(
-                format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{v}\r\n", key.len(), v.len()).as_bytes(),
+                format!(
+                    "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{v}\r\n",
+                    key.len(),
+                    v.len()
+                )
+                .as_bytes(),
             );
         } else {
-            out.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes());
+            out.extend_from_slice(
+                format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+            );
         }
     }
     out
@@ -102,9 +109,15 @@ mod hand {
     pub fn decode<'a>(buf: &'a [u8], args: &mut Vec<&'a [u8]>) -> Result<Option<usize>, Error> {
         args.clear();
         if buf.first() != Some(&b'*') {
-            return if buf.is_empty() { Ok(None) } else { Err(Error::Protocol("expected '*'")) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(Error::Protocol("expected '*'"))
+            };
         }
-        let Some((end, mut at)) = line(buf, 1) else { return Ok(None) };
+        let Some((end, mut at)) = line(buf, 1) else {
+            return Ok(None);
+        };
         let argc = number(&buf[1..end])?;
         if argc > 1024 * 1024 {
             return Err(Error::Protocol("too many arguments"));
@@ -116,7 +129,9 @@ mod hand {
             if buf[at] != b'$' {
                 return Err(Error::Protocol("expected '$'"));
             }
-            let Some((end, next)) = line(buf, at + 1) else { return Ok(None) };
+            let Some((end, next)) = line(buf, at + 1) else {
+                return Ok(None);
+            };
             let len = number(&buf[at + 1..end])?;
             if len > 512 * 1024 * 1024 {
                 return Err(Error::Protocol("bulk too long"));
@@ -162,13 +177,21 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 10 } else { 60 };
     let mut report = Vec::new();
-    for (label, value) in [("SET/GET, 64-byte values", 64usize), ("SET/GET, 3-byte values", 3), ("SET/GET, 4 KiB values", 4096)] {
+    for (label, value) in [
+        ("SET/GET, 64-byte values", 64usize),
+        ("SET/GET, 3-byte values", 3),
+        ("SET/GET, 4 KiB values", 4096),
+    ] {
         let n = if value > 1024 { 2_000 } else { 20_000 };
         let input = commands(n, value);
         let mut dec = resp::ClientMessage::decoder();
         let mut args: Vec<&[u8]> = Vec::with_capacity(8);
         let want = generated(&mut dec, &input);
-        assert_eq!(want, handwritten(&mut args, &input), "the decoders disagree");
+        assert_eq!(
+            want,
+            handwritten(&mut args, &input),
+            "the decoders disagree"
+        );
         assert_eq!(want.0, n);
         let time = |f: &mut dyn FnMut() -> (usize, usize)| {
             let start = Instant::now();

@@ -10,7 +10,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token};
+use asyncore_runtime::{
+    dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token,
+};
 
 protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
 
@@ -31,7 +33,10 @@ pub struct Room {
 
 impl Room {
     fn nick(&self, t: Token) -> Option<&str> {
-        self.members.iter().find(|(m, _)| *m == t).map(|(_, n)| n.as_str())
+        self.members
+            .iter()
+            .find(|(m, _)| *m == t)
+            .map(|(_, n)| n.as_str())
     }
 
     /// The number of members.
@@ -86,32 +91,53 @@ impl Member {
             (nick, room.members.len())
         };
         self.token = Some(me);
-        cx.send(Notice { text: format!("* welcome {nick}, {count} online").as_bytes() })?;
-        broadcast(cx.channel().map(), &self.room, Some(me), format!("* {nick} joined").as_bytes());
+        cx.send(Notice {
+            text: format!("* welcome {nick}, {count} online").as_bytes(),
+        })?;
+        broadcast(
+            cx.channel().map(),
+            &self.room,
+            Some(me),
+            format!("* {nick} joined").as_bytes(),
+        );
         Ok(())
     }
 
-    fn on_nick(&mut self, cx: &mut ServerCx<'_, '_>, msg: chat::Nick<'_>) -> Result<chat::NickNext> {
+    fn on_nick(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: chat::Nick<'_>,
+    ) -> Result<chat::NickNext> {
         let new = msg.name.unwrap_or_default().trim_ascii();
         let valid = !new.is_empty()
             && new.len() <= MAX_NICK
             && new.iter().all(|b| b.is_ascii_graphic())
             && !new.starts_with(b"*");
-        let stay = if cx.state() == chat::State::Named { chat::NickNext::Named } else { chat::NickNext::Guest };
+        let stay = if cx.state() == chat::State::Named {
+            chat::NickNext::Named
+        } else {
+            chat::NickNext::Guest
+        };
         if !valid {
             let text = format!(
                 "* invalid nickname: use 1 to {MAX_NICK} visible ASCII characters, not starting with '*'"
             );
-            cx.send(Notice { text: text.as_bytes() })?;
+            cx.send(Notice {
+                text: text.as_bytes(),
+            })?;
             return Ok(stay);
         }
         let new = String::from_utf8_lossy(new).into_owned();
-        let Some(me) = self.token else { return Ok(stay) };
+        let Some(me) = self.token else {
+            return Ok(stay);
+        };
         let old = {
             let mut room = self.room.borrow_mut();
             if room.members.iter().any(|(t, n)| *n == new && *t != me) {
                 drop(room);
-                cx.send(Notice { text: format!("* nickname {new} is taken").as_bytes() })?;
+                cx.send(Notice {
+                    text: format!("* nickname {new} is taken").as_bytes(),
+                })?;
                 return Ok(stay);
             }
             match room.members.iter_mut().find(|(t, _)| *t == me) {
@@ -119,8 +145,15 @@ impl Member {
                 None => return Ok(stay),
             }
         };
-        cx.send(Notice { text: format!("* you are now {new}").as_bytes() })?;
-        broadcast(cx.channel().map(), &self.room, Some(me), format!("* {old} is now {new}").as_bytes());
+        cx.send(Notice {
+            text: format!("* you are now {new}").as_bytes(),
+        })?;
+        broadcast(
+            cx.channel().map(),
+            &self.room,
+            Some(me),
+            format!("* {old} is now {new}").as_bytes(),
+        );
         Ok(chat::NickNext::Named)
     }
 
@@ -155,7 +188,12 @@ impl Member {
             room.members.retain(|(t, _)| *t != me);
             nick
         };
-        broadcast(ch.map(), &self.room, Some(me), format!("* {nick} left").as_bytes());
+        broadcast(
+            ch.map(),
+            &self.room,
+            Some(me),
+            format!("* {nick} left").as_bytes(),
+        );
     }
 }
 
@@ -174,7 +212,10 @@ impl ChatServer {
 
 impl Dispatcher for ChatServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let member = Member { room: self.room.clone(), token: None };
+        let member = Member {
+            room: self.room.clone(),
+            token: None,
+        };
         ch.add_accepted(sock, addr, chat::ServerChannel::new(member))?;
         Ok(())
     }

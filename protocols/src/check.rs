@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-use crate::ast::{self, Action, Description, Dir, Event, FramingDecl, Part, PartKind, Span, Type, Unit};
+use crate::ast::{
+    self, Action, Description, Dir, Event, FramingDecl, Part, PartKind, Span, Type, Unit,
+};
 use crate::diag::{suggest, Diagnostic};
 use crate::ir::{self, FieldInfo, FieldKind, ItemType, Op, Protocol, Target};
 
@@ -24,8 +26,11 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
         if let Some(first) = names.insert(&m.name.name, m.name.span) {
             let _ = first;
             cx.error(
-                Diagnostic::new(format!("message `{}` is declared twice", m.name.name), m.name.span)
-                    .help("give each message its own name"),
+                Diagnostic::new(
+                    format!("message `{}` is declared twice", m.name.name),
+                    m.name.span,
+                )
+                .help("give each message its own name"),
             );
         }
         messages.push(cx.message(m, &framing));
@@ -94,11 +99,21 @@ impl Cx {
                 )
                 .help("add `framing line \"\\r\\n\" max 4KiB` or `framing length u32be max 1MiB`: every protocol states how its input is cut, with a limit"),
             );
-            return ir::Framing::Line { term: b"\n".to_vec(), max: 4096, bare_lf: false, crlf: false };
+            return ir::Framing::Line {
+                term: b"\n".to_vec(),
+                max: 4096,
+                bare_lf: false,
+                crlf: false,
+            };
         };
         let _ = span;
         match f {
-            FramingDecl::Line { term, max, bare_lf, crlf } => {
+            FramingDecl::Line {
+                term,
+                max,
+                bare_lf,
+                crlf,
+            } => {
                 if *crlf && term != b"\n" {
                     self.error(Diagnostic::new(
                         "`crlf accept` applies only to the terminator \"\\n\"",
@@ -106,7 +121,10 @@ impl Cx {
                     ));
                 }
                 if term.is_empty() || term.len() > 16 {
-                    self.error(Diagnostic::new("a line terminator has 1 to 16 bytes", *span));
+                    self.error(Diagnostic::new(
+                        "a line terminator has 1 to 16 bytes",
+                        *span,
+                    ));
                 }
                 if *bare_lf && term != b"\r\n" {
                     self.error(Diagnostic::new(
@@ -120,15 +138,36 @@ impl Cx {
                         max.1,
                     ));
                 }
-                ir::Framing::Line { term: term.clone(), max: max.0, bare_lf: *bare_lf, crlf: *crlf }
+                ir::Framing::Line {
+                    term: term.clone(),
+                    max: max.0,
+                    bare_lf: *bare_lf,
+                    crlf: *crlf,
+                }
             }
-            FramingDecl::Length { width, big_endian, ty, max, offset, adjust, includes_header, skip } => {
+            FramingDecl::Length {
+                width,
+                big_endian,
+                ty,
+                max,
+                offset,
+                adjust,
+                includes_header,
+                skip,
+            } => {
                 let header = offset + if *width == 0 { 10 } else { u64::from(*width) };
                 if *offset > 64 {
-                    self.error(Diagnostic::new("a length field offset is at most 64", *span));
+                    self.error(Diagnostic::new(
+                        "a length field offset is at most 64",
+                        *span,
+                    ));
                 }
                 // The body length is value + adjust (+ the header folded in).
-                let adjust = if *includes_header { adjust - header as i64 } else { *adjust };
+                let adjust = if *includes_header {
+                    adjust - header as i64
+                } else {
+                    *adjust
+                };
                 let field_max: u64 = match width {
                     0 => u64::MAX >> 1,
                     8 => u64::MAX >> 1,
@@ -256,7 +295,10 @@ impl Cx {
         let mut line_max = None;
         if let Some((limit, span)) = m.limit {
             if limit == 0 || limit > MESSAGE_LIMIT {
-                self.error(Diagnostic::new(format!("message limit {limit} is out of range 1..=4GiB"), span));
+                self.error(Diagnostic::new(
+                    format!("message limit {limit} is out of range 1..=4GiB"),
+                    span,
+                ));
             }
             match framing {
                 // A one-line message may be longer than the framing's lines: its side's
@@ -270,22 +312,44 @@ impl Cx {
         } else if l.max > MESSAGE_LIMIT {
             self.error(
                 Diagnostic::new(
-                    format!("message `{}` can span {} bytes, more than the 4 GiB a message may span", m.name.name, l.max),
+                    format!(
+                        "message `{}` can span {} bytes, more than the 4 GiB a message may span",
+                        m.name.name, l.max
+                    ),
                     m.name.span,
                 )
                 .help("bound the whole message: add `limit 512MiB` (or another size) at its end"),
             );
         }
-        const RESERVED: &[&str] = &["State", "Server", "Client", "ClientMessage", "ServerMessage", "ServerChannel", "ClientChannel", "ServerCx", "ClientCx"];
+        const RESERVED: &[&str] = &[
+            "State",
+            "Server",
+            "Client",
+            "ClientMessage",
+            "ServerMessage",
+            "ServerChannel",
+            "ClientChannel",
+            "ServerCx",
+            "ClientCx",
+        ];
         if RESERVED.contains(&m.name.name.as_str()) || m.name.name.ends_with("Next") {
             self.error(
-                Diagnostic::new(format!("`{}` is a name the generated code uses", m.name.name), m.name.span)
-                    .help("rename the message"),
+                Diagnostic::new(
+                    format!("`{}` is a name the generated code uses", m.name.name),
+                    m.name.span,
+                )
+                .help("rename the message"),
             );
         }
         let literal_lead = matches!(
-            m.units[0].parts.iter().find(|p| !matches!(p.kind, PartKind::Glue | PartKind::Ows)),
-            Some(Part { kind: PartKind::Lit(_), .. })
+            m.units[0]
+                .parts
+                .iter()
+                .find(|p| !matches!(p.kind, PartKind::Glue | PartKind::Ows)),
+            Some(Part {
+                kind: PartKind::Lit(_),
+                ..
+            })
         );
         ir::Message {
             name: m.name.name.clone(),
@@ -308,10 +372,12 @@ impl Cx {
     fn is_raw(unit: &Unit) -> bool {
         unit.parts.iter().all(|p| match &p.kind {
             PartKind::Lit(_) => true,
-            PartKind::Field(f) => matches!(
-                f.ty,
-                Type::Bytes(_) | Type::Lines { .. } | Type::Repeat { .. } | Type::Until { .. }
-            ) && !f.optional,
+            PartKind::Field(f) => {
+                matches!(
+                    f.ty,
+                    Type::Bytes(_) | Type::Lines { .. } | Type::Repeat { .. } | Type::Until { .. }
+                ) && !f.optional
+            }
             _ => false,
         })
     }
@@ -328,7 +394,13 @@ impl Cx {
             }
             ir::Framing::Line { max, .. } => {
                 let term_len = l.framing.term_len();
-                let lead_is_lit = matches!(unit.parts.first(), Some(Part { kind: PartKind::Lit(_), .. }));
+                let lead_is_lit = matches!(
+                    unit.parts.first(),
+                    Some(Part {
+                        kind: PartKind::Lit(_),
+                        ..
+                    })
+                );
                 if Self::is_raw(unit) && (!first || !lead_is_lit) {
                     for p in &unit.parts {
                         self.raw_part(l, p);
@@ -344,7 +416,10 @@ impl Cx {
                     match &p.kind {
                         PartKind::Glue => {
                             if !need_sep || i + 1 == n {
-                                self.error(Diagnostic::new("`~` joins two parts; it needs one on each side", p.span));
+                                self.error(Diagnostic::new(
+                                    "`~` joins two parts; it needs one on each side",
+                                    p.span,
+                                ));
                             }
                             glue = true;
                         }
@@ -390,22 +465,41 @@ impl Cx {
         }
     }
 
-    fn add_field(&mut self, l: &mut Lower<'_>, f: &ast::Field, info: FieldInfo, int_max: Option<u64>) {
+    fn add_field(
+        &mut self,
+        l: &mut Lower<'_>,
+        f: &ast::Field,
+        info: FieldInfo,
+        int_max: Option<u64>,
+    ) {
         if l.known.contains_key(&f.name.name) {
             self.error(Diagnostic::new(
-                format!("field `{}` is declared twice in `{}`", f.name.name, l.message),
+                format!(
+                    "field `{}` is declared twice in `{}`",
+                    f.name.name, l.message
+                ),
                 f.name.span,
             ));
         }
         if is_rust_keyword(&f.name.name) {
             self.error(
-                Diagnostic::new(format!("`{}` is a Rust keyword and cannot name a field", f.name.name), f.name.span)
-                    .help("choose another name"),
+                Diagnostic::new(
+                    format!(
+                        "`{}` is a Rust keyword and cannot name a field",
+                        f.name.name
+                    ),
+                    f.name.span,
+                )
+                .help("choose another name"),
             );
         }
         l.known.insert(
             f.name.name.clone(),
-            Known { slot: info.slot, int_max, in_item: l.item.is_some() },
+            Known {
+                slot: info.slot,
+                int_max,
+                in_item: l.item.is_some(),
+            },
         );
         match &mut l.item {
             Some((_, fields)) => fields.push(info),
@@ -414,7 +508,12 @@ impl Cx {
     }
 
     /// Looks up the integer field `name` used as a length or count by the field at `user`.
-    fn reference(&mut self, l: &mut Lower<'_>, name: &ast::Ident, what: &str) -> Option<(u16, u64, bool)> {
+    fn reference(
+        &mut self,
+        l: &mut Lower<'_>,
+        name: &ast::Ident,
+        what: &str,
+    ) -> Option<(u16, u64, bool)> {
         match l.known.get(&name.name) {
             Some(k) => match k.int_max {
                 Some(max) => {
@@ -429,7 +528,10 @@ impl Cx {
                             format!("the {what} field `{}` is not an integer", name.name),
                             name.span,
                         )
-                        .help(format!("declare `{}` with an integer type such as usize", name.name)),
+                        .help(format!(
+                            "declare `{}` with an integer type such as usize",
+                            name.name
+                        )),
                     );
                     None
                 }
@@ -477,7 +579,10 @@ impl Cx {
             }
             PartKind::Glue | PartKind::Ows => {
                 if !in_line {
-                    self.error(Diagnostic::new("`~` and `ows` are for lines; frame parts have no separators", p.span));
+                    self.error(Diagnostic::new(
+                        "`~` and `ows` are for lines; frame parts have no separators",
+                        p.span,
+                    ));
                 }
                 return;
             }
@@ -491,7 +596,10 @@ impl Cx {
         let opt_at = if f.optional || matches!(f.ty, Type::Flag(_)) {
             let presence = Self::slot(l);
             let at = l.ops.len();
-            l.ops.push(Op::Opt { slot: presence, len: 0 });
+            l.ops.push(Op::Opt {
+                slot: presence,
+                len: 0,
+            });
             Some((at, presence))
         } else {
             None
@@ -518,7 +626,10 @@ impl Cx {
             }
             Type::OneOf(lits) => {
                 slot = Self::slot(l);
-                l.ops.push(Op::OneOf { slot, lits: lits.clone() });
+                l.ops.push(Op::OneOf {
+                    slot,
+                    lits: lits.clone(),
+                });
             }
             Type::Flag(lit) => {
                 slot = opt_at.map_or(0, |o| o.1);
@@ -533,23 +644,48 @@ impl Cx {
                     _ => max,
                 };
                 if *hex {
-                    l.ops.push(Op::Hex { slot, max: max as u64 });
+                    l.ops.push(Op::Hex {
+                        slot,
+                        max: max as u64,
+                    });
                 } else if *signed {
-                    l.ops.push(Op::Int { slot, min: min as i64, max: max as i64 });
+                    l.ops.push(Op::Int {
+                        slot,
+                        min: min as i64,
+                        max: max as i64,
+                    });
                 } else {
-                    l.ops.push(Op::Uint { slot, max: max as u64 });
+                    l.ops.push(Op::Uint {
+                        slot,
+                        max: max as u64,
+                    });
                 }
                 int_max = Some(max.max(0) as u64);
                 enc_max = max.max(0) as u64;
-                kind = FieldKind::Int { signed: *signed, bits: *bits };
+                kind = FieldKind::Int {
+                    signed: *signed,
+                    bits: *bits,
+                };
             }
-            Type::Bin { signed, width, big_endian } => {
+            Type::Bin {
+                signed,
+                width,
+                big_endian,
+            } => {
                 slot = Self::slot(l);
-                l.ops.push(Op::Bin { slot, width: *width, big_endian: *big_endian, signed: *signed });
+                l.ops.push(Op::Bin {
+                    slot,
+                    width: *width,
+                    big_endian: *big_endian,
+                    signed: *signed,
+                });
                 let max = int_range(*signed, width * 8).1;
                 int_max = Some(max.max(0) as u64);
                 enc_max = max.max(0) as u64;
-                kind = FieldKind::Int { signed: *signed, bits: width * 8 };
+                kind = FieldKind::Int {
+                    signed: *signed,
+                    bits: width * 8,
+                };
             }
             Type::Bytes(len) => {
                 slot = Self::slot(l);
@@ -568,14 +704,22 @@ impl Cx {
                         );
                     }
                     Self::mark_derived(l, len_slot, in_message, slot);
-                    l.ops.push(Op::Bytes { slot, len: len_slot, len_in_message: in_message, max: max.min(MESSAGE_LIMIT) as u32 });
+                    l.ops.push(Op::Bytes {
+                        slot,
+                        len: len_slot,
+                        len_in_message: in_message,
+                        max: max.min(MESSAGE_LIMIT) as u32,
+                    });
                 }
             }
             Type::Lines { .. } | Type::Repeat { .. } | Type::Until { .. } => {
                 slot = 0;
                 self.error(
                     Diagnostic::new(
-                        format!("`{}` starts a new mode, so it must follow `then`", f.name.name),
+                        format!(
+                            "`{}` starts a new mode, so it must follow `then`",
+                            f.name.name
+                        ),
                         p.span,
                     )
                     .help("write `then` before it"),
@@ -597,23 +741,42 @@ impl Cx {
                     );
                 }
                 let at = l.ops.len();
-                l.ops.push(Op::Many { slot, len: 0, stride: 0, min: u32::from(*at_least_one), max: 0 });
+                l.ops.push(Op::Many {
+                    slot,
+                    len: 0,
+                    stride: 0,
+                    min: u32::from(*at_least_one),
+                    max: 0,
+                });
                 let idx = self.item_body(l, &f.name.name, item, sep, true);
                 let stride = l.items[idx].stride;
                 let len = (l.ops.len() - at - 1) as u16;
                 let max = f.max.map_or(line_max, |m| m.0).min(MESSAGE_LIMIT) as u32;
-                l.ops[at] = Op::Many { slot, len, stride, min: u32::from(*at_least_one), max };
+                l.ops[at] = Op::Many {
+                    slot,
+                    len,
+                    stride,
+                    min: u32::from(*at_least_one),
+                    max,
+                };
                 kind = FieldKind::Seq(idx);
             }
         }
         if let Some((at, presence)) = opt_at {
             let len = (l.ops.len() - at - 1) as u16;
-            l.ops[at] = Op::Opt { slot: presence, len };
+            l.ops[at] = Op::Opt {
+                slot: presence,
+                len,
+            };
             if !in_line {
                 self.error(Diagnostic::new("optional parts are for lines", p.span));
             }
         }
-        let presence = if f.optional && !matches!(f.ty, Type::Flag(_)) { opt_at.map(|o| o.1) } else { None };
+        let presence = if f.optional && !matches!(f.ty, Type::Flag(_)) {
+            opt_at.map(|o| o.1)
+        } else {
+            None
+        };
         let info = FieldInfo {
             name: f.name.name.clone(),
             docs: f.docs.clone(),
@@ -627,7 +790,14 @@ impl Cx {
     }
 
     /// Lowers the item of a repetition; returns the item type's index.
-    fn item_body(&mut self, l: &mut Lower<'_>, name: &str, units: &[Unit], sep: bool, in_line: bool) -> usize {
+    fn item_body(
+        &mut self,
+        l: &mut Lower<'_>,
+        name: &str,
+        units: &[Unit],
+        sep: bool,
+        in_line: bool,
+    ) -> usize {
         let saved_known: Vec<String> = l.known.keys().cloned().collect();
         l.item = Some((0, Vec::new()));
         if in_line {
@@ -665,12 +835,20 @@ impl Cx {
         let visible: Vec<&FieldInfo> = fields.iter().filter(|f| f.derived_from.is_none()).collect();
         // An item that is a single byte field and nothing else (`keys:word+`) is just
         // `&[u8]`; otherwise (several fields, or a length it carries) a struct.
-        let struct_name = if stride == 1 && visible.len() == 1 && visible[0].kind == FieldKind::Bytes && visible[0].presence.is_none() {
+        let struct_name = if stride == 1
+            && visible.len() == 1
+            && visible[0].kind == FieldKind::Bytes
+            && visible[0].presence.is_none()
+        {
             None
         } else {
             Some(format!("{}{}", l.message, camel(name)))
         };
-        l.items.push(ItemType { struct_name, fields, stride });
+        l.items.push(ItemType {
+            struct_name,
+            fields,
+            stride,
+        });
         l.items.len() - 1
     }
 
@@ -717,14 +895,25 @@ impl Cx {
                         );
                     }
                     Self::mark_derived(l, len_slot, in_message, slot);
-                    l.ops.push(Op::Bytes { slot, len: len_slot, len_in_message: in_message, max: max.min(MESSAGE_LIMIT) as u32 });
+                    l.ops.push(Op::Bytes {
+                        slot,
+                        len: len_slot,
+                        len_in_message: in_message,
+                        max: max.min(MESSAGE_LIMIT) as u32,
+                    });
                 }
                 l.max = l.max.saturating_add(max);
             }
             Type::Lines { marker, unstuff } => {
                 let max = need_max(self, "a run of lines");
-                l.ops.push(Op::LinesUntil { slot, marker: marker.clone(), max: max.min(MESSAGE_LIMIT) as u32 });
-                kind = FieldKind::Lines { unstuff: unstuff.clone() };
+                l.ops.push(Op::LinesUntil {
+                    slot,
+                    marker: marker.clone(),
+                    max: max.min(MESSAGE_LIMIT) as u32,
+                });
+                kind = FieldKind::Lines {
+                    unstuff: unstuff.clone(),
+                };
                 l.max = l.max.saturating_add(max);
             }
             Type::Repeat { .. } | Type::Until { .. } if l.item.is_some() => {
@@ -751,7 +940,13 @@ impl Cx {
                         ));
                     }
                     Self::mark_derived(l, count_slot, in_message, slot);
-                    l.ops[at] = Op::Repeat { slot, count: count_slot, len, stride, max: max.min(MESSAGE_LIMIT) as u32 };
+                    l.ops[at] = Op::Repeat {
+                        slot,
+                        count: count_slot,
+                        len,
+                        stride,
+                        max: max.min(MESSAGE_LIMIT) as u32,
+                    };
                 }
                 kind = FieldKind::Seq(idx);
             }
@@ -763,10 +958,18 @@ impl Cx {
                 l.max = 0;
                 let idx = self.item_body(l, &f.name.name, item, false, false);
                 let item_max = l.max;
-                l.max = before.saturating_add(item_max.saturating_mul(max)).saturating_add(marker.len() as u64 + 2);
+                l.max = before
+                    .saturating_add(item_max.saturating_mul(max))
+                    .saturating_add(marker.len() as u64 + 2);
                 let len = (l.ops.len() - at - 1) as u16;
                 let stride = l.items[idx].stride;
-                l.ops[at] = Op::ManyUntil { slot, marker: marker.clone(), len, stride, max: max.min(MESSAGE_LIMIT) as u32 };
+                l.ops[at] = Op::ManyUntil {
+                    slot,
+                    marker: marker.clone(),
+                    len,
+                    stride,
+                    max: max.min(MESSAGE_LIMIT) as u32,
+                };
                 kind = FieldKind::Seq(idx);
             }
             _ => return,
@@ -793,26 +996,45 @@ impl Cx {
                 .map(|(i, _)| (i, vec![Target::State(0)]))
                 .collect();
             return (
-                vec![ir::State { name: "Ready".into(), docs: vec!["The only state: every client message is allowed.".into()], transitions }],
+                vec![ir::State {
+                    name: "Ready".into(),
+                    docs: vec!["The only state: every client message is allowed.".into()],
+                    transitions,
+                }],
                 0,
             );
         }
         let mut index: HashMap<&str, usize> = HashMap::new();
         for (i, s) in d.states.iter().enumerate() {
             if index.insert(&s.name.name, i).is_some() {
-                self.error(Diagnostic::new(format!("state `{}` is declared twice", s.name.name), s.name.span));
+                self.error(Diagnostic::new(
+                    format!("state `{}` is declared twice", s.name.name),
+                    s.name.span,
+                ));
             }
             if s.name.name == "close" {
-                self.error(Diagnostic::new("`close` is not a state name: it ends the connection", s.name.span));
+                self.error(Diagnostic::new(
+                    "`close` is not a state name: it ends the connection",
+                    s.name.span,
+                ));
             }
         }
-        let msg_index: HashMap<&str, usize> = messages.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
-        let initials: Vec<&ast::StateDecl> = d.states.iter().filter(|s| s.initial.is_some()).collect();
+        let msg_index: HashMap<&str, usize> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect();
+        let initials: Vec<&ast::StateDecl> =
+            d.states.iter().filter(|s| s.initial.is_some()).collect();
         let mut initial = 0;
         match initials.len() {
             0 => self.error(
-                Diagnostic::new("no state is marked `initial`", d.states[0].name.span)
-                    .help(format!("mark where a connection starts: `state {} initial {{ ... }}`", d.states[0].name.name)),
+                Diagnostic::new("no state is marked `initial`", d.states[0].name.span).help(
+                    format!(
+                        "mark where a connection starts: `state {} initial {{ ... }}`",
+                        d.states[0].name.name
+                    ),
+                ),
             ),
             1 => initial = index[initials[0].name.name.as_str()],
             _ => self.error(
@@ -820,7 +1042,10 @@ impl Cx {
                     format!("a second initial state `{}`", initials[1].name.name),
                     initials[1].initial.unwrap_or(initials[1].name.span),
                 )
-                .help(format!("`{}` is already the initial state; keep one", initials[0].name.name)),
+                .help(format!(
+                    "`{}` is already the initial state; keep one",
+                    initials[0].name.name
+                )),
             ),
         }
         let mut states = Vec::new();
@@ -830,14 +1055,22 @@ impl Cx {
             let mut seen = HashSet::new();
             if s.transitions.is_empty() {
                 self.error(
-                    Diagnostic::new(format!("state `{}` has no way out", s.name.name), s.name.span)
-                        .help("list the messages it accepts, like `{ Quit -> close }`"),
+                    Diagnostic::new(
+                        format!("state `{}` has no way out", s.name.name),
+                        s.name.span,
+                    )
+                    .help("list the messages it accepts, like `{ Quit -> close }`"),
                 );
             }
             for t in &s.transitions {
                 let Some(&mi) = msg_index.get(t.message.name.as_str()) else {
-                    let mut d = Diagnostic::new(format!("unknown message `{}`", t.message.name), t.message.span);
-                    if let Some(s) = suggest(&t.message.name, messages.iter().map(|m| m.name.as_str())) {
+                    let mut d = Diagnostic::new(
+                        format!("unknown message `{}`", t.message.name),
+                        t.message.span,
+                    );
+                    if let Some(s) =
+                        suggest(&t.message.name, messages.iter().map(|m| m.name.as_str()))
+                    {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     self.error(d);
@@ -853,7 +1086,13 @@ impl Cx {
                     );
                 }
                 if !seen.insert(mi) {
-                    self.error(Diagnostic::new(format!("`{}` is listed twice in state `{}`", t.message.name, s.name.name), t.message.span));
+                    self.error(Diagnostic::new(
+                        format!(
+                            "`{}` is listed twice in state `{}`",
+                            t.message.name, s.name.name
+                        ),
+                        t.message.span,
+                    ));
                 }
                 let mut targets = Vec::new();
                 for target in &t.targets {
@@ -862,7 +1101,10 @@ impl Cx {
                     } else if let Some(&ti) = index.get(target.name.as_str()) {
                         targets.push(Target::State(ti));
                     } else {
-                        let mut d = Diagnostic::new(format!("unknown state `{}`", target.name), target.span);
+                        let mut d = Diagnostic::new(
+                            format!("unknown state `{}`", target.name),
+                            target.span,
+                        );
                         if let Some(s) = suggest(&target.name, d_states(d_names(&index))) {
                             d = d.help(format!("did you mean `{s}`?"));
                         } else {
@@ -873,7 +1115,10 @@ impl Cx {
                 }
                 if t.targets.len() > 1 {
                     let set: BTreeSet<String> = t.targets.iter().map(|t| t.name.clone()).collect();
-                    let span = t.message.span.to(t.targets.last().map_or(t.message.span, |t| t.span));
+                    let span = t
+                        .message
+                        .span
+                        .to(t.targets.last().map_or(t.message.span, |t| t.span));
                     match choices.get(&mi) {
                         Some((other, _)) if *other != set => self.error(
                             Diagnostic::new(
@@ -889,7 +1134,11 @@ impl Cx {
                 }
                 transitions.push((mi, targets));
             }
-            states.push(ir::State { name: s.name.name.clone(), docs: s.docs.clone(), transitions });
+            states.push(ir::State {
+                name: s.name.name.clone(),
+                docs: s.docs.clone(),
+                transitions,
+            });
         }
         // A message with a choice somewhere must have it everywhere.
         for s in d.states.iter() {
@@ -939,7 +1188,8 @@ impl Cx {
     /// A message that starts without a line (`lines until`, a repetition) is recognised by
     /// the state alone, so it must be the only message of every state that allows it.
     fn unit_less_alone(&mut self, d: &Description, p: &Protocol) {
-        let unit_less = |m: usize| !matches!(p.messages[m].ops.first(), Some(Op::Line) | Some(Op::Frame));
+        let unit_less =
+            |m: usize| !matches!(p.messages[m].ops.first(), Some(Op::Line) | Some(Op::Frame));
         for s in &p.states {
             if s.transitions.len() > 1 {
                 if let Some(&(m, _)) = s.transitions.iter().find(|(m, _)| unit_less(*m)) {
@@ -1065,12 +1315,18 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
         .iter()
         .map(|p| match &p.kind {
             PartKind::Lit(b) => {
-                let b = if nocase { b.to_ascii_lowercase() } else { b.clone() };
+                let b = if nocase {
+                    b.to_ascii_lowercase()
+                } else {
+                    b.clone()
+                };
                 format!("{b:?}")
             }
             PartKind::Glue => "~".into(),
             PartKind::Ows => "ows".into(),
-            PartKind::Field(f) => format!("{}{}", type_text(&f.ty), if f.optional { "?" } else { "" }),
+            PartKind::Field(f) => {
+                format!("{}{}", type_text(&f.ty), if f.optional { "?" } else { "" })
+            }
         })
         .collect()
 }
@@ -1081,9 +1337,17 @@ fn type_text(t: &Type) -> String {
         Type::Token => "token".into(),
         Type::Rest => "rest".into(),
         Type::Int { signed, bits, hex } => {
-            if *hex { "hex".into() } else { format!("{}{bits}", if *signed { "i" } else { "u" }) }
+            if *hex {
+                "hex".into()
+            } else {
+                format!("{}{bits}", if *signed { "i" } else { "u" })
+            }
         }
-        Type::Bin { signed, width, big_endian } => format!(
+        Type::Bin {
+            signed,
+            width,
+            big_endian,
+        } => format!(
             "{}{}{}",
             if *signed { "i" } else { "u" },
             width * 8,
@@ -1131,7 +1395,9 @@ pub fn camel(s: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut c = p.chars();
-            c.next().map_or(String::new(), |f| f.to_ascii_uppercase().to_string() + c.as_str())
+            c.next().map_or(String::new(), |f| {
+                f.to_ascii_uppercase().to_string() + c.as_str()
+            })
         })
         .collect()
 }
@@ -1139,18 +1405,67 @@ pub fn camel(s: &str) -> String {
 fn is_rust_keyword(s: &str) -> bool {
     matches!(
         s,
-        "as" | "break" | "const" | "continue" | "crate" | "else" | "enum" | "extern" | "false" | "fn" | "for"
-            | "if" | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
-            | "return" | "self" | "Self" | "static" | "struct" | "super" | "trait" | "true" | "type"
-            | "unsafe" | "use" | "where" | "while" | "async" | "await" | "dyn" | "abstract" | "become"
-            | "box" | "do" | "final" | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual"
-            | "yield" | "try" | "gen"
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "self"
+            | "Self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
     )
 }
 
 /// Whether a message is sent by the given side.
 pub fn sent_by(dir: Dir, server: bool) -> bool {
-    if server { dir.from_server() } else { dir.from_client() }
+    if server {
+        dir.from_server()
+    } else {
+        dir.from_client()
+    }
 }
 
 #[cfg(test)]
@@ -1198,7 +1513,9 @@ mod tests {
         assert_eq!(m, "the length field `u8` is too narrow for the maximum 1024: it can announce at most 255 bytes");
         assert_eq!(at, "1KiB");
         // When the length counts the 2-byte header, the field announces 2 bytes less of body.
-        let (m, _) = first_error("protocol p framing length u8 max 255 offset 1 includes_header client A = 0x01");
+        let (m, _) = first_error(
+            "protocol p framing length u8 max 255 offset 1 includes_header client A = 0x01",
+        );
         assert!(m.contains("at most 253 bytes"), "{m}");
         assert!(compile("protocol p framing length u16be max 65535 client A = 0x01").is_ok());
         let (m, _) = first_error("protocol p framing length u16be max 10 skip 9 client A = 0x01");
@@ -1214,7 +1531,9 @@ mod tests {
 
     #[test]
     fn a_unit_less_message_must_be_alone() {
-        let (m, _) = first_error(&format!("{HEAD}client A = \"a\" client B = t:lines until \".\" max 1KiB"));
+        let (m, _) = first_error(&format!(
+            "{HEAD}client A = \"a\" client B = t:lines until \".\" max 1KiB"
+        ));
         assert!(m.contains("starts without a line"), "{m}");
     }
 }

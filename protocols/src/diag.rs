@@ -56,7 +56,10 @@ impl Diagnostic {
         let pad = " ".repeat(width);
         let end = self.span.end.clamp(start, line_end);
         let carets = src[start..end].chars().count().max(1);
-        let mut out = format!("error: {}\n{pad}--> {path}:{line}:{col}\n{pad} |\n", self.message);
+        let mut out = format!(
+            "error: {}\n{pad}--> {path}:{line}:{col}\n{pad} |\n",
+            self.message
+        );
         out += &format!("{line} | {text}\n");
         out += &format!("{pad} | {}{}\n", " ".repeat(col - 1), "^".repeat(carets));
         if let Some(help) = &self.help {
@@ -111,13 +114,15 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -135,8 +140,14 @@ mod tests {
     fn renders_like_rustc() {
         let src = "protocol x\nstate A initial { M -> Redy }\n";
         let at = src.find("Redy").unwrap();
-        let d = Diagnostic::new("unknown state `Redy`", Span { start: at, end: at + 4 })
-            .help("did you mean `Ready`?");
+        let d = Diagnostic::new(
+            "unknown state `Redy`",
+            Span {
+                start: at,
+                end: at + 4,
+            },
+        )
+        .help("did you mean `Ready`?");
         assert_eq!(
             d.render("x.proto", src),
             "error: unknown state `Redy`\n --> x.proto:2:24\n  |\n2 | state A initial { M -> Redy }\n  |                        ^^^^\n  = help: did you mean `Ready`?\n"

@@ -47,14 +47,22 @@ fn label(p: &Protocol, m: usize, choice: bool) -> String {
 /// assert!(dot.contains("\"B\" -> close [label=\"Bye\"]"));
 /// ```
 pub fn dot(p: &Protocol) -> String {
-    let mut out = format!("digraph {} {{\n    rankdir=LR;\n    node [shape=box, style=rounded];\n", p.name);
+    let mut out = format!(
+        "digraph {} {{\n    rankdir=LR;\n    node [shape=box, style=rounded];\n",
+        p.name
+    );
     out += "    start [shape=point];\n";
     out += &format!("    start -> \"{}\";\n", p.states[p.initial].name);
     let mut closes = false;
     for (from, t, l) in edges(p) {
         let from = &p.states[from].name;
         match t {
-            Target::State(n) => out += &format!("    \"{from}\" -> \"{}\" [label=\"{l}\"];\n", p.states[n].name),
+            Target::State(n) => {
+                out += &format!(
+                    "    \"{from}\" -> \"{}\" [label=\"{l}\"];\n",
+                    p.states[n].name
+                )
+            }
             Target::Close => {
                 closes = true;
                 out += &format!("    \"{from}\" -> close [label=\"{l}\"];\n");

@@ -205,31 +205,93 @@ pub enum Op {
     Lit(Vec<u8>),
     Sep,
     Ows,
-    Word { slot: u16 },
-    Token { slot: u16 },
-    Rest { slot: u16 },
-    OneOf { slot: u16, lits: Vec<Vec<u8>> },
-    Uint { slot: u16, max: u64 },
-    Int { slot: u16, min: i64, max: i64 },
-    Hex { slot: u16, max: u64 },
-    Bin { slot: u16, width: u8, big_endian: bool, signed: bool },
-    Bytes { slot: u16, len: u16, len_in_message: bool, max: u32 },
-    LinesUntil { slot: u16, marker: Vec<u8>, max: u32 },
-    Opt { slot: u16, len: u16 },
-    Repeat { slot: u16, count: u16, len: u16, stride: u16, max: u32 },
-    Many { slot: u16, len: u16, stride: u16, min: u32, max: u32 },
-    ManyUntil { slot: u16, marker: Vec<u8>, len: u16, stride: u16, max: u32 },
+    Word {
+        slot: u16,
+    },
+    Token {
+        slot: u16,
+    },
+    Rest {
+        slot: u16,
+    },
+    OneOf {
+        slot: u16,
+        lits: Vec<Vec<u8>>,
+    },
+    Uint {
+        slot: u16,
+        max: u64,
+    },
+    Int {
+        slot: u16,
+        min: i64,
+        max: i64,
+    },
+    Hex {
+        slot: u16,
+        max: u64,
+    },
+    Bin {
+        slot: u16,
+        width: u8,
+        big_endian: bool,
+        signed: bool,
+    },
+    Bytes {
+        slot: u16,
+        len: u16,
+        len_in_message: bool,
+        max: u32,
+    },
+    LinesUntil {
+        slot: u16,
+        marker: Vec<u8>,
+        max: u32,
+    },
+    Opt {
+        slot: u16,
+        len: u16,
+    },
+    Repeat {
+        slot: u16,
+        count: u16,
+        len: u16,
+        stride: u16,
+        max: u32,
+    },
+    Many {
+        slot: u16,
+        len: u16,
+        stride: u16,
+        min: u32,
+        max: u32,
+    },
+    ManyUntil {
+        slot: u16,
+        marker: Vec<u8>,
+        len: u16,
+        stride: u16,
+        max: u32,
+    },
 }
 
 impl Protocol {
     /// The longest line of the messages one side sends: the framing's maximum, or more for
     /// one-line messages with a larger `limit`.
     pub fn line_max(&self, from_client: bool) -> Option<u64> {
-        let Framing::Line { max, .. } = &self.framing else { return None };
+        let Framing::Line { max, .. } = &self.framing else {
+            return None;
+        };
         let raised = self
             .messages
             .iter()
-            .filter(|m| if from_client { m.dir.from_client() } else { m.dir.from_server() })
+            .filter(|m| {
+                if from_client {
+                    m.dir.from_client()
+                } else {
+                    m.dir.from_server()
+                }
+            })
             .filter_map(|m| m.line_max)
             .max();
         Some(raised.map_or(*max, |r| r.max(*max)))

@@ -139,11 +139,10 @@ fn string(i: &str) -> Res<'_, Result<Vec<u8>, (usize, String)>> {
                     '"' => out.push(b'"'),
                     '\'' => out.push(b'\''),
                     'x' => {
-                        let hex: Res<'_, &str> = nom::bytes::complete::take_while_m_n(
-                            2,
-                            2,
-                            |c: char| c.is_ascii_hexdigit(),
-                        )(rest);
+                        let hex: Res<'_, &str> =
+                            nom::bytes::complete::take_while_m_n(2, 2, |c: char| {
+                                c.is_ascii_hexdigit()
+                            })(rest);
                         match hex {
                             Ok((r3, h)) => {
                                 rest = r3;
@@ -234,12 +233,21 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
             match string(i) {
                 Ok((rest, Ok(bytes))) => (rest, Tok::Str(bytes)),
                 Ok((_, Err((at, msg)))) => {
-                    return Err(Diagnostic::new(msg, Span { start: start + at, end: start + at + 2 }))
+                    return Err(Diagnostic::new(
+                        msg,
+                        Span {
+                            start: start + at,
+                            end: start + at + 2,
+                        },
+                    ))
                 }
                 Err(_) => {
                     return Err(Diagnostic::new(
                         "unterminated string",
-                        Span { start, end: start + 1 },
+                        Span {
+                            start,
+                            end: start + 1,
+                        },
                     )
                     .help("close the string with `\"`"))
                 }
@@ -250,10 +258,21 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                 Ok((rest, Err(msg))) => {
                     return Err(Diagnostic::new(
                         msg,
-                        Span { start, end: src.len() - rest.len() },
+                        Span {
+                            start,
+                            end: src.len() - rest.len(),
+                        },
                     ))
                 }
-                Err(_) => return Err(Diagnostic::new("bad number", Span { start, end: start + 1 })),
+                Err(_) => {
+                    return Err(Diagnostic::new(
+                        "bad number",
+                        Span {
+                            start,
+                            end: start + 1,
+                        },
+                    ))
+                }
             }
         } else if let Ok((rest, tok)) = doc(i) {
             (rest, tok)
@@ -264,12 +283,18 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
         } else {
             return Err(Diagnostic::new(
                 format!("unexpected character `{c}`"),
-                Span { start, end: start + c.len_utf8() },
+                Span {
+                    start,
+                    end: start + c.len_utf8(),
+                },
             ));
         };
         out.push(Token {
             tok,
-            span: Span { start, end: src.len() - rest.len() },
+            span: Span {
+                start,
+                end: src.len() - rest.len(),
+            },
         });
         i = rest;
     }
@@ -290,9 +315,15 @@ mod tests {
                 Tok::Ident("x".into()),
                 Tok::Doc("doc".into()),
                 Tok::Ident("max".into()),
-                Tok::Num { value: 65536, hex_digits: None },
+                Tok::Num {
+                    value: 65536,
+                    hex_digits: None
+                },
                 Tok::Str(b"\r\n".to_vec()),
-                Tok::Num { value: 0x81, hex_digits: Some(2) },
+                Tok::Num {
+                    value: 0x81,
+                    hex_digits: Some(2)
+                },
                 Tok::Punct("->"),
             ]
         );
@@ -303,7 +334,10 @@ mod tests {
     fn errors() {
         assert!(lex("\"abc").unwrap_err().message.contains("unterminated"));
         assert!(lex("12XB").unwrap_err().message.contains("suffix"));
-        assert!(lex("@").unwrap_err().message.contains("unexpected character"));
+        assert!(lex("@")
+            .unwrap_err()
+            .message
+            .contains("unexpected character"));
         assert!(lex("\"\\q\"").unwrap_err().message.contains("escape"));
     }
 }

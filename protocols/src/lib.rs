@@ -57,8 +57,10 @@ mod tests {
             let path = entry.unwrap().path();
             let src = std::fs::read_to_string(&path).unwrap();
             if let Err(errors) = super::compile(&src) {
-                let shown: Vec<String> =
-                    errors.iter().map(|e| e.render(&path.display().to_string(), &src)).collect();
+                let shown: Vec<String> = errors
+                    .iter()
+                    .map(|e| e.render(&path.display().to_string(), &src))
+                    .collect();
                 panic!("{}", shown.join("\n"));
             }
             n += 1;

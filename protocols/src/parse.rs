@@ -43,7 +43,8 @@ impl Parser {
             .map_or(self.end, |t| t.span)
     }
     fn found(&self) -> String {
-        self.peek().map_or("the end of the description".into(), Tok::describe)
+        self.peek()
+            .map_or("the end of the description".into(), Tok::describe)
     }
     fn err<T>(&self, expected: &str) -> R<T> {
         Err(Diagnostic::new(
@@ -168,9 +169,8 @@ impl Parser {
             } else if self.eat_kw("state") {
                 d.states.push(self.state(docs, start)?);
             } else {
-                return self.err(
-                    "`framing`, `keywords`, `on`, `client`, `server`, `both` or `state`",
-                );
+                return self
+                    .err("`framing`, `keywords`, `on`, `client`, `server`, `both` or `state`");
             }
         }
     }
@@ -198,7 +198,12 @@ impl Parser {
                     break;
                 }
             }
-            Ok(FramingDecl::Line { term, max, bare_lf, crlf })
+            Ok(FramingDecl::Line {
+                term,
+                max,
+                bare_lf,
+                crlf,
+            })
         } else if self.eat_kw("length") {
             let ty = self.ident("the length field's type, like u32be or varint")?;
             let (width, big_endian) = match ty.name.as_str() {
@@ -227,7 +232,8 @@ impl Parser {
                 } else if self.eat_kw("adjust") {
                     let neg = self.eat_punct("-");
                     let (v, span) = self.number("a byte count")?;
-                    let v = i64::try_from(v).map_err(|_| Diagnostic::new("adjustment too large", span))?;
+                    let v = i64::try_from(v)
+                        .map_err(|_| Diagnostic::new("adjustment too large", span))?;
                     adjust = if neg { -v } else { v };
                 } else if self.eat_kw("includes_header") {
                     includes_header = true;
@@ -260,8 +266,10 @@ impl Parser {
             id if id.name == "not_allowed" => Event::NotAllowed,
             id if id.name == "invalid" => Event::Invalid,
             id => {
-                return Err(Diagnostic::new(format!("unknown event `{}`", id.name), id.span)
-                    .help("the events are oversize, unknown, not_allowed and invalid"))
+                return Err(
+                    Diagnostic::new(format!("unknown event `{}`", id.name), id.span)
+                        .help("the events are oversize, unknown, not_allowed and invalid"),
+                )
             }
         };
         let action = if self.eat_kw("close") {
@@ -332,7 +340,9 @@ impl Parser {
         match self.peek_at(n) {
             Some(Tok::Str(_)) | Some(Tok::Num { .. }) => true,
             Some(Tok::Punct(p)) => *p == "~",
-            Some(Tok::Ident(s)) => s == "ows" || matches!(self.peek_at(n + 1), Some(Tok::Punct(":"))),
+            Some(Tok::Ident(s)) => {
+                s == "ows" || matches!(self.peek_at(n + 1), Some(Tok::Punct(":")))
+            }
             _ => false,
         }
     }
@@ -373,11 +383,8 @@ impl Parser {
                 PartKind::Lit(value.to_be_bytes()[8 - n.min(8)..].to_vec())
             }
             Some(Tok::Num { .. }) => {
-                return Err(Diagnostic::new(
-                    "a decimal number is not a part",
-                    start,
-                )
-                .help("write a byte literal as 0x2A, or a text literal as \"42\""))
+                return Err(Diagnostic::new("a decimal number is not a part", start)
+                    .help("write a byte literal as 0x2A, or a text literal as \"42\""))
             }
             Some(Tok::Punct("~")) => {
                 self.pos += 1;
@@ -434,7 +441,10 @@ impl Parser {
                 self.pos += 1;
                 // `("a" | "b")` or a group of parts.
                 if matches!(self.peek(), Some(Tok::Str(_)))
-                    && matches!(self.peek_at(1), Some(Tok::Punct("|")) | Some(Tok::Punct(")")))
+                    && matches!(
+                        self.peek_at(1),
+                        Some(Tok::Punct("|")) | Some(Tok::Punct(")"))
+                    )
                 {
                     let mut lits = vec![self.string("a string")?];
                     while self.eat_punct("|") {
@@ -457,15 +467,51 @@ impl Parser {
                     "word" => Some(Type::Word),
                     "token" => Some(Type::Token),
                     "rest" => Some(Type::Rest),
-                    "hex" => Some(Type::Int { signed: false, bits: 64, hex: true }),
-                    "usize" | "u64" => Some(Type::Int { signed: false, bits: 64, hex: false }),
-                    "u8" => Some(Type::Int { signed: false, bits: 8, hex: false }),
-                    "u16" => Some(Type::Int { signed: false, bits: 16, hex: false }),
-                    "u32" => Some(Type::Int { signed: false, bits: 32, hex: false }),
-                    "i8" => Some(Type::Int { signed: true, bits: 8, hex: false }),
-                    "i16" => Some(Type::Int { signed: true, bits: 16, hex: false }),
-                    "i32" => Some(Type::Int { signed: true, bits: 32, hex: false }),
-                    "i64" | "isize" => Some(Type::Int { signed: true, bits: 64, hex: false }),
+                    "hex" => Some(Type::Int {
+                        signed: false,
+                        bits: 64,
+                        hex: true,
+                    }),
+                    "usize" | "u64" => Some(Type::Int {
+                        signed: false,
+                        bits: 64,
+                        hex: false,
+                    }),
+                    "u8" => Some(Type::Int {
+                        signed: false,
+                        bits: 8,
+                        hex: false,
+                    }),
+                    "u16" => Some(Type::Int {
+                        signed: false,
+                        bits: 16,
+                        hex: false,
+                    }),
+                    "u32" => Some(Type::Int {
+                        signed: false,
+                        bits: 32,
+                        hex: false,
+                    }),
+                    "i8" => Some(Type::Int {
+                        signed: true,
+                        bits: 8,
+                        hex: false,
+                    }),
+                    "i16" => Some(Type::Int {
+                        signed: true,
+                        bits: 16,
+                        hex: false,
+                    }),
+                    "i32" => Some(Type::Int {
+                        signed: true,
+                        bits: 32,
+                        hex: false,
+                    }),
+                    "i64" | "isize" => Some(Type::Int {
+                        signed: true,
+                        bits: 64,
+                        hex: false,
+                    }),
                     _ => bin_type(&s),
                 };
                 if let Some(t) = scalar {
@@ -474,7 +520,10 @@ impl Parser {
                         let part = Part {
                             kind: PartKind::Field(Field {
                                 docs: Vec::new(),
-                                name: Ident { name: "item".into(), span },
+                                name: Ident {
+                                    name: "item".into(),
+                                    span,
+                                },
                                 ty: t,
                                 ty_span: span,
                                 optional: false,
@@ -483,7 +532,10 @@ impl Parser {
                             span,
                         };
                         return Ok(Type::Many {
-                            item: vec![Unit { parts: vec![part], span }],
+                            item: vec![Unit {
+                                parts: vec![part],
+                                span,
+                            }],
                             at_least_one,
                         });
                     }
@@ -533,13 +585,19 @@ impl Parser {
 
     fn repetition(&mut self, item: Vec<Unit>) -> R<Type> {
         if self.eat_punct("+") {
-            Ok(Type::Many { item, at_least_one: true })
+            Ok(Type::Many {
+                item,
+                at_least_one: true,
+            })
         } else if self.eat_punct("*") {
             if self.eat_kw("until") {
                 let marker = self.string("the line that ends the repetition, like \"\"")?;
                 Ok(Type::Until { item, marker })
             } else {
-                Ok(Type::Many { item, at_least_one: false })
+                Ok(Type::Many {
+                    item,
+                    at_least_one: false,
+                })
             }
         } else {
             self.err("`+`, `*` or `* until \"MARK\"` after a group")
@@ -598,7 +656,11 @@ fn bin_type(s: &str) -> Option<Type> {
         "64" => 8,
         _ => return None,
     };
-    Some(Type::Bin { signed, width, big_endian })
+    Some(Type::Bin {
+        signed,
+        width,
+        big_endian,
+    })
 }
 
 #[cfg(test)]
@@ -627,7 +689,9 @@ mod tests {
         assert_eq!(d.messages[2].units.len(), 2);
         assert_eq!(d.states[0].transitions[1].targets.len(), 2);
         assert!(d.states[0].initial.is_some());
-        let PartKind::Field(f) = &d.messages[2].units[0].parts[2].kind else { panic!() };
+        let PartKind::Field(f) = &d.messages[2].units[0].parts[2].kind else {
+            panic!()
+        };
         assert_eq!(f.ty, Type::Flag(b"noreply".to_vec()));
     }
 

@@ -394,7 +394,10 @@ fn empty_arguments_are_the_plain_form() {
 #[test]
 fn the_protocol_form_needs_both_arguments() {
     for (args, wanted) in [
-        (quote!(protocol = chat), "add `role = server` or `role = client`"),
+        (
+            quote!(protocol = chat),
+            "add `role = server` or `role = client`",
+        ),
         (quote!(role = server), "add `protocol = MODULE`"),
     ] {
         let e = expand(args, quote!(impl Member {}));
@@ -421,7 +424,12 @@ fn the_protocol_form_refuses_asyncore_handlers() {
     let item = quote!(impl Member { fn handle_read(&mut self) {} });
     let e = expand(quote!(protocol = chat, role = client), item);
     assert_eq!(e.errors.len(), 1);
-    assert!(e.errors[0].contains("in the protocol form the handlers are the `on_*` methods of `chat::Client`"), "{:?}", e.errors);
+    assert!(
+        e.errors[0]
+            .contains("in the protocol form the handlers are the `on_*` methods of `chat::Client`"),
+        "{:?}",
+        e.errors
+    );
 }
 
 #[test]

@@ -87,7 +87,11 @@ impl Io {
 
     /// A context for a handler call that is not about a message.
     pub fn cx<'c, 'a>(&'c mut self, ch: &'c mut Channel<'a>) -> Cx<'c, 'a> {
-        Cx { ch, out: &mut self.out, closing: &mut self.closing }
+        Cx {
+            ch,
+            out: &mut self.out,
+            closing: &mut self.closing,
+        }
     }
 
     /// Reads once from the channel into the buffer; false when nothing arrived.
@@ -123,7 +127,15 @@ impl Io {
     ) -> (Cx<'c, 'a>, &'c Decoder, &'c [u8]) {
         let data = self.buf.data();
         let msg = &data[..len.min(data.len())];
-        (Cx { ch, out: &mut self.out, closing: &mut self.closing }, &self.decoder, msg)
+        (
+            Cx {
+                ch,
+                out: &mut self.out,
+                closing: &mut self.closing,
+            },
+            &self.decoder,
+            msg,
+        )
     }
 
     /// Drops the message just handled from the buffer.
@@ -137,7 +149,12 @@ impl Io {
     }
 
     /// Applies `policy` to `err`; true when decoding goes on.
-    pub fn apply(&mut self, _ch: &mut Channel<'_>, policy: Policy, err: &DecodeError) -> Result<bool> {
+    pub fn apply(
+        &mut self,
+        _ch: &mut Channel<'_>,
+        policy: Policy,
+        err: &DecodeError,
+    ) -> Result<bool> {
         let go_on = match policy {
             Policy::Close => false,
             Policy::Discard => err.can_continue(),
@@ -177,7 +194,10 @@ pub struct Cx<'c, 'a> {
 impl<'c, 'a> Cx<'c, 'a> {
     /// Appends an encoded message to the replies; an encoding error leaves them as they
     /// were and is returned.
-    pub fn send_with(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), EncodeError>) -> Result {
+    pub fn send_with(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), EncodeError>,
+    ) -> Result {
         encode(self.out)?;
         Ok(())
     }

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
 }
 
 fn load(path: &str) -> Result<(String, asyncore_protocol::ir::Protocol), String> {
-    let src = std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
+    let src =
+        std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
     match asyncore_protocol::compile(&src) {
         Ok(p) => Ok((src, p)),
         Err(errors) => {
@@ -52,15 +53,26 @@ fn load(path: &str) -> Result<(String, asyncore_protocol::ir::Protocol), String>
     }
 }
 
-fn option<'a>(args: &'a [String], name: &str, default: &'a str, allowed: &[&str]) -> Result<&'a str, String> {
+fn option<'a>(
+    args: &'a [String],
+    name: &str,
+    default: &'a str,
+    allowed: &[&str],
+) -> Result<&'a str, String> {
     let value = match args.iter().position(|a| a == name) {
-        Some(i) => args.get(i + 1).map(String::as_str).ok_or(format!("error: {name} needs a value\n"))?,
+        Some(i) => args
+            .get(i + 1)
+            .map(String::as_str)
+            .ok_or(format!("error: {name} needs a value\n"))?,
         None => default,
     };
     if allowed.contains(&value) {
         Ok(value)
     } else {
-        Err(format!("error: {name} takes one of {}, not `{value}`\n", allowed.join(", ")))
+        Err(format!(
+            "error: {name} takes one of {}, not `{value}`\n",
+            allowed.join(", ")
+        ))
     }
 }
 
@@ -107,7 +119,9 @@ fn run(args: &[String]) -> Result<String, String> {
             }
         }
         "graph" => {
-            let [f] = files.as_slice() else { return Err(USAGE.into()) };
+            let [f] = files.as_slice() else {
+                return Err(USAGE.into());
+            };
             let (_, p) = load(f)?;
             match option(rest, "--format", "dot", &["dot", "mermaid"])? {
                 "dot" => Ok(asyncore_protocol::graph::dot(&p)),
@@ -115,12 +129,16 @@ fn run(args: &[String]) -> Result<String, String> {
             }
         }
         "expand" => {
-            let [f] = files.as_slice() else { return Err(USAGE.into()) };
+            let [f] = files.as_slice() else {
+                return Err(USAGE.into());
+            };
             let role = option(rest, "--role", "both", &["server", "client", "both"])?;
             let (_, p) = load(f)?;
             let name = proc_macro2::Ident::new(&p.name, proc_macro2::Span::call_site());
-            let tokens = asyncore_protocol::gen::generate_role(&p, &quote::quote!(pub), &name, role);
-            asyncore_protocol::gen::pretty(tokens).map_err(|e| format!("error: generated code does not parse: {e}\n"))
+            let tokens =
+                asyncore_protocol::gen::generate_role(&p, &quote::quote!(pub), &name, role);
+            asyncore_protocol::gen::pretty(tokens)
+                .map_err(|e| format!("error: generated code does not parse: {e}\n"))
         }
         "--help" | "-h" | "help" => Ok(format!("{USAGE}\n")),
         other => Err(format!("error: unknown command `{other}`\n{USAGE}")),

@@ -21,7 +21,11 @@ struct Env {
 
 impl Env {
     fn new(fields: &[FieldInfo], access: impl Fn(&FieldInfo) -> TokenStream) -> Env {
-        let mut env = Env { values: HashMap::new(), fields: HashMap::new(), presence: HashMap::new() };
+        let mut env = Env {
+            values: HashMap::new(),
+            fields: HashMap::new(),
+            presence: HashMap::new(),
+        };
         for f in fields {
             env.fields.insert(f.slot, f.clone());
             if let Some(p) = f.presence {
@@ -51,7 +55,9 @@ impl Env {
     }
 
     fn name(&self, slot: u16) -> String {
-        self.fields.get(&slot).map_or_else(|| "?".to_string(), |f| f.name.clone())
+        self.fields
+            .get(&slot)
+            .map_or_else(|| "?".to_string(), |f| f.name.clone())
     }
 }
 
@@ -63,7 +69,11 @@ pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
     });
     let body = ops(m, &m.ops, &env, false);
     // A message both sides send is written with the larger limits of the two.
-    let framing = if m.dir.from_server() { quote!(SERVER_SEND_FRAMING) } else { quote!(CLIENT_SEND_FRAMING) };
+    let framing = if m.dir.from_server() {
+        quote!(SERVER_SEND_FRAMING)
+    } else {
+        quote!(CLIENT_SEND_FRAMING)
+    };
     quote! {
         let mut e = ::asyncore_runtime::wire::Encoder::new(out, &#framing);
         #body
@@ -109,7 +119,12 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                 let (n, v) = (env.name(*slot), env.value(*slot));
                 quote!(e.int(#n, (#v) as i64, #min, #max)?;)
             }
-            Op::Bin { slot, width, big_endian, .. } => {
+            Op::Bin {
+                slot,
+                width,
+                big_endian,
+                ..
+            } => {
                 let (n, v) = (env.name(*slot), env.value(*slot));
                 quote!(e.bin(#n, (#v) as u64, #width, #big_endian)?;)
             }
@@ -145,7 +160,9 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                     None => quote!(),
                 }
             }
-            Op::Repeat { slot, len, .. } | Op::Many { slot, len, .. } | Op::ManyUntil { slot, len, .. } => {
+            Op::Repeat { slot, len, .. }
+            | Op::Many { slot, len, .. }
+            | Op::ManyUntil { slot, len, .. } => {
                 let body = &list[i..i + *len as usize];
                 i += *len as usize;
                 let seq = env.value(*slot);

@@ -22,7 +22,12 @@ pub fn generate(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident) 
 
 /// Like [`generate`], keeping only the role items of `role` (`"server"`, `"client"` or
 /// `"both"`): what `asyncore-protocol expand --role` shows.
-pub fn generate_role(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident, role: &str) -> TokenStream {
+pub fn generate_role(
+    p: &Protocol,
+    vis: &TokenStream,
+    mod_name: &proc_macro2::Ident,
+    role: &str,
+) -> TokenStream {
     let docs = doc_attrs(&p.docs);
     let client_framing = framing(&p.framing, p.nocase, false, p.line_max(true));
     let server_framing = framing(&p.framing, p.nocase, false, p.line_max(false));
@@ -80,20 +85,41 @@ pub(crate) fn bytes_lit(b: &[u8]) -> TokenStream {
 /// sends "\n".
 fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> TokenStream {
     let f = &match (f, line_max) {
-        (Framing::Line { term, bare_lf, crlf, .. }, Some(max)) => {
-            Framing::Line { term: term.clone(), max, bare_lf: *bare_lf, crlf: *crlf }
-        }
+        (
+            Framing::Line {
+                term,
+                bare_lf,
+                crlf,
+                ..
+            },
+            Some(max),
+        ) => Framing::Line {
+            term: term.clone(),
+            max,
+            bare_lf: *bare_lf,
+            crlf: *crlf,
+        },
         _ => f.clone(),
     };
     match f {
-        Framing::Line { term, max, crlf: true, .. } if !send => {
+        Framing::Line {
+            term,
+            max,
+            crlf: true,
+            ..
+        } if !send => {
             let _ = term;
             let max = *max as u32;
             quote! {
                 ::asyncore_runtime::wire::Framing::Line { term: b"\r\n", max: #max, bare_lf: true, nocase: #nocase }
             }
         }
-        Framing::Line { term, max, bare_lf, crlf } => {
+        Framing::Line {
+            term,
+            max,
+            bare_lf,
+            crlf,
+        } => {
             // Sent with "\n"; `bare_lf` marks that readers take "\r\n" too.
             let bare_lf = *bare_lf || (*crlf && send);
             let term = bytes_lit(term);
@@ -102,7 +128,14 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
                 ::asyncore_runtime::wire::Framing::Line { term: #term, max: #max, bare_lf: #bare_lf, nocase: #nocase }
             }
         }
-        Framing::Length { offset, width, big_endian, adjust, skip, max } => {
+        Framing::Length {
+            offset,
+            width,
+            big_endian,
+            adjust,
+            skip,
+            max,
+        } => {
             let max = *max as u32;
             quote! {
                 ::asyncore_runtime::wire::Framing::Length(::asyncore_runtime::wire::LengthHeader {
@@ -116,7 +149,13 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
 /// The message index of `m` within the program of its direction.
 pub(crate) fn program_index(p: &Protocol, m: usize, from_client: bool) -> u16 {
     (0..m)
-        .filter(|&i| if from_client { p.messages[i].dir.from_client() } else { p.messages[i].dir.from_server() })
+        .filter(|&i| {
+            if from_client {
+                p.messages[i].dir.from_client()
+            } else {
+                p.messages[i].dir.from_server()
+            }
+        })
         .count() as u16
 }
 
@@ -155,14 +194,30 @@ fn programs(p: &Protocol) -> TokenStream {
             })
             .collect();
         let (ident, doc) = if from_client {
-            (format_ident!("CLIENT_MESSAGES"), "The decoding program of the messages the client sends (run by the server).")
+            (
+                format_ident!("CLIENT_MESSAGES"),
+                "The decoding program of the messages the client sends (run by the server).",
+            )
         } else {
-            (format_ident!("SERVER_MESSAGES"), "The decoding program of the messages the server sends (run by the client).")
+            (
+                format_ident!("SERVER_MESSAGES"),
+                "The decoding program of the messages the server sends (run by the client).",
+            )
         };
         let name = &p.name;
-        let framing_ident = if from_client { format_ident!("CLIENT_FRAMING") } else { format_ident!("SERVER_FRAMING") };
+        let framing_ident = if from_client {
+            format_ident!("CLIENT_FRAMING")
+        } else {
+            format_ident!("SERVER_FRAMING")
+        };
         let all: Vec<usize> = (0..p.messages.len())
-            .filter(|&i| if from_client { p.messages[i].dir.from_client() } else { p.messages[i].dir.from_server() })
+            .filter(|&i| {
+                if from_client {
+                    p.messages[i].dir.from_client()
+                } else {
+                    p.messages[i].dir.from_server()
+                }
+            })
             .collect();
         let order = try_order(p, &all, from_client);
         let all_ident = format_ident!("{}_ALL", ident);
@@ -203,10 +258,20 @@ fn op(o: &Op) -> TokenStream {
         Op::Uint { slot, max } => quote!(#w::Uint { slot: #slot, max: #max }),
         Op::Int { slot, min, max } => quote!(#w::Int { slot: #slot, min: #min, max: #max }),
         Op::Hex { slot, max } => quote!(#w::Hex { slot: #slot, max: #max }),
-        Op::Bin { slot, width, big_endian, signed } => {
+        Op::Bin {
+            slot,
+            width,
+            big_endian,
+            signed,
+        } => {
             quote!(#w::Bin { slot: #slot, width: #width, big_endian: #big_endian, signed: #signed })
         }
-        Op::Bytes { slot, len, len_in_message, max } => {
+        Op::Bytes {
+            slot,
+            len,
+            len_in_message,
+            max,
+        } => {
             quote!(#w::Bytes { slot: #slot, len: #len, len_in_message: #len_in_message, max: #max })
         }
         Op::LinesUntil { slot, marker, max } => {
@@ -214,13 +279,31 @@ fn op(o: &Op) -> TokenStream {
             quote!(#w::LinesUntil { slot: #slot, marker: #marker, max: #max })
         }
         Op::Opt { slot, len } => quote!(#w::Opt { slot: #slot, len: #len }),
-        Op::Repeat { slot, count, len, stride, max } => {
+        Op::Repeat {
+            slot,
+            count,
+            len,
+            stride,
+            max,
+        } => {
             quote!(#w::Repeat { slot: #slot, count: #count, len: #len, stride: #stride, max: #max })
         }
-        Op::Many { slot, len, stride, min, max } => {
+        Op::Many {
+            slot,
+            len,
+            stride,
+            min,
+            max,
+        } => {
             quote!(#w::Many { slot: #slot, len: #len, stride: #stride, min: #min, max: #max })
         }
-        Op::ManyUntil { slot, marker, len, stride, max } => {
+        Op::ManyUntil {
+            slot,
+            marker,
+            len,
+            stride,
+            max,
+        } => {
             let marker = bytes_lit(marker);
             quote!(#w::ManyUntil { slot: #slot, marker: #marker, len: #len, stride: #stride, max: #max })
         }

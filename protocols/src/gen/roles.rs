@@ -25,7 +25,9 @@ pub fn handler_name(message: &str) -> String {
 
 /// True when the handler of message `m` chooses the next state.
 fn has_choice(p: &Protocol, m: usize) -> bool {
-    p.states.iter().any(|s| s.transitions.iter().any(|(mi, t)| *mi == m && t.len() > 1))
+    p.states
+        .iter()
+        .any(|s| s.transitions.iter().any(|(mi, t)| *mi == m && t.len() > 1))
 }
 
 fn choice_targets(p: &Protocol, m: usize) -> Vec<Target> {
@@ -115,7 +117,10 @@ fn next_enums(p: &Protocol) -> TokenStream {
             continue;
         }
         let name = format_ident!("{}Next", m.name);
-        let doc = format!("The next state after [`{}`], chosen by the server's handler.", m.name);
+        let doc = format!(
+            "The next state after [`{}`], chosen by the server's handler.",
+            m.name
+        );
         let variants = choice_targets(p, mi).into_iter().map(|t| {
             let v = format_ident!("{}", target_name(p, t));
             let d = match t {
@@ -396,10 +401,15 @@ fn client_role(p: &Protocol) -> TokenStream {
         }
     });
     // Client-side state tracking: a set of possible server states, as bits.
-    let sends = p.messages.iter().enumerate().filter(|(_, m)| m.dir.from_client()).map(|(mi, m)| {
-        let n = &m.name;
-        let per_state = p.states.iter().enumerate().filter_map(|(si, s)| {
-            s.transitions.iter().find(|(x, _)| *x == mi).map(|(_, targets)| {
+    let sends = p
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.dir.from_client())
+        .map(|(mi, m)| {
+            let n = &m.name;
+            let per_state = p.states.iter().enumerate().filter_map(|(si, s)| {
+                s.transitions.iter().find(|(x, _)| *x == mi).map(|(_, targets)| {
                 let from = 1u64 << (si % 64);
                 let mut to = 0u64;
                 let mut closes = false;
@@ -411,9 +421,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                 }
                 quote!(if states & #from != 0 { next |= #to; allowed = true; closes |= #closes; })
             })
+            });
+            quote!(#n => { #(#per_state)* })
         });
-        quote!(#n => { #(#per_state)* })
-    });
     quote! {
         /// The client side: one method per message the server sends. `#[dispatcher(protocol
         /// = ..., role = client)]` on an `impl` block implements it.

@@ -18,22 +18,37 @@ fn field_docs(f: &FieldInfo) -> Vec<TokenStream> {
         FieldKind::Seq(_) => "the items of a repetition",
         FieldKind::Lines { .. } => "a run of lines",
     };
-    let d = format!(" `{}`: {what}{}.", f.name, if f.presence.is_some() { " (optional)" } else { "" });
+    let d = format!(
+        " `{}`: {what}{}.",
+        f.name,
+        if f.presence.is_some() {
+            " (optional)"
+        } else {
+            ""
+        }
+    );
     vec![quote!(#[doc = #d])]
 }
 
 /// Whether values of this field borrow from the input.
 fn borrows(f: &FieldInfo) -> bool {
-    matches!(f.kind, FieldKind::Bytes | FieldKind::Seq(_) | FieldKind::Lines { .. })
+    matches!(
+        f.kind,
+        FieldKind::Bytes | FieldKind::Seq(_) | FieldKind::Lines { .. }
+    )
 }
 
 /// Whether the message struct has a lifetime parameter.
 pub(crate) fn has_lifetime(m: &Message) -> bool {
-    m.fields.iter().any(|f| f.derived_from.is_none() && borrows(f))
+    m.fields
+        .iter()
+        .any(|f| f.derived_from.is_none() && borrows(f))
 }
 
 fn item_has_lifetime(it: &ItemType) -> bool {
-    it.fields.iter().any(|f| f.derived_from.is_none() && borrows(f))
+    it.fields
+        .iter()
+        .any(|f| f.derived_from.is_none() && borrows(f))
 }
 
 /// The Rust type of a message's type with `'a`: `Get<'a>` or `Quit`.
@@ -154,7 +169,11 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
         docs.push(quote!(#[doc = ""]));
     }
     docs.push(quote!(#[doc = #sender]));
-    let visible: Vec<&FieldInfo> = m.fields.iter().filter(|f| f.derived_from.is_none()).collect();
+    let visible: Vec<&FieldInfo> = m
+        .fields
+        .iter()
+        .filter(|f| f.derived_from.is_none())
+        .collect();
     let lt = has_lifetime(m);
     let generics = if lt { quote!(<'a>) } else { quote!() };
     let field_defs = visible.iter().map(|f| {
@@ -174,7 +193,11 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
             let sname = format_ident!("{}", sname);
             let ilt = item_has_lifetime(it);
             let ig = if ilt { quote!(<'a>) } else { quote!() };
-            let fields: Vec<&FieldInfo> = it.fields.iter().filter(|f| f.derived_from.is_none()).collect();
+            let fields: Vec<&FieldInfo> = it
+                .fields
+                .iter()
+                .filter(|f| f.derived_from.is_none())
+                .collect();
             let defs = fields.iter().map(|f| {
                 let fname = format_ident!("{}", f.name);
                 let ty = if f.presence.is_some() {
@@ -207,7 +230,8 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
         }
     }
     let encode_body = encode::message_body(p, m);
-    let impl_generics = if lt { quote!(<'a>) } else { quote!(<'a>) };
+    // `'a` is the lifetime of `from_slots`' input even when the message borrows nothing.
+    let impl_generics = quote!(<'a>);
     let self_ty = if lt { quote!(#name<'a>) } else { quote!(#name) };
     let _ = mi;
     let (decode_doc, encode_doc) = (
@@ -237,14 +261,28 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
 
 fn direction_enum(p: &Protocol, from_client: bool) -> TokenStream {
     let (ename, program, doc) = if from_client {
-        (format_ident!("ClientMessage"), format_ident!("CLIENT_MESSAGES"), "A message the client sends.")
+        (
+            format_ident!("ClientMessage"),
+            format_ident!("CLIENT_MESSAGES"),
+            "A message the client sends.",
+        )
     } else {
-        (format_ident!("ServerMessage"), format_ident!("SERVER_MESSAGES"), "A message the server sends.")
+        (
+            format_ident!("ServerMessage"),
+            format_ident!("SERVER_MESSAGES"),
+            "A message the server sends.",
+        )
     };
     let msgs: Vec<&Message> = p
         .messages
         .iter()
-        .filter(|m| if from_client { m.dir.from_client() } else { m.dir.from_server() })
+        .filter(|m| {
+            if from_client {
+                m.dir.from_client()
+            } else {
+                m.dir.from_server()
+            }
+        })
         .collect();
     let lt = quote!('a);
     let variants = msgs.iter().map(|m| {
