@@ -1,4 +1,4 @@
-//! Checks a description and lowers it to the [`ir`](crate::ir): every error found is
+//! Checks a description and lowers it to the [`crate::ir`] form: every error found is
 //! reported, each at the token it concerns.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -13,6 +13,13 @@ use crate::ir::{self, FieldInfo, FieldKind, ItemType, Op, Protocol, Target};
 const MESSAGE_LIMIT: u64 = u32::MAX as u64;
 
 /// Checks `d` and lowers it, or returns every error found.
+///
+/// ```
+/// use asyncore_protocol::{check::check, parse::parse};
+/// let d = parse("protocol p framing line \"\\n\" max 1KiB client A = \"a\" state S initial { A -> T }").unwrap();
+/// let errors = check(&d).unwrap_err();
+/// assert_eq!(errors[0].message, "unknown state `T`");
+/// ```
 pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
     let mut cx = Cx { errors: Vec::new() };
     let framing = cx.framing(d);
@@ -1390,6 +1397,11 @@ fn int_range(signed: bool, bits: u8) -> (i128, i128) {
 }
 
 /// `snake_case` or `lower` to `CamelCase`.
+///
+/// ```
+/// assert_eq!(asyncore_protocol::check::camel("headers"), "Headers");
+/// assert_eq!(asyncore_protocol::check::camel("flush_all"), "FlushAll");
+/// ```
 pub fn camel(s: &str) -> String {
     s.split('_')
         .filter(|p| !p.is_empty())
@@ -1459,7 +1471,12 @@ fn is_rust_keyword(s: &str) -> bool {
     )
 }
 
-/// Whether a message is sent by the given side.
+/// Whether a message is sent by the server (`server: true`) or by the client.
+///
+/// ```
+/// use asyncore_protocol::{ast::Dir, check::sent_by};
+/// assert!(sent_by(Dir::Both, true) && sent_by(Dir::Client, false) && !sent_by(Dir::Server, false));
+/// ```
 pub fn sent_by(dir: Dir, server: bool) -> bool {
     if server {
         dir.from_server()

@@ -36,15 +36,23 @@ impl Diagnostic {
         line_col(src, self.span.start)
     }
 
-    /// Renders the diagnostic as rustc does:
+    /// Renders the diagnostic as rustc does: message, `path:line:col`, the source line,
+    /// a caret under the span, and the help.
     ///
-    /// ```text
+    /// ```
+    /// use asyncore_protocol::{ast::Span, Diagnostic};
+    /// let src = "protocol x\nstate A initial { M -> Redy }\n";
+    /// let at = src.find("Redy").unwrap();
+    /// let d = Diagnostic::new("unknown state `Redy`", Span { start: at, end: at + 4 })
+    ///     .help("did you mean `Ready`?");
+    /// assert_eq!(d.render("x.proto", src), "\
     /// error: unknown state `Redy`
-    ///  --> protocols/echo.proto:7:24
+    ///  --> x.proto:2:24
     ///   |
-    /// 7 | state Ready initial { Line -> Redy }
-    ///   |                               ^^^^
+    /// 2 | state A initial { M -> Redy }
+    ///   |                        ^^^^
     ///   = help: did you mean `Ready`?
+    /// ");
     /// ```
     pub fn render(&self, path: &str, src: &str) -> String {
         let (line, col) = self.line_col(src);
@@ -80,6 +88,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `src`.
+///
+/// ```
+/// assert_eq!(asyncore_protocol::diag::line_col("ab\ncd", 4), (2, 2));
+/// ```
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(src, offset.min(src.len()));
     let before = &src[..offset];
@@ -96,6 +108,12 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// The closest of `candidates` to `name`, if one is close enough to be a likely typo.
+///
+/// ```
+/// use asyncore_protocol::diag::suggest;
+/// assert_eq!(suggest("Redy", ["Ready", "Body"]), Some("Ready"));
+/// assert_eq!(suggest("Zzz", ["Ready"]), None);
+/// ```
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.len() / 3).max(1);
     candidates

@@ -219,6 +219,13 @@ fn number(i: &str) -> Res<'_, Result<Tok, String>> {
 }
 
 /// Cuts `src` into tokens; the first bad character or literal is an error.
+///
+/// ```
+/// use asyncore_protocol::lex::{lex, Tok};
+/// let toks = lex("max 4KiB \"\\r\\n\"").unwrap();
+/// assert_eq!(toks[1].tok, Tok::Num { value: 4096, hex_digits: None });
+/// assert_eq!(toks[2].tok, Tok::Str(b"\r\n".to_vec()));
+/// ```
 pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
     let mut out = Vec::new();
     let mut i = src;

@@ -1,8 +1,37 @@
 //! The protocol description compiler behind `#[dispatcher]` and `protocol!`.
 //!
-//! Each stage is a plain function: [`parse`](parse::parse) (text to a syntax tree with
-//! spans), [`check`](check::check) (every error at its token, lowered to the [`ir`]), and
-//! [`gen::generate`] (Rust tokens). [`compile`] runs the first two.
+//! Each stage is a plain function, testable without a macro context and reused by the
+//! `asyncore-protocol` command-line tool:
+//!
+//! 1. [`lex::lex`] (nom): text to tokens with byte spans;
+//! 2. [`parse::parse`]: tokens to the syntax tree ([`ast`]), with "expected ..., found ..."
+//!    errors at the offending token;
+//! 3. [`check::check`]: every check of the language, all errors at once, each at its
+//!    token, and the lowering to the [`ir`];
+//! 4. [`gen::generate`]: the Rust module, as tokens for `quote`; [`graph`] draws the state
+//!    machine.
+//!
+//! [`compile`] runs stages 1 to 3, [`expand`] all four. The language is described in
+//! `docs/protocol-language.md`.
+//!
+//! ```
+//! let src = r#"
+//!     protocol greeting
+//!     framing line "\r\n" max 1KiB
+//!     client Hello = "HELLO" name:word
+//!     client Bye = "BYE"
+//!     server Reply = code:u16 text:rest
+//!     state Start initial { Hello -> Start  Bye -> close }
+//! "#;
+//! let protocol = asyncore_protocol::compile(src).unwrap();
+//! assert_eq!(protocol.messages.len(), 3);
+//!
+//! let broken = src.replace("-> Start ", "-> Strat ");
+//! let errors = asyncore_protocol::compile(&broken).unwrap_err();
+//! assert!(errors[0].render("greeting.proto", &broken).contains("unknown state `Strat`"));
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod ast;
 pub mod check;
@@ -15,13 +44,27 @@ pub mod parse;
 
 pub use diag::Diagnostic;
 
-/// Parses and checks a description.
+/// Parses and checks a description: the [`ir::Protocol`], or every error found.
+///
+/// ```
+/// let p = asyncore_protocol::compile("protocol p framing line \"\\n\" max 1KiB client A = \"a\"").unwrap();
+/// assert_eq!(p.states[0].name, "Ready"); // no states declared: one implicit state
+/// ```
 pub fn compile(src: &str) -> Result<ir::Protocol, Vec<Diagnostic>> {
     let ast = parse::parse(src).map_err(|d| vec![d])?;
     check::check(&ast)
 }
 
 /// Parses, checks and generates the module `VIS mod NAME { ... }` of a description.
+///
+/// ```
+/// let name = proc_macro2::Ident::new("echo", proc_macro2::Span::call_site());
+/// let src = "protocol echo framing line \"\\n\" max 1KiB client Line = text:rest server Echo = text:rest";
+/// let tokens = asyncore_protocol::expand(src, &quote::quote!(pub), &name).unwrap();
+/// let code = asyncore_protocol::gen::pretty(tokens).unwrap();
+/// assert!(code.contains("pub mod echo"));
+/// assert!(code.contains("pub struct Line<'a>"));
+/// ```
 pub fn expand(
     src: &str,
     vis: &proc_macro2::TokenStream,

@@ -5,7 +5,14 @@ use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::lex::{lex, Tok, Token};
 
-/// Parses a description.
+/// Parses a description into its syntax tree; the first syntax error is returned.
+///
+/// ```
+/// let d = asyncore_protocol::parse::parse("protocol p framing line \"\\n\" max 1KiB client A = \"a\" n:u8").unwrap();
+/// assert_eq!(d.messages[0].name.name, "A");
+/// let e = asyncore_protocol::parse::parse("protocol p client A \"a\"").unwrap_err();
+/// assert_eq!(e.message, "expected `=`, found a string");
+/// ```
 pub fn parse(src: &str) -> Result<Description, Diagnostic> {
     let toks = lex(src)?;
     let end = Span {

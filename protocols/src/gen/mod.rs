@@ -16,12 +16,26 @@ use quote::{format_ident, quote};
 use crate::ir::{Framing, Op, Protocol};
 
 /// Generates the protocol module: `VIS mod NAME { ... }`.
+///
+/// ```
+/// let p = asyncore_protocol::compile("protocol p framing line \"\\n\" max 1KiB client Ping = \"PING\"").unwrap();
+/// let name = proc_macro2::Ident::new("p", proc_macro2::Span::call_site());
+/// let code = asyncore_protocol::gen::generate(&p, &quote::quote!(pub), &name).to_string();
+/// assert!(code.contains("pub trait Server"));
+/// ```
 pub fn generate(p: &Protocol, vis: &TokenStream, mod_name: &proc_macro2::Ident) -> TokenStream {
     generate_role(p, vis, mod_name, "both")
 }
 
 /// Like [`generate`], keeping only the role items of `role` (`"server"`, `"client"` or
 /// `"both"`): what `asyncore-protocol expand --role` shows.
+///
+/// ```
+/// let p = asyncore_protocol::compile("protocol p framing line \"\\n\" max 1KiB client Ping = \"PING\"").unwrap();
+/// let name = proc_macro2::Ident::new("p", proc_macro2::Span::call_site());
+/// let code = asyncore_protocol::gen::generate_role(&p, &quote::quote!(pub), &name, "server").to_string();
+/// assert!(code.contains("pub trait Server") && !code.contains("pub trait Client"));
+/// ```
 pub fn generate_role(
     p: &Protocol,
     vis: &TokenStream,
@@ -61,6 +75,11 @@ pub fn generate_role(
 }
 
 /// Formats generated items as a Rust file, for `expand`.
+///
+/// ```
+/// let code = asyncore_protocol::gen::pretty(quote::quote!(struct A;)).unwrap();
+/// assert_eq!(code, "struct A;\n");
+/// ```
 pub fn pretty(tokens: TokenStream) -> Result<String, String> {
     let file: syn::File = syn::parse2(tokens).map_err(|e| e.to_string())?;
     Ok(prettyplease::unparse(&file))
