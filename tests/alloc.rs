@@ -90,7 +90,7 @@ fn decode(
         buf.extend_from_slice(piece);
         let mut start = 0;
         loop {
-            match dec.decode(&buf[start..], resp::CLIENT_MESSAGES_ALL) {
+            match resp::ClientMessage::decode(dec, &buf[start..], resp::CLIENT_MESSAGES_ALL) {
                 Ok(Decoded::Message { index, len }) => {
                     let msg =
                         resp::ClientMessage::from_decoder(dec, &buf[start..start + len], index);

@@ -49,7 +49,7 @@ fn generated(dec: &mut Decoder, input: &[u8]) -> (usize, usize) {
     let (mut n, mut total) = (0, 0);
     let mut start = 0;
     loop {
-        match dec.decode(&input[start..], resp::CLIENT_MESSAGES_ALL) {
+        match resp::ClientMessage::decode(dec, &input[start..], resp::CLIENT_MESSAGES_ALL) {
             Ok(Decoded::Message { index, len }) => {
                 if let Some(resp::ClientMessage::Command(c)) =
                     resp::ClientMessage::from_decoder(dec, &input[start..start + len], index)

@@ -484,7 +484,7 @@ fn digits(hay: &[u8], radix: u64) -> (usize, Option<u64>) {
 /// The index of the first `byte` in `hay`: eight bytes a step (the "has zero byte" bit
 /// trick on the XOR with the pattern), then the tail byte by byte.
 #[inline]
-fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+pub(super) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let pattern = LO.wrapping_mul(u64::from(byte));
@@ -655,6 +655,58 @@ impl Decoder {
         self.unit = Unit::default();
         self.pos = 0;
         self.scan = 0;
+    }
+
+    /// Whether the decoder is between messages: no partial message, no input being
+    /// skipped. The fast path of generated decoders only runs then.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "p",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// assert!(decoder.is_idle());
+    /// decoder.decode(b"PI", &[0])?;
+    /// assert!(!decoder.is_idle());
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    #[inline]
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Start)
+    }
+
+    /// For the fast path: makes message `index` the current one, with its slots empty and
+    /// no items, and returns the slot and item vectors to fill. The decoder stays between
+    /// messages, so a fast path that gives up leaves nothing behind.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program, Slot};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "p",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Say", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+    /// # };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// let (slots, items) = decoder.fast_begin(0);
+    /// slots[0] = Slot::Range(0, 2);
+    /// assert!(items.is_empty());
+    /// assert_eq!(decoder.slots(), [Slot::Range(0, 2)]);
+    /// ```
+    #[inline]
+    pub fn fast_begin(&mut self, index: u16) -> (&mut Vec<Slot>, &mut Vec<Slot>) {
+        let n = self
+            .program
+            .messages
+            .get(usize::from(index))
+            .map_or(0, |m| usize::from(m.slots));
+        self.msg = index;
+        self.slots.clear();
+        self.slots.resize(n, Slot::Empty);
+        self.items.clear();
+        (&mut self.slots, &mut self.items)
     }
 
     /// The most bytes the caller's buffer must be able to hold for this decoder to decide

@@ -54,6 +54,7 @@ pub enum Event {
 #[derive(Debug)]
 pub struct Io {
     decoder: Decoder,
+    fast: Option<super::fast::FastFn>,
     buf: FrameBuf,
     out: Vec<u8>,
     opened: bool,
@@ -64,10 +65,17 @@ impl Io {
     /// Plumbing for a channel that decodes `program`; the read buffer holds at most the
     /// largest message of the program.
     pub fn new(program: &'static Program) -> Io {
+        Io::with_fast_path(program, None)
+    }
+
+    /// Like [`new`](Self::new), with the generated fast path of the program's messages,
+    /// tried first whenever the decoder is between messages.
+    pub fn with_fast_path(program: &'static Program, fast: Option<super::fast::FastFn>) -> Io {
         let decoder = Decoder::new(program);
         let limit = decoder.buffer_limit().max(1);
         Io {
             decoder,
+            fast,
             buf: FrameBuf::with_capacity(limit.min(16 * 1024), limit),
             out: Vec::new(),
             opened: false,
@@ -109,6 +117,13 @@ impl Io {
         loop {
             if self.closing {
                 return Event::NeedMore;
+            }
+            if let Some(fast) = self.fast {
+                if let Some(super::Decoded::Message { index, len }) =
+                    fast(&mut self.decoder, self.buf.data(), allowed)
+                {
+                    return Event::Message { index, len };
+                }
             }
             match self.decoder.decode(self.buf.data(), allowed) {
                 Ok(super::Decoded::NeedMore) => return Event::NeedMore,

@@ -94,6 +94,7 @@
 
 mod decode;
 mod encode;
+pub mod fast;
 mod io;
 mod view;
 

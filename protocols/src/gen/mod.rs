@@ -7,6 +7,7 @@
 //! absolute path.
 
 mod encode;
+mod fast;
 mod roles;
 mod types;
 
@@ -50,6 +51,8 @@ pub fn generate_role(
     let types = types::messages(p);
     let programs = programs(p);
     let roles = roles::roles(p, role);
+    let fast_client = fast::direction(p, true);
+    let fast_server = fast::direction(p, false);
     let name = &p.name;
     let graph = crate::graph::mermaid(p);
     let graph_doc = format!("State diagram of `{name}`:\n\n```text\n{graph}```");
@@ -68,6 +71,8 @@ pub fn generate_role(
         /// How the server's messages are written.
         pub static SERVER_SEND_FRAMING: ::asyncore_runtime::wire::Framing = #server_send;
         #programs
+        #fast_client
+        #fast_server
         #types
         #roles
         }

@@ -259,7 +259,7 @@ fn server_role(p: &Protocol) -> TokenStream {
         impl<H: Server> ServerChannel<H> {
             /// A channel in the initial state.
             pub fn new(handler: H) -> Self {
-                ServerChannel { handler, io: ::asyncore_runtime::wire::Io::new(&CLIENT_MESSAGES), state: State::INITIAL }
+                ServerChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&CLIENT_MESSAGES, ::core::option::Option::Some(fast_client)), state: State::INITIAL }
             }
             /// The current state.
             pub fn state(&self) -> State { self.state }
@@ -491,7 +491,7 @@ fn client_role(p: &Protocol) -> TokenStream {
         impl<H: Client> ClientChannel<H> {
             /// A channel whose server is in the initial state.
             pub fn new(handler: H) -> Self {
-                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::new(&SERVER_MESSAGES), states: State::INITIAL.bit() }
+                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit() }
             }
             fn step(handler: &mut H, cx: &mut ClientCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result {
                 match index {

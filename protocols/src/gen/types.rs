@@ -260,6 +260,11 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
 }
 
 fn direction_enum(p: &Protocol, from_client: bool) -> TokenStream {
+    let fast = if from_client {
+        format_ident!("fast_client")
+    } else {
+        format_ident!("fast_server")
+    };
     let (ename, program, doc) = if from_client {
         (
             format_ident!("ClientMessage"),
@@ -348,6 +353,16 @@ fn direction_enum(p: &Protocol, from_client: bool) -> TokenStream {
             #[doc = #decoder_doc]
             pub fn decoder() -> ::asyncore_runtime::wire::Decoder {
                 ::asyncore_runtime::wire::Decoder::new(&#program)
+            }
+            /// Decodes the next message allowed (`allowed`, in the order to try) from the
+            /// front of `buf`, as a channel does: the fast path first when the whole
+            /// message is there, else the resumable decoder (see `Decoder::decode` for the
+            /// calling convention).
+            pub fn decode(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8], allowed: &[u16]) -> ::core::result::Result<::asyncore_runtime::wire::Decoded, ::asyncore_runtime::wire::DecodeError> {
+                match #fast(dec, buf, allowed) {
+                    ::core::option::Option::Some(d) => ::core::result::Result::Ok(d),
+                    ::core::option::Option::None => dec.decode(buf, allowed),
+                }
             }
         }
         #(#froms)*

@@ -1,0 +1,343 @@
+//! The fast path of generated decoders.
+//!
+//! For each line-framed message, the compiler also generates a straight-line Rust
+//! function that decodes the message when it is wholly in the buffer, the common case of a
+//! pipelined load. It only ever answers for the plain success case: a message it would
+//! decode is exactly the one the [`Decoder`] decodes (the fuzz targets check this), and
+//! anything else (input still missing, a limit, a malformed field, a bare LF) makes it
+//! step aside with [`Fast::Fallback`], so that the resumable decoder runs and reports.
+//! Both leave the same slots, so [`Decoder::slots`] and [`Decoder::items`] serve either.
+//!
+//! The functions below are its building blocks: each returns `None` where the fast path
+//! gives up.
+
+use super::decode::memchr;
+use super::{Decoded, Decoder, Framing, Slot};
+
+/// What a generated fast decoder of one message says about the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fast {
+    /// The message, `len` bytes long, is decoded; its slots are in the decoder.
+    Match(usize),
+    /// The buffer starts with a complete, well-formed line that is not this message
+    /// (its leading literal differs): try the next allowed message.
+    NoMatch,
+    /// Let the resumable decoder decide.
+    Fallback,
+}
+
+/// The fast decoder of a direction: the allowed messages tried in order.
+pub type FastFn = fn(&mut Decoder, &[u8], &[u16]) -> Option<Decoded>;
+
+/// Tries `each` (the generated fast decoder of message `i`) on the allowed messages in
+/// order: the first `Match` is the message; a `Fallback`, or no match at all, leaves the
+/// decision to the resumable decoder (`None`). Only runs when the decoder is between
+/// messages.
+///
+/// ```
+/// use asyncore_runtime::wire::{fast, Decoded, Decoder, Framing, Message, Op, Program};
+///
+/// static P: Program = Program {
+///     name: "p",
+///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+///     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+/// };
+/// fn ping(dec: &mut Decoder, buf: &[u8]) -> fast::Fast {
+///     let _ = dec.fast_begin(0);
+///     let Some((end, next)) = fast::line(buf, 0, &P.framing) else { return fast::Fast::Fallback };
+///     match fast::lit(buf, 0, end, b"PING", false) {
+///         Some(p) if p == end => fast::Fast::Match(next),
+///         Some(_) => fast::Fast::Fallback,
+///         None => fast::Fast::NoMatch,
+///     }
+/// }
+/// let mut dec = Decoder::new(&P);
+/// let got = fast::run(&mut dec, b"PING\n", &[0], |dec, buf, _| ping(dec, buf));
+/// assert_eq!(got, Some(Decoded::Message { index: 0, len: 5 }));
+/// assert_eq!(fast::run(&mut dec, b"PIN", &[0], |dec, buf, _| ping(dec, buf)), None);
+/// ```
+pub fn run(
+    dec: &mut Decoder,
+    buf: &[u8],
+    allowed: &[u16],
+    each: impl Fn(&mut Decoder, &[u8], u16) -> Fast,
+) -> Option<Decoded> {
+    if buf.is_empty() || !dec.is_idle() {
+        return None;
+    }
+    for &index in allowed {
+        match each(dec, buf, index) {
+            Fast::Match(len) => return Some(Decoded::Message { index, len }),
+            Fast::NoMatch => continue,
+            Fast::Fallback => return None,
+        }
+    }
+    None
+}
+
+/// The line starting at `from`: `(end of content, offset after the terminator)`, if its
+/// terminator is buffered, the line is within the framing's maximum, and (in strict CRLF)
+/// no bare LF comes first.
+///
+/// ```
+/// use asyncore_runtime::wire::{fast, Framing};
+/// static CRLF: Framing = Framing::Line { term: b"\r\n", max: 10, bare_lf: false, nocase: false };
+/// assert_eq!(fast::line(b"ab\r\ncd", 0, &CRLF), Some((2, 4)));
+/// assert_eq!(fast::line(b"ab\ncd\r\n", 0, &CRLF), None); // bare LF: the decoder reports it
+/// assert_eq!(fast::line(b"abc", 0, &CRLF), None); // not complete yet
+/// ```
+#[inline]
+pub fn line(buf: &[u8], from: usize, framing: &Framing) -> Option<(usize, usize)> {
+    let Framing::Line {
+        term, max, bare_lf, ..
+    } = *framing
+    else {
+        return None;
+    };
+    let last = *term.last()?;
+    let hay = buf.get(from..)?;
+    // Most lines of a pipelined load are short: a plain scan of the first bytes, then the
+    // word-at-a-time search.
+    let head = hay.len().min(32);
+    let at = from
+        + match hay[..head].iter().position(|&b| b == last) {
+            Some(i) => i,
+            None => head + memchr(last, &hay[head..])?,
+        };
+    let end = if term.len() == 1 {
+        at
+    } else if term == b"\r\n" {
+        if at > from && buf[at - 1] == b'\r' {
+            at - 1
+        } else if bare_lf {
+            at
+        } else {
+            return None;
+        }
+    } else {
+        let start = (at + 1).checked_sub(term.len())?;
+        if start < from || buf.get(start..=at)? != term {
+            return None;
+        }
+        start
+    };
+    if end - from > max as usize {
+        return None;
+    }
+    Some((end, at + 1))
+}
+
+/// The terminator of the line that started at `start`, right at `pos`: the position after
+/// it, if it is buffered, the line is within the framing's maximum, and it is a proper
+/// terminator (in strict CRLF, `\r\n`; a bare `\n` only where accepted). For lines
+/// whose parts never reach past their end (literals and numbers), so no search is needed.
+///
+/// ```
+/// use asyncore_runtime::wire::{fast, Framing};
+/// static CRLF: Framing = Framing::Line { term: b"\r\n", max: 10, bare_lf: false, nocase: false };
+/// assert_eq!(fast::term_at(b"$12\r\nx", 0, 3, &CRLF), Some(5));
+/// assert_eq!(fast::term_at(b"$12\nx", 0, 3, &CRLF), None);
+/// ```
+#[inline]
+pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Option<usize> {
+    let Framing::Line {
+        term, max, bare_lf, ..
+    } = *framing
+    else {
+        return None;
+    };
+    if pos - start > max as usize {
+        return None;
+    }
+    let rest = buf.get(pos..)?;
+    if rest.starts_with(term) {
+        return Some(pos + term.len());
+    }
+    if term == b"\r\n" && bare_lf && rest.first() == Some(&b'\n') {
+        return Some(pos + 1);
+    }
+    None
+}
+
+/// `lit` at `pos` (before `end`): the position after it.
+#[inline]
+pub fn lit(buf: &[u8], pos: usize, end: usize, lit: &[u8], nocase: bool) -> Option<usize> {
+    let stop = pos.checked_add(lit.len())?;
+    if stop > end {
+        return None;
+    }
+    let head = buf.get(pos..stop)?;
+    let same = if nocase {
+        head.eq_ignore_ascii_case(lit)
+    } else {
+        same_bytes(head, lit)
+    };
+    same.then_some(stop)
+}
+
+/// Equal slices of equal length; short literals (the usual `*`, `$`, `\r\n`) without a
+/// call to `memcmp`.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    match (a, b) {
+        ([x], [y]) => x == y,
+        ([x0, x1], [y0, y1]) => x0 == y0 && x1 == y1,
+        _ => a == b,
+    }
+}
+
+/// `lit` at `pos` between units (in the stream), if buffered.
+#[inline]
+pub fn lit_between(buf: &[u8], pos: usize, lit: &[u8]) -> Option<usize> {
+    let stop = pos.checked_add(lit.len())?;
+    same_bytes(buf.get(pos..stop)?, lit).then_some(stop)
+}
+
+#[inline]
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// One or more spaces or tabs: the position after them.
+#[inline]
+pub fn sep(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let p = ows(buf, pos, end);
+    (p > pos).then_some(p)
+}
+
+/// Zero or more spaces or tabs: the position after them.
+#[inline]
+pub fn ows(buf: &[u8], pos: usize, end: usize) -> usize {
+    let mut p = pos;
+    while p < end && is_space(buf[p]) {
+        p += 1;
+    }
+    p
+}
+
+/// A word: one or more bytes up to a space, a tab, a byte of the terminator `term`, or
+/// `end`: the position after it.
+#[inline]
+pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
+    let hay = buf.get(pos..end)?;
+    let n = hay
+        .iter()
+        .position(|&b| is_space(b) || term.contains(&b))
+        .unwrap_or(hay.len());
+    (n > 0).then_some(pos + n)
+}
+
+/// An RFC 9110 token: the position after it.
+#[inline]
+pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let hay = buf.get(pos..end)?;
+    let n = hay
+        .iter()
+        .position(|&b| {
+            !(b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                ))
+        })
+        .unwrap_or(hay.len());
+    (n > 0).then_some(pos + n)
+}
+
+/// The rest of the line, which (with a multi-byte terminator in strict mode, `check`)
+/// holds no byte of `term`: `end`.
+#[inline]
+pub fn rest(buf: &[u8], pos: usize, end: usize, term: &[u8], check: bool) -> Option<usize> {
+    let hay = buf.get(pos..end)?;
+    if check && hay.iter().any(|b| term.contains(b)) {
+        return None;
+    }
+    Some(end)
+}
+
+/// A decimal unsigned integer of at most `max`: the value and the position after it.
+#[inline]
+pub fn uint(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
+    let mut p = pos;
+    let mut v: u64 = 0;
+    while p < end && buf[p].is_ascii_digit() {
+        v = v.checked_mul(10)?.checked_add(u64::from(buf[p] - b'0'))?;
+        p += 1;
+    }
+    (p > pos && v <= max).then_some((v, p))
+}
+
+/// A decimal signed integer within `min..=max`: the value (two's complement) and the
+/// position after it.
+#[inline]
+pub fn int(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<(u64, usize)> {
+    let neg = pos < end && buf[pos] == b'-';
+    let start = pos + usize::from(neg);
+    let (magnitude, p) = uint(buf, start, end, u64::MAX)?;
+    let v = if neg {
+        0i64.checked_sub_unsigned(magnitude)?
+    } else {
+        i64::try_from(magnitude).ok()?
+    };
+    (min <= v && v <= max).then_some((v as u64, p))
+}
+
+/// A hexadecimal unsigned integer of at most `max`.
+#[inline]
+pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
+    let mut p = pos;
+    let mut v: u64 = 0;
+    while p < end {
+        let d = match buf[p] {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => b - b'a' + 10,
+            b @ b'A'..=b'F' => b - b'A' + 10,
+            _ => break,
+        };
+        v = v.checked_mul(16)?.checked_add(u64::from(d))?;
+        p += 1;
+    }
+    (p > pos && v <= max).then_some((v, p))
+}
+
+/// `n` bytes at `pos`, at most `max`, ending by `limit` (the end of the line, or of the
+/// buffer between units): the position after them.
+#[inline]
+pub fn bytes(pos: usize, n: u64, max: u32, limit: usize) -> Option<usize> {
+    if n > u64::from(max) {
+        return None;
+    }
+    let stop = pos.checked_add(usize::try_from(n).ok()?)?;
+    (stop <= limit).then_some(stop)
+}
+
+/// A byte range as a slot.
+#[inline]
+pub fn range(start: usize, end: usize) -> Option<Slot> {
+    Some(Slot::Range(
+        u32::try_from(start).ok()?,
+        u32::try_from(end).ok()?,
+    ))
+}
+
+/// The integer in a slot (0 for any other slot).
+#[inline]
+pub fn int_of(slot: Option<&Slot>) -> u64 {
+    match slot {
+        Some(Slot::Int(v)) => *v,
+        _ => 0,
+    }
+}

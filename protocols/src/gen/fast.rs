@@ -1,0 +1,455 @@
+//! Fast decoders: per line-framed message, straight-line Rust for the case where the whole
+//! message is buffered (see `asyncore_runtime::wire::fast`). Anything unusual falls back to
+//! the resumable decoder, which stays the reference.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::bytes_lit;
+use crate::ir::{Framing, Message, Op, Protocol};
+
+/// Whether a message's ops are all ones the fast path handles.
+fn supported(m: &Message) -> bool {
+    matches!(m.ops.first(), Some(Op::Line))
+        && m.ops.iter().all(|o| {
+            !matches!(
+                o,
+                Op::Frame
+                    | Op::EndFrame
+                    | Op::Bin { .. }
+                    | Op::LinesUntil { .. }
+                    | Op::ManyUntil { .. }
+            )
+        })
+}
+
+/// Code generation state: a counter for labels, and whether the open line is parsed
+/// without first searching for its end.
+struct Gen {
+    label: usize,
+    fused: bool,
+}
+
+/// Whether the line opened at `ops[at - 1]` holds only parts that never need its end
+/// (literals, numbers, separators): then the fast path parses it directly and checks the
+/// terminator where the parts stop, with no search.
+fn fusable(ops: &[Op], at: usize) -> bool {
+    for op in &ops[at..] {
+        match op {
+            Op::EndLine => return true,
+            Op::Lit(l) if !l.contains(&b'\n') && !l.contains(&b'\r') => {}
+            Op::Uint { .. } | Op::Int { .. } | Op::Hex { .. } | Op::Sep | Op::Ows => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Where slots of the current scope live.
+#[derive(Clone)]
+enum Scope {
+    Message,
+    Item(proc_macro2::Ident),
+}
+
+impl Scope {
+    fn slot(&self, i: u16) -> TokenStream {
+        let i = usize::from(i);
+        match self {
+            Scope::Message => quote!(slots[#i]),
+            Scope::Item(base) => quote!(items[#base + #i]),
+        }
+    }
+    fn get(&self, i: u16) -> TokenStream {
+        let i = usize::from(i);
+        match self {
+            Scope::Message => quote!(slots.get(#i)),
+            Scope::Item(base) => quote!(items.get(#base + #i)),
+        }
+    }
+}
+
+/// The slots written by `ops` (direct and nested), to reset when an optional part fails.
+fn written(ops: &[Op]) -> Vec<u16> {
+    ops.iter()
+        .filter_map(|o| match o {
+            Op::Word { slot }
+            | Op::Token { slot }
+            | Op::Rest { slot }
+            | Op::OneOf { slot, .. }
+            | Op::Uint { slot, .. }
+            | Op::Int { slot, .. }
+            | Op::Hex { slot, .. }
+            | Op::Bytes { slot, .. }
+            | Op::Opt { slot, .. }
+            | Op::Many { slot, .. }
+            | Op::Repeat { slot, .. } => Some(*slot),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Gen {
+    /// Code for `ops`; `fail` is the statement that gives up, `first` marks the message's
+    /// first line (where a wrong leading literal means "not this message").
+    fn ops(
+        &mut self,
+        m: &Message,
+        ops: &[Op],
+        scope: &Scope,
+        fail: &TokenStream,
+        mut open: bool,
+        first: &mut bool,
+    ) -> TokenStream {
+        let mut out = TokenStream::new();
+        let mut i = 0;
+        while i < ops.len() {
+            let op = &ops[i];
+            i += 1;
+            let code = match op {
+                Op::Line => {
+                    open = true;
+                    if fusable(ops, i) {
+                        self.fused = true;
+                        quote! {
+                            let __line = p;
+                            end = buf.len();
+                        }
+                    } else {
+                        self.fused = false;
+                        quote! {
+                            let Some((__end, __next)) = f::line(buf, p, framing) else { #fail };
+                            end = __end;
+                            next = __next;
+                        }
+                    }
+                }
+                Op::EndLine => {
+                    open = false;
+                    *first = false;
+                    if std::mem::take(&mut self.fused) {
+                        quote! {
+                            let Some(__q) = f::term_at(buf, __line, p, framing) else { #fail };
+                            p = __q;
+                        }
+                    } else {
+                        quote! {
+                            if p != end { #fail }
+                            p = next;
+                        }
+                    }
+                }
+                Op::Lit(l) => {
+                    let lb = bytes_lit(l);
+                    if !open {
+                        quote! { let Some(__q) = f::lit_between(buf, p, #lb) else { #fail }; p = __q; }
+                    } else if *first && i == 2 {
+                        quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { return f::Fast::NoMatch }; p = __q; }
+                    } else {
+                        quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { #fail }; p = __q; }
+                    }
+                }
+                Op::Sep => quote! { let Some(__q) = f::sep(buf, p, end) else { #fail }; p = __q; },
+                Op::Ows => quote! { p = f::ows(buf, p, end); },
+                Op::Word { slot } => {
+                    self.range(scope, *slot, quote!(f::word(buf, p, end, TERM)), fail)
+                }
+                Op::Token { slot } => self.range(scope, *slot, quote!(f::token(buf, p, end)), fail),
+                Op::Rest { slot } => self.range(
+                    scope,
+                    *slot,
+                    quote!(f::rest(buf, p, end, TERM, CHECK_REST)),
+                    fail,
+                ),
+                Op::OneOf { slot, lits } => {
+                    let lits = lits.iter().map(|l| bytes_lit(l));
+                    let find = quote!([#(&#lits[..]),*].iter().find_map(|l: &&[u8]| f::lit(buf, p, end, l, NOCASE)));
+                    self.range(scope, *slot, find, fail)
+                }
+                Op::Uint { slot, max } => {
+                    self.number(scope, *slot, quote!(f::uint(buf, p, end, #max)), fail)
+                }
+                Op::Int { slot, min, max } => {
+                    self.number(scope, *slot, quote!(f::int(buf, p, end, #min, #max)), fail)
+                }
+                Op::Hex { slot, max } => {
+                    self.number(scope, *slot, quote!(f::hex(buf, p, end, #max)), fail)
+                }
+                Op::Bytes {
+                    slot,
+                    len,
+                    len_in_message,
+                    max,
+                } => {
+                    let n = if *len_in_message {
+                        Scope::Message.get(*len)
+                    } else {
+                        scope.get(*len)
+                    };
+                    let limit = if open { quote!(end) } else { quote!(buf.len()) };
+                    let s = scope.slot(*slot);
+                    quote! {
+                        let Some(__q) = f::bytes(p, f::int_of(#n), #max, #limit) else { #fail };
+                        #s = Slot::Range(p as u32, __q as u32);
+                        p = __q;
+                    }
+                }
+                Op::Opt { slot, len } => {
+                    let body = &ops[i..i + usize::from(*len)];
+                    i += usize::from(*len);
+                    let label = self.lifetime("opt");
+                    let inner_fail = quote!(break #label false;);
+                    let mut not_first = false;
+                    let inner = self.ops(m, body, scope, &inner_fail, open, &mut not_first);
+                    let pres = scope.slot(*slot);
+                    let resets = written(body).into_iter().map(|s| {
+                        let s = scope.slot(s);
+                        quote!(#s = Slot::Empty;)
+                    });
+                    quote! {
+                        let __save = p;
+                        let __ok = #label: { #inner true };
+                        if __ok {
+                            #pres = Slot::Int(1);
+                        } else {
+                            p = __save;
+                            #pres = Slot::Int(0);
+                            #(#resets)*
+                        }
+                    }
+                }
+                Op::Many {
+                    slot,
+                    len,
+                    stride,
+                    min,
+                    max,
+                } => {
+                    let body = &ops[i..i + usize::from(*len)];
+                    i += usize::from(*len);
+                    let label = self.lifetime("item");
+                    let base = format_ident!("__base{}", self.label);
+                    let inner_fail = quote!(break #label false;);
+                    let mut not_first = false;
+                    let inner = self.ops(
+                        m,
+                        body,
+                        &Scope::Item(base.clone()),
+                        &inner_fail,
+                        open,
+                        &mut not_first,
+                    );
+                    let s = scope.slot(*slot);
+                    let stride = usize::from(*stride);
+                    quote! {
+                        let __start = items.len();
+                        let mut __count: u32 = 0;
+                        loop {
+                            if p == end { break; }
+                            let __save = p;
+                            let #base = items.len();
+                            items.extend_from_slice(&[Slot::Empty; #stride]);
+                            let __ok = #label: { #inner true };
+                            if !__ok || p == __save {
+                                items.truncate(#base);
+                                p = __save;
+                                if __ok { #fail }
+                                break;
+                            }
+                            __count += 1;
+                            if __count > #max { #fail }
+                        }
+                        if __count < #min { #fail }
+                        #s = Slot::Seq { start: __start as u32, len: __count };
+                    }
+                }
+                Op::Repeat {
+                    slot,
+                    count,
+                    len,
+                    stride,
+                    max,
+                } => {
+                    let body = &ops[i..i + usize::from(*len)];
+                    i += usize::from(*len);
+                    self.label += 1;
+                    let base = format_ident!("__base{}", self.label);
+                    let mut not_first = false;
+                    let inner = self.ops(
+                        m,
+                        body,
+                        &Scope::Item(base.clone()),
+                        fail,
+                        open,
+                        &mut not_first,
+                    );
+                    let s = scope.slot(*slot);
+                    let n = Scope::Message.get(*count);
+                    let stride = usize::from(*stride);
+                    quote! {
+                        let __n = f::int_of(#n);
+                        if __n > #max as u64 { #fail }
+                        let __start = items.len();
+                        for _ in 0..__n {
+                            let #base = items.len();
+                            items.extend_from_slice(&[Slot::Empty; #stride]);
+                            #inner
+                        }
+                        #s = Slot::Seq { start: __start as u32, len: __n as u32 };
+                    }
+                }
+                Op::Frame
+                | Op::EndFrame
+                | Op::Bin { .. }
+                | Op::LinesUntil { .. }
+                | Op::ManyUntil { .. } => {
+                    quote!(#fail)
+                }
+            };
+            out.extend(code);
+        }
+        out
+    }
+
+    fn lifetime(&mut self, what: &str) -> syn::Lifetime {
+        self.label += 1;
+        syn::Lifetime::new(
+            &format!("'__{what}{}", self.label),
+            proc_macro2::Span::call_site(),
+        )
+    }
+
+    fn range(
+        &mut self,
+        scope: &Scope,
+        slot: u16,
+        find: TokenStream,
+        fail: &TokenStream,
+    ) -> TokenStream {
+        let s = scope.slot(slot);
+        quote! {
+            let Some(__q) = #find else { #fail };
+            #s = Slot::Range(p as u32, __q as u32);
+            p = __q;
+        }
+    }
+
+    fn number(
+        &mut self,
+        scope: &Scope,
+        slot: u16,
+        parse: TokenStream,
+        fail: &TokenStream,
+    ) -> TokenStream {
+        let s = scope.slot(slot);
+        quote! {
+            let Some((__v, __q)) = #parse else { #fail };
+            #s = Slot::Int(__v);
+            p = __q;
+        }
+    }
+}
+
+/// The fast decoders of one direction, and `fn fast_client`/`fn fast_server` running them.
+pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
+    let Framing::Line {
+        term,
+        bare_lf,
+        crlf,
+        ..
+    } = &p.framing
+    else {
+        // Length-prefixed protocols decode with the resumable decoder only.
+        return entry(from_client, Vec::new());
+    };
+    // What the decoder reads: `crlf accept` reads "\r\n" with bare LF accepted.
+    let (term, bare_lf) = if *crlf {
+        (b"\r\n".to_vec(), true)
+    } else {
+        (term.clone(), *bare_lf)
+    };
+    let check_rest = term.len() > 1 && !(term == b"\r\n" && bare_lf);
+    let term_lit = bytes_lit(&term);
+    let nocase = p.nocase;
+    let framing = if from_client {
+        quote!(CLIENT_FRAMING)
+    } else {
+        quote!(SERVER_FRAMING)
+    };
+    let mut fns = Vec::new();
+    let mut index = 0u16;
+    for m in p.messages.iter().filter(|m| {
+        if from_client {
+            m.dir.from_client()
+        } else {
+            m.dir.from_server()
+        }
+    }) {
+        let idx = index;
+        index += 1;
+        if !supported(m) {
+            continue;
+        }
+        let mut g = Gen {
+            label: 0,
+            fused: false,
+        };
+        let fail = quote!(return f::Fast::Fallback;);
+        let body = g.ops(m, &m.ops, &Scope::Message, &fail, false, &mut true);
+        let max = m.max as usize;
+        let name = format_ident!(
+            "fast_{}_{}",
+            if from_client { "client" } else { "server" },
+            idx
+        );
+        let doc = format!("The fast decoder of `{}`.", m.name);
+        fns.push((
+            idx,
+            name.clone(),
+            quote! {
+                #[doc = #doc]
+                #[allow(unused_mut, unused_variables, unused_assignments, unused_labels, clippy::all)]
+                fn #name(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8]) -> ::asyncore_runtime::wire::fast::Fast {
+                    use ::asyncore_runtime::wire::fast as f;
+                    use ::asyncore_runtime::wire::Slot;
+                    const TERM: &[u8] = #term_lit;
+                    const NOCASE: bool = #nocase;
+                    const CHECK_REST: bool = #check_rest;
+                    let framing = &#framing;
+                    if buf.len() > u32::MAX as usize {
+                        return f::Fast::Fallback;
+                    }
+                    let (slots, items) = dec.fast_begin(#idx);
+                    let (mut p, mut end, mut next) = (0usize, 0usize, 0usize);
+                    #body
+                    if p > #max { return f::Fast::Fallback; }
+                    f::Fast::Match(p)
+                }
+            },
+        ));
+    }
+    entry(from_client, fns)
+}
+
+fn entry(from_client: bool, fns: Vec<(u16, proc_macro2::Ident, TokenStream)>) -> TokenStream {
+    let (name, doc) = if from_client {
+        (format_ident!("fast_client"), "The fast path for the messages the client sends: straight-line decoders of whole buffered messages, tried in the order of `allowed`; `None` leaves the decision to the resumable decoder.")
+    } else {
+        (
+            format_ident!("fast_server"),
+            "The fast path for the messages the server sends (see `fast_client`).",
+        )
+    };
+    let bodies = fns.iter().map(|(_, _, b)| b);
+    let arms = fns.iter().map(|(i, n, _)| quote!(#i => #n(dec, buf)));
+    quote! {
+        #(#bodies)*
+        #[doc = #doc]
+        pub fn #name(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8], allowed: &[u16]) -> ::core::option::Option<::asyncore_runtime::wire::Decoded> {
+            ::asyncore_runtime::wire::fast::run(dec, buf, allowed, |dec, buf, index| match index {
+                #(#arms,)*
+                _ => ::asyncore_runtime::wire::fast::Fast::Fallback,
+            })
+        }
+    }
+}
