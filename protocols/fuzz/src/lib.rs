@@ -2,12 +2,29 @@
 //!
 //! Each target takes arbitrary bytes: the first byte picks the state (for the client
 //! messages the server decodes) and where the input is split in two reads; the rest is
-//! the input. Both directions are decoded. Every decoded message is built, encoded again,
-//! and, when the encoding succeeds, decoded again to the same message. Nothing may panic,
-//! loop or grow past the description's limits.
+//! the input. Both directions are decoded, once with the resumable decoder alone and once
+//! as channels do (the generated fast path first): both must give the same messages,
+//! slots and errors. Every decoded message is built, encoded again, and, when the encoding
+//! succeeds, decoded again to the same message. Nothing may panic, loop or grow past the
+//! description's limits.
 
 use asyncore_runtime::protocol;
-use asyncore_runtime::wire::{Decoded, Decoder};
+use asyncore_runtime::wire::{DecodeError, Decoded, Decoder, Slot};
+
+/// How to decode: the resumable decoder alone, or the generated `decode` (fast path first).
+type DecodeFn = fn(&mut Decoder, &[u8], &[u16]) -> Result<Decoded, DecodeError>;
+
+fn resumable(dec: &mut Decoder, buf: &[u8], allowed: &[u16]) -> Result<Decoded, DecodeError> {
+    dec.decode(buf, allowed)
+}
+
+/// One decoding step's outcome, comparable across the two paths.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Message(u16, usize, Vec<Slot>, Vec<Slot>),
+    Skip(usize),
+    Error(String),
+}
 
 protocol!(pub mod echo_p = "../descriptions/echo.proto");
 protocol!(pub mod chat_p = "../descriptions/chat.proto");
@@ -17,35 +34,47 @@ protocol!(pub mod smtp_p = "../descriptions/smtp.proto");
 protocol!(pub mod http_p = "../descriptions/http.proto");
 protocol!(pub mod kv_p = "../descriptions/kv.proto");
 
-/// Decodes `input` in two reads split at `cut`, calling `each` on every message.
-fn run(mut dec: Decoder, input: &[u8], cut: usize, allowed: &[u16], mut each: impl FnMut(&Decoder, &[u8], u16)) {
+/// Decodes `input` in two reads split at `cut` with `decode`, calling `each` on every
+/// message; what it saw.
+fn run(
+    mut dec: Decoder,
+    decode: DecodeFn,
+    input: &[u8],
+    cut: usize,
+    allowed: &[u16],
+    mut each: impl FnMut(&Decoder, &[u8], u16),
+) -> Vec<Seen> {
     let cut = cut.min(input.len());
     let mut buf: Vec<u8> = Vec::new();
+    let mut seen = Vec::new();
     for chunk in [&input[..cut], &input[cut..]] {
         buf.extend_from_slice(chunk);
         // Bounded: every step consumes bytes or waits.
         for _ in 0..=buf.len() + 1 {
-            match dec.decode(&buf, allowed) {
+            match decode(&mut dec, &buf, allowed) {
                 Ok(Decoded::NeedMore) => break,
                 Ok(Decoded::Skip { len }) => {
                     assert!(len > 0 && len <= buf.len(), "skip of {len} in {}", buf.len());
+                    seen.push(Seen::Skip(len));
                     buf.drain(..len);
                 }
                 Ok(Decoded::Message { index, len }) => {
                     assert!(len > 0 && len <= buf.len(), "message of {len} in {}", buf.len());
+                    seen.push(Seen::Message(index, len, dec.slots().to_vec(), dec.items().to_vec()));
                     each(&dec, &buf[..len], index);
                     buf.drain(..len);
                 }
                 Err(e) => {
-                    let _ = e.to_string();
+                    seen.push(Seen::Error(e.to_string()));
                     if !e.can_continue() {
-                        return;
+                        return seen;
                     }
                 }
             }
         }
         assert!(buf.len() <= dec.buffer_limit() + input.len(), "buffer over its limit");
     }
+    seen
 }
 
 macro_rules! target {
@@ -55,7 +84,8 @@ macro_rules! target {
             let Some((&first, input)) = data.split_first() else { return };
             let state = $m::State::ALL[first as usize % $m::State::ALL.len()];
             let cut = (first as usize * 7) % (input.len() + 1);
-            run($m::ClientMessage::decoder(), input, cut, state.allowed(), |dec, buf, index| {
+            let plain = run($m::ClientMessage::decoder(), resumable, input, cut, state.allowed(), |_, _, _| {});
+            let fast = run($m::ClientMessage::decoder(), $m::ClientMessage::decode, input, cut, state.allowed(), |dec, buf, index| {
                 let msg = $m::ClientMessage::from_decoder(dec, buf, index).expect("index in range");
                 let mut out = Vec::new();
                 if msg.encode(&mut out).is_ok() {
@@ -66,7 +96,9 @@ macro_rules! target {
                     }
                 }
             });
-            run($m::ServerMessage::decoder(), input, cut, $m::SERVER_MESSAGES_ALL, |dec, buf, index| {
+            assert_eq!(plain, fast, "the fast path and the resumable decoder disagree (client messages)");
+            let plain = run($m::ServerMessage::decoder(), resumable, input, cut, $m::SERVER_MESSAGES_ALL, |_, _, _| {});
+            let fast = run($m::ServerMessage::decoder(), $m::ServerMessage::decode, input, cut, $m::SERVER_MESSAGES_ALL, |dec, buf, index| {
                 let msg = $m::ServerMessage::from_decoder(dec, buf, index).expect("index in range");
                 let mut out = Vec::new();
                 if msg.encode(&mut out).is_ok() {
@@ -77,6 +109,7 @@ macro_rules! target {
                     }
                 }
             });
+            assert_eq!(plain, fast, "the fast path and the resumable decoder disagree (server messages)");
         }
     };
 }
