@@ -96,7 +96,7 @@ fn decode(
                         resp::ClientMessage::from_decoder(dec, &buf[start..start + len], index);
                     if let Some(resp::ClientMessage::Command(c)) = msg {
                         messages += 1;
-                        bytes += c.args.iter().map(|a| a.data.len()).sum::<usize>();
+                        bytes += c.args.iter().map(<[u8]>::len).sum::<usize>();
                     }
                     start += len;
                 }

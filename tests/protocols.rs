@@ -212,16 +212,6 @@ fn chat_round_trips() {
     );
 }
 
-const SET: &[resp::CommandArgs<'static>] = &[
-    resp::CommandArgs { data: b"SET" },
-    resp::CommandArgs { data: b"key" },
-    resp::CommandArgs { data: b"va\r\nlue" },
-];
-const GET: &[resp::CommandArgs<'static>] = &[
-    resp::CommandArgs { data: b"GET" },
-    resp::CommandArgs { data: b"" },
-];
-
 #[test]
 fn resp_round_trips() {
     let bytes = round_trip!(
@@ -230,13 +220,13 @@ fn resp_round_trips() {
         CLIENT_MESSAGES_ALL,
         [
             resp::Command {
-                args: Seq::from(SET)
+                args: seq(&[b"SET", b"key", b"va\r\nlue"])
             },
             resp::Inline {
                 args: seq(&[b"PING"])
             },
             resp::Command {
-                args: Seq::from(GET)
+                args: seq(&[b"GET", b""])
             },
         ]
     );

@@ -56,7 +56,7 @@ fn generated(dec: &mut Decoder, input: &[u8]) -> (usize, usize) {
                 {
                     n += 1;
                     for a in c.args.iter() {
-                        total += a.data.len();
+                        total += a.len();
                     }
                 }
                 start += len;

@@ -560,6 +560,26 @@ impl Cx {
         }
     }
 
+    /// The slot of a byte field whose length is in `len_slot`: the length's own slot when
+    /// both are in the same scope and nothing else measures with that length (the decoder
+    /// reads the length, then overwrites it with the bytes; the length is not a field of the
+    /// Rust type, so nothing reads it back), else a new slot.
+    fn bytes_slot(l: &mut Lower<'_>, len_slot: u16, in_message: bool) -> u16 {
+        let same_scope = in_message == l.item.is_none();
+        let fields: &Vec<FieldInfo> = match &l.item {
+            Some((_, f)) if !in_message => f,
+            _ => &l.fields,
+        };
+        let free = fields
+            .iter()
+            .any(|f| f.slot == len_slot && f.derived_from.is_none());
+        if same_scope && free {
+            len_slot
+        } else {
+            Self::slot(l)
+        }
+    }
+
     fn mark_derived(l: &mut Lower<'_>, slot: u16, in_message: bool, from: u16) {
         let fields: &mut Vec<FieldInfo> = if in_message {
             &mut l.fields
@@ -695,9 +715,13 @@ impl Cx {
                 };
             }
             Type::Bytes(len) => {
-                slot = Self::slot(l);
                 let max = f.max.map_or(line_max, |m| m.0);
-                if let Some((len_slot, len_max, in_message)) = self.reference(l, len, "length") {
+                let reference = self.reference(l, len, "length");
+                slot = match reference {
+                    Some((len_slot, _, in_message)) => Self::bytes_slot(l, len_slot, in_message),
+                    None => Self::slot(l),
+                };
+                if let Some((len_slot, len_max, in_message)) = reference {
                     if len_max < max && f.max.is_some() {
                         self.error(
                             Diagnostic::new(
@@ -882,7 +906,13 @@ impl Cx {
                 }
             }
         };
-        let slot = Self::slot(l);
+        let slot = match &f.ty {
+            Type::Bytes(len) => match l.known.get(&len.name) {
+                Some(k) if k.int_max.is_some() => Self::bytes_slot(l, k.slot, !k.in_item),
+                _ => Self::slot(l),
+            },
+            _ => Self::slot(l),
+        };
         let kind;
         match &f.ty {
             Type::Bytes(len) => {

@@ -8,13 +8,18 @@ use quote::{format_ident, quote};
 use super::bytes_lit;
 use crate::ir::{FieldInfo, FieldKind, Message, Op, Protocol};
 
-/// How to reach a field's value in the current scope.
+/// How to reach a field's value in the current scope. A byte field may share its slot
+/// with the length that measures it, so integers and the rest are kept apart.
 #[derive(Clone)]
 struct Env {
-    /// Slot to the expression of a visible field's value.
+    /// Slot to the expression of a visible field's value (not integers).
     values: HashMap<u16, TokenStream>,
-    /// Slot to the field (for names and kinds).
+    /// Slot to the field (not integers), for names and kinds.
     fields: HashMap<u16, FieldInfo>,
+    /// Slot to an integer field's value (given, or derived from what it measures).
+    ints: HashMap<u16, TokenStream>,
+    /// Slot to an integer field, for its name.
+    int_fields: HashMap<u16, FieldInfo>,
     /// Presence slot to the optional field or flag it guards.
     presence: HashMap<u16, FieldInfo>,
 }
@@ -24,10 +29,17 @@ impl Env {
         let mut env = Env {
             values: HashMap::new(),
             fields: HashMap::new(),
+            ints: HashMap::new(),
+            int_fields: HashMap::new(),
             presence: HashMap::new(),
         };
         for f in fields {
-            env.fields.insert(f.slot, f.clone());
+            let int = matches!(f.kind, FieldKind::Int { .. });
+            if int {
+                env.int_fields.insert(f.slot, f.clone());
+            } else {
+                env.fields.insert(f.slot, f.clone());
+            }
             if let Some(p) = f.presence {
                 env.presence.insert(p, f.clone());
             }
@@ -35,7 +47,11 @@ impl Env {
                 env.presence.insert(f.slot, f.clone());
             }
             if f.derived_from.is_none() {
-                env.values.insert(f.slot, access(f));
+                if int {
+                    env.ints.insert(f.slot, access(f));
+                } else {
+                    env.values.insert(f.slot, access(f));
+                }
             }
         }
         // Derived fields: the length or count of what they measure.
@@ -43,7 +59,7 @@ impl Env {
             if let Some(from) = f.derived_from {
                 if let Some(v) = env.values.get(&from) {
                     let v = v.clone();
-                    env.values.insert(f.slot, quote!((#v).len()));
+                    env.ints.insert(f.slot, quote!((#v).len()));
                 }
             }
         }
@@ -56,6 +72,16 @@ impl Env {
 
     fn name(&self, slot: u16) -> String {
         self.fields
+            .get(&slot)
+            .map_or_else(|| "?".to_string(), |f| f.name.clone())
+    }
+
+    fn int(&self, slot: u16) -> TokenStream {
+        self.ints.get(&slot).cloned().unwrap_or_else(|| quote!(0))
+    }
+
+    fn int_name(&self, slot: u16) -> String {
+        self.int_fields
             .get(&slot)
             .map_or_else(|| "?".to_string(), |f| f.name.clone())
     }
@@ -108,15 +134,15 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                 field_call(env, *slot, quote!(one_of), quote!(, &[#(#lits),*]))
             }
             Op::Uint { slot, max } => {
-                let (n, v) = (env.name(*slot), env.value(*slot));
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
                 quote!(e.uint(#n, (#v) as u64, #max)?;)
             }
             Op::Hex { slot, max } => {
-                let (n, v) = (env.name(*slot), env.value(*slot));
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
                 quote!(e.hex(#n, (#v) as u64, #max)?;)
             }
             Op::Int { slot, min, max } => {
-                let (n, v) = (env.name(*slot), env.value(*slot));
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
                 quote!(e.int(#n, (#v) as i64, #min, #max)?;)
             }
             Op::Bin {
@@ -125,7 +151,7 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                 big_endian,
                 ..
             } => {
-                let (n, v) = (env.name(*slot), env.value(*slot));
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
                 quote!(e.bin(#n, (#v) as u64, #width, #big_endian)?;)
             }
             Op::Bytes { slot, max, .. } => field_call(env, *slot, quote!(bytes), quote!(, #max)),
@@ -151,9 +177,18 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                         quote!(if #v { #inner })
                     }
                     Some(f) => {
-                        let v = env.value(f.slot);
+                        let int = matches!(f.kind, FieldKind::Int { .. });
+                        let v = if int {
+                            env.int(f.slot)
+                        } else {
+                            env.value(f.slot)
+                        };
                         let mut inner_env = env.clone();
-                        inner_env.values.insert(f.slot, quote!(__v));
+                        if int {
+                            inner_env.ints.insert(f.slot, quote!(__v));
+                        } else {
+                            inner_env.values.insert(f.slot, quote!(__v));
+                        }
                         let inner = ops(m, body, &inner_env, in_item);
                         quote!(if let ::core::option::Option::Some(__v) = #v { #inner })
                     }

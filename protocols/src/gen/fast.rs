@@ -57,14 +57,14 @@ impl Scope {
         let i = usize::from(i);
         match self {
             Scope::Message => quote!(slots[#i]),
-            Scope::Item(base) => quote!(items[#base + #i]),
+            Scope::Item(item) => quote!(#item[#i]),
         }
     }
     fn get(&self, i: u16) -> TokenStream {
         let i = usize::from(i);
         match self {
             Scope::Message => quote!(slots.get(#i)),
-            Scope::Item(base) => quote!(items.get(#base + #i)),
+            Scope::Item(item) => quote!(#item.get(#i)),
         }
     }
 }
@@ -247,11 +247,15 @@ impl Gen {
                         loop {
                             if p == end { break; }
                             let __save = p;
-                            let #base = items.len();
+                            let __at = items.len();
                             items.extend_from_slice(&[Slot::Empty; #stride]);
-                            let __ok = #label: { #inner true };
+                            let __ok = #label: {
+                                let Ok(#base) = <&mut [Slot; #stride]>::try_from(&mut items[__at..]) else { #fail };
+                                #inner
+                                true
+                            };
                             if !__ok || p == __save {
-                                items.truncate(#base);
+                                items.truncate(__at);
                                 p = __save;
                                 if __ok { #fail }
                                 break;
@@ -291,8 +295,9 @@ impl Gen {
                         if __n > #max as u64 { #fail }
                         let __start = items.len();
                         for _ in 0..__n {
-                            let #base = items.len();
+                            let __at = items.len();
                             items.extend_from_slice(&[Slot::Empty; #stride]);
+                            let Ok(#base) = <&mut [Slot; #stride]>::try_from(&mut items[__at..]) else { #fail };
                             #inner
                         }
                         #s = Slot::Seq { start: __start as u32, len: __n as u32 };
@@ -397,6 +402,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         let fail = quote!(return f::Fast::Fallback;);
         let body = g.ops(m, &m.ops, &Scope::Message, &fail, false, &mut true);
         let max = m.max as usize;
+        let nslots = usize::from(m.slots);
         let name = format_ident!(
             "fast_{}_{}",
             if from_client { "client" } else { "server" },
@@ -420,6 +426,10 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
                         return f::Fast::Fallback;
                     }
                     let (slots, items) = dec.fast_begin(#idx);
+                    // A fixed-size view: slot indices are checked at compile time.
+                    let Ok(slots) = <&mut [Slot; #nslots]>::try_from(&mut slots[..]) else {
+                        return f::Fast::Fallback;
+                    };
                     let (mut p, mut end, mut next) = (0usize, 0usize, 0usize);
                     #body
                     if p > #max { return f::Fast::Fallback; }
