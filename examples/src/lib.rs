@@ -7,4 +7,6 @@ pub mod chat;
 pub mod chat_client;
 pub mod cli;
 pub mod echo;
+pub mod resp_client;
+pub mod resp_server;
 pub mod server;
