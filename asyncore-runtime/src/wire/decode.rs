@@ -704,7 +704,12 @@ impl Decoder {
             .map_or(0, |m| usize::from(m.slots));
         self.msg = index;
         self.slots.clear();
-        self.slots.resize(n, Slot::Empty);
+        // Most messages have a few slots: copy them from a constant (no call).
+        const EMPTY: [Slot; 16] = [Slot::Empty; 16];
+        match EMPTY.get(..n) {
+            Some(empty) => self.slots.extend_from_slice(empty),
+            None => self.slots.resize(n, Slot::Empty),
+        }
         self.items.clear();
         (&mut self.slots, &mut self.items)
     }

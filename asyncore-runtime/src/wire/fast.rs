@@ -150,7 +150,7 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
         return None;
     }
     let rest = buf.get(pos..)?;
-    if rest.starts_with(term) {
+    if rest.len() >= term.len() && same_bytes(&rest[..term.len()], term) {
         return Some(pos + term.len());
     }
     if term == b"\r\n" && bare_lf && rest.first() == Some(&b'\n') {

@@ -23,6 +23,7 @@ use super::Slot;
 /// assert_eq!(bytes_at(buf, Slot::Int(3)), b"");
 /// assert_eq!(bytes_at(buf, Slot::Range(4, 70)), b"");
 /// ```
+#[inline]
 pub fn bytes_at(buf: &[u8], slot: Slot) -> &[u8] {
     match slot {
         Slot::Range(start, end) => buf.get(start as usize..end as usize).unwrap_or(&[]),
@@ -40,6 +41,7 @@ pub fn bytes_at(buf: &[u8], slot: Slot) -> &[u8] {
 /// assert_eq!(int_at(Slot::Int(-5i64 as u64)) as i64, -5);
 /// assert_eq!(int_at(Slot::Empty), 0);
 /// ```
+#[inline]
 pub fn int_at(slot: Slot) -> u64 {
     match slot {
         Slot::Int(v) => v,
@@ -62,6 +64,7 @@ pub fn int_at(slot: Slot) -> u64 {
 /// assert!(present(Slot::Range(3, 10)));
 /// assert!(!present(Slot::Empty));
 /// ```
+#[inline]
 pub fn present(slot: Slot) -> bool {
     !matches!(slot, Slot::Empty | Slot::Int(0))
 }
@@ -80,6 +83,7 @@ pub fn present(slot: Slot) -> bool {
 /// let none: Seq<'_, &[u8]> = seq_at(buf, &items, Slot::Seq { start: 1, len: 5 });
 /// assert!(none.is_empty());
 /// ```
+#[inline]
 pub fn seq_at<'a, T: Item<'a>>(buf: &'a [u8], items: &'a [Slot], slot: Slot) -> Seq<'a, T> {
     let range = match slot {
         Slot::Seq { start, len } => (len as usize)
@@ -158,6 +162,7 @@ pub trait Item<'a>: Copy {
 
     /// The item whose slots are `slots` (`STRIDE` of them), in the message `buf`. Must not
     /// panic whatever the slots hold.
+    #[inline]
     fn from_slots(buf: &'a [u8], slots: &'a [Slot]) -> Self;
 }
 
@@ -172,6 +177,7 @@ impl<'a> Item<'a> for &'a [u8] {
     /// assert_eq!(<&[u8]>::from_slots(b"abc", &[Slot::Range(1, 3)]), b"bc");
     /// assert_eq!(<&[u8]>::from_slots(b"abc", &[]), b"");
     /// ```
+    #[inline]
     fn from_slots(buf: &'a [u8], slots: &'a [Slot]) -> Self {
         slots.first().map_or(&[], |&slot| bytes_at(buf, slot))
     }
@@ -187,6 +193,7 @@ impl<'a> Item<'a> for u64 {
     ///
     /// assert_eq!(u64::from_slots(b"", &[Slot::Int(7)]), 7);
     /// ```
+    #[inline]
     fn from_slots(_buf: &'a [u8], slots: &'a [Slot]) -> Self {
         slots.first().map_or(0, |&slot| int_at(slot))
     }
@@ -237,6 +244,7 @@ impl<'a, T: Item<'a>> Seq<'a, T> {
     ///
     /// assert_eq!(Seq::from(&[1u64, 2, 3][..]).len(), 3);
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         match *self {
             Seq::Decoded { items, .. } => items.len().checked_div(T::STRIDE).unwrap_or(0),
@@ -251,6 +259,7 @@ impl<'a, T: Item<'a>> Seq<'a, T> {
     ///
     /// assert!(Seq::<u64>::default().is_empty());
     /// ```
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -263,6 +272,7 @@ impl<'a, T: Item<'a>> Seq<'a, T> {
     /// let seq = Seq::from(&[10u64, 20][..]);
     /// assert_eq!((seq.get(1), seq.get(2)), (Some(20), None));
     /// ```
+    #[inline]
     pub fn get(&self, i: usize) -> Option<T> {
         match *self {
             Seq::Decoded { buf, items } => {
@@ -297,6 +307,7 @@ impl<'a, T: Item<'a>> Seq<'a, T> {
     /// assert_eq!(seq.iter().rev().collect::<Vec<_>>(), [3, 2, 1]);
     /// assert_eq!(seq.iter().len(), 3);
     /// ```
+    #[inline]
     pub fn iter(&self) -> SeqIter<'a, T> {
         SeqIter {
             seq: *self,
@@ -538,6 +549,7 @@ where
 impl<'a, T: Item<'a>> Iterator for SeqIter<'a, T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         if self.front >= self.back {
             return None;
@@ -547,6 +559,7 @@ impl<'a, T: Item<'a>> Iterator for SeqIter<'a, T> {
         item
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.back.saturating_sub(self.front);
         (n, Some(n))
@@ -559,6 +572,7 @@ impl<'a, T: Item<'a>> Iterator for SeqIter<'a, T> {
 }
 
 impl<'a, T: Item<'a>> DoubleEndedIterator for SeqIter<'a, T> {
+    #[inline]
     fn next_back(&mut self) -> Option<T> {
         if self.front >= self.back {
             return None;
@@ -624,6 +638,7 @@ impl<'a> Lines<'a> {
     /// let text = Lines::Text(b"a\r\nb\nc");
     /// assert_eq!(text.iter().collect::<Vec<_>>(), [&b"a"[..], b"b", b"c"]);
     /// ```
+    #[inline]
     pub fn iter(&self) -> LinesIter<'a> {
         match *self {
             Lines::Decoded { raw, term, unstuff } => LinesIter {
@@ -647,6 +662,7 @@ impl<'a> Lines<'a> {
     /// assert!(Lines::Text(b"").is_empty());
     /// assert!(!Lines::Text(b"\r\n").is_empty()); // one empty line
     /// ```
+    #[inline]
     pub fn is_empty(&self) -> bool {
         match *self {
             Lines::Decoded { raw, .. } => raw.is_empty(),
@@ -765,6 +781,7 @@ pub struct LinesIter<'a> {
 impl<'a> Iterator for LinesIter<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.rest.is_empty() {
             return None;
