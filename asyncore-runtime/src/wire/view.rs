@@ -162,7 +162,6 @@ pub trait Item<'a>: Copy {
 
     /// The item whose slots are `slots` (`STRIDE` of them), in the message `buf`. Must not
     /// panic whatever the slots hold.
-    #[inline]
     fn from_slots(buf: &'a [u8], slots: &'a [Slot]) -> Self;
 }
 

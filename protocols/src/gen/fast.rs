@@ -94,7 +94,6 @@ impl Gen {
     /// first line (where a wrong leading literal means "not this message").
     fn ops(
         &mut self,
-        m: &Message,
         ops: &[Op],
         scope: &Scope,
         fail: &TokenStream,
@@ -200,7 +199,7 @@ impl Gen {
                     let label = self.lifetime("opt");
                     let inner_fail = quote!(break #label false;);
                     let mut not_first = false;
-                    let inner = self.ops(m, body, scope, &inner_fail, open, &mut not_first);
+                    let inner = self.ops(body, scope, &inner_fail, open, &mut not_first);
                     let pres = scope.slot(*slot);
                     let resets = written(body).into_iter().map(|s| {
                         let s = scope.slot(s);
@@ -232,7 +231,6 @@ impl Gen {
                     let inner_fail = quote!(break #label false;);
                     let mut not_first = false;
                     let inner = self.ops(
-                        m,
                         body,
                         &Scope::Item(base.clone()),
                         &inner_fail,
@@ -280,7 +278,6 @@ impl Gen {
                     let base = format_ident!("__base{}", self.label);
                     let mut not_first = false;
                     let inner = self.ops(
-                        m,
                         body,
                         &Scope::Item(base.clone()),
                         fail,
@@ -382,16 +379,15 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         quote!(SERVER_FRAMING)
     };
     let mut fns = Vec::new();
-    let mut index = 0u16;
-    for m in p.messages.iter().filter(|m| {
+    let sent = p.messages.iter().filter(|m| {
         if from_client {
             m.dir.from_client()
         } else {
             m.dir.from_server()
         }
-    }) {
-        let idx = index;
-        index += 1;
+    });
+    for (idx, m) in sent.enumerate() {
+        let idx = idx as u16;
         if !supported(m) {
             continue;
         }
@@ -400,7 +396,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
             fused: false,
         };
         let fail = quote!(return f::Fast::Fallback;);
-        let body = g.ops(m, &m.ops, &Scope::Message, &fail, false, &mut true);
+        let body = g.ops(&m.ops, &Scope::Message, &fail, false, &mut true);
         let max = m.max as usize;
         let nslots = usize::from(m.slots);
         let name = format_ident!(
