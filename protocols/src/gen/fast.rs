@@ -277,13 +277,8 @@ impl Gen {
                     self.label += 1;
                     let base = format_ident!("__base{}", self.label);
                     let mut not_first = false;
-                    let inner = self.ops(
-                        body,
-                        &Scope::Item(base.clone()),
-                        fail,
-                        open,
-                        &mut not_first,
-                    );
+                    let inner =
+                        self.ops(body, &Scope::Item(base.clone()), fail, open, &mut not_first);
                     let s = scope.slot(*slot);
                     let n = Scope::Message.get(*count);
                     let stride = usize::from(*stride);
