@@ -159,6 +159,70 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
     None
 }
 
+/// [`line`] with the framing's terminator, line maximum and bare-LF rule given directly
+/// (constants in generated code, so the checks fold).
+#[inline(always)]
+pub fn line_of(
+    buf: &[u8],
+    from: usize,
+    term: &[u8],
+    max: u32,
+    bare_lf: bool,
+) -> Option<(usize, usize)> {
+    let last = *term.last()?;
+    let hay = buf.get(from..)?;
+    let head = hay.len().min(32);
+    let at = from
+        + match hay[..head].iter().position(|&b| b == last) {
+            Some(i) => i,
+            None => head + memchr(last, &hay[head..])?,
+        };
+    let end = if term.len() == 1 {
+        at
+    } else if term == b"\r\n" {
+        if at > from && buf[at - 1] == b'\r' {
+            at - 1
+        } else if bare_lf {
+            at
+        } else {
+            return None;
+        }
+    } else {
+        let start = (at + 1).checked_sub(term.len())?;
+        if start < from || buf.get(start..=at)? != term {
+            return None;
+        }
+        start
+    };
+    if end - from > max as usize {
+        return None;
+    }
+    Some((end, at + 1))
+}
+
+/// [`term_at`] with the framing's terminator, line maximum and bare-LF rule given directly.
+#[inline(always)]
+pub fn term_of(
+    buf: &[u8],
+    start: usize,
+    pos: usize,
+    term: &[u8],
+    max: u32,
+    bare_lf: bool,
+) -> Option<usize> {
+    if pos - start > max as usize {
+        return None;
+    }
+    let rest = buf.get(pos..)?;
+    if rest.len() >= term.len() && same_bytes(&rest[..term.len()], term) {
+        return Some(pos + term.len());
+    }
+    if bare_lf && term == b"\r\n" && rest.first() == Some(&b'\n') {
+        return Some(pos + 1);
+    }
+    None
+}
+
 /// `lit` at `pos` (before `end`): the position after it.
 #[inline]
 pub fn lit(buf: &[u8], pos: usize, end: usize, lit: &[u8], nocase: bool) -> Option<usize> {

@@ -117,7 +117,7 @@ impl Gen {
                     } else {
                         self.fused = false;
                         quote! {
-                            let Some((__end, __next)) = f::line(buf, p, framing) else { #fail };
+                            let Some((__end, __next)) = f::line_of(buf, p, TERM, LINE_MAX, BARE_LF) else { #fail };
                             end = __end;
                             next = __next;
                         }
@@ -128,7 +128,7 @@ impl Gen {
                     *first = false;
                     if std::mem::take(&mut self.fused) {
                         quote! {
-                            let Some(__q) = f::term_at(buf, __line, p, framing) else { #fail };
+                            let Some(__q) = f::term_of(buf, __line, p, TERM, LINE_MAX, BARE_LF) else { #fail };
                             p = __q;
                         }
                     } else {
@@ -366,6 +366,10 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         (term.clone(), *bare_lf)
     };
     let check_rest = term.len() > 1 && !(term == b"\r\n" && bare_lf);
+    let line_max = p
+        .line_max(from_client)
+        .unwrap_or(0)
+        .min(u64::from(u32::MAX)) as u32;
     let term_lit = bytes_lit(&term);
     let nocase = p.nocase;
     let framing = if from_client {
@@ -412,7 +416,8 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
                     const TERM: &[u8] = #term_lit;
                     const NOCASE: bool = #nocase;
                     const CHECK_REST: bool = #check_rest;
-                    let framing = &#framing;
+                    const LINE_MAX: u32 = #line_max;
+                    const BARE_LF: bool = #bare_lf;
                     if buf.len() > u32::MAX as usize {
                         return f::Fast::Fallback;
                     }
