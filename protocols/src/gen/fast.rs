@@ -372,11 +372,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         .min(u64::from(u32::MAX)) as u32;
     let term_lit = bytes_lit(&term);
     let nocase = p.nocase;
-    let framing = if from_client {
-        quote!(CLIENT_FRAMING)
-    } else {
-        quote!(SERVER_FRAMING)
-    };
+
     let mut fns = Vec::new();
     let sent = p.messages.iter().filter(|m| {
         if from_client {
