@@ -85,6 +85,60 @@ impl Reply {
         out
     }
 
+    /// The reply as `redis-cli` prints it in raw mode (`cliFormatReplyRaw`): strings as
+    /// they are, integers as digits, nothing for nil, array elements one per line.
+    ///
+    /// ```
+    /// use asyncore_examples::resp_client::Reply;
+    /// let r = Reply::Array(vec![Reply::bulk("a"), Reply::Integer(2), Reply::Nil]);
+    /// assert_eq!(r.to_raw(), b"a\n2\n");
+    /// assert_eq!(Reply::bulk("# Server\r\nx:1\r\n").to_raw(), b"# Server\r\nx:1\r\n");
+    /// ```
+    pub fn to_raw(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.raw(&mut out);
+        out
+    }
+
+    fn raw(&self, out: &mut Vec<u8>) {
+        match self {
+            Reply::Nil | Reply::NilArray => {}
+            Reply::Error(t) => {
+                out.extend_from_slice(t);
+                out.push(b'\n');
+            }
+            Reply::Simple(t) | Reply::Bulk(t) => out.extend_from_slice(t),
+            Reply::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            Reply::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'\n');
+                    }
+                    item.raw(out);
+                }
+            }
+        }
+    }
+
+    /// What `redis-cli` prints for this reply to `command` on a terminal: the raw form
+    /// for the commands it shows raw (`INFO`, `CLIENT LIST`, `CLIENT INFO`, `CLUSTER
+    /// NODES`, `CLUSTER INFO`, `MEMORY DOCTOR`, `LATENCY DOCTOR`, `LOLWUT`), otherwise
+    /// [`to_cli`](Self::to_cli).
+    ///
+    /// ```
+    /// use asyncore_examples::resp_client::Reply;
+    /// let info = Reply::bulk("# Keyspace\r\n");
+    /// assert_eq!(info.to_cli_for(&[b"info".to_vec()]), b"# Keyspace\r\n");
+    /// assert_eq!(info.to_cli_for(&[b"get".to_vec(), b"k".to_vec()]), b"\"# Keyspace\\r\\n\"\n");
+    /// ```
+    pub fn to_cli_for(&self, command: &[Vec<u8>]) -> Vec<u8> {
+        if shown_raw(command) {
+            self.to_raw()
+        } else {
+            self.to_cli().into_bytes()
+        }
+    }
+
     /// `cliFormatReplyTTY`: `prefix` is what each element after the first of an array
     /// starts with (the first follows its parent's index).
     fn format(&self, out: &mut String, prefix: &str) {
@@ -120,6 +174,29 @@ impl Reply {
             }
         }
     }
+}
+
+/// Whether `redis-cli` prints the reply to `command` raw even on a terminal (`INFO`,
+/// `CLIENT LIST`, ...).
+///
+/// ```
+/// use asyncore_examples::resp_client::shown_raw;
+/// assert!(shown_raw(&[b"INFO".to_vec(), b"server".to_vec()]));
+/// assert!(!shown_raw(&[b"GET".to_vec(), b"info".to_vec()]));
+/// ```
+pub fn shown_raw(command: &[Vec<u8>]) -> bool {
+    let is = |i: usize, name: &str| {
+        command
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+    };
+    let n = command.len();
+    is(0, "info")
+        || is(0, "lolwut")
+        || (n >= 2 && is(0, "client") && (is(1, "list") || is(1, "info")))
+        || (n == 2 && is(0, "cluster") && (is(1, "nodes") || is(1, "info")))
+        || (n >= 2 && is(0, "memory") && (is(1, "doctor") || is(1, "malloc-stats")))
+        || (n == 2 && is(0, "latency") && is(1, "doctor"))
 }
 
 /// `sdscatrepr`: a quoted string with C escapes.
@@ -202,6 +279,9 @@ impl Assembler {
 pub struct Progress {
     /// Commands sent.
     pub sent: usize,
+    /// For each command awaiting its reply, oldest first: whether `redis-cli` prints
+    /// its reply raw (see [`shown_raw`]).
+    pub awaiting_raw: std::collections::VecDeque<bool>,
     /// Replies kept (when not printing).
     pub replies: Vec<Reply>,
     /// Replies received.
@@ -252,12 +332,18 @@ impl RespClient {
     /// Prints or keeps a whole reply; closes once the input is done and every command
     /// has its reply.
     fn deliver(&mut self, cx: &mut ClientCx<'_, '_>, done: Reply) -> Result {
+        let mut p = self.progress.borrow_mut();
+        let raw = p.awaiting_raw.pop_front().unwrap_or(false);
         if self.print {
+            let text = if raw {
+                done.to_raw()
+            } else {
+                done.to_cli().into_bytes()
+            };
             let mut out = io::stdout().lock();
-            out.write_all(done.to_cli().as_bytes())?;
+            out.write_all(&text)?;
             out.flush()?;
         }
-        let mut p = self.progress.borrow_mut();
         p.received += 1;
         if !self.print {
             p.replies.push(done);
@@ -298,7 +384,9 @@ pub fn send_command(
     let mut out = Vec::new();
     encode_command(args, &mut out)?;
     map.send_to(token, &out)?;
-    progress.borrow_mut().sent += 1;
+    let mut p = progress.borrow_mut();
+    p.sent += 1;
+    p.awaiting_raw.push_back(shown_raw(args));
     Ok(())
 }
 
@@ -314,6 +402,7 @@ impl RespClient {
         }
         let mut p = self.progress.borrow_mut();
         p.sent += commands.len();
+        p.awaiting_raw.extend(commands.iter().map(|c| shown_raw(c)));
         if p.input_done && p.received >= p.sent {
             cx.close();
         }

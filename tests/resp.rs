@@ -1,0 +1,1056 @@
+//! The RESP examples (`examples/resp_server.rs`, `examples/resp_client.rs`) against the
+//! real Redis tools:
+//!
+//! * `redis-cli` runs one script of commands against `resp-server` and against a real
+//!   `redis-server` started here; the replies must be the same (time-to-live values are
+//!   compared as ranges, key listings as sets);
+//! * keys expire on their own (no access needed) on both;
+//! * `redis-benchmark -t ping,set,get,incr,mset -n 20000` completes against
+//!   `resp-server` without an error, and leaves the counter it incremented at 20000;
+//! * the `resp-client` library runs the same script against `redis-server` and prints
+//!   every reply as `redis-cli` does; the `resp-client` program answers one command and
+//!   commands from standard input;
+//! * bad input (an over-long inline line, `*abc`, garbage, a bulk string cut short by a
+//!   disconnect, an oversized bulk length) gets the protocol's error reply or a close,
+//!   while another connection keeps being served, on every backend.
+//!
+//! The tests print `skipping: ...` and pass when the Redis tools are missing, unless
+//! `ASYNCORE_REQUIRE_PEERS=1` is set.
+
+#[macro_use]
+#[path = "support/backends.rs"]
+mod backends;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use asyncore_examples::resp_client::{run_script, split_args, Reply};
+use asyncore_runtime::{Addr, Backend};
+use rustix::process::Signal;
+
+use support::{Finished, Proc, HANG_GUARD};
+
+/// Only a guard against hanging: redis-benchmark against a debug build on a busy
+/// 2-core machine.
+const BENCH_GUARD: Duration = Duration::from_secs(600);
+
+// ===== peers and processes =====
+
+/// Whether `program --version` runs.
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn have_redis_cli() -> bool {
+    support::require_peer("redis-cli (redis-tools)", runs("redis-cli"))
+}
+
+fn have_redis_server() -> bool {
+    support::require_peer("redis-server", runs("redis-server"))
+}
+
+fn have_redis_benchmark() -> bool {
+    support::require_peer("redis-benchmark (redis-tools)", runs("redis-benchmark"))
+}
+
+/// Starts the resp-server example on 127.0.0.1:0 with `backend`.
+fn start_resp_server(backend: Backend, extra: &[&str]) -> (Proc, SocketAddr) {
+    let bin = support::example_binary("resp-server");
+    let mut cmd = Command::new(bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend.name()]);
+    cmd.args(extra);
+    let mut server = Proc::spawn(&format!("resp-server ({backend})"), cmd);
+    let addr = server.listening_addr();
+    assert!(
+        addr.ip().is_loopback() && addr.port() != 0,
+        "resp-server printed `listening on {addr}`, not 127.0.0.1 with a real port"
+    );
+    (server, addr)
+}
+
+/// SIGINT the server; it must exit 0 and must not have panicked.
+fn stop(mut server: Proc) -> Finished {
+    server.signal(Signal::INT);
+    let out = server.finish(HANG_GUARD);
+    assert!(
+        out.success(),
+        "resp-server did not exit with status 0 after SIGINT\n{}",
+        out.transcript()
+    );
+    assert!(
+        !out.stderr.contains("panicked"),
+        "resp-server panicked\n{}",
+        out.transcript()
+    );
+    out
+}
+
+/// A real redis-server on a free port of 127.0.0.1, without persistence, with its
+/// working directory in a temporary directory (removed on drop).
+struct Redis {
+    proc: Option<Proc>,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("asyncore-resp-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a directory for redis-server");
+        // The port is picked by binding port 0 and releasing it; another process may take
+        // it in between, so try a few.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("bind a free port")
+                .port();
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--loglevel", "warning"])
+                .current_dir(&dir);
+            let mut proc = Proc::spawn(&format!("redis-server :{port}"), cmd);
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let deadline = Instant::now() + HANG_GUARD;
+            while Instant::now() < deadline {
+                if ping(addr) {
+                    return Redis {
+                        proc: Some(proc),
+                        addr,
+                        dir,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                if proc_exited(&mut proc) {
+                    break;
+                }
+            }
+            let out = proc.finish(Duration::from_secs(1));
+            last = out.transcript();
+        }
+        panic!("redis-server did not start\n{last}");
+    }
+}
+
+/// Whether the process ended (it is then collected).
+fn proc_exited(proc: &mut Proc) -> bool {
+    // `finish` with a zero wait panics on a live process; probe with kill(0).
+    let pid = rustix::process::Pid::from_raw(proc.pid() as i32).expect("a child pid");
+    rustix::process::test_kill_process(pid).is_err()
+        || std::fs::read_to_string(format!("/proc/{}/stat", proc.pid()))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        drop(self.proc.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether a RESP server answers PING at `addr`.
+fn ping(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// Runs `program args` with `input` on its standard input; its output once it exits
+/// (killed, and the test failed, after `guard`).
+fn run_with_input(program: &str, args: &[String], input: &[u8], guard: Duration) -> Finished {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b);
+        b
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + guard;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{program} {args:?} still running after {guard:?}; killed it");
+            }
+            Err(e) => panic!("cannot wait for {program}: {e}"),
+        }
+    };
+    let _ = writer.join();
+    let stdout = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
+    Finished {
+        status,
+        stdout: stdout.lines().map(str::to_string).collect(),
+        stderr,
+    }
+}
+
+// ===== the script =====
+
+/// How the replies of one command are compared.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// Exactly the same output.
+    Same,
+    /// The same lines in any order (a key listing).
+    Unordered,
+    /// `(integer) N` with N in the range, on both.
+    Range(i64, i64),
+    /// Not compared (server-specific); ours must satisfy the predicate.
+    Ours(fn(&[String]) -> bool),
+}
+
+use Check::*;
+
+fn empty_array(l: &[String]) -> bool {
+    l == ["(empty array)"]
+}
+
+fn an_integer(l: &[String]) -> bool {
+    l.len() == 1 && l[0].starts_with("(integer) ")
+}
+
+fn server_info(l: &[String]) -> bool {
+    l.iter().any(|l| l.starts_with("redis_version:"))
+        && l.iter().any(|l| l.starts_with("db0:keys="))
+}
+
+/// Commands in redis-cli's syntax, with how their replies are compared. Every command
+/// named in the README row of `resp-server` appears, with its error cases.
+const SCRIPT: &[(&str, Check)] = &[
+    ("FLUSHALL", Same),
+    ("PING", Same),
+    ("PING hello", Same),
+    ("ECHO \"hello world\"", Same),
+    ("ECHO \"\\x00\\xff\\r\\n\"", Same),
+    ("SET k1 v1", Same),
+    ("GET k1", Same),
+    ("GET nokey", Same),
+    ("SET k1 v2 NX", Same),
+    ("SET k1 v3 XX", Same),
+    ("SET k2 v XX", Same),
+    ("SET k2 v nx", Same),
+    ("SET k1 v EX 0", Same),
+    ("SET k1 v PX -5", Same),
+    ("SET k1 v EX abc", Same),
+    ("SET k1 v NX XX", Same),
+    ("SET k1 v PX", Same),
+    ("SET k1 v EX 10 PX 100", Same),
+    ("SET k1 v KEEPTTL EX 10", Same),
+    ("SET k1 v BOGUS", Same),
+    ("SET k1 v GET", Same),
+    ("SET vol v EX 100", Same),
+    ("TTL vol", Range(98, 100)),
+    ("PTTL vol", Range(98_000, 100_000)),
+    ("SET vol v2 KEEPTTL", Same),
+    ("TTL vol", Range(98, 100)),
+    ("SET vol v3", Same),
+    ("TTL vol", Same),
+    ("EXPIRE vol 50", Same),
+    ("TTL vol", Range(48, 50)),
+    ("EXPIRE vol 60 NX", Same),
+    ("EXPIRE vol 60 XX", Same),
+    ("EXPIRE vol 10 GT", Same),
+    ("EXPIRE vol 10 LT", Same),
+    ("TTL vol", Range(8, 10)),
+    ("EXPIRE vol 10 NX XX", Same),
+    ("EXPIRE vol 10 GT LT", Same),
+    ("EXPIRE vol 10 FOO", Same),
+    ("EXPIRE vol abc", Same),
+    ("EXPIRE vol 9223372036854775807", Same),
+    ("PEXPIRE vol 20000", Same),
+    ("PTTL vol", Range(18_000, 20_000)),
+    ("PERSIST vol", Same),
+    ("PERSIST vol", Same),
+    ("PERSIST nokey", Same),
+    ("TTL vol", Same),
+    ("TTL nokey", Same),
+    ("PTTL nokey", Same),
+    ("EXPIRE nokey 10", Same),
+    ("SET gone v", Same),
+    ("EXPIRE gone -1", Same),
+    ("EXISTS gone", Same),
+    ("SETEX sx 100 v", Same),
+    ("TTL sx", Range(98, 100)),
+    ("SETEX sx 0 v", Same),
+    ("PSETEX sx 1000 v", Same),
+    ("SETNX sx other", Same),
+    ("SETNX snx v", Same),
+    ("GETSET k1 new", Same),
+    ("GETSET newkey x", Same),
+    ("GET k1", Same),
+    ("DEL k1 newkey nokey", Same),
+    ("EXISTS k2 k2 nokey", Same),
+    ("SET n 10", Same),
+    ("INCR n", Same),
+    ("DECR n", Same),
+    ("INCRBY n 5", Same),
+    ("DECRBY n 20", Same),
+    ("INCRBY n abc", Same),
+    ("INCRBY n 1.5", Same),
+    ("INCR newcounter", Same),
+    ("DECR newcounter2", Same),
+    ("SET big 9223372036854775807", Same),
+    ("INCR big", Same),
+    ("SET small -9223372036854775808", Same),
+    ("DECR small", Same),
+    ("DECRBY n -9223372036854775808", Same),
+    ("SET s hello", Same),
+    ("INCR s", Same),
+    ("SET s \" 12\"", Same),
+    ("INCR s", Same),
+    ("SET s 007", Same),
+    ("INCR s", Same),
+    ("SET s +5", Same),
+    ("INCR s", Same),
+    ("SET s -0", Same),
+    ("INCR s", Same),
+    ("GET s", Same),
+    ("APPEND app abc", Same),
+    ("APPEND app \" def\"", Same),
+    ("GET app", Same),
+    ("STRLEN app", Same),
+    ("STRLEN nokey", Same),
+    ("MSET a 1 b 2 c 3", Same),
+    ("MSET a", Same),
+    ("MSET a 1 b", Same),
+    ("MGET a b nokey c", Same),
+    ("RPUSH list x y z", Same),
+    ("LPUSH list w", Same),
+    ("LRANGE list 0 -1", Same),
+    ("LRANGE list 1 2", Same),
+    ("LRANGE list -2 100", Same),
+    ("LRANGE list 5 10", Same),
+    ("LRANGE list a 1", Same),
+    ("LLEN list", Same),
+    ("LPOP list", Same),
+    ("RPOP list", Same),
+    ("LPOP list 5", Same),
+    ("LLEN list", Same),
+    ("EXISTS list", Same),
+    ("LPOP list", Same),
+    ("LPOP list 2", Same),
+    ("LPOP list -1", Same),
+    ("RPUSH list a", Same),
+    ("GET list", Same),
+    ("INCR list", Same),
+    ("APPEND list x", Same),
+    ("STRLEN list", Same),
+    ("GETSET list x", Same),
+    ("SET list x GET", Same),
+    ("LPUSH a x", Same),
+    ("LLEN a", Same),
+    ("MGET list a", Same),
+    ("TYPE list", Same),
+    ("TYPE a", Same),
+    ("TYPE nokey", Same),
+    ("SET list x", Same),
+    ("TYPE list", Same),
+    ("KEYS *", Unordered),
+    ("KEYS ?", Unordered),
+    ("KEYS [ab]", Unordered),
+    ("KEYS [^a-b]", Unordered),
+    ("KEYS *e*", Unordered),
+    ("KEYS k?", Unordered),
+    ("KEYS s\\x", Unordered),
+    ("KEYS nothing*", Same),
+    ("DBSIZE", Same),
+    ("SELECT 0", Same),
+    ("SELECT abc", Same),
+    ("CLIENT SETNAME myname", Same),
+    ("CLIENT GETNAME", Same),
+    ("CLIENT SETNAME \"bad name\"", Same),
+    ("CLIENT GETNAME", Same),
+    ("CLIENT", Same),
+    ("CLIENT Foo", Same),
+    ("CLIENT SETNAME", Same),
+    ("CLIENT ID", Ours(an_integer)),
+    ("GET", Same),
+    ("SET k", Same),
+    ("DEL", Same),
+    ("ECHO", Same),
+    ("PING a b", Same),
+    ("TTL", Same),
+    ("FOOBAR a b", Same),
+    ("foobar", Same),
+    ("COMMAND DOCS", Ours(empty_array)),
+    ("COMMAND COUNT", Ours(an_integer)),
+    ("INFO", Ours(server_info)),
+    ("FLUSHDB BOGUS", Same),
+    ("FLUSHDB", Same),
+    ("DBSIZE", Same),
+    ("SET again v", Same),
+    ("FLUSHALL ASYNC", Same),
+    ("DBSIZE", Same),
+];
+
+/// The script as redis-cli input: each command followed by `echo` of a marker, so that
+/// the output can be cut into the replies of each command.
+fn cli_input(script: &[(&str, Check)]) -> String {
+    let mut s = String::new();
+    for (i, (cmd, _)) in script.iter().enumerate() {
+        s.push_str(cmd);
+        s.push('\n');
+        s.push_str(&format!("echo \"--mark-{i}--\"\n"));
+    }
+    s
+}
+
+/// Cuts redis-cli's output into the reply lines of each command.
+fn cut_replies(lines: &[String], commands: usize) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for line in lines {
+        if line == &format!("\"--mark-{}--\"", out.len()) {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(line.clone());
+        }
+    }
+    assert_eq!(
+        out.len(),
+        commands,
+        "redis-cli printed {} of {commands} markers; output:\n{}",
+        out.len(),
+        lines.join("\n")
+    );
+    out
+}
+
+/// Runs `script` with redis-cli (`--no-raw`: as on a terminal) against `addr`; the
+/// reply lines of each command.
+fn redis_cli_script(addr: SocketAddr, script: &[(&str, Check)]) -> Vec<Vec<String>> {
+    let args: Vec<String> = vec![
+        "-h".into(),
+        addr.ip().to_string(),
+        "-p".into(),
+        addr.port().to_string(),
+        "--no-raw".into(),
+    ];
+    let out = run_with_input("redis-cli", &args, cli_input(script).as_bytes(), HANG_GUARD);
+    assert!(out.success(), "redis-cli failed\n{}", out.transcript());
+    cut_replies(&out.stdout, script.len())
+}
+
+fn integer(lines: &[String]) -> Option<i64> {
+    match lines {
+        [l] => l.strip_prefix("(integer) ")?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The lines of an array without their indexes, sorted.
+fn unordered(lines: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = lines
+        .iter()
+        .map(|l| match l.trim_start().split_once(") ") {
+            Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest.to_string(),
+            _ => l.clone(),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compares the replies of `ours` with the reference, command by command; every
+/// difference is listed.
+fn compare(script: &[(&str, Check)], reference: &[Vec<String>], ours: &[Vec<String>], who: &str) {
+    let mut diffs = Vec::new();
+    for (i, (cmd, check)) in script.iter().enumerate() {
+        let (r, o) = (&reference[i], &ours[i]);
+        let ok = match check {
+            Same => r == o,
+            Unordered => unordered(r) == unordered(o),
+            Range(lo, hi) => [r, o]
+                .iter()
+                .all(|l| integer(l).is_some_and(|n| (*lo..=*hi).contains(&n))),
+            Ours(pred) => pred(o),
+        };
+        if !ok {
+            diffs.push(format!(
+                "#{i} `{cmd}` ({check:?}):\n  redis-server: {r:?}\n  {who}: {o:?}"
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} of {} replies differ:\n{}",
+        diffs.len(),
+        script.len(),
+        diffs.join("\n")
+    );
+}
+
+// ===== (a) redis-cli against both servers =====
+
+#[test]
+fn redis_cli_gets_the_same_replies_from_resp_server_and_redis_server() {
+    if !have_redis_cli() || !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let (server, addr) = start_resp_server(Backend::Epoll, &[]);
+    let reference = redis_cli_script(redis.addr, SCRIPT);
+    let ours = redis_cli_script(addr, SCRIPT);
+    // A few replies spelt out, so that a change on both sides is seen too.
+    let at = |cmd: &str| {
+        SCRIPT
+            .iter()
+            .position(|(c, _)| *c == cmd)
+            .unwrap_or_else(|| panic!("`{cmd}` is in the script"))
+    };
+    assert_eq!(
+        ours[at("GET")],
+        ["(error) ERR wrong number of arguments for 'get' command"]
+    );
+    assert_eq!(
+        ours[at("FOOBAR a b")],
+        ["(error) ERR unknown command 'FOOBAR', with args beginning with: 'a' 'b' "]
+    );
+    assert_eq!(
+        ours[at("INCR list")],
+        ["(error) WRONGTYPE Operation against a key holding the wrong kind of value"]
+    );
+    assert_eq!(
+        ours[at("INCR s")],
+        ["(error) ERR value is not an integer or out of range"]
+    );
+    assert_eq!(
+        ours[at("MGET a b nokey c")],
+        ["1) \"1\"", "2) \"2\"", "3) (nil)", "4) \"3\""]
+    );
+    compare(SCRIPT, &reference, &ours, "resp-server");
+    stop(server);
+}
+
+/// Keys with a time to live disappear by themselves: the count of keys drops without any
+/// access to them.
+#[test]
+fn keys_expire_without_being_accessed() {
+    if !have_redis_cli() || !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let (server, addr) = start_resp_server(Backend::Epoll, &[]);
+    let before: &[(&str, Check)] = &[
+        ("FLUSHALL", Same),
+        ("SET e1 v PX 150", Same),
+        ("SET e2 v PX 200", Same),
+        ("SET e3 v", Same),
+        ("PEXPIRE e3 250", Same),
+        ("SET keep v EX 1000", Same),
+        ("DBSIZE", Same),
+    ];
+    let after: &[(&str, Check)] = &[
+        ("DBSIZE", Same),
+        ("KEYS *", Same),
+        ("EXISTS e1 e2 e3", Same),
+        ("TTL keep", Range(990, 1000)),
+    ];
+    let r1 = redis_cli_script(redis.addr, before);
+    let o1 = redis_cli_script(addr, before);
+    compare(before, &r1, &o1, "resp-server");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r2 = redis_cli_script(redis.addr, after);
+    let o2 = redis_cli_script(addr, after);
+    assert_eq!(
+        o2[0],
+        ["(integer) 1"],
+        "the count of keys after the deadlines"
+    );
+    compare(after, &r2, &o2, "resp-server");
+    let info = run_script(
+        &Addr::Inet(addr),
+        &[vec![b"INFO".to_vec(), b"stats".to_vec()]],
+        Backend::Epoll,
+        HANG_GUARD,
+    )
+    .expect("INFO from resp-server");
+    let Some(Reply::Bulk(text)) = info.first() else {
+        panic!("INFO answered {info:?}");
+    };
+    let text = String::from_utf8_lossy(text);
+    assert!(
+        text.contains("expired_keys:3"),
+        "three keys expired on the timer:\n{text}"
+    );
+    stop(server);
+}
+
+// ===== (b) redis-benchmark =====
+
+#[test]
+fn redis_benchmark_runs_against_resp_server_without_errors() {
+    if !have_redis_benchmark() {
+        return;
+    }
+    let (server, addr) = start_resp_server(Backend::Epoll, &[]);
+    let args: Vec<String> = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &addr.port().to_string(),
+        "-t",
+        "ping,set,get,incr,mset",
+        "-n",
+        "20000",
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = run_with_input("redis-benchmark", &args, b"", BENCH_GUARD);
+    assert!(
+        out.success(),
+        "redis-benchmark failed\n{}",
+        out.transcript()
+    );
+    // With -q each test ends with `NAME: N requests per second, p50=...`; progress
+    // lines are separated by carriage returns.
+    let text = out.stdout.join("\n");
+    let results: Vec<&str> = text
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .collect();
+    for l in &results {
+        println!("{}", l.trim());
+    }
+    for name in [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "MSET (10 keys)",
+    ] {
+        assert!(
+            results
+                .iter()
+                .any(|l| l.trim_start().starts_with(&format!("{name}: "))),
+            "no result line for {name}\n{}",
+            out.transcript()
+        );
+    }
+    let lower = format!("{text}\n{}", out.stderr).to_ascii_lowercase();
+    assert!(
+        !lower.contains("error") && !lower.contains("warning"),
+        "redis-benchmark reported a problem\n{}",
+        out.transcript()
+    );
+    // Every INCR was counted, and what SET and MSET stored is there.
+    let replies = run_script(
+        &Addr::Inet(addr),
+        &[
+            vec![b"GET".to_vec(), b"counter:__rand_int__".to_vec()],
+            vec![b"GET".to_vec(), b"key:__rand_int__".to_vec()],
+        ],
+        Backend::Epoll,
+        HANG_GUARD,
+    )
+    .expect("GET after the benchmark");
+    assert_eq!(replies[0], Reply::bulk("20000"));
+    assert!(
+        matches!(&replies[1], Reply::Bulk(v) if v.len() == 3),
+        "SET and MSET stored 3-byte values (-d 3): {:?}",
+        replies[1]
+    );
+    stop(server);
+}
+
+// ===== (c) the resp-client library and program =====
+
+/// The script's commands without the redis-cli markers, split as redis-cli splits them.
+fn script_commands(script: &[(&str, Check)]) -> Vec<Vec<Vec<u8>>> {
+    script
+        .iter()
+        .map(|(cmd, _)| split_args(cmd).unwrap_or_else(|| panic!("cannot split `{cmd}`")))
+        .collect()
+}
+
+#[test]
+fn resp_client_gets_what_redis_cli_gets_from_redis_server() {
+    if !have_redis_cli() || !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let reference = redis_cli_script(redis.addr, SCRIPT);
+    let replies = run_script(
+        &Addr::Inet(redis.addr),
+        &script_commands(SCRIPT),
+        Backend::Poll,
+        HANG_GUARD,
+    )
+    .expect("the script against redis-server");
+    assert_eq!(replies.len(), SCRIPT.len(), "one reply per command");
+    // What the library hands out, for a few commands.
+    let at = |cmd: &str| {
+        SCRIPT
+            .iter()
+            .position(|(c, _)| *c == cmd)
+            .unwrap_or_else(|| panic!("`{cmd}` is in the script"))
+    };
+    assert_eq!(replies[at("PING")], Reply::simple("PONG"));
+    assert_eq!(
+        replies[at("ECHO \"\\x00\\xff\\r\\n\"")],
+        Reply::bulk(b"\x00\xff\r\n")
+    );
+    assert_eq!(replies[at("GET nokey")], Reply::Nil);
+    assert_eq!(replies[at("LPOP list 2")], Reply::NilArray);
+    assert_eq!(replies[at("INCR newcounter")], Reply::Integer(1));
+    assert_eq!(
+        replies[at("MGET a b nokey c")],
+        Reply::Array(vec![
+            Reply::bulk("1"),
+            Reply::bulk("2"),
+            Reply::Nil,
+            Reply::bulk("3")
+        ])
+    );
+    assert_eq!(
+        replies[at("GET")],
+        Reply::error("ERR wrong number of arguments for 'get' command")
+    );
+    // Printed as redis-cli prints them. COMMAND DOCS is a deep nest of arrays there.
+    let commands = script_commands(SCRIPT);
+    let printed: Vec<Vec<String>> = replies
+        .iter()
+        .zip(&commands)
+        .map(|(r, c)| {
+            String::from_utf8_lossy(&r.to_cli_for(c))
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let mut checks: Vec<(&str, Check)> = SCRIPT.to_vec();
+    for (cmd, check) in checks.iter_mut() {
+        if matches!(check, Ours(_)) && !cmd.starts_with("CLIENT ID") && !cmd.starts_with("INFO") {
+            *check = Same;
+        }
+    }
+    compare(&checks, &reference, &printed, "resp-client");
+    let docs = &printed[at("COMMAND DOCS")];
+    assert!(
+        docs.len() > 1000,
+        "COMMAND DOCS printed {} lines",
+        docs.len()
+    );
+}
+
+#[test]
+fn resp_client_program_answers_one_command_and_standard_input() {
+    if !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let bin = support::example_binary("resp-client");
+    let bin = bin.to_str().expect("a UTF-8 path");
+    let connect = vec!["--connect".to_string(), redis.addr.to_string()];
+    let with = |extra: &[&str]| -> Vec<String> {
+        connect
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let out = run_with_input(
+        bin,
+        &with(&["set", "greeting", "hello world"]),
+        b"",
+        HANG_GUARD,
+    );
+    assert!(out.success(), "{}", out.transcript());
+    assert_eq!(out.stdout, ["OK"]);
+    let input =
+        b"rpush l a \"b c\"\nlrange l 0 -1\nget greeting\nget nokey\nincr greeting\n\nlpop l 5\n";
+    let out = run_with_input(bin, &connect, input, HANG_GUARD);
+    assert!(out.success(), "{}", out.transcript());
+    assert_eq!(
+        out.stdout,
+        [
+            "(integer) 2",
+            "1) \"a\"",
+            "2) \"b c\"",
+            "\"hello world\"",
+            "(nil)",
+            "(error) ERR value is not an integer or out of range",
+            "1) \"a\"",
+            "2) \"b c\"",
+        ]
+    );
+    // Nothing listens on a port we just released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port();
+    let out = run_with_input(
+        bin,
+        &[
+            "--connect".to_string(),
+            format!("127.0.0.1:{port}"),
+            "ping".into(),
+        ],
+        b"",
+        HANG_GUARD,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.transcript());
+    assert!(
+        out.stderr.contains("could not connect"),
+        "{}",
+        out.transcript()
+    );
+}
+
+// ===== (d) bad input =====
+
+/// Sends `bytes` on a new connection (then shuts down writing if `hang_up`), and reads
+/// until the server closes or nothing comes for a while: what came, and whether the
+/// server closed.
+fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool) {
+    let mut s = TcpStream::connect(addr).expect("connect to resp-server");
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    // The server may close before taking everything: a reset here is fine.
+    let _ = s.write_all(bytes);
+    if hang_up {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                // Nothing more for a while: the server keeps the connection open.
+                return (got, false);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(e) => panic!("reading from resp-server: {e}"),
+        }
+    }
+}
+
+/// A connection that stays open through the bad input and must keep being served.
+struct Witness {
+    stream: TcpStream,
+    n: u64,
+}
+
+impl Witness {
+    fn new(addr: SocketAddr) -> Witness {
+        let stream = TcpStream::connect(addr).expect("connect the witness");
+        stream
+            .set_read_timeout(Some(HANG_GUARD))
+            .expect("read timeout");
+        Witness { stream, n: 0 }
+    }
+
+    /// INCR on its own counter: the reply must be the next number.
+    fn check(&mut self, after: &str) {
+        self.n += 1;
+        self.stream
+            .write_all(b"*2\r\n$4\r\nINCR\r\n$7\r\nwitness\r\n")
+            .unwrap_or_else(|e| panic!("witness write after {after}: {e}"));
+        let want = format!(":{}\r\n", self.n);
+        let mut got = vec![0u8; want.len()];
+        self.stream
+            .read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("witness read after {after}: {e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            want,
+            "the witness connection after {after}"
+        );
+    }
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+on_every_backend!(bad_input_gets_an_error_or_a_close_and_others_are_served);
+
+fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
+    let (server, addr) = start_resp_server(backend, &[]);
+    let mut witness = Witness::new(addr);
+    witness.check("the start");
+
+    let too_long = "-ERR Protocol error: too big inline request\r\n";
+    let multibulk = "-ERR Protocol error: invalid multibulk length\r\n";
+
+    // An inline line over the 64 KiB line limit, without a terminator.
+    let (got, closed) = send_bad(addr, &vec![b'A'; 70 * 1024], false);
+    assert_eq!(String::from_utf8_lossy(&got), too_long);
+    assert!(closed, "closed after an over-long inline line");
+    witness.check("an over-long inline line");
+
+    // An invalid multibulk length, as Redis words it; the connection is closed.
+    let (got, closed) = send_bad(addr, b"*abc\r\nPING\r\n", false);
+    assert_eq!(String::from_utf8_lossy(&got), multibulk);
+    assert!(closed, "closed after `*abc`");
+    witness.check("`*abc`");
+
+    // A bulk length over the description's 512 MiB limit.
+    let (got, closed) = send_bad(addr, b"*1\r\n$600000000\r\n", false);
+    assert!(
+        got.starts_with(b"-ERR Protocol error"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(closed, "closed after an oversized bulk length");
+    witness.check("an oversized bulk length");
+
+    // A bulk length that is no number.
+    let (got, closed) = send_bad(addr, b"*1\r\n$abc\r\n", false);
+    assert!(got.starts_with(b"-ERR Protocol error"), "{got:?}");
+    assert!(closed, "closed after `$abc`");
+    witness.check("`$abc`");
+
+    // A bulk string cut short by a disconnect: the command never runs.
+    let (got, _) = send_bad(
+        addr,
+        b"*3\r\n$3\r\nSET\r\n$3\r\ncut\r\n$100\r\nonly a few bytes",
+        true,
+    );
+    assert!(got.is_empty(), "no reply to half a command: {got:?}");
+    let (got, _) = send_bad(addr, b"*1\r\n$3\r\nGET", true);
+    assert!(got.is_empty(), "no reply to half a command: {got:?}");
+    witness.check("a disconnect in the middle of a bulk string");
+    let (got, _) = send_bad(addr, b"*2\r\n$6\r\nEXISTS\r\n$3\r\ncut\r\n", true);
+    assert_eq!(got, b":0\r\n", "the cut SET did not run");
+
+    // Garbage: whatever comes back is protocol error replies, and the server goes on.
+    let mut cases: Vec<Vec<u8>> = vec![
+        b"\x00\xff\xfe\x80 garbage\r\n".to_vec(),
+        b"\r\n\r\n\r\n".to_vec(),
+        b"$\r\n*\r\n:\r\n".to_vec(),
+        b"*1\r\n*1\r\n$1\r\nx\r\n".to_vec(),
+        b"*2\r\n$3\r\nGET\r\nkey\r\n".to_vec(),
+    ];
+    for seed in 1..=8u64 {
+        let mut g = pseudo_random(4096, seed);
+        // Some CRLFs and star/dollar headers in the noise.
+        for (i, b) in g.iter_mut().enumerate() {
+            if i % 97 == 0 {
+                *b = b'\r';
+            } else if i % 97 == 1 {
+                *b = b'\n';
+            } else if i % 97 == 2 && seed % 2 == 0 {
+                *b = b'*';
+            }
+        }
+        cases.push(g);
+    }
+    for (i, case) in cases.iter().enumerate() {
+        let (got, closed) = send_bad(addr, case, false);
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.split_inclusive("\r\n")
+                .all(|l| l.starts_with('-') && l.ends_with("\r\n")),
+            "garbage case {i}: only error replies, got {text:?}"
+        );
+        assert!(
+            closed || !got.is_empty(),
+            "garbage case {i}: an error reply or a close"
+        );
+        witness.check(&format!("garbage case {i}"));
+    }
+
+    // A second connection made after all that works too.
+    assert!(ping(addr), "a new connection after the bad input");
+    let out = stop(server);
+    assert!(
+        !out.stderr.contains("panic"),
+        "resp-server panicked\n{}",
+        out.transcript()
+    );
+}
+
+/// `--maxmemory`: writes that may grow the store are refused with Redis's `-OOM` error
+/// once the store is over it; reads, deletes and other connections go on.
+#[test]
+fn maxmemory_refuses_writes_with_oom() {
+    let (server, addr) = start_resp_server(Backend::Poll, &["--maxmemory", "4KiB"]);
+    let cmd = |args: &[&[u8]]| args.iter().map(|a| a.to_vec()).collect::<Vec<_>>();
+    let big = vec![b'x'; 5000];
+    let replies = run_script(
+        &Addr::Inet(addr),
+        &[
+            cmd(&[b"SET", b"big", &big]),
+            cmd(&[b"SET", b"small", b"1"]),
+            cmd(&[b"INCR", b"counter"]),
+            cmd(&[b"STRLEN", b"big"]),
+            cmd(&[b"DEL", b"big"]),
+            cmd(&[b"SET", b"small", b"1"]),
+        ],
+        Backend::Poll,
+        HANG_GUARD,
+    )
+    .expect("the script against resp-server");
+    let oom = Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+    assert_eq!(
+        replies,
+        [
+            Reply::simple("OK"),
+            oom.clone(),
+            oom,
+            Reply::Integer(5000),
+            Reply::Integer(1),
+            Reply::simple("OK"),
+        ]
+    );
+    stop(server);
+}
