@@ -25,15 +25,21 @@ fn main() {
          redis-benchmark. It runs one loop (no --threads): all connections share one keyspace.",
         &flags,
     );
-    let run = || -> Result<(), String> {
-        let config = ServerConfig::from_args(&args)?;
+    let config = ServerConfig::from_args(&args).and_then(|config| {
         let max = args.get("maxmemory").unwrap_or("1GiB");
         let max_memory = parse_size(max).ok_or_else(|| {
             format!("--maxmemory takes a size such as 1073741824, 512MiB or 1GiB, not `{max}`")
         })?;
-        serve(&config, move || RespServer::new(Limits { max_memory })).map_err(|e| e.to_string())
+        Ok((config, max_memory))
+    });
+    let (config, max_memory) = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("resp-server: {e}");
+            std::process::exit(2);
+        }
     };
-    if let Err(e) = run() {
+    if let Err(e) = serve(&config, move || RespServer::new(Limits { max_memory })) {
         eprintln!("resp-server: {e}");
         std::process::exit(1);
     }

@@ -1739,6 +1739,45 @@ mod tests {
         assert_eq!(s.used_memory(), 0);
     }
 
+    /// The store's keys go when the loop's timer fires, earliest deadline first, and
+    /// a deadline earlier than the armed one re-arms the timer.
+    #[test]
+    fn the_loop_timer_removes_due_keys() {
+        struct Idle;
+        impl Dispatcher for Idle {}
+        let mut map = Map::new();
+        // Timers run while the map has a channel.
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        map.add(a.into(), Idle).unwrap();
+        let shared = Store::shared(Limits::default());
+        let set = |key: &str, px: &str| {
+            let mut out = Vec::new();
+            shared.borrow_mut().execute(
+                &[b"SET", key.as_bytes(), b"v", b"PX", px.as_bytes()],
+                &mut Session::default(),
+                Instant::now(),
+                &mut out,
+            );
+            assert_eq!(out, b"+OK\r\n");
+        };
+        set("late", "60000");
+        Store::arm(&shared, &mut map);
+        set("a", "30");
+        set("b", "40");
+        Store::arm(&shared, &mut map);
+        assert_eq!(shared.borrow().len(), 3);
+        let start = Instant::now();
+        while shared.borrow().len() > 1 && start.elapsed() < Duration::from_secs(5) {
+            map.poll_once(Some(Duration::from_millis(10)), Default::default())
+                .unwrap();
+        }
+        let store = shared.borrow();
+        assert_eq!(store.len(), 1, "the two short-lived keys are gone");
+        assert_eq!(store.volatile(), 1);
+        assert_eq!(store.stats.expired, 2);
+        assert!(store.armed.is_some(), "armed again for the last key");
+    }
+
     #[test]
     fn memory_limit_refuses_growth() {
         let mut s = Store::new(Limits { max_memory: 200 });
