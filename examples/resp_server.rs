@@ -20,6 +20,12 @@ fn main() {
         default: Some("1GiB"),
         help: "Refuse writes with -OOM above this estimated memory (bytes, or KiB/MiB/GiB; 0: no limit)",
     });
+    flags.push(cli::Flag {
+        name: "output-limit",
+        value: "SIZE",
+        default: Some("513MiB"),
+        help: "Close a connection whose queued replies exceed this (bytes, or KiB/MiB/GiB)",
+    });
     let args = cli::parse_or_exit(
         "An in-memory RESP2 (Redis protocol) server: strings, lists, expiry, for redis-cli and \
          redis-benchmark. It runs one loop (no --threads): all connections share one keyspace.",
@@ -30,16 +36,26 @@ fn main() {
         let max_memory = parse_size(max).ok_or_else(|| {
             format!("--maxmemory takes a size such as 1073741824, 512MiB or 1GiB, not `{max}`")
         })?;
-        Ok((config, max_memory))
+        let out = args.get("output-limit").unwrap_or("513MiB");
+        let output_limit = parse_size(out).filter(|&n| n > 0).ok_or_else(|| {
+            format!("--output-limit takes a size such as 64KiB or 513MiB, not `{out}`")
+        })?;
+        Ok((
+            config,
+            Limits {
+                max_memory,
+                output_limit,
+            },
+        ))
     });
-    let (config, max_memory) = match config {
+    let (config, limits) = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("resp-server: {e}");
             std::process::exit(2);
         }
     };
-    if let Err(e) = serve(&config, move || RespServer::new(Limits { max_memory })) {
+    if let Err(e) = serve(&config, move || RespServer::new(limits)) {
         eprintln!("resp-server: {e}");
         std::process::exit(1);
     }

@@ -1054,3 +1054,46 @@ fn maxmemory_refuses_writes_with_oom() {
     );
     stop(server);
 }
+
+/// `--output-limit`: a connection whose replies to one read would go over it is closed
+/// (its replies are never all queued), under it pipelines are answered in full, and
+/// other connections are served all along.
+#[test]
+fn replies_over_the_output_limit_close_only_their_connection() {
+    let (server, addr) = start_resp_server(Backend::Epoll, &["--output-limit", "64KiB"]);
+    let mut witness = Witness::new(addr);
+    let value = vec![b'v'; 10 * 1024];
+    let set = run_script(
+        &Addr::Inet(addr),
+        &[vec![b"SET".to_vec(), b"v".to_vec(), value.clone()]],
+        Backend::Epoll,
+        HANG_GUARD,
+    )
+    .expect("SET");
+    assert_eq!(set, [Reply::simple("OK")]);
+    witness.check("the SET");
+    let gets = |n: usize| -> Vec<u8> { b"*2\r\n$3\r\nGET\r\n$1\r\nv\r\n".repeat(n) };
+    // Five replies of 10 KiB: under the limit, all answered.
+    let (got, closed) = send_bad(addr, &gets(5), false);
+    let mut one = format!("${}\r\n", value.len()).into_bytes();
+    one.extend_from_slice(&value);
+    one.extend_from_slice(b"\r\n");
+    assert_eq!(got.len(), 5 * one.len(), "five whole replies");
+    assert!(!closed, "the connection stays open under the limit");
+    witness.check("five large replies");
+    // Twenty: over the limit; the connection is closed before all are queued.
+    let (got, closed) = send_bad(addr, &gets(20), false);
+    assert!(closed, "closed when its replies go over the limit");
+    assert!(got.len() < 20 * one.len(), "not every reply was queued");
+    witness.check("replies over the limit");
+    // One command whose reply alone is over the limit.
+    let mget: Vec<Vec<u8>> = std::iter::once(b"MGET".to_vec())
+        .chain(std::iter::repeat_n(b"v".to_vec(), 10))
+        .collect();
+    let mut bytes = Vec::new();
+    asyncore_examples::resp_client::encode_command(&mget, &mut bytes).expect("encode MGET");
+    let (_, closed) = send_bad(addr, &bytes, false);
+    assert!(closed, "closed when one reply goes over the limit");
+    witness.check("one reply over the limit");
+    stop(server);
+}

@@ -50,7 +50,7 @@ pub const KEY_OVERHEAD: usize = 64;
 /// Estimated bytes of bookkeeping per list element.
 pub const ELEMENT_OVERHEAD: usize = 16;
 
-/// The output buffer limit of a connection: one reply of the largest string fits.
+/// The default output limit of a connection: one reply of the largest string fits.
 pub const OUTPUT_LIMIT: usize = MAX_STRING + 1024 * 1024;
 
 /// How far a deadline beyond what [`Instant`] can represent is placed.
@@ -67,13 +67,18 @@ pub struct Limits {
     /// Writes that may grow the store are refused (`-OOM ...`) while the estimated memory
     /// in use is above this many bytes. `0` means no limit.
     pub max_memory: usize,
+    /// The most bytes of replies a connection may have queued: its output buffer's
+    /// limit, and the most its replies to one read may add up to. A connection that
+    /// goes over it is closed.
+    pub output_limit: usize,
 }
 
 impl Default for Limits {
-    /// 1 GiB.
+    /// 1 GiB of memory; [`OUTPUT_LIMIT`] of output per connection.
     fn default() -> Self {
         Limits {
             max_memory: 1 << 30,
+            output_limit: OUTPUT_LIMIT,
         }
     }
 }
@@ -151,52 +156,79 @@ impl std::fmt::Write for Bytes<'_> {
 }
 
 /// The replies of a command sent through the generated channel; the first send error
-/// is kept and returned after the command.
+/// is kept and returned after the command. The replies of one read are queued whole
+/// before they are sent, so they are counted: past `budget` bytes nothing more is
+/// queued and the command ends in an error (which closes the connection).
 struct CxReplies<'x, 'c, 'a> {
     cx: &'x mut ServerCx<'c, 'a>,
     err: Option<asyncore_runtime::Error>,
+    bytes: usize,
+    budget: usize,
+    limit: usize,
 }
 
 impl CxReplies<'_, '_, '_> {
-    fn send<'m>(&mut self, msg: impl Into<resp::ServerMessage<'m>>) {
-        if self.err.is_none() {
-            if let Err(e) = self.cx.send(msg) {
-                self.err = Some(e);
-            }
+    fn send<'m>(&mut self, size: usize, msg: impl Into<resp::ServerMessage<'m>>) {
+        if self.err.is_some() {
+            return;
+        }
+        self.bytes += size + 16;
+        if self.bytes > self.budget {
+            self.err = Some(
+                format!(
+                    "the replies to one read exceed the output limit of {} bytes; \
+                     closing the connection",
+                    self.limit
+                )
+                .into(),
+            );
+            return;
+        }
+        if let Err(e) = self.cx.send(msg) {
+            self.err = Some(e);
         }
     }
 }
 
 impl Replies for CxReplies<'_, '_, '_> {
     fn simple(&mut self, text: &str) {
-        self.send(resp::Simple {
-            text: text.as_bytes(),
-        });
+        self.send(
+            text.len(),
+            resp::Simple {
+                text: text.as_bytes(),
+            },
+        );
     }
     fn error(&mut self, text: &str) {
         if text.contains(['\r', '\n']) {
             let clean = text.replace(['\r', '\n'], " ");
-            self.send(resp::Error {
-                text: clean.as_bytes(),
-            });
+            self.send(
+                clean.len(),
+                resp::Error {
+                    text: clean.as_bytes(),
+                },
+            );
         } else {
-            self.send(resp::Error {
-                text: text.as_bytes(),
-            });
+            self.send(
+                text.len(),
+                resp::Error {
+                    text: text.as_bytes(),
+                },
+            );
         }
     }
     fn integer(&mut self, value: i64) {
-        self.send(resp::Integer { value });
+        self.send(0, resp::Integer { value });
     }
     fn bulk(&mut self, data: &[u8]) {
-        self.send(resp::Bulk { data });
+        self.send(data.len(), resp::Bulk { data });
     }
     fn nil(&mut self) {
-        self.send(resp::Nil {});
+        self.send(0, resp::Nil {});
     }
     fn array(&mut self, len: usize) {
         match u32::try_from(len) {
-            Ok(count) => self.send(resp::Array { count }),
+            Ok(count) => self.send(0, resp::Array { count }),
             Err(_) => {
                 if self.err.is_none() {
                     self.err = Some("reply array longer than 2^32-1 elements".into());
@@ -205,7 +237,7 @@ impl Replies for CxReplies<'_, '_, '_> {
         }
     }
     fn nil_array(&mut self) {
-        self.send(resp::NilArray {});
+        self.send(0, resp::NilArray {});
     }
 }
 
@@ -1503,6 +1535,9 @@ pub struct RespConnection {
     store: SharedStore,
     session: Session,
     open: bool,
+    /// The loop pass of the current read, and the bytes of replies queued in it.
+    pass: u64,
+    queued: usize,
 }
 
 impl RespConnection {
@@ -1512,6 +1547,8 @@ impl RespConnection {
             store,
             session: Session::default(),
             open: false,
+            pass: u64::MAX,
+            queued: 0,
         }
     }
 
@@ -1520,11 +1557,25 @@ impl RespConnection {
             // `*0`, as Redis does: nothing to do, no reply.
             return Ok(());
         }
-        let mut out = CxReplies { cx, err: None };
+        // The replies of one read (one loop pass) are sent together: count them.
+        let pass = cx.channel().map().passes();
+        if pass != self.pass {
+            self.pass = pass;
+            self.queued = 0;
+        }
+        let limit = self.store.borrow().limits.output_limit;
+        let mut out = CxReplies {
+            cx,
+            err: None,
+            bytes: 0,
+            budget: limit.saturating_sub(self.queued),
+            limit,
+        };
         let flow =
             self.store
                 .borrow_mut()
                 .execute(args, &mut self.session, Instant::now(), &mut out);
+        self.queued += out.bytes;
         if let Some(e) = out.err {
             return Err(e);
         }
@@ -1541,8 +1592,9 @@ impl RespConnection {
     /// Registers the client and raises the output limit so that one reply of the
     /// largest string fits.
     fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        let limit = self.store.borrow().limits.output_limit;
         cx.channel()
-            .set_output_limits(asyncore_runtime::DEFAULT_HIGH_WATER, OUTPUT_LIMIT);
+            .set_output_limits(asyncore_runtime::DEFAULT_HIGH_WATER.min(limit), limit);
         self.session = self.store.borrow_mut().connect();
         self.open = true;
         Ok(())
@@ -1780,7 +1832,10 @@ mod tests {
 
     #[test]
     fn memory_limit_refuses_growth() {
-        let mut s = Store::new(Limits { max_memory: 200 });
+        let mut s = Store::new(Limits {
+            max_memory: 200,
+            ..Limits::default()
+        });
         let t = Instant::now();
         let big = "x".repeat(300);
         assert_eq!(run(&mut s, t, &["SET", "a", &big]), "+OK\r\n");
