@@ -1097,3 +1097,34 @@ fn replies_over_the_output_limit_close_only_their_connection() {
     witness.check("one reply over the limit");
     stop(server);
 }
+
+/// `QUIT` is answered `+OK` and closes the connection (commands after it get no reply),
+/// on resp-server as on redis-server; one-word inline commands are served.
+#[test]
+fn quit_answers_ok_then_closes_and_inline_commands_work() {
+    let (server, addr) = start_resp_server(Backend::Select, &[]);
+    let script = [
+        vec![b"PING".to_vec()],
+        vec![b"QUIT".to_vec()],
+        vec![b"PING".to_vec()],
+    ];
+    let want = [Reply::simple("PONG"), Reply::simple("OK")];
+    let ours = run_script(&Addr::Inet(addr), &script, Backend::Select, HANG_GUARD)
+        .expect("the script against resp-server");
+    assert_eq!(ours, want);
+    let (got, closed) = send_bad(addr, b"PING\r\nDBSIZE\r\nQUIT\r\nPING\r\n", false);
+    assert_eq!(got, b"+PONG\r\n:0\r\n+OK\r\n");
+    assert!(closed, "closed after QUIT");
+    stop(server);
+    if have_redis_server() {
+        let redis = Redis::start();
+        let theirs = run_script(
+            &Addr::Inet(redis.addr),
+            &script,
+            Backend::Select,
+            HANG_GUARD,
+        )
+        .expect("the script against redis-server");
+        assert_eq!(theirs, want);
+    }
+}
