@@ -338,3 +338,49 @@ fn the_client_role_talks_to_a_generated_server(backend: Backend) {
     let got: Vec<&[u8]> = got.iter().map(Vec::as_slice).collect();
     assert_eq!(got, sent);
 }
+
+/// Records how its connection ended.
+struct Refused {
+    reason: Rc<RefCell<Option<Option<std::io::ErrorKind>>>>,
+}
+
+#[dispatcher(protocol = echo, role = client)]
+impl Refused {
+    fn on_echo(&mut self, _cx: &mut echo::ClientCx<'_, '_>, _msg: echo::Echo<'_>) -> Result {
+        Ok(())
+    }
+    fn on_close(&mut self, _cx: &mut echo::ClientCx<'_, '_>, reason: Option<&std::io::Error>) {
+        let mut seen = self.reason.borrow_mut();
+        assert!(seen.is_none(), "on_close is called once");
+        *seen = Some(reason.map(std::io::Error::kind));
+    }
+}
+
+on_every_backend!(a_refused_connection_tells_on_close_why);
+
+fn a_refused_connection_tells_on_close_why(backend: Backend) {
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let reason = Rc::new(RefCell::new(None));
+    let mut map = Map::new();
+    let client = Refused {
+        reason: reason.clone(),
+    };
+    map.connect(&Addr::Inet(port), echo::ClientChannel::new(client))
+        .unwrap();
+    for _ in 0..500 {
+        if map.is_empty() {
+            break;
+        }
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+            .expect("loop failed");
+    }
+    assert!(map.is_empty(), "the refused channel is closed");
+    assert_eq!(
+        *reason.borrow(),
+        Some(Some(std::io::ErrorKind::ConnectionRefused))
+    );
+}

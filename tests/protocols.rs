@@ -663,3 +663,27 @@ fn encoders_refuse_what_the_framing_cannot_carry() {
     .is_err());
     assert!(out.is_empty(), "nothing is written on an error");
 }
+
+#[test]
+fn a_repetition_that_starts_its_line_separates_its_items() {
+    // RESP inline commands: words from the start of the line.
+    let bytes = round_trip!(
+        resp,
+        ClientMessage,
+        CLIENT_MESSAGES_ALL,
+        [
+            resp::Inline {
+                args: seq(&[b"SET", b"a", b"b"])
+            },
+            resp::Inline {
+                args: seq(&[b"PING"])
+            },
+        ]
+    );
+    assert_eq!(bytes, b"SET a b\r\nPING\r\n");
+    let got = decode_recorded!(resp, ClientMessage, b"SET  a\tb\r\n", |_| {
+        resp::CLIENT_MESSAGES_ALL
+    });
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("[[83, 69, 84], [97], [98]]"), "{}", got[0]);
+}

@@ -843,6 +843,11 @@ impl Cx {
                         glue = true;
                     }
                     _ => {
+                        if first && !sep {
+                            // A repetition that starts its line: items are separated by
+                            // spaces, which the first one may do without.
+                            l.ops.push(Op::Ows);
+                        }
                         let s = if first { sep } else { !glue };
                         self.part(l, p, s, true);
                         first = false;

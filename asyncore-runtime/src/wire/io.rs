@@ -59,6 +59,7 @@ pub struct Io {
     out: Vec<u8>,
     opened: bool,
     closing: bool,
+    close_told: bool,
 }
 
 impl Io {
@@ -80,12 +81,18 @@ impl Io {
             out: Vec::new(),
             opened: false,
             closing: false,
+            close_told: false,
         }
     }
 
     /// Whether [`open`](Self::open) has run.
     pub fn opened(&self) -> bool {
         self.opened
+    }
+
+    /// True the first time only: when to tell the handler that the connection closed.
+    pub fn close_once(&mut self) -> bool {
+        !std::mem::replace(&mut self.close_told, true)
     }
 
     /// Marks the connection open; true the first time only (when to call `on_open`).
@@ -197,6 +204,10 @@ impl Io {
     }
 }
 
+/// The most reply bytes a generated channel gathers before handing them to the channel's
+/// output buffer (where the output limit applies): 64 KiB.
+pub const REPLY_BATCH: usize = 64 * 1024;
+
 /// What the context of a generated handler wraps: the channel and the replies queued so
 /// far.
 #[derive(Debug)]
@@ -242,6 +253,31 @@ impl<'c, 'a> Cx<'c, 'a> {
             self.ch.close_when_done();
         }
         Ok(())
+    }
+}
+
+/// What generated channels do with an error a handler returned (or a failed connect):
+/// log it as [`Dispatcher::handle_error`](crate::Dispatcher::handle_error) does, and give
+/// the reason to pass on to `on_close`. `Error::Exit` is returned as is, to leave the loop.
+///
+/// ```
+/// use asyncore_runtime::{wire, Error};
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let reason = wire::close_reason("client", Error::Io(refused)).unwrap();
+/// assert_eq!(reason.unwrap().kind(), std::io::ErrorKind::ConnectionRefused);
+/// assert!(matches!(wire::close_reason("client", Error::Exit), Err(Error::Exit)));
+/// ```
+pub fn close_reason(channel: &str, err: crate::Error) -> Result<Option<std::io::Error>> {
+    match err {
+        crate::Error::Exit => Err(crate::Error::Exit),
+        crate::Error::Io(e) => {
+            log::error!(target: "asyncore_runtime::dispatcher", "closing {channel}: {e}");
+            Ok(Some(e))
+        }
+        other => {
+            log::error!(target: "asyncore_runtime::dispatcher", "closing {channel}: {other}");
+            Ok(Some(std::io::Error::other(other.to_string())))
+        }
     }
 }
 

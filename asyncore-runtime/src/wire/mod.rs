@@ -100,7 +100,7 @@ mod view;
 
 pub use decode::{DecodeError, DecodeErrorKind, Decoded, Decoder, Limit};
 pub use encode::{EncodeError, EncodeErrorKind, Encoder};
-pub use io::{log_bad_input, Cx, Event, Io, Policy};
+pub use io::{close_reason, log_bad_input, Cx, Event, Io, Policy, REPLY_BATCH};
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
 /// A compiled protocol: its framing and the decoding program of every message one role

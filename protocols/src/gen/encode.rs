@@ -214,7 +214,20 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                         quote!(__item.#n)
                     }
                 });
-                let inner = ops(m, body, &item_env, true);
+                // Items of a repetition that starts its line lead with optional spaces:
+                // write one space between items, none before the first.
+                let between =
+                    matches!(op, Op::Many { .. }) && matches!(body.first(), Some(Op::Ows));
+                let inner = if between {
+                    let rest = ops(m, &body[1..], &item_env, true);
+                    quote! {
+                        if !__first { e.sep(); }
+                        __first = false;
+                        #rest
+                    }
+                } else {
+                    ops(m, body, &item_env, true)
+                };
                 let tail = match op {
                     Op::ManyUntil { marker, .. } => {
                         let marker = bytes_lit(marker);
@@ -223,6 +236,7 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                     _ => quote!(),
                 };
                 quote! {
+                    let mut __first = true;
                     for __item in (#seq).iter() { #inner }
                     #tail
                 }

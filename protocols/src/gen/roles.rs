@@ -333,10 +333,16 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
-                let mut cx = ServerCx { inner: io.cx(ch), state: *state };
-                handler.on_close(&mut cx, reason.as_ref());
+                if io.close_once() {
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    handler.on_close(&mut cx, reason.as_ref());
+                }
                 ch.close();
                 Ok(())
+            }
+            fn handle_error(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, err: ::asyncore_runtime::Error) -> ::asyncore_runtime::Result {
+                let reason = ::asyncore_runtime::wire::close_reason(&ch.to_string(), err)?;
+                ::asyncore_runtime::Dispatcher::handle_close(self, ch, reason)
             }
         }
     }
@@ -546,10 +552,16 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ClientChannel { handler, io, states } = self;
-                let mut cx = ClientCx { inner: io.cx(ch), states };
-                handler.on_close(&mut cx, reason.as_ref());
+                if io.close_once() {
+                    let mut cx = ClientCx { inner: io.cx(ch), states };
+                    handler.on_close(&mut cx, reason.as_ref());
+                }
                 ch.close();
                 Ok(())
+            }
+            fn handle_error(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, err: ::asyncore_runtime::Error) -> ::asyncore_runtime::Result {
+                let reason = ::asyncore_runtime::wire::close_reason(&ch.to_string(), err)?;
+                ::asyncore_runtime::Dispatcher::handle_close(self, ch, reason)
             }
         }
     }
