@@ -179,8 +179,10 @@ pub fn dispatcher(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The description is read from a file, relative to the crate's directory (the crate is
 /// rebuilt when it changes; errors name the file, line and column):
 ///
-/// ```ignore
-/// asyncore_runtime::protocol!(pub mod chat = "descriptions/chat.proto");
+/// ```
+/// asyncore_runtime::protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
+///
+/// assert_eq!(chat::State::INITIAL, chat::State::Guest);
 /// ```
 ///
 /// or written inline, where errors point at the offending token:

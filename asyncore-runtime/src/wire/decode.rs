@@ -669,7 +669,7 @@ impl Decoder {
     /// # };
     /// let mut decoder = Decoder::new(&PROGRAM);
     /// assert!(decoder.is_idle());
-    /// decoder.decode(b"PI", &[0])?;
+    /// assert_eq!(decoder.decode(b"PI", &[0])?, asyncore_runtime::wire::Decoded::NeedMore);
     /// assert!(!decoder.is_idle());
     /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
     /// ```
