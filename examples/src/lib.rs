@@ -13,3 +13,5 @@ pub mod memcache_server;
 pub mod resp_client;
 pub mod resp_server;
 pub mod server;
+pub mod smtp_client;
+pub mod smtp_server;
