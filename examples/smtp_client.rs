@@ -25,7 +25,7 @@ fn flags() -> Vec<cli::Flag> {
         cli::Flag {
             name: "connect",
             value: "HOST:PORT",
-            default: Some("127.0.0.1:25"),
+            default: Some("127.0.0.1:2525"),
             help: "Server to connect to",
         },
         cli::Flag {

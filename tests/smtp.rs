@@ -833,6 +833,29 @@ fn without_maildir_messages_are_counted_and_dropped() {
     );
 }
 
+#[test]
+fn a_message_that_cannot_be_stored_gets_451_and_the_session_goes_on() {
+    let maildir = TempDir::new("gone-maildir");
+    let (server, addr) = start_server(Backend::default(), Some(maildir.path()), &[]);
+    std::fs::remove_dir_all(maildir.path()).expect("remove the maildir");
+    let mut c = Raw::connect(addr);
+    c.command("EHLO t", 250);
+    c.command("MAIL FROM:<a@example.org>", 250);
+    c.command("RCPT TO:<b@example.org>", 250);
+    c.command("DATA", 354);
+    c.send(b"Subject: lost\r\n\r\nno room\r\n");
+    let r = c.command(".", 451);
+    assert!(r.lines[0].starts_with("4.3.0"), "{:?}", r.lines);
+    c.command("NOOP", 250);
+    c.command("QUIT", 221);
+    let out = stop(server);
+    assert!(
+        out.stderr.contains("cannot store message"),
+        "{}",
+        out.transcript()
+    );
+}
+
 // ===== bad input =====
 
 fn bad_input_gets_the_right_reply_or_a_close(backend: Backend) {

@@ -642,7 +642,8 @@ impl Session {
         let id = queue_id();
         if let Some(dir) = &self.config.maildir {
             if let Err(e) = store_message(dir, &id, &msg.text) {
-                log::error!(
+                // Always shown: the operator must know that mail is being refused.
+                eprintln!(
                     "smtp-server: cannot store message {id} in {}: {e}",
                     dir.display()
                 );
