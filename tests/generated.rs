@@ -384,3 +384,44 @@ fn a_refused_connection_tells_on_close_why(backend: Backend) {
         Some(Some(std::io::ErrorKind::ConnectionRefused))
     );
 }
+
+on_every_backend!(a_failed_body_ends_the_body_state);
+
+/// A message text with an over-long line gets the reply, is skipped to its final dot, and
+/// the session goes on in the state after the body.
+fn a_failed_body_ends_the_body_state(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || session::ServerChannel::new(Session::default()));
+    let client = std::thread::spawn(move || {
+        let mut c = LineClient::connect(addr);
+        let mut log = vec![c.line()];
+        c.say(b"HELLO a\r\nDATA\r\n");
+        log.push(c.line());
+        log.push(c.line());
+        c.say(
+            &[
+                &b"fine\r\n"[..],
+                &[b'z'; 100],
+                b"\r\nmore\r\n.\r\nADD 2\r\nQUIT\r\n",
+            ]
+            .concat(),
+        );
+        for _ in 0..3 {
+            log.push(c.line());
+        }
+        (log, c.eof())
+    });
+    let (log, eof) = serve_until(&mut map, backend, client);
+    assert_eq!(
+        log,
+        [
+            "220 hi",
+            "250 hello a",
+            "354 go",
+            "500 too long",
+            "250 2",
+            "221 bye"
+        ]
+    );
+    assert!(eof);
+}

@@ -191,6 +191,32 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
         }
     });
+    // States with a single message whose transition is fixed.
+    let after_error_arms: Vec<TokenStream> = p
+        .states
+        .iter()
+        .filter_map(|st| match st.transitions.as_slice() {
+            [(m, targets)]
+                if targets.len() == 1
+                    && !matches!(
+                        p.messages[*m].ops.first(),
+                        Some(crate::ir::Op::Line) | Some(crate::ir::Op::Frame)
+                    ) =>
+            {
+                let v = format_ident!("{}", st.name);
+                let name = &p.messages[*m].name;
+                let go = match targets[0] {
+                    Target::State(i) => {
+                        let t = format_ident!("{}", p.states[i].name);
+                        quote!(::core::option::Option::Some(State::#t))
+                    }
+                    Target::Close => quote!(::core::option::Option::None),
+                };
+                Some(quote!((State::#v, ::core::option::Option::Some(#name)) => #go))
+            }
+            _ => None,
+        })
+        .collect();
     let policies = &p.policies;
     let oversize = action(&policies.oversize, term);
     let unknown = action(&policies.unknown, term);
@@ -275,6 +301,16 @@ fn server_role(p: &Protocol) -> TokenStream {
                     },
                 }
             }
+            /// The state after bad input the decoder recovered from: unchanged, except in a
+            /// state whose only message failed after the decoder committed to it (a message
+            /// text that was skipped to its end): its fixed transition is taken, as the
+            /// message is over. `None`: close.
+            fn after_error(state: State, message: ::core::option::Option<&'static str>) -> ::core::option::Option<State> {
+                match (state, message) {
+                    #(#after_error_arms,)*
+                    _ => ::core::option::Option::Some(state),
+                }
+            }
             fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
                 let state = cx.state;
                 match index {
@@ -325,6 +361,10 @@ fn server_role(p: &Protocol) -> TokenStream {
                             let mut cx = ServerCx { inner: io.cx(ch), state: current };
                             handler.on_bad_input(&mut cx, &err);
                             if !io.apply(ch, Self::policy(&err), &err)? { break; }
+                            match Self::after_error(current, err.message()) {
+                                ::core::option::Option::Some(s) => *state = s,
+                                ::core::option::Option::None => { io.close_when_done(ch); break; }
+                            }
                         }
                     }
                 }
