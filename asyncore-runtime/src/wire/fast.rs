@@ -94,37 +94,7 @@ pub fn line(buf: &[u8], from: usize, framing: &Framing) -> Option<(usize, usize)
     else {
         return None;
     };
-    let last = *term.last()?;
-    let hay = buf.get(from..)?;
-    // Most lines of a pipelined load are short: a plain scan of the first bytes, then the
-    // word-at-a-time search.
-    let head = hay.len().min(32);
-    let at = from
-        + match hay[..head].iter().position(|&b| b == last) {
-            Some(i) => i,
-            None => head + memchr(last, &hay[head..])?,
-        };
-    let end = if term.len() == 1 {
-        at
-    } else if term == b"\r\n" {
-        if at > from && buf[at - 1] == b'\r' {
-            at - 1
-        } else if bare_lf {
-            at
-        } else {
-            return None;
-        }
-    } else {
-        let start = (at + 1).checked_sub(term.len())?;
-        if start < from || buf.get(start..=at)? != term {
-            return None;
-        }
-        start
-    };
-    if end - from > max as usize {
-        return None;
-    }
-    Some((end, at + 1))
+    line_of(buf, from, term, max, bare_lf)
 }
 
 /// The terminator of the line that started at `start`, right at `pos`: the position after
@@ -146,17 +116,7 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
     else {
         return None;
     };
-    if pos - start > max as usize {
-        return None;
-    }
-    let rest = buf.get(pos..)?;
-    if rest.len() >= term.len() && same_bytes(&rest[..term.len()], term) {
-        return Some(pos + term.len());
-    }
-    if term == b"\r\n" && bare_lf && rest.first() == Some(&b'\n') {
-        return Some(pos + 1);
-    }
-    None
+    term_of(buf, start, pos, term, max, bare_lf)
 }
 
 /// [`line`] with the framing's terminator, line maximum and bare-LF rule given directly
