@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use asyncore_examples::resp_client::{run_script, split_args, Reply};
 use asyncore_runtime::{Addr, Backend};
-use rustix::process::Signal;
 
 use support::{Finished, Proc, HANG_GUARD};
 
@@ -66,34 +65,12 @@ fn have_redis_benchmark() -> bool {
 
 /// Starts the resp-server example on 127.0.0.1:0 with `backend`.
 fn start_resp_server(backend: Backend, extra: &[&str]) -> (Proc, SocketAddr) {
-    let bin = support::example_binary("resp-server");
-    let mut cmd = Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend.name()]);
-    cmd.args(extra);
-    let mut server = Proc::spawn(&format!("resp-server ({backend})"), cmd);
-    let addr = server.listening_addr();
-    assert!(
-        addr.ip().is_loopback() && addr.port() != 0,
-        "resp-server printed `listening on {addr}`, not 127.0.0.1 with a real port"
-    );
-    (server, addr)
+    support::start_server("resp-server", backend.name(), extra)
 }
 
 /// SIGINT the server; it must exit 0 and must not have panicked.
-fn stop(mut server: Proc) -> Finished {
-    server.signal(Signal::INT);
-    let out = server.finish(HANG_GUARD);
-    assert!(
-        out.success(),
-        "resp-server did not exit with status 0 after SIGINT\n{}",
-        out.transcript()
-    );
-    assert!(
-        !out.stderr.contains("panicked"),
-        "resp-server panicked\n{}",
-        out.transcript()
-    );
-    out
+fn stop(server: Proc) -> Finished {
+    support::stop_server(server)
 }
 
 /// A real redis-server on a free port of 127.0.0.1, without persistence, with its

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use asyncore_examples::smtp_client::{normalize_line_ends, send_mail, Options, SendError};
 use asyncore_runtime::{Addr, Backend};
-use rustix::process::Signal;
 
 use support::{Finished, Proc, HANG_GUARD};
 
@@ -119,37 +118,18 @@ impl Drop for TempDir {
 
 /// Starts smtp-server on 127.0.0.1:0 with `backend`, storing in `maildir` if given.
 fn start_server(backend: Backend, maildir: Option<&Path>, extra: &[&str]) -> (Proc, SocketAddr) {
-    let bin = support::example_binary("smtp-server");
-    let mut cmd = Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend.name()]);
+    let mut flags: Vec<std::ffi::OsString> = Vec::new();
     if let Some(dir) = maildir {
-        cmd.arg("--maildir").arg(dir);
+        flags.push("--maildir".into());
+        flags.push(dir.into());
     }
-    cmd.args(extra);
-    let mut server = Proc::spawn(&format!("smtp-server ({backend})"), cmd);
-    let addr = server.listening_addr();
-    assert!(
-        addr.ip().is_loopback() && addr.port() != 0,
-        "smtp-server printed `listening on {addr}`, not 127.0.0.1 with a real port"
-    );
-    (server, addr)
+    flags.extend(extra.iter().map(Into::into));
+    support::start_server("smtp-server", backend.name(), &flags)
 }
 
 /// SIGINT the server; it must exit 0 and must not have panicked.
-fn stop(mut server: Proc) -> Finished {
-    server.signal(Signal::INT);
-    let out = server.finish(HANG_GUARD);
-    assert!(
-        out.success(),
-        "smtp-server did not exit with status 0 after SIGINT\n{}",
-        out.transcript()
-    );
-    assert!(
-        !out.stderr.contains("panicked"),
-        "smtp-server panicked\n{}",
-        out.transcript()
-    );
-    out
+fn stop(server: Proc) -> Finished {
+    support::stop_server(server)
 }
 
 /// Runs `cmd` to its end (killed, and the test failed, after `HANG_GUARD`).

@@ -412,3 +412,41 @@ impl Drop for Proc {
         }
     }
 }
+
+/// Starts the server example `name` on 127.0.0.1, port 0, with `backend` and the `extra`
+/// flags; returns it and the address of its `listening on` line, checked to be loopback
+/// with a real port.
+pub fn start_server<S: AsRef<std::ffi::OsStr>>(
+    name: &str,
+    backend: &str,
+    extra: &[S],
+) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(example_binary(name));
+    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend]);
+    cmd.args(extra);
+    let mut server = Proc::spawn(&format!("{name} ({backend})"), cmd);
+    let addr = server.listening_addr();
+    assert!(
+        addr.ip().is_loopback() && addr.port() != 0,
+        "{name} printed `listening on {addr}`, not 127.0.0.1 with a real port"
+    );
+    (server, addr)
+}
+
+/// Sends SIGINT to a server started by [`start_server`]; it must exit 0 without a panic.
+pub fn stop_server(mut server: Proc) -> Finished {
+    server.signal(rustix::process::Signal::INT);
+    let out = server.finish(HANG_GUARD);
+    let name = server.name.clone();
+    assert!(
+        out.success(),
+        "{name} did not exit with status 0 after SIGINT\n{}",
+        out.transcript()
+    );
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{name} panicked\n{}",
+        out.transcript()
+    );
+    out
+}
