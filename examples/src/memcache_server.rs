@@ -25,8 +25,9 @@
 //! * `incr`/`decr` read the value as memcached does (`strtoull`: leading spaces, a sign,
 //!   trailing spaces), wrap `incr` at 2^64, stop `decr` at 0, and keep the value's length
 //!   when the new number is shorter (padding with spaces).
-//! * `flush_all [delay]` drops every item now, or the items stored before `delay`
-//!   (same units as `exptime`) once that time has come.
+//! * `flush_all [delay]` drops every item now (a delay of at most one second is now, as
+//!   with memcached's one-second clock), or the items stored before `delay` (same units
+//!   as `exptime`) once that time has come.
 //!
 //! # Bad input
 //!
@@ -656,13 +657,17 @@ impl Connection {
             let now = Instant::now();
             store.stats.cmd_flush += 1;
             match deadline(delay, now) {
-                Some(at) if at > now => store.flush_at = Some(at),
+                // memcached's clock counts whole seconds: a flush due within one second
+                // is a flush now.
+                Some(at) if at > now + Duration::from_secs(1) => store.flush_at = Some(at),
                 // Now: no delay, a negative one, or a time already past.
                 _ => {
                     store.flush_at = None;
                     store.items.clear();
                     store.deadlines.clear();
                     store.bytes = 0;
+                    // memcached marks the flush with a CAS unique of its own.
+                    store.next_cas();
                 }
             }
         }
