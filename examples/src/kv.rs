@@ -7,6 +7,11 @@
 //! `Failed` reply and the connection is closed (the description's `close` policy); a frame
 //! with an unknown opcode (or none) gets a `Failed` reply and is skipped.
 //!
+//! Output is bounded: a connection whose replies waiting to be sent (those of the current
+//! read included) would pass [`OUTPUT_LIMIT`] gets `Failed` and is closed, so pipelined
+//! `Get`s of large values cannot make the server hold more than that. The client keeps at
+//! most [`GETS_IN_FLIGHT`] `Get`s unanswered, which stays under it.
+//!
 //! ```no_run
 //! use asyncore_examples::kv::{exchange, Reply, Request};
 //! use std::time::Duration;
@@ -42,6 +47,12 @@ pub const MAX_STORE_BYTES: usize = 256 * 1024 * 1024;
 
 /// How much a client queues for sending before it waits for replies.
 pub const SEND_WINDOW: usize = 256 * 1024;
+
+/// The most reply bytes a server connection may have waiting to be sent.
+pub const OUTPUT_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The most `Get` requests a client leaves unanswered (each reply may be 1 MiB).
+pub const GETS_IN_FLIGHT: usize = 8;
 
 /// The keys and values of a server.
 #[derive(Debug, Default)]
@@ -111,14 +122,58 @@ fn lock(store: &SharedKvStore) -> MutexGuard<'_, KvStore> {
 #[derive(Debug)]
 pub struct KvConnection {
     store: SharedKvStore,
+    /// The loop pass of the read being answered, and the reply bytes queued in it.
+    pass: u64,
+    queued: usize,
+}
+
+impl KvConnection {
+    /// A connection to `store`.
+    pub fn new(store: SharedKvStore) -> KvConnection {
+        KvConnection {
+            store,
+            pass: u64::MAX,
+            queued: 0,
+        }
+    }
+
+    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`], counting the replies
+    /// queued during this read (one read is answered within one loop pass) and those the
+    /// channel has not sent yet; counts it if so.
+    fn fits(&mut self, cx: &mut kv::ServerCx<'_, '_>, size: usize) -> bool {
+        let pass = cx.channel().map().passes();
+        if pass != self.pass {
+            self.pass = pass;
+            self.queued = 0;
+        }
+        if self.queued + cx.channel().pending_output() + size > OUTPUT_LIMIT {
+            return false;
+        }
+        self.queued += size;
+        true
+    }
 }
 
 #[dispatcher(protocol = kv, role = server)]
 impl KvConnection {
+    fn on_open(&mut self, cx: &mut kv::ServerCx<'_, '_>) -> Result {
+        cx.channel()
+            .set_output_limits(asyncore_runtime::DEFAULT_HIGH_WATER, OUTPUT_LIMIT);
+        Ok(())
+    }
+
     fn on_get(&mut self, cx: &mut kv::ServerCx<'_, '_>, msg: kv::Get<'_>) -> Result {
-        let store = lock(&self.store);
+        let store = self.store.clone();
+        let store = lock(&store);
         match store.get(msg.key) {
-            Some(value) => cx.send(kv::Found { value }),
+            Some(value) if self.fits(cx, value.len() + 5) => cx.send(kv::Found { value }),
+            Some(_) => {
+                // Too much unread output: this client does not keep up.
+                cx.close();
+                cx.send(kv::Failed {
+                    reason: b"output limit: too many replies waiting to be read",
+                })
+            }
             None => cx.send(kv::NotFound {}),
         }
     }
@@ -174,9 +229,7 @@ impl KvServer {
 
 impl Dispatcher for KvServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let conn = KvConnection {
-            store: self.store.clone(),
-        };
+        let conn = KvConnection::new(self.store.clone());
         ch.add_accepted(sock, addr, kv::ServerChannel::new(conn))?;
         Ok(())
     }
@@ -218,12 +271,13 @@ pub struct KvOutcome {
 }
 
 /// The client side of one connection: sends the requests once connected, at most
-/// [`SEND_WINDOW`] bytes ahead of the replies, collects the replies and stops the loop
-/// when the last one is in.
+/// [`SEND_WINDOW`] bytes and [`GETS_IN_FLIGHT`] `Get`s ahead of the replies, collects the
+/// replies and closes the connection when the last one is in.
 #[derive(Debug)]
 pub struct KvClient {
     to_send: VecDeque<Request>,
-    waiting: usize,
+    /// Whether each request sent and not answered is a `Get`, oldest first.
+    waiting: VecDeque<bool>,
     outcome: Rc<RefCell<KvOutcome>>,
 }
 
@@ -232,7 +286,7 @@ impl KvClient {
     pub fn new(requests: Vec<Request>) -> KvClient {
         KvClient {
             to_send: requests.into(),
-            waiting: 0,
+            waiting: VecDeque::new(),
             outcome: Rc::default(),
         }
     }
@@ -246,10 +300,19 @@ impl KvClient {
     fn pump(&mut self, cx: &mut kv::ClientCx<'_, '_>) -> Result {
         // What this call queued, plus what the channel has not sent yet.
         let mut queued = 0;
+        let mut gets = self.waiting.iter().filter(|&&g| g).count();
         while queued + cx.channel().pending_output() < SEND_WINDOW {
+            let Some(req) = self.to_send.front() else {
+                break;
+            };
+            let is_get = matches!(req, Request::Get(_));
+            if is_get && gets >= GETS_IN_FLIGHT {
+                break;
+            }
             let Some(req) = self.to_send.pop_front() else {
                 break;
             };
+            gets += usize::from(is_get);
             queued += match &req {
                 Request::Get(key) => {
                     cx.send(kv::Get { key })?;
@@ -264,9 +327,9 @@ impl KvClient {
                     5 + key.len()
                 }
             };
-            self.waiting += 1;
+            self.waiting.push_back(is_get);
         }
-        if self.to_send.is_empty() && self.waiting == 0 {
+        if self.to_send.is_empty() && self.waiting.is_empty() {
             self.outcome.borrow_mut().complete = true;
             // The loop ends with its last channel.
             cx.close();
@@ -276,7 +339,7 @@ impl KvClient {
 
     fn reply(&mut self, cx: &mut kv::ClientCx<'_, '_>, reply: Reply) -> Result {
         self.outcome.borrow_mut().replies.push(reply);
-        self.waiting = self.waiting.saturating_sub(1);
+        self.waiting.pop_front();
         self.pump(cx)
     }
 }

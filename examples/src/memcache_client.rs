@@ -40,6 +40,10 @@ use memcache::{ClientCx, ClientMessage, ServerMessage};
 /// How many bytes of commands a client queues ahead of the replies it waits for.
 pub const SEND_WINDOW: usize = 256 * 1024;
 
+/// How many retrievals (`get`, `stats`...) a client leaves unanswered: their replies may
+/// be large, and a server bounds what it holds for a client that does not read.
+pub const RETRIEVALS_IN_FLIGHT: usize = 8;
+
 /// The reply a command waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -352,8 +356,9 @@ impl MemcacheClient {
         }
     }
 
-    /// Sends queued commands while less than [`SEND_WINDOW`] bytes wait to be sent (all
-    /// of them when no reply is awaited, as no reply would come to send the rest).
+    /// Sends queued commands while less than [`SEND_WINDOW`] bytes wait to be sent and
+    /// fewer than [`RETRIEVALS_IN_FLIGHT`] retrievals are unanswered (all of them when no
+    /// reply is awaited, as no reply would come to send the rest).
     fn pump(&mut self, cx: &mut ClientCx<'_, '_>) -> Result {
         let mut queued = 0;
         while !self.to_send.is_empty() {
@@ -361,8 +366,21 @@ impl MemcacheClient {
                 self.to_send.clear();
                 break;
             }
-            if !self.waiting.is_empty() && queued + cx.channel().pending_output() >= SEND_WINDOW {
-                break;
+            if !self.waiting.is_empty() {
+                let retrievals = self
+                    .waiting
+                    .iter()
+                    .filter(|c| c.expect == Expect::UntilEnd)
+                    .count();
+                let next_retrieves = self
+                    .to_send
+                    .front()
+                    .is_some_and(|c| c.expect == Expect::UntilEnd);
+                if queued + cx.channel().pending_output() >= SEND_WINDOW
+                    || (next_retrieves && retrievals >= RETRIEVALS_IN_FLIGHT)
+                {
+                    break;
+                }
             }
             let Some(cmd) = self.to_send.pop_front() else {
                 break;

@@ -40,7 +40,9 @@
 //! cannot be told apart from commands), and `SERVER_ERROR object too large for cache`
 //! (the data block is skipped as it arrives, never buffered). A command line over 2048
 //! bytes gets `CLIENT_ERROR line too long` and a close (memcached closes such a
-//! connection without a reply).
+//! connection without a reply). A client that pipelines retrievals without reading the
+//! replies gets `SERVER_ERROR out of memory writing get response` and a close once more
+//! than [`OUTPUT_LIMIT`] bytes of replies wait for it.
 //!
 //! ```no_run
 //! use asyncore_examples::memcache_server::{MemcacheServer, Store};
@@ -91,6 +93,11 @@ pub const VERSION: &str = "1.6.18-asyncore";
 
 /// How often the expiry sweep runs while items with an expiry exist.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The most reply bytes a connection may have waiting to be sent; a client that
+/// pipelines more retrievals than that without reading gets `SERVER_ERROR out of memory
+/// writing get response` and is closed.
+pub const OUTPUT_LIMIT: usize = 16 * 1024 * 1024;
 
 const BAD_FORMAT: &[u8] = b"bad command line format";
 const BAD_EXPTIME: &[u8] = b"invalid exptime argument";
@@ -458,6 +465,9 @@ pub struct Connection {
     store: SharedStore,
     /// Counted in `curr_connections` (from `on_open` until dropped).
     counted: bool,
+    /// The loop pass of the read being answered, and the reply bytes queued in it.
+    pass: u64,
+    queued: usize,
 }
 
 impl Connection {
@@ -466,7 +476,25 @@ impl Connection {
         Connection {
             store,
             counted: false,
+            pass: u64::MAX,
+            queued: 0,
         }
+    }
+
+    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`], counting the replies
+    /// queued during this read (one read is answered within one loop pass) and those the
+    /// channel has not sent yet; counts it if so.
+    fn fits(&mut self, cx: &mut ServerCx<'_, '_>, size: usize) -> bool {
+        let pass = cx.channel().map().passes();
+        if pass != self.pass {
+            self.pass = pass;
+            self.queued = 0;
+        }
+        if self.queued + cx.channel().pending_output() + size > OUTPUT_LIMIT {
+            return false;
+        }
+        self.queued += size;
+        true
     }
 }
 
@@ -526,7 +554,9 @@ fn schedule_sweep(map: &mut Map, store: SharedStore) {
 
 #[dispatcher(protocol = memcache, role = server)]
 impl Connection {
-    fn on_open(&mut self, _cx: &mut ServerCx<'_, '_>) -> Result {
+    fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        cx.channel()
+            .set_output_limits(asyncore_runtime::DEFAULT_HIGH_WATER, OUTPUT_LIMIT);
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
@@ -843,6 +873,13 @@ impl Connection {
             let Some(item) = store.items.get(key) else {
                 continue;
             };
+            if !self.fits(cx, key.len() + item.data.len() + 48) {
+                // A client that does not read its replies: memcached's words for it.
+                cx.close();
+                return cx.send(memcache::ServerError {
+                    message: b"out of memory writing get response",
+                });
+            }
             cx.send(memcache::Value {
                 key,
                 flags: item.flags,
