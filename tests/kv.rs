@@ -28,39 +28,17 @@ use std::time::{Duration, Instant};
 
 use asyncore_examples::kv::{exchange, Reply, Request};
 use asyncore_runtime::Backend;
-use rustix::process::Signal;
 
 use support::{Finished, Proc, HANG_GUARD};
 
 /// Starts kv-server on 127.0.0.1:0 with `backend`.
 fn start_kv(backend: Backend) -> (Proc, SocketAddr) {
-    let bin = support::example_binary("kv-server");
-    let mut cmd = Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend.name()]);
-    let mut server = Proc::spawn(&format!("kv-server ({backend})"), cmd);
-    let addr = server.listening_addr();
-    assert!(
-        addr.ip().is_loopback() && addr.port() != 0,
-        "kv-server printed `listening on {addr}`, not 127.0.0.1 with a real port"
-    );
-    (server, addr)
+    support::start_server("kv-server", backend.name(), &[] as &[&str])
 }
 
 /// SIGINT the server; it must exit 0 and must not have panicked.
-fn stop(mut server: Proc) -> Finished {
-    server.signal(Signal::INT);
-    let out = server.finish(HANG_GUARD);
-    assert!(
-        out.success(),
-        "kv-server did not exit with status 0 after SIGINT\n{}",
-        out.transcript()
-    );
-    assert!(
-        !out.stderr.contains("panicked"),
-        "kv-server panicked\n{}",
-        out.transcript()
-    );
-    out
+fn stop(server: Proc) -> Finished {
+    support::stop_server(server)
 }
 
 /// Runs `program args` with `input` on its standard input: exit code, stdout, stderr.

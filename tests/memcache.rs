@@ -32,7 +32,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use asyncore_examples::memcache_client::{exchange, Command as McCommand, Response};
 use asyncore_runtime::Backend;
-use rustix::process::Signal;
 
 use support::{Finished, Proc, HANG_GUARD};
 
@@ -74,33 +73,12 @@ fn have_libmemcached_tools() -> bool {
 
 /// Starts memcache-server on 127.0.0.1:0 with `backend`.
 fn start_ours(backend: Backend) -> (Proc, SocketAddr) {
-    let bin = support::example_binary("memcache-server");
-    let mut cmd = Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--backend", backend.name()]);
-    let mut server = Proc::spawn(&format!("memcache-server ({backend})"), cmd);
-    let addr = server.listening_addr();
-    assert!(
-        addr.ip().is_loopback() && addr.port() != 0,
-        "memcache-server printed `listening on {addr}`, not 127.0.0.1 with a real port"
-    );
-    (server, addr)
+    support::start_server("memcache-server", backend.name(), &[] as &[&str])
 }
 
 /// SIGINT the server; it must exit 0 and must not have panicked.
-fn stop(mut server: Proc) -> Finished {
-    server.signal(Signal::INT);
-    let out = server.finish(HANG_GUARD);
-    assert!(
-        out.success(),
-        "memcache-server did not exit with status 0 after SIGINT\n{}",
-        out.transcript()
-    );
-    assert!(
-        !out.stderr.contains("panicked"),
-        "memcache-server panicked\n{}",
-        out.transcript()
-    );
-    out
+fn stop(server: Proc) -> Finished {
+    support::stop_server(server)
 }
 
 /// A real memcached on a free port of 127.0.0.1 (TCP only), killed on drop.
@@ -1206,5 +1184,56 @@ fn expired_items_are_swept_without_being_read() {
         now = curr_items();
     }
     assert_eq!(now, 2, "the 50 items with a 1 s expiry were swept");
+    stop(server);
+}
+
+/// With `--threads 2`, connections land on either loop and share one store: what one
+/// connection stores, every other one reads, and CAS uniques stay unique.
+#[test]
+fn loops_of_a_threaded_server_share_the_store() {
+    let (server, addr) = support::start_server("memcache-server", "epoll", &["--threads", "2"]);
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut script = Vec::new();
+                for i in 0..50 {
+                    script.extend_from_slice(
+                        format!("set t{t}k{i} 0 0 2\r\n{:02}\r\n", i).as_bytes(),
+                    );
+                }
+                script.extend_from_slice(format!("incr shared{} 1\r\n", t % 2).as_bytes());
+                let cmds = McCommand::parse_all(&script).expect("the script parses");
+                exchange(addr, Backend::Epoll, cmds, HANG_GUARD).expect("store")
+            })
+        })
+        .collect();
+    for w in writers {
+        let replies = w.join().expect("a writer");
+        assert!(replies[..50].iter().all(|r| r.reply == b"STORED\r\n"));
+    }
+    let mut script = Vec::new();
+    for t in 0..8 {
+        script.extend_from_slice(format!("gets t{t}k7 t{t}k49\r\n").as_bytes());
+    }
+    for _ in 0..4 {
+        let cmds = McCommand::parse_all(&script).expect("the script parses");
+        let replies = exchange(addr, Backend::Epoll, cmds, HANG_GUARD).expect("read back");
+        let mut uniques = std::collections::HashSet::new();
+        for (t, r) in replies.iter().enumerate() {
+            let text = String::from_utf8_lossy(&r.reply).into_owned();
+            let lines: Vec<&str> = text.split("\r\n").collect();
+            assert_eq!(
+                lines.len(),
+                6,
+                "two values and END for writer {t}: {text:?}"
+            );
+            assert!(lines[0].starts_with(&format!("VALUE t{t}k7 0 2 ")) && lines[1] == "07");
+            assert!(lines[2].starts_with(&format!("VALUE t{t}k49 0 2 ")) && lines[3] == "49");
+            for l in [lines[0], lines[2]] {
+                let unique = l.rsplit(' ').next().unwrap_or_default().to_string();
+                assert!(uniques.insert(unique), "CAS uniques are unique: {text}");
+            }
+        }
+    }
     stop(server);
 }
