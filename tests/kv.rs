@@ -165,6 +165,25 @@ fn kv_client_program_round_trips_against_kv_server() {
     let (code, _, err) = run_raw(&bin, &args(&["fetch", "k"]), b"");
     assert_eq!(code, 2);
     assert!(err.contains("unknown request"), "{err}");
+    // No server there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (code, out, err) = run_raw(
+        &bin,
+        &[
+            "--connect".into(),
+            free.to_string(),
+            "get".into(),
+            "k".into(),
+        ],
+        b"",
+    );
+    assert!(
+        code == 2 && out.is_empty(),
+        "exit 2 when the connection fails"
+    );
+    assert!(err.contains("refused"), "{err}");
     stop(server);
 }
 

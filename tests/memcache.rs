@@ -912,6 +912,20 @@ fn memcache_client_program_takes_arguments_and_standard_input() {
     let (code, _, err) = run_raw(&bin, &args(&["set k 0 0 1"]), b"");
     assert_eq!(code, 1);
     assert!(err.contains("needs its data"), "{err}");
+    // No server there.
+    let free = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (code, out, err) = run_raw(
+        &bin,
+        &["--connect".into(), free.to_string(), "version".into()],
+        b"",
+    );
+    assert!(
+        code == 1 && out.is_empty(),
+        "exit 1 when the connection fails"
+    );
+    assert!(err.contains("refused"), "{err}");
     stop(server);
 }
 

@@ -268,6 +268,8 @@ pub struct KvOutcome {
     pub complete: bool,
     /// The server closed the connection.
     pub closed: bool,
+    /// Why the connection closed, when it was an error (a refused connection...).
+    pub error: Option<String>,
 }
 
 /// The client side of one connection: sends the requests once connected, at most
@@ -367,8 +369,10 @@ impl KvClient {
         self.reply(cx, Reply::Failed(reason))
     }
 
-    fn on_close(&mut self, cx: &mut kv::ClientCx<'_, '_>, _reason: Option<&io::Error>) {
-        self.outcome.borrow_mut().closed = true;
+    fn on_close(&mut self, cx: &mut kv::ClientCx<'_, '_>, reason: Option<&io::Error>) {
+        let mut outcome = self.outcome.borrow_mut();
+        outcome.closed = true;
+        outcome.error = reason.map(|e| e.to_string());
         cx.channel().map().stop();
     }
 }
@@ -393,6 +397,8 @@ pub fn exchange(
     let outcome = std::mem::take(&mut *outcome.borrow_mut());
     if outcome.complete {
         Ok(outcome.replies)
+    } else if let Some(e) = outcome.error {
+        Err(io::Error::new(io::ErrorKind::ConnectionAborted, e))
     } else if outcome.closed {
         Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,

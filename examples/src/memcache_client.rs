@@ -269,6 +269,8 @@ pub struct Outcome {
     pub complete: bool,
     /// The server closed the connection.
     pub closed: bool,
+    /// Why the connection closed, when it was an error (a refused connection...).
+    pub error: Option<String>,
 }
 
 /// The client side of one connection: sends the queued commands once connected, matches
@@ -499,8 +501,15 @@ impl MemcacheClient {
         self.reply(cx, msg.into())
     }
 
-    fn on_close(&mut self, cx: &mut ClientCx<'_, '_>, _reason: Option<&io::Error>) {
-        self.outcome.borrow_mut().closed = true;
+    fn on_close(&mut self, cx: &mut ClientCx<'_, '_>, reason: Option<&io::Error>) {
+        let mut outcome = self.outcome.borrow_mut();
+        outcome.closed = true;
+        outcome.error = reason.map(|e| e.to_string());
+        // After `quit` the server closes: that is the end, once the replies before it
+        // are in.
+        if self.quit_sent && self.waiting.is_empty() {
+            outcome.complete = true;
+        }
         cx.channel().map().stop();
     }
 }
@@ -514,7 +523,6 @@ pub fn exchange(
     commands: Vec<Command>,
     timeout: Duration,
 ) -> io::Result<Vec<Response>> {
-    let quits = commands.iter().any(|c| c.quit);
     let client = MemcacheClient::new(commands, false);
     let outcome = client.outcome();
     let mut map = Map::new();
@@ -524,21 +532,29 @@ pub fn exchange(
     map.close_all();
     r.map_err(|e| io::Error::other(e.to_string()))?;
     let outcome = std::mem::take(&mut *outcome.borrow_mut());
-    if outcome.complete || (quits && outcome.closed) {
+    if outcome.complete {
         Ok(outcome.responses)
     } else if outcome.closed {
-        Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!(
-                "the server closed the connection after {} replies",
-                outcome.responses.len()
-            ),
-        ))
+        Err(closed_early(&outcome))
     } else {
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!("no complete reply within {timeout:?}"),
         ))
+    }
+}
+
+/// The error for a connection that closed before every reply came.
+fn closed_early(outcome: &Outcome) -> io::Error {
+    match &outcome.error {
+        Some(e) => io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()),
+        None => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the server closed the connection after {} replies",
+                outcome.responses.len()
+            ),
+        ),
     }
 }
 
@@ -715,8 +731,8 @@ pub fn commands_from_args(words: &[String]) -> std::result::Result<Vec<Command>,
 
 /// Runs the command-line client: connects to `addr`, sends `commands` (or, when there
 /// are none, what standard input holds), prints the replies; returns once every reply is
-/// in, or the server closes. `Ok(false)` when some input was not a command or a reply is
-/// missing.
+/// in, or the server closes. `Ok(false)` when some input was not a command; an error when
+/// the connection fails or closes before every reply came.
 pub fn run(addr: SocketAddr, backend: Backend, commands: Vec<Command>) -> io::Result<bool> {
     let mut map = Map::new();
     let from_stdin = commands.is_empty();
@@ -739,5 +755,9 @@ pub fn run(addr: SocketAddr, backend: Backend, commands: Vec<Command>) -> io::Re
     map.close_all();
     r.map_err(|e| io::Error::other(e.to_string()))?;
     let outcome = outcome.borrow();
-    Ok(errors.borrow().is_empty() && (outcome.complete || outcome.closed))
+    if !outcome.complete {
+        return Err(closed_early(&outcome));
+    }
+    let ok = errors.borrow().is_empty();
+    Ok(ok)
 }
