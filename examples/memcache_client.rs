@@ -27,9 +27,9 @@ fn main() {
         },
     ];
     let about = "A memcached client. Commands come from the arguments (each one a command line; \
-                 a storage command takes its data block from the next argument) or, without \
-                 any, from standard input; replies are printed as the server sends them.\n\n\
-                 Usage: memcache-client [OPTIONS] [COMMAND [DATA]]...";
+                 a storage command takes its data block from the next argument: \
+                 'set k 0 0 2' hi 'get k') or, without any, from standard input; replies are \
+                 printed as the server sends them.";
     let (opts, words) = split_args(std::env::args().skip(1), &["connect", "backend"]);
     let args = match cli::parse(opts, &flags) {
         Ok(Some(a)) => a,
