@@ -343,9 +343,11 @@ impl Store {
             if entry.key().0 > now {
                 break;
             }
-            let key = entry.remove();
-            if let Some(it) = self.items.remove(&key) {
-                self.bytes -= it.data.len();
+            let ((_, cas), key) = entry.remove_entry();
+            if self.items.get(&key).is_some_and(|it| it.cas == cas) {
+                if let Some(it) = self.items.remove(&key) {
+                    self.bytes -= it.data.len();
+                }
             }
             self.stats.expired_unfetched += 1;
         }
@@ -756,7 +758,10 @@ impl Connection {
             message,
             "Set" | "Add" | "Replace" | "Append" | "Prepend" | "Cas"
         );
-        // The decoder expected a separator where the line ended: an argument is missing.
+        // The decoder expected a separator: most often where the line ended (an argument
+        // is missing: `ERROR`). A number run into other characters (`5x`) gives the same
+        // error, and gets `ERROR` too where memcached says `CLIENT_ERROR bad command line
+        // format`: the error does not say which.
         let missing =
             matches!(err.kind(), DecodeErrorKind::Invalid { what } if *what == "a space or a tab");
         match *err.kind() {
