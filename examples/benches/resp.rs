@@ -46,11 +46,8 @@ fn commands(n: usize, value: usize) -> Vec<u8> {
 
 /// How the generated side decodes: as channels do (the fast path first), or with the
 /// resumable decoder alone.
-type DecodeFn = fn(
-    &mut Decoder,
-    &[u8],
-    &[u16],
-) -> Result<Decoded, asyncore_runtime::wire::DecodeError>;
+type DecodeFn =
+    fn(&mut Decoder, &[u8], &[u16]) -> Result<Decoded, asyncore_runtime::wire::DecodeError>;
 
 fn resumable_only(
     dec: &mut Decoder,
