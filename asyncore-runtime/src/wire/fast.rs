@@ -119,7 +119,7 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
     term_of(buf, start, pos, term, max, bare_lf)
 }
 
-/// [`line`] with the framing's terminator, line maximum and bare-LF rule given directly
+/// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly
 /// (constants in generated code, so the checks fold).
 #[inline(always)]
 pub fn line_of(
