@@ -23,7 +23,7 @@ mod backends;
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -821,35 +821,9 @@ fn resp_client_program_answers_one_command_and_standard_input() {
 
 // ===== (d) bad input =====
 
-/// Sends `bytes` on a new connection (then shuts down writing if `hang_up`), and reads
-/// until the server closes or nothing comes for a while: what came, and whether the
-/// server closed.
+/// Sends `bytes` on a new connection; see [`support::send_bad`].
 fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool) {
-    let mut s = TcpStream::connect(addr).expect("connect to resp-server");
-    s.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("read timeout");
-    // The server may close before taking everything: a reset here is fine.
-    let _ = s.write_all(bytes);
-    if hang_up {
-        let _ = s.shutdown(Shutdown::Write);
-    }
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                // Nothing more for a while: the server keeps the connection open.
-                return (got, false);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
-            Err(e) => panic!("reading from resp-server: {e}"),
-        }
-    }
+    support::send_bad(addr, bytes, hang_up)
 }
 
 /// A connection that stays open through the bad input and must keep being served.

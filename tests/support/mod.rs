@@ -450,3 +450,36 @@ pub fn stop_server(mut server: Proc) -> Finished {
     );
     out
 }
+
+/// Sends `bytes` to `addr` on a new connection (then shuts down writing if `hang_up`),
+/// and reads until the server closes or nothing comes for half a second: what came, and
+/// whether the server closed. A reset counts as a close. For bad-input tests.
+pub fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    // The server may close before taking everything: a reset here is fine.
+    let _ = s.write_all(bytes);
+    if hang_up {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                // Nothing more for a while: the server keeps the connection open.
+                return (got, false);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(e) => panic!("reading from {addr}: {e}"),
+        }
+    }
+}
