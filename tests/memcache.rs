@@ -141,53 +141,9 @@ fn answers_version(addr: SocketAddr) -> bool {
     s.read_exact(&mut buf).is_ok() && &buf == b"VERSION "
 }
 
-/// Runs `program args` with `input` on its standard input; its status and raw output
-/// once it exits (killed, and the test failed, after the hang guard).
+/// Runs `program args` with `input` on its standard input; see [`support::run_raw`].
 fn run_raw(program: &PathBuf, args: &[String], input: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_thread = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + HANG_GUARD;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{} {args:?} still running after {HANG_GUARD:?}; killed it",
-                    program.display()
-                );
-            }
-            Err(e) => panic!("cannot wait for {}: {e}", program.display()),
-        }
-    };
-    let _ = writer.join();
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    (status.code().unwrap_or(-1), stdout, stderr)
+    support::run_raw(program, args, input)
 }
 
 fn tool(name: &str, args: &[String]) -> (i32, Vec<u8>, String) {
