@@ -257,26 +257,7 @@ pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     let n = hay
         .iter()
-        .position(|&b| {
-            !(b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                ))
-        })
+        .position(|&b| !super::encode::is_tchar(b))
         .unwrap_or(hay.len());
     (n > 0).then_some(pos + n)
 }
