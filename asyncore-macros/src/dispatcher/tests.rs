@@ -409,7 +409,7 @@ fn the_protocol_form_needs_both_arguments() {
 #[test]
 fn the_protocol_form_implements_the_role_trait() {
     let item = quote!(impl Member {
-        fn on_nick(&mut self, cx: &mut chat::ServerCx<'_, '_>, msg: chat::Nick<'_>) -> Result<chat::NickNext> { todo!() }
+        fn on_nick(&mut self, cx: &mut chat::ServerCx<'_, '_>, msg: chat::Nick<'_>) -> Result<chat::NickNext> { Ok(chat::NickNext::Named) }
         fn helper(&self) -> u32 { 1 }
     });
     let e = expand(quote!(protocol = chat, role = server), item);

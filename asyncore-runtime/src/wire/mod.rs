@@ -94,12 +94,14 @@
 
 mod decode;
 mod encode;
+mod error;
 pub mod fast;
 mod io;
 mod view;
 
-pub use decode::{DecodeError, DecodeErrorKind, Decoded, Decoder, Limit};
+pub use decode::{Decoded, Decoder};
 pub use encode::{EncodeError, EncodeErrorKind, Encoder};
+pub use error::{DecodeError, DecodeErrorKind, Limit};
 pub use io::{close_reason, log_bad_input, Cx, Event, Io, Policy, REPLY_BATCH};
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
