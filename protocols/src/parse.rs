@@ -458,9 +458,6 @@ impl Parser {
                         lits.push(self.string("a string")?);
                     }
                     self.expect_punct(")")?;
-                    if lits.len() == 1 {
-                        return Ok(Type::OneOf(lits));
-                    }
                     return Ok(Type::OneOf(lits));
                 }
                 let item = self.units(&[")"])?;
@@ -522,7 +519,7 @@ impl Parser {
                     _ => bin_type(&s),
                 };
                 if let Some(t) = scalar {
-                    if self.is_punct("+") || (self.is_punct("*") && !self.is_count_star()) {
+                    if self.is_punct("+") || self.is_punct("*") {
                         let at_least_one = self.eat_punct("+") || !self.eat_punct("*");
                         let part = Part {
                             kind: PartKind::Field(Field {
@@ -582,12 +579,6 @@ impl Parser {
             }
             _ => self.err(&format!("a type ({TYPES})")),
         }
-    }
-
-    /// After `TYPE*`: is this `*` a count repetition `COUNT * (`? (Only for identifiers that
-    /// are not types, which `ty` handles before calling this.)
-    fn is_count_star(&self) -> bool {
-        false
     }
 
     fn repetition(&mut self, item: Vec<Unit>) -> R<Type> {

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::bytes_lit;
-use crate::ir::{FieldInfo, FieldKind, Message, Op, Protocol};
+use crate::ir::{FieldInfo, FieldKind, Message, Op};
 
 /// How to reach a field's value in the current scope. A byte field may share its slot
 /// with the length that measures it, so integers and the rest are kept apart.
@@ -88,12 +88,12 @@ impl Env {
 }
 
 /// The body of `fn encode(&self, out)`.
-pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
+pub(crate) fn message_body(m: &Message) -> TokenStream {
     let env = Env::new(&m.fields, |f| {
         let n = format_ident!("{}", f.name);
         quote!(self.#n)
     });
-    let body = ops(m, &m.ops, &env, false);
+    let body = ops(m, &m.ops, &env);
     // A message both sides send is written with the larger limits of the two.
     let framing = if m.dir.from_server() {
         quote!(SERVER_SEND_FRAMING)
@@ -108,7 +108,7 @@ pub(crate) fn message_body(_p: &Protocol, m: &Message) -> TokenStream {
 }
 
 /// Statements for `ops`; `in_item` when inside a repetition item.
-fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
+fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
     let mut out = TokenStream::new();
     let mut i = 0;
     while i < list.len() {
@@ -173,7 +173,7 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                 match env.presence.get(slot) {
                     Some(f) if f.kind == FieldKind::Flag => {
                         let v = env.value(f.slot);
-                        let inner = ops(m, body, env, in_item);
+                        let inner = ops(m, body, env);
                         quote!(if #v { #inner })
                     }
                     Some(f) => {
@@ -189,7 +189,7 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                         } else {
                             inner_env.values.insert(f.slot, quote!(__v));
                         }
-                        let inner = ops(m, body, &inner_env, in_item);
+                        let inner = ops(m, body, &inner_env);
                         quote!(if let ::core::option::Option::Some(__v) = #v { #inner })
                     }
                     None => quote!(),
@@ -219,14 +219,14 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
                 let between =
                     matches!(op, Op::Many { .. }) && matches!(body.first(), Some(Op::Ows));
                 let inner = if between {
-                    let rest = ops(m, &body[1..], &item_env, true);
+                    let rest = ops(m, &body[1..], &item_env);
                     quote! {
                         if !__first { e.sep(); }
                         __first = false;
                         #rest
                     }
                 } else {
-                    ops(m, body, &item_env, true)
+                    ops(m, body, &item_env)
                 };
                 let tail = match op {
                     Op::ManyUntil { marker, .. } => {
@@ -244,7 +244,6 @@ fn ops(m: &Message, list: &[Op], env: &Env, in_item: bool) -> TokenStream {
         };
         out.extend(stmt);
     }
-    let _ = in_item;
     out
 }
 

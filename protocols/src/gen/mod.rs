@@ -127,12 +127,8 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
     };
     match f {
         Framing::Line {
-            term,
-            max,
-            crlf: true,
-            ..
+            max, crlf: true, ..
         } if !send => {
-            let _ = term;
             let max = *max as u32;
             quote! {
                 ::asyncore_runtime::wire::Framing::Line { term: b"\r\n", max: #max, bare_lf: true, nocase: #nocase }

@@ -453,22 +453,22 @@ fn client_role(p: &Protocol) -> TokenStream {
         .enumerate()
         .filter(|(_, m)| m.dir.from_client())
         .map(|(mi, m)| {
-            let n = &m.name;
+            let v = format_ident!("{}", m.name);
             let per_state = p.states.iter().enumerate().filter_map(|(si, s)| {
-                s.transitions.iter().find(|(x, _)| *x == mi).map(|(_, targets)| {
-                let from = 1u64 << (si % 64);
-                let mut to = 0u64;
-                let mut closes = false;
-                for t in targets {
-                    match t {
-                        Target::State(i) => to |= 1u64 << (i % 64),
-                        Target::Close => closes = true,
-                    }
-                }
-                quote!(if states & #from != 0 { next |= #to; allowed = true; closes |= #closes; })
-            })
+                s.transitions
+                    .iter()
+                    .find(|(x, _)| *x == mi)
+                    .map(|(_, targets)| {
+                        let from = 1u64 << (si % 64);
+                        // `close` adds no state: the server closes the connection.
+                        let to = targets.iter().fold(0u64, |to, t| match t {
+                            Target::State(i) => to | 1u64 << (i % 64),
+                            Target::Close => to,
+                        });
+                        quote!(if states & #from != 0 { next |= #to; allowed = true; })
+                    })
             });
-            quote!(#n => { #(#per_state)* })
+            quote!(ClientMessage::#v(_) => { #(#per_state)* })
         });
     quote! {
         /// The client side: one method per message the server sends. `#[dispatcher(protocol
@@ -499,8 +499,8 @@ fn client_role(p: &Protocol) -> TokenStream {
             pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>) -> ::asyncore_runtime::Result {
                 let msg = msg.into();
                 let states = *self.states;
-                let (mut next, mut allowed, mut closes) = (0u64, false, false);
-                match msg.name() {
+                let (mut next, mut allowed) = (0u64, false);
+                match &msg {
                     #(#sends)*
                     _ => {}
                 }
@@ -510,7 +510,6 @@ fn client_role(p: &Protocol) -> TokenStream {
                     )));
                 }
                 self.inner.send_with(|out| msg.encode(out))?;
-                let _ = closes;
                 *self.states = next;
                 Ok(())
             }

@@ -148,15 +148,15 @@ pub(crate) fn messages(p: &Protocol) -> TokenStream {
     out.extend(quote! {
         fn __term() -> &'static [u8] { #term }
     });
-    for (mi, m) in p.messages.iter().enumerate() {
-        out.extend(message(p, mi, m));
+    for m in &p.messages {
+        out.extend(message(m));
     }
     out.extend(direction_enum(p, true));
     out.extend(direction_enum(p, false));
     out
 }
 
-fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
+fn message(m: &Message) -> TokenStream {
     let name = format_ident!("{}", m.name);
     let name_str = &m.name;
     let mut docs = doc_attrs(&m.docs);
@@ -229,11 +229,10 @@ fn message(p: &Protocol, mi: usize, m: &Message) -> TokenStream {
             });
         }
     }
-    let encode_body = encode::message_body(p, m);
+    let encode_body = encode::message_body(m);
     // `'a` is the lifetime of `from_slots`' input even when the message borrows nothing.
     let impl_generics = quote!(<'a>);
     let self_ty = if lt { quote!(#name<'a>) } else { quote!(#name) };
-    let _ = mi;
     let (decode_doc, encode_doc) = (
         format!("Builds a `{name_str}` from the slots of a decoded message."),
         format!("Appends `{name_str}` to `out`, as the framing of the protocol requires. A field that the framing cannot carry (a word with a space, text with a line break, a number over its limit) is an error, and nothing is appended."),

@@ -1,0 +1,353 @@
+//! The checks of the state machine: states and transitions, reachability, messages the
+//! decoder can tell apart in each state, and duality between the two roles.
+
+use super::*;
+
+impl Cx {
+    pub(super) fn states(
+        &mut self,
+        d: &Description,
+        messages: &[ir::Message],
+    ) -> (Vec<ir::State>, usize) {
+        if d.states.is_empty() {
+            // One implicit state in which every client message is allowed.
+            let transitions = messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.dir.from_client())
+                .map(|(i, _)| (i, vec![Target::State(0)]))
+                .collect();
+            return (
+                vec![ir::State {
+                    name: "Ready".into(),
+                    docs: vec!["The only state: every client message is allowed.".into()],
+                    transitions,
+                }],
+                0,
+            );
+        }
+        if d.states.len() > 64 {
+            self.error(
+                Diagnostic::new(
+                    format!("{} states: a protocol has at most 64", d.states.len()),
+                    d.states[64].name.span,
+                )
+                .help("merge states, or split the protocol"),
+            );
+        }
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in d.states.iter().enumerate() {
+            if index.insert(&s.name.name, i).is_some() {
+                self.error(Diagnostic::new(
+                    format!("state `{}` is declared twice", s.name.name),
+                    s.name.span,
+                ));
+            }
+            if s.name.name == "close" {
+                self.error(Diagnostic::new(
+                    "`close` is not a state name: it ends the connection",
+                    s.name.span,
+                ));
+            }
+        }
+        let msg_index: HashMap<&str, usize> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect();
+        let initials: Vec<&ast::StateDecl> =
+            d.states.iter().filter(|s| s.initial.is_some()).collect();
+        let mut initial = 0;
+        match initials.len() {
+            0 => self.error(
+                Diagnostic::new("no state is marked `initial`", d.states[0].name.span).help(
+                    format!(
+                        "mark where a connection starts: `state {} initial {{ ... }}`",
+                        d.states[0].name.name
+                    ),
+                ),
+            ),
+            1 => initial = index[initials[0].name.name.as_str()],
+            _ => self.error(
+                Diagnostic::new(
+                    format!("a second initial state `{}`", initials[1].name.name),
+                    initials[1].initial.unwrap_or(initials[1].name.span),
+                )
+                .help(format!(
+                    "`{}` is already the initial state; keep one",
+                    initials[0].name.name
+                )),
+            ),
+        }
+        let mut states = Vec::new();
+        let mut choices: HashMap<usize, (BTreeSet<String>, Span)> = HashMap::new();
+        for s in &d.states {
+            let mut transitions = Vec::new();
+            let mut seen = HashSet::new();
+            if s.transitions.is_empty() {
+                self.error(
+                    Diagnostic::new(
+                        format!("state `{}` has no way out", s.name.name),
+                        s.name.span,
+                    )
+                    .help("list the messages it accepts, like `{ Quit -> close }`"),
+                );
+            }
+            for t in &s.transitions {
+                let Some(&mi) = msg_index.get(t.message.name.as_str()) else {
+                    let mut d = Diagnostic::new(
+                        format!("unknown message `{}`", t.message.name),
+                        t.message.span,
+                    );
+                    if let Some(s) =
+                        suggest(&t.message.name, messages.iter().map(|m| m.name.as_str()))
+                    {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    self.error(d);
+                    continue;
+                };
+                if !messages[mi].dir.from_client() {
+                    self.error(
+                        Diagnostic::new(
+                            format!("`{}` is sent by the server, but states move on messages the client sends", t.message.name),
+                            t.message.span,
+                        )
+                        .help("server messages are replies, allowed in every state; list only client messages here"),
+                    );
+                }
+                if !seen.insert(mi) {
+                    self.error(Diagnostic::new(
+                        format!(
+                            "`{}` is listed twice in state `{}`",
+                            t.message.name, s.name.name
+                        ),
+                        t.message.span,
+                    ));
+                }
+                let mut targets = Vec::new();
+                for target in &t.targets {
+                    if target.name == "close" {
+                        targets.push(Target::Close);
+                    } else if let Some(&ti) = index.get(target.name.as_str()) {
+                        targets.push(Target::State(ti));
+                    } else {
+                        let mut d = Diagnostic::new(
+                            format!("unknown state `{}`", target.name),
+                            target.span,
+                        );
+                        if let Some(s) =
+                            suggest(&target.name, index.keys().copied().chain(["close"]))
+                        {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        } else {
+                            d = d.help("declare it with `state NAME { ... }`, or use `close`");
+                        }
+                        self.error(d);
+                    }
+                }
+                if t.targets.len() > 1 {
+                    let set: BTreeSet<String> = t.targets.iter().map(|t| t.name.clone()).collect();
+                    let span = t
+                        .message
+                        .span
+                        .to(t.targets.last().map_or(t.message.span, |t| t.span));
+                    match choices.get(&mi) {
+                        Some((other, _)) if *other != set => self.error(
+                            Diagnostic::new(
+                                format!("`{}` has different choices of next state in different states", t.message.name),
+                                span,
+                            )
+                            .help("the handler returns one of the choices, so they must be the same wherever the message is allowed; split the message in two"),
+                        ),
+                        _ => {
+                            choices.insert(mi, (set, span));
+                        }
+                    }
+                }
+                transitions.push((mi, targets));
+            }
+            states.push(ir::State {
+                name: s.name.name.clone(),
+                docs: s.docs.clone(),
+                transitions,
+            });
+        }
+        // A message with a choice somewhere must have it everywhere.
+        for s in d.states.iter() {
+            for t in &s.transitions {
+                if let (Some(&mi), 1) = (msg_index.get(t.message.name.as_str()), t.targets.len()) {
+                    if choices.contains_key(&mi) {
+                        self.error(
+                            Diagnostic::new(
+                                format!("`{}` has a choice of next state elsewhere but a fixed one here", t.message.name),
+                                t.message.span,
+                            )
+                            .help("give it the same choices in every state, or split the message in two"),
+                        );
+                    }
+                }
+            }
+        }
+        // Reachability.
+        if self.errors.is_empty() {
+            let mut seen = vec![false; states.len()];
+            let mut queue = VecDeque::from([initial]);
+            seen[initial] = true;
+            while let Some(s) = queue.pop_front() {
+                for (_, targets) in &states[s].transitions {
+                    for t in targets {
+                        if let Target::State(n) = t {
+                            if !seen[*n] {
+                                seen[*n] = true;
+                                queue.push_back(*n);
+                            }
+                        }
+                    }
+                }
+            }
+            for (i, s) in d.states.iter().enumerate() {
+                if !seen[i] {
+                    self.error(
+                        Diagnostic::new(format!("state `{}` is unreachable", s.name.name), s.name.span)
+                            .help(format!("no transition from the initial state `{}` leads here; add one or remove the state", d.states[initial].name.name)),
+                    );
+                }
+            }
+        }
+        (states, initial)
+    }
+
+    /// A message that starts without a line (`lines until`, a repetition) is recognised by
+    /// the state alone, so it must be the only message of every state that allows it.
+    pub(super) fn unit_less_alone(&mut self, d: &Description, p: &Protocol) {
+        let unit_less =
+            |m: usize| !matches!(p.messages[m].ops.first(), Some(Op::Line) | Some(Op::Frame));
+        for s in &p.states {
+            if s.transitions.len() > 1 {
+                if let Some(&(m, _)) = s.transitions.iter().find(|(m, _)| unit_less(*m)) {
+                    self.error(
+                        Diagnostic::new(
+                            format!(
+                                "`{}` starts without a line, so it must be the only message of state `{}`",
+                                p.messages[m].name, s.name
+                            ),
+                            d.messages[m].name.span,
+                        )
+                        .help("give it a state of its own, reached by the message before it (as SMTP's DATA leads to the body)"),
+                    );
+                }
+            }
+        }
+        for m in p.received_by_client() {
+            if unit_less(m) && p.received_by_client().count() > 1 {
+                self.error(Diagnostic::new(
+                    format!("the server message `{}` starts without a line, so the client cannot tell it from the others", p.messages[m].name),
+                    d.messages[m].name.span,
+                ));
+            }
+        }
+    }
+
+    /// Two messages a side may receive at the same time must differ in their first unit.
+    pub(super) fn distinguishable(&mut self, d: &Description, p: &Protocol) {
+        let shape = |m: usize| first_unit_shape(&d.messages[m].units[0], p.nocase);
+        let check_set = |cx: &mut Cx, set: &[usize], context: &str| {
+            for (i, &a) in set.iter().enumerate() {
+                for &b in &set[i + 1..] {
+                    if shape(a) == shape(b) {
+                        cx.error(
+                            Diagnostic::new(
+                                format!(
+                                    "messages `{}` and `{}` cannot be told apart {context}",
+                                    p.messages[a].name, p.messages[b].name
+                                ),
+                                d.messages[b].name.span,
+                            )
+                            .help(format!(
+                                "their first lines have the same keywords and field types; start `{}` with a different literal",
+                                p.messages[b].name
+                            )),
+                        );
+                    }
+                }
+            }
+        };
+        for s in &p.states {
+            let set: Vec<usize> = s.transitions.iter().map(|t| t.0).collect();
+            check_set(self, &set, &format!("in state `{}`", s.name));
+        }
+        let set: Vec<usize> = p.received_by_client().collect();
+        check_set(self, &set, "by the client");
+    }
+
+    /// When the server chooses the next state, the client cannot know which one it chose,
+    /// so every message the client may send in one candidate state must be one the server
+    /// can receive in each of the others.
+    pub(super) fn duality(&mut self, d: &Description, p: &Protocol) {
+        for (si, s) in p.states.iter().enumerate() {
+            for (ti, (m, targets)) in s.transitions.iter().enumerate() {
+                let cands: Vec<usize> = targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Target::State(n) => Some(*n),
+                        Target::Close => None,
+                    })
+                    .collect();
+                for &a in &cands {
+                    for &b in &cands {
+                        if a == b {
+                            continue;
+                        }
+                        for (sent, _) in &p.states[a].transitions {
+                            if !p.states[b].transitions.iter().any(|(r, _)| r == sent) {
+                                let decl = &d.states[si].transitions[ti];
+                                let span = decl
+                                    .targets
+                                    .iter()
+                                    .find(|t| t.name == p.states[b].name)
+                                    .map_or(decl.message.span, |t| t.span);
+                                self.error(
+                                    Diagnostic::new(
+                                        format!(
+                                            "the client may send `{}` after `{}` (the server may have chosen `{}`), but the server cannot receive `{}` in state `{}`",
+                                            p.messages[*sent].name, p.messages[*m].name, p.states[a].name, p.messages[*sent].name, p.states[b].name
+                                        ),
+                                        span,
+                                    )
+                                    .help(format!(
+                                        "the client does not know which state the server chose; allow `{}` in `{}` too (and answer it there)",
+                                        p.messages[*sent].name, p.states[b].name
+                                    )),
+                                );
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The shape of a message's first unit: literals and field kinds, for telling messages apart.
+fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
+    unit.parts
+        .iter()
+        .map(|p| match &p.kind {
+            PartKind::Lit(b) => {
+                let b = if nocase {
+                    b.to_ascii_lowercase()
+                } else {
+                    b.clone()
+                };
+                format!("{b:?}")
+            }
+            PartKind::Glue => "~".into(),
+            PartKind::Ows => "ows".into(),
+            PartKind::Field(f) => {
+                format!("{}{}", type_text(&f.ty), if f.optional { "?" } else { "" })
+            }
+        })
+        .collect()
+}
