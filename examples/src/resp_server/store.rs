@@ -1,0 +1,1292 @@
+//! The keyspace of `resp-server` and its commands: strings and lists, expiry on the loop's
+//! timers, Redis's replies and error texts.
+
+use super::*;
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on reading commands.
+    Continue,
+    /// Close once the replies are sent (`QUIT`).
+    Close,
+}
+
+/// The per-connection state commands see: the client's id and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// `CLIENT ID`.
+    pub id: u64,
+    /// `CLIENT SETNAME`/`GETNAME`.
+    pub name: Option<Vec<u8>>,
+}
+
+/// A stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Value {
+    Str(Vec<u8>),
+    List(VecDeque<Vec<u8>>),
+}
+
+impl Value {
+    fn cost(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::List(l) => l.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Entry {
+    value: Value,
+    /// The deadline and its sequence number in `Store::deadlines`.
+    expires: Option<(Instant, u64)>,
+    /// The estimated size of `value`.
+    size: usize,
+}
+
+impl Entry {
+    fn due(&self, now: Instant) -> bool {
+        matches!(self.expires, Some((at, _)) if at <= now)
+    }
+}
+
+/// Counters shown by `INFO`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stats {
+    started: Instant,
+    clients: u64,
+    connections: u64,
+    commands: u64,
+    pub(super) expired: u64,
+}
+
+/// The keyspace (one database), shared by every connection of a loop as
+/// [`SharedStore`].
+///
+/// ```
+/// use std::time::Instant;
+/// use asyncore_examples::resp_server::{Limits, Session, Store};
+///
+/// let mut store = Store::new(Limits::default());
+/// let mut session = Session::default();
+/// let mut out = Vec::new();
+/// store.execute(&[b"SET", b"k", b"41"], &mut session, Instant::now(), &mut out);
+/// store.execute(&[b"INCR", b"k"], &mut session, Instant::now(), &mut out);
+/// store.execute(&[b"get"], &mut session, Instant::now(), &mut out);
+/// assert_eq!(
+///     String::from_utf8(out).unwrap(),
+///     "+OK\r\n:42\r\n-ERR wrong number of arguments for 'get' command\r\n"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    data: HashMap<Vec<u8>, Entry>,
+    deadlines: BTreeMap<(Instant, u64), Vec<u8>>,
+    next_seq: u64,
+    pub(super) armed: Option<(Instant, asyncore_runtime::TimerId)>,
+    used: usize,
+    pub(super) limits: Limits,
+    pub(super) stats: Stats,
+    next_client: u64,
+}
+
+/// A [`Store`] shared by the connections of one loop.
+pub type SharedStore = Rc<RefCell<Store>>;
+
+/// One command of the table: name, arity as Redis counts it (positive: exactly that
+/// many arguments with the name; negative: at least), and whether it may grow the store.
+pub(super) struct Spec {
+    name: &'static str,
+    arity: i32,
+    grows: bool,
+}
+
+pub(super) const fn spec(name: &'static str, arity: i32, grows: bool) -> Spec {
+    Spec { name, arity, grows }
+}
+
+/// The commands, as Redis 7.0 declares their arity.
+pub(super) const COMMANDS: &[Spec] = &[
+    spec("get", 2, false),
+    spec("set", -3, true),
+    spec("ping", -1, false),
+    spec("echo", 2, false),
+    spec("setnx", 3, true),
+    spec("setex", 4, true),
+    spec("psetex", 4, true),
+    spec("getset", 3, true),
+    spec("del", -2, false),
+    spec("exists", -2, false),
+    spec("type", 2, false),
+    spec("incr", 2, true),
+    spec("decr", 2, true),
+    spec("incrby", 3, true),
+    spec("decrby", 3, true),
+    spec("append", 3, true),
+    spec("strlen", 2, false),
+    spec("mget", -2, false),
+    spec("mset", -3, true),
+    spec("expire", -3, false),
+    spec("pexpire", -3, false),
+    spec("ttl", 2, false),
+    spec("pttl", 2, false),
+    spec("persist", 2, false),
+    spec("keys", 2, false),
+    spec("dbsize", 1, false),
+    spec("flushdb", -1, false),
+    spec("flushall", -1, false),
+    spec("select", 2, false),
+    spec("lpush", -3, true),
+    spec("rpush", -3, true),
+    spec("lpop", -2, false),
+    spec("rpop", -2, false),
+    spec("llen", 2, false),
+    spec("lrange", 4, false),
+    spec("client", -2, false),
+    spec("command", -1, false),
+    spec("config", -2, false),
+    spec("info", -1, false),
+    spec("quit", -1, false),
+];
+
+/// Subcommands of the container commands, with their arity.
+pub(super) const SUBCOMMANDS: &[(&str, &[Spec])] = &[
+    (
+        "client",
+        &[
+            spec("id", 2, false),
+            spec("setname", 3, false),
+            spec("getname", 2, false),
+        ],
+    ),
+    (
+        "command",
+        &[spec("count", 2, false), spec("docs", -2, false)],
+    ),
+    ("config", &[spec("get", -3, false)]),
+];
+
+pub(super) fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
+}
+
+/// ASCII-lowercase `name` into `buf` when it fits (longer names are no command).
+pub(super) fn lower<'b>(name: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b str> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    let b = &mut buf[..name.len()];
+    b.copy_from_slice(name);
+    b.make_ascii_lowercase();
+    std::str::from_utf8(b).ok()
+}
+
+/// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, no `+`, at most 20
+/// characters, within `i64`.
+///
+/// ```
+/// use asyncore_examples::resp_server::parse_i64;
+/// assert_eq!(parse_i64(b"-42"), Some(-42));
+/// assert_eq!(parse_i64(b"0"), Some(0));
+/// assert_eq!(parse_i64(b"007"), None);
+/// assert_eq!(parse_i64(b"+5"), None);
+/// assert_eq!(parse_i64(b"-0"), None);
+/// assert_eq!(parse_i64(b"9223372036854775808"), None);
+/// ```
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() >= 21 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        if v > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Redis's glob matching (`stringmatchlen`, case-sensitive): `*`, `?`, `[abc]`,
+/// `[^a-z]`, and `\` to take the next character literally.
+///
+/// ```
+/// use asyncore_examples::resp_server::glob_match;
+/// assert!(glob_match(b"h?llo", b"hello"));
+/// assert!(glob_match(b"h*llo", b"heeeello"));
+/// assert!(glob_match(b"h[ae]llo", b"hallo"));
+/// assert!(!glob_match(b"h[^e]llo", b"hello"));
+/// assert!(glob_match(b"h[a-b]llo", b"hbllo"));
+/// assert!(glob_match(b"\\*", b"*"));
+/// assert!(!glob_match(b"\\*", b"x"));
+/// ```
+pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    // Where to resume after a mismatch: the pattern after the last `*`, and the first
+    // byte of the string that star has not yet taken.
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if pi < pattern.len() {
+            if pattern[pi] == b'*' {
+                while pi < pattern.len() && pattern[pi] == b'*' {
+                    pi += 1;
+                }
+                if pi == pattern.len() {
+                    return true;
+                }
+                star = Some((pi, si));
+                continue;
+            }
+            if si < s.len() {
+                if let Some(next) = match_one(pattern, pi, s[si]) {
+                    pi = next;
+                    si += 1;
+                    continue;
+                }
+            }
+        } else if si == s.len() {
+            return true;
+        }
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                star = Some((sp, ss + 1));
+                pi = sp;
+                si = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Whether the pattern element at `pi` (not `*`) matches `c`; the index after it if so.
+pub(super) fn match_one(p: &[u8], pi: usize, c: u8) -> Option<usize> {
+    match p[pi] {
+        b'?' => Some(pi + 1),
+        b'[' => {
+            let mut i = pi + 1;
+            let negate = p.get(i) == Some(&b'^');
+            if negate {
+                i += 1;
+            }
+            let mut matched = false;
+            loop {
+                match p.get(i) {
+                    None => break,
+                    Some(b'\\') if i + 1 < p.len() => {
+                        i += 1;
+                        matched |= p[i] == c;
+                    }
+                    Some(b']') => break,
+                    Some(&lo) if i + 2 < p.len() && p[i + 1] == b'-' => {
+                        let hi = p[i + 2];
+                        let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
+                        matched |= (lo..=hi).contains(&c);
+                        i += 2;
+                    }
+                    Some(&b) => matched |= b == c,
+                }
+                i += 1;
+            }
+            // `i` is at the closing `]`, or at the end of an unterminated class.
+            (matched != negate).then_some((i + 1).min(p.len()))
+        }
+        b'\\' if pi + 1 < p.len() => (p[pi + 1] == c).then_some(pi + 2),
+        b => (b == c).then_some(pi + 1),
+    }
+}
+
+/// Milliseconds since the Unix epoch, as Redis's `mstime()`.
+pub(super) fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The instant `ms` milliseconds after `now` (far in the future if it cannot be
+/// represented).
+pub(super) fn after(now: Instant, ms: u64) -> Instant {
+    now.checked_add(Duration::from_millis(ms))
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// How a `SET` sets the time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ttl {
+    /// Remove it.
+    Clear,
+    /// Keep it (`KEEPTTL`).
+    Keep,
+    /// Expire at this many milliseconds after the Unix epoch.
+    At(i64),
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new(limits: Limits) -> Store {
+        Store {
+            data: HashMap::new(),
+            deadlines: BTreeMap::new(),
+            next_seq: 0,
+            armed: None,
+            used: 0,
+            limits,
+            stats: Stats {
+                started: Instant::now(),
+                clients: 0,
+                connections: 0,
+                commands: 0,
+                expired: 0,
+            },
+            next_client: 0,
+        }
+    }
+
+    /// A new store behind `Rc<RefCell<..>>`.
+    pub fn shared(limits: Limits) -> SharedStore {
+        Rc::new(RefCell::new(Store::new(limits)))
+    }
+
+    /// The number of keys (including keys that are due but not yet removed).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The number of keys with a time to live.
+    pub fn volatile(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// The estimated memory in use, in bytes.
+    pub fn used_memory(&self) -> usize {
+        self.used
+    }
+
+    /// The earliest deadline of a key, if any key has a time to live.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Registers a new connection; its session.
+    pub fn connect(&mut self) -> Session {
+        self.next_client += 1;
+        self.stats.clients += 1;
+        self.stats.connections += 1;
+        Session {
+            id: self.next_client,
+            name: None,
+        }
+    }
+
+    /// Unregisters a connection.
+    pub fn disconnect(&mut self) {
+        self.stats.clients = self.stats.clients.saturating_sub(1);
+    }
+
+    /// Removes the keys whose deadline is at or before `now`, at most `budget` of them;
+    /// the number removed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use asyncore_examples::resp_server::{Limits, Session, Store};
+    ///
+    /// let mut store = Store::new(Limits::default());
+    /// let now = Instant::now();
+    /// store.execute(&[b"SET", b"k", b"v", b"PX", b"10"], &mut Session::default(), now, &mut Vec::new());
+    /// assert_eq!(store.expire_due(now, 100), 0);
+    /// assert_eq!(store.expire_due(now + Duration::from_millis(10), 100), 1);
+    /// assert!(store.is_empty());
+    /// ```
+    pub fn expire_due(&mut self, now: Instant, budget: usize) -> usize {
+        let mut removed = 0;
+        while removed < budget {
+            let Some(entry) = self.deadlines.first_entry() else {
+                break;
+            };
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            if let Some(e) = self.data.remove(&key) {
+                self.used = self.used.saturating_sub(key.len() + KEY_OVERHEAD + e.size);
+                self.stats.expired += 1;
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Arms the loop's timer for the earliest deadline, if it is not armed for that
+    /// deadline or an earlier one already. When the timer fires, the due keys are
+    /// removed and the timer is armed again.
+    pub fn arm(shared: &SharedStore, map: &mut Map) {
+        let mut store = shared.borrow_mut();
+        let Some(next) = store.next_deadline() else {
+            if let Some((_, id)) = store.armed.take() {
+                map.cancel_timer(id);
+            }
+            return;
+        };
+        if let Some((at, id)) = store.armed {
+            if at <= next {
+                return;
+            }
+            map.cancel_timer(id);
+        }
+        let weak = Rc::downgrade(shared);
+        let id = map.call_at(next, move |map| {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            {
+                let mut store = shared.borrow_mut();
+                store.armed = None;
+                let now = Instant::now();
+                if store.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET {
+                    // More may be due: come back on the next pass rather than now.
+                    let id = map.call_at(now, {
+                        let weak = Rc::downgrade(&shared);
+                        move |map| {
+                            if let Some(shared) = weak.upgrade() {
+                                Store::arm(&shared, map);
+                            }
+                        }
+                    });
+                    store.armed = Some((now, id));
+                    return;
+                }
+            }
+            Store::arm(&shared, map);
+        });
+        store.armed = Some((next, id));
+    }
+
+    /// The live entry of `key`: a due key is removed and reads as missing.
+    fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
+        let due = self.data.get(key)?.due(now);
+        if due {
+            self.remove(key);
+            self.stats.expired += 1;
+            return None;
+        }
+        self.data.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (key, e) = self.data.remove_entry(key)?;
+        if let Some(d) = e.expires {
+            self.deadlines.remove(&d);
+        }
+        self.used = self.used.saturating_sub(key.len() + KEY_OVERHEAD + e.size);
+        Some(e)
+    }
+
+    /// Stores `value` under `key`; the old time to live is kept with `keep_ttl`.
+    fn put(&mut self, key: &[u8], value: Value, keep_ttl: bool, now: Instant) {
+        let size = value.cost();
+        let clear = match self.live(key, now) {
+            Some(e) => {
+                let old = std::mem::replace(&mut e.size, size);
+                e.value = value;
+                self.used = self.used.saturating_sub(old) + size;
+                !keep_ttl
+            }
+            None => {
+                self.used += key.len() + KEY_OVERHEAD + size;
+                self.data.insert(
+                    key.to_vec(),
+                    Entry {
+                        value,
+                        expires: None,
+                        size,
+                    },
+                );
+                false
+            }
+        };
+        if clear {
+            self.set_deadline(key, None);
+        }
+    }
+
+    /// Sets or removes the deadline of an existing key.
+    fn set_deadline(&mut self, key: &[u8], at: Option<Instant>) {
+        let seq = self.next_seq;
+        let Some(e) = self.data.get_mut(key) else {
+            return;
+        };
+        if let Some(old) = e.expires.take() {
+            self.deadlines.remove(&old);
+        }
+        if let Some(at) = at {
+            self.next_seq += 1;
+            e.expires = Some((at, seq));
+            self.deadlines.insert((at, seq), key.to_vec());
+        }
+    }
+
+    /// Sets the deadline of an existing key to `unix` milliseconds after the epoch;
+    /// a deadline in the past removes the key.
+    fn expire_at_unix(&mut self, key: &[u8], unix: i64, now: Instant, now_unix: i64) {
+        if unix <= now_unix {
+            self.remove(key);
+        } else {
+            let at = after(now, (unix - now_unix) as u64);
+            self.set_deadline(key, Some(at));
+        }
+    }
+
+    /// Milliseconds left for a key with a deadline; `None` without one.
+    fn ms_left(e: &Entry, now: Instant) -> Option<i64> {
+        e.expires
+            .map(|(at, _)| at.saturating_duration_since(now).as_millis() as i64)
+    }
+
+    fn over_memory(&self) -> bool {
+        self.limits.max_memory != 0 && self.used > self.limits.max_memory
+    }
+
+    /// Runs one command and writes its replies to `out`. `now` is the time that counts
+    /// for expiry (the caller's clock, so tests can move it).
+    pub fn execute(
+        &mut self,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut impl Replies,
+    ) -> Flow {
+        let Some(&name) = args.first() else {
+            return Flow::Continue;
+        };
+        self.stats.commands += 1;
+        let mut buf = [0u8; 16];
+        let Some(spec) = lower(name, &mut buf).and_then(|n| COMMANDS.iter().find(|s| s.name == n))
+        else {
+            out.error(&unknown_command(name, &args[1..]));
+            return Flow::Continue;
+        };
+        let mut full = spec.name.to_string();
+        let mut arity = spec.arity;
+        if let Some((_, subs)) = SUBCOMMANDS.iter().find(|(c, _)| *c == spec.name) {
+            if let Some(&sub) = args.get(1) {
+                let mut sbuf = [0u8; 16];
+                let found = lower(sub, &mut sbuf).and_then(|n| subs.iter().find(|s| s.name == n));
+                match found {
+                    Some(s) => {
+                        full = format!("{}|{}", spec.name, s.name);
+                        arity = s.arity;
+                    }
+                    None => {
+                        out.error(&format!(
+                            "ERR unknown subcommand '{}'. Try {} HELP.",
+                            show(sub, 128),
+                            spec.name.to_ascii_uppercase()
+                        ));
+                        return Flow::Continue;
+                    }
+                }
+            }
+        }
+        if !arity_ok(arity, args.len()) {
+            out.error(&format!(
+                "ERR wrong number of arguments for '{full}' command"
+            ));
+            return Flow::Continue;
+        }
+        if spec.grows && self.over_memory() {
+            out.error(OOM);
+            return Flow::Continue;
+        }
+        self.run(&full, args, session, now, out)
+    }
+
+    fn run(
+        &mut self,
+        name: &str,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut impl Replies,
+    ) -> Flow {
+        match name {
+            "ping" => match args.get(1) {
+                None => out.simple("PONG"),
+                Some(m) if args.len() == 2 => out.bulk(m),
+                Some(_) => out.error("ERR wrong number of arguments for 'ping' command"),
+            },
+            "echo" => out.bulk(args[1]),
+            "quit" => {
+                out.simple("OK");
+                return Flow::Close;
+            }
+            "select" => match parse_i64(args[1]) {
+                Some(0) => out.simple("OK"),
+                Some(i) if i32::try_from(i).is_ok() => out.error("ERR DB index is out of range"),
+                _ => out.error(NOT_INTEGER),
+            },
+            "get" => self.get(args[1], now, out),
+            "set" => self.set(args, now, out),
+            "setnx" => {
+                if self.live(args[1], now).is_some() {
+                    out.integer(0);
+                } else {
+                    self.put(args[1], Value::Str(args[2].to_vec()), false, now);
+                    out.integer(1);
+                }
+            }
+            "setex" | "psetex" => {
+                let Some(n) = parse_i64(args[2]) else {
+                    out.error(NOT_INTEGER);
+                    return Flow::Continue;
+                };
+                let seconds = name == "setex";
+                match expire_ms(n, seconds, true) {
+                    Some(unix) => {
+                        self.put(args[1], Value::Str(args[3].to_vec()), false, now);
+                        self.expire_at_unix(args[1], unix, now, unix_ms());
+                        out.simple("OK");
+                    }
+                    None => out.error(&invalid_expire(name)),
+                }
+            }
+            "getset" => {
+                match self.live(args[1], now).map(|e| &e.value) {
+                    Some(Value::Str(old)) => out.bulk(old),
+                    Some(_) => {
+                        out.error(WRONGTYPE);
+                        return Flow::Continue;
+                    }
+                    None => out.nil(),
+                }
+                self.put(args[1], Value::Str(args[2].to_vec()), false, now);
+            }
+            "del" => {
+                let mut n = 0;
+                for k in &args[1..] {
+                    if self.live(k, now).is_some() {
+                        self.remove(k);
+                        n += 1;
+                    }
+                }
+                out.integer(n);
+            }
+            "exists" => {
+                let n = args[1..]
+                    .iter()
+                    .filter(|k| self.live(k, now).is_some())
+                    .count();
+                out.integer(n as i64);
+            }
+            "type" => out.simple(match self.live(args[1], now).map(|e| &e.value) {
+                None => "none",
+                Some(Value::Str(_)) => "string",
+                Some(Value::List(_)) => "list",
+            }),
+            "incr" => self.incr_by(args[1], 1, now, out),
+            "decr" => self.incr_by(args[1], -1, now, out),
+            "incrby" => match parse_i64(args[2]) {
+                Some(by) => self.incr_by(args[1], by, now, out),
+                None => out.error(NOT_INTEGER),
+            },
+            "decrby" => match parse_i64(args[2]) {
+                Some(i64::MIN) => out.error("ERR decrement would overflow"),
+                Some(by) => self.incr_by(args[1], -by, now, out),
+                None => out.error(NOT_INTEGER),
+            },
+            "append" => self.append(args[1], args[2], now, out),
+            "strlen" => match self.live(args[1], now).map(|e| &e.value) {
+                None => out.integer(0),
+                Some(Value::Str(s)) => out.integer(s.len() as i64),
+                Some(_) => out.error(WRONGTYPE),
+            },
+            "mget" => {
+                out.array(args.len() - 1);
+                for k in &args[1..] {
+                    match self.live(k, now).map(|e| &e.value) {
+                        Some(Value::Str(s)) => out.bulk(s),
+                        _ => out.nil(),
+                    }
+                }
+            }
+            "mset" => {
+                if args.len().is_multiple_of(2) {
+                    out.error("ERR wrong number of arguments for 'mset' command");
+                    return Flow::Continue;
+                }
+                for kv in args[1..].chunks_exact(2) {
+                    self.put(kv[0], Value::Str(kv[1].to_vec()), false, now);
+                }
+                out.simple("OK");
+            }
+            "expire" | "pexpire" => self.expire(name, args, now, out),
+            "ttl" | "pttl" => match self.live(args[1], now) {
+                None => out.integer(-2),
+                Some(e) => match Self::ms_left(e, now) {
+                    None => out.integer(-1),
+                    Some(ms) if name == "pttl" => out.integer(ms),
+                    Some(ms) => out.integer((ms + 500) / 1000),
+                },
+            },
+            "persist" => {
+                let had = matches!(self.live(args[1], now), Some(e) if e.expires.is_some());
+                if had {
+                    self.set_deadline(args[1], None);
+                }
+                out.integer(i64::from(had));
+            }
+            "keys" => {
+                let pattern = args[1];
+                let all = pattern == b"*";
+                let keys: Vec<&Vec<u8>> = self
+                    .data
+                    .iter()
+                    .filter(|(k, e)| !e.due(now) && (all || glob_match(pattern, k)))
+                    .map(|(k, _)| k)
+                    .collect();
+                out.array(keys.len());
+                for k in keys {
+                    out.bulk(k);
+                }
+            }
+            "dbsize" => out.integer(self.data.len() as i64),
+            "flushdb" | "flushall" => match args.get(1) {
+                None => self.flush(out),
+                Some(m) if args.len() == 2 && is_sync_mode(m) => self.flush(out),
+                _ => out.error(SYNTAX),
+            },
+            "lpush" | "rpush" => self.push(name == "lpush", args, now, out),
+            "lpop" | "rpop" => self.pop(name == "lpop", args, now, out),
+            "llen" => match self.live(args[1], now).map(|e| &e.value) {
+                None => out.integer(0),
+                Some(Value::List(l)) => out.integer(l.len() as i64),
+                Some(_) => out.error(WRONGTYPE),
+            },
+            "lrange" => {
+                let (Some(start), Some(stop)) = (parse_i64(args[2]), parse_i64(args[3])) else {
+                    out.error(NOT_INTEGER);
+                    return Flow::Continue;
+                };
+                match self.live(args[1], now).map(|e| &e.value) {
+                    None => out.array(0),
+                    Some(Value::List(l)) => {
+                        let len = l.len() as i64;
+                        let mut start = if start < 0 { len + start } else { start };
+                        let mut stop = if stop < 0 { len + stop } else { stop };
+                        start = start.max(0);
+                        if start > stop || start >= len {
+                            out.array(0);
+                        } else {
+                            stop = stop.min(len - 1);
+                            out.array((stop - start + 1) as usize);
+                            for e in l.range(start as usize..=stop as usize) {
+                                out.bulk(e);
+                            }
+                        }
+                    }
+                    Some(_) => out.error(WRONGTYPE),
+                }
+            }
+            "client" => out.error("ERR wrong number of arguments for 'client' command"),
+            "client|id" => out.integer(session.id as i64),
+            "client|getname" => match &session.name {
+                Some(n) => out.bulk(n),
+                None => out.nil(),
+            },
+            "client|setname" => {
+                let n = args[2];
+                if n.iter().any(|b| !(b'!'..=b'~').contains(b)) {
+                    out.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                } else {
+                    session.name = (!n.is_empty()).then(|| n.to_vec());
+                    out.simple("OK");
+                }
+            }
+            "command" => out.array(0),
+            "command|count" => out.integer(COMMANDS.len() as i64),
+            "command|docs" => out.array(0),
+            "config" => out.error("ERR wrong number of arguments for 'config' command"),
+            "config|get" => self.config_get(&args[2..], out),
+            "info" => self.info(&args[1..], now, out),
+            _ => out.error(&unknown_command(args[0], &args[1..])),
+        }
+        Flow::Continue
+    }
+
+    fn flush(&mut self, out: &mut impl Replies) {
+        self.data.clear();
+        self.deadlines.clear();
+        self.used = 0;
+        out.simple("OK");
+    }
+
+    fn get(&mut self, key: &[u8], now: Instant, out: &mut impl Replies) {
+        match self.live(key, now).map(|e| &e.value) {
+            None => out.nil(),
+            Some(Value::Str(s)) => out.bulk(s),
+            Some(_) => out.error(WRONGTYPE),
+        }
+    }
+
+    fn set(&mut self, args: &[&[u8]], now: Instant, out: &mut impl Replies) {
+        let (mut nx, mut xx, mut get, mut keep) = (false, false, false, false);
+        // (value, seconds, absolute) of EX, PX, EXAT or PXAT.
+        let mut expire: Option<(&[u8], bool, bool)> = None;
+        let mut j = 3;
+        while j < args.len() {
+            let opt = args[j];
+            let next = args.get(j + 1).copied();
+            let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
+            if is("nx") && !xx {
+                nx = true;
+            } else if is("xx") && !nx {
+                xx = true;
+            } else if is("get") {
+                get = true;
+            } else if is("keepttl") && expire.is_none() {
+                keep = true;
+            } else if let (Some(v), Some((secs, abs))) = (
+                next,
+                match () {
+                    _ if is("ex") => Some((true, false)),
+                    _ if is("px") => Some((false, false)),
+                    _ if is("exat") => Some((true, true)),
+                    _ if is("pxat") => Some((false, true)),
+                    _ => None,
+                },
+            ) {
+                // An expiry option may repeat; two different ones, or one with KEEPTTL,
+                // are a syntax error.
+                let clash = keep || matches!(expire, Some((_, s, a)) if (s, a) != (secs, abs));
+                if clash {
+                    out.error(SYNTAX);
+                    return;
+                }
+                expire = Some((v, secs, abs));
+                j += 1;
+            } else {
+                out.error(SYNTAX);
+                return;
+            }
+            j += 1;
+        }
+        let now_unix = unix_ms();
+        let ttl = match expire {
+            None if keep => Ttl::Keep,
+            None => Ttl::Clear,
+            Some((v, secs, abs)) => {
+                let Some(n) = parse_i64(v) else {
+                    out.error(NOT_INTEGER);
+                    return;
+                };
+                let at = if abs {
+                    expire_ms(n, secs, false)
+                } else {
+                    expire_ms(n, secs, true)
+                };
+                match at {
+                    Some(at) => Ttl::At(at),
+                    None => {
+                        out.error(&invalid_expire("set"));
+                        return;
+                    }
+                }
+            }
+        };
+        let key = args[1];
+        let found = match self.live(key, now).map(|e| &e.value) {
+            None => false,
+            Some(Value::Str(old)) => {
+                if get {
+                    out.bulk(old);
+                }
+                true
+            }
+            Some(_) if get => {
+                out.error(WRONGTYPE);
+                return;
+            }
+            Some(_) => true,
+        };
+        if get && !found {
+            out.nil();
+        }
+        if (nx && found) || (xx && !found) {
+            if !get {
+                out.nil();
+            }
+            return;
+        }
+        self.put(key, Value::Str(args[2].to_vec()), ttl == Ttl::Keep, now);
+        if let Ttl::At(at) = ttl {
+            self.expire_at_unix(key, at, now, now_unix);
+        }
+        if !get {
+            out.simple("OK");
+        }
+    }
+
+    fn incr_by(&mut self, key: &[u8], by: i64, now: Instant, out: &mut impl Replies) {
+        let current = match self.live(key, now).map(|e| &e.value) {
+            None => 0,
+            Some(Value::Str(s)) => match parse_i64(s) {
+                Some(v) => v,
+                None => {
+                    out.error(NOT_INTEGER);
+                    return;
+                }
+            },
+            Some(_) => {
+                out.error(WRONGTYPE);
+                return;
+            }
+        };
+        let Some(new) = current.checked_add(by) else {
+            out.error("ERR increment or decrement would overflow");
+            return;
+        };
+        self.put(key, Value::Str(new.to_string().into_bytes()), true, now);
+        out.integer(new);
+    }
+
+    fn append(&mut self, key: &[u8], data: &[u8], now: Instant, out: &mut impl Replies) {
+        match self.live(key, now) {
+            None => {
+                self.put(key, Value::Str(data.to_vec()), false, now);
+                out.integer(data.len() as i64);
+            }
+            Some(Entry {
+                value: Value::Str(s),
+                size,
+                ..
+            }) => {
+                if s.len() + data.len() > MAX_STRING {
+                    out.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+                    return;
+                }
+                s.extend_from_slice(data);
+                *size += data.len();
+                let len = s.len();
+                self.used += data.len();
+                out.integer(len as i64);
+            }
+            Some(_) => out.error(WRONGTYPE),
+        }
+    }
+
+    fn expire(&mut self, name: &str, args: &[&[u8]], now: Instant, out: &mut impl Replies) {
+        let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+        for opt in &args[3..] {
+            match opt.to_ascii_lowercase().as_slice() {
+                b"nx" => nx = true,
+                b"xx" => xx = true,
+                b"gt" => gt = true,
+                b"lt" => lt = true,
+                _ => {
+                    out.error(&format!("ERR Unsupported option {}", show(opt, usize::MAX)));
+                    return;
+                }
+            }
+        }
+        if nx && (xx || gt || lt) {
+            out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+            return;
+        }
+        if gt && lt {
+            out.error("ERR GT and LT options at the same time are not compatible");
+            return;
+        }
+        let Some(n) = parse_i64(args[2]) else {
+            out.error(NOT_INTEGER);
+            return;
+        };
+        let now_unix = unix_ms();
+        let ms = if name == "expire" {
+            n.checked_mul(1000)
+        } else {
+            Some(n)
+        };
+        let Some(when) = ms.and_then(|ms| ms.checked_add(now_unix)) else {
+            out.error(&invalid_expire(name));
+            return;
+        };
+        let key = args[1];
+        let Some(e) = self.live(key, now) else {
+            out.integer(0);
+            return;
+        };
+        let current = Self::ms_left(e, now).map(|left| now_unix + left);
+        let refused = (nx && current.is_some())
+            || (xx && current.is_none())
+            || (gt && current.is_none_or(|c| when <= c))
+            || (lt && current.is_some_and(|c| when >= c));
+        if refused {
+            out.integer(0);
+            return;
+        }
+        self.expire_at_unix(key, when, now, now_unix);
+        out.integer(1);
+    }
+
+    fn push(&mut self, front: bool, args: &[&[u8]], now: Instant, out: &mut impl Replies) {
+        let key = args[1];
+        match self.live(key, now).map(|e| &e.value) {
+            None => self.put(key, Value::List(VecDeque::new()), false, now),
+            Some(Value::List(_)) => {}
+            Some(_) => {
+                out.error(WRONGTYPE);
+                return;
+            }
+        }
+        let Some(Entry {
+            value: Value::List(l),
+            size,
+            ..
+        }) = self.data.get_mut(key)
+        else {
+            return;
+        };
+        let mut added = 0;
+        for v in &args[2..] {
+            if front {
+                l.push_front(v.to_vec());
+            } else {
+                l.push_back(v.to_vec());
+            }
+            added += v.len() + ELEMENT_OVERHEAD;
+        }
+        *size += added;
+        let len = l.len();
+        self.used += added;
+        out.integer(len as i64);
+    }
+
+    fn pop(&mut self, front: bool, args: &[&[u8]], now: Instant, out: &mut impl Replies) {
+        if args.len() > 3 {
+            let name = if front { "lpop" } else { "rpop" };
+            out.error(&format!(
+                "ERR wrong number of arguments for '{name}' command"
+            ));
+            return;
+        }
+        let count = match args.get(2) {
+            None => None,
+            Some(c) => match parse_i64(c) {
+                Some(n) if n >= 0 => Some(n as usize),
+                Some(_) => {
+                    out.error("ERR value is out of range, must be positive");
+                    return;
+                }
+                None => {
+                    out.error(NOT_INTEGER);
+                    return;
+                }
+            },
+        };
+        let key = args[1];
+        let Some(entry) = self.live(key, now) else {
+            match count {
+                Some(_) => out.nil_array(),
+                None => out.nil(),
+            }
+            return;
+        };
+        let Entry {
+            value: Value::List(l),
+            size,
+            ..
+        } = entry
+        else {
+            out.error(WRONGTYPE);
+            return;
+        };
+        let take = count.unwrap_or(1).min(l.len());
+        if count.is_some() {
+            out.array(take);
+        }
+        let mut freed = 0;
+        for _ in 0..take {
+            let v = if front { l.pop_front() } else { l.pop_back() };
+            if let Some(v) = v {
+                freed += v.len() + ELEMENT_OVERHEAD;
+                out.bulk(&v);
+            }
+        }
+        *size = size.saturating_sub(freed);
+        let empty = l.is_empty();
+        self.used = self.used.saturating_sub(freed);
+        if empty {
+            self.remove(key);
+        }
+    }
+
+    fn config_get(&mut self, patterns: &[&[u8]], out: &mut impl Replies) {
+        let max = self.limits.max_memory.to_string();
+        let params: [(&str, &str); 4] = [
+            ("save", ""),
+            ("appendonly", "no"),
+            ("maxmemory", &max),
+            ("databases", "1"),
+        ];
+        let found: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(p, _)| {
+                patterns
+                    .iter()
+                    .any(|pat| glob_match(&pat.to_ascii_lowercase(), p.as_bytes()))
+            })
+            .copied()
+            .collect();
+        out.array(found.len() * 2);
+        for (p, v) in found {
+            out.bulk(p.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+    }
+
+    fn info(&mut self, sections: &[&[u8]], now: Instant, out: &mut impl Replies) {
+        let wanted = |s: &str| {
+            sections.is_empty()
+                || sections.iter().any(|w| {
+                    w.eq_ignore_ascii_case(s.as_bytes())
+                        || w.eq_ignore_ascii_case(b"all")
+                        || w.eq_ignore_ascii_case(b"default")
+                        || w.eq_ignore_ascii_case(b"everything")
+                })
+        };
+        let mut text = String::new();
+        let mut section = |name: &str, body: String| {
+            if wanted(&name.to_ascii_lowercase()) {
+                if !text.is_empty() {
+                    text.push_str("\r\n");
+                }
+                let _ = write!(text, "# {name}\r\n{body}");
+            }
+        };
+        let st = self.stats;
+        section(
+            "Server",
+            format!(
+                "redis_version:7.0.0\r\nredis_mode:standalone\r\nserver_name:asyncore-resp-server\r\n\
+                 arch_bits:{}\r\nprocess_id:{}\r\nuptime_in_seconds:{}\r\n",
+                usize::BITS,
+                std::process::id(),
+                now.saturating_duration_since(st.started).as_secs()
+            ),
+        );
+        section("Clients", format!("connected_clients:{}\r\n", st.clients));
+        section(
+            "Memory",
+            format!(
+                "used_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n",
+                self.used, self.limits.max_memory
+            ),
+        );
+        section(
+            "Stats",
+            format!(
+                "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\n",
+                st.connections, st.commands, st.expired
+            ),
+        );
+        let keyspace = if self.data.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "db0:keys={},expires={},avg_ttl=0\r\n",
+                self.data.len(),
+                self.deadlines.len()
+            )
+        };
+        section("Keyspace", keyspace);
+        out.bulk(text.as_bytes());
+    }
+}
+
+pub(super) fn is_sync_mode(m: &[u8]) -> bool {
+    m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async")
+}
+
+/// `n` seconds or milliseconds as an absolute time in Unix milliseconds (relative to now
+/// when `relative`), as Redis's `getExpireMillisecondsOrReply` checks it: positive, and
+/// no overflow.
+pub(super) fn expire_ms(n: i64, seconds: bool, relative: bool) -> Option<i64> {
+    if n <= 0 {
+        return None;
+    }
+    let ms = if seconds { n.checked_mul(1000)? } else { n };
+    let at = if relative {
+        ms.checked_add(unix_ms())?
+    } else {
+        ms
+    };
+    (at > 0).then_some(at)
+}
+
+pub(super) fn invalid_expire(command: &str) -> String {
+    format!("ERR invalid expire time in '{command}' command")
+}
+
+/// At most `max` bytes of `b`, for an error message (as C's `%.*s`).
+pub(super) fn show(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// Redis 7.0's reply to an unknown command: the name, then the first arguments, quoted,
+/// up to about 128 bytes.
+///
+/// ```
+/// use asyncore_examples::resp_server::unknown_command;
+/// assert_eq!(
+///     unknown_command(b"foo", &[b"bar", b"baz"]),
+///     "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "
+/// );
+/// ```
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> String {
+    let mut list: Vec<u8> = Vec::new();
+    for a in args {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        show(name, 128),
+        String::from_utf8_lossy(&list)
+    )
+}
