@@ -243,7 +243,6 @@ impl Replies for CxReplies<'_, '_, '_> {
 
 mod store;
 
-use store::*;
 pub use store::{glob_match, parse_i64, unknown_command, Flow, Session, SharedStore, Store};
 
 /// One connection: the handler of the RESP description's server side.
