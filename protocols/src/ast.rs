@@ -166,6 +166,8 @@ pub struct MessageDecl {
     pub dir: Dir,
     /// Its name.
     pub name: Ident,
+    /// `(NAME, ...)`: values the channel supplies before the message is read.
+    pub params: Vec<Ident>,
     /// The units, separated by `then`.
     pub units: Vec<Unit>,
     /// A policy for this message only (`on invalid ...`).
@@ -309,4 +311,6 @@ pub struct Transition {
     pub message: Ident,
     /// The possible next states; `close` is written as a target named `close`.
     pub targets: Vec<Ident>,
+    /// `by message`: the message says which target follows, so its sender knows it.
+    pub by_message: Option<Span>,
 }

@@ -13,6 +13,8 @@ mod states;
 
 /// The largest span of one message the runtime handles.
 const MESSAGE_LIMIT: u64 = u32::MAX as u64;
+/// The most parameters a message takes (`asyncore_runtime::wire::MAX_PARAMS`).
+const MAX_PARAMS: usize = 4;
 
 /// Checks `d` and lowers it, or returns every error found.
 ///
@@ -58,6 +60,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
     };
     if cx.errors.is_empty() {
         cx.unit_less_alone(d, &protocol);
+        cx.params_supplied(d, &protocol);
         cx.distinguishable(d, &protocol);
         cx.duality(d, &protocol);
     }
@@ -272,16 +275,21 @@ impl Cx {
             max: 0,
             message: m.name.name.clone(),
         };
-        let mut invalid = None;
+        let (mut invalid, mut oversize) = (None, None);
         for p in &m.policies {
-            if p.event != Event::Invalid {
-                self.error(
-                    Diagnostic::new("a message takes only an `on invalid` policy", p.span)
-                        .help("declare the other policies for the whole protocol"),
-                );
+            match p.event {
+                Event::Invalid => invalid = Some(p.action.clone()),
+                Event::Oversize => oversize = Some(p.action.clone()),
+                _ => self.error(
+                    Diagnostic::new(
+                        "a message takes only `on invalid` and `on oversize` policies",
+                        p.span,
+                    )
+                    .help("declare the other policies for the whole protocol"),
+                ),
             }
-            invalid = Some(p.action.clone());
         }
+        self.params(&mut l, m);
         if let ir::Framing::Length { .. } = framing {
             if m.units.len() > 1 {
                 self.error(
@@ -294,7 +302,20 @@ impl Cx {
             }
         }
         for (i, unit) in m.units.iter().enumerate() {
-            self.unit(&mut l, unit, i == 0);
+            self.unit(&mut l, unit, i == 0 && m.params.is_empty());
+        }
+        for (i, param) in m.params.iter().enumerate() {
+            let used = l.ops.iter().any(|o| match o {
+                Op::Bytes { len, len_in_message: true, .. } => usize::from(*len) == i,
+                Op::Repeat { count, .. } => usize::from(*count) == i,
+                _ => false,
+            });
+            if !used {
+                self.error(
+                    Diagnostic::new(format!("the parameter `{}` is never used", param.name), param.span)
+                        .help(format!("use it as a length (`data:bytes[{}]`) or a count, or remove it", param.name)),
+                );
+            }
         }
         let one_line = matches!(l.ops.first(), Some(Op::Line))
             && l.ops.iter().filter(|o| matches!(o, Op::Line)).count() == 1
@@ -368,9 +389,49 @@ impl Cx {
             items: l.items,
             max: l.max.min(MESSAGE_LIMIT),
             invalid,
+            oversize,
+            params: m.params.iter().map(|p| p.name.clone()).collect(),
             span: m.span,
             literal_lead,
             line_max,
+        }
+    }
+
+    /// The parameters of a message: slots `0..n`, filled by `Op::Param` before any input
+    /// is read, usable as lengths and counts like integer fields.
+    fn params(&mut self, l: &mut Lower<'_>, m: &ast::MessageDecl) {
+        if m.params.len() > MAX_PARAMS {
+            self.error(
+                Diagnostic::new(
+                    format!("`{}` takes {} parameters; a message takes at most {MAX_PARAMS}", m.name.name, m.params.len()),
+                    m.params[MAX_PARAMS].span,
+                )
+                .help("pass fewer values; read the others from the message"),
+            );
+        }
+        for (i, p) in m.params.iter().enumerate().take(MAX_PARAMS) {
+            if l.known.contains_key(&p.name) {
+                self.error(Diagnostic::new(
+                    format!("parameter `{}` is declared twice in `{}`", p.name, m.name.name),
+                    p.span,
+                ));
+            }
+            if is_rust_keyword(&p.name) {
+                self.error(
+                    Diagnostic::new(format!("`{}` is a Rust keyword and cannot name a parameter", p.name), p.span)
+                        .help("choose another name"),
+                );
+            }
+            let slot = Self::slot(l);
+            l.known.insert(
+                p.name.clone(),
+                Known {
+                    slot,
+                    int_max: Some(u64::MAX),
+                    in_item: false,
+                },
+            );
+            l.ops.push(Op::Param { slot, param: i as u8 });
         }
     }
 

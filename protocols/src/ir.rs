@@ -112,6 +112,10 @@ pub struct Message {
     pub max: u64,
     /// A policy for malformed input of this message, overriding the protocol's.
     pub invalid: Option<Action>,
+    /// The message's own `on oversize` policy, if any.
+    pub oversize: Option<Action>,
+    /// Parameters (`Body(length)`): values the channel supplies, read by `Op::Param`.
+    pub params: Vec<String>,
     /// Where it is declared.
     pub span: Span,
     /// Its first part is a literal (it is tried before the others).
@@ -183,6 +187,9 @@ pub struct State {
     pub docs: Vec<String>,
     /// Message index and next states.
     pub transitions: Vec<(usize, Vec<Target>)>,
+    /// Messages whose next state the message itself says (`by message`): their sender
+    /// knows it, so the duality check does not apply to their choice.
+    pub by_message: Vec<usize>,
 }
 
 /// Where a transition leads.
@@ -236,6 +243,10 @@ pub enum Op {
         width: u8,
         big_endian: bool,
         signed: bool,
+    },
+    Param {
+        slot: u16,
+        param: u8,
     },
     Bytes {
         slot: u16,

@@ -308,6 +308,18 @@ impl Parser {
             _ => Dir::Both,
         };
         let name = self.ident("the message's name")?;
+        let mut params = Vec::new();
+        if self.eat_punct("(") {
+            loop {
+                params.push(self.ident("a parameter name")?);
+                if self.eat_punct(")") {
+                    break;
+                }
+                if !self.eat_punct(",") {
+                    return self.err("`,` or `)`");
+                }
+            }
+        }
         self.expect_punct("=")?;
         let units = self.units(&[])?;
         let limit = if self.eat_kw("limit") {
@@ -323,6 +335,7 @@ impl Parser {
             docs,
             dir,
             name,
+            params,
             units,
             policies,
             limit,
@@ -621,9 +634,21 @@ impl Parser {
             while self.eat_punct("|") {
                 targets.push(self.ident("the next state or `close`")?);
             }
+            let by_message = if self.is_kw("by") {
+                let start = self.span();
+                self.eat_kw("by");
+                self.expect_kw("message")?;
+                Some(start.to(self.prev_span()))
+            } else {
+                None
+            };
             self.eat_punct(",");
             self.eat_punct(";");
-            transitions.push(Transition { message, targets });
+            transitions.push(Transition {
+                message,
+                targets,
+                by_message,
+            });
         }
         Ok(StateDecl {
             docs,

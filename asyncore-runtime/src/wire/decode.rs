@@ -7,7 +7,7 @@ mod bodies;
 mod units;
 
 use super::error::{DecodeError, DecodeErrorKind, Limit};
-use super::{Framing, LengthHeader, Message, Op, Program, Slot};
+use super::{Framing, LengthHeader, Message, Op, Program, Slot, MAX_PARAMS};
 pub(crate) use units::memchr;
 use units::read_uint;
 
@@ -247,6 +247,8 @@ pub struct Decoder {
     items: Vec<Slot>,
     /// Bytes examined by terminator searches, for the linear-time tests.
     scanned: u64,
+    /// The values [`Op::Param`] reads, from [`Decoder::set_params`].
+    params: [u64; MAX_PARAMS],
 }
 
 /// Where the decoder is between calls.
@@ -443,6 +445,7 @@ fn slot_of(op: Op) -> Option<u16> {
         | Op::Int { slot, .. }
         | Op::Hex { slot, .. }
         | Op::Bin { slot, .. }
+        | Op::Param { slot, .. }
         | Op::Bytes { slot, .. }
         | Op::LinesUntil { slot, .. }
         | Op::Opt { slot, .. }
@@ -541,6 +544,37 @@ impl Decoder {
             slots: Vec::new(),
             items: Vec::new(),
             scanned: 0,
+            params: [0; MAX_PARAMS],
+        }
+    }
+
+    /// Sets the values the [`Op::Param`] ops of the next messages read (the first
+    /// `params.len()`, at most [`MAX_PARAMS`]; the others keep their values). Generated
+    /// channels call it when a handler moves to a state whose message takes parameters
+    /// (an HTTP body whose length the request's headers gave).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{bytes_at, Decoded, Decoder, Framing, Message, Op, Program};
+    ///
+    /// // `client Body(length) = data:bytes[length] max 64`
+    /// static PROGRAM: Program = Program {
+    ///     name: "body",
+    ///     framing: Framing::Line { term: b"\r\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Body", slots: 2, max: 64, ops: &[
+    ///         Op::Param { slot: 0, param: 0 },
+    ///         Op::Bytes { slot: 1, len: 0, len_in_message: true, max: 64 },
+    ///     ] }],
+    /// };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// decoder.set_params(&[5]);
+    /// let input = b"hello, and the next request";
+    /// assert_eq!(decoder.decode(input, &[0])?, Decoded::Message { index: 0, len: 5 });
+    /// assert_eq!(bytes_at(input, decoder.slots()[1]), b"hello");
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn set_params(&mut self, params: &[u64]) {
+        for (to, from) in self.params.iter_mut().zip(params) {
+            *to = *from;
         }
     }
 
@@ -1309,6 +1343,12 @@ impl Decoder {
                 }
                 self.put(slot, Slot::Int(value))?;
                 self.pos += w;
+            }
+            Op::Param { slot, param } => {
+                let Some(&value) = self.params.get(usize::from(param)) else {
+                    return Err(Fail::bad("a parameter number out of range", at));
+                };
+                self.put(slot, Slot::Int(value))?;
             }
             Op::Bytes {
                 slot,

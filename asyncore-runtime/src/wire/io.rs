@@ -165,6 +165,13 @@ impl Io {
         self.buf.consume(len.min(self.buf.len()));
     }
 
+    /// Sets the parameters of the next messages (see [`Decoder::set_params`]).
+    ///
+    /// [`Decoder::set_params`]: super::Decoder::set_params
+    pub fn set_params(&mut self, params: &[u64]) {
+        self.decoder.set_params(params);
+    }
+
     /// Closes the connection once the queued replies are sent.
     pub fn close_when_done(&mut self, _ch: &mut Channel<'_>) {
         self.closing = true;

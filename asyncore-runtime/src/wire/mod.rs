@@ -277,6 +277,17 @@ pub enum Op {
         /// Sign-extend the value.
         signed: bool,
     },
+    /// A value the channel supplies before the message is read (a message parameter, such
+    /// as the length of an HTTP body, which the request's headers give): parameter `param`
+    /// of [`Decoder::set_params`] goes into the slot as an integer. It reads no input, so
+    /// a message that starts with it is chosen without looking at the input (see
+    /// [`Message::ops`]).
+    Param {
+        /// The slot that receives the value.
+        slot: u16,
+        /// Which parameter (below [`MAX_PARAMS`]).
+        param: u8,
+    },
     /// A run of raw bytes whose length is the integer in slot `len` (an earlier op of the
     /// same message, or of the same repetition item). Inside a unit it must fit in the
     /// unit; between units it is read from the stream (a mode switch: line, then counted
@@ -367,6 +378,9 @@ pub enum Op {
         max: u32,
     },
 }
+
+/// The most parameters a message takes (see [`Op::Param`]).
+pub const MAX_PARAMS: usize = 4;
 
 /// What one op recorded: the value of a field of a decoded message.
 ///

@@ -22,6 +22,7 @@ impl Cx {
                     name: "Ready".into(),
                     docs: vec!["The only state: every client message is allowed.".into()],
                     transitions,
+                    by_message: Vec::new(),
                 }],
                 0,
             );
@@ -83,6 +84,7 @@ impl Cx {
         let mut choices: HashMap<usize, (BTreeSet<String>, Span)> = HashMap::new();
         for s in &d.states {
             let mut transitions = Vec::new();
+            let mut by_message = Vec::new();
             let mut seen = HashSet::new();
             if s.transitions.is_empty() {
                 self.error(
@@ -165,12 +167,25 @@ impl Cx {
                         }
                     }
                 }
+                if let Some(span) = t.by_message {
+                    if t.targets.len() < 2 {
+                        self.error(
+                            Diagnostic::new(
+                                "`by message` needs a choice of next states",
+                                span,
+                            )
+                            .help("list the states the message may lead to, separated by `|`"),
+                        );
+                    }
+                    by_message.push(mi);
+                }
                 transitions.push((mi, targets));
             }
             states.push(ir::State {
                 name: s.name.name.clone(),
                 docs: s.docs.clone(),
                 transitions,
+                by_message,
             });
         }
         // A message with a choice somewhere must have it everywhere.
@@ -240,11 +255,50 @@ impl Cx {
             }
         }
         for m in p.received_by_client() {
-            if unit_less(m) && p.received_by_client().count() > 1 {
+            if unit_less(m) && p.messages[m].params.is_empty() && p.received_by_client().count() > 1 {
                 self.error(Diagnostic::new(
                     format!("the server message `{}` starts without a line, so the client cannot tell it from the others", p.messages[m].name),
                     d.messages[m].name.span,
                 ));
+            }
+        }
+    }
+
+    /// A client message with parameters is read in a state of its own, and the server's
+    /// handler supplies the values when it chooses that state: every transition into the
+    /// state must be a choice, and the state cannot be the initial one.
+    pub(super) fn params_supplied(&mut self, d: &Description, p: &Protocol) {
+        for (si, s) in p.states.iter().enumerate() {
+            let Some(&(m, _)) = s
+                .transitions
+                .iter()
+                .find(|(m, _)| !p.messages[*m].params.is_empty())
+            else {
+                continue;
+            };
+            let msg = &p.messages[m].name;
+            if si == p.initial {
+                self.error(
+                    Diagnostic::new(
+                        format!("`{msg}` takes parameters, so it cannot be read in the initial state `{}`", s.name),
+                        d.states[si].name.span,
+                    )
+                    .help("nothing has supplied its values yet; reach this state through a handler's choice"),
+                );
+            }
+            for (from, decl) in d.states.iter().enumerate() {
+                for (ti, (via, targets)) in p.states[from].transitions.iter().enumerate() {
+                    if targets.len() == 1 && targets[0] == Target::State(si) {
+                        let t = &decl.transitions[ti];
+                        self.error(
+                            Diagnostic::new(
+                                format!("`{}` leads to state `{}`, whose message `{msg}` takes parameters, but the handler of `{}` does not choose it", p.messages[*via].name, s.name, p.messages[*via].name),
+                                t.targets[0].span,
+                            )
+                            .help(format!("the handler supplies the values of `{msg}` when it chooses the next state: give `{}` a choice, like `{} -> {} | close`", p.messages[*via].name, p.messages[*via].name, s.name)),
+                        );
+                    }
+                }
             }
         }
     }
@@ -277,7 +331,10 @@ impl Cx {
             let set: Vec<usize> = s.transitions.iter().map(|t| t.0).collect();
             check_set(self, &set, &format!("in state `{}`", s.name));
         }
-        let set: Vec<usize> = p.received_by_client().collect();
+        let set: Vec<usize> = p
+            .received_by_client()
+            .filter(|&m| p.messages[m].params.is_empty())
+            .collect();
         check_set(self, &set, "by the client");
     }
 
@@ -287,6 +344,10 @@ impl Cx {
     pub(super) fn duality(&mut self, d: &Description, p: &Protocol) {
         for (si, s) in p.states.iter().enumerate() {
             for (ti, (m, targets)) in s.transitions.iter().enumerate() {
+                if s.by_message.contains(m) {
+                    // The client wrote what chose the state: it knows which one.
+                    continue;
+                }
                 let cands: Vec<usize> = targets
                     .iter()
                     .filter_map(|t| match t {

@@ -17,6 +17,7 @@ fn supported(m: &Message) -> bool {
                 Op::Frame
                     | Op::EndFrame
                     | Op::Bin { .. }
+                    | Op::Param { .. }
                     | Op::LinesUntil { .. }
                     | Op::ManyUntil { .. }
             )
@@ -298,6 +299,7 @@ impl Gen {
                 Op::Frame
                 | Op::EndFrame
                 | Op::Bin { .. }
+                | Op::Param { .. }
                 | Op::LinesUntil { .. }
                 | Op::ManyUntil { .. } => {
                     quote!(#fail)

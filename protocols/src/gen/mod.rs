@@ -230,6 +230,7 @@ fn programs(p: &Protocol) -> TokenStream {
         } else {
             format_ident!("SERVER_FRAMING")
         };
+        // Messages with parameters are read only when a state or the handler expects them.
         let all: Vec<usize> = (0..p.messages.len())
             .filter(|&i| {
                 if from_client {
@@ -238,6 +239,7 @@ fn programs(p: &Protocol) -> TokenStream {
                     p.messages[i].dir.from_server()
                 }
             })
+            .filter(|&i| p.messages[i].params.is_empty())
             .collect();
         let order = try_order(p, &all, from_client);
         let all_ident = format_ident!("{}_ALL", ident);
@@ -248,7 +250,8 @@ fn programs(p: &Protocol) -> TokenStream {
                 framing: #framing_ident,
                 messages: &[#(#msgs),*],
             };
-            /// Every message of the program, in the order the decoder tries them.
+            /// Every message of the program the decoder recognises by its first unit (not
+            /// those with parameters, read only when expected), in the order it tries them.
             pub const #all_ident: &[u16] = &[#(#order),*];
         });
     }
@@ -286,6 +289,7 @@ fn op(o: &Op) -> TokenStream {
         } => {
             quote!(#w::Bin { slot: #slot, width: #width, big_endian: #big_endian, signed: #signed })
         }
+        Op::Param { slot, param } => quote!(#w::Param { slot: #slot, param: #param }),
         Op::Bytes {
             slot,
             len,

@@ -39,6 +39,17 @@ fn choice_targets(p: &Protocol, m: usize) -> Vec<Target> {
         .unwrap_or_default()
 }
 
+/// The parameters of the message read in state `si`, if it takes any: the handler
+/// choosing that state supplies them.
+fn state_params(p: &Protocol, si: usize) -> &[String] {
+    p.states[si]
+        .transitions
+        .iter()
+        .map(|(m, _)| p.messages[*m].params.as_slice())
+        .find(|ps| !ps.is_empty())
+        .unwrap_or(&[])
+}
+
 fn target_name(p: &Protocol, t: Target) -> String {
     match t {
         Target::State(i) => p.states[i].name.clone(),
@@ -123,11 +134,30 @@ fn next_enums(p: &Protocol) -> TokenStream {
         );
         let variants = choice_targets(p, mi).into_iter().map(|t| {
             let v = format_ident!("{}", target_name(p, t));
-            let d = match t {
-                Target::Close => "Close the connection once the replies are sent.".to_string(),
-                Target::State(_) => format!("Go to state `{}`.", target_name(p, t)),
-            };
-            quote!(#[doc = #d] #v)
+            match t {
+                Target::Close => {
+                    quote!(#[doc = "Close the connection once the replies are sent."] #v)
+                }
+                Target::State(si) => {
+                    let params = state_params(p, si);
+                    if params.is_empty() {
+                        let d = format!("Go to state `{}`.", target_name(p, t));
+                        quote!(#[doc = #d] #v)
+                    } else {
+                        let msg = p.states[si].transitions.first().map_or("", |(m, _)| p.messages[*m].name.as_str());
+                        let d = format!(
+                            "Go to state `{}`, where `{msg}` is read with these parameters.",
+                            target_name(p, t)
+                        );
+                        let fields = params.iter().map(|n| {
+                            let f = format_ident!("{}", n);
+                            let fd = format!("The parameter `{n}` of `{msg}`.");
+                            quote!(#[doc = #fd] #f: u64)
+                        });
+                        quote!(#[doc = #d] #v { #(#fields),* })
+                    }
+                }
+            }
         });
         out.extend(quote! {
             #[doc = #doc]
@@ -222,6 +252,14 @@ fn server_role(p: &Protocol) -> TokenStream {
     let unknown = action(&policies.unknown, term);
     let not_allowed = action(&policies.not_allowed, term);
     let invalid = action(&policies.invalid, term);
+    let oversize_arms = received.iter().filter_map(|&mi| {
+        let m: &Message = &p.messages[mi];
+        m.oversize.as_ref().map(|a| {
+            let n = &m.name;
+            let a = action(a, term);
+            quote!(::core::option::Option::Some(#n) => #a)
+        })
+    });
     let invalid_arms = received.iter().filter_map(|&mi| {
         let m: &Message = &p.messages[mi];
         m.invalid.as_ref().map(|a| {
@@ -292,7 +330,10 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn policy(err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
                 use ::asyncore_runtime::wire::DecodeErrorKind as K;
                 match err.kind() {
-                    K::Oversize { .. } => #oversize,
+                    K::Oversize { .. } => match err.message() {
+                        #(#oversize_arms,)*
+                        _ => #oversize,
+                    },
                     K::Unknown => #unknown,
                     K::NotAllowed { .. } => #not_allowed,
                     _ => match err.message() {
@@ -311,7 +352,8 @@ fn server_role(p: &Protocol) -> TokenStream {
                     _ => ::core::option::Option::Some(state),
                 }
             }
-            fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
+            #[allow(unused_variables)]
+            fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16, params: &mut [u64; ::asyncore_runtime::wire::MAX_PARAMS]) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
                 let state = cx.state;
                 match index {
                     #(#arms)*
@@ -348,9 +390,11 @@ fn server_role(p: &Protocol) -> TokenStream {
                         ::asyncore_runtime::wire::Event::Message { index, len } => {
                             let (mut cx, dec, buf) = io.message(ch, len);
                             let mut cx = ServerCx { inner: cx, state: current };
-                            let next = Self::step(handler, &mut cx, dec, buf, index)?;
+                            let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
+                            let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
+                            io.set_params(&params);
                             match next {
                                 ::core::option::Option::Some(s) => *state = s,
                                 ::core::option::Option::None => { io.close_when_done(ch); break; }
@@ -403,7 +447,17 @@ fn transition_code(p: &Protocol, mi: usize) -> TokenStream {
         let arms = choice_targets(p, mi).into_iter().map(|t| {
             let v = format_ident!("{}", target_name(p, t));
             let go = to(t);
-            quote!(#n::#v => #go)
+            let params = match t {
+                Target::State(si) => state_params(p, si),
+                Target::Close => &[],
+            };
+            if params.is_empty() {
+                quote!(#n::#v => #go)
+            } else {
+                let names: Vec<_> = params.iter().map(|n| format_ident!("{}", n)).collect();
+                let at = 0..names.len();
+                quote!(#n::#v { #(#names),* } => { #(params[#at] = #names;)* #go })
+            }
         });
         quote!(Ok(match __r { #(#arms,)* }))
     } else {
@@ -443,6 +497,26 @@ fn client_role(p: &Protocol) -> TokenStream {
             #idx => {
                 let msg = #v::from_slots(buf, dec.slots(), dec.items());
                 handler.#f(cx, msg)
+            }
+        }
+    });
+    // Server messages with parameters: read when the handler expects one.
+    let expects = received.iter().filter(|&&mi| !p.messages[mi].params.is_empty()).map(|&mi| {
+        let m = &p.messages[mi];
+        let f = format_ident!("expect_{}", &handler_name(&m.name)[3..]);
+        let idx = program_index(p, mi, false);
+        let names: Vec<_> = m.params.iter().map(|n| format_ident!("{}", n)).collect();
+        let at = 0..names.len();
+        let doc = format!(
+            "Reads the next server message as `{}`, with these parameters (the server's earlier messages told them: an HTTP body's length comes from its response's headers). It is read once, then decoding goes back to recognising messages.",
+            m.name
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #f(&mut self, #(#names: u64),*) {
+                let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
+                #(params[#at] = #names;)*
+                *self.expect = ::core::option::Option::Some((#idx, params));
             }
         }
     });
@@ -492,6 +566,7 @@ fn client_role(p: &Protocol) -> TokenStream {
         pub struct ClientCx<'c, 'a> {
             inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
             states: &'c mut u64,
+            expect: &'c mut ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
         }
         impl<'c, 'a> ClientCx<'c, 'a> {
             /// Encodes `msg` and queues it. A message that the server cannot receive in any
@@ -513,6 +588,7 @@ fn client_role(p: &Protocol) -> TokenStream {
                 *self.states = next;
                 Ok(())
             }
+            #(#expects)*
             /// Whether the server may be in `state`.
             pub fn may_be_in(&self, state: State) -> bool { *self.states & state.bit() != 0 }
             /// The channel, for anything else.
@@ -527,6 +603,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             pub handler: H,
             io: ::asyncore_runtime::wire::Io,
             states: u64,
+            expect: ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
         }
         impl<H: Client> ::core::fmt::Debug for ClientChannel<H> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -536,7 +613,7 @@ fn client_role(p: &Protocol) -> TokenStream {
         impl<H: Client> ClientChannel<H> {
             /// A channel whose server is in the initial state.
             pub fn new(handler: H) -> Self {
-                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit() }
+                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit(), expect: ::core::option::Option::None }
             }
             fn step(handler: &mut H, cx: &mut ClientCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result {
                 match index {
@@ -553,9 +630,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                 self.handle_write(ch)
             }
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states } = self;
+                let ClientChannel { handler, io, states, expect } = self;
                 if io.open() {
-                    let mut cx = ClientCx { inner: io.cx(ch), states };
+                    let mut cx = ClientCx { inner: io.cx(ch), states, expect };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -563,23 +640,35 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
             fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)?;
-                let ClientChannel { handler, io, states } = self;
+                let ClientChannel { handler, io, states, expect } = self;
                 if !io.fill(ch)? {
                     return Ok(());
                 }
                 loop {
-                    match io.decode(SERVER_MESSAGES_ALL) {
+                    let one: [u16; 1];
+                    let allowed: &[u16] = match *expect {
+                        ::core::option::Option::Some((index, params)) => {
+                            io.set_params(&params);
+                            one = [index];
+                            &one
+                        }
+                        ::core::option::Option::None => SERVER_MESSAGES_ALL,
+                    };
+                    match io.decode(allowed) {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
                         ::asyncore_runtime::wire::Event::Message { index, len } => {
+                            if expect.is_some_and(|(i, _)| i == index) {
+                                *expect = ::core::option::Option::None;
+                            }
                             let (cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ClientCx { inner: cx, states: &mut *states };
+                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect };
                             Self::step(handler, &mut cx, dec, buf, index)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ClientCx { inner: io.cx(ch), states: &mut *states };
+                            let mut cx = ClientCx { inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
                             handler.on_bad_input(&mut cx, &err);
                             io.apply(ch, ::asyncore_runtime::wire::Policy::Close, &err)?;
                             break;
@@ -590,9 +679,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                 Ok(())
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states } = self;
+                let ClientChannel { handler, io, states, expect } = self;
                 if io.close_once() {
-                    let mut cx = ClientCx { inner: io.cx(ch), states };
+                    let mut cx = ClientCx { inner: io.cx(ch), states, expect };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ch.close();
