@@ -40,6 +40,28 @@ protocol! {
     }
 }
 
+protocol! {
+    pub mod blob {
+        /// Named blobs whose sizes travel in header lines, as HTTP's bodies do.
+        protocol blob
+        framing line "\r\n" max 64
+        on oversize reply "413 too big" close
+        on unknown reply "400 unknown" continue
+        on invalid reply "400 bad" continue
+
+        client Put = "PUT" name:word then fields: (key:token ~ ":" ows value:rest)* until "" max 8
+        client Get = "GET" name:word
+        /// The blob's bytes: as many as the `Size` field of the `PUT` said.
+        client Data(size) = data:bytes[size] max 1KiB
+        server Reply = code:u16 text:rest
+        /// The blob's bytes, after `200 SIZE`.
+        server Blob(size) = data:bytes[size] max 1KiB
+
+        state Ready initial { Put -> Ready | Loading by message  Get -> Ready }
+        state Loading { Data -> Ready }
+    }
+}
+
 protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
 protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
 
@@ -113,6 +135,113 @@ impl Store {
     fn on_del(&mut self, cx: &mut kv::ServerCx<'_, '_>, msg: kv::Del<'_>) -> Result {
         self.map.remove(msg.key);
         cx.send(kv::Ok {})
+    }
+}
+
+/// The server side of `blob`: keeps the blobs in memory.
+#[derive(Default)]
+struct Blobs {
+    map: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    loading: Vec<u8>,
+}
+
+#[dispatcher(protocol = blob, role = server)]
+impl Blobs {
+    fn on_put(
+        &mut self,
+        cx: &mut blob::ServerCx<'_, '_>,
+        msg: blob::Put<'_>,
+    ) -> Result<blob::PutNext> {
+        let size = msg
+            .fields
+            .iter()
+            .find(|f| f.key.eq_ignore_ascii_case(b"size"))
+            .and_then(|f| std::str::from_utf8(f.value).ok()?.parse::<u64>().ok());
+        let Some(size) = size else {
+            cx.send(blob::Reply {
+                code: 400,
+                text: b"no size",
+            })?;
+            return Ok(blob::PutNext::Ready);
+        };
+        self.loading = msg.name.to_vec();
+        if size == 0 {
+            self.map.insert(msg.name.to_vec(), Vec::new());
+            cx.send(blob::Reply {
+                code: 201,
+                text: b"stored 0",
+            })?;
+            return Ok(blob::PutNext::Ready);
+        }
+        Ok(blob::PutNext::Loading { size })
+    }
+    fn on_data(&mut self, cx: &mut blob::ServerCx<'_, '_>, msg: blob::Data<'_>) -> Result {
+        let name = std::mem::take(&mut self.loading);
+        self.map.insert(name, msg.data.to_vec());
+        let text = format!("stored {}", msg.data.len());
+        cx.send(blob::Reply {
+            code: 201,
+            text: text.as_bytes(),
+        })
+    }
+    fn on_get(&mut self, cx: &mut blob::ServerCx<'_, '_>, msg: blob::Get<'_>) -> Result {
+        match self.map.get(msg.name) {
+            Some(data) if !data.is_empty() => {
+                let text = data.len().to_string();
+                cx.send(blob::Reply {
+                    code: 200,
+                    text: text.as_bytes(),
+                })?;
+                cx.send(blob::Blob { data })
+            }
+            Some(_) => cx.send(blob::Reply {
+                code: 200,
+                text: b"0",
+            }),
+            None => cx.send(blob::Reply {
+                code: 404,
+                text: b"no such blob",
+            }),
+        }
+    }
+}
+
+/// The client side of `blob`: stores one blob, reads it back, closes.
+struct Loader {
+    data: &'static [u8],
+    got: Rc<RefCell<Vec<String>>>,
+}
+
+#[dispatcher(protocol = blob, role = client)]
+impl Loader {
+    fn on_open(&mut self, cx: &mut blob::ClientCx<'_, '_>) -> Result {
+        let size = self.data.len().to_string();
+        let fields = [blob::PutFields {
+            key: b"Size",
+            value: size.as_bytes(),
+        }];
+        cx.send(blob::Put {
+            name: b"b",
+            fields: asyncore_runtime::wire::Seq::from(&fields),
+        })?;
+        cx.send(blob::Data { data: self.data })?;
+        cx.send(blob::Get { name: b"b" })
+    }
+    fn on_reply(&mut self, cx: &mut blob::ClientCx<'_, '_>, msg: blob::Reply<'_>) -> Result {
+        let text = String::from_utf8_lossy(msg.text).into_owned();
+        self.got.borrow_mut().push(format!("{} {text}", msg.code));
+        if msg.code == 200 {
+            // The reply said how long the blob is: read that many bytes next.
+            cx.expect_blob(text.parse().map_err(|_| "a size")?);
+        }
+        Ok(())
+    }
+    fn on_blob(&mut self, cx: &mut blob::ClientCx<'_, '_>, msg: blob::Blob<'_>) -> Result {
+        self.got
+            .borrow_mut()
+            .push(format!("blob {:?}", String::from_utf8_lossy(msg.data)));
+        cx.close();
+        Ok(())
     }
 }
 
@@ -424,4 +553,79 @@ fn a_failed_body_ends_the_body_state(backend: Backend) {
         ]
     );
     assert!(eof);
+}
+
+on_every_backend!(
+    message_parameters_carry_lengths_from_headers,
+    the_client_expects_a_message_with_parameters,
+);
+
+/// A `PUT` whose `Size` header gives the length of the data that follows: the handler
+/// passes it to the next state's message. Pipelined, split into single bytes, empty, and
+/// over the limit (the oversize reply, then a close: what follows cannot be framed).
+fn message_parameters_carry_lengths_from_headers(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || blob::ServerChannel::new(Blobs::default()));
+    let client = std::thread::spawn(move || {
+        let mut c = LineClient::connect(addr);
+        let mut log = Vec::new();
+        c.say(b"PUT a\r\nSize: 9\r\n\r\nGET a\r\n\r\nGET a\r\n");
+        log.push(c.line());
+        log.push(c.line());
+        let mut data = [0u8; 9];
+        c.reader.read_exact(&mut data).unwrap();
+        log.push(String::from_utf8_lossy(&data).into_owned());
+        for b in b"PUT e\r\nsize:0\r\n\r\nGET e\r\nPUT z\r\n\r\n" {
+            c.say(&[*b]);
+        }
+        log.push(c.line());
+        log.push(c.line());
+        log.push(c.line());
+        c.say(b"PUT big\r\nSize: 5000\r\n\r\n");
+        log.push(c.line());
+        (log, c.eof())
+    });
+    let (log, eof) = serve_until(&mut map, backend, client);
+    assert_eq!(
+        log,
+        [
+            "201 stored 9",
+            "200 9",
+            "GET a\r\n\r\n",
+            "201 stored 0",
+            "200 0",
+            "400 no size",
+            "413 too big",
+        ]
+    );
+    assert!(eof, "the server closes after an oversize body");
+}
+
+/// The client role reads a server message with parameters when its handler expects one.
+fn the_client_expects_a_message_with_parameters(backend: Backend) {
+    let mut map = Map::new();
+    let addr = listen(&mut map, || blob::ServerChannel::new(Blobs::default()));
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let loader = Loader {
+        data: b"200 3\r\nnot a reply\r\n",
+        got: got.clone(),
+    };
+    map.connect(&Addr::Inet(addr), blob::ClientChannel::new(loader))
+        .unwrap();
+    for _ in 0..3_000 {
+        if map.len() == 1 {
+            break;
+        }
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+            .expect("loop failed");
+    }
+    assert_eq!(map.len(), 1, "client and served channels are closed");
+    assert_eq!(
+        *got.borrow(),
+        [
+            "201 stored 20",
+            "200 20",
+            "blob \"200 3\\r\\nnot a reply\\r\\n\""
+        ]
+    );
 }

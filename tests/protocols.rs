@@ -3,7 +3,7 @@
 //! type survives encode-then-decode.
 
 use asyncore_runtime::protocol;
-use asyncore_runtime::wire::{Decoded, Decoder, Lines, Seq};
+use asyncore_runtime::wire::{Decoded, Decoder, Lines, Seq, MAX_PARAMS};
 
 protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
 protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
@@ -21,6 +21,13 @@ protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
 type DecodeFn =
     fn(&mut Decoder, &[u8], &[u16]) -> Result<Decoded, asyncore_runtime::wire::DecodeError>;
 
+/// The message parameters to set before decoding the message after `seen`.
+type Params<'a> = &'a dyn Fn(&[String]) -> [u64; MAX_PARAMS];
+
+fn no_params(_seen: &[String]) -> [u64; MAX_PARAMS] {
+    [0; MAX_PARAMS]
+}
+
 fn resumable(
     dec: &mut Decoder,
     buf: &[u8],
@@ -35,6 +42,7 @@ fn decode_split(
     input: &[u8],
     cuts: &[usize],
     allowed: &dyn Fn(&[String]) -> &'static [u16],
+    params: Params<'_>,
     show: &dyn Fn(&Decoder, &[u8], u16) -> String,
 ) -> Result<Vec<String>, String> {
     let mut buf: Vec<u8> = Vec::new();
@@ -46,6 +54,7 @@ fn decode_split(
         buf.extend_from_slice(&input[fed..end]);
         fed = end;
         loop {
+            dec.set_params(&params(&out));
             match decode(&mut dec, &buf, allowed(&out)) {
                 Ok(Decoded::NeedMore) => break,
                 Ok(Decoded::Skip { len }) => {
@@ -77,10 +86,11 @@ fn check_splits(
     input: &[u8],
     expected: &[String],
     allowed: &dyn Fn(&[String]) -> &'static [u16],
+    params: Params<'_>,
     show: &dyn Fn(&Decoder, &[u8], u16) -> String,
 ) {
     for (how, decode) in [("resumable", resumable as DecodeFn), ("fast path", fast)] {
-        let whole = decode_split(make(), decode, input, &[], allowed, show).unwrap();
+        let whole = decode_split(make(), decode, input, &[], allowed, params, show).unwrap();
         assert_eq!(
             whole,
             expected,
@@ -88,11 +98,11 @@ fn check_splits(
             String::from_utf8_lossy(input)
         );
         for cut in 1..input.len() {
-            let got = decode_split(make(), decode, input, &[cut], allowed, show).unwrap();
+            let got = decode_split(make(), decode, input, &[cut], allowed, params, show).unwrap();
             assert_eq!(got, expected, "split at byte {cut} ({how})");
         }
         let all: Vec<usize> = (1..input.len()).collect();
-        let got = decode_split(make(), decode, input, &all, allowed, show).unwrap();
+        let got = decode_split(make(), decode, input, &all, allowed, params, show).unwrap();
         assert_eq!(got, expected, "one byte at a time ({how})");
     }
 }
@@ -118,6 +128,7 @@ macro_rules! round_trip {
             &input,
             &expected,
             &|_| $module::$all,
+            &no_params,
             &show,
         );
         input
@@ -138,6 +149,7 @@ macro_rules! decode_recorded {
             input,
             &[],
             &$allowed,
+            &no_params,
             &show,
         )
         .unwrap();
@@ -147,6 +159,7 @@ macro_rules! decode_recorded {
             input,
             &whole,
             &$allowed,
+            &no_params,
             &show,
         );
         whole
@@ -610,6 +623,118 @@ fn http_decodes_what_curl_sends() {
         got[0].contains("User-Agent") || got[0].contains("85, 115, 101, 114"),
         "{}",
         got[0]
+    );
+}
+
+/// Requests with bodies, as curl sends them: the request's handler reads the length from
+/// the headers and passes it to the body (a message parameter), and chunked bodies come as
+/// chunks up to the one of size 0; a pipelined GET follows.
+#[test]
+fn http_bodies_decode_with_parameters_at_every_split() {
+    let input: &[u8] =
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\nhello\r\nworld!\
+        POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5\r\nhello\r\n6;x=1\r\n world\r\n0\r\n\r\n\
+        GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The states the handlers of the messages seen so far chose, and the body's length.
+    let allowed = |seen: &[String]| match seen.len() {
+        1 => http::State::Sized.allowed(),
+        3..=5 => http::State::Chunked.allowed(),
+        _ => http::State::Idle.allowed(),
+    };
+    let params = |seen: &[String]| {
+        let mut p = [0; MAX_PARAMS];
+        p[0] = if seen.len() == 1 { 13 } else { 0 };
+        p
+    };
+    let show = |dec: &Decoder, buf: &[u8], index: u16| {
+        let m = http::ClientMessage::from_decoder(dec, buf, index).expect("a message index");
+        match m {
+            http::ClientMessage::Body(b) => format!("Body {:?}", String::from_utf8_lossy(b.data)),
+            http::ClientMessage::Chunk(c) => format!("Chunk {:?}", String::from_utf8_lossy(c.data)),
+            http::ClientMessage::Request(r) => {
+                format!("Request {}", String::from_utf8_lossy(r.method))
+            }
+        }
+    };
+    let expected = [
+        "Request POST",
+        "Body \"hello\\r\\nworld!\"",
+        "Request POST",
+        "Chunk \"hello\"",
+        "Chunk \" world\"",
+        "Chunk \"\"",
+        "Request GET",
+    ];
+    check_splits(
+        &http::ClientMessage::decoder,
+        http::ClientMessage::decode,
+        input,
+        &expected.map(String::from),
+        &allowed,
+        &params,
+        &show,
+    );
+    // The encoder writes a body as its bytes alone: the length travels in the headers.
+    let mut out = Vec::new();
+    http::ClientMessage::from(http::Body {
+        data: b"hello\r\nworld!",
+    })
+    .encode(&mut out)
+    .unwrap();
+    assert_eq!(out, b"hello\r\nworld!");
+}
+
+/// The client's view: a response's `Content-Length` body is read when the client expects
+/// it, with its length as the parameter.
+#[test]
+fn http_response_bodies_decode_when_expected() {
+    let content = http::SERVER_MESSAGES
+        .messages
+        .iter()
+        .position(|m| m.name == "Content")
+        .expect("a Content message") as u16;
+    assert!(
+        !http::SERVER_MESSAGES_ALL.contains(&content),
+        "a message with parameters is never tried on its own"
+    );
+    let expect_content: &'static [u16] = Box::leak(Box::new([content]));
+    let input: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nHTTP/1.\
+        HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let allowed = move |seen: &[String]| match seen.len() {
+        1 => expect_content,
+        _ => http::SERVER_MESSAGES_ALL,
+    };
+    let params = |seen: &[String]| {
+        let mut p = [0; MAX_PARAMS];
+        p[0] = 7 * u64::from(seen.len() == 1);
+        p
+    };
+    let show = |dec: &Decoder, buf: &[u8], index: u16| {
+        let m = http::ServerMessage::from_decoder(dec, buf, index).expect("a message index");
+        match m {
+            http::ServerMessage::Content(c) => {
+                format!("Content {:?}", String::from_utf8_lossy(c.data))
+            }
+            http::ServerMessage::Chunk(c) => format!("Chunk {:?}", String::from_utf8_lossy(c.data)),
+            http::ServerMessage::Response(r) => format!("Response {}", r.status),
+        }
+    };
+    let expected = [
+        "Response 200",
+        "Content \"HTTP/1.\"",
+        "Response 200",
+        "Chunk \"abc\"",
+        "Chunk \"\"",
+    ];
+    check_splits(
+        &http::ServerMessage::decoder,
+        http::ServerMessage::decode,
+        input,
+        &expected.map(String::from),
+        &allowed,
+        &params,
+        &show,
     );
 }
 
