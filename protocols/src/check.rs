@@ -306,14 +306,24 @@ impl Cx {
         }
         for (i, param) in m.params.iter().enumerate() {
             let used = l.ops.iter().any(|o| match o {
-                Op::Bytes { len, len_in_message: true, .. } => usize::from(*len) == i,
+                Op::Bytes {
+                    len,
+                    len_in_message: true,
+                    ..
+                } => usize::from(*len) == i,
                 Op::Repeat { count, .. } => usize::from(*count) == i,
                 _ => false,
             });
             if !used {
                 self.error(
-                    Diagnostic::new(format!("the parameter `{}` is never used", param.name), param.span)
-                        .help(format!("use it as a length (`data:bytes[{}]`) or a count, or remove it", param.name)),
+                    Diagnostic::new(
+                        format!("the parameter `{}` is never used", param.name),
+                        param.span,
+                    )
+                    .help(format!(
+                        "use it as a length (`data:bytes[{}]`) or a count, or remove it",
+                        param.name
+                    )),
                 );
             }
         }
@@ -403,7 +413,11 @@ impl Cx {
         if m.params.len() > MAX_PARAMS {
             self.error(
                 Diagnostic::new(
-                    format!("`{}` takes {} parameters; a message takes at most {MAX_PARAMS}", m.name.name, m.params.len()),
+                    format!(
+                        "`{}` takes {} parameters; a message takes at most {MAX_PARAMS}",
+                        m.name.name,
+                        m.params.len()
+                    ),
                     m.params[MAX_PARAMS].span,
                 )
                 .help("pass fewer values; read the others from the message"),
@@ -412,14 +426,20 @@ impl Cx {
         for (i, p) in m.params.iter().enumerate().take(MAX_PARAMS) {
             if l.known.contains_key(&p.name) {
                 self.error(Diagnostic::new(
-                    format!("parameter `{}` is declared twice in `{}`", p.name, m.name.name),
+                    format!(
+                        "parameter `{}` is declared twice in `{}`",
+                        p.name, m.name.name
+                    ),
                     p.span,
                 ));
             }
             if is_rust_keyword(&p.name) {
                 self.error(
-                    Diagnostic::new(format!("`{}` is a Rust keyword and cannot name a parameter", p.name), p.span)
-                        .help("choose another name"),
+                    Diagnostic::new(
+                        format!("`{}` is a Rust keyword and cannot name a parameter", p.name),
+                        p.span,
+                    )
+                    .help("choose another name"),
                 );
             }
             let slot = Self::slot(l);
@@ -431,7 +451,10 @@ impl Cx {
                     in_item: false,
                 },
             );
-            l.ops.push(Op::Param { slot, param: i as u8 });
+            l.ops.push(Op::Param {
+                slot,
+                param: i as u8,
+            });
         }
     }
 

@@ -170,11 +170,8 @@ impl Cx {
                 if let Some(span) = t.by_message {
                     if t.targets.len() < 2 {
                         self.error(
-                            Diagnostic::new(
-                                "`by message` needs a choice of next states",
-                                span,
-                            )
-                            .help("list the states the message may lead to, separated by `|`"),
+                            Diagnostic::new("`by message` needs a choice of next states", span)
+                                .help("list the states the message may lead to, separated by `|`"),
                         );
                     }
                     by_message.push(mi);
@@ -255,7 +252,8 @@ impl Cx {
             }
         }
         for m in p.received_by_client() {
-            if unit_less(m) && p.messages[m].params.is_empty() && p.received_by_client().count() > 1 {
+            if unit_less(m) && p.messages[m].params.is_empty() && p.received_by_client().count() > 1
+            {
                 self.error(Diagnostic::new(
                     format!("the server message `{}` starts without a line, so the client cannot tell it from the others", p.messages[m].name),
                     d.messages[m].name.span,

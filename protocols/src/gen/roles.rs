@@ -144,7 +144,10 @@ fn next_enums(p: &Protocol) -> TokenStream {
                         let d = format!("Go to state `{}`.", target_name(p, t));
                         quote!(#[doc = #d] #v)
                     } else {
-                        let msg = p.states[si].transitions.first().map_or("", |(m, _)| p.messages[*m].name.as_str());
+                        let msg = p.states[si]
+                            .transitions
+                            .first()
+                            .map_or("", |(m, _)| p.messages[*m].name.as_str());
                         let d = format!(
                             "Go to state `{}`, where `{msg}` is read with these parameters.",
                             target_name(p, t)
