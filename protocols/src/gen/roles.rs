@@ -149,7 +149,9 @@ fn next_enums(p: &Protocol) -> TokenStream {
                             .first()
                             .map_or("", |(m, _)| p.messages[*m].name.as_str());
                         let d = format!(
-                            "Go to state `{}`, where `{msg}` is read with these parameters.",
+                            "Go to state `{}`, where `{msg}` is read with these parameters. They must \
+                             make it at least one byte long (for an empty body, choose the state that \
+                             follows it instead): a message of no bytes is malformed input.",
                             target_name(p, t)
                         );
                         let fields = params.iter().map(|n| {
