@@ -1,15 +1,16 @@
 //! Fuzzing the decoders generated from the shipped descriptions.
 //!
 //! Each target takes arbitrary bytes: the first byte picks the state (for the client
-//! messages the server decodes) and where the input is split in two reads; the rest is
-//! the input. Both directions are decoded, once with the resumable decoder alone and once
+//! messages the server decodes), where the input is split in two reads, and whether the
+//! client expects a server message with parameters; the second gives the parameters'
+//! value (an HTTP body's length); the rest is the input. Both directions are decoded, once with the resumable decoder alone and once
 //! as channels do (the generated fast path first): both must give the same messages,
 //! slots and errors. Every decoded message is built, encoded again, and, when the encoding
 //! succeeds, decoded again to the same message. Nothing may panic, loop or grow past the
 //! description's limits.
 
 use asyncore_runtime::protocol;
-use asyncore_runtime::wire::{DecodeError, Decoded, Decoder, Slot};
+use asyncore_runtime::wire::{DecodeError, Decoded, Decoder, Op, Program, Slot, MAX_PARAMS};
 
 /// How to decode: the resumable decoder alone, or the generated `decode` (fast path first).
 type DecodeFn = fn(&mut Decoder, &[u8], &[u16]) -> Result<Decoded, DecodeError>;
@@ -42,8 +43,10 @@ fn run(
     input: &[u8],
     cut: usize,
     allowed: &[u16],
+    params: &[u64; MAX_PARAMS],
     mut each: impl FnMut(&Decoder, &[u8], u16),
 ) -> Vec<Seen> {
+    dec.set_params(params);
     let cut = cut.min(input.len());
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = Vec::new();
@@ -77,19 +80,29 @@ fn run(
     seen
 }
 
+/// The first message of `program` that takes parameters, which a client reads only when
+/// its handler expects it.
+fn expected(program: &Program) -> Option<u16> {
+    let i = program.messages.iter().position(|m| matches!(m.ops.first(), Some(Op::Param { .. })))?;
+    u16::try_from(i).ok()
+}
+
 macro_rules! target {
     ($name:ident, $m:ident) => {
         /// The fuzz body for this protocol.
         pub fn $name(data: &[u8]) {
             let Some((&first, input)) = data.split_first() else { return };
+            let Some((&second, input)) = input.split_first() else { return };
+            let params = [u64::from(second) * 5 + 1; MAX_PARAMS];
             let state = $m::State::ALL[first as usize % $m::State::ALL.len()];
             let cut = (first as usize * 7) % (input.len() + 1);
-            let plain = run($m::ClientMessage::decoder(), resumable, input, cut, state.allowed(), |_, _, _| {});
-            let fast = run($m::ClientMessage::decoder(), $m::ClientMessage::decode, input, cut, state.allowed(), |dec, buf, index| {
+            let plain = run($m::ClientMessage::decoder(), resumable, input, cut, state.allowed(), &params, |_, _, _| {});
+            let fast = run($m::ClientMessage::decoder(), $m::ClientMessage::decode, input, cut, state.allowed(), &params, |dec, buf, index| {
                 let msg = $m::ClientMessage::from_decoder(dec, buf, index).expect("index in range");
                 let mut out = Vec::new();
                 if msg.encode(&mut out).is_ok() {
                     let mut again = $m::ClientMessage::decoder();
+                    again.set_params(&params);
                     if let Ok(Decoded::Message { index: i2, len }) = again.decode(&out, &[index]) {
                         let back = $m::ClientMessage::from_decoder(&again, &out[..len], i2);
                         assert_eq!(back, Some(msg), "re-encoded as {:?}", String::from_utf8_lossy(&out));
@@ -97,12 +110,21 @@ macro_rules! target {
                 }
             });
             assert_eq!(plain, fast, "the fast path and the resumable decoder disagree (client messages)");
-            let plain = run($m::ServerMessage::decoder(), resumable, input, cut, $m::SERVER_MESSAGES_ALL, |_, _, _| {});
-            let fast = run($m::ServerMessage::decoder(), $m::ServerMessage::decode, input, cut, $m::SERVER_MESSAGES_ALL, |dec, buf, index| {
+            let one: [u16; 1];
+            let allowed: &[u16] = match expected(&$m::SERVER_MESSAGES) {
+                Some(index) if first & 0x80 != 0 => {
+                    one = [index];
+                    &one
+                }
+                _ => $m::SERVER_MESSAGES_ALL,
+            };
+            let plain = run($m::ServerMessage::decoder(), resumable, input, cut, allowed, &params, |_, _, _| {});
+            let fast = run($m::ServerMessage::decoder(), $m::ServerMessage::decode, input, cut, allowed, &params, |dec, buf, index| {
                 let msg = $m::ServerMessage::from_decoder(dec, buf, index).expect("index in range");
                 let mut out = Vec::new();
                 if msg.encode(&mut out).is_ok() {
                     let mut again = $m::ServerMessage::decoder();
+                    again.set_params(&params);
                     if let Ok(Decoded::Message { index: i2, len }) = again.decode(&out, &[index]) {
                         let back = $m::ServerMessage::from_decoder(&again, &out[..len], i2);
                         assert_eq!(back, Some(msg), "re-encoded as {:?}", String::from_utf8_lossy(&out));
