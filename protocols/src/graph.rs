@@ -8,7 +8,11 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
     let mut out: Vec<(usize, Target, String)> = Vec::new();
     for (si, s) in p.states.iter().enumerate() {
         for (m, targets) in &s.transitions {
-            let choice = targets.len() > 1;
+            let choice = match (targets.len() > 1, s.by_message.contains(m)) {
+                (false, _) => Choice::None,
+                (true, false) => Choice::Handler,
+                (true, true) => Choice::Message,
+            };
             for t in targets {
                 let l = label(p, *m, choice);
                 match out.iter_mut().find(|(f, to, _)| *f == si && to == t) {
@@ -24,12 +28,23 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
     out
 }
 
-fn label(p: &Protocol, m: usize, choice: bool) -> String {
+/// Who chooses among the next states of a transition.
+#[derive(Clone, Copy)]
+enum Choice {
+    /// There is one next state.
+    None,
+    /// The server's handler: marked `?`.
+    Handler,
+    /// The message itself (`by message`): marked `(by message)`.
+    Message,
+}
+
+fn label(p: &Protocol, m: usize, choice: Choice) -> String {
     let name = &p.messages[m].name;
-    if choice {
-        format!("{name}?")
-    } else {
-        name.clone()
+    match choice {
+        Choice::None => name.clone(),
+        Choice::Handler => format!("{name}?"),
+        Choice::Message => format!("{name} (by message)"),
     }
 }
 
@@ -98,4 +113,25 @@ pub fn mermaid(p: &Protocol) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_are_marked_by_who_makes_them() {
+        let p = crate::compile(
+            "protocol p framing line \"\\n\" max 1KiB
+             client Get = \"get\" client Put = \"put\" client Data(n) = d:bytes[n] max 1KiB
+             state A initial { Get -> A | close  Put -> A | B by message }
+             state B { Data -> A }",
+        )
+        .unwrap();
+        let m = mermaid(&p);
+        assert!(m.contains("A --> A: Get?, Put (by message)"), "{m}");
+        assert!(m.contains("A --> [*]: Get?"), "{m}");
+        assert!(m.contains("A --> B: Put (by message)"), "{m}");
+        assert!(m.contains("B --> A: Data\n"), "{m}");
+    }
 }
