@@ -308,11 +308,18 @@ impl<'a, T: Item<'a>> Seq<'a, T> {
     /// ```
     #[inline]
     pub fn iter(&self) -> SeqIter<'a, T> {
-        SeqIter {
-            seq: *self,
-            front: 0,
-            back: self.len(),
-        }
+        let inner = match *self {
+            Seq::Decoded { buf, items } => {
+                // Whole items only; none at all for a stride of 0.
+                let whole = self.len() * T::STRIDE;
+                SeqIterInner::Decoded {
+                    buf,
+                    items: items.get(..whole).unwrap_or(&[]),
+                }
+            }
+            Seq::Slice(slice) => SeqIterInner::Slice(slice.iter()),
+        };
+        SeqIter { inner }
     }
 
     /// The items, copied into a `Vec`.
@@ -501,18 +508,22 @@ impl<'a, T: Item<'a>> IntoIterator for &Seq<'a, T> {
 /// assert_eq!((it.next(), it.len()), (Some(1), 1));
 /// ```
 pub struct SeqIter<'a, T> {
-    seq: Seq<'a, T>,
-    front: usize,
-    back: usize,
+    inner: SeqIterInner<'a, T>,
+}
+
+/// What a [`SeqIter`] walks: the slots left (a whole number of items), or the slice.
+enum SeqIterInner<'a, T> {
+    Decoded { buf: &'a [u8], items: &'a [Slot] },
+    Slice(std::slice::Iter<'a, T>),
 }
 
 impl<T> Clone for SeqIter<'_, T> {
     fn clone(&self) -> Self {
-        SeqIter {
-            seq: self.seq,
-            front: self.front,
-            back: self.back,
-        }
+        let inner = match &self.inner {
+            SeqIterInner::Decoded { buf, items } => SeqIterInner::Decoded { buf, items },
+            SeqIterInner::Slice(it) => SeqIterInner::Slice(it.clone()),
+        };
+        SeqIter { inner }
     }
 }
 
@@ -550,34 +561,55 @@ impl<'a, T: Item<'a>> Iterator for SeqIter<'a, T> {
 
     #[inline]
     fn next(&mut self) -> Option<T> {
-        if self.front >= self.back {
-            return None;
+        match &mut self.inner {
+            SeqIterInner::Decoded { buf, items } => {
+                let (head, rest) = items.split_at_checked(T::STRIDE)?;
+                if head.is_empty() {
+                    return None;
+                }
+                *items = rest;
+                Some(T::from_slots(buf, head))
+            }
+            SeqIterInner::Slice(it) => it.next().copied(),
         }
-        let item = self.seq.get(self.front);
-        self.front += 1;
-        item
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.back.saturating_sub(self.front);
+        let n = match &self.inner {
+            SeqIterInner::Decoded { items, .. } => items.len().checked_div(T::STRIDE).unwrap_or(0),
+            SeqIterInner::Slice(it) => it.len(),
+        };
         (n, Some(n))
     }
 
     fn nth(&mut self, n: usize) -> Option<T> {
-        self.front = self.front.saturating_add(n).min(self.back);
-        self.next()
+        match &mut self.inner {
+            SeqIterInner::Decoded { items, .. } => {
+                let skip = n.saturating_mul(T::STRIDE).min(items.len());
+                *items = &items[skip..];
+                self.next()
+            }
+            SeqIterInner::Slice(it) => it.nth(n).copied(),
+        }
     }
 }
 
 impl<'a, T: Item<'a>> DoubleEndedIterator for SeqIter<'a, T> {
     #[inline]
     fn next_back(&mut self) -> Option<T> {
-        if self.front >= self.back {
-            return None;
+        match &mut self.inner {
+            SeqIterInner::Decoded { buf, items } => {
+                let at = items.len().checked_sub(T::STRIDE)?;
+                let (rest, tail) = items.split_at_checked(at)?;
+                if tail.is_empty() {
+                    return None;
+                }
+                *items = rest;
+                Some(T::from_slots(buf, tail))
+            }
+            SeqIterInner::Slice(it) => it.next_back().copied(),
         }
-        self.back -= 1;
-        self.seq.get(self.back)
     }
 }
 

@@ -240,25 +240,25 @@ impl Gen {
                     );
                     let s = scope.slot(*slot);
                     let stride = usize::from(*stride);
+                    // Each item is built in a local array (which the optimiser keeps in
+                    // registers) and appended once it matched.
                     quote! {
                         let __start = items.len();
                         let mut __count: u32 = 0;
                         loop {
                             if p == end { break; }
                             let __save = p;
-                            let __at = items.len();
-                            items.extend_from_slice(&[Slot::Empty; #stride]);
+                            let mut #base = [Slot::Empty; #stride];
                             let __ok = #label: {
-                                let Ok(#base) = <&mut [Slot; #stride]>::try_from(&mut items[__at..]) else { #fail };
                                 #inner
                                 true
                             };
                             if !__ok || p == __save {
-                                items.truncate(__at);
                                 p = __save;
                                 if __ok { #fail }
                                 break;
                             }
+                            items.extend_from_slice(&#base);
                             __count += 1;
                             if __count > #max { #fail }
                         }
@@ -283,15 +283,18 @@ impl Gen {
                     let s = scope.slot(*slot);
                     let n = Scope::Message.get(*count);
                     let stride = usize::from(*stride);
+                    // Room for the items is reserved once, bounded by the bytes buffered
+                    // (every item takes at least one), and each item is built in a local
+                    // array, then appended.
                     quote! {
                         let __n = f::int_of(#n);
                         if __n > #max as u64 { #fail }
                         let __start = items.len();
+                        items.reserve((__n as usize).min(buf.len().saturating_sub(p)) * #stride);
                         for _ in 0..__n {
-                            let __at = items.len();
-                            items.extend_from_slice(&[Slot::Empty; #stride]);
-                            let Ok(#base) = <&mut [Slot; #stride]>::try_from(&mut items[__at..]) else { #fail };
+                            let mut #base = [Slot::Empty; #stride];
                             #inner
+                            items.extend_from_slice(&#base);
                         }
                         #s = Slot::Seq { start: __start as u32, len: __n as u32 };
                     }
