@@ -719,6 +719,29 @@ mod tests {
     }
 
     #[test]
+    fn parses_parameters_and_choices_by_message() {
+        let src = "protocol h framing line \"\\n\" max 1KiB
+            client Head = \"H\" n:word
+            client Body(length, count) = data:bytes[length] max 1KiB
+            state A initial { Head -> A | B by message }
+            state B { Body -> A }";
+        let d = parse(src).unwrap();
+        let names: Vec<&str> = d.messages[1]
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["length", "count"]);
+        let t = &d.states[0].transitions[0];
+        assert_eq!(t.targets.len(), 2);
+        let span = t.by_message.expect("by message");
+        assert_eq!(&src[span.start..span.end], "by message");
+        assert!(d.states[1].transitions[0].by_message.is_none());
+        let e = parse("protocol h client Body(length = data:rest").unwrap_err();
+        assert_eq!(e.message, "expected `,` or `)`, found `=`");
+    }
+
+    #[test]
     fn errors_point_at_the_token() {
         let src = "protocol x\nclient A = \"a\"\nstate S initial { A = S }";
         let e = parse(src).unwrap_err();
