@@ -7,6 +7,7 @@ pub mod chat;
 pub mod chat_client;
 pub mod cli;
 pub mod echo;
+pub mod http_client;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;
