@@ -629,3 +629,82 @@ fn the_client_expects_a_message_with_parameters(backend: Backend) {
         ]
     );
 }
+
+/// The client side of `kv`: asks for a missing key, expecting `Found` or `NotFound` as it
+/// was told; records what it saw.
+struct Expecting {
+    expect_found: bool,
+    seen: Rc<RefCell<Vec<String>>>,
+}
+
+#[dispatcher(protocol = kv, role = client)]
+impl Expecting {
+    fn on_open(&mut self, cx: &mut kv::ClientCx<'_, '_>) -> Result {
+        if self.expect_found {
+            cx.expect_found();
+        } else {
+            cx.expect_not_found();
+        }
+        cx.send(kv::Get { key: b"missing" })
+    }
+    fn on_found(&mut self, _cx: &mut kv::ClientCx<'_, '_>, _msg: kv::Found<'_>) -> Result {
+        self.seen.borrow_mut().push("found".into());
+        Ok(())
+    }
+    fn on_not_found(&mut self, cx: &mut kv::ClientCx<'_, '_>, _msg: kv::NotFound) -> Result {
+        self.seen.borrow_mut().push("not found".into());
+        cx.close();
+        Ok(())
+    }
+    fn on_ok(&mut self, _cx: &mut kv::ClientCx<'_, '_>, _msg: kv::Ok) -> Result {
+        Ok(())
+    }
+    fn on_failed(&mut self, _cx: &mut kv::ClientCx<'_, '_>, _msg: kv::Failed<'_>) -> Result {
+        Ok(())
+    }
+    fn on_bad_input(
+        &mut self,
+        _cx: &mut kv::ClientCx<'_, '_>,
+        err: &asyncore_runtime::wire::DecodeError,
+    ) {
+        self.seen
+            .borrow_mut()
+            .push(format!("bad input: {}", err.kind()));
+    }
+}
+
+on_every_backend!(the_client_narrows_the_next_server_message);
+
+/// `expect_NAME()` narrows the next server message to one: the expected one is handled,
+/// another is bad input and closes the connection.
+fn the_client_narrows_the_next_server_message(backend: Backend) {
+    for expect_found in [false, true] {
+        let mut map = Map::new();
+        let addr = listen(&mut map, || kv::ServerChannel::new(Store::default()));
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let client = Expecting {
+            expect_found,
+            seen: seen.clone(),
+        };
+        map.connect(&Addr::Inet(addr), kv::ClientChannel::new(client))
+            .unwrap();
+        for _ in 0..3_000 {
+            if map.len() == 1 {
+                break;
+            }
+            map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+                .expect("loop failed");
+        }
+        assert_eq!(map.len(), 1, "the client channel is closed");
+        let seen = seen.borrow();
+        if expect_found {
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            assert!(
+                seen[0].starts_with("bad input:") && seen[0].contains("NotFound"),
+                "{seen:?}"
+            );
+        } else {
+            assert_eq!(*seen, ["not found"]);
+        }
+    }
+}

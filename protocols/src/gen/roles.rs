@@ -505,19 +505,28 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
         }
     });
-    // Server messages with parameters: read when the handler expects one.
-    let expects = received.iter().filter(|&&mi| !p.messages[mi].params.is_empty()).map(|&mi| {
+    // Narrowing the next server message: `expect_NAME(params...)`. A message with
+    // parameters is read only this way.
+    let expects = received.iter().map(|&mi| {
         let m = &p.messages[mi];
         let f = format_ident!("expect_{}", &handler_name(&m.name)[3..]);
         let idx = program_index(p, mi, false);
         let names: Vec<_> = m.params.iter().map(|n| format_ident!("{}", n)).collect();
         let at = 0..names.len();
-        let doc = format!(
-            "Reads the next server message as `{}`, with these parameters (the server's earlier messages told them: an HTTP body's length comes from its response's headers). It is read once, then decoding goes back to recognising messages.",
-            m.name
-        );
+        let doc = if m.params.is_empty() {
+            format!(
+                "Accepts only `{}` as the next server message: anything else is bad input, and the connection closes. It applies to one message, then every server message is accepted again.",
+                m.name
+            )
+        } else {
+            format!(
+                "Reads the next server message as `{}`, with these parameters (the server's earlier messages told them: an HTTP body's length comes from its response's headers). It applies to one message, then decoding goes back to recognising messages.",
+                m.name
+            )
+        };
         quote! {
             #[doc = #doc]
+            #[allow(unused_mut)]
             pub fn #f(&mut self, #(#names: u64),*) {
                 let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
                 #(params[#at] = #names;)*
