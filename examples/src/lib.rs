@@ -8,6 +8,7 @@ pub mod chat_client;
 pub mod cli;
 pub mod echo;
 pub mod http_client;
+pub mod http_server;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;

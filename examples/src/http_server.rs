@@ -1,0 +1,183 @@
+//! An HTTP/1.1 server of static files, generated from `protocols/descriptions/http.proto`.
+//!
+//! The description gives the framing (CRLF lines of at most 8 KiB, at most 100 header
+//! fields), the messages (`Request`, a `Body` of the length the headers give, `Chunk`s,
+//! and the server's `Response` and `Content`), the states (`Idle`, `Sized`, `Chunked`)
+//! and the replies to bad input: 431 for an over-long line, 413 for an over-long chunk,
+//! 400 for anything that does not parse, each followed by a close. [`Session`] is the
+//! handler `#[dispatcher]` makes of it.
+//!
+//! What the handler adds:
+//!
+//! * the rules of RFC 9112 about the headers ([`analyze`]): the version (`HTTP/1.0` or
+//!   `HTTP/1.1`, else 400), `Host` (exactly one in HTTP/1.1, else 400), `Content-Length`
+//!   (digits; repeated only with the same value), `Transfer-Encoding` (only `chunked`,
+//!   never with a `Content-Length`), `Connection` (`close`, `keep-alive`), `Expect:
+//!   100-continue` (answered with `100 Continue` before the body is read);
+//! * the body limit (`--max-body`, 413 and a close): checked against `Content-Length`
+//!   before the body is read, and against the running total of a chunked body;
+//! * the resources: `GET` and `HEAD` of the files under the root ([`resolve`]: never
+//!   outside it), `POST /echo` answered with the request's body, and without a root a
+//!   fixed greeting at `/` ([`HELLO`]); 404, 403, and 405 with an `Allow` header;
+//! * keep-alive and pipelining: responses leave in the order of the requests, and every
+//!   response has a `Content-Length` (and `Server`, `Date`, `Content-Type`).
+//!
+//! # Bounded memory per connection
+//!
+//! The generated channel gathers the responses to one read and hands them to the
+//! channel's output buffer, which refuses data past its limit (4 MiB). A response goes
+//! that way only while the responses of the current read add up to less than
+//! [`DIRECT_BUDGET`], and a file only if it is at most [`DIRECT_FILE`] bytes (it is
+//! read whole). Anything else waits in the connection's own queue, in order, which
+//! [`HttpConnection`] drains as the output buffer empties: files are read
+//! [`FILE_CHUNK`] bytes at a time when the output buffer is below
+//! [`STREAM_HIGH_WATER`], and a static file request that waits behind another is not
+//! even looked up (nor its file opened) until its turn. While the queue is not empty the
+//! connection reads no more requests. What the queue may hold is bounded too (the body
+//! limit plus 4 MiB): a client that pipelines past that, without reading its responses,
+//! is disconnected. So a connection holds at most its read buffer (the description's 16
+//! MiB bound on a message), one body being read (`--max-body`), the queue and the
+//! output buffer, whatever the size of the files it asks for; files larger than
+//! `--max-file` are refused (403).
+//!
+//! A client that shuts down its sending side after its requests still gets every
+//! response: its end of input is read only once the queue is empty, and what is then in
+//! the output buffer is sent before the close. One consequence of the queue, an edge
+//! case: bad input that arrives while responses are still queued drops the connection
+//! (the description's error reply would otherwise go out ahead of them).
+
+mod files;
+mod queue;
+mod reply;
+mod request;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncore_runtime::{protocol, Addr, Channel, Dispatcher, Result, Socket};
+
+pub use files::{canonical_root, content_type, http_date, open_file, resolve};
+pub use queue::HttpConnection;
+pub use reply::reason;
+pub use request::{
+    analyze, parse_version, percent_decode, request_path, valid_chunk_ext, BodyFraming, Head,
+    Refusal, Version,
+};
+pub use session::Session;
+
+protocol!(pub mod http = "../protocols/descriptions/http.proto");
+
+/// The body of `GET /` when the server has no root.
+pub const HELLO: &[u8] = b"hello from asyncore\n";
+
+/// The `Server` header of every response.
+pub const SERVER_NAME: &str = "asyncore-http";
+
+/// The largest request body by default ([`Config::max_body`]): 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The largest [`Config::max_body`]: the description bounds a `Body` at 16 MiB.
+pub const MAX_BODY_LIMIT: usize = 16 << 20;
+
+/// The largest file served by default ([`Config::max_file`]): 64 MiB.
+pub const DEFAULT_MAX_FILE: u64 = 64 << 20;
+
+/// The largest [`Config::max_file`]: the description bounds a `Content` at 1 GiB.
+pub const MAX_FILE_LIMIT: u64 = 1 << 30;
+
+/// How long a connection may stay silent by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most bytes of responses to one read that go straight to the output buffer; the
+/// rest wait in the connection's queue.
+pub const DIRECT_BUDGET: usize = 1 << 20;
+
+/// The largest file read whole and sent with the other responses of a read; larger
+/// files are streamed from the queue.
+pub const DIRECT_FILE: u64 = 64 * 1024;
+
+/// The bytes read from a file, or taken from a queued body, at a time.
+pub const FILE_CHUNK: usize = 64 * 1024;
+
+/// The queue is drained into the output buffer while the buffer holds less than this.
+pub const STREAM_HIGH_WATER: usize = 256 * 1024;
+
+/// What the queue may hold beyond the body limit before the connection is dropped.
+pub const QUEUE_SLACK: usize = 4 << 20;
+
+/// An estimate of a response's status line and headers, for the budgets.
+pub(crate) const HEAD_SIZE: usize = 256;
+
+/// How a server behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The canonical directory of the static files ([`canonical_root`]); `None`: only
+    /// `/` (with [`HELLO`]) and `/echo` exist.
+    pub root: Option<PathBuf>,
+    /// The largest request body, in bytes; at most [`MAX_BODY_LIMIT`].
+    pub max_body: usize,
+    /// The largest file served, in bytes; at most [`MAX_FILE_LIMIT`].
+    pub max_file: u64,
+    /// A connection silent for this long is closed; `None`: never.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for Config {
+    /// No root, [`DEFAULT_MAX_BODY`], [`DEFAULT_MAX_FILE`], [`DEFAULT_IDLE_TIMEOUT`].
+    fn default() -> Self {
+        Config {
+            root: None,
+            max_body: DEFAULT_MAX_BODY,
+            max_file: DEFAULT_MAX_FILE,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+        }
+    }
+}
+
+/// Counters of a server, shared by its loops.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests answered (or refused).
+    pub requests: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+}
+
+/// The listening channel: each accepted connection becomes an [`HttpConnection`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use asyncore_examples::http_server::{canonical_root, Config, HttpServer, Stats};
+/// use asyncore_examples::server::{serve, ServerConfig};
+/// # fn main() -> std::io::Result<()> {
+/// let root = canonical_root(std::path::Path::new("/var/www"))?;
+/// let config = Arc::new(Config { root: Some(root), ..Config::default() });
+/// let stats = Arc::new(Stats::default());
+/// let listen = ServerConfig { listen: "127.0.0.1:8080".parse().unwrap(), backend: Default::default(), threads: 1 };
+/// serve(&listen, move || HttpServer::new(config.clone(), stats.clone()))?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct HttpServer {
+    config: Arc<Config>,
+    stats: Arc<Stats>,
+}
+
+impl HttpServer {
+    /// A server configured by `config`, counting in `stats`.
+    pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> HttpServer {
+        HttpServer { config, stats }
+    }
+}
+
+impl Dispatcher for HttpServer {
+    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        let session = Session::new(self.config.clone(), self.stats.clone());
+        ch.add_accepted(sock, addr, HttpConnection::new(session))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! The responses that wait for their turn, and the connection that drains them as the
+//! client reads.
+
+use std::fs::File;
+use std::io::Read;
+
+use asyncore_runtime::{Channel, Dispatcher, Error, Result};
+
+use super::http;
+use super::reply::{connection_header, with_head, ReplyBody};
+use super::{Session, Version, FILE_CHUNK, HEAD_SIZE, STREAM_HIGH_WATER};
+
+/// A response, or part of one, waiting for its turn.
+#[derive(Debug)]
+pub(super) enum Queued {
+    /// Bytes to send, from `at` on.
+    Bytes { data: Vec<u8>, at: usize },
+    /// `left` more bytes of a file.
+    File { file: File, left: u64 },
+    /// A static file request, looked up when its turn comes.
+    Static {
+        segments: Vec<Vec<u8>>,
+        head_only: bool,
+        version: Version,
+        keep_alive: bool,
+    },
+    /// Close the connection once everything before is sent.
+    Close,
+}
+
+impl Queued {
+    /// What the entry costs in memory, for the queue's bound.
+    pub(super) fn cost(&self) -> usize {
+        match self {
+            Queued::Bytes { data, .. } => data.len(),
+            Queued::Static { segments, .. } => {
+                64 + segments.iter().map(|s| s.len() + 24).sum::<usize>()
+            }
+            Queued::File { .. } | Queued::Close => 64,
+        }
+    }
+}
+
+impl Session {
+    /// A read begins: the budget of responses sent straight starts again.
+    pub fn begin_read(&mut self, ch: &Channel<'_>) {
+        self.pass_base = ch.pending_output();
+        self.pass_bytes = 0;
+    }
+
+    /// Moves queued responses into the channel's output buffer while it holds less than
+    /// [`STREAM_HIGH_WATER`], then sends what it can.
+    pub fn pump(&mut self, ch: &mut Channel<'_>) -> Result {
+        if self.queue.is_empty() {
+            return Ok(());
+        }
+        if ch.is_closing() {
+            self.queue.clear();
+            self.queued = 0;
+            return Ok(());
+        }
+        while ch.pending_output() < STREAM_HIGH_WATER {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            match front {
+                Queued::Bytes { data, at } => {
+                    let end = data.len().min(*at + FILE_CHUNK);
+                    ch.queue(&data[*at..end])?;
+                    *at = end;
+                    if end == data.len() {
+                        self.pop();
+                    }
+                }
+                Queued::File { file, left } => {
+                    let want = (*left).min(FILE_CHUNK as u64) as usize;
+                    self.scratch.resize(want, 0);
+                    let n = match file.read(&mut self.scratch[..want]) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => 0,
+                    };
+                    if n == 0 {
+                        // Its Content-Length is already sent: the response cannot end.
+                        self.abort(ch, "a file shrank or failed while being sent");
+                        return Ok(());
+                    }
+                    ch.queue(&self.scratch[..n])?;
+                    *left -= n as u64;
+                    if *left == 0 {
+                        self.pop();
+                    }
+                }
+                Queued::Static { .. } => {
+                    let Some(item) = self.queue.pop_front() else {
+                        break;
+                    };
+                    self.queued = self.queued.saturating_sub(item.cost());
+                    let Queued::Static {
+                        segments,
+                        head_only,
+                        version,
+                        keep_alive,
+                    } = item
+                    else {
+                        break;
+                    };
+                    let reply = self.static_reply(&segments, head_only);
+                    let mut head = Vec::with_capacity(HEAD_SIZE);
+                    let connection = connection_header(version, keep_alive);
+                    with_head(self.date.now(), &reply, connection, |msg| {
+                        msg.encode(&mut head)
+                    })?;
+                    if !head_only {
+                        match reply.body {
+                            ReplyBody::File(file, left) if left > 0 => {
+                                self.push_front(Queued::File { file, left });
+                            }
+                            ReplyBody::Bytes(data) if !data.is_empty() => {
+                                self.push_front(Queued::Bytes {
+                                    data: data.into_owned(),
+                                    at: 0,
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                    self.push_front(Queued::Bytes { data: head, at: 0 });
+                }
+                Queued::Close => {
+                    self.queue.clear();
+                    self.queued = 0;
+                    ch.close_when_done();
+                    break;
+                }
+            }
+        }
+        if self.queue.is_empty() {
+            self.queued = 0;
+        }
+        ch.flush()?;
+        Ok(())
+    }
+}
+
+/// A connection: the generated channel, and the queue of responses it drains as the
+/// client reads (see [the module docs](super)). While responses are queued it reads no
+/// more requests.
+#[derive(Debug)]
+pub struct HttpConnection {
+    inner: http::ServerChannel<Session>,
+}
+
+impl HttpConnection {
+    /// A connection handled by `session`.
+    pub fn new(session: Session) -> HttpConnection {
+        HttpConnection {
+            inner: http::ServerChannel::new(session),
+        }
+    }
+}
+
+impl Dispatcher for HttpConnection {
+    fn readable(&mut self, ch: &Channel<'_>) -> bool {
+        let session = &self.inner.handler;
+        !session.has_queued() && !session.closing && self.inner.readable(ch)
+    }
+
+    fn writable(&mut self, ch: &Channel<'_>) -> bool {
+        self.inner.handler.has_queued() || self.inner.writable(ch)
+    }
+
+    fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.inner.handle_connect(ch)
+    }
+
+    fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.inner.handler.begin_read(ch);
+        self.inner.handle_read(ch)?;
+        self.inner.handler.pump(ch)
+    }
+
+    fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.inner.handle_write(ch)?;
+        self.inner.handler.pump(ch)
+    }
+
+    /// A clean end of input from the client lets the output already buffered go out
+    /// (responses to requests it sent before it shut down its side).
+    fn handle_close(&mut self, ch: &mut Channel<'_>, reason: Option<std::io::Error>) -> Result {
+        let session = &mut self.inner.handler;
+        session.queue.clear();
+        session.queued = 0;
+        if reason.is_none() && ch.connected() && ch.has_pending_output() {
+            ch.close_when_done();
+            return Ok(());
+        }
+        self.inner.handle_close(ch, reason)
+    }
+
+    fn handle_error(&mut self, ch: &mut Channel<'_>, err: Error) -> Result {
+        self.inner.handle_error(ch, err)
+    }
+}

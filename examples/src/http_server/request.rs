@@ -1,0 +1,442 @@
+//! What a request's line and headers say: its version, how its body is framed, whether
+//! the connection stays open, and the path it names. Pure functions on bytes, so each
+//! rule of RFC 9112 that the server applies can be tested without a socket.
+
+/// An HTTP version the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`: the connection closes after each response unless the request asks
+    /// for `keep-alive`.
+    Http10,
+    /// `HTTP/1.1`: the connection stays open unless a side says `close`.
+    Http11,
+}
+
+/// The version of a request line: exactly `HTTP/1.0` or `HTTP/1.1` (RFC 9112 section
+/// 2.3: the name is case-sensitive); anything else is `None`.
+///
+/// ```
+/// use asyncore_examples::http_server::{parse_version, Version};
+/// assert_eq!(parse_version(b"HTTP/1.1"), Some(Version::Http11));
+/// assert_eq!(parse_version(b"HTTP/1.0"), Some(Version::Http10));
+/// assert_eq!(parse_version(b"http/1.1"), None);
+/// assert_eq!(parse_version(b"HTTP/2.0"), None);
+/// ```
+pub fn parse_version(v: &[u8]) -> Option<Version> {
+    match v {
+        b"HTTP/1.1" => Some(Version::Http11),
+        b"HTTP/1.0" => Some(Version::Http10),
+        _ => None,
+    }
+}
+
+/// How a request's body is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body: neither `Content-Length` nor `Transfer-Encoding`, or `Content-Length: 0`.
+    None,
+    /// `Content-Length: N` with N at least 1.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// What the headers of a request say, once they are found consistent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The request's version.
+    pub version: Version,
+    /// How its body is delimited.
+    pub framing: BodyFraming,
+    /// Whether the connection stays open after the response: HTTP/1.1 unless
+    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue`: the client waits for an interim `100 Continue` before it
+    /// sends the body.
+    pub expect_continue: bool,
+}
+
+/// A request the server refuses before its body: the status and a short explanation
+/// (the body of the response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status code, e.g. `400`.
+    pub status: u16,
+    /// What was wrong, for the response body.
+    pub detail: &'static str,
+}
+
+const fn bad(detail: &'static str) -> Refusal {
+    Refusal {
+        status: 400,
+        detail,
+    }
+}
+
+/// Optional whitespace around a header value or list element (RFC 9110 section 5.6.3).
+fn trim_ows(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &v[start..end.max(start)]
+}
+
+/// The elements of a comma-separated header value, trimmed, empty ones left out (RFC
+/// 9110 section 5.6.1).
+fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// A `Content-Length` value: one or more digits, at most 19 (so it fits a `u64`).
+fn parse_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// Reads the headers of a request of `version` and checks them against RFC 9112:
+///
+/// * `Host`: exactly one in HTTP/1.1 (section 3.2: a request without it, or with
+///   several, gets 400); at most one in HTTP/1.0;
+/// * `Content-Length`: digits only; several (in one header as a list or in several
+///   headers) only if they are all the same number;
+/// * `Transfer-Encoding`: only `chunked` is implemented, and only alone; with a
+///   `Content-Length` too, the request is refused (section 6.3 allows a server to
+///   refuse it, and it is what request smuggling is made of);
+/// * `Connection`: `close` and `keep-alive` (any case) decide whether the connection
+///   stays open;
+/// * `Expect`: `100-continue` is understood; anything else gets 417.
+///
+/// Header names are compared without regard to case; values lose their surrounding
+/// whitespace.
+///
+/// ```
+/// use asyncore_examples::http_server::{analyze, BodyFraming, Version};
+///
+/// let head = analyze(Version::Http11, [(&b"Host"[..], &b"example.org"[..]), (b"content-length", b"5")])?;
+/// assert_eq!(head.framing, BodyFraming::Length(5));
+/// assert!(head.keep_alive);
+///
+/// let head = analyze(Version::Http10, [(&b"Transfer-Encoding"[..], &b"chunked"[..])])?;
+/// assert_eq!(head.framing, BodyFraming::Chunked);
+/// assert!(!head.keep_alive);
+///
+/// let both = [(&b"Host"[..], &b"h"[..]), (b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")];
+/// assert_eq!(analyze(Version::Http11, both).unwrap_err().status, 400);
+/// assert_eq!(analyze(Version::Http11, []).unwrap_err().detail, "missing Host header");
+/// # Ok::<(), asyncore_examples::http_server::Refusal>(())
+/// ```
+pub fn analyze<'h>(
+    version: Version,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+) -> Result<Head, Refusal> {
+    let mut hosts = 0usize;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    let mut close = false;
+    let mut keep_alive = false;
+    let mut expect_continue = false;
+    for (name, value) in headers {
+        let value = trim_ows(value);
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let mut any = false;
+            for element in value.split(|&b| b == b',').map(trim_ows) {
+                let n = parse_length(element).ok_or(bad("malformed Content-Length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(bad("conflicting Content-Length values"));
+                }
+                length = Some(n);
+                any = true;
+            }
+            if !any {
+                return Err(bad("malformed Content-Length"));
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            for coding in list(value) {
+                // `chunked` must be the only coding, and said once.
+                if !coding.eq_ignore_ascii_case(b"chunked") || chunked {
+                    return Err(bad("unsupported Transfer-Encoding (only chunked is)"));
+                }
+                chunked = true;
+            }
+            transfer_encoding = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in list(value) {
+                if option.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(Refusal {
+                    status: 417,
+                    detail: "only Expect: 100-continue is supported",
+                });
+            }
+        }
+    }
+    if transfer_encoding && !chunked {
+        return Err(bad("empty Transfer-Encoding"));
+    }
+    match (version, hosts) {
+        (Version::Http11, 0) => return Err(bad("missing Host header")),
+        (_, 0 | 1) => {}
+        _ => return Err(bad("more than one Host header")),
+    }
+    let framing = match (length, chunked) {
+        (Some(_), true) => return Err(bad("both Content-Length and Transfer-Encoding")),
+        (Some(0) | None, false) => BodyFraming::None,
+        (Some(n), false) => BodyFraming::Length(n),
+        (None, true) => BodyFraming::Chunked,
+    };
+    let keep_alive = !close
+        && match version {
+            Version::Http11 => true,
+            Version::Http10 => keep_alive,
+        };
+    Ok(Head {
+        version,
+        framing,
+        keep_alive,
+        expect_continue,
+    })
+}
+
+/// Whether a chunk's extension (what follows its size on the chunk line) is well
+/// formed: empty, or optional whitespace then `;` (RFC 9112 section 7.1.1). A size
+/// followed by anything else (`5x`, `0x10`) is a malformed chunk.
+///
+/// ```
+/// use asyncore_examples::http_server::valid_chunk_ext;
+/// assert!(valid_chunk_ext(b""));
+/// assert!(valid_chunk_ext(b";name=value"));
+/// assert!(valid_chunk_ext(b" ; name"));
+/// assert!(!valid_chunk_ext(b"x"));
+/// assert!(!valid_chunk_ext(b" "));
+/// ```
+pub fn valid_chunk_ext(ext: &[u8]) -> bool {
+    ext.is_empty()
+        || ext
+            .iter()
+            .find(|&&b| b != b' ' && b != b'\t')
+            .is_some_and(|&b| b == b';')
+}
+
+/// The path a request target names, percent-decoded and split into its segments, with
+/// the empty and `.` segments dropped: what is looked up under the root.
+///
+/// The target is in origin form (`/a/b?query`) or absolute form
+/// (`http://host/a/b`); the query and any fragment are ignored. Refused with 400: a
+/// target in another form, or a malformed percent escape. Refused with 403: a `..`
+/// segment (before or after decoding: `%2e%2e` is `..`) or a NUL byte, which could only
+/// be meant to step out of the root.
+///
+/// ```
+/// use asyncore_examples::http_server::request_path;
+///
+/// assert_eq!(request_path(b"/docs/./a%20b.txt?x=1").unwrap(), [b"docs".to_vec(), b"a b.txt".to_vec()]);
+/// assert!(request_path(b"/").unwrap().is_empty());
+/// assert_eq!(request_path(b"http://example.org/x").unwrap(), [b"x".to_vec()]);
+/// assert_eq!(request_path(b"/a/../../etc/passwd").unwrap_err().status, 403);
+/// assert_eq!(request_path(b"/%2e%2E/etc/passwd").unwrap_err().status, 403);
+/// assert_eq!(request_path(b"/a%00b").unwrap_err().status, 403);
+/// assert_eq!(request_path(b"/a%zz").unwrap_err().status, 400);
+/// assert_eq!(request_path(b"index.html").unwrap_err().status, 400);
+/// ```
+pub fn request_path(target: &[u8]) -> Result<Vec<Vec<u8>>, Refusal> {
+    let path = if target.first() == Some(&b'/') {
+        target
+    } else {
+        absolute_form_path(target).ok_or(bad("malformed request target"))?
+    };
+    let end = path
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(path.len());
+    let decoded = percent_decode(&path[..end]).ok_or(bad("malformed percent escape"))?;
+    let forbidden = Refusal {
+        status: 403,
+        detail: "path outside the root",
+    };
+    let mut segments = Vec::new();
+    for segment in decoded.split(|&b| b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." => return Err(forbidden),
+            s if s.contains(&0) => return Err(forbidden),
+            s => segments.push(s.to_vec()),
+        }
+    }
+    Ok(segments)
+}
+
+/// The path of an absolute-form target (`http://authority/path`): from the first `/`
+/// after the authority, `/` if there is none; `None` if the target is not absolute.
+fn absolute_form_path(target: &[u8]) -> Option<&[u8]> {
+    let scheme_end = target.windows(3).position(|w| w == b"://")?;
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+        return None;
+    }
+    let rest = &target[scheme_end + 3..];
+    match rest.iter().position(|&b| b == b'/') {
+        Some(slash) => Some(&rest[slash..]),
+        None => Some(b"/"),
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a `%` not followed by two hex digits.
+///
+/// ```
+/// use asyncore_examples::http_server::percent_decode;
+/// assert_eq!(percent_decode(b"a%20b%2F%2e").unwrap(), b"a b/.");
+/// assert_eq!(percent_decode(b"100%"), None);
+/// ```
+pub fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            let hi = hex_value(*s.get(i + 1)?)?;
+            let lo = hex_value(*s.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(version: Version, headers: &[(&str, &str)]) -> Result<Head, Refusal> {
+        analyze(
+            version,
+            headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+        )
+    }
+
+    #[test]
+    fn content_length_rules() {
+        let h = |v: &str| head(Version::Http11, &[("Host", "h"), ("Content-Length", v)]);
+        assert_eq!(h("10").unwrap().framing, BodyFraming::Length(10));
+        assert_eq!(h("0").unwrap().framing, BodyFraming::None);
+        assert_eq!(h(" 7 ").unwrap().framing, BodyFraming::Length(7));
+        assert_eq!(h("7, 7").unwrap().framing, BodyFraming::Length(7));
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            "0x10",
+            "7, 8",
+            "1 2",
+            "99999999999999999999",
+            ",",
+        ] {
+            assert_eq!(h(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+        let two = head(
+            Version::Http11,
+            &[
+                ("Host", "h"),
+                ("Content-Length", "3"),
+                ("content-length", "4"),
+            ],
+        );
+        assert_eq!(two.unwrap_err().detail, "conflicting Content-Length values");
+        let same = head(
+            Version::Http11,
+            &[
+                ("Host", "h"),
+                ("Content-Length", "3"),
+                ("CONTENT-LENGTH", "3"),
+            ],
+        );
+        assert_eq!(same.unwrap().framing, BodyFraming::Length(3));
+    }
+
+    #[test]
+    fn transfer_encoding_rules() {
+        let h = |v: &str| head(Version::Http11, &[("Host", "h"), ("Transfer-Encoding", v)]);
+        assert_eq!(h("chunked").unwrap().framing, BodyFraming::Chunked);
+        assert_eq!(h("Chunked").unwrap().framing, BodyFraming::Chunked);
+        for bad in ["gzip", "gzip, chunked", "chunked, chunked", "identity", ""] {
+            assert_eq!(h(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn connection_host_and_expect() {
+        let h11 = |extra: &[(&str, &str)]| {
+            let mut all = vec![("Host", "h")];
+            all.extend_from_slice(extra);
+            head(Version::Http11, &all)
+        };
+        assert!(h11(&[]).unwrap().keep_alive);
+        assert!(!h11(&[("Connection", "Close")]).unwrap().keep_alive);
+        assert!(
+            !h11(&[("Connection", "keep-alive, close")])
+                .unwrap()
+                .keep_alive
+        );
+        assert!(!head(Version::Http10, &[]).unwrap().keep_alive);
+        assert!(
+            head(Version::Http10, &[("Connection", "Keep-Alive")])
+                .unwrap()
+                .keep_alive
+        );
+        assert_eq!(
+            h11(&[("Host", "again")]).unwrap_err().detail,
+            "more than one Host header"
+        );
+        assert!(h11(&[("Expect", "100-Continue")]).unwrap().expect_continue);
+        assert_eq!(h11(&[("Expect", "later")]).unwrap_err().status, 417);
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            request_path(b"/a//b/").unwrap(),
+            [b"a".to_vec(), b"b".to_vec()]
+        );
+        assert_eq!(request_path(b"/a#frag").unwrap(), [b"a".to_vec()]);
+        assert_eq!(request_path(b"HTTP://h").unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(request_path(b"ftp://h/x").unwrap_err().status, 400);
+        assert_eq!(request_path(b"*").unwrap_err().status, 400);
+        assert_eq!(request_path(b"/..").unwrap_err().status, 403);
+        assert_eq!(request_path(b"/a/%2E%2e").unwrap_err().status, 403);
+        assert_eq!(request_path(b"/%2e%2e%2fetc").unwrap_err().status, 403);
+        // `...` is a name like any other.
+        assert_eq!(request_path(b"/...").unwrap(), [b"...".to_vec()]);
+        assert_eq!(request_path(b"/a%2").unwrap_err().status, 400);
+    }
+}

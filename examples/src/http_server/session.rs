@@ -1,0 +1,590 @@
+//! The handler of a connection: what each request is answered with, and when.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use asyncore_runtime::wire::{DecodeError, Seq};
+use asyncore_runtime::{dispatcher, Channel, Result};
+
+use super::files::{self, content_type, open_file, resolve};
+use super::http::{self, ServerCx};
+use super::queue::Queued;
+use super::reply::{connection_header, with_head, Reply, ReplyBody};
+use super::request::{analyze, parse_version, request_path, valid_chunk_ext};
+use super::{
+    BodyFraming, Config, Refusal, Stats, Version, DIRECT_BUDGET, DIRECT_FILE, HEAD_SIZE, HELLO,
+    MAX_BODY_LIMIT, QUEUE_SLACK,
+};
+
+/// What a request is answered with, decided from its line and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    /// `GET /` without a root.
+    Hello,
+    /// A file under the root (the decoded path segments).
+    Static(Vec<Vec<u8>>),
+    /// `POST /echo`: the body back.
+    Echo,
+    /// An error status, and the `Allow` header of a 405.
+    Refuse(Refusal, Option<&'static str>),
+    /// Nothing: a request after the one that closes the connection.
+    Ignore,
+}
+
+/// The resource a request names: [`Action`] from its method and target.
+fn route(method: &[u8], target: &[u8], has_root: bool) -> Action {
+    const ALL: &str = "GET, HEAD, POST";
+    let not_allowed = Refusal {
+        status: 405,
+        detail: "method not allowed",
+    };
+    if target == b"*" {
+        return match method {
+            b"OPTIONS" => Action::Refuse(not_allowed, Some(ALL)),
+            _ => Action::Refuse(
+                Refusal {
+                    status: 400,
+                    detail: "malformed request target",
+                },
+                None,
+            ),
+        };
+    }
+    let segments = match request_path(target) {
+        Ok(s) => s,
+        Err(refusal) => return Action::Refuse(refusal, None),
+    };
+    if !matches!(method, b"GET" | b"HEAD" | b"POST") {
+        return Action::Refuse(not_allowed, Some(ALL));
+    }
+    if segments.len() == 1 && segments[0] == b"echo" {
+        return match method {
+            b"POST" => Action::Echo,
+            _ => Action::Refuse(not_allowed, Some("POST")),
+        };
+    }
+    if method == b"POST" {
+        return Action::Refuse(not_allowed, Some("GET, HEAD"));
+    }
+    if !has_root {
+        return match segments.is_empty() {
+            true => Action::Hello,
+            false => Action::Refuse(
+                Refusal {
+                    status: 404,
+                    detail: "no such resource",
+                },
+                None,
+            ),
+        };
+    }
+    Action::Static(segments)
+}
+
+/// The request whose body is being read.
+#[derive(Debug)]
+struct Current {
+    action: Action,
+    head_only: bool,
+    version: Version,
+    keep_alive: bool,
+    /// Bytes of a chunked body so far.
+    received: u64,
+    /// A chunked body to echo.
+    body: Vec<u8>,
+}
+
+/// What follows a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// The connection goes on (or waits in its queue for a close).
+    Open,
+    /// The connection closes once the response is sent: the state machine's `Close`.
+    Close,
+}
+
+/// One connection: the handler of the HTTP description's server side, with the
+/// responses waiting for their turn (see [the module docs](super)).
+#[derive(Debug)]
+pub struct Session {
+    pub(super) config: Arc<Config>,
+    stats: Arc<Stats>,
+    current: Option<Current>,
+    pub(super) queue: VecDeque<Queued>,
+    /// The memory the queue holds ([`Queued::cost`]).
+    pub(super) queued: usize,
+    /// A close is queued: later requests are read and ignored.
+    pub(super) closing: bool,
+    /// Output pending when the current read began, and the bytes of responses sent
+    /// straight since.
+    pub(super) pass_base: usize,
+    pub(super) pass_bytes: usize,
+    pub(super) date: files::DateCache,
+    pub(super) scratch: Vec<u8>,
+}
+
+impl Session {
+    /// A session of a server configured by `config`, counting in `stats`.
+    pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> Session {
+        Session {
+            config,
+            stats,
+            current: None,
+            queue: VecDeque::new(),
+            queued: 0,
+            closing: false,
+            pass_base: 0,
+            pass_bytes: 0,
+            date: files::DateCache::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether responses are waiting in the queue.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    pub(super) fn queue_limit(&self) -> usize {
+        self.config.max_body.saturating_add(QUEUE_SLACK)
+    }
+
+    pub(super) fn push(&mut self, item: Queued) {
+        self.queued += item.cost();
+        self.queue.push_back(item);
+    }
+
+    pub(super) fn push_front(&mut self, item: Queued) {
+        self.queued += item.cost();
+        self.queue.push_front(item);
+    }
+
+    pub(super) fn pop(&mut self) {
+        if let Some(item) = self.queue.pop_front() {
+            self.queued = self.queued.saturating_sub(item.cost());
+        }
+    }
+
+    /// Drops the connection at once: queued responses cannot be kept in order.
+    pub(super) fn abort(&mut self, ch: &mut Channel<'_>, why: &str) {
+        log::warn!("{ch}: {why}; dropping the connection");
+        self.queue.clear();
+        self.queued = 0;
+        self.closing = true;
+        ch.close();
+    }
+
+    /// The state after a request whose response closes the connection but waits in the
+    /// queue: its body, if its length is known, is read and ignored.
+    fn skip(&mut self, framing: Option<BodyFraming>) -> http::RequestNext {
+        let ignore = |version| Current {
+            action: Action::Ignore,
+            head_only: false,
+            version,
+            keep_alive: false,
+            received: 0,
+            body: Vec::new(),
+        };
+        match framing {
+            Some(BodyFraming::Length(n)) => {
+                self.current = Some(ignore(Version::Http11));
+                http::RequestNext::Sized {
+                    length: n.min(MAX_BODY_LIMIT as u64),
+                }
+            }
+            Some(BodyFraming::Chunked) => {
+                self.current = Some(ignore(Version::Http11));
+                http::RequestNext::Chunked
+            }
+            _ => http::RequestNext::Idle,
+        }
+    }
+
+    /// Sends `reply`, straight or through the queue (see [the module docs](super)).
+    fn respond(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        mut reply: Reply<'_>,
+        version: Version,
+        keep_alive: bool,
+    ) -> Result<After> {
+        let body_len = if reply.head_only { 0 } else { reply.len() };
+        let size = HEAD_SIZE as u64 + body_len;
+        let fits = (self.pass_base + self.pass_bytes) as u64 + size <= DIRECT_BUDGET as u64;
+        let small_file = match reply.body {
+            ReplyBody::File(_, len) => reply.head_only || len <= DIRECT_FILE,
+            ReplyBody::Bytes(_) => true,
+        };
+        let connection = connection_header(version, keep_alive);
+        if self.queue.is_empty() && fits && small_file {
+            let mut unreadable = false;
+            if let ReplyBody::File(file, len) = &mut reply.body {
+                if !reply.head_only {
+                    self.scratch.clear();
+                    let read = file
+                        .take(*len)
+                        .read_to_end(&mut self.scratch)
+                        .map(|n| n as u64 == *len);
+                    unreadable = !matches!(read, Ok(true));
+                }
+            }
+            if unreadable {
+                log::warn!("a file changed or could not be read while being served");
+                let failed = Refusal {
+                    status: 500,
+                    detail: "the file could not be read",
+                };
+                reply = Reply {
+                    head_only: reply.head_only,
+                    ..Reply::refusal(failed, None)
+                };
+            }
+            let date = self.date.now();
+            with_head(date, &reply, connection, |head| cx.send(head))?;
+            if !reply.head_only {
+                match &reply.body {
+                    ReplyBody::Bytes(data) if !data.is_empty() => {
+                        cx.send(http::Content { data })?;
+                    }
+                    ReplyBody::File(..) if !self.scratch.is_empty() => {
+                        cx.send(http::Content {
+                            data: &self.scratch,
+                        })?;
+                    }
+                    _ => {}
+                }
+            }
+            self.pass_bytes += size as usize;
+            return Ok(if keep_alive {
+                After::Open
+            } else {
+                After::Close
+            });
+        }
+        let mut head = Vec::with_capacity(HEAD_SIZE);
+        let date = self.date.now();
+        with_head(date, &reply, connection, |msg| msg.encode(&mut head))?;
+        self.push(Queued::Bytes { data: head, at: 0 });
+        if !reply.head_only {
+            match reply.body {
+                ReplyBody::Bytes(data) if !data.is_empty() => self.push(Queued::Bytes {
+                    data: data.into_owned(),
+                    at: 0,
+                }),
+                ReplyBody::File(file, left) if left > 0 => self.push(Queued::File { file, left }),
+                _ => {}
+            }
+        }
+        self.close_after_queue(keep_alive);
+        self.check_queue(cx);
+        Ok(After::Open)
+    }
+
+    pub(super) fn close_after_queue(&mut self, keep_alive: bool) {
+        if !keep_alive {
+            self.push(Queued::Close);
+            self.closing = true;
+        }
+    }
+
+    /// Drops the connection if the queue holds more than its bound.
+    pub(super) fn check_queue(&mut self, cx: &mut ServerCx<'_, '_>) {
+        if self.queued > self.queue_limit() {
+            self.abort(
+                cx.channel(),
+                "the responses waiting for the client to read exceed the queue's bound",
+            );
+            cx.close();
+        }
+    }
+
+    /// The response to a static file request: the file, or the refusal.
+    pub(super) fn static_reply(&self, segments: &[Vec<u8>], head_only: bool) -> Reply<'static> {
+        let found = match &self.config.root {
+            Some(root) => resolve(root, segments).and_then(|path| {
+                open_file(&path, self.config.max_file).map(|(file, len)| (path, file, len))
+            }),
+            None => Err(Refusal {
+                status: 404,
+                detail: "no such resource",
+            }),
+        };
+        let reply = match found {
+            Ok((path, file, len)) => Reply {
+                status: 200,
+                content_type: content_type(&path),
+                allow: None,
+                body: ReplyBody::File(file, len),
+                head_only,
+            },
+            Err(refusal) => Reply::refusal(refusal, None),
+        };
+        Reply { head_only, ..reply }
+    }
+
+    /// Answers the request `current` once its body (possibly empty) is in.
+    fn finish(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        current: Current,
+        body: Cow<'_, [u8]>,
+    ) -> Result<After> {
+        let Current {
+            action,
+            head_only,
+            version,
+            keep_alive,
+            ..
+        } = current;
+        let reply = match action {
+            Action::Ignore => return Ok(After::Open),
+            Action::Echo => Reply::bytes(200, "application/octet-stream", body),
+            Action::Hello => Reply::bytes(200, "text/plain; charset=utf-8", Cow::Borrowed(HELLO)),
+            Action::Refuse(refusal, allow) => Reply::refusal(refusal, allow),
+            Action::Static(segments) => {
+                if !self.queue.is_empty() {
+                    // Looked up when its turn comes: nothing held open meanwhile.
+                    self.push(Queued::Static {
+                        segments,
+                        head_only,
+                        version,
+                        keep_alive,
+                    });
+                    self.close_after_queue(keep_alive);
+                    self.check_queue(cx);
+                    return Ok(After::Open);
+                }
+                self.static_reply(&segments, head_only)
+            }
+        };
+        self.respond(cx, Reply { head_only, ..reply }, version, keep_alive)
+    }
+
+    /// Refuses a request before its body, and closes the connection.
+    fn refuse_request(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        refusal: Refusal,
+        version: Version,
+        framing: Option<BodyFraming>,
+    ) -> Result<http::RequestNext> {
+        match self.respond(cx, Reply::refusal(refusal, None), version, false)? {
+            After::Close => Ok(http::RequestNext::Close),
+            After::Open => Ok(self.skip(framing)),
+        }
+    }
+
+    /// `100 Continue`, before reading a body the client holds back until it comes.
+    fn send_continue(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        let msg = http::Response {
+            version: b"HTTP/1.1",
+            status: 100,
+            reason: b"Continue",
+            headers: Seq::default(),
+        };
+        if self.queue.is_empty() {
+            cx.send(msg)?;
+            self.pass_bytes += HEAD_SIZE;
+        } else {
+            let mut data = Vec::new();
+            msg.encode(&mut data)?;
+            self.push(Queued::Bytes { data, at: 0 });
+        }
+        Ok(())
+    }
+}
+
+#[dispatcher(protocol = http, role = server)]
+impl Session {
+    /// Counts the connection and arms its idle timeout.
+    fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        cx.channel().set_idle_timeout(self.config.idle_timeout);
+        Ok(())
+    }
+
+    /// A request line and its headers: answered now if it has no body, else the state
+    /// that reads its body.
+    fn on_request(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: http::Request<'_>,
+    ) -> Result<http::RequestNext> {
+        let version = parse_version(msg.version);
+        let head = match version {
+            Some(v) => analyze(v, msg.headers.iter().map(|h| (h.name, h.value))),
+            None => Err(Refusal {
+                status: 400,
+                detail: "unsupported HTTP version",
+            }),
+        };
+        if self.closing {
+            return Ok(self.skip(head.ok().map(|h| h.framing)));
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let version = version.unwrap_or(Version::Http11);
+        let head = match head {
+            Ok(h) => h,
+            Err(refusal) => return self.refuse_request(cx, refusal, version, None),
+        };
+        if let BodyFraming::Length(n) = head.framing {
+            if n > self.config.max_body as u64 {
+                let too_large = Refusal {
+                    status: 413,
+                    detail: "request body larger than the server accepts",
+                };
+                return self.refuse_request(cx, too_large, version, Some(head.framing));
+            }
+        }
+        let current = Current {
+            action: route(msg.method, msg.target, self.config.root.is_some()),
+            head_only: msg.method == b"HEAD",
+            version,
+            keep_alive: head.keep_alive,
+            received: 0,
+            body: Vec::new(),
+        };
+        match head.framing {
+            BodyFraming::None => match self.finish(cx, current, Cow::Borrowed(&[]))? {
+                After::Open => Ok(http::RequestNext::Idle),
+                After::Close => Ok(http::RequestNext::Close),
+            },
+            BodyFraming::Length(length) => {
+                if head.expect_continue {
+                    self.send_continue(cx)?;
+                }
+                self.current = Some(current);
+                Ok(http::RequestNext::Sized { length })
+            }
+            BodyFraming::Chunked => {
+                if head.expect_continue {
+                    self.send_continue(cx)?;
+                }
+                self.current = Some(current);
+                Ok(http::RequestNext::Chunked)
+            }
+        }
+    }
+
+    /// The whole body of a request with a `Content-Length`.
+    fn on_body(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: http::Body<'_>,
+    ) -> Result<http::BodyNext> {
+        let Some(current) = self.current.take() else {
+            return Ok(http::BodyNext::Close);
+        };
+        match self.finish(cx, current, Cow::Borrowed(msg.data))? {
+            After::Open => Ok(http::BodyNext::Idle),
+            After::Close => Ok(http::BodyNext::Close),
+        }
+    }
+
+    /// A chunk of a chunked body; the last one (size 0) completes the request.
+    fn on_chunk(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: http::Chunk<'_>,
+    ) -> Result<http::ChunkNext> {
+        let Some(mut current) = self.current.take() else {
+            return Ok(http::ChunkNext::Close);
+        };
+        let ignored = current.action == Action::Ignore;
+        let refusal = if !valid_chunk_ext(msg.ext) {
+            Some(Refusal {
+                status: 400,
+                detail: "malformed chunk size",
+            })
+        } else {
+            current.received = current.received.saturating_add(msg.data.len() as u64);
+            (current.received > self.config.max_body as u64).then_some(Refusal {
+                status: 413,
+                detail: "request body larger than the server accepts",
+            })
+        };
+        match refusal {
+            Some(_) if ignored => return Ok(http::ChunkNext::Idle),
+            Some(refusal) => {
+                let reply = Reply::refusal(refusal, None);
+                return match self.respond(cx, reply, current.version, false)? {
+                    After::Close => Ok(http::ChunkNext::Close),
+                    After::Open if refusal.status == 413 => {
+                        // Closing after the queue: the rest of the body is ignored.
+                        current.action = Action::Ignore;
+                        current.body = Vec::new();
+                        self.current = Some(current);
+                        Ok(http::ChunkNext::Chunked)
+                    }
+                    After::Open => Ok(http::ChunkNext::Idle),
+                };
+            }
+            None => {}
+        }
+        if msg.data.is_empty() {
+            let body = std::mem::take(&mut current.body);
+            return match self.finish(cx, current, Cow::Owned(body))? {
+                After::Open => Ok(http::ChunkNext::Idle),
+                After::Close => Ok(http::ChunkNext::Close),
+            };
+        }
+        if current.action == Action::Echo {
+            current.body.extend_from_slice(msg.data);
+        }
+        self.current = Some(current);
+        Ok(http::ChunkNext::Chunked)
+    }
+
+    /// Logs bad input; if responses are still queued, drops the connection, since the
+    /// description's error reply would go out ahead of them.
+    fn on_bad_input(&mut self, cx: &mut ServerCx<'_, '_>, err: &DecodeError) {
+        asyncore_runtime::wire::log_bad_input(err);
+        if !self.queue.is_empty() {
+            self.abort(cx.channel(), "bad input while responses are queued");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let refused = |a: Action| match a {
+            Action::Refuse(r, allow) => (r.status, allow),
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(route(b"GET", b"/", false), Action::Hello);
+        assert_eq!(route(b"HEAD", b"/", false), Action::Hello);
+        assert_eq!(refused(route(b"GET", b"/x", false)), (404, None));
+        assert_eq!(route(b"POST", b"/echo", false), Action::Echo);
+        assert_eq!(route(b"POST", b"/echo?x", true), Action::Echo);
+        assert_eq!(refused(route(b"GET", b"/echo", true)), (405, Some("POST")));
+        assert_eq!(
+            refused(route(b"POST", b"/a.txt", true)),
+            (405, Some("GET, HEAD"))
+        );
+        assert_eq!(
+            refused(route(b"DELETE", b"/a.txt", true)),
+            (405, Some("GET, HEAD, POST"))
+        );
+        assert_eq!(
+            refused(route(b"get", b"/", true)),
+            (405, Some("GET, HEAD, POST"))
+        );
+        assert_eq!(
+            refused(route(b"OPTIONS", b"*", true)),
+            (405, Some("GET, HEAD, POST"))
+        );
+        assert_eq!(refused(route(b"GET", b"*", true)), (400, None));
+        assert_eq!(refused(route(b"GET", b"/../x", true)), (403, None));
+        assert_eq!(
+            route(b"GET", b"/a/b.txt", true),
+            Action::Static(vec![b"a".to_vec(), b"b.txt".to_vec()])
+        );
+    }
+}
