@@ -1019,8 +1019,9 @@ fn bad_input_gets_its_status_and_a_close(backend: Backend) {
         ("an oversize Content-Length with Expect", b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 65537\r\n\r\n".to_vec(), &[413]),
         ("an unknown expectation", b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx".to_vec(), &[417]),
         // A chunk size over the description's bound (16 MiB) is refused before any of its
-        // data is buffered: the decoder finds the size field out of its range (400).
-        ("an oversize chunk", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2000000\r\n".to_vec(), &[400, 413]),
+        // data is buffered, with the chunk's own oversize policy (413).
+        ("an oversize chunk", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2000000\r\n".to_vec(), &[413]),
+        ("a chunk size over 64 bits", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000000\r\n".to_vec(), &[400, 413]),
         ("a malformed chunk size", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n".to_vec(), &[400]),
         ("a chunk size with junk", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n".to_vec(), &[400]),
         ("a chunk without its CRLF", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n".to_vec(), &[400]),

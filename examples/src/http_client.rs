@@ -59,7 +59,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use asyncore_runtime::{protocol, Addr, Backend, Map};
+use asyncore_runtime::{Addr, Backend, Map};
 
 mod connection;
 mod program;
@@ -70,7 +70,8 @@ pub use url::Url;
 
 use connection::{Connection, Shared};
 
-protocol!(pub mod http = "../protocols/descriptions/http.proto");
+/// The module generated from `protocols/descriptions/http.proto`, shared with the server.
+pub use crate::http_server::http;
 
 /// The default bound on one response body: 64 MiB.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
