@@ -16,8 +16,8 @@
 //!   read as a `Content` of exactly N bytes (nothing is expected for `Content-Length: 0`);
 //! * neither: the body runs to the close of the connection. The description has no
 //!   message for "everything up to the close", so the client reads it as a sequence of
-//!   one-byte `Content` messages (`expect_content(1)`, again after each), which is exact
-//!   but costs a decoder step per byte; the connection is not reused.
+//!   `Content` messages of whatever has arrived (`expect_content(cx.buffered().max(1))`,
+//!   again after each: about two messages per read); the connection is not reused.
 //!
 //! Every body is bounded: a `Content-Length` over the client's
 //! [`max_body`](HttpClient::max_body) is refused before anything is expected (so before

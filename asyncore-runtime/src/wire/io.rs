@@ -109,6 +109,12 @@ impl Io {
         }
     }
 
+    /// How many bytes are buffered and not yet consumed (the message being handled
+    /// included, until [`consume`](Self::consume)).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Reads once from the channel into the buffer; false when nothing arrived.
     pub fn fill(&mut self, ch: &mut Channel<'_>) -> Result<bool> {
         if self.closing {

@@ -324,7 +324,9 @@ impl Connection {
             Some(BodyFraming::Chunked) => Ok(()),
             Some(BodyFraming::UntilClose) => {
                 self.server_closes = true;
-                cx.expect_content(1);
+                // Whatever has arrived, as one message (at least a byte, so that the
+                // decoder waits for more).
+                cx.expect_content(cx.buffered().max(1) as u64);
                 Ok(())
             }
         }
@@ -336,7 +338,7 @@ impl Connection {
         match framing {
             Some(BodyFraming::Length(_)) => self.finish(cx),
             Some(BodyFraming::UntilClose) if self.reading.is_some() => {
-                cx.expect_content(1);
+                cx.expect_content(cx.buffered().max(1) as u64);
                 Ok(())
             }
             _ => Ok(()),

@@ -581,6 +581,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
             states: &'c mut u64,
             expect: &'c mut ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
+            buffered: usize,
         }
         impl<'c, 'a> ClientCx<'c, 'a> {
             /// Encodes `msg` and queues it. A message that the server cannot receive in any
@@ -603,6 +604,10 @@ fn client_role(p: &Protocol) -> TokenStream {
                 Ok(())
             }
             #(#expects)*
+            /// How many bytes have arrived after the current message and are not decoded
+            /// yet. A body that runs to the close of the connection is read as it comes
+            /// with `expect_...(cx.buffered().max(1))`, one message per read.
+            pub fn buffered(&self) -> usize { self.buffered }
             /// Whether the server may be in `state`.
             pub fn may_be_in(&self, state: State) -> bool { *self.states & state.bit() != 0 }
             /// The channel, for anything else.
@@ -646,7 +651,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 let ClientChannel { handler, io, states, expect } = self;
                 if io.open() {
-                    let mut cx = ClientCx { inner: io.cx(ch), states, expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -674,15 +679,16 @@ fn client_role(p: &Protocol) -> TokenStream {
                             if expect.is_some_and(|(i, _)| i == index) {
                                 *expect = ::core::option::Option::None;
                             }
+                            let buffered = io.buffered().saturating_sub(len);
                             let (cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect };
+                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, buffered };
                             Self::step(handler, &mut cx, dec, buf, index)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ClientCx { inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                            let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
                             handler.on_bad_input(&mut cx, &err);
                             io.apply(ch, ::asyncore_runtime::wire::Policy::Close, &err)?;
                             break;
@@ -695,7 +701,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ClientChannel { handler, io, states, expect } = self;
                 if io.close_once() {
-                    let mut cx = ClientCx { inner: io.cx(ch), states, expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ch.close();
