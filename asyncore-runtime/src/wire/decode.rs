@@ -691,9 +691,11 @@ impl Decoder {
         matches!(self.state, State::Start)
     }
 
-    /// For the fast path: makes message `index` the current one, with its slots empty and
-    /// no items, and returns the slot and item vectors to fill. The decoder stays between
-    /// messages, so a fast path that gives up leaves nothing behind.
+    /// For the fast path: makes message `index` the current one, with as many slots as it
+    /// has and no items, and returns the slot and item vectors to fill. The slots hold
+    /// whatever the last message left there: the fast path must write every one of them
+    /// (generated fast paths do, emptying those a matching path may skip). The decoder
+    /// stays between messages, so a fast path that gives up leaves nothing behind.
     ///
     /// ```
     /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program, Slot};
@@ -716,12 +718,11 @@ impl Decoder {
             .get(usize::from(index))
             .map_or(0, |m| usize::from(m.slots));
         self.msg = index;
-        self.slots.clear();
-        // Most messages have a few slots: copy them from a constant (no call).
-        const EMPTY: [Slot; 16] = [Slot::Empty; 16];
-        match EMPTY.get(..n) {
-            Some(empty) => self.slots.extend_from_slice(empty),
-            None => self.slots.resize(n, Slot::Empty),
+        // Resizing only when the count changes: emptying the slots of every message costs
+        // the fast path a tenth of its time, and it writes them all anyway.
+        if self.slots.len() != n {
+            self.slots.clear();
+            self.slots.resize(n, Slot::Empty);
         }
         self.items.clear();
         (&mut self.slots, &mut self.items)

@@ -90,6 +90,23 @@ fn written(ops: &[Op]) -> Vec<u16> {
         .collect()
 }
 
+/// The message slots that `ops` write on every path that matches: every slot an op of the
+/// message writes (an optional part writes its slots when it matches and resets them when
+/// not), leaving out the bodies of repetitions, whose slots are the items'.
+fn message_slots_written(ops: &[Op]) -> Vec<u16> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        let op = &ops[i];
+        i += 1;
+        out.extend(written(std::slice::from_ref(op)));
+        if let Op::Many { len, .. } | Op::Repeat { len, .. } = op {
+            i += usize::from(*len);
+        }
+    }
+    out
+}
+
 impl Gen {
     /// Code for `ops`; `fail` is the statement that gives up, `first` marks the message's
     /// first line (where a wrong leading literal means "not this message").
@@ -399,6 +416,13 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         let body = g.ops(&m.ops, &Scope::Message, &fail, false, &mut true);
         let max = m.max as usize;
         let nslots = usize::from(m.slots);
+        // `fast_begin` leaves the slots as the last message left them: the slots that
+        // the code below does not write on every matching path are emptied first.
+        let written = message_slots_written(&m.ops);
+        let unwritten = (0..m.slots)
+            .filter(|s| !written.contains(s))
+            .map(usize::from);
+        let clear = quote!(#(slots[#unwritten] = Slot::Empty;)*);
         let name = format_ident!(
             "fast_{}_{}",
             if from_client { "client" } else { "server" },
@@ -427,6 +451,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
                     let Ok(slots) = <&mut [Slot; #nslots]>::try_from(&mut slots[..]) else {
                         return f::Fast::Fallback;
                     };
+                    #clear
                     let (mut p, mut end, mut next) = (0usize, 0usize, 0usize);
                     #body
                     if p > #max { return f::Fast::Fallback; }
