@@ -300,14 +300,13 @@ impl Gen {
                     let s = scope.slot(*slot);
                     let n = Scope::Message.get(*count);
                     let stride = usize::from(*stride);
-                    // Room for the items is reserved once, bounded by the bytes buffered
-                    // (every item takes at least one), and each item is built in a local
-                    // array, then appended.
+                    // Each item is built in a local array, then appended (the item vector
+                    // keeps its capacity from message to message: reserving ahead costs
+                    // more than it saves).
                     quote! {
                         let __n = f::int_of(#n);
                         if __n > #max as u64 { #fail }
                         let __start = items.len();
-                        items.reserve((__n as usize).min(buf.len().saturating_sub(p)) * #stride);
                         for _ in 0..__n {
                             let mut #base = [Slot::Empty; #stride];
                             #inner
