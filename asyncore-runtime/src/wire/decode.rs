@@ -691,11 +691,13 @@ impl Decoder {
         matches!(self.state, State::Start)
     }
 
-    /// For the fast path: makes message `index` the current one, with as many slots as it
-    /// has and no items, and returns the slot and item vectors to fill. The slots hold
-    /// whatever the last message left there: the fast path must write every one of them
-    /// (generated fast paths do, emptying those a matching path may skip). The decoder
-    /// stays between messages, so a fast path that gives up leaves nothing behind.
+    /// For the fast path: makes message `index` the current one, with its `N` slots (the
+    /// message's [`Message::slots`]) and no items, and returns the slots and the item
+    /// vector to fill; `None` if the message is not in the program or has another number of
+    /// slots. The slots hold whatever the last message left there: the fast path must write
+    /// every one of them (generated fast paths do, emptying those a matching path may
+    /// skip). The decoder stays between messages, so a fast path that gives up leaves
+    /// nothing behind.
     ///
     /// ```
     /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program, Slot};
@@ -705,27 +707,31 @@ impl Decoder {
     /// #     messages: &[Message { name: "Say", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
     /// # };
     /// let mut decoder = Decoder::new(&PROGRAM);
-    /// let (slots, items) = decoder.fast_begin(0);
+    /// let (slots, items) = decoder.fast_begin::<1>(0).unwrap();
     /// slots[0] = Slot::Range(0, 2);
     /// assert!(items.is_empty());
     /// assert_eq!(decoder.slots(), [Slot::Range(0, 2)]);
+    /// assert!(decoder.fast_begin::<2>(0).is_none());
     /// ```
     #[inline]
-    pub fn fast_begin(&mut self, index: u16) -> (&mut Vec<Slot>, &mut Vec<Slot>) {
-        let n = self
-            .program
-            .messages
-            .get(usize::from(index))
-            .map_or(0, |m| usize::from(m.slots));
-        self.msg = index;
+    pub fn fast_begin<const N: usize>(
+        &mut self,
+        index: u16,
+    ) -> Option<(&mut [Slot; N], &mut Vec<Slot>)> {
         // Resizing only when the count changes: emptying the slots of every message costs
         // the fast path a tenth of its time, and it writes them all anyway.
-        if self.slots.len() != n {
+        if self.slots.len() != N || self.msg != index {
+            let n = self.program.messages.get(usize::from(index))?.slots;
+            if usize::from(n) != N {
+                return None;
+            }
             self.slots.clear();
-            self.slots.resize(n, Slot::Empty);
+            self.slots.resize(N, Slot::Empty);
         }
+        self.msg = index;
         self.items.clear();
-        (&mut self.slots, &mut self.items)
+        let slots = <&mut [Slot; N]>::try_from(&mut self.slots[..]).ok()?;
+        Some((slots, &mut self.items))
     }
 
     /// The most bytes the caller's buffer must be able to hold for this decoder to decide

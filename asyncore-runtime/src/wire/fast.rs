@@ -43,7 +43,7 @@ pub type FastFn = fn(&mut Decoder, &[u8], &[u16]) -> Option<Decoded>;
 ///     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
 /// };
 /// fn ping(dec: &mut Decoder, buf: &[u8]) -> fast::Fast {
-///     let _ = dec.fast_begin(0);
+///     let _ = dec.fast_begin::<0>(0);
 ///     let Some((end, next)) = fast::line(buf, 0, &P.framing) else { return fast::Fast::Fallback };
 ///     match fast::lit(buf, 0, end, b"PING", false) {
 ///         Some(p) if p == end => fast::Fast::Match(next),

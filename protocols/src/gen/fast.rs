@@ -445,9 +445,8 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
                     if buf.len() > u32::MAX as usize {
                         return f::Fast::Fallback;
                     }
-                    let (slots, items) = dec.fast_begin(#idx);
                     // A fixed-size view: slot indices are checked at compile time.
-                    let Ok(slots) = <&mut [Slot; #nslots]>::try_from(&mut slots[..]) else {
+                    let Some((slots, items)) = dec.fast_begin::<#nslots>(#idx) else {
                         return f::Fast::Fallback;
                     };
                     #clear
