@@ -708,3 +708,46 @@ fn the_client_narrows_the_next_server_message(backend: Backend) {
         }
     }
 }
+
+/// Accepts connections into echo channels whose socket send buffer is small, so that most
+/// of a large reply waits in the channel's output buffer.
+struct SmallSendBuffer;
+
+#[dispatcher]
+impl SmallSendBuffer {
+    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        rustix::net::sockopt::set_socket_send_buffer_size(&sock, 4096)?;
+        ch.add_accepted(sock, addr, echo::ServerChannel::new(EchoLines))?;
+        Ok(())
+    }
+}
+
+on_every_backend!(a_client_that_stops_sending_still_gets_every_reply);
+
+/// A client sends its lines, shuts down its sending side, and only then reads: the
+/// replies still queued in the channel when the end of input arrives are sent before the
+/// close, as asynchat's `close_when_done` does.
+fn a_client_that_stops_sending_still_gets_every_reply(backend: Backend) {
+    let mut map = Map::new();
+    let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
+    let token = map.listen(&any, SmallSendBuffer).unwrap();
+    let addr = map.local_addr(token).unwrap().as_inet().unwrap();
+    let line = [b'x'; 999];
+    let lines = 300;
+    let client = std::thread::spawn(move || {
+        let mut c = LineClient::connect(addr);
+        for _ in 0..lines {
+            c.say(&line);
+            c.say(b"\n");
+        }
+        c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        c.reader.read_to_end(&mut got).unwrap();
+        got
+    });
+    let got = serve_until(&mut map, backend, client);
+    assert_eq!(got.len(), lines * 1000, "every echoed line arrives");
+    assert!(got
+        .chunks(1000)
+        .all(|l| l[..999] == line && l[999] == b'\n'));
+}
