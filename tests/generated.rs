@@ -52,10 +52,10 @@ protocol! {
         client Put = "PUT" name:word then fields: (key:token ~ ":" ows value:rest)* until "" max 8
         client Get = "GET" name:word
         /// The blob's bytes: as many as the `Size` field of the `PUT` said.
-        client Data(size) = data:bytes[size] max 1KiB
+        client Data(size) = data:bytes[size] max 64KiB
         server Reply = code:u16 text:rest
         /// The blob's bytes, after `200 SIZE`.
-        server Blob(size) = data:bytes[size] max 1KiB
+        server Blob(size) = data:bytes[size] max 64KiB
 
         state Ready initial { Put -> Ready | Loading by message  Get -> Ready }
         state Loading { Data -> Ready }
@@ -581,7 +581,7 @@ fn message_parameters_carry_lengths_from_headers(backend: Backend) {
         log.push(c.line());
         log.push(c.line());
         log.push(c.line());
-        c.say(b"PUT big\r\nSize: 5000\r\n\r\n");
+        c.say(b"PUT big\r\nSize: 100000\r\n\r\n");
         log.push(c.line());
         (log, c.eof())
     });
@@ -709,17 +709,26 @@ fn the_client_narrows_the_next_server_message(backend: Backend) {
     }
 }
 
-/// Accepts connections into echo channels whose socket send buffer is small, so that most
-/// of a large reply waits in the channel's output buffer.
-struct SmallSendBuffer;
+/// Accepts connections into channels made by `make`, with a small socket send buffer, so
+/// that most of a large reply waits in the channel's output buffer.
+struct SmallSendBuffer<F> {
+    make: F,
+}
 
 #[dispatcher]
-impl SmallSendBuffer {
+impl<D: Dispatcher, F: FnMut() -> D + 'static> SmallSendBuffer<F> {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         rustix::net::sockopt::set_socket_send_buffer_size(&sock, 4096)?;
-        ch.add_accepted(sock, addr, echo::ServerChannel::new(EchoLines))?;
+        let channel = (self.make)();
+        ch.add_accepted(sock, addr, channel)?;
         Ok(())
     }
+}
+
+fn listen_small<D: Dispatcher, F: FnMut() -> D + 'static>(map: &mut Map, make: F) -> SocketAddr {
+    let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
+    let token = map.listen(&any, SmallSendBuffer { make }).unwrap();
+    map.local_addr(token).unwrap().as_inet().unwrap()
 }
 
 on_every_backend!(a_client_that_stops_sending_still_gets_every_reply);
@@ -729,9 +738,7 @@ on_every_backend!(a_client_that_stops_sending_still_gets_every_reply);
 /// close, as asynchat's `close_when_done` does.
 fn a_client_that_stops_sending_still_gets_every_reply(backend: Backend) {
     let mut map = Map::new();
-    let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
-    let token = map.listen(&any, SmallSendBuffer).unwrap();
-    let addr = map.local_addr(token).unwrap().as_inet().unwrap();
+    let addr = listen_small(&mut map, || echo::ServerChannel::new(EchoLines));
     let line = [b'x'; 999];
     let lines = 300;
     let client = std::thread::spawn(move || {
@@ -750,4 +757,86 @@ fn a_client_that_stops_sending_still_gets_every_reply(backend: Backend) {
     assert!(got
         .chunks(1000)
         .all(|l| l[..999] == line && l[999] == b'\n'));
+}
+
+/// Answers every `GET` of `blob` with the same 60,000 bytes, counting them.
+struct Repeater {
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The size of a `Repeater` blob.
+const REPEATED: usize = 60_000;
+
+#[dispatcher(protocol = blob, role = server)]
+impl Repeater {
+    fn on_put(
+        &mut self,
+        cx: &mut blob::ServerCx<'_, '_>,
+        _msg: blob::Put<'_>,
+    ) -> Result<blob::PutNext> {
+        cx.send(blob::Reply {
+            code: 400,
+            text: b"read only",
+        })?;
+        Ok(blob::PutNext::Ready)
+    }
+    fn on_data(&mut self, _cx: &mut blob::ServerCx<'_, '_>, _msg: blob::Data<'_>) -> Result {
+        Ok(())
+    }
+    fn on_get(&mut self, cx: &mut blob::ServerCx<'_, '_>, _msg: blob::Get<'_>) -> Result {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        cx.send(blob::Reply {
+            code: 200,
+            text: REPEATED.to_string().as_bytes(),
+        })?;
+        cx.send(blob::Blob {
+            data: &[b'b'; REPEATED],
+        })
+    }
+}
+
+on_every_backend!(pipelined_requests_wait_while_their_replies_drain);
+
+/// A client pipelines 100 requests whose replies (6 MB, over the channel's 4 MiB
+/// output limit) are thousands of times larger than what it sent (700 bytes), and reads
+/// nothing for a while: the server stops handling them once the replies are over the
+/// channel's high-water mark, instead of piling up every reply (which would take the
+/// output over its limit and cost the client its connection), and goes on as they drain.
+/// Every reply arrives, in order.
+fn pipelined_requests_wait_while_their_replies_drain(backend: Backend) {
+    let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = gets.clone();
+    let mut map = Map::new();
+    let addr = listen_small(&mut map, move || {
+        blob::ServerChannel::new(Repeater {
+            gets: counter.clone(),
+        })
+    });
+    let requests = 100;
+    let client = std::thread::spawn(move || {
+        let mut c = LineClient::connect(addr);
+        c.say(&b"GET b\r\n".repeat(requests));
+        std::thread::sleep(Duration::from_millis(300));
+        let handled_before_reading = gets.load(std::sync::atomic::Ordering::SeqCst);
+        let mut replies = 0;
+        let mut data = vec![0u8; REPEATED];
+        for _ in 0..requests {
+            let mut line = String::new();
+            if c.reader.read_line(&mut line).unwrap_or(0) == 0 || line != "200 60000\r\n" {
+                break;
+            }
+            c.reader.read_exact(&mut data).unwrap();
+            assert!(data.iter().all(|&b| b == b'b'));
+            replies += 1;
+        }
+        (handled_before_reading, replies)
+    });
+    let (handled_before_reading, replies) = serve_until(&mut map, backend, client);
+    assert_eq!(replies, requests, "every reply arrives");
+    // The high-water mark (256 KiB), one batch of replies (64 KiB) and the socket
+    // buffers hold about ten of them.
+    assert!(
+        handled_before_reading < 30,
+        "{handled_before_reading} requests handled while the client read nothing"
+    );
 }

@@ -581,23 +581,19 @@ fn bad_input_gets_failed_or_a_close_and_others_are_served(backend: Backend) {
         witness.check(&format!("garbage case {seed}"));
     }
 
-    // A client that pipelines more replies than the server holds for it, without
-    // reading: `Failed`, and a close.
+    // A client that pipelines far more replies (32 MiB) than the server's output limit
+    // (16 MiB) before it reads any: the server stops taking requests while their replies
+    // are over its high-water mark and goes on as the client reads, so every reply
+    // arrives and the connection stays open.
     let value = vec![b'v'; 512 * 1024];
     let mut out = put(b"bulky", &value);
     for _ in 0..64 {
         out.extend(get(b"bulky"));
     }
     let (frames, closed) = send_bad(addr, &out, false);
-    assert!(closed, "closed after too many unread replies");
-    let last = frames.last().cloned().unwrap_or_default();
-    assert!(
-        frames.len() > 2 && frames.len() < 66 && is_failed(&last),
-        "Found replies, then Failed: {} frames, the last {:?}",
-        frames.len(),
-        String::from_utf8_lossy(&last)
-    );
-    assert!(frames[1..frames.len() - 1]
+    assert!(!closed, "the connection stays open");
+    assert_eq!(frames.len(), 65, "Ok, then 64 Found replies");
+    assert!(frames[1..]
         .iter()
         .all(|f| f.len() == value.len() + 1 && f[0] == 0x81));
     witness.check("too many unread replies");

@@ -7,10 +7,12 @@
 //! `Failed` reply and the connection is closed (the description's `close` policy); a frame
 //! with an unknown opcode (or none) gets a `Failed` reply and is skipped.
 //!
-//! Output is bounded: a connection whose replies waiting to be sent (those of the current
-//! read included) would pass [`OUTPUT_LIMIT`] gets `Failed` and is closed, so pipelined
-//! `Get`s of large values cannot make the server hold more than that. The client keeps at
-//! most [`GETS_IN_FLIGHT`] `Get`s unanswered, which stays under it.
+//! Output is bounded: the generated channel stops taking requests while the replies
+//! waiting to be sent are over its high-water mark, and goes on as they drain, so
+//! pipelined `Get`s of large values are answered as the client reads them. As a last
+//! resort, a connection whose replies waiting to be sent (those of the current read
+//! included) would pass [`OUTPUT_LIMIT`] gets `Failed` and is closed. The client keeps at
+//! most [`GETS_IN_FLIGHT`] `Get`s unanswered.
 //!
 //! ```no_run
 //! use asyncore_examples::kv::{exchange, Reply, Request};

@@ -40,9 +40,11 @@
 //! cannot be told apart from commands), and `SERVER_ERROR object too large for cache`
 //! (the data block is skipped as it arrives, never buffered). A command line over 2048
 //! bytes gets `CLIENT_ERROR line too long` and a close (memcached closes such a
-//! connection without a reply). A client that pipelines retrievals without reading the
-//! replies gets `SERVER_ERROR out of memory writing get response` and a close once more
-//! than [`OUTPUT_LIMIT`] bytes of replies wait for it.
+//! connection without a reply). A client that pipelines retrievals faster than it reads
+//! the replies is answered as it reads: the generated channel stops taking requests while
+//! the replies waiting are over its high-water mark. As a last resort (a single command
+//! whose replies pass it), more than [`OUTPUT_LIMIT`] bytes of replies waiting get
+//! `SERVER_ERROR out of memory writing get response` and a close.
 //!
 //! ```no_run
 //! use asyncore_examples::memcache_server::{MemcacheServer, Store};
@@ -94,9 +96,9 @@ pub const VERSION: &str = "1.6.18-asyncore";
 /// How often the expiry sweep runs while items with an expiry exist.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The most reply bytes a connection may have waiting to be sent; a client that
-/// pipelines more retrievals than that without reading gets `SERVER_ERROR out of memory
-/// writing get response` and is closed.
+/// The most reply bytes a connection may have waiting to be sent; past it (one `get` of
+/// many large keys, say) the client gets `SERVER_ERROR out of memory writing get
+/// response` and is closed.
 pub const OUTPUT_LIMIT: usize = 16 * 1024 * 1024;
 
 const BAD_FORMAT: &[u8] = b"bad command line format";

@@ -60,6 +60,9 @@ pub struct Io {
     opened: bool,
     closing: bool,
     close_told: bool,
+    /// Decoding stopped with messages left in the buffer, because the replies were over
+    /// the channel's high-water mark.
+    deferred: bool,
 }
 
 impl Io {
@@ -82,6 +85,7 @@ impl Io {
             opened: false,
             closing: false,
             close_told: false,
+            deferred: false,
         }
     }
 
@@ -107,6 +111,30 @@ impl Io {
             out: &mut self.out,
             closing: &mut self.closing,
         }
+    }
+
+    /// Whether decoding stopped because the replies were over the channel's high-water
+    /// mark, with input left in the buffer: the channel goes on when they drain (it asks
+    /// to write, and decodes in `handle_write`).
+    pub fn deferred(&self) -> bool {
+        self.deferred
+    }
+
+    /// Starts a round of decoding: nothing is deferred any more.
+    pub fn resume(&mut self) {
+        self.deferred = false;
+    }
+
+    /// Before decoding the next message: whether to stop because the channel's output is
+    /// over its high-water mark (the replies gathered here, at most [`REPLY_BATCH`]
+    /// bytes, come on top). The rest of the input waits in the buffer;
+    /// [`deferred`](Self::deferred) tells.
+    pub fn should_defer(&mut self, ch: &Channel<'_>) -> bool {
+        if self.closing || self.buf.is_empty() || !ch.is_paused() {
+            return false;
+        }
+        self.deferred = true;
+        true
     }
 
     /// How many bytes are buffered and not yet consumed (the message being handled
@@ -238,6 +266,11 @@ impl<'c, 'a> Cx<'c, 'a> {
         encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), EncodeError>,
     ) -> Result {
         encode(self.out)?;
+        if self.out.len() >= REPLY_BATCH {
+            // Hand the replies to the channel, where its output limit applies.
+            self.ch.send_buffered(self.out)?;
+            self.out.clear();
+        }
         Ok(())
     }
 

@@ -357,38 +357,16 @@ fn server_role(p: &Protocol) -> TokenStream {
                     _ => ::core::option::Option::Some(state),
                 }
             }
-            #[allow(unused_variables)]
-            fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16, params: &mut [u64; ::asyncore_runtime::wire::MAX_PARAMS]) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
-                let state = cx.state;
-                match index {
-                    #(#arms)*
-                    _ => Ok(::core::option::Option::Some(state)),
-                }
-            }
-        }
-        impl<H: Server> ::asyncore_runtime::Dispatcher for ServerChannel<H> {
-            fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
-                !ch.connected() || !self.io.opened()
-            }
-            fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                self.handle_write(ch)
-            }
-            fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                let ServerChannel { handler, io, state } = self;
-                if io.open() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
-                    handler.on_open(&mut cx)?;
-                    cx.inner.flush()?;
-                }
-                Ok(())
-            }
-            fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                self.handle_write(ch)?;
-                let ServerChannel { handler, io, state } = self;
-                if !io.fill(ch)? {
-                    return Ok(());
-                }
+            /// Decodes and handles the messages buffered, until more input is needed, the
+            /// connection is closing, or the replies are over the channel's high-water mark
+            /// (the rest waits in the read buffer until they drain: a burst of pipelined
+            /// requests never makes its replies pile up).
+            fn serve(handler: &mut H, io: &mut ::asyncore_runtime::wire::Io, state: &mut State, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                io.resume();
                 loop {
+                    if io.should_defer(ch) {
+                        break;
+                    }
                     let current = *state;
                     match io.decode(current.allowed()) {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
@@ -419,6 +397,43 @@ fn server_role(p: &Protocol) -> TokenStream {
                 }
                 io.flush(ch)?;
                 Ok(())
+            }
+            #[allow(unused_variables)]
+            fn step(handler: &mut H, cx: &mut ServerCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16, params: &mut [u64; ::asyncore_runtime::wire::MAX_PARAMS]) -> ::asyncore_runtime::Result<::core::option::Option<State>> {
+                let state = cx.state;
+                match index {
+                    #(#arms)*
+                    _ => Ok(::core::option::Option::Some(state)),
+                }
+            }
+        }
+        impl<H: Server> ::asyncore_runtime::Dispatcher for ServerChannel<H> {
+            fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
+                !ch.connected() || !self.io.opened() || (self.io.deferred() && !ch.is_paused())
+            }
+            fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)
+            }
+            fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                let ServerChannel { handler, io, state } = self;
+                if io.open() {
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    handler.on_open(&mut cx)?;
+                    cx.inner.flush()?;
+                }
+                if io.deferred() && !ch.is_paused() {
+                    // The replies drained: go on with the requests already read.
+                    Self::serve(handler, io, state, ch)?;
+                }
+                Ok(())
+            }
+            fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                self.handle_write(ch)?;
+                let ServerChannel { handler, io, state } = self;
+                if !io.fill(ch)? {
+                    return Ok(());
+                }
+                Self::serve(handler, io, state, ch)
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
