@@ -801,19 +801,20 @@ fn bad_replies(backend: Backend) {
             None,
             "not an HTTP/1.x response",
         ),
-        // A line that starts with hex digits reads as a chunk's size line first: the
-        // client waits for the chunk, then fails when the connection closes.
+        // A line that starts with hex digits could be a chunk's size line, but between
+        // responses the client accepts only a status line.
         (
             b"FTP/1.1 200 OK\r\n\r\n".to_vec(),
             After::Close,
             None,
-            "without answering",
+            "not an HTTP/1.x response",
         ),
+        // ... and its header block is not over yet: the client waits for it.
         (
             b"FTP/1.1 200 OK\r\n0123456789abcdef".to_vec(),
             After::Hold,
             None,
-            "not a valid HTTP response",
+            "after 3s",
         ),
         (
             b"HTTP/1.1 abc OK\r\n\r\n".to_vec(),
@@ -942,7 +943,7 @@ fn bad_replies(backend: Backend) {
             b"5\r\nhello\r\n".to_vec(),
             After::Hold,
             None,
-            "a chunk where a status line belongs",
+            "not a valid HTTP response",
         ),
         // Silence, then a close; silence that lasts.
         (Vec::new(), After::Close, None, "without answering"),

@@ -136,6 +136,9 @@ impl Connection {
             cx.close();
             return Ok(());
         }
+        // Between responses only a status line may come (a line of hex digits is not
+        // a chunk here, but bad input).
+        cx.expect_response();
         self.pump(cx)
     }
 
@@ -170,6 +173,7 @@ impl Connection {
         // reading while it goes out (the server may answer before it has read it all).
         cx.channel()
             .set_output_limits(2 * MAX_REQUEST_BODY, 2 * MAX_REQUEST_BODY);
+        cx.expect_response();
         self.pump(cx)
     }
 
@@ -207,6 +211,7 @@ impl Connection {
         }
         if msg.status < 200 {
             // An interim response (100 Continue, 103 Early Hints): the final one follows.
+            cx.expect_response();
             return Ok(());
         }
         let (is_head, max) = {
