@@ -277,6 +277,17 @@ fn serve_until<T>(map: &mut Map, backend: Backend, client: JoinHandle<T>) -> T {
     client.join().expect("client panicked")
 }
 
+/// Runs the loop (passes of at most 10 ms) until `done`, at most `passes` times.
+fn run_until(map: &mut Map, backend: Backend, passes: usize, done: impl Fn(&Map) -> bool) {
+    for _ in 0..passes {
+        if done(map) {
+            break;
+        }
+        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
+            .expect("loop failed");
+    }
+}
+
 /// A line client: `say` writes, `line` reads one CRLF line.
 struct LineClient {
     stream: TcpStream,
@@ -455,13 +466,7 @@ fn the_client_role_talks_to_a_generated_server(backend: Backend) {
     };
     map.connect(&Addr::Inet(addr), echo::ClientChannel::new(pinger))
         .unwrap();
-    for _ in 0..3_000 {
-        if map.len() == 1 {
-            break;
-        }
-        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
-            .expect("loop failed");
-    }
+    run_until(&mut map, backend, 3_000, |m| m.len() == 1);
     assert_eq!(map.len(), 1, "client and served channels are closed");
     let got = got.borrow();
     let got: Vec<&[u8]> = got.iter().map(Vec::as_slice).collect();
@@ -500,13 +505,7 @@ fn a_refused_connection_tells_on_close_why(backend: Backend) {
     };
     map.connect(&Addr::Inet(port), echo::ClientChannel::new(client))
         .unwrap();
-    for _ in 0..500 {
-        if map.is_empty() {
-            break;
-        }
-        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
-            .expect("loop failed");
-    }
+    run_until(&mut map, backend, 500, |m| m.is_empty());
     assert!(map.is_empty(), "the refused channel is closed");
     assert_eq!(
         *reason.borrow(),
@@ -612,13 +611,7 @@ fn the_client_expects_a_message_with_parameters(backend: Backend) {
     };
     map.connect(&Addr::Inet(addr), blob::ClientChannel::new(loader))
         .unwrap();
-    for _ in 0..3_000 {
-        if map.len() == 1 {
-            break;
-        }
-        map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
-            .expect("loop failed");
-    }
+    run_until(&mut map, backend, 3_000, |m| m.len() == 1);
     assert_eq!(map.len(), 1, "client and served channels are closed");
     assert_eq!(
         *got.borrow(),
@@ -688,13 +681,7 @@ fn the_client_narrows_the_next_server_message(backend: Backend) {
         };
         map.connect(&Addr::Inet(addr), kv::ClientChannel::new(client))
             .unwrap();
-        for _ in 0..3_000 {
-            if map.len() == 1 {
-                break;
-            }
-            map.run_with(Some(Duration::from_millis(10)), backend, Some(1))
-                .expect("loop failed");
-        }
+        run_until(&mut map, backend, 3_000, |m| m.len() == 1);
         assert_eq!(map.len(), 1, "the client channel is closed");
         let seen = seen.borrow();
         if expect_found {

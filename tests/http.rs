@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use asyncore_runtime::Backend;
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{noise, run_named, Finished, Proc, TempDir, HANG_GUARD};
 
 // ===== peers, processes and files =====
 
@@ -57,54 +57,6 @@ fn have_curl() -> bool {
 fn have_wrk() -> bool {
     // `wrk --version` prints its banner and exits 1.
     support::require_peer("wrk", runs("wrk", &["--version"], "wrk "))
-}
-
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("asyncore-http-{what}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `name` (a relative path, directories created) and returns its path.
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create a directory");
-        }
-        std::fs::write(&path, content).expect("write a test file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Bytes that look like nothing in particular: a fixed pseudo-random sequence.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 56) as u8
-        })
-        .collect()
 }
 
 /// The files of the document root, with their content types.
@@ -191,18 +143,12 @@ fn stop(server: Proc) -> Finished {
     support::stop_server(server)
 }
 
-/// Runs `cmd` to its end (killed, and the test failed, after `HANG_GUARD`).
-fn run(name: &str, cmd: Command) -> Finished {
-    let mut p = Proc::spawn(name, cmd);
-    p.finish(HANG_GUARD)
-}
-
 /// Runs curl with `args` (plus `--silent --show-error`) and returns what it left.
 fn curl(args: &[&str]) -> Finished {
     let mut cmd = Command::new("curl");
     cmd.args(["--silent", "--show-error", "--max-time", "20"])
         .args(args);
-    run("curl", cmd)
+    run_named("curl", cmd)
 }
 
 /// `curl -w '%{http_code} %{content_type}' -o FILE URL`: status, content type and the
@@ -273,25 +219,7 @@ impl Conn {
 
     /// Reads more; false at the end of input (or a reset: the server closed).
     fn fill(&mut self, deadline: Instant) -> bool {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return true;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "no response from http-server within {HANG_GUARD:?}; have {}",
-                        show(&self.buf)
-                    );
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
+        support::read_more(&mut self.stream, &mut self.buf, deadline, "http-server")
     }
 
     /// The next whole final response (interim `1xx` ones are skipped), or `None` if the
@@ -448,7 +376,7 @@ fn curl_gets_files_byte_exact_with_their_content_types_and_heads() {
         return;
     }
     let site = Site::new("get");
-    let out = TempDir::new("get-out");
+    let out = TempDir::new("http-get-out");
     let (server, addr) = start_server(
         Backend::default(),
         Some(&site.root()),
@@ -522,7 +450,7 @@ fn curl_posts_to_echo_with_a_length_and_chunked() {
     if !have_curl() {
         return;
     }
-    let files = TempDir::new("post");
+    let files = TempDir::new("http-post");
     let small = files.file("small.bin", &noise(3000, 5));
     let large = files.file("large.bin", &noise(700_000, 6));
     let over = files.file("over.bin", &noise(1_100_000, 7));
@@ -577,7 +505,7 @@ fn curl_posts_to_echo_with_a_length_and_chunked() {
         .args(["-w", "%{http_code}", "--data-binary", &data])
         .args(["-H", "Transfer-Encoding: chunked", &url]);
     // curl may see the close before it has sent the whole body: only the status counts.
-    let done = run("curl", cmd);
+    let done = run_named("curl", cmd);
     assert_eq!(done.stdout.join(""), "413", "{}", done.transcript());
     witness(addr);
     stop(server);
@@ -589,7 +517,7 @@ fn curl_reuses_one_connection_for_several_urls() {
         return;
     }
     let site = Site::new("reuse");
-    let out = TempDir::new("reuse-out");
+    let out = TempDir::new("http-reuse-out");
     let (server, addr) = start_server(Backend::default(), Some(&site.root()), &[]);
     let names = ["index.html", "big.bin", "notes.txt", "missing", "logo.png"];
     let mut args: Vec<String> = vec!["--verbose".into()];
@@ -685,7 +613,7 @@ fn path_traversal_never_leaves_the_root() {
         return;
     }
     let site = Site::new("traversal");
-    let out = TempDir::new("traversal-out");
+    let out = TempDir::new("http-traversal-out");
     let saved = out.path().join("body");
     let (server, addr) = start_server(Backend::default(), Some(&site.root()), &[]);
     let base = format!("http://{addr}");
@@ -823,7 +751,7 @@ fn wrk_gets_only_2xx_without_socket_errors() {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t1", "-c10", "-d3s", "--timeout", "5s"])
         .arg(format!("http://{addr}/"));
-    let done = run("wrk", cmd);
+    let done = run_named("wrk", cmd);
     assert!(done.success(), "{}", done.transcript());
     let text = done.stdout.join("\n");
     // "N requests in 3.00s, M read"

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use asyncore_examples::http_client::{HttpClient, HttpRequest, HttpResponse};
 use asyncore_runtime::Backend;
 
-use support::{Proc, HANG_GUARD};
+use support::{Proc, TempDir, HANG_GUARD};
 
 /// What the client is given as its own timeout in the tests: long enough for a debug
 /// build on a busy machine, shorter than the hang guard.
@@ -86,29 +86,6 @@ fn client(addr: SocketAddr, backend: Backend) -> HttpClient {
     HttpClient::new(addr)
         .backend(backend)
         .timeout(CLIENT_TIMEOUT)
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "asyncore-http-client-{what}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A free port of 127.0.0.1 (bound, read, released: another process may take it).
@@ -185,8 +162,8 @@ impl Nginx {
     /// `text.txt`. `None` (the test returns) when nginx is missing.
     fn start() -> Option<Nginx> {
         let binary = have_nginx()?;
-        let dir = TempDir::new("nginx");
-        let root = dir.0.join("root");
+        let dir = TempDir::new("http-client-nginx");
+        let root = dir.path().join("root");
         std::fs::create_dir_all(&root).expect("create the nginx root");
         std::fs::write(root.join("small.txt"), SMALL).expect("write small.txt");
         std::fs::write(root.join("big.bin"), big_file()).expect("write big.bin");
@@ -195,7 +172,7 @@ impl Nginx {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let d = dir.0.display();
+            let d = dir.path().display();
             let conf = format!(
                 "daemon off;\n\
                  master_process off;\n\
@@ -223,15 +200,15 @@ impl Nginx {
                    }}\n\
                  }}\n"
             );
-            let conf_path = dir.0.join("nginx.conf");
+            let conf_path = dir.path().join("nginx.conf");
             std::fs::write(&conf_path, conf).expect("write nginx.conf");
             let mut cmd = Command::new(&binary);
             cmd.arg("-p")
-                .arg(&dir.0)
+                .arg(dir.path())
                 .arg("-c")
                 .arg(&conf_path)
                 .arg("-e")
-                .arg(dir.0.join("error.log"));
+                .arg(dir.path().join("error.log"));
             let mut proc = Proc::spawn(&format!("nginx :{port}"), cmd);
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             if wait_accepting(addr, &mut proc) {
@@ -242,7 +219,7 @@ impl Nginx {
                 });
             }
             let out = proc.finish(Duration::from_secs(5));
-            let log = std::fs::read_to_string(dir.0.join("error.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
             last = format!("{}\n--- error.log ---\n{log}", out.transcript());
         }
         panic!("nginx did not start\n{last}");
@@ -252,7 +229,7 @@ impl Nginx {
     fn access_log(&self) -> Vec<Vec<String>> {
         // nginx writes each line as the request ends; give it a moment.
         std::thread::sleep(Duration::from_millis(100));
-        std::fs::read_to_string(self.dir.0.join("access.log"))
+        std::fs::read_to_string(self.dir.path().join("access.log"))
             .unwrap_or_default()
             .lines()
             .map(|l| l.split(' ').map(str::to_string).collect())

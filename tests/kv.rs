@@ -29,7 +29,7 @@ use std::time::Duration;
 use asyncore_examples::kv::{exchange, Reply, Request};
 use asyncore_runtime::Backend;
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, HANG_GUARD};
 
 /// Starts kv-server on 127.0.0.1:0 with `backend`.
 fn start_kv(backend: Backend) -> (Proc, SocketAddr) {
@@ -44,18 +44,6 @@ fn stop(server: Proc) -> Finished {
 /// Runs `program args` with `input` on its standard input; see [`support::run_raw`].
 fn run_raw(program: &PathBuf, args: &[String], input: &[u8]) -> (i32, Vec<u8>, String) {
     support::run_raw(program, args, input)
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 // ===== the command-line client =====

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use asyncore_examples::memcache_client::{exchange, Command as McCommand, Response};
 use asyncore_runtime::Backend;
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, HANG_GUARD};
 
 // ===== peers and processes =====
 
@@ -930,18 +930,6 @@ impl Witness {
         let want = format!("{}\r\n", self.n);
         self.exchange(b"incr witness 1\r\n", want.as_bytes(), after);
     }
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Whether `reply` is made of memcached error lines only.

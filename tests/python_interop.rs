@@ -26,7 +26,7 @@ use std::time::Duration;
 use asyncore_runtime::{Addr, Backend, Channel, Dispatcher, Error, Map, Result};
 use rustix::process::Signal;
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, HANG_GUARD};
 
 /// `true` if Python 3 with `module` is there; otherwise skips (or fails, when peers are
 /// required).
@@ -346,19 +346,6 @@ impl Dispatcher for EchoClient {
         ch.close();
         Err(err)
     }
-}
-
-/// Deterministic bytes that are not periodic over any short span (xorshift).
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn client_channel_with_python_server(backend: Backend) {

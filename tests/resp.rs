@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use asyncore_examples::resp_client::{run_script, split_args, Reply};
 use asyncore_runtime::{Addr, Backend};
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, HANG_GUARD};
 
 /// Only a guard against hanging: redis-benchmark against a debug build on a busy
 /// 2-core machine.
@@ -156,50 +156,14 @@ fn ping(addr: SocketAddr) -> bool {
 /// Runs `program args` with `input` on its standard input; its output once it exits
 /// (killed, and the test failed, after `guard`).
 fn run_with_input(program: &str, args: &[String], input: &[u8], guard: Duration) -> Finished {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_thread = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + guard;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{program} {args:?} still running after {guard:?}; killed it");
-            }
-            Err(e) => panic!("cannot wait for {program}: {e}"),
-        }
-    };
-    let _ = writer.join();
-    let stdout = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
+    let (status, stdout, stderr) = support::run_with_input(program, args, input, guard);
     Finished {
         status,
-        stdout: stdout.lines().map(str::to_string).collect(),
-        stderr,
+        stdout: String::from_utf8_lossy(&stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
 
@@ -858,18 +822,6 @@ impl Witness {
             "the witness connection after {after}"
         );
     }
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 on_every_backend!(bad_input_gets_an_error_or_a_close_and_others_are_served);

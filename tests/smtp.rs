@@ -22,16 +22,16 @@
 mod backends;
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use asyncore_examples::smtp_client::{normalize_line_ends, send_mail, Options, SendError};
 use asyncore_runtime::{Addr, Backend};
 
-use support::{Finished, Proc, HANG_GUARD};
+use support::{noise, run_named, Finished, Proc, TempDir, HANG_GUARD};
 
 // ===== peers, processes and directories =====
 
@@ -61,59 +61,16 @@ fn have_smtpd() -> bool {
     )
 }
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("asyncore-smtp-{what}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `name` in the directory and returns its path.
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).expect("write a test file");
-        path
-    }
-
-    /// The names of the files in the directory, sorted.
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .expect("list the directory")
-            .map(|e| e.expect("a directory entry").file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// The stored messages (`*.eml`), in queue id order (the order they were taken).
-    fn messages(&self) -> Vec<(String, Vec<u8>)> {
-        self.names()
-            .into_iter()
-            .filter(|n| n.ends_with(".eml"))
-            .map(|n| {
-                let data = std::fs::read(self.0.join(&n)).expect("read a stored message");
-                (n.trim_end_matches(".eml").to_string(), data)
-            })
-            .collect()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The messages stored in `dir` (`*.eml`), in queue id order (the order they were taken).
+fn messages(dir: &TempDir) -> Vec<(String, Vec<u8>)> {
+    dir.names()
+        .into_iter()
+        .filter(|n| n.ends_with(".eml"))
+        .map(|n| {
+            let data = std::fs::read(dir.path().join(&n)).expect("read a stored message");
+            (n.trim_end_matches(".eml").to_string(), data)
+        })
+        .collect()
 }
 
 /// Starts smtp-server on 127.0.0.1:0 with `backend`, storing in `maildir` if given.
@@ -130,12 +87,6 @@ fn start_server(backend: Backend, maildir: Option<&Path>, extra: &[&str]) -> (Pr
 /// SIGINT the server; it must exit 0 and must not have panicked.
 fn stop(server: Proc) -> Finished {
     support::stop_server(server)
-}
-
-/// Runs `cmd` to its end (killed, and the test failed, after `HANG_GUARD`).
-fn run(name: &str, cmd: Command) -> Finished {
-    let mut p = Proc::spawn(name, cmd);
-    p.finish(HANG_GUARD)
 }
 
 /// The queue id in a `250 ... queued as ID` line of `lines`.
@@ -196,25 +147,7 @@ impl Raw {
 
     /// Reads more; false at end of input (or a reset: the server closed).
     fn fill(&mut self, deadline: Instant) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return true;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "no reply from smtp-server within {HANG_GUARD:?}; have {}",
-                        show(&self.buf)
-                    );
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
+        support::read_more(&mut self.stream, &mut self.buf, deadline, "smtp-server")
     }
 
     /// The next whole reply, or `None` if the server closed first.
@@ -304,19 +237,6 @@ fn witness_message(n: usize) -> String {
     format!("Subject: witness {n}\r\n\r\nstill served\r\n")
 }
 
-/// Bytes that look nothing like SMTP: a fixed pseudo-random sequence.
-fn garbage(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 56) as u8
-        })
-        .collect()
-}
-
 // ===== swaks =====
 
 /// The DATA template given to swaks: headers, then its `%BODY%` token, no final newline.
@@ -351,8 +271,8 @@ fn swaks_delivers_byte_exact_messages_pipelined_or_not() {
     if !have_swaks() {
         return;
     }
-    let maildir = TempDir::new("swaks-maildir");
-    let files = TempDir::new("swaks-files");
+    let maildir = TempDir::new("smtp-swaks-maildir");
+    let files = TempDir::new("smtp-swaks-files");
     let data = files.file("data.txt", SWAKS_DATA);
     let body = files.file("body.txt", SWAKS_BODY);
     let (server, addr) = start_server(Backend::default(), Some(maildir.path()), &[]);
@@ -371,7 +291,7 @@ fn swaks_delivers_byte_exact_messages_pipelined_or_not() {
         if pipeline {
             cmd.arg("--pipeline");
         }
-        let out = run("swaks", cmd);
+        let out = run_named("swaks", cmd);
         assert!(out.success(), "swaks failed\n{}", out.transcript());
         let lines = &out.stdout;
         // swaks shows the EHLO reply, and with --pipeline the commands it sent before
@@ -408,7 +328,7 @@ fn swaks_delivers_byte_exact_messages_pipelined_or_not() {
         ids.push(id[0].clone());
     }
     stop(server);
-    let stored = maildir.messages();
+    let stored = messages(&maildir);
     let names: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ids, "one file per message, named by its queue id");
     for (id, data) in &stored {
@@ -477,8 +397,8 @@ fn smtplib_sends_byte_exact_messages_and_gets_each_refusal() {
     if !have_smtplib() {
         return;
     }
-    let maildir = TempDir::new("smtplib-maildir");
-    let files = TempDir::new("smtplib-files");
+    let maildir = TempDir::new("smtp-smtplib-maildir");
+    let files = TempDir::new("smtp-smtplib-files");
     files.file("plain.eml", PLAIN);
     files.file("dots.eml", DOTS);
     files.file("8bit.eml", EIGHT_BIT);
@@ -491,7 +411,7 @@ fn smtplib_sends_byte_exact_messages_and_gets_each_refusal() {
         Some(maildir.path()),
         &["--max-size", "4096"],
     );
-    let out = run(
+    let out = run_named(
         "python3 smtplib",
         support::python_script(
             SMTPLIB_SCRIPT,
@@ -533,7 +453,7 @@ fn smtplib_sends_byte_exact_messages_and_gets_each_refusal() {
     );
     let witness_id = witness(addr, 1);
     stop(server);
-    let stored = maildir.messages();
+    let stored = messages(&maildir);
     let want: Vec<Vec<u8>> = vec![
         PLAIN.to_vec(),
         DOTS.to_vec(),
@@ -571,8 +491,8 @@ fn client_expected() -> Vec<u8> {
 
 #[test]
 fn smtp_client_library_and_program_deliver_byte_exact_to_smtp_server() {
-    let maildir = TempDir::new("client-maildir");
-    let files = TempDir::new("client-files");
+    let maildir = TempDir::new("smtp-client-maildir");
+    let files = TempDir::new("smtp-client-files");
     let (server, addr) = start_server(
         Backend::default(),
         Some(maildir.path()),
@@ -660,7 +580,7 @@ fn smtp_client_library_and_program_deliver_byte_exact_to_smtp_server() {
     cmd.args(["--connect", &addr.to_string(), "--from", "p@example.org"])
         .args(["--to", "q1@example.org", "--to=q2@example.org"])
         .arg(&file);
-    let out = run("smtp-client", cmd);
+    let out = run_named("smtp-client", cmd);
     assert!(out.success(), "smtp-client failed\n{}", out.transcript());
     assert_eq!(out.stdout.len(), 1, "{}", out.transcript());
     assert!(out.stdout[0].starts_with("250 2.0.0 Ok: queued as "));
@@ -669,7 +589,7 @@ fn smtp_client_library_and_program_deliver_byte_exact_to_smtp_server() {
     cmd.args(["--connect", &addr.to_string(), "--from", "p@example.org"])
         .args(["--to", "nobody"])
         .arg(&file);
-    let out = run("smtp-client", cmd);
+    let out = run_named("smtp-client", cmd);
     assert_eq!(out.status.code(), Some(1), "{}", out.transcript());
     assert!(
         out.stderr.contains("RCPT TO:<nobody>: 553 5.1.3"),
@@ -678,7 +598,7 @@ fn smtp_client_library_and_program_deliver_byte_exact_to_smtp_server() {
     );
     let mut cmd = Command::new(&bin);
     cmd.args(["--connect", &addr.to_string(), "--to", "q@example.org"]);
-    let out = run("smtp-client", cmd);
+    let out = run_named("smtp-client", cmd);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -687,7 +607,7 @@ fn smtp_client_library_and_program_deliver_byte_exact_to_smtp_server() {
     );
 
     stop(server);
-    let stored = maildir.messages();
+    let stored = messages(&maildir);
     let mut names: Vec<String> = stored.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     ids.sort();
@@ -729,7 +649,7 @@ fn smtp_client_delivers_to_python_smtpd() {
     if !have_smtpd() {
         return;
     }
-    let dir = TempDir::new("smtpd");
+    let dir = TempDir::new("smtp-smtpd");
     let mut smtpd = Proc::spawn(
         "python3 smtpd",
         support::python_script(SMTPD_SCRIPT, [dir.path()]),
@@ -771,7 +691,7 @@ fn smtp_client_delivers_to_python_smtpd() {
     cmd.args(["--connect", &addr.to_string(), "--from", "s@example.org"])
         .args(["--to", "refuse@example.org"])
         .arg(&file);
-    let out = run("smtp-client", cmd);
+    let out = run_named("smtp-client", cmd);
     assert_eq!(out.status.code(), Some(1), "{}", out.transcript());
     assert!(
         out.stderr
@@ -784,7 +704,7 @@ fn smtp_client_delivers_to_python_smtpd() {
     cmd.args(["--connect", &addr.to_string(), "--from", ""])
         .args(["--to", "r3@example.org", "--no-pipelining"])
         .arg(&ok);
-    let out = run("smtp-client", cmd);
+    let out = run_named("smtp-client", cmd);
     assert!(out.success(), "{}", out.transcript());
     assert_eq!(out.stdout, ["250 OK"]);
     assert_eq!(
@@ -815,7 +735,7 @@ fn without_maildir_messages_are_counted_and_dropped() {
 
 #[test]
 fn a_message_that_cannot_be_stored_gets_451_and_the_session_goes_on() {
-    let maildir = TempDir::new("gone-maildir");
+    let maildir = TempDir::new("smtp-gone-maildir");
     let (server, addr) = start_server(Backend::default(), Some(maildir.path()), &[]);
     std::fs::remove_dir_all(maildir.path()).expect("remove the maildir");
     let mut c = Raw::connect(addr);
@@ -839,7 +759,7 @@ fn a_message_that_cannot_be_stored_gets_451_and_the_session_goes_on() {
 // ===== bad input =====
 
 fn bad_input_gets_the_right_reply_or_a_close(backend: Backend) {
-    let maildir = TempDir::new("bad-maildir");
+    let maildir = TempDir::new("smtp-bad-maildir");
     let (server, addr) = start_server(backend, Some(maildir.path()), &["--max-size", "100000"]);
     let mut witnesses = Vec::new();
 
@@ -934,7 +854,7 @@ fn bad_input_gets_the_right_reply_or_a_close(backend: Backend) {
     // Garbage: only 500/501/503 replies, then QUIT still works.
     for seed in 1..=3 {
         let mut c = Raw::connect(addr);
-        let mut bytes = garbage(20_000, seed);
+        let mut bytes = noise(20_000, seed);
         bytes.extend_from_slice(b"\r\nQUIT\r\n");
         c.send(&bytes);
         let replies = c.expect_close("garbage");
@@ -969,7 +889,7 @@ fn bad_input_gets_the_right_reply_or_a_close(backend: Backend) {
     witnesses.push(witness(addr, 6));
 
     stop(server);
-    let stored = maildir.messages();
+    let stored = messages(&maildir);
     let names: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, witnesses, "only the witnesses' messages are stored");
     for (n, (id, data)) in [1, 2, 3, 4, 5, 5, 6].iter().zip(&stored) {

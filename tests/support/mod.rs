@@ -487,13 +487,27 @@ pub fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool
 /// Runs `program args` with `input` on its standard input: its exit code, standard output
 /// and standard error once it exits (killed, and the test failed, after [`HANG_GUARD`]).
 pub fn run_raw(program: &PathBuf, args: &[String], input: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut child = Command::new(program)
+    let (status, stdout, stderr) = run_with_input(program, args, input, HANG_GUARD);
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    (status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Runs `program args` with `input` on its standard input: its exit status, standard
+/// output and standard error once it exits (killed, and the test failed, after `guard`).
+pub fn run_with_input<P: AsRef<std::ffi::OsStr>>(
+    program: P,
+    args: &[String],
+    input: &[u8],
+    guard: Duration,
+) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+    let name = program.as_ref().to_string_lossy().into_owned();
+    let mut child = Command::new(program.as_ref())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -511,7 +525,7 @@ pub fn run_raw(program: &PathBuf, args: &[String], input: &[u8]) -> (i32, Vec<u8
         let _ = stderr.read_to_end(&mut b);
         b
     });
-    let deadline = Instant::now() + HANG_GUARD;
+    let deadline = Instant::now() + guard;
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
@@ -519,16 +533,125 @@ pub fn run_raw(program: &PathBuf, args: &[String], input: &[u8]) -> (i32, Vec<u8
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "{} {args:?} still running after {HANG_GUARD:?}; killed it",
-                    program.display()
-                );
+                panic!("{name} {args:?} still running after {guard:?}; killed it");
             }
-            Err(e) => panic!("cannot wait for {}: {e}", program.display()),
+            Err(e) => panic!("cannot wait for {name}: {e}"),
         }
     };
     let _ = writer.join();
     let stdout = out_thread.join().unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    (status.code().unwrap_or(-1), stdout, stderr)
+    let stderr = err_thread.join().unwrap_or_default();
+    (status, stdout, stderr)
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory named after `tag`, the process and a counter.
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("asyncore-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// Writes `name` (a relative path, directories created) and returns its path.
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create a directory");
+        }
+        std::fs::write(&path, content).expect("write a test file");
+        path
+    }
+
+    /// The names of the files in the directory, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .expect("list the directory")
+            .map(|e| e.expect("a directory entry").file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `cmd` (named `name` in failures) to its end, failing the test after
+/// [`HANG_GUARD`].
+pub fn run_named(name: &str, cmd: Command) -> Finished {
+    let mut p = Proc::spawn(name, cmd);
+    p.finish(HANG_GUARD)
+}
+
+/// `len` bytes that look like nothing in particular (a linear congruential sequence).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// `len` pseudo-random bytes (xorshift), the same for the same seed.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Reads once more from `stream` into `buf`, waiting through read timeouts until
+/// `deadline` (then the test fails, naming `server` and showing what came); false at the
+/// end of input or on a reset (the server closed).
+pub fn read_more(
+    stream: &mut std::net::TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    server: &str,
+) -> bool {
+    use std::io::ErrorKind;
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return true;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let have = &buf[..buf.len().min(600)];
+                assert!(
+                    Instant::now() < deadline,
+                    "nothing from {server} within {HANG_GUARD:?}; have {}",
+                    have.escape_ascii()
+                );
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
