@@ -252,6 +252,12 @@ fn server_role(p: &Protocol) -> TokenStream {
             _ => None,
         })
         .collect();
+    // Only a protocol whose client messages take parameters hands them to the decoder.
+    let set_params = if received.iter().any(|&mi| !p.messages[mi].params.is_empty()) {
+        quote!(io.set_params(&params);)
+    } else {
+        quote!()
+    };
     let policies = &p.policies;
     let oversize = action(&policies.oversize, term);
     let unknown = action(&policies.unknown, term);
@@ -377,7 +383,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
-                            io.set_params(&params);
+                            #set_params
                             match next {
                                 ::core::option::Option::Some(s) => *state = s,
                                 ::core::option::Option::None => { io.close_when_done(ch); break; }
