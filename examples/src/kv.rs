@@ -124,36 +124,19 @@ fn lock(store: &SharedKvStore) -> MutexGuard<'_, KvStore> {
 #[derive(Debug)]
 pub struct KvConnection {
     store: SharedKvStore,
-    /// The loop pass of the read being answered, and the reply bytes queued in it.
-    pass: u64,
-    queued: usize,
 }
 
 impl KvConnection {
     /// A connection to `store`.
     pub fn new(store: SharedKvStore) -> KvConnection {
-        KvConnection {
-            store,
-            pass: u64::MAX,
-            queued: 0,
-        }
+        KvConnection { store }
     }
+}
 
-    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`], counting the replies
-    /// queued during this read (one read is answered within one loop pass) and those the
-    /// channel has not sent yet; counts it if so.
-    fn fits(&mut self, cx: &mut kv::ServerCx<'_, '_>, size: usize) -> bool {
-        let pass = cx.channel().map().passes();
-        if pass != self.pass {
-            self.pass = pass;
-            self.queued = 0;
-        }
-        if self.queued + cx.channel().pending_output() + size > OUTPUT_LIMIT {
-            return false;
-        }
-        self.queued += size;
-        true
-    }
+/// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`] with the replies already
+/// waiting to be sent (those of this read included).
+fn fits(cx: &kv::ServerCx<'_, '_>, size: usize) -> bool {
+    cx.waiting_output() + size <= OUTPUT_LIMIT
 }
 
 #[dispatcher(protocol = kv, role = server)]
@@ -168,7 +151,7 @@ impl KvConnection {
         let store = self.store.clone();
         let store = lock(&store);
         match store.get(msg.key) {
-            Some(value) if self.fits(cx, value.len() + 5) => cx.send(kv::Found { value }),
+            Some(value) if fits(cx, value.len() + 5) => cx.send(kv::Found { value }),
             Some(_) => {
                 // Too much unread output: this client does not keep up.
                 cx.close();
@@ -302,10 +285,8 @@ impl KvClient {
 
     /// Queues requests while the output is under the window.
     fn pump(&mut self, cx: &mut kv::ClientCx<'_, '_>) -> Result {
-        // What this call queued, plus what the channel has not sent yet.
-        let mut queued = 0;
         let mut gets = self.waiting.iter().filter(|&&g| g).count();
-        while queued + cx.channel().pending_output() < SEND_WINDOW {
+        while cx.waiting_output() < SEND_WINDOW {
             let Some(req) = self.to_send.front() else {
                 break;
             };
@@ -317,20 +298,11 @@ impl KvClient {
                 break;
             };
             gets += usize::from(is_get);
-            queued += match &req {
-                Request::Get(key) => {
-                    cx.send(kv::Get { key })?;
-                    5 + key.len()
-                }
-                Request::Put(key, value) => {
-                    cx.send(kv::Put { key, value })?;
-                    7 + key.len() + value.len()
-                }
-                Request::Del(key) => {
-                    cx.send(kv::Del { key })?;
-                    5 + key.len()
-                }
-            };
+            match &req {
+                Request::Get(key) => cx.send(kv::Get { key })?,
+                Request::Put(key, value) => cx.send(kv::Put { key, value })?,
+                Request::Del(key) => cx.send(kv::Del { key })?,
+            }
             self.waiting.push_back(is_get);
         }
         if self.to_send.is_empty() && self.waiting.is_empty() {

@@ -362,7 +362,6 @@ impl MemcacheClient {
     /// fewer than [`RETRIEVALS_IN_FLIGHT`] retrievals are unanswered (all of them when no
     /// reply is awaited, as no reply would come to send the rest).
     fn pump(&mut self, cx: &mut ClientCx<'_, '_>) -> Result {
-        let mut queued = 0;
         while !self.to_send.is_empty() {
             if self.quit_sent {
                 self.to_send.clear();
@@ -378,7 +377,7 @@ impl MemcacheClient {
                     .to_send
                     .front()
                     .is_some_and(|c| c.expect == Expect::UntilEnd);
-                if queued + cx.channel().pending_output() >= SEND_WINDOW
+                if cx.waiting_output() >= SEND_WINDOW
                     || (next_retrieves && retrievals >= RETRIEVALS_IN_FLIGHT)
                 {
                     break;
@@ -387,7 +386,6 @@ impl MemcacheClient {
             let Some(cmd) = self.to_send.pop_front() else {
                 break;
             };
-            queued += cmd.bytes.len();
             if let Some(r) = cmd.with_message(|msg| cx.send(msg)) {
                 r?;
                 self.sent(cmd);

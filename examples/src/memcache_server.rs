@@ -469,9 +469,6 @@ pub struct Connection {
     store: SharedStore,
     /// Counted in `curr_connections` (from `on_open` until dropped).
     counted: bool,
-    /// The loop pass of the read being answered, and the reply bytes queued in it.
-    pass: u64,
-    queued: usize,
 }
 
 impl Connection {
@@ -480,25 +477,13 @@ impl Connection {
         Connection {
             store,
             counted: false,
-            pass: u64::MAX,
-            queued: 0,
         }
     }
 
-    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`], counting the replies
-    /// queued during this read (one read is answered within one loop pass) and those the
-    /// channel has not sent yet; counts it if so.
-    fn fits(&mut self, cx: &mut ServerCx<'_, '_>, size: usize) -> bool {
-        let pass = cx.channel().map().passes();
-        if pass != self.pass {
-            self.pass = pass;
-            self.queued = 0;
-        }
-        if self.queued + cx.channel().pending_output() + size > OUTPUT_LIMIT {
-            return false;
-        }
-        self.queued += size;
-        true
+    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`] with the replies
+    /// already waiting to be sent (those of this read included).
+    fn fits(&self, cx: &ServerCx<'_, '_>, size: usize) -> bool {
+        cx.waiting_output() + size <= OUTPUT_LIMIT
     }
 }
 

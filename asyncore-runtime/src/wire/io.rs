@@ -284,6 +284,12 @@ impl<'c, 'a> Cx<'c, 'a> {
         *self.closing = true;
     }
 
+    /// The reply bytes waiting to be sent: those gathered here and those in the channel's
+    /// output buffer.
+    pub fn waiting(&self) -> usize {
+        self.out.len() + self.ch.pending_output()
+    }
+
     /// Whether [`close`](Self::close) was called.
     pub fn is_closing(&self) -> bool {
         *self.closing

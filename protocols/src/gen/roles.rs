@@ -311,6 +311,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             /// The state the connection is in (before the current message's transition).
             pub fn state(&self) -> State { self.state }
+            /// The reply bytes waiting to be sent, those of this read included: what a
+            /// handler checks before it queues a large reply.
+            pub fn waiting_output(&self) -> usize { self.inner.waiting() }
             /// The channel, for anything else: timers, its address, closing it.
             pub fn channel(&mut self) -> &mut ::asyncore_runtime::Channel<'a> { self.inner.channel() }
             /// Closes the connection once the queued replies are sent.
@@ -631,6 +634,8 @@ fn client_role(p: &Protocol) -> TokenStream {
             /// yet. A body that runs to the close of the connection is read as it comes
             /// with `expect_...(cx.buffered().max(1))`, one message per read.
             pub fn buffered(&self) -> usize { self.buffered }
+            /// The bytes waiting to be sent, those queued by this handler call included.
+            pub fn waiting_output(&self) -> usize { self.inner.waiting() }
             /// Whether the server may be in `state`.
             pub fn may_be_in(&self, state: State) -> bool { *self.states & state.bit() != 0 }
             /// The channel, for anything else.
