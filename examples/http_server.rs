@@ -86,13 +86,7 @@ fn main() {
          request body; keep-alive and pipelining. Without --root, / answers a short greeting.",
         &flags,
     );
-    let (server, config) = match config(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let (server, config) = cli::or_exit(PROGRAM, config(&args), 2);
     let config = Arc::new(config);
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
@@ -104,8 +98,5 @@ fn main() {
         counted.requests.load(Ordering::Relaxed),
         counted.connections.load(Ordering::Relaxed),
     );
-    if let Err(e) = result {
-        eprintln!("{PROGRAM}: {e}");
-        std::process::exit(1);
-    }
+    cli::or_exit(PROGRAM, result, 1);
 }

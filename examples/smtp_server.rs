@@ -96,13 +96,7 @@ fn main() {
          message is stored in --maildir, byte-exact after dot-unstuffing, or counted and dropped.",
         &flags,
     );
-    let (server, config) = match config(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let (server, config) = cli::or_exit(PROGRAM, config(&args), 2);
     let config = Arc::new(config);
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
@@ -115,8 +109,5 @@ fn main() {
         counted.bytes.load(Ordering::Relaxed),
         counted.connections.load(Ordering::Relaxed),
     );
-    if let Err(e) = result {
-        eprintln!("{PROGRAM}: {e}");
-        std::process::exit(1);
-    }
+    cli::or_exit(PROGRAM, result, 1);
 }

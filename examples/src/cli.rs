@@ -154,6 +154,25 @@ pub fn parse_or_exit(about: &str, flags: &[Flag]) -> Args {
     }
 }
 
+/// The value of `result`, or, on an error, `PROGRAM: error` on standard error and an exit
+/// with `code` (2 for bad arguments, 1 for a failure while running).
+///
+/// ```
+/// use asyncore_examples::cli::or_exit;
+///
+/// let n: u16 = or_exit("example", "42".parse::<u16>(), 2);
+/// assert_eq!(n, 42);
+/// ```
+pub fn or_exit<T, E: std::fmt::Display>(program: &str, result: Result<T, E>, code: i32) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::exit(code);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
