@@ -663,6 +663,41 @@ impl Cx {
         }
     }
 
+    /// Lowers `f:bytes[len]` into `slot`, given the length field `(slot, largest value, in
+    /// the message)`: the narrowness check (when `check_width`), the length marked as
+    /// derived from the bytes, and the op.
+    #[allow(clippy::too_many_arguments)]
+    fn counted_bytes(
+        &mut self,
+        l: &mut Lower<'_>,
+        f: &ast::Field,
+        len: &ast::Ident,
+        (len_slot, len_max, in_message): (u16, u64, bool),
+        slot: u16,
+        max: u64,
+        check_width: bool,
+    ) {
+        if check_width && len_max < max {
+            self.error(
+                Diagnostic::new(
+                    format!(
+                        "the length field `{}` is too narrow for the maximum {max} of `{}`: it holds at most {len_max}",
+                        len.name, f.name.name
+                    ),
+                    f.max.map_or(f.ty_span, |m| m.1),
+                )
+                .help("use a wider integer type for the length, or a smaller maximum"),
+            );
+        }
+        Self::mark_derived(l, len_slot, in_message, slot);
+        l.ops.push(Op::Bytes {
+            slot,
+            len: len_slot,
+            len_in_message: in_message,
+            max: max.min(MESSAGE_LIMIT) as u32,
+        });
+    }
+
     fn mark_derived(l: &mut Lower<'_>, slot: u16, in_message: bool, from: u16) {
         let fields: &mut Vec<FieldInfo> = if in_message {
             &mut l.fields
@@ -804,26 +839,8 @@ impl Cx {
                     Some((len_slot, _, in_message)) => Self::bytes_slot(l, len_slot, in_message),
                     None => Self::slot(l),
                 };
-                if let Some((len_slot, len_max, in_message)) = reference {
-                    if len_max < max && f.max.is_some() {
-                        self.error(
-                            Diagnostic::new(
-                                format!(
-                                    "the length field `{}` is too narrow for the maximum {max} of `{}`: it holds at most {len_max}",
-                                    len.name, f.name.name
-                                ),
-                                f.max.map_or(f.ty_span, |m| m.1),
-                            )
-                            .help("use a wider integer type for the length, or a smaller maximum"),
-                        );
-                    }
-                    Self::mark_derived(l, len_slot, in_message, slot);
-                    l.ops.push(Op::Bytes {
-                        slot,
-                        len: len_slot,
-                        len_in_message: in_message,
-                        max: max.min(MESSAGE_LIMIT) as u32,
-                    });
+                if let Some(length) = reference {
+                    self.counted_bytes(l, f, len, length, slot, max, f.max.is_some());
                 }
             }
             Type::Lines { .. } | Type::Repeat { .. } | Type::Until { .. } => {
@@ -1006,26 +1023,8 @@ impl Cx {
             Type::Bytes(len) => {
                 let max = need_max(self, "a run of bytes after `then`");
                 kind = FieldKind::Bytes;
-                if let Some((len_slot, len_max, in_message)) = self.reference(l, len, "length") {
-                    if len_max < max {
-                        self.error(
-                            Diagnostic::new(
-                                format!(
-                                    "the length field `{}` is too narrow for the maximum {max} of `{}`: it holds at most {len_max}",
-                                    len.name, f.name.name
-                                ),
-                                f.max.map_or(f.ty_span, |m| m.1),
-                            )
-                            .help("use a wider integer type for the length, or a smaller maximum"),
-                        );
-                    }
-                    Self::mark_derived(l, len_slot, in_message, slot);
-                    l.ops.push(Op::Bytes {
-                        slot,
-                        len: len_slot,
-                        len_in_message: in_message,
-                        max: max.min(MESSAGE_LIMIT) as u32,
-                    });
+                if let Some(length) = self.reference(l, len, "length") {
+                    self.counted_bytes(l, f, len, length, slot, max, true);
                 }
                 l.max = l.max.saturating_add(max);
             }
