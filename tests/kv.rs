@@ -29,7 +29,7 @@ use std::time::Duration;
 use asyncore_examples::kv::{exchange, Reply, Request};
 use asyncore_runtime::Backend;
 
-use support::{pseudo_random, Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, Witness, HANG_GUARD};
 
 /// Starts kv-server on 127.0.0.1:0 with `backend`.
 fn start_kv(backend: Backend) -> (Proc, SocketAddr) {
@@ -453,48 +453,33 @@ fn is_failed(f: &[u8]) -> bool {
     f.first() == Some(&0x84)
 }
 
-/// A connection that stays open through the bad input and must keep being served.
-struct Witness {
-    stream: TcpStream,
-    n: u64,
-}
-
-impl Witness {
-    fn new(addr: SocketAddr) -> Witness {
-        let stream = TcpStream::connect(addr).expect("connect the witness");
-        stream
-            .set_read_timeout(Some(HANG_GUARD))
-            .expect("read timeout");
-        Witness { stream, n: 0 }
-    }
-
-    /// Puts a new value and reads it back.
-    fn check(&mut self, after: &str) {
-        self.n += 1;
-        let value = format!("witness {}", self.n);
+/// A connection that must keep being served: puts a new value and reads it back.
+fn witness(addr: SocketAddr) -> Witness {
+    Witness::new(addr, |w, after| {
+        let value = format!("witness {}", w.n);
         let mut out = put(b"witness", value.as_bytes());
         out.extend(get(b"witness"));
-        self.stream
+        w.stream
             .write_all(&out)
             .unwrap_or_else(|e| panic!("witness write after {after}: {e}"));
         assert_eq!(
-            read_frame(&mut self.stream).as_deref(),
+            read_frame(&mut w.stream).as_deref(),
             Some(&[0x83][..]),
             "the witness's put after {after}"
         );
         assert_eq!(
-            read_frame(&mut self.stream),
+            read_frame(&mut w.stream),
             Some([&[0x81][..], value.as_bytes()].concat()),
             "the witness's get after {after}"
         );
-    }
+    })
 }
 
 on_every_backend!(bad_input_gets_failed_or_a_close_and_others_are_served);
 
 fn bad_input_gets_failed_or_a_close_and_others_are_served(backend: Backend) {
     let (server, addr) = start_kv(backend);
-    let mut witness = Witness::new(addr);
+    let mut witness = witness(addr);
     witness.check("the start");
 
     // A frame over the 1 MiB limit, and a length of 4 GiB: `Failed`, then a close.

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use asyncore_examples::memcache_client::{exchange, Command as McCommand, Response};
 use asyncore_runtime::Backend;
 
-use support::{pseudo_random, Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, Witness, HANG_GUARD};
 
 // ===== peers and processes =====
 
@@ -892,44 +892,15 @@ fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool) {
     support::send_bad(addr, bytes, hang_up)
 }
 
-/// A connection that stays open through the bad input and must keep being served.
-struct Witness {
-    stream: TcpStream,
-    n: u64,
-}
-
-impl Witness {
-    fn new(addr: SocketAddr) -> Witness {
-        let stream = TcpStream::connect(addr).expect("connect the witness");
-        stream
-            .set_read_timeout(Some(HANG_GUARD))
-            .expect("read timeout");
-        let mut w = Witness { stream, n: 0 };
-        w.exchange(b"set witness 0 0 1\r\n0\r\n", b"STORED\r\n", "the start");
-        w
-    }
-
-    fn exchange(&mut self, send: &[u8], want: &[u8], after: &str) {
-        self.stream
-            .write_all(send)
-            .unwrap_or_else(|e| panic!("witness write after {after}: {e}"));
-        let mut got = vec![0u8; want.len()];
-        self.stream
-            .read_exact(&mut got)
-            .unwrap_or_else(|e| panic!("witness read after {after}: {e}"));
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(want),
-            "the witness connection after {after}"
-        );
-    }
-
-    /// `incr` on its own counter: the reply must be the next number.
-    fn check(&mut self, after: &str) {
-        self.n += 1;
-        let want = format!("{}\r\n", self.n);
-        self.exchange(b"incr witness 1\r\n", want.as_bytes(), after);
-    }
+/// A connection that stays open through the bad input and must keep being served: `incr`
+/// on its own counter, whose reply must be the next number.
+fn witness(addr: SocketAddr) -> Witness {
+    let mut w = Witness::new(addr, |w, after| {
+        let want = format!("{}\r\n", w.n);
+        w.exchange(b"incr witness 1\r\n", want.as_bytes(), after);
+    });
+    w.exchange(b"set witness 0 0 1\r\n0\r\n", b"STORED\r\n", "the start");
+    w
 }
 
 /// Whether `reply` is made of memcached error lines only.
@@ -948,7 +919,7 @@ on_every_backend!(bad_input_gets_an_error_or_a_close_and_others_are_served);
 
 fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
     let (server, addr) = start_ours(backend);
-    let mut witness = Witness::new(addr);
+    let mut witness = witness(addr);
     witness.check("the start");
 
     // A command line over 2048 bytes, with or without its end: an error, then a close.

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use asyncore_examples::resp_client::{run_script, split_args, Reply};
 use asyncore_runtime::{Addr, Backend};
 
-use support::{pseudo_random, Finished, Proc, HANG_GUARD};
+use support::{pseudo_random, Finished, Proc, Witness, HANG_GUARD};
 
 /// Only a guard against hanging: redis-benchmark against a debug build on a busy
 /// 2-core machine.
@@ -790,45 +790,24 @@ fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool) {
     support::send_bad(addr, bytes, hang_up)
 }
 
-/// A connection that stays open through the bad input and must keep being served.
-struct Witness {
-    stream: TcpStream,
-    n: u64,
-}
-
-impl Witness {
-    fn new(addr: SocketAddr) -> Witness {
-        let stream = TcpStream::connect(addr).expect("connect the witness");
-        stream
-            .set_read_timeout(Some(HANG_GUARD))
-            .expect("read timeout");
-        Witness { stream, n: 0 }
-    }
-
-    /// INCR on its own counter: the reply must be the next number.
-    fn check(&mut self, after: &str) {
-        self.n += 1;
-        self.stream
-            .write_all(b"*2\r\n$4\r\nINCR\r\n$7\r\nwitness\r\n")
-            .unwrap_or_else(|e| panic!("witness write after {after}: {e}"));
-        let want = format!(":{}\r\n", self.n);
-        let mut got = vec![0u8; want.len()];
-        self.stream
-            .read_exact(&mut got)
-            .unwrap_or_else(|e| panic!("witness read after {after}: {e}"));
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            want,
-            "the witness connection after {after}"
+/// A connection that must keep being served: INCR on its own counter, whose reply must
+/// be the next number.
+fn witness(addr: SocketAddr) -> Witness {
+    Witness::new(addr, |w, after| {
+        let want = format!(":{}\r\n", w.n);
+        w.exchange(
+            b"*2\r\n$4\r\nINCR\r\n$7\r\nwitness\r\n",
+            want.as_bytes(),
+            after,
         );
-    }
+    })
 }
 
 on_every_backend!(bad_input_gets_an_error_or_a_close_and_others_are_served);
 
 fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
     let (server, addr) = start_resp_server(backend, &[]);
-    let mut witness = Witness::new(addr);
+    let mut witness = witness(addr);
     witness.check("the start");
 
     let too_long = "-ERR Protocol error: too big inline request\r\n";
@@ -964,7 +943,7 @@ fn maxmemory_refuses_writes_with_oom() {
 #[test]
 fn replies_over_the_output_limit_close_only_their_connection() {
     let (server, addr) = start_resp_server(Backend::Epoll, &["--output-limit", "64KiB"]);
-    let mut witness = Witness::new(addr);
+    let mut witness = witness(addr);
     let value = vec![b'v'; 10 * 1024];
     let set = run_script(
         &Addr::Inet(addr),

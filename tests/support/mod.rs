@@ -655,3 +655,50 @@ pub fn read_more(
         }
     }
 }
+
+/// A connection that stays open through a bad-input test and must keep being served:
+/// [`check`](Self::check) runs the protocol's own exchange, which counts in `n`.
+pub struct Witness {
+    /// The connection.
+    pub stream: std::net::TcpStream,
+    /// How many checks ran.
+    pub n: u64,
+    check: fn(&mut Witness, &str),
+}
+
+impl Witness {
+    /// Connects to `addr`; `check` is one exchange that must succeed (after `n` was
+    /// counted up).
+    pub fn new(addr: SocketAddr, check: fn(&mut Witness, &str)) -> Witness {
+        let stream = std::net::TcpStream::connect(addr).expect("connect the witness");
+        stream
+            .set_read_timeout(Some(HANG_GUARD))
+            .expect("read timeout");
+        Witness {
+            stream,
+            n: 0,
+            check,
+        }
+    }
+
+    /// The next check, after `after` (named in a failure).
+    pub fn check(&mut self, after: &str) {
+        self.n += 1;
+        (self.check)(self, after);
+    }
+
+    /// Sends `send` and expects exactly `want` back.
+    pub fn exchange(&mut self, send: &[u8], want: &[u8], after: &str) {
+        std::io::Write::write_all(&mut self.stream, send)
+            .unwrap_or_else(|e| panic!("witness write after {after}: {e}"));
+        let mut got = vec![0u8; want.len()];
+        self.stream
+            .read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("witness read after {after}: {e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "the witness connection after {after}"
+        );
+    }
+}
