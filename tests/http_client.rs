@@ -28,7 +28,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncore_examples::http_client::{HttpClient, HttpRequest, HttpResponse};
@@ -125,15 +125,7 @@ fn exited(proc: &Proc) -> bool {
 /// The nginx binary: `nginx` on the path, or Debian's `/usr/sbin/nginx`.
 fn nginx_binary() -> Option<PathBuf> {
     for candidate in ["nginx", "/usr/sbin/nginx"] {
-        let ok = Command::new(candidate)
-            .arg("-v")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok {
+        if support::runs_ok(candidate, "-v") {
             return Some(PathBuf::from(candidate));
         }
     }

@@ -27,7 +27,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use asyncore_examples::memcache_client::{exchange, Command as McCommand, Response};
@@ -37,20 +37,8 @@ use support::{pseudo_random, Finished, Proc, Witness, HANG_GUARD};
 
 // ===== peers and processes =====
 
-/// Whether `program arg` runs and exits 0.
-fn runs(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 fn have_memcached() -> bool {
-    support::require_peer("memcached", runs("memcached", "-V"))
+    support::require_peer("memcached", support::runs_ok("memcached", "-V"))
 }
 
 /// libmemcached's command-line tools, under the names Debian's `libmemcached-tools`
@@ -67,7 +55,7 @@ const TOOLS: [&str; 6] = [
 fn have_libmemcached_tools() -> bool {
     support::require_peer(
         "libmemcached-tools (memccp, memccat, memcexist, memcrm, memcstat, memcflush)",
-        TOOLS.iter().all(|t| runs(t, "--version")),
+        TOOLS.iter().all(|t| support::runs_ok(t, "--version")),
     )
 }
 

@@ -25,7 +25,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncore_examples::resp_client::{run_script, split_args, Reply};
@@ -39,28 +39,25 @@ const BENCH_GUARD: Duration = Duration::from_secs(600);
 
 // ===== peers and processes =====
 
-/// Whether `program --version` runs.
-fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 fn have_redis_cli() -> bool {
-    support::require_peer("redis-cli (redis-tools)", runs("redis-cli"))
+    support::require_peer(
+        "redis-cli (redis-tools)",
+        support::runs_ok("redis-cli", "--version"),
+    )
 }
 
 fn have_redis_server() -> bool {
-    support::require_peer("redis-server", runs("redis-server"))
+    support::require_peer(
+        "redis-server",
+        support::runs_ok("redis-server", "--version"),
+    )
 }
 
 fn have_redis_benchmark() -> bool {
-    support::require_peer("redis-benchmark (redis-tools)", runs("redis-benchmark"))
+    support::require_peer(
+        "redis-benchmark (redis-tools)",
+        support::runs_ok("redis-benchmark", "--version"),
+    )
 }
 
 /// Starts the resp-server example on 127.0.0.1:0 with `backend`.

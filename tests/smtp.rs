@@ -25,7 +25,7 @@ mod support;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncore_examples::smtp_client::{normalize_line_ends, send_mail, Options, SendError};
@@ -36,15 +36,7 @@ use support::{noise, run_named, Finished, Proc, TempDir, HANG_GUARD};
 // ===== peers, processes and directories =====
 
 fn have_swaks() -> bool {
-    let runs = Command::new("swaks")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    support::require_peer("swaks", runs)
+    support::require_peer("swaks", support::runs_ok("swaks", "--version"))
 }
 
 fn have_smtplib() -> bool {

@@ -702,3 +702,16 @@ impl Witness {
         );
     }
 }
+
+/// Whether `program arg` runs and exits 0 (its output is discarded): whether a peer is
+/// installed.
+pub fn runs_ok<P: AsRef<std::ffi::OsStr>>(program: P, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
