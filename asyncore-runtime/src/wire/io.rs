@@ -333,6 +333,22 @@ pub fn close_reason(channel: &str, err: crate::Error) -> Result<Option<std::io::
     }
 }
 
+/// How generated channels end a connection in `handle_close`: when the peer stopped
+/// sending (no `reason`), once the queued replies are sent (asynchat's
+/// `close_when_done`); after an error, at once.
+///
+/// ```
+/// // Called by generated channels; nothing to do by hand.
+/// let _ = asyncore_runtime::wire::close_channel;
+/// ```
+pub fn close_channel(ch: &mut Channel<'_>, reason: Option<&std::io::Error>) {
+    if reason.is_none() {
+        ch.close_when_done();
+    } else {
+        ch.close();
+    }
+}
+
 /// Logs bad input at the `warn` level: the default `on_bad_input` of generated handlers.
 ///
 /// ```

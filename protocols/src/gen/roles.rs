@@ -450,9 +450,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
-                // The peer stopped sending: what is queued still goes out, then the
-                // channel closes (asynchat's `close_when_done`). On an error, at once.
-                if reason.is_none() { ch.close_when_done() } else { ch.close() }
+                ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
                 Ok(())
             }
             fn handle_error(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, err: ::asyncore_runtime::Error) -> ::asyncore_runtime::Result {
@@ -732,9 +730,7 @@ fn client_role(p: &Protocol) -> TokenStream {
                     let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
-                // The peer stopped sending: what is queued still goes out, then the
-                // channel closes (asynchat's `close_when_done`). On an error, at once.
-                if reason.is_none() { ch.close_when_done() } else { ch.close() }
+                ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
                 Ok(())
             }
             fn handle_error(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, err: ::asyncore_runtime::Error) -> ::asyncore_runtime::Result {
