@@ -12,7 +12,6 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use asyncore_examples::cli;
 use asyncore_examples::http_server::{
@@ -44,11 +43,8 @@ fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
         .ok_or_else(|| {
             format!("--max-file takes a size from 0 to 1GiB (such as 64MiB), not `{size}`")
         })?;
-    if let Some(t) = args.get("idle-timeout") {
-        let secs = t
-            .parse::<u64>()
-            .map_err(|_| format!("--idle-timeout takes a number of seconds, not `{t}`"))?;
-        config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+    if let Some(timeout) = args.idle_timeout()? {
+        config.idle_timeout = timeout;
     }
     Ok((server, config))
 }

@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use asyncore_examples::cli;
 use asyncore_examples::resp_server::parse_size;
@@ -48,11 +47,8 @@ fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
             .filter(|&n| n > 0)
             .ok_or_else(|| format!("--max-recipients takes a number, at least 1, not `{n}`"))?;
     }
-    if let Some(t) = args.get("idle-timeout") {
-        let secs = t
-            .parse::<u64>()
-            .map_err(|_| format!("--idle-timeout takes a number of seconds, not `{t}`"))?;
-        config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+    if let Some(timeout) = args.idle_timeout()? {
+        config.idle_timeout = timeout;
     }
     Ok((server, config))
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use asyncore_runtime::Backend;
 
@@ -50,6 +51,27 @@ impl Args {
             },
             None => Ok(1),
         }
+    }
+
+    /// The `--idle-timeout` value in seconds, 0 meaning never: `Ok(None)` when the flag
+    /// is absent, `Ok(Some(None))` for 0.
+    ///
+    /// ```
+    /// use asyncore_examples::cli::{parse, Flag};
+    /// use std::time::Duration;
+    ///
+    /// let flags = [Flag { name: "idle-timeout", value: "SECS", default: None, help: "" }];
+    /// let args = parse(["--idle-timeout", "5"].map(String::from), &flags).unwrap().unwrap();
+    /// assert_eq!(args.idle_timeout(), Ok(Some(Some(Duration::from_secs(5)))));
+    /// ```
+    pub fn idle_timeout(&self) -> Result<Option<Option<Duration>>, String> {
+        let Some(t) = self.get("idle-timeout") else {
+            return Ok(None);
+        };
+        let secs = t
+            .parse::<u64>()
+            .map_err(|_| format!("--idle-timeout takes a number of seconds, not `{t}`"))?;
+        Ok(Some((secs > 0).then(|| Duration::from_secs(secs))))
     }
 }
 
