@@ -270,6 +270,58 @@ fn resp_round_trips() {
 }
 
 #[test]
+fn long_runs_of_digits_decode_the_same_on_both_paths() {
+    let got = decode_recorded!(
+        resp,
+        ServerMessage,
+        b":0000000000000000000000042\r\n:-00000000000000000009223372036854775808\r\n\
+          $00000000000000000000003\r\nabc\r\n*0000000000000000000004294967295\r\n",
+        |_| resp::SERVER_MESSAGES_ALL
+    );
+    assert_eq!(
+        got,
+        [
+            format!(
+                "{:?}",
+                resp::ServerMessage::from(resp::Integer { value: 42 })
+            ),
+            format!(
+                "{:?}",
+                resp::ServerMessage::from(resp::Integer { value: i64::MIN })
+            ),
+            format!(
+                "{:?}",
+                resp::ServerMessage::from(resp::Bulk { data: b"abc" })
+            ),
+            format!(
+                "{:?}",
+                resp::ServerMessage::from(resp::Array { count: u32::MAX })
+            ),
+        ]
+    );
+    // Numbers over their maximum, however written, are refused by both paths alike.
+    for input in [
+        &b":99999999999999999999\r\n"[..],
+        b":-9223372036854775809\r\n",
+        b"*4294967296\r\n",
+        b"*000000000000000000000004294967296\r\n",
+    ] {
+        for (how, decode) in [
+            ("resumable", resumable as DecodeFn),
+            ("fast path", resp::ServerMessage::decode),
+        ] {
+            let mut dec = resp::ServerMessage::decoder();
+            let got = decode(&mut dec, input, resp::SERVER_MESSAGES_ALL);
+            assert!(
+                got.is_err(),
+                "{} ({how}): {got:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
+
+#[test]
 fn resp_decodes_what_redis_cli_sends() {
     // Bytes redis-cli 7 writes for `COMMAND DOCS` at start-up and `SET a b`, and an inline
     // command as telnet users type it.

@@ -250,7 +250,35 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// `--only generated|hand VALUE REPS`: one decoder alone, a fixed number of passes over
+/// the input for `VALUE`-byte values, for an instruction-counting profiler.
+fn only(args: &[String]) {
+    let [which, value, reps] = args else {
+        panic!("usage: --only generated|hand VALUE REPS");
+    };
+    let value: usize = value.parse().expect("VALUE: a number of bytes");
+    let reps: u32 = reps.parse().expect("REPS: a number of passes");
+    let input = commands(20_000, value);
+    let mut dec = resp::ClientMessage::decoder();
+    let mut args: Vec<&[u8]> = Vec::with_capacity(8);
+    for _ in 0..reps {
+        match which.as_str() {
+            "generated" => black_box(generated(
+                &mut dec,
+                black_box(&input),
+                resp::ClientMessage::decode,
+            )),
+            "hand" => black_box(handwritten(&mut args, black_box(&input))),
+            other => panic!("--only {other}: expected generated or hand"),
+        };
+    }
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(at) = argv.iter().position(|a| a == "--only") {
+        return only(&argv[at + 1..]);
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 10 } else { 60 };
     let mut report = Vec::new();

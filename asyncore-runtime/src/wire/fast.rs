@@ -279,10 +279,25 @@ pub fn uint(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)
     let mut p = pos;
     let mut v: u64 = 0;
     while p < end && buf[p].is_ascii_digit() {
-        v = v.checked_mul(10)?.checked_add(u64::from(buf[p] - b'0'))?;
+        // Wraps only past 19 digits, which are read again below with checks.
+        v = v.wrapping_mul(10).wrapping_add(u64::from(buf[p] - b'0'));
         p += 1;
     }
+    if p - pos > 19 {
+        return uint_long(buf, pos, p, max);
+    }
     (p > pos && v <= max).then_some((v, p))
+}
+
+/// [`uint`] for a run of more than 19 digits (leading zeros, or a number too big): checked
+/// arithmetic.
+#[cold]
+fn uint_long(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    for &b in buf.get(pos..end)? {
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (v <= max).then_some((v, end))
 }
 
 /// A decimal signed integer within `min..=max`: the value (two's complement) and the
@@ -312,10 +327,26 @@ pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)>
             b @ b'A'..=b'F' => b - b'A' + 10,
             _ => break,
         };
-        v = v.checked_mul(16)?.checked_add(u64::from(d))?;
+        // Wraps only past 16 digits, which are read again below with checks.
+        v = (v << 4) | u64::from(d);
         p += 1;
     }
+    if p - pos > 16 {
+        return hex_long(buf, pos, p, max);
+    }
     (p > pos && v <= max).then_some((v, p))
+}
+
+/// [`hex`] for a run of more than 16 digits (leading zeros, or a number too big): checked
+/// arithmetic.
+#[cold]
+fn hex_long(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    for &b in buf.get(pos..end)? {
+        let d = char::from(b).to_digit(16)?;
+        v = v.checked_mul(16)?.checked_add(u64::from(d))?;
+    }
+    (v <= max).then_some((v, end))
 }
 
 /// `n` bytes at `pos`, at most `max`, ending by `limit` (the end of the line, or of the
@@ -344,5 +375,88 @@ pub fn int_of(slot: Option<&Slot>) -> u64 {
     match slot {
         Some(Slot::Int(v)) => *v,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hex, int, uint};
+
+    /// What `uint` must return, by the standard library's parser: the digits at the
+    /// front, as a number of at most `max`.
+    fn expected(s: &str, radix: u32, max: u64) -> Option<(u64, usize)> {
+        let n = s
+            .bytes()
+            .take_while(|b| char::from(*b).is_digit(radix))
+            .count();
+        let v = u64::from_str_radix(s.get(..n)?, radix).ok()?;
+        (v <= max).then_some((v, n))
+    }
+
+    const CASES: &[&str] = &[
+        "",
+        "x",
+        "0",
+        "7 ",
+        "42\r\n",
+        "4294967295",
+        "4294967296",
+        "999999999999999999",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999",
+        "0000000000000000000000000000000042x",
+        "00000000000000000000",
+        "ffffffffffffffff",
+        "0ffffffffffffffff",
+        "10000000000000000",
+        "0000000000000000000000aBc",
+        "fffffffffffffffffff",
+    ];
+
+    #[test]
+    fn decimal_runs_of_any_length_read_as_the_standard_parser_reads_them() {
+        for s in CASES {
+            for max in [u64::MAX, u64::from(u32::MAX), 100] {
+                let got = uint(s.as_bytes(), 0, s.len(), max);
+                assert_eq!(got, expected(s, 10, max), "uint({s:?}, max {max})");
+            }
+        }
+    }
+
+    #[test]
+    fn hexadecimal_runs_of_any_length_read_as_the_standard_parser_reads_them() {
+        for s in CASES {
+            for max in [u64::MAX, 0xffff] {
+                let got = hex(s.as_bytes(), 0, s.len(), max);
+                assert_eq!(got, expected(s, 16, max), "hex({s:?}, max {max})");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_stop_at_the_end_given_and_start_at_the_position_given() {
+        assert_eq!(uint(b"x12345", 1, 3, u64::MAX), Some((12, 3)));
+        assert_eq!(hex(b"x1f2", 1, 3, u64::MAX), Some((0x1f, 3)));
+        let long = b"x000000000000000000000000012345";
+        assert_eq!(
+            uint(long, 1, long.len(), u64::MAX),
+            Some((12345, long.len()))
+        );
+        assert_eq!(uint(b"12", 2, 2, u64::MAX), None);
+    }
+
+    #[test]
+    fn signed_numbers_with_long_runs_of_digits() {
+        let min = b"-00000000000000000009223372036854775808";
+        assert_eq!(
+            int(min, 0, min.len(), i64::MIN, i64::MAX),
+            Some((i64::MIN as u64, min.len()))
+        );
+        let over = b"-9223372036854775809";
+        assert_eq!(int(over, 0, over.len(), i64::MIN, i64::MAX), None);
+        let zeros = b"0000000000000000000000000000-";
+        assert_eq!(int(zeros, 0, zeros.len(), -5, 5), Some((0, 28)));
     }
 }
