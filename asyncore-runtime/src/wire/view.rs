@@ -25,11 +25,19 @@ use super::Slot;
 /// ```
 #[inline]
 pub fn bytes_at(buf: &[u8], slot: Slot) -> &[u8] {
-    match slot {
-        Slot::Range(start, end) => buf.get(start as usize..end as usize).unwrap_or(&[]),
-        _ => &[],
+    if let Slot::Range(start, end) = slot {
+        if let Some(bytes) = buf.get(start as usize..end as usize) {
+            return bytes;
+        }
     }
+    cold();
+    &[]
 }
+
+/// Marks the path that calls it as unlikely (as `std::hint::cold_path` does, on older
+/// compilers too), so that reading a decoded field compiles to straight-line code.
+#[cold]
+fn cold() {}
 
 /// The integer of a [`Slot::Int`]; 0 for any other slot. Signed fields are stored in two's
 /// complement: read them with `int_at(slot) as i64`.
@@ -92,10 +100,14 @@ pub fn seq_at<'a, T: Item<'a>>(buf: &'a [u8], items: &'a [Slot], slot: Slot) -> 
             .and_then(|end| items.get(start as usize..end)),
         _ => None,
     };
-    Seq::Decoded {
-        buf,
-        items: range.unwrap_or(&[]),
-    }
+    let items = match range {
+        Some(items) => items,
+        None => {
+            cold();
+            &[]
+        }
+    };
+    Seq::Decoded { buf, items }
 }
 
 /// The [`Lines`] a [`Slot::Range`] recorded by [`Op::LinesUntil`](super::Op::LinesUntil)
