@@ -173,11 +173,12 @@ pub fn term_of(
     if pos - start > max as usize {
         return None;
     }
-    let rest = buf.get(pos..)?;
-    if rest.len() >= term.len() && same_bytes(&rest[..term.len()], term) {
-        return Some(pos + term.len());
+    // A wrapped `stop` makes an empty range, which `get` refuses like a short buffer.
+    let stop = pos.wrapping_add(term.len());
+    if buf.get(pos..stop).is_some_and(|t| same_bytes(t, term)) {
+        return Some(stop);
     }
-    if bare_lf && term == b"\r\n" && rest.first() == Some(&b'\n') {
+    if bare_lf && term == b"\r\n" && buf.get(pos) == Some(&b'\n') {
         return Some(pos + 1);
     }
     None
@@ -186,7 +187,8 @@ pub fn term_of(
 /// `lit` at `pos` (before `end`): the position after it.
 #[inline]
 pub fn lit(buf: &[u8], pos: usize, end: usize, lit: &[u8], nocase: bool) -> Option<usize> {
-    let stop = pos.checked_add(lit.len())?;
+    // A wrapped `stop` makes an empty range, which `get` refuses.
+    let stop = pos.wrapping_add(lit.len());
     if stop > end {
         return None;
     }
@@ -213,7 +215,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// `lit` at `pos` between units (in the stream), if buffered.
 #[inline]
 pub fn lit_between(buf: &[u8], pos: usize, lit: &[u8]) -> Option<usize> {
-    let stop = pos.checked_add(lit.len())?;
+    // A wrapped `stop` makes an empty range, which `get` refuses.
+    let stop = pos.wrapping_add(lit.len());
     same_bytes(buf.get(pos..stop)?, lit).then_some(stop)
 }
 
@@ -380,7 +383,35 @@ pub fn int_of(slot: Option<&Slot>) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{hex, int, uint};
+    use super::{hex, int, lit, lit_between, term_of, uint};
+
+    #[test]
+    fn literals_and_terminators_at_any_position_never_panic() {
+        let buf = b"GET x\r\n";
+        assert_eq!(lit(buf, 0, buf.len(), b"GET", false), Some(3));
+        assert_eq!(lit(buf, 0, 2, b"GET", false), None);
+        assert_eq!(lit(buf, 0, buf.len(), b"get", true), Some(3));
+        assert_eq!(lit_between(buf, 5, b"\r\n"), Some(7));
+        assert_eq!(lit_between(buf, 6, b"\r\n"), None);
+        assert_eq!(term_of(buf, 0, 5, b"\r\n", 64, false), Some(7));
+        assert_eq!(term_of(buf, 0, 5, b"\r\n", 4, false), None);
+        assert_eq!(term_of(b"a\n", 0, 1, b"\r\n", 64, true), Some(2));
+        assert_eq!(term_of(b"a\n", 0, 1, b"\r\n", 64, false), None);
+        // Positions past the buffer, up to where adding the length wraps around.
+        for pos in [8, 9, 100, usize::MAX - 2, usize::MAX - 1, usize::MAX] {
+            assert_eq!(
+                lit(buf, pos, usize::MAX, b"GET", false),
+                None,
+                "lit at {pos}"
+            );
+            assert_eq!(lit_between(buf, pos, b"\r\n"), None, "lit_between at {pos}");
+            assert_eq!(
+                term_of(buf, pos, pos, b"\r\n", 64, true),
+                None,
+                "term_of at {pos}"
+            );
+        }
+    }
 
     /// What `uint` must return, by the standard library's parser: the digits at the
     /// front, as a number of at most `max`.
