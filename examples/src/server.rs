@@ -139,9 +139,13 @@ fn setup<D: Dispatcher>(sock: Socket, listener: D) -> io::Result<Map> {
     Ok(map)
 }
 
-/// Runs `map` until it stops, then closes every channel.
+/// Runs `map` until it stops (on a signal), then closes every channel.
+///
+/// Each pass waits without a timeout: a server loop has no count of passes to keep, its
+/// timers (idle timeouts) bound the wait themselves, and a wait with a timeout costs the
+/// kernel a clock read and a slack estimate on every call.
 fn run(map: &mut Map, backend: Backend) -> io::Result<()> {
-    let r = map.run_with(Some(asyncore_runtime::DEFAULT_TIMEOUT), backend, None);
+    let r = map.run_with(None, backend, None);
     map.close_all();
     r.map_err(|e| io::Error::other(e.to_string()))
 }
