@@ -1727,3 +1727,125 @@ fn writing_to_a_closed_pipe_closes_the_channel_not_the_process(backend: Backend)
     loop_until(&mut map, backend, |m| m.is_empty());
     assert_eq!(&*l.borrow(), &["close Some(BrokenPipe)"]);
 }
+
+// ===== default interest (Dispatcher::uses_default_interest) =====
+
+on_every_backend!(
+    default_interest_is_worked_out_only_after_something_happened,
+    default_interest_channels_connect_echo_and_close_as_any_other,
+);
+
+/// Opts in to the default interest, but counts the calls to `readable` (an override a
+/// real dispatcher that opts in must not have) to show when the loop asks.
+struct AskedWhenTouched {
+    asked: Rc<RefCell<u32>>,
+    read: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Dispatcher for AskedWhenTouched {
+    fn readable(&mut self, _ch: &Channel<'_>) -> bool {
+        *self.asked.borrow_mut() += 1;
+        true
+    }
+    fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+        let mut buf = [0u8; 64];
+        let n = ch.recv(&mut buf)?;
+        self.read.borrow_mut().extend_from_slice(&buf[..n]);
+        Ok(())
+    }
+    fn uses_default_interest(&self) -> bool {
+        true
+    }
+}
+
+fn default_interest_is_worked_out_only_after_something_happened(backend: Backend) {
+    let mut map = Map::new();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let asked = Rc::new(RefCell::new(0));
+    let read = Rc::new(RefCell::new(Vec::new()));
+    let t = map
+        .add(
+            a.into(),
+            AskedWhenTouched {
+                asked: asked.clone(),
+                read: read.clone(),
+            },
+        )
+        .unwrap();
+    let pass = |map: &mut Map| {
+        map.run_with(Some(Duration::from_millis(1)), backend, Some(1))
+            .unwrap()
+    };
+    // Asked in the first pass only, while nothing happens.
+    for _ in 0..4 {
+        pass(&mut map);
+    }
+    assert_eq!(*asked.borrow(), 1);
+    // A read event: asked again in the pass after it, then not while idle.
+    b.write_all(b"ping").unwrap();
+    loop_until(&mut map, backend, |_| read.borrow().len() == 4);
+    // The event came in a pass that kept what it watched; the next one asks again.
+    assert_eq!(*asked.borrow(), 1);
+    for _ in 0..4 {
+        pass(&mut map);
+    }
+    assert_eq!(*asked.borrow(), 2);
+    // Reaching the channel from outside counts as something happening.
+    map.with_channel(t, |ch| ch.send_buffered(b"pong"))
+        .unwrap()
+        .unwrap();
+    pass(&mut map);
+    assert_eq!(*asked.borrow(), 3);
+    let mut got = [0u8; 4];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"pong");
+}
+
+fn default_interest_channels_connect_echo_and_close_as_any_other(backend: Backend) {
+    // The example echo server opts in, for its listener and its connections; so does
+    // this client, whose connect completes through a write event (default writable()).
+    struct Client {
+        log: Log,
+        got: Vec<u8>,
+    }
+    impl Dispatcher for Client {
+        fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+            push(&self.log, "connect");
+            ch.send_buffered(&[b'x'; 100_000])?;
+            Ok(())
+        }
+        fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+            let mut buf = [0u8; 8192];
+            let n = ch.recv(&mut buf)?;
+            self.got.extend_from_slice(&buf[..n]);
+            if self.got.len() == 100_000 {
+                push(&self.log, "echoed");
+                ch.close();
+            }
+            Ok(())
+        }
+        fn handle_error(&mut self, _: &mut Channel<'_>, e: Error) -> Result {
+            Err(e)
+        }
+        fn uses_default_interest(&self) -> bool {
+            true
+        }
+    }
+    for family in FAMILIES {
+        let mut map = Map::new();
+        let (_s, addr) = server(&mut map, family, || asyncore_examples::echo::Echo);
+        let l = log();
+        map.connect(
+            &addr,
+            Client {
+                log: l.clone(),
+                got: Vec::new(),
+            },
+        )
+        .unwrap();
+        loop_until(&mut map, backend, |_| l.borrow().len() == 2);
+        assert_eq!(&*l.borrow(), &["connect", "echoed"], "{family:?}");
+        // The server side sees the close and goes too: only the listener is left.
+        loop_until(&mut map, backend, |m| m.len() == 1);
+    }
+}

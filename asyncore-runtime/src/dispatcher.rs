@@ -78,9 +78,11 @@ pub const ACCEPT_BUDGET: usize = 64;
 pub trait Dispatcher: Any {
     /// Whether the loop should watch this channel for reading in the next pass.
     ///
-    /// Called once per pass for every channel. Default: `true`. The loop also stops
-    /// reading while the channel's buffered output is above its high-water mark
-    /// (back-pressure), whatever this returns.
+    /// Called once per pass for every channel (unless the dispatcher says, with
+    /// [`uses_default_interest`](Self::uses_default_interest), that it keeps both
+    /// defaults). Default: `true`. The loop also stops reading while the channel's
+    /// buffered output is above its high-water mark (back-pressure), whatever this
+    /// returns.
     ///
     /// ```
     /// # use asyncore_runtime::{Channel, Dispatcher};
@@ -96,7 +98,8 @@ pub trait Dispatcher: Any {
     /// Whether the loop should call [`handle_write`](Self::handle_write) when the socket
     /// can take data.
     ///
-    /// Called once per pass for every channel (never for a listening one). Default:
+    /// Called once per pass for every channel (never for a listening one; see
+    /// [`uses_default_interest`](Self::uses_default_interest)). Default:
     /// `true` while the channel is not connected (so a connect completes through a write
     /// event, as in asyncore), `false` afterwards. Buffered output is written regardless.
     ///
@@ -354,5 +357,39 @@ pub trait Dispatcher: Any {
             _ => log::Level::Info,
         };
         log::log!(target: "asyncore_runtime::dispatcher", level, "{kind}: {message}");
+    }
+
+    /// Whether this dispatcher keeps the default [`readable`](Self::readable) and
+    /// [`writable`](Self::writable). Default: `false`; `#[dispatcher]` answers `true` for
+    /// an impl block that defines neither.
+    ///
+    /// The defaults depend only on the channel's own state (connected, buffered output,
+    /// end of file...), so for such a dispatcher the loop works out what to watch only in
+    /// the passes after something happened to the channel (an event, a timer, a call
+    /// from outside), and leaves the others as they are: with many idle connections a
+    /// pass then costs nothing per idle channel. Nothing else changes: the defaults have
+    /// no side effects, and what is watched is the same. Asked once, when the channel is
+    /// added. A dispatcher that overrides `readable` or `writable` must leave this
+    /// `false`, or its overrides are not called every pass.
+    ///
+    /// ```
+    /// use asyncore_runtime::{Channel, Dispatcher, Result};
+    ///
+    /// struct Echo;
+    ///
+    /// impl Dispatcher for Echo {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 4096];
+    ///         let n = ch.recv(&mut buf)?;
+    ///         ch.send_buffered(&buf[..n])?;
+    ///         Ok(())
+    ///     }
+    ///     fn uses_default_interest(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    /// ```
+    fn uses_default_interest(&self) -> bool {
+        false
     }
 }

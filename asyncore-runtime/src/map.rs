@@ -36,6 +36,11 @@ struct Slot {
     busy: bool,
     /// `Map::close` was called for the busy entry.
     close_requested: bool,
+    /// The dispatcher keeps the default `readable`/`writable`
+    /// ([`Dispatcher::uses_default_interest`]): its interest follows from its state.
+    default_interest: bool,
+    /// The entry was reached mutably since its interest was last worked out.
+    dirty: bool,
 }
 
 /// What one dispatch of a channel is for.
@@ -316,8 +321,12 @@ impl Map {
         if !core.internal {
             self.len += 1;
         }
+        let default_interest = handler.uses_default_interest();
         let entry: BoxEntry = Box::new(Entry { core, handler });
-        self.slots[index as usize].entry = Some(entry);
+        let slot = &mut self.slots[index as usize];
+        slot.entry = Some(entry);
+        slot.default_interest = default_interest;
+        slot.dirty = true;
         self.order.push(token);
         token
     }
@@ -533,10 +542,15 @@ impl Map {
             .filter(|s| s.generation == token.generation)
     }
 
+    /// The slot `token` names, to change: its channel's interest is worked out again in
+    /// the next pass.
     fn slot_mut(&mut self, token: Token) -> Option<&mut Slot> {
-        self.slots
+        let s = self
+            .slots
             .get_mut(token.index as usize)
-            .filter(|s| s.generation == token.generation)
+            .filter(|s| s.generation == token.generation)?;
+        s.dirty = true;
+        Some(s)
     }
 
     /// The entry of a channel that is in the map and not running a handler.
@@ -991,6 +1005,7 @@ impl Map {
         // A new backend: everything must be registered again.
         if let Some(mut old) = self.selector.take() {
             for s in &mut self.slots {
+                s.dirty = true;
                 if let Some(e) = s.entry.as_mut() {
                     old.forget(e.core.sock.as_fd(), e.core.registered);
                     e.core.registered = Ready::EMPTY;
@@ -1014,6 +1029,15 @@ impl Map {
         let mut pending_close: Vec<Token> = Vec::new();
         for i in 0..n {
             let token = self.order[i];
+            // A channel with the default readable()/writable() that nothing has reached
+            // since the last pass watches what it watched: its interest follows from its
+            // state alone, and the defaults have no side effects.
+            if self
+                .slot(token)
+                .is_some_and(|s| s.default_interest && !s.dirty && s.entry.is_some())
+            {
+                continue;
+            }
             let Some(mut entry) = self.take(token) else {
                 continue;
             };
@@ -1053,7 +1077,14 @@ impl Map {
             if core.always_ready && !core.registered.is_empty() {
                 always_ready = true;
             }
+            // Always-ready channels (regular files) are reported by this loop every pass.
+            let settled = !core.always_ready;
             self.put_back(token, entry);
+            if settled {
+                if let Some(s) = self.slots.get_mut(token.index as usize) {
+                    s.dirty = false;
+                }
+            }
         }
         for (token, e) in fd_errors {
             self.invoke(token, Invoke::Error(e))?;

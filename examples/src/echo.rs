@@ -36,6 +36,12 @@ impl Dispatcher for Echo {
         ch.close_when_done();
         Ok(())
     }
+
+    /// `readable` and `writable` are the defaults: the loop need not ask an idle
+    /// connection every pass.
+    fn uses_default_interest(&self) -> bool {
+        true
+    }
 }
 
 /// The listening side: every accepted connection becomes an [`Echo`] channel.
@@ -46,6 +52,10 @@ impl Dispatcher for EchoServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         ch.add_accepted(sock, addr, Echo)?;
         Ok(())
+    }
+
+    fn uses_default_interest(&self) -> bool {
+        true
     }
 }
 

@@ -10,10 +10,14 @@
 //! Both impls keep the block's generics, where clause, attributes and spans, so rustc's
 //! errors (a mistyped handler, a missing bound) point into the user's code. The second
 //! impl is left out when it would be empty.
+//!
+//! A block that defines neither `readable` nor `writable` (nor `uses_default_interest`)
+//! keeps both defaults, so the trait impl also gets `uses_default_interest` answering
+//! `true`: the loop may then skip asking an idle channel what to watch.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
-use syn::{Ident, Path, PathSegment, Token};
+use syn::{Ident, ImplItem, Path, PathSegment, Token};
 
 use crate::ctxt::TRAIT;
 use crate::dispatcher::validate::Split;
@@ -31,6 +35,14 @@ pub(crate) fn generate(split: Split) -> TokenStream {
     let mut out = TokenStream::new();
     let mut dispatcher = header.clone();
     dispatcher.trait_ = Some((trait_path(), <Token![for]>::default()));
+    let mut handlers = handlers;
+    if keeps_default_interest(&handlers) {
+        handlers.push(syn::parse_quote! {
+            fn uses_default_interest(&self) -> bool {
+                true
+            }
+        });
+    }
     dispatcher.items = handlers;
     dispatcher.to_tokens(&mut out);
     if !others.is_empty() {
@@ -39,6 +51,16 @@ pub(crate) fn generate(split: Split) -> TokenStream {
         inherent.to_tokens(&mut out);
     }
     out
+}
+
+/// Whether none of `handlers` is `readable`, `writable` or `uses_default_interest`.
+fn keeps_default_interest(handlers: &[ImplItem]) -> bool {
+    !handlers.iter().any(|item| {
+        matches!(item, ImplItem::Fn(f)
+            if ["readable", "writable", "uses_default_interest"]
+                .iter()
+                .any(|name| f.sig.ident == name))
+    })
 }
 
 /// `::asyncore_runtime::Dispatcher`, spanned at the attribute.

@@ -6,7 +6,7 @@
 //! with the closest handler name ([`suggest`]) when there is a close one.
 
 /// Every method of `asyncore_runtime::Dispatcher`, in the trait's order.
-pub(crate) const HANDLERS: [&str; 14] = [
+pub(crate) const HANDLERS: [&str; 15] = [
     "readable",
     "writable",
     "handle_read",
@@ -21,6 +21,7 @@ pub(crate) const HANDLERS: [&str; 14] = [
     "handle_idle",
     "log",
     "log_info",
+    "uses_default_interest",
 ];
 
 /// The prefix every event handler's name starts with.
@@ -191,7 +192,7 @@ mod tests {
     fn the_handler_list_names_every_handler_in_trait_order() {
         let list = handler_list();
         assert!(list.starts_with("`readable`, `writable`, `handle_read`"));
-        assert!(list.ends_with("`log`, `log_info`"));
+        assert!(list.ends_with("`log`, `log_info`, `uses_default_interest`"));
         assert_eq!(list.matches('`').count(), 2 * HANDLERS.len());
     }
 }
