@@ -1728,15 +1728,15 @@ fn writing_to_a_closed_pipe_closes_the_channel_not_the_process(backend: Backend)
     assert_eq!(&*l.borrow(), &["close Some(BrokenPipe)"]);
 }
 
-// ===== default interest (Dispatcher::uses_default_interest) =====
+// ===== interest from own state (Dispatcher::interest_from_own_state) =====
 
 on_every_backend!(
-    default_interest_is_worked_out_only_after_something_happened,
-    default_interest_channels_connect_echo_and_close_as_any_other,
+    own_state_interest_is_asked_only_after_something_happened,
+    own_state_interest_channels_connect_echo_and_close_as_any_other,
 );
 
-/// Opts in to the default interest, but counts the calls to `readable` (an override a
-/// real dispatcher that opts in must not have) to show when the loop asks.
+/// Says its interest comes from its own state, and counts the calls to `readable` (a side
+/// effect a real dispatcher that says so must not have) to show when the loop asks.
 struct AskedWhenTouched {
     asked: Rc<RefCell<u32>>,
     read: Rc<RefCell<Vec<u8>>>,
@@ -1753,12 +1753,12 @@ impl Dispatcher for AskedWhenTouched {
         self.read.borrow_mut().extend_from_slice(&buf[..n]);
         Ok(())
     }
-    fn uses_default_interest(&self) -> bool {
+    fn interest_from_own_state(&self) -> bool {
         true
     }
 }
 
-fn default_interest_is_worked_out_only_after_something_happened(backend: Backend) {
+fn own_state_interest_is_asked_only_after_something_happened(backend: Backend) {
     let mut map = Map::new();
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     let asked = Rc::new(RefCell::new(0));
@@ -1801,7 +1801,7 @@ fn default_interest_is_worked_out_only_after_something_happened(backend: Backend
     assert_eq!(&got, b"pong");
 }
 
-fn default_interest_channels_connect_echo_and_close_as_any_other(backend: Backend) {
+fn own_state_interest_channels_connect_echo_and_close_as_any_other(backend: Backend) {
     // The example echo server opts in, for its listener and its connections; so does
     // this client, whose connect completes through a write event (default writable()).
     struct Client {
@@ -1827,7 +1827,7 @@ fn default_interest_channels_connect_echo_and_close_as_any_other(backend: Backen
         fn handle_error(&mut self, _: &mut Channel<'_>, e: Error) -> Result {
             Err(e)
         }
-        fn uses_default_interest(&self) -> bool {
+        fn interest_from_own_state(&self) -> bool {
             true
         }
     }

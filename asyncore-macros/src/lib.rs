@@ -93,12 +93,12 @@ use proc_macro::TokenStream;
 /// * A method is a handler when its name is a `Dispatcher` method: `readable`,
 ///   `writable`, `handle_read`, `handle_write`, `handle_expt`, `handle_connect`,
 ///   `handle_accept`, `handle_accepted`, `handle_close`, `handle_error`, `handle_timer`,
-///   `handle_idle`, `log`, `log_info` and `uses_default_interest`. Its signature must be
+///   `handle_idle`, `log`, `log_info` and `interest_from_own_state`. Its signature must be
 ///   the trait's (rustc checks it, and points at the parameter that differs).
-/// * A block that defines neither `readable` nor `writable` keeps both defaults; the
-///   trait impl then also answers `true` to `uses_default_interest`, which lets the loop
-///   skip asking an idle channel what to watch (unless the block defines that method
-///   itself).
+/// * A block that defines neither `readable` nor `writable` keeps both defaults, which
+///   depend only on the channel: the trait impl then also answers `true` to
+///   `interest_from_own_state`, so the loop asks an idle channel nothing (unless the
+///   block defines that method itself).
 /// * Everything else (other methods, associated constants and types, macro calls) stays
 ///   in an inherent impl, with its visibility.
 /// * The block's generics, where clause and attributes go on both impls; the methods keep

@@ -979,6 +979,12 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         !ch.connected() || !self.greeted || !self.st.fifo.is_empty()
     }
 
+    /// `readable` and `writable` read only the channel and this chat's own queue, which
+    /// changes only in its handlers or through the map.
+    fn interest_from_own_state(&self) -> bool {
+        true
+    }
+
     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
         let r = self.greet(ch);
         flush(ch);

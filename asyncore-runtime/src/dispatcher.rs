@@ -78,11 +78,11 @@ pub const ACCEPT_BUDGET: usize = 64;
 pub trait Dispatcher: Any {
     /// Whether the loop should watch this channel for reading in the next pass.
     ///
-    /// Called once per pass for every channel (unless the dispatcher says, with
-    /// [`uses_default_interest`](Self::uses_default_interest), that it keeps both
-    /// defaults). Default: `true`. The loop also stops reading while the channel's
-    /// buffered output is above its high-water mark (back-pressure), whatever this
-    /// returns.
+    /// Called once per pass for every channel (only in the passes after something
+    /// happened to it, for a dispatcher whose
+    /// [`interest_from_own_state`](Self::interest_from_own_state) is `true`). Default:
+    /// `true`. The loop also stops reading while the channel's buffered output is above
+    /// its high-water mark (back-pressure), whatever this returns.
     ///
     /// ```
     /// # use asyncore_runtime::{Channel, Dispatcher};
@@ -98,8 +98,8 @@ pub trait Dispatcher: Any {
     /// Whether the loop should call [`handle_write`](Self::handle_write) when the socket
     /// can take data.
     ///
-    /// Called once per pass for every channel (never for a listening one; see
-    /// [`uses_default_interest`](Self::uses_default_interest)). Default:
+    /// Called once per pass for every channel, as [`readable`](Self::readable) is (never
+    /// for a listening one). Default:
     /// `true` while the channel is not connected (so a connect completes through a write
     /// event, as in asyncore), `false` afterwards. Buffered output is written regardless.
     ///
@@ -359,18 +359,23 @@ pub trait Dispatcher: Any {
         log::log!(target: "asyncore_runtime::dispatcher", level, "{kind}: {message}");
     }
 
-    /// Whether this dispatcher keeps the default [`readable`](Self::readable) and
-    /// [`writable`](Self::writable). Default: `false`; `#[dispatcher]` answers `true` for
-    /// an impl block that defines neither.
+    /// Whether what [`readable`](Self::readable) and [`writable`](Self::writable) return
+    /// depends only on this dispatcher's own fields and on its channel, and not on
+    /// anything shared with other channels, other threads or the clock. Default: `false`.
     ///
-    /// The defaults depend only on the channel's own state (connected, buffered output,
-    /// end of file...), so for such a dispatcher the loop works out what to watch only in
-    /// the passes after something happened to the channel (an event, a timer, a call
-    /// from outside), and leaves the others as they are: with many idle connections a
-    /// pass then costs nothing per idle channel. Nothing else changes: the defaults have
-    /// no side effects, and what is watched is the same. Asked once, when the channel is
-    /// added. A dispatcher that overrides `readable` or `writable` must leave this
-    /// `false`, or its overrides are not called every pass.
+    /// Such answers can change only when the loop reaches the channel: an event, one of
+    /// its timers, or a call through the map (`with_channel`, `get_mut`, `send_to`,
+    /// `close`...). So the loop asks them only in the pass after that, and leaves an
+    /// idle channel watching what it watched: a pass then costs nothing per idle
+    /// connection, however many there are. What is watched is the same as when asking
+    /// every pass, provided `readable` and `writable` have no side effects. Asked once,
+    /// when the channel is added.
+    ///
+    /// The defaults qualify, and `#[dispatcher]` answers `true` for an impl block that
+    /// defines neither `readable` nor `writable`; [`AsyncChat`](crate::AsyncChat) and the
+    /// channels `protocol!` generates answer `true` too. A dispatcher whose `readable`
+    /// depends on, say, a queue that other channels fill through an `Rc` must leave it
+    /// `false`, as asyncore asks every channel every pass.
     ///
     /// ```
     /// use asyncore_runtime::{Channel, Dispatcher, Result};
@@ -384,12 +389,12 @@ pub trait Dispatcher: Any {
     ///         ch.send_buffered(&buf[..n])?;
     ///         Ok(())
     ///     }
-    ///     fn uses_default_interest(&self) -> bool {
+    ///     fn interest_from_own_state(&self) -> bool {
     ///         true
     ///     }
     /// }
     /// ```
-    fn uses_default_interest(&self) -> bool {
+    fn interest_from_own_state(&self) -> bool {
         false
     }
 }

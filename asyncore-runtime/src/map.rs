@@ -36,9 +36,9 @@ struct Slot {
     busy: bool,
     /// `Map::close` was called for the busy entry.
     close_requested: bool,
-    /// The dispatcher keeps the default `readable`/`writable`
-    /// ([`Dispatcher::uses_default_interest`]): its interest follows from its state.
-    default_interest: bool,
+    /// The dispatcher's `readable`/`writable` depend only on its own state
+    /// ([`Dispatcher::interest_from_own_state`]).
+    own_interest: bool,
     /// The entry was reached mutably since its interest was last worked out.
     dirty: bool,
 }
@@ -321,11 +321,11 @@ impl Map {
         if !core.internal {
             self.len += 1;
         }
-        let default_interest = handler.uses_default_interest();
+        let own_interest = handler.interest_from_own_state();
         let entry: BoxEntry = Box::new(Entry { core, handler });
         let slot = &mut self.slots[index as usize];
         slot.entry = Some(entry);
-        slot.default_interest = default_interest;
+        slot.own_interest = own_interest;
         slot.dirty = true;
         self.order.push(token);
         token
@@ -1029,12 +1029,11 @@ impl Map {
         let mut pending_close: Vec<Token> = Vec::new();
         for i in 0..n {
             let token = self.order[i];
-            // A channel with the default readable()/writable() that nothing has reached
-            // since the last pass watches what it watched: its interest follows from its
-            // state alone, and the defaults have no side effects.
+            // A channel whose readable()/writable() depend only on its own state, and that
+            // nothing has reached since the last pass, watches what it watched.
             if self
                 .slot(token)
-                .is_some_and(|s| s.default_interest && !s.dirty && s.entry.is_some())
+                .is_some_and(|s| s.own_interest && !s.dirty && s.entry.is_some())
             {
                 continue;
             }

@@ -37,9 +37,9 @@ impl Dispatcher for Echo {
         Ok(())
     }
 
-    /// `readable` and `writable` are the defaults: the loop need not ask an idle
-    /// connection every pass.
-    fn uses_default_interest(&self) -> bool {
+    /// `readable` and `writable` are the defaults, which depend only on the channel: the
+    /// loop need not ask an idle connection every pass.
+    fn interest_from_own_state(&self) -> bool {
         true
     }
 }
@@ -54,7 +54,7 @@ impl Dispatcher for EchoServer {
         Ok(())
     }
 
-    fn uses_default_interest(&self) -> bool {
+    fn interest_from_own_state(&self) -> bool {
         true
     }
 }

@@ -11,9 +11,10 @@
 //! errors (a mistyped handler, a missing bound) point into the user's code. The second
 //! impl is left out when it would be empty.
 //!
-//! A block that defines neither `readable` nor `writable` (nor `uses_default_interest`)
-//! keeps both defaults, so the trait impl also gets `uses_default_interest` answering
-//! `true`: the loop may then skip asking an idle channel what to watch.
+//! A block that defines neither `readable` nor `writable` (nor `interest_from_own_state`)
+//! keeps both defaults, which depend only on the channel, so the trait impl also gets
+//! `interest_from_own_state` answering `true`: the loop may then skip asking an idle
+//! channel what to watch.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -38,7 +39,7 @@ pub(crate) fn generate(split: Split) -> TokenStream {
     let mut handlers = handlers;
     if keeps_default_interest(&handlers) {
         handlers.push(syn::parse_quote! {
-            fn uses_default_interest(&self) -> bool {
+            fn interest_from_own_state(&self) -> bool {
                 true
             }
         });
@@ -53,11 +54,11 @@ pub(crate) fn generate(split: Split) -> TokenStream {
     out
 }
 
-/// Whether none of `handlers` is `readable`, `writable` or `uses_default_interest`.
+/// Whether none of `handlers` is `readable`, `writable` or `interest_from_own_state`.
 fn keeps_default_interest(handlers: &[ImplItem]) -> bool {
     !handlers.iter().any(|item| {
         matches!(item, ImplItem::Fn(f)
-            if ["readable", "writable", "uses_default_interest"]
+            if ["readable", "writable", "interest_from_own_state"]
                 .iter()
                 .any(|name| f.sig.ident == name))
     })

@@ -21,7 +21,7 @@ pub(crate) const HANDLERS: [&str; 15] = [
     "handle_idle",
     "log",
     "log_info",
-    "uses_default_interest",
+    "interest_from_own_state",
 ];
 
 /// The prefix every event handler's name starts with.
@@ -192,7 +192,7 @@ mod tests {
     fn the_handler_list_names_every_handler_in_trait_order() {
         let list = handler_list();
         assert!(list.starts_with("`readable`, `writable`, `handle_read`"));
-        assert!(list.ends_with("`log`, `log_info`, `uses_default_interest`"));
+        assert!(list.ends_with("`log`, `log_info`, `interest_from_own_state`"));
         assert_eq!(list.matches('`').count(), 2 * HANDLERS.len());
     }
 }

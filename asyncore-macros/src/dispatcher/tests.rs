@@ -120,7 +120,7 @@ fn an_empty_block_gives_an_empty_dispatcher_impl() {
     assert_eq!(
         text(&e.impls[0]),
         format!(
-            "impl {DISPATCHER} for Quiet {{ fn uses_default_interest (& self) -> bool {{ true }} }}"
+            "impl {DISPATCHER} for Quiet {{ fn interest_from_own_state (& self) -> bool {{ true }} }}"
         )
     );
 }
@@ -143,7 +143,7 @@ fn a_block_that_defines_readable_or_writable_keeps_the_per_pass_calls() {
         assert!(e.errors.is_empty());
         assert_eq!(e.impls.len(), 1);
         assert!(
-            !names(&e.impls[0]).contains(&"uses_default_interest".to_string()),
+            !names(&e.impls[0]).contains(&"interest_from_own_state".to_string()),
             "{}",
             text(&e.impls[0])
         );
@@ -151,9 +151,9 @@ fn a_block_that_defines_readable_or_writable_keeps_the_per_pass_calls() {
     // One written by hand is kept as written, not doubled.
     let e = expand(
         quote!(),
-        quote!(impl Echo { fn uses_default_interest(&self) -> bool { false } }),
+        quote!(impl Echo { fn interest_from_own_state(&self) -> bool { false } }),
     );
-    assert_eq!(names(&e.impls[0]), ["uses_default_interest"]);
+    assert_eq!(names(&e.impls[0]), ["interest_from_own_state"]);
     assert!(text(&e.impls[0]).contains("false"));
 }
 
@@ -162,7 +162,7 @@ fn a_block_without_handlers_keeps_its_items_inherent() {
     let e = expand(quote!(), quote!(impl Quiet { fn helper(&self) {} }));
     assert!(e.errors.is_empty());
     assert_eq!(e.impls.len(), 2);
-    assert_eq!(names(&e.impls[0]), ["uses_default_interest"]);
+    assert_eq!(names(&e.impls[0]), ["interest_from_own_state"]);
     assert_eq!(names(&e.impls[1]), ["helper"]);
 }
 
@@ -270,7 +270,7 @@ fn a_misspelt_handler_is_an_error_with_a_suggestion() {
     // The code is still generated, with the misspelt method as an ordinary one, so the
     // error is the only one.
     assert_eq!(e.impls.len(), 2);
-    assert_eq!(names(&e.impls[0]), ["uses_default_interest"]);
+    assert_eq!(names(&e.impls[0]), ["interest_from_own_state"]);
     assert_eq!(names(&e.impls[1]), ["handle_raed"]);
 }
 
@@ -313,7 +313,10 @@ fn every_misspelt_handler_is_reported_at_once() {
     assert!(e.errors[1].contains("did you mean `handle_write`?"));
     assert!(e.errors[2].starts_with("unknown handler `handle_something`; the `Dispatcher` methods are `readable`, `writable`, `handle_read`,"));
     assert!(e.errors[2].contains("`log_info`"));
-    assert_eq!(names(&e.impls[0]), ["handle_read", "uses_default_interest"]);
+    assert_eq!(
+        names(&e.impls[0]),
+        ["handle_read", "interest_from_own_state"]
+    );
 }
 
 #[test]

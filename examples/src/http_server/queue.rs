@@ -170,6 +170,11 @@ impl Dispatcher for HttpConnection {
         self.inner.handler.has_queued() || self.inner.writable(ch)
     }
 
+    /// The queue and the generated channel inside are this connection's own.
+    fn interest_from_own_state(&self) -> bool {
+        self.inner.interest_from_own_state()
+    }
+
     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
         self.inner.handle_connect(ch)
     }

@@ -420,6 +420,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
                 !ch.connected() || !self.io.opened() || (self.io.deferred() && !ch.is_paused())
             }
+            fn interest_from_own_state(&self) -> bool {
+                true
+            }
             fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)
             }
@@ -670,6 +673,9 @@ fn client_role(p: &Protocol) -> TokenStream {
         impl<H: Client> ::asyncore_runtime::Dispatcher for ClientChannel<H> {
             fn writable(&mut self, ch: &::asyncore_runtime::Channel<'_>) -> bool {
                 !ch.connected() || !self.io.opened()
+            }
+            fn interest_from_own_state(&self) -> bool {
+                true
             }
             fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)
