@@ -419,6 +419,8 @@ struct Opts {
     /// Measured cycles per mode.
     cycles: usize,
     conns: usize,
+    /// Extra connections per server that stay open and send nothing.
+    idle: usize,
     only: Option<Vec<String>>,
     /// Seed of the slice order; from the clock if not given.
     seed: Option<u64>,
@@ -431,6 +433,7 @@ impl Opts {
             settle: 0.05,
             cycles: 55,
             conns: DEFAULT_CONNS,
+            idle: 0,
             only: None,
             seed: None,
         };
@@ -445,6 +448,7 @@ impl Opts {
                 "--settle" => o.settle = parse_num(a, &val()?)?,
                 "--cycles" => cycles = Some(parse_num::<usize>(a, &val()?)?),
                 "--conns" => o.conns = parse_num(a, &val()?)?,
+                "--idle" => o.idle = parse_num(a, &val()?)?,
                 "--seed" => o.seed = Some(parse_num(a, &val()?)?),
                 "--only" => o.only = Some(val()?.split(',').map(str::to_string).collect()),
                 "--secs" | "--warmup" | "--reps" => {
@@ -460,6 +464,7 @@ impl Opts {
                          --cycles N     cycles per mode; a cycle is one slice per server [55]\n  \
                          --seed N       seed of the shuffled slice order [from the clock]\n  \
                          --conns N      connections per server [50]\n  \
+                         --idle N       extra connections per server that stay open and silent [0]\n  \
                          --only A,B     only these servers (ours-epoll, ours-poll, ours-select, tokio, c-epoll, py-asyncore,\n                 \
                          ours-chat, py-asynchat)"
                     );
@@ -475,6 +480,9 @@ impl Opts {
         }
         if o.cycles == 0 || o.cycles > 10_000 || o.conns == 0 || o.conns > 10_000 {
             return Err("--cycles takes 1..=10000 and --conns 1..=10000".into());
+        }
+        if o.idle > 20_000 {
+            return Err("--idle takes 0..=20000".into());
         }
         Ok(o)
     }
@@ -1262,6 +1270,8 @@ fn bench(opts: &Opts) -> Result<(), String> {
         }
     }
 
+    // Before the servers start, so that they inherit it: each holds its connections.
+    raise_nofile((specs.len() * (opts.conns + opts.idle) + 64) as u64);
     let clock = CpuClock::detect();
     let (pinning, pin_note) = choose_pinning();
     let seed = opts.seed.unwrap_or_else(seed_from_clock);
@@ -1303,11 +1313,23 @@ fn bench(opts: &Opts) -> Result<(), String> {
     if pinning != Pinning::None {
         pin_self(1)?;
     }
-    raise_nofile((n * opts.conns + 64) as u64);
-    // Every server keeps its connections for the whole run.
+    // Every server keeps its connections for the whole run; the idle ones never send.
     let mut loads: Vec<Load> = Vec::with_capacity(n);
+    let mut idle: Vec<TcpStream> = Vec::with_capacity(n * opts.idle);
     for s in &servers {
         loads.push(Load::connect(s.addr, opts.conns).map_err(|e| format!("{}: {e}", s.name))?);
+        for _ in 0..opts.idle {
+            idle.push(
+                TcpStream::connect_timeout(&s.addr, Duration::from_secs(2))
+                    .map_err(|e| format!("{}: idle connection: {e}", s.name))?,
+            );
+        }
+    }
+    if opts.idle > 0 {
+        println!(
+            "  {} idle connections per server, open for the whole run",
+            opts.idle
+        );
     }
     let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
     let find = |name: &str| names.iter().position(|x| *x == name);
