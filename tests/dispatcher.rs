@@ -236,3 +236,28 @@ fn generic_channels_work(backend: Backend) {
     let mut second = Mapping { f: |b: u8| b + 1 };
     assert_eq!(second.apply(b"abc"), b"bcd");
 }
+
+/// A block that defines `writable` keeps asyncore's every-pass asking.
+struct Greeter {
+    sent: bool,
+}
+
+#[dispatcher]
+impl Greeter {
+    fn writable(&mut self, ch: &Channel<'_>) -> bool {
+        !ch.connected() || !self.sent
+    }
+}
+
+#[test]
+fn only_blocks_that_keep_both_defaults_say_their_interest_is_their_own() {
+    // Neither readable nor writable: the defaults, which depend only on the channel.
+    assert!(Echo.interest_from_own_state());
+    assert!(Mapping { f: |b: u8| b }.interest_from_own_state());
+    // writable defined: the loop must ask it every pass.
+    assert!(!Greeter { sent: false }.interest_from_own_state());
+    // The library's own channels whose interest is their own state.
+    let chat =
+        asyncore_runtime::AsyncChat::with_terminator(asyncore_examples::echo::LineEcho, b"\n");
+    assert!(chat.interest_from_own_state());
+}
