@@ -471,6 +471,14 @@ fn the_client_role_talks_to_a_generated_server(backend: Backend) {
     let got = got.borrow();
     let got: Vec<&[u8]> = got.iter().map(Vec::as_slice).collect();
     assert_eq!(got, sent);
+    // Both roles' channels watch only their own state, so the loop skips them while idle.
+    use asyncore_runtime::Dispatcher;
+    assert!(echo::ServerChannel::new(EchoLines).interest_from_own_state());
+    let idle = Pinger {
+        sent: Vec::new(),
+        got: Rc::default(),
+    };
+    assert!(echo::ClientChannel::new(idle).interest_from_own_state());
 }
 
 /// Records how its connection ended.
