@@ -74,6 +74,11 @@
 //!   channel; `SIGPIPE` is never raised (`MSG_NOSIGNAL`); `EINTR` is retried; running
 //!   out of descriptors pauses accepting instead of spinning or closing the listener.
 //! * A clean stop: [`Map::stop`], [`Waker::stop`], [`Map::stop_on_signals`].
+//! * Passes that cost nothing per idle channel: a dispatcher whose `readable` and
+//!   `writable` depend only on its own state says so
+//!   ([`Dispatcher::interest_from_own_state`]), and the loop asks it only after
+//!   something happened to it. asyncore asks every channel every pass, which is still
+//!   what happens for every other dispatcher.
 //! * Framing without a channel: [`codec`] (line and length-prefixed framers, a bounded
 //!   read buffer), and [`wire`], the resumable, bounded decoder and the encoder that
 //!   code generated from a protocol description runs on.

@@ -79,7 +79,11 @@ enum Invoke {
 ///    once each. A channel is watched for reading if `readable()` (and its output is
 ///    not above the high-water mark), for urgent data likewise, and for writing if
 ///    `writable()` and it is not listening, or if it has buffered output. An idle
-///    stream socket (neither connecting, connected nor listening) is not watched.
+///    stream socket (neither connecting, connected nor listening) is not watched. A
+///    channel whose dispatcher's interest comes from its own state
+///    ([`Dispatcher::interest_from_own_state`]) is asked only if something happened to
+///    it since the last pass (an event, a timer, a call through the map); otherwise it
+///    keeps what it watched.
 /// 3. Wait for readiness, at most `timeout` (`None`: no limit), and never past the next
 ///    timer. `EINTR` is retried with the time left.
 /// 4. For each ready channel (select and poll: in map order; epoll: in the kernel's
