@@ -1849,3 +1849,115 @@ fn own_state_interest_channels_connect_echo_and_close_as_any_other(backend: Back
         loop_until(&mut map, backend, |m| m.len() == 1);
     }
 }
+
+// ===== level-triggered on every backend =====
+//
+// The epoll backend registers edge-triggered and dispatches again whatever a handler did
+// not use up; these are asyncore's level-triggered reports, on every backend alike.
+
+on_every_backend!(
+    data_left_unread_is_reported_again_every_pass,
+    a_socket_with_room_is_reported_writable_every_pass_while_wanted,
+    connections_waiting_to_be_accepted_are_reported_until_accepted,
+);
+
+/// Counts its read events, and reads `per_event` bytes in each (0: none).
+struct SlowReader {
+    events: Rc<RefCell<u32>>,
+    per_event: usize,
+    got: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Dispatcher for SlowReader {
+    fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+        *self.events.borrow_mut() += 1;
+        if self.per_event > 0 {
+            let mut buf = vec![0u8; self.per_event];
+            let n = ch.recv(&mut buf)?;
+            self.got.borrow_mut().extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    }
+}
+
+fn data_left_unread_is_reported_again_every_pass(backend: Backend) {
+    for per_event in [0, 3] {
+        let mut map = Map::new();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let events = Rc::new(RefCell::new(0));
+        let got = Rc::new(RefCell::new(Vec::new()));
+        map.add(
+            a.into(),
+            SlowReader {
+                events: events.clone(),
+                per_event,
+                got: got.clone(),
+            },
+        )
+        .unwrap();
+        b.write_all(b"twelve bytes").unwrap();
+        // One write; a read event in each of 4 passes, as long as bytes are left.
+        map.run_with(Some(Duration::from_millis(200)), backend, Some(4))
+            .unwrap();
+        assert_eq!(*events.borrow(), 4, "reading {per_event} per event");
+        if per_event == 3 {
+            assert_eq!(&*got.borrow(), b"twelve bytes");
+            // All read (the last read filled its buffer, so only a fresh look can tell):
+            // no more events, and the pass waits for its timeout.
+            let start = std::time::Instant::now();
+            map.run_with(Some(Duration::from_millis(50)), backend, Some(1))
+                .unwrap();
+            assert_eq!(*events.borrow(), 4, "an event after the last byte");
+            assert!(
+                start.elapsed() >= Duration::from_millis(40),
+                "the pass did not wait"
+            );
+        }
+    }
+}
+
+/// Wants to write every pass, and counts the write events (writing nothing).
+struct Writer {
+    events: Rc<RefCell<u32>>,
+}
+
+impl Dispatcher for Writer {
+    fn readable(&mut self, _: &Channel<'_>) -> bool {
+        false
+    }
+    fn writable(&mut self, _: &Channel<'_>) -> bool {
+        true
+    }
+    fn handle_write(&mut self, _ch: &mut Channel<'_>) -> Result {
+        *self.events.borrow_mut() += 1;
+        Ok(())
+    }
+}
+
+fn a_socket_with_room_is_reported_writable_every_pass_while_wanted(backend: Backend) {
+    let mut map = Map::new();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let events = Rc::new(RefCell::new(0));
+    map.add(
+        a.into(),
+        Writer {
+            events: events.clone(),
+        },
+    )
+    .unwrap();
+    map.run_with(Some(Duration::from_millis(200)), backend, Some(5))
+        .unwrap();
+    assert_eq!(*events.borrow(), 5);
+}
+
+fn connections_waiting_to_be_accepted_are_reported_until_accepted(backend: Backend) {
+    // The default handle_accept takes one connection per event (asyncore's); three
+    // connections waiting at once are all accepted, one per pass.
+    let mut map = Map::new();
+    let (_s, addr) = server(&mut map, Family::V4, || Idle);
+    let sa = addr.as_inet().unwrap();
+    let clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(sa).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(20));
+    loop_until(&mut map, backend, |m| m.len() == 4);
+    drop(clients);
+}

@@ -82,6 +82,9 @@ pub(crate) struct Core {
     pub close_when_done: bool,
     /// End of file seen or the close event delivered: never read again.
     pub eof: bool,
+    /// The edge-triggered backend reported the peer's close (`EPOLLRDHUP`): from then on
+    /// only a read that finds the end shows the socket used up.
+    pub peer_closed: bool,
     /// `handle_close` has run; a later breakage closes without a second call.
     pub close_delivered: bool,
     /// A handler panicked: drop the dispatcher without calling it again.
@@ -117,6 +120,7 @@ impl Core {
             close_event: None,
             close_when_done: false,
             eof: false,
+            peer_closed: false,
             close_delivered: false,
             poisoned: false,
             registered: Ready::EMPTY,

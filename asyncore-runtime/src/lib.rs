@@ -87,10 +87,15 @@
 //!
 //! | OS    | default            | also                    |
 //! |-------|--------------------|-------------------------|
-//! | Linux | [`Backend::Epoll`] (level-triggered) | [`Backend::Poll`], [`Backend::Select`] |
+//! | Linux | [`Backend::Epoll`] | [`Backend::Poll`], [`Backend::Select`] |
 //!
-//! Dispatch semantics are the same on every backend; see [`Map`] for one pass step by
-//! step, and [`Dispatcher`] for the handlers and where they differ from asyncore.
+//! Dispatch semantics are the same on every backend, level-triggered as asyncore's
+//! select and poll loops: a channel is told again in the next pass about data it left
+//! unread. epoll registers edge-triggered, and the loop keeps that behaviour: readiness a
+//! handler did not visibly use up (its socket's own calls did not find the socket empty,
+//! or full) is checked again with `poll(2)` before the next wait. See [`Map`] for one
+//! pass step by step, and [`Dispatcher`] for the handlers and where they differ from
+//! asyncore.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -41,6 +41,9 @@ struct Slot {
     own_interest: bool,
     /// The entry was reached mutably since its interest was last worked out.
     dirty: bool,
+    /// Readiness the edge-triggered backend reported and the handler did not use up
+    /// (see [`Map::pending`]): dispatched again in the next pass.
+    pending: Ready,
 }
 
 /// What one dispatch of a channel is for.
@@ -85,7 +88,10 @@ enum Invoke {
 ///    it since the last pass (an event, a timer, a call through the map); otherwise it
 ///    keeps what it watched.
 /// 3. Wait for readiness, at most `timeout` (`None`: no limit), and never past the next
-///    timer. `EINTR` is retried with the time left.
+///    timer. `EINTR` is retried with the time left. With epoll (registered
+///    edge-triggered), readiness the last pass's handlers did not visibly use up is
+///    first checked with `poll(2)`; what still holds is reported as a level-triggered
+///    wait would report it, and the wait does not sleep.
 /// 4. For each ready channel (select and poll: in map order; epoll: in the kernel's
 ///    order), in this order, stopping as soon as the channel is closing: read event
 ///    (`handle_accept` if listening; finish a connect; `handle_read`), write event
@@ -151,6 +157,11 @@ pub struct Map {
     waker: Option<Waker>,
     signalled: Option<i32>,
     passes: u64,
+    /// The backend registers edge-triggered (epoll): readiness a handler did not use up
+    /// is kept in its slot and dispatched again, as a level-triggered wait would report
+    /// it again. These are the tokens with something kept.
+    pending: Vec<Token>,
+    edge: bool,
 }
 
 impl fmt::Debug for Map {
@@ -204,6 +215,8 @@ impl Map {
             waker: None,
             signalled: None,
             passes: 0,
+            pending: Vec::new(),
+            edge: false,
         }
     }
 
@@ -331,6 +344,7 @@ impl Map {
         slot.entry = Some(entry);
         slot.own_interest = own_interest;
         slot.dirty = true;
+        slot.pending = Ready::EMPTY;
         self.order.push(token);
         token
     }
@@ -786,6 +800,7 @@ impl Map {
         let s = &mut self.slots[token.index as usize];
         s.entry = None;
         s.busy = false;
+        s.pending = Ready::EMPTY;
         s.generation = s.generation.wrapping_add(1);
         self.free.push(token.index);
         if !entry.core.internal {
@@ -1017,7 +1032,13 @@ impl Map {
                 }
             }
         }
+        for t in std::mem::take(&mut self.pending) {
+            if let Some(s) = self.slots.get_mut(t.index as usize) {
+                s.pending = Ready::EMPTY;
+            }
+        }
         self.selector = Some(Selector::new(backend)?);
+        self.edge = backend == Backend::Epoll;
         Ok(())
     }
 
@@ -1097,8 +1118,13 @@ impl Map {
         }
 
         // 2. Wait.
+        let still = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.check_pending().map_err(Error::Io)?
+        };
         let mut wait = timeout;
-        if always_ready {
+        if always_ready || !still.is_empty() {
             wait = Some(Duration::ZERO);
         }
         if let Some(deadline) = self.timers.next_deadline() {
@@ -1153,6 +1179,10 @@ impl Map {
                     }
                 }
             }
+        }
+
+        if !still.is_empty() {
+            self.merge_pending(still, &mut events);
         }
 
         // 3. Dispatch.
@@ -1219,11 +1249,88 @@ impl Map {
         Ok(())
     }
 
+    /// The readiness kept from the last pass (edge-triggered backend) that still holds,
+    /// asked of `poll(2)` without waiting, as much of it as each channel still watches:
+    /// what a level-triggered wait would report. Asked before the wait, which then does
+    /// not sleep if any holds.
+    fn check_pending(&mut self) -> io::Result<Vec<(Token, Ready)>> {
+        let tokens = std::mem::take(&mut self.pending);
+        let mut kept: Vec<(Token, Ready)> = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let Some(s) = self
+                .slots
+                .get_mut(t.index as usize)
+                .filter(|s| s.generation == t.generation)
+            else {
+                continue;
+            };
+            let k = std::mem::take(&mut s.pending);
+            let watched = s.entry.as_ref().map_or(Ready::EMPTY, |e| e.core.registered);
+            let k = k.and(watched | Ready::HUP | Ready::ERROR);
+            if !k.is_empty() {
+                kept.push((t, k));
+            }
+        }
+        let mut now = Vec::with_capacity(kept.len());
+        if kept.is_empty() {
+            return Ok(now);
+        }
+        let list: Vec<Reg<'_>> = kept
+            .iter()
+            .filter_map(|&(token, want)| {
+                let e = live_entry(&self.slots, token)?;
+                Some(Reg {
+                    fd: e.core.sock.as_fd(),
+                    token,
+                    want,
+                })
+            })
+            .collect();
+        crate::sys::level_now(&list, &mut now)?;
+        Ok(now)
+    }
+
+    /// Adds `now` (from [`check_pending`](Self::check_pending)) to the wait's `events`:
+    /// a channel the wait reported too gets one event with both.
+    fn merge_pending(&mut self, now: Vec<(Token, Ready)>, events: &mut Vec<(Token, Ready)>) {
+        for &(t, r) in &now {
+            if let Some(s) = self.slots.get_mut(t.index as usize) {
+                s.pending = r;
+            }
+        }
+        for ev in events.iter_mut() {
+            if let Some(s) = self
+                .slots
+                .get_mut(ev.0.index as usize)
+                .filter(|s| s.generation == ev.0.generation)
+            {
+                ev.1 |= std::mem::take(&mut s.pending);
+            }
+        }
+        for (t, _) in now {
+            if let Some(s) = self.slots.get_mut(t.index as usize) {
+                let r = std::mem::take(&mut s.pending);
+                if !r.is_empty() {
+                    events.push((t, r));
+                }
+            }
+        }
+    }
+
     /// Run one event on one channel, with asyncore's routing of errors; remove the
     /// channel if it closed. `Err` only for errors that must leave the loop.
     fn invoke(&mut self, token: Token, what: Invoke) -> Result {
         let Some(mut entry) = self.take(token) else {
             return Ok(());
+        };
+        // Edge-triggered: what the handler's socket calls show decides what is kept.
+        let edge = match what {
+            Invoke::Io(ready) if self.edge && !entry.core.always_ready => {
+                entry.core.sock.take_seen();
+                entry.core.peer_closed |= ready.is_hup();
+                Some(ready)
+            }
+            _ => None,
         };
         let escape = {
             let Entry { core, handler } = &mut *entry;
@@ -1239,12 +1346,52 @@ impl Map {
             }
             escape
         };
+        let kept = edge.map_or(Ready::EMPTY, |ready| {
+            unused(ready, entry.core.sock.take_seen(), entry.core.peer_closed)
+        });
         self.put_back(token, entry);
+        if !kept.is_empty() {
+            if let Some(s) = self
+                .slots
+                .get_mut(token.index as usize)
+                .filter(|s| s.generation == token.generation && s.entry.is_some())
+            {
+                if s.pending.is_empty() {
+                    self.pending.push(token);
+                }
+                s.pending |= kept;
+            }
+        }
         match escape {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
+}
+
+/// The part of `ready`, reported edge-triggered, that a level-triggered wait might
+/// report again after the handler ran (the next pass asks `poll(2)` whether it does):
+/// reading until a read found the socket empty (or, once the peer has closed, found the
+/// end: its close stays to be read, and no new edge will say so), writing until a write
+/// found it full, urgent data until it was read; a hang-up or an error always.
+fn unused(ready: Ready, seen: u8, peer_closed: bool) -> Ready {
+    use crate::socket::Seen;
+    let mut kept = ready.and(Ready::HUP | Ready::ERROR);
+    let emptied = if peer_closed {
+        Seen::END
+    } else {
+        Seen::READ_EMPTY | Seen::END
+    };
+    if ready.is_readable() && seen & emptied == 0 {
+        kept |= Ready::READ;
+    }
+    if ready.is_writable() && seen & Seen::WRITE_FULL == 0 {
+        kept |= Ready::WRITE;
+    }
+    if ready.is_priority() && seen & Seen::URGENT_READ == 0 {
+        kept |= Ready::PRIORITY;
+    }
+    kept
 }
 
 /// asyncore's `loop(timeout, use_poll, map, count)` as a free function; see

@@ -116,6 +116,10 @@ impl Ready {
         self.contains(Ready::ERROR)
     }
 
+    pub(crate) const fn and(self, other: Ready) -> Ready {
+        Ready(self.0 & other.0)
+    }
+
     pub(crate) const fn remove(self, other: Ready) -> Ready {
         Ready(self.0 & !other.0)
     }

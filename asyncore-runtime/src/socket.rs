@@ -4,6 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -112,6 +113,24 @@ pub struct Socket {
     fd: OwnedFd,
     ty: SockType,
     domain: Option<Domain>,
+    /// What this socket's own calls showed since the loop last looked ([`Seen`]): the
+    /// epoll backend registers edge-triggered and keeps asyncore's level-triggered
+    /// behaviour by dispatching again what was not seen drained.
+    seen: AtomicU8,
+}
+
+/// What a socket's calls can show about its readiness, for [`Socket::take_seen`].
+pub(crate) struct Seen;
+
+impl Seen {
+    /// A read found nothing more to read (`EAGAIN`, or a short read on a stream).
+    pub(crate) const READ_EMPTY: u8 = 1;
+    /// A write found the send buffer full (`EAGAIN`, or a partial write).
+    pub(crate) const WRITE_FULL: u8 = 2;
+    /// Urgent data was read (or there was none).
+    pub(crate) const URGENT_READ: u8 = 4;
+    /// A read found the end of the stream.
+    pub(crate) const END: u8 = 8;
 }
 
 fn errno(e: Errno) -> io::Error {
@@ -149,6 +168,7 @@ impl Socket {
             fd,
             ty,
             domain: Some(domain),
+            seen: AtomicU8::new(0),
         })
     }
 
@@ -178,7 +198,12 @@ impl Socket {
                 AddressFamily::UNIX => Some(Domain::Unix),
                 _ => None,
             });
-        Ok(Socket { fd, ty, domain })
+        Ok(Socket {
+            fd,
+            ty,
+            domain,
+            seen: AtomicU8::new(0),
+        })
     }
 
     /// Wrap a pipe, terminal or file (asyncore's `file_dispatcher`): the descriptor is
@@ -203,6 +228,7 @@ impl Socket {
             fd: dup,
             ty: SockType::File,
             domain: None,
+            seen: AtomicU8::new(0),
         })
     }
 
@@ -211,6 +237,7 @@ impl Socket {
             fd,
             ty: SockType::File,
             domain: None,
+            seen: AtomicU8::new(0),
         }
     }
 
@@ -409,11 +436,16 @@ impl Socket {
                         fd,
                         ty: SockType::Stream,
                         domain: self.domain,
+                        seen: AtomicU8::new(0),
                     };
                     return Ok(Some((sock, addr)));
                 }
                 Err(Errno::INTR) => continue,
-                Err(Errno::AGAIN | Errno::CONNABORTED) => return Ok(None),
+                Err(Errno::AGAIN) => {
+                    self.see(Seen::READ_EMPTY);
+                    return Ok(None);
+                }
+                Err(Errno::CONNABORTED) => return Ok(None),
                 Err(e) => return Err(errno(e)),
             }
         }
@@ -458,9 +490,19 @@ impl Socket {
                 rnet::send(&self.fd, buf, flags | SendFlags::NOSIGNAL)
             };
             match r {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if n < buf.len() {
+                        self.see(Seen::WRITE_FULL);
+                    }
+                    return Ok(n);
+                }
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(errno(e)),
+                Err(e) => {
+                    if e == Errno::AGAIN {
+                        self.see(Seen::WRITE_FULL);
+                    }
+                    return Err(errno(e));
+                }
             }
         }
     }
@@ -502,10 +544,27 @@ impl Socket {
             } else {
                 rnet::recv(&self.fd, &mut *buf, flags).map(|(n, _)| n)
             };
+            let urgent = flags.contains(RecvFlags::OOB);
             match r {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if urgent {
+                        self.see(Seen::URGENT_READ);
+                    } else if self.ty != SockType::Datagram && n < buf.len() {
+                        // A stream gives what it has: a short read emptied it (of data:
+                        // the peer's close may still be there to read).
+                        self.see(if n == 0 { Seen::END } else { Seen::READ_EMPTY });
+                    }
+                    return Ok(n);
+                }
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(errno(e)),
+                Err(e) => {
+                    if urgent {
+                        self.see(Seen::URGENT_READ);
+                    } else if e == Errno::AGAIN {
+                        self.see(Seen::READ_EMPTY);
+                    }
+                    return Err(errno(e));
+                }
             }
         }
     }
@@ -534,7 +593,12 @@ impl Socket {
                     return Ok((n, addr));
                 }
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(errno(e)),
+                Err(e) => {
+                    if e == Errno::AGAIN {
+                        self.see(Seen::READ_EMPTY);
+                    }
+                    return Err(errno(e));
+                }
             }
         }
     }
@@ -566,9 +630,32 @@ impl Socket {
             match r {
                 Ok(n) => return Ok(n),
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(errno(e)),
+                Err(e) => {
+                    if e == Errno::AGAIN {
+                        self.see(Seen::WRITE_FULL);
+                    }
+                    return Err(errno(e));
+                }
             }
         }
+    }
+
+    /// Notes what a call showed (see [`Seen`]). A plain load and store: a socket is
+    /// used by one loop, and a lost note only costs one more dispatch.
+    fn see(&self, what: u8) {
+        let now = self.seen.load(Ordering::Relaxed);
+        if now & what != what {
+            self.seen.store(now | what, Ordering::Relaxed);
+        }
+    }
+
+    /// What the socket's calls showed since the last call of this (see [`Seen`]).
+    pub(crate) fn take_seen(&self) -> u8 {
+        let now = self.seen.load(Ordering::Relaxed);
+        if now != 0 {
+            self.seen.store(0, Ordering::Relaxed);
+        }
+        now
     }
 
     /// The address this socket is bound to (the real one: after binding port 0 it shows
@@ -724,7 +811,7 @@ macro_rules! from_std {
                     AddressFamily::UNIX => Some(Domain::Unix),
                     _ => None,
                 });
-                Socket { fd, ty, domain }
+                Socket { fd, ty, domain, seen: AtomicU8::new(0) }
             }
         }
     )*};

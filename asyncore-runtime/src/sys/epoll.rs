@@ -1,4 +1,6 @@
-//! The epoll backend: level-triggered, registrations kept in the kernel.
+//! The epoll backend: registrations kept in the kernel, edge-triggered. The map keeps
+//! asyncore's level-triggered behaviour: readiness a handler did not use up (its socket
+//! calls did not find the socket empty, or full) is dispatched again in the next pass.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -16,9 +18,10 @@ pub(crate) struct Selector {
 }
 
 fn flags(want: Ready) -> EventFlags {
-    let mut f = EventFlags::empty();
+    let mut f = EventFlags::ET;
     if want.is_readable() {
-        f |= EventFlags::IN;
+        // RDHUP: a short read is not the end when the peer's close is already in.
+        f |= EventFlags::IN | EventFlags::RDHUP;
     }
     if want.is_writable() {
         f |= EventFlags::OUT;
@@ -102,7 +105,7 @@ impl Selector {
             if f.contains(EventFlags::PRI) {
                 r |= Ready::PRIORITY;
             }
-            if f.contains(EventFlags::HUP) {
+            if f.intersects(EventFlags::HUP | EventFlags::RDHUP) {
                 r |= Ready::HUP;
             }
             if f.contains(EventFlags::ERR) {

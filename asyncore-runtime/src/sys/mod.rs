@@ -19,8 +19,10 @@
 //! 500 µs timeout never becomes a busy 0 ms poll) and saturated at the largest value the
 //! system call takes. `EINTR` is returned to the loop, which retries with the time left.
 //!
-//! epoll is level-triggered, like select and poll, so a handler that reads only part of
-//! what is available is called again on the next pass on every backend.
+//! epoll registers edge-triggered; the loop keeps the level-triggered behaviour of select
+//! and poll (a handler that reads only part of what is available is called again on the
+//! next pass on every backend) by keeping what a handler did not use up and asking
+//! [`level_now`] whether it still holds.
 
 #![allow(unsafe_code)]
 
@@ -108,6 +110,12 @@ impl std::str::FromStr for Backend {
 }
 
 /// One descriptor to watch during a pass (select and poll only).
+/// Which of `list` are ready now, by `poll(2)` without waiting: what a level-triggered
+/// wait would report. Appends `(token, readiness)` for each ready one to `out`.
+pub(crate) fn level_now(list: &[Reg<'_>], out: &mut Vec<(Token, Ready)>) -> io::Result<()> {
+    poll::Selector::new().wait(list, out, Some(Duration::ZERO))
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reg<'a> {
     pub fd: BorrowedFd<'a>,
