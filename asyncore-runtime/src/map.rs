@@ -162,6 +162,11 @@ pub struct Map {
     /// it again. These are the tokens with something kept.
     pending: Vec<Token>,
     edge: bool,
+    /// The channels asked what to watch every pass (their dispatcher's interest is not
+    /// its own state alone), in the order they were added.
+    ask_every_pass: Vec<Token>,
+    /// The other channels reached since their interest was last worked out.
+    dirty_list: Vec<Token>,
 }
 
 impl fmt::Debug for Map {
@@ -217,6 +222,8 @@ impl Map {
             passes: 0,
             pending: Vec::new(),
             edge: false,
+            ask_every_pass: Vec::new(),
+            dirty_list: Vec::new(),
         }
     }
 
@@ -346,6 +353,11 @@ impl Map {
         slot.dirty = true;
         slot.pending = Ready::EMPTY;
         self.order.push(token);
+        if own_interest {
+            self.dirty_list.push(token);
+        } else {
+            self.ask_every_pass.push(token);
+        }
         token
     }
 
@@ -567,7 +579,12 @@ impl Map {
             .slots
             .get_mut(token.index as usize)
             .filter(|s| s.generation == token.generation)?;
-        s.dirty = true;
+        if !s.dirty {
+            s.dirty = true;
+            if s.own_interest {
+                self.dirty_list.push(token);
+            }
+        }
         Some(s)
     }
 
@@ -822,6 +839,9 @@ impl Map {
             let mut order = std::mem::take(&mut self.order);
             order.retain(|t| self.contains(*t));
             self.order = order;
+            let mut ask = std::mem::take(&mut self.ask_every_pass);
+            ask.retain(|t| self.contains(*t));
+            self.ask_every_pass = ask;
             self.stale = 0;
         }
     }
@@ -1023,7 +1043,10 @@ impl Map {
         }
         // A new backend: everything must be registered again.
         if let Some(mut old) = self.selector.take() {
-            for s in &mut self.slots {
+            for (i, s) in self.slots.iter_mut().enumerate() {
+                if !s.dirty && s.own_interest && s.entry.is_some() {
+                    self.dirty_list.push(Token::new(i as u32, s.generation));
+                }
                 s.dirty = true;
                 if let Some(e) = s.entry.as_mut() {
                     old.forget(e.core.sock.as_fd(), e.core.registered);
@@ -1049,19 +1072,20 @@ impl Map {
 
         // 1. Interest.
         let mut always_ready = false;
-        let n = self.order.len();
+        // Every channel asked every pass, in order; then the channels whose interest is
+        // their own state that something reached since the last pass (the others watch
+        // what they watched): a pass costs nothing per idle one.
+        let asked = self.ask_every_pass.len();
+        let dirty = std::mem::take(&mut self.dirty_list);
+        let n = asked + dirty.len();
         let mut fd_errors: Vec<(Token, io::Error)> = Vec::new();
         let mut pending_close: Vec<Token> = Vec::new();
         for i in 0..n {
-            let token = self.order[i];
-            // A channel whose readable()/writable() depend only on its own state, and that
-            // nothing has reached since the last pass, watches what it watched.
-            if self
-                .slot(token)
-                .is_some_and(|s| s.own_interest && !s.dirty && s.entry.is_some())
-            {
-                continue;
-            }
+            let token = if i < asked {
+                self.ask_every_pass[i]
+            } else {
+                dirty[i - asked]
+            };
             let Some(mut entry) = self.take(token) else {
                 continue;
             };
@@ -1070,6 +1094,7 @@ impl Map {
                 // deliver it in this pass.
                 self.put_back(token, entry);
                 pending_close.push(token);
+                self.keep_dirty(token);
                 continue;
             }
             let want = {
@@ -1108,6 +1133,8 @@ impl Map {
                 if let Some(s) = self.slots.get_mut(token.index as usize) {
                     s.dirty = false;
                 }
+            } else {
+                self.keep_dirty(token);
             }
         }
         for (token, e) in fd_errors {
@@ -1247,6 +1274,17 @@ impl Map {
             }
         }
         Ok(())
+    }
+
+    /// Keeps a channel whose interest is its own state on the list of the next pass
+    /// (it stays marked as reached, so nothing else would list it again).
+    fn keep_dirty(&mut self, token: Token) {
+        if self
+            .slot(token)
+            .is_some_and(|s| s.own_interest && s.dirty && s.entry.is_some())
+        {
+            self.dirty_list.push(token);
+        }
     }
 
     /// The readiness kept from the last pass (edge-triggered backend) that still holds,
