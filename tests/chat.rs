@@ -77,22 +77,15 @@ fn python_use_poll(backend: Backend) -> &'static str {
     }
 }
 
-/// Deterministic bytes (xorshift); `printable` keeps them in `!`..=`~`.
+/// [`support::pseudo_random`] bytes; `printable` keeps them in `!`..=`~`.
 fn pseudo_random(len: usize, seed: u64, printable: bool) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let b = (x >> 24) as u8;
-            if printable {
-                b'!' + b % 94
-            } else {
-                b
-            }
-        })
-        .collect()
+    let mut bytes = support::pseudo_random(len, seed);
+    if printable {
+        for b in &mut bytes {
+            *b = b'!' + *b % 94;
+        }
+    }
+    bytes
 }
 
 fn hex(data: &[u8]) -> String {
