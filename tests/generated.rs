@@ -245,24 +245,37 @@ impl Loader {
     }
 }
 
-/// Accepts connections into channels made by `make`.
+/// Accepts connections into channels made by `make`, with the socket send buffer set to
+/// `send_buffer` bytes when given.
 struct Listener<F> {
     make: F,
+    send_buffer: Option<usize>,
 }
 
 #[dispatcher]
 impl<D: Dispatcher, F: FnMut() -> D + 'static> Listener<F> {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
+        if let Some(size) = self.send_buffer {
+            rustix::net::sockopt::set_socket_send_buffer_size(&sock, size)?;
+        }
         let channel = (self.make)();
         ch.add_accepted(sock, addr, channel)?;
         Ok(())
     }
 }
 
-fn listen<D: Dispatcher, F: FnMut() -> D + 'static>(map: &mut Map, make: F) -> SocketAddr {
+fn listen_with<D: Dispatcher, F: FnMut() -> D + 'static>(
+    map: &mut Map,
+    make: F,
+    send_buffer: Option<usize>,
+) -> SocketAddr {
     let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
-    let token = map.listen(&any, Listener { make }).unwrap();
+    let token = map.listen(&any, Listener { make, send_buffer }).unwrap();
     map.local_addr(token).unwrap().as_inet().unwrap()
+}
+
+fn listen<D: Dispatcher, F: FnMut() -> D + 'static>(map: &mut Map, make: F) -> SocketAddr {
+    listen_with(map, make, None)
 }
 
 /// Serves until the client thread is done; its result.
@@ -704,26 +717,10 @@ fn the_client_narrows_the_next_server_message(backend: Backend) {
     }
 }
 
-/// Accepts connections into channels made by `make`, with a small socket send buffer, so
-/// that most of a large reply waits in the channel's output buffer.
-struct SmallSendBuffer<F> {
-    make: F,
-}
-
-#[dispatcher]
-impl<D: Dispatcher, F: FnMut() -> D + 'static> SmallSendBuffer<F> {
-    fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        rustix::net::sockopt::set_socket_send_buffer_size(&sock, 4096)?;
-        let channel = (self.make)();
-        ch.add_accepted(sock, addr, channel)?;
-        Ok(())
-    }
-}
-
+/// A listener whose connections have a small socket send buffer (4 KiB), so that most of
+/// a large reply waits in the channel's output buffer.
 fn listen_small<D: Dispatcher, F: FnMut() -> D + 'static>(map: &mut Map, make: F) -> SocketAddr {
-    let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
-    let token = map.listen(&any, SmallSendBuffer { make }).unwrap();
-    map.local_addr(token).unwrap().as_inet().unwrap()
+    listen_with(map, make, Some(4096))
 }
 
 on_every_backend!(a_client_that_stops_sending_still_gets_every_reply);
