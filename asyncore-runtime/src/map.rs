@@ -14,9 +14,12 @@ use crate::error::{Error, Result};
 use crate::ready::Ready;
 use crate::socket::{Domain, SockType, Socket};
 use crate::sys::{Backend, Reg, Selector};
+
+mod level;
 use crate::timer::{Action, TimerId, Timers};
 use crate::token::Token;
 use crate::waker::{Waker, WakerChannel};
+use level::unused;
 
 /// asyncore's default `timeout` for `loop`: 30 seconds per pass.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -1287,74 +1290,6 @@ impl Map {
         }
     }
 
-    /// The readiness kept from the last pass (edge-triggered backend) that still holds,
-    /// asked of `poll(2)` without waiting, as much of it as each channel still watches:
-    /// what a level-triggered wait would report. Asked before the wait, which then does
-    /// not sleep if any holds.
-    fn check_pending(&mut self) -> io::Result<Vec<(Token, Ready)>> {
-        let tokens = std::mem::take(&mut self.pending);
-        let mut kept: Vec<(Token, Ready)> = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let Some(s) = self
-                .slots
-                .get_mut(t.index as usize)
-                .filter(|s| s.generation == t.generation)
-            else {
-                continue;
-            };
-            let k = std::mem::take(&mut s.pending);
-            let watched = s.entry.as_ref().map_or(Ready::EMPTY, |e| e.core.registered);
-            let k = k.and(watched | Ready::HUP | Ready::ERROR);
-            if !k.is_empty() {
-                kept.push((t, k));
-            }
-        }
-        let mut now = Vec::with_capacity(kept.len());
-        if kept.is_empty() {
-            return Ok(now);
-        }
-        let list: Vec<Reg<'_>> = kept
-            .iter()
-            .filter_map(|&(token, want)| {
-                let e = live_entry(&self.slots, token)?;
-                Some(Reg {
-                    fd: e.core.sock.as_fd(),
-                    token,
-                    want,
-                })
-            })
-            .collect();
-        crate::sys::level_now(&list, &mut now)?;
-        Ok(now)
-    }
-
-    /// Adds `now` (from [`check_pending`](Self::check_pending)) to the wait's `events`:
-    /// a channel the wait reported too gets one event with both.
-    fn merge_pending(&mut self, now: Vec<(Token, Ready)>, events: &mut Vec<(Token, Ready)>) {
-        for &(t, r) in &now {
-            if let Some(s) = self.slots.get_mut(t.index as usize) {
-                s.pending = r;
-            }
-        }
-        for ev in events.iter_mut() {
-            if let Some(s) = self
-                .slots
-                .get_mut(ev.0.index as usize)
-                .filter(|s| s.generation == ev.0.generation)
-            {
-                ev.1 |= std::mem::take(&mut s.pending);
-            }
-        }
-        for (t, _) in now {
-            if let Some(s) = self.slots.get_mut(t.index as usize) {
-                let r = std::mem::take(&mut s.pending);
-                if !r.is_empty() {
-                    events.push((t, r));
-                }
-            }
-        }
-    }
-
     /// Run one event on one channel, with asyncore's routing of errors; remove the
     /// channel if it closed. `Err` only for errors that must leave the loop.
     fn invoke(&mut self, token: Token, what: Invoke) -> Result {
@@ -1389,47 +1324,13 @@ impl Map {
         });
         self.put_back(token, entry);
         if !kept.is_empty() {
-            if let Some(s) = self
-                .slots
-                .get_mut(token.index as usize)
-                .filter(|s| s.generation == token.generation && s.entry.is_some())
-            {
-                if s.pending.is_empty() {
-                    self.pending.push(token);
-                }
-                s.pending |= kept;
-            }
+            self.keep_unused(token, kept);
         }
         match escape {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
-}
-
-/// The part of `ready`, reported edge-triggered, that a level-triggered wait might
-/// report again after the handler ran (the next pass asks `poll(2)` whether it does):
-/// reading until a read found the socket empty (or, once the peer has closed, found the
-/// end: its close stays to be read, and no new edge will say so), writing until a write
-/// found it full, urgent data until it was read; a hang-up or an error always.
-fn unused(ready: Ready, seen: u8, peer_closed: bool) -> Ready {
-    use crate::socket::Seen;
-    let mut kept = ready.and(Ready::HUP | Ready::ERROR);
-    let emptied = if peer_closed {
-        Seen::END
-    } else {
-        Seen::READ_EMPTY | Seen::END
-    };
-    if ready.is_readable() && seen & emptied == 0 {
-        kept |= Ready::READ;
-    }
-    if ready.is_writable() && seen & Seen::WRITE_FULL == 0 {
-        kept |= Ready::WRITE;
-    }
-    if ready.is_priority() && seen & Seen::URGENT_READ == 0 {
-        kept |= Ready::PRIORITY;
-    }
-    kept
 }
 
 /// asyncore's `loop(timeout, use_poll, map, count)` as a free function; see
