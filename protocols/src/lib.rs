@@ -7,7 +7,8 @@
 //! 2. [`parse::parse`]: tokens to the syntax tree ([`ast`]), with "expected ..., found ..."
 //!    errors at the offending token;
 //! 3. [`check::check`]: every check of the language, all errors at once, each at its
-//!    token, and the lowering to the [`ir`];
+//!    token; the states, the duality and the framing arithmetic in `check`, and the
+//!    lowering of each message to the [`ir`]'s decoding ops in `lower`;
 //! 4. [`gen::generate`]: the Rust module, as tokens for `quote`; [`graph`] draws the state
 //!    machine.
 //!
@@ -40,6 +41,7 @@ pub mod gen;
 pub mod graph;
 pub mod ir;
 pub mod lex;
+mod lower;
 pub mod parse;
 
 pub use diag::Diagnostic;
