@@ -37,6 +37,8 @@ pub struct Description {
     pub name: Ident,
     /// `framing ...`, if given.
     pub framing: Option<(FramingDecl, Span)>,
+    /// `framing NAME = ...`: further framings, which messages choose by name.
+    pub framings: Vec<NamedFraming>,
     /// `keywords nocase` was given.
     pub nocase: bool,
     /// `on EVENT ACTION` declarations.
@@ -45,6 +47,19 @@ pub struct Description {
     pub messages: Vec<MessageDecl>,
     /// The states, in order.
     pub states: Vec<StateDecl>,
+}
+
+/// `framing NAME = ...`: a framing of its own, for the messages that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFraming {
+    /// `///` comments.
+    pub docs: Vec<String>,
+    /// Its name.
+    pub name: Ident,
+    /// The framing.
+    pub decl: FramingDecl,
+    /// The whole declaration.
+    pub span: Span,
 }
 
 /// How the stream is cut into units.
@@ -78,8 +93,16 @@ pub enum FramingDecl {
         adjust: i64,
         /// The length counts the whole header.
         includes_header: bool,
-        /// Bytes of the frame hidden from the messages, if set.
+        /// The length counts the length field itself (but not the bytes before it).
+        includes_length: bool,
+        /// `skip N` as written: no longer accepted (the bytes before the length field
+        /// are the messages' own), kept to say so at its place.
         skip: Option<(u64, Span)>,
+    },
+    /// `fixed SIZE`: units of exactly this many bytes (a one-byte answer).
+    Fixed {
+        /// The size.
+        size: (u64, Span),
     },
 }
 
@@ -168,6 +191,8 @@ pub struct MessageDecl {
     pub name: Ident,
     /// `(NAME, ...)`: values the channel supplies before the message is read.
     pub params: Vec<Ident>,
+    /// `framing NAME`: the message uses this named framing instead of the protocol's.
+    pub framing: Option<Ident>,
     /// The units, separated by `then`.
     pub units: Vec<Unit>,
     /// A policy for this message only (`on invalid ...`).
@@ -201,6 +226,13 @@ pub struct Part {
 pub enum PartKind {
     /// A literal keyword or byte string.
     Lit(Vec<u8>),
+    /// `0b0011`: literal bits, as many as the digits (in binary frames).
+    Bits {
+        /// The value.
+        value: u64,
+        /// How many bits.
+        width: u8,
+    },
     /// `~`: no separator between the neighbouring parts.
     Glue,
     /// `ows`: optional spaces or tabs.
@@ -224,6 +256,54 @@ pub struct Field {
     pub optional: bool,
     /// `max N` after the type.
     pub max: Option<(u64, Span)>,
+    /// `nullable` after a `bytes[i32be]`: a length of -1 means no value (`Option`).
+    pub nullable: Option<Span>,
+    /// `if FIELD CMP VALUE`: the field is there only when the condition holds.
+    pub cond: Option<Cond>,
+}
+
+/// `if FIELD [CMP VALUE]`: a condition on an earlier integer field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cond {
+    /// The field tested.
+    pub field: Ident,
+    /// The comparison (`if flag` alone is `flag != 0`).
+    pub cmp: Cmp,
+    /// The value compared with.
+    pub value: i64,
+    /// The whole condition.
+    pub span: Span,
+}
+
+/// A comparison of a [`Cond`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cmp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Cmp {
+    /// The operator as written.
+    pub fn text(self) -> &'static str {
+        match self {
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
 }
 
 /// The type of a field.
@@ -255,6 +335,21 @@ pub enum Type {
     },
     /// `bytes[LEN]`: as many bytes as the earlier integer field LEN says.
     Bytes(Ident),
+    /// `bytes[u16be]`: bytes preceded by their length, a binary integer of this type.
+    Prefixed {
+        /// Signed length (`i32be`: -1 is a null with `nullable`).
+        signed: bool,
+        /// Width of the length in bytes.
+        width: u8,
+        /// Big-endian length.
+        big_endian: bool,
+    },
+    /// `u1` to `u7`: bits of a byte (in binary frames).
+    Bits(u8),
+    /// `varint`: an unsigned LEB128 integer (MQTT's variable byte integer).
+    Varint,
+    /// `cstr`: bytes up to a NUL byte, which ends them (C strings, PostgreSQL's strings).
+    CStr,
     /// `"lit"?` as a field: whether the literal is present.
     Flag(Vec<u8>),
     /// `("a" | "b")`: one of these literals.

@@ -27,6 +27,7 @@ pub(crate) const MAX_PARAMS: usize = 4;
 pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
     let mut cx = Cx { errors: Vec::new() };
     let framing = cx.framing(d);
+    let framings = cx.named_framings(d);
     let nocase = d.nocase;
     let policies = cx.policies(&d.policies, &framing);
 
@@ -43,7 +44,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
                 .help("give each message its own name"),
             );
         }
-        messages.push(cx.message(m, &framing));
+        messages.push(cx.message(m, &framing, &framings));
     }
 
     // States.
@@ -52,6 +53,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
         name: d.name.name.clone(),
         docs: d.docs.clone(),
         framing,
+        framings,
         nocase,
         messages,
         states,
@@ -61,6 +63,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
     if cx.errors.is_empty() {
         cx.unit_less_alone(d, &protocol);
         cx.params_supplied(d, &protocol);
+        cx.framings_agree(d, &protocol);
         cx.distinguishable(d, &protocol);
         cx.duality(d, &protocol);
     }

@@ -3,7 +3,7 @@
 //! It mirrors `asyncore_runtime::wire` (whose [`Op`]s the generated code contains) with
 //! owned data, plus what the generated types need: field names, Rust types, docs.
 
-use crate::ast::{Action, Dir, Span};
+use crate::ast::{Action, Cmp, Dir, Span};
 
 /// A checked protocol.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,8 @@ pub struct Protocol {
     pub docs: Vec<String>,
     /// The framing.
     pub framing: Framing,
+    /// Further framings, declared `framing NAME = ...`, which messages choose by name.
+    pub framings: Vec<NamedFraming>,
     /// Literal keywords match case-insensitively.
     pub nocase: bool,
     /// Every message, in declaration order.
@@ -37,6 +39,17 @@ pub struct Policies {
     pub not_allowed: Action,
     /// Malformed fields.
     pub invalid: Action,
+}
+
+/// A framing of its own, for the messages that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFraming {
+    /// Its name.
+    pub name: String,
+    /// Doc comments.
+    pub docs: Vec<String>,
+    /// The framing.
+    pub framing: Framing,
 }
 
 /// The framing.
@@ -63,10 +76,16 @@ pub enum Framing {
         big_endian: bool,
         /// Added to the value.
         adjust: i64,
-        /// Bytes hidden from messages.
+        /// Where the messages' ops start: 0 when the message writes the `offset` bytes
+        /// before the length field itself, else the whole header (they see the body).
         skip: u8,
         /// Longest body.
         max: u64,
+    },
+    /// Units of exactly `size` bytes.
+    Fixed {
+        /// The size.
+        size: u64,
     },
 }
 
@@ -76,14 +95,22 @@ impl Framing {
         match self {
             Framing::Line { crlf: true, .. } => 2,
             Framing::Line { term, .. } => term.len() as u64,
-            Framing::Length { .. } => 0,
+            Framing::Length { .. } | Framing::Fixed { .. } => 0,
+        }
+    }
+
+    /// The largest unit: a line, a frame body, or a fixed unit.
+    pub fn unit_max(&self) -> u64 {
+        match self {
+            Framing::Line { max, .. } | Framing::Length { max, .. } => *max,
+            Framing::Fixed { size } => *size,
         }
     }
 
     /// The bytes of one frame header (0 for lines).
     pub fn header_len(&self) -> u64 {
         match self {
-            Framing::Line { .. } => 0,
+            Framing::Line { .. } | Framing::Fixed { .. } => 0,
             Framing::Length { offset, width, .. } => {
                 u64::from(*offset) + if *width == 0 { 10 } else { u64::from(*width) }
             }
@@ -116,6 +143,9 @@ pub struct Message {
     pub oversize: Option<Action>,
     /// Parameters (`Body(length)`): values the channel supplies, read by `Op::Param`.
     pub params: Vec<String>,
+    /// The named framing it uses (an index into [`Protocol::framings`]), or `None` for
+    /// the protocol's framing.
+    pub framing: Option<usize>,
     /// Where it is declared.
     pub span: Span,
     /// Its first part is a literal (it is tried before the others).
@@ -208,6 +238,10 @@ pub enum Op {
     Line,
     EndLine,
     Frame,
+    /// A frame of the named framing with this index.
+    FrameWith(usize),
+    Fixed(u32),
+    LengthField,
     EndFrame,
     Lit(Vec<u8>),
     Sep,
@@ -247,6 +281,31 @@ pub enum Op {
     Param {
         slot: u16,
         param: u8,
+    },
+    Bits {
+        slot: u16,
+        shift: u8,
+        bits: u8,
+    },
+    BitsLit {
+        shift: u8,
+        bits: u8,
+        value: u8,
+    },
+    Varint {
+        slot: u16,
+        max: u64,
+    },
+    CStr {
+        slot: u16,
+    },
+    If {
+        slot: u16,
+        test: u16,
+        test_in_message: bool,
+        cmp: Cmp,
+        value: u64,
+        len: u16,
     },
     Bytes {
         slot: u16,

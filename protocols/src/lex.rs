@@ -24,10 +24,17 @@ pub enum Tok {
         /// `Some(digits)` for `0x` literals.
         hex_digits: Option<usize>,
     },
+    /// A `0b` literal: bits, as many as its digits (`0b0011` is 4 bits of value 3).
+    Bits {
+        /// The value.
+        value: u64,
+        /// The number of binary digits (1 to 64).
+        width: u8,
+    },
     /// A `///` comment line, without the slashes and one leading space.
     Doc(String),
-    /// Punctuation: `->`, `=`, `:`, `?`, `+`, `*`, `|`, `~`, `(`, `)`, `{`, `}`, `[`, `]`,
-    /// `-`, `,`, `;`.
+    /// Punctuation: `->`, `==`, `!=`, `<=`, `>=`, `<`, `>`, `=`, `:`, `?`, `+`, `*`, `|`,
+    /// `~`, `(`, `)`, `{`, `}`, `[`, `]`, `-`, `,`, `;`.
     Punct(&'static str),
 }
 
@@ -38,6 +45,7 @@ impl Tok {
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Str(_) => "a string".to_string(),
             Tok::Num { .. } => "a number".to_string(),
+            Tok::Bits { .. } => "a bit literal".to_string(),
             Tok::Doc(_) => "a doc comment".to_string(),
             Tok::Punct(p) => format!("`{p}`"),
         }
@@ -95,23 +103,33 @@ fn doc(i: &str) -> Res<'_, Tok> {
 fn punct(i: &str) -> Res<'_, Tok> {
     map(
         alt((
-            value("->", tag("->")),
-            value("=", tag("=")),
-            value(":", tag(":")),
-            value("?", tag("?")),
-            value("+", tag("+")),
-            value("*", tag("*")),
-            value("|", tag("|")),
-            value("~", tag("~")),
-            value("(", tag("(")),
-            value(")", tag(")")),
-            value("{", tag("{")),
-            value("}", tag("}")),
-            value("[", tag("[")),
-            value("]", tag("]")),
-            value("-", tag("-")),
-            value(",", tag(",")),
-            value(";", tag(";")),
+            alt((
+                value("->", tag("->")),
+                value("==", tag("==")),
+                value("!=", tag("!=")),
+                value("<=", tag("<=")),
+                value(">=", tag(">=")),
+                value("<", tag("<")),
+                value(">", tag(">")),
+                value("=", tag("=")),
+                value(":", tag(":")),
+                value("?", tag("?")),
+                value("+", tag("+")),
+            )),
+            alt((
+                value("*", tag("*")),
+                value("|", tag("|")),
+                value("~", tag("~")),
+                value("(", tag("(")),
+                value(")", tag(")")),
+                value("{", tag("{")),
+                value("}", tag("}")),
+                value("[", tag("[")),
+                value("]", tag("]")),
+                value("-", tag("-")),
+                value(",", tag(",")),
+                value(";", tag(";")),
+            )),
         )),
         Tok::Punct,
     )
@@ -174,6 +192,24 @@ fn string(i: &str) -> Res<'_, Result<Vec<u8>, (usize, String)>> {
 }
 
 fn number(i: &str) -> Res<'_, Result<Tok, String>> {
+    if let Ok((r, _)) = tag::<_, _, nom::error::Error<&str>>("0b")(i) {
+        let (r, digits) = take_while1(|c: char| c == '0' || c == '1' || c == '_')(r)?;
+        let clean: String = digits.chars().filter(|c| *c != '_').collect();
+        if clean.is_empty() || clean.len() > 64 {
+            return Ok((
+                r,
+                Err("a bit literal has 1 to 64 binary digits".to_string()),
+            ));
+        }
+        let v = u64::from_str_radix(&clean, 2).map_err(|e| e.to_string());
+        return Ok((
+            r,
+            v.map(|value| Tok::Bits {
+                value,
+                width: clean.len() as u8,
+            }),
+        ));
+    }
     if let Ok((r, _)) = tag::<_, _, nom::error::Error<&str>>("0x")(i) {
         let (r, digits) = take_while1(|c: char| c.is_ascii_hexdigit() || c == '_')(r)?;
         let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -335,6 +371,20 @@ mod tests {
             ]
         );
         assert_eq!(toks[1].span, Span { start: 9, end: 10 });
+    }
+
+    #[test]
+    fn bit_literals_and_comparisons() {
+        let toks = lex("0b0011 0b1 qos > 0 x != 1 a >= 2 b == 0b_10").unwrap();
+        let kinds: Vec<Tok> = toks.iter().map(|t| t.tok.clone()).collect();
+        assert_eq!(kinds[0], Tok::Bits { value: 3, width: 4 });
+        assert_eq!(kinds[1], Tok::Bits { value: 1, width: 1 });
+        assert_eq!(kinds[3], Tok::Punct(">"));
+        assert_eq!(kinds[6], Tok::Punct("!="));
+        assert_eq!(kinds[9], Tok::Punct(">="));
+        assert_eq!(kinds[12], Tok::Punct("=="));
+        assert_eq!(kinds[13], Tok::Bits { value: 2, width: 2 });
+        assert!(lex("0b").is_err());
     }
 
     #[test]

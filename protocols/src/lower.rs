@@ -6,19 +6,38 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Event, Part, PartKind, Type, Unit};
 use crate::check::{camel, is_rust_keyword, Cx, MAX_PARAMS, MESSAGE_LIMIT};
-use crate::diag::Diagnostic;
+use crate::diag::{suggest, Diagnostic};
 use crate::ir::{self, FieldInfo, FieldKind, ItemType, Op};
+
+mod frame;
 
 /// A field seen so far in a message or item, for references by later fields.
 struct Known {
     slot: u16,
     int_max: Option<u64>,
     in_item: bool,
+    signed: bool,
+}
+
+/// How the parts of a repetition's item are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemMode {
+    /// Within a line, separated by spaces unless glued (`sep`: a space before the first).
+    Line { sep: bool },
+    /// Units of their own after `then` (lines, raw runs).
+    Units,
+    /// Within a binary frame, with no separators.
+    Frame,
 }
 
 /// Lowering state of one message.
 struct Lower<'a> {
     framing: &'a ir::Framing,
+    /// The op that opens a frame of this message: `Frame`, or `FrameWith` its named
+    /// framing.
+    frame_op: Op,
+    /// Bits of the current byte taken by bit fields so far (0 between bytes).
+    bitpos: u8,
     ops: Vec<Op>,
     fields: Vec<FieldInfo>,
     items: Vec<ItemType>,
@@ -31,9 +50,42 @@ struct Lower<'a> {
 }
 
 impl Cx {
-    pub(crate) fn message(&mut self, m: &ast::MessageDecl, framing: &ir::Framing) -> ir::Message {
+    pub(crate) fn message(
+        &mut self,
+        m: &ast::MessageDecl,
+        main: &ir::Framing,
+        named: &[ir::NamedFraming],
+    ) -> ir::Message {
+        let (framing, framing_index) = match &m.framing {
+            None => (main, None),
+            Some(id) => match named.iter().position(|n| n.name == id.name) {
+                Some(i) => (&named[i].framing, Some(i)),
+                None => {
+                    let mut diag =
+                        Diagnostic::new(format!("unknown framing `{}`", id.name), id.span);
+                    let names: Vec<&str> = named.iter().map(|n| n.name.as_str()).collect();
+                    diag = match suggest(&id.name, names.iter().copied()) {
+                        Some(s) => diag.help(format!("did you mean `{s}`?")),
+                        None => diag.help(format!(
+                            "declare it: `framing {} = length u32be max 10KiB`",
+                            id.name
+                        )),
+                    };
+                    self.error(diag);
+                    (main, None)
+                }
+            },
+        };
+        if framing_index.is_some() && !m.params.is_empty() {
+            self.error(Diagnostic::new(
+                "a message with parameters is read in the protocol's framing",
+                m.name.span,
+            ));
+        }
         let mut l = Lower {
             framing,
+            frame_op: framing_index.map_or(Op::Frame, Op::FrameWith),
+            bitpos: 0,
             ops: Vec::new(),
             fields: Vec::new(),
             items: Vec::new(),
@@ -58,7 +110,7 @@ impl Cx {
             }
         }
         self.params(&mut l, m);
-        if let ir::Framing::Length { .. } = framing {
+        if let ir::Framing::Length { .. } | ir::Framing::Fixed { .. } = framing {
             if m.units.len() > 1 {
                 self.error(
                     Diagnostic::new(
@@ -169,6 +221,7 @@ impl Cx {
             invalid,
             oversize,
             params: m.params.iter().map(|p| p.name.clone()).collect(),
+            framing: framing_index,
             span: m.span,
             literal_lead,
             line_max,
@@ -217,6 +270,7 @@ impl Cx {
                     slot,
                     int_max: Some(u64::MAX),
                     in_item: false,
+                    signed: false,
                 },
             );
             l.ops.push(Op::Param {
@@ -243,14 +297,7 @@ impl Cx {
 
     fn unit(&mut self, l: &mut Lower<'_>, unit: &Unit, first: bool) {
         match l.framing.clone() {
-            ir::Framing::Length { max, .. } => {
-                l.ops.push(Op::Frame);
-                l.max = l.max.saturating_add(max + l.framing.header_len());
-                for p in &unit.parts {
-                    self.part(l, p, false, false);
-                }
-                l.ops.push(Op::EndFrame);
-            }
+            ir::Framing::Length { .. } | ir::Framing::Fixed { .. } => self.frame_unit(l, unit),
             ir::Framing::Line { max, .. } => {
                 let term_len = l.framing.term_len();
                 let lead_is_lit = matches!(
@@ -358,6 +405,7 @@ impl Cx {
                 slot: info.slot,
                 int_max,
                 in_item: l.item.is_some(),
+                signed: matches!(info.kind, FieldKind::Int { signed: true, .. }),
             },
         );
         match &mut l.item {
@@ -499,11 +547,44 @@ impl Cx {
                 }
                 return;
             }
+            PartKind::Bits { value, width } => {
+                if in_line {
+                    self.error(
+                        Diagnostic::new("bit literals are for binary frames", p.span)
+                            .help("in a line, write the literal as a string"),
+                    );
+                }
+                self.bits_lit(l, *value, *width, p.span);
+                return;
+            }
             PartKind::Field(f) => f,
         };
-        let line_max = match l.framing {
-            ir::Framing::Line { max, .. } => *max,
-            ir::Framing::Length { max, .. } => *max,
+        let line_max = l.framing.unit_max();
+        if in_line {
+            self.binary_only(f, p.span);
+        }
+        if f.nullable.is_some() && !matches!(f.ty, Type::Prefixed { signed: true, .. }) {
+            self.error(
+                Diagnostic::new(
+                    format!("`nullable` applies to bytes with a signed length, like `{}:bytes[i32be] nullable`", f.name.name),
+                    f.nullable.map_or(p.span, |s| s),
+                )
+                .help("a null is a length of -1, which only a signed length can hold"),
+            );
+        }
+        if f.cond.is_some() && f.optional {
+            self.error(Diagnostic::new(
+                format!(
+                    "`{}` is both optional (`?`) and conditional (`if`): choose one",
+                    f.name.name
+                ),
+                p.span,
+            ));
+        }
+        // Present only under a condition: If { presence, test, .. } then the field's ops.
+        let cond_at = match &f.cond {
+            Some(c) if !in_line => self.cond_start(l, c),
+            _ => None,
         };
         // Optional: Opt { presence, [Sep], op }.
         let opt_at = if f.optional || matches!(f.ty, Type::Flag(_)) {
@@ -548,6 +629,33 @@ impl Cx {
                 slot = opt_at.map_or(0, |o| o.1);
                 l.ops.push(Op::Lit(lit.clone()));
                 kind = FieldKind::Flag;
+            }
+            Type::Int { signed, bits, hex } if !in_line => {
+                // A binary frame: a byte is binary; wider numbers need a byte order.
+                slot = Self::slot(l);
+                if *bits != 8 || *hex {
+                    let name = type_text(&f.ty);
+                    self.error(
+                        Diagnostic::new(
+                            format!("`{name}` is a decimal number, for lines; a binary frame needs a byte order"),
+                            f.ty_span,
+                        )
+                        .help(format!("write `{name}be` (network order) or `{name}le`")),
+                    );
+                }
+                l.ops.push(Op::Bin {
+                    slot,
+                    width: 1,
+                    big_endian: true,
+                    signed: *signed,
+                });
+                let max = int_range(*signed, 8).1;
+                int_max = Some(max.max(0) as u64);
+                enc_max = max.max(0) as u64;
+                kind = FieldKind::Int {
+                    signed: *signed,
+                    bits: 8,
+                };
             }
             Type::Int { signed, bits, hex } => {
                 slot = Self::slot(l);
@@ -611,6 +719,46 @@ impl Cx {
                     self.counted_bytes(l, f, len, length, slot, max, f.max.is_some());
                 }
             }
+            Type::Bits(n) => {
+                slot = Self::slot(l);
+                self.bits_field(l, slot, *n, p.span);
+                int_max = Some((1u64 << n) - 1);
+                enc_max = (1u64 << n) - 1;
+                kind = FieldKind::Int {
+                    signed: false,
+                    bits: 8,
+                };
+            }
+            Type::Varint => {
+                slot = Self::slot(l);
+                let max = f.max.map_or(u64::MAX, |m| m.0);
+                l.ops.push(Op::Varint { slot, max });
+                int_max = Some(max);
+                enc_max = max;
+                kind = FieldKind::Int {
+                    signed: false,
+                    bits: 64,
+                };
+            }
+            Type::CStr => {
+                slot = Self::slot(l);
+                l.ops.push(Op::CStr { slot });
+            }
+            Type::Prefixed {
+                signed,
+                width,
+                big_endian,
+            } => {
+                slot = self.prefixed(l, f, (*signed, *width, *big_endian), line_max);
+            }
+            Type::Repeat { count, item } if !in_line => {
+                slot = Self::slot(l);
+                let max = f.max.map_or(line_max, |m| m.0);
+                let Some(idx) = self.frame_repeat(l, f, p, count, item, slot, max) else {
+                    return;
+                };
+                kind = FieldKind::Seq(idx);
+            }
             Type::Lines { .. } | Type::Repeat { .. } | Type::Until { .. } => {
                 slot = 0;
                 self.error(
@@ -647,7 +795,12 @@ impl Cx {
                     min: u32::from(*at_least_one),
                     max: 0,
                 });
-                let idx = self.item_body(l, &f.name.name, item, sep, true);
+                let mode = if in_line {
+                    ItemMode::Line { sep }
+                } else {
+                    ItemMode::Frame
+                };
+                let idx = self.item_body(l, &f.name.name, item, mode);
                 let stride = l.items[idx].stride;
                 let len = (l.ops.len() - at - 1) as u16;
                 let max = f.max.map_or(line_max, |m| m.0).min(MESSAGE_LIMIT) as u32;
@@ -671,11 +824,18 @@ impl Cx {
                 self.error(Diagnostic::new("optional parts are for lines", p.span));
             }
         }
-        let presence = if f.optional && !matches!(f.ty, Type::Flag(_)) {
+        let mut presence = if f.optional && !matches!(f.ty, Type::Flag(_)) {
             opt_at.map(|o| o.1)
         } else {
             None
         };
+        if let Some((at, cond_presence)) = cond_at {
+            self.cond_end(l, at);
+            presence = Some(cond_presence);
+        }
+        if let (Some(_), Type::Prefixed { .. }) = (f.nullable, &f.ty) {
+            presence = Self::null_presence(l, slot);
+        }
         let info = FieldInfo {
             name: f.name.name.clone(),
             docs: f.docs.clone(),
@@ -685,6 +845,8 @@ impl Cx {
             derived_from: None,
             max: enc_max,
         };
+        // A value present only under a condition cannot measure or count anything.
+        let int_max = if presence.is_some() { None } else { int_max };
         self.add_field(l, f, info, int_max);
     }
 
@@ -694,12 +856,22 @@ impl Cx {
         l: &mut Lower<'_>,
         name: &str,
         units: &[Unit],
-        sep: bool,
-        in_line: bool,
+        mode: ItemMode,
     ) -> usize {
         let saved_known: Vec<String> = l.known.keys().cloned().collect();
         l.item = Some((0, Vec::new()));
-        if in_line {
+        if mode == ItemMode::Frame {
+            for p in units.iter().flat_map(|u| u.parts.iter()) {
+                self.frame_part(l, p);
+            }
+            if l.bitpos != 0 {
+                self.error(Diagnostic::new(
+                    format!("the bit fields of an item of `{name}` do not fill their byte"),
+                    units.first().map_or_else(Default::default, |u| u.span),
+                ));
+                l.bitpos = 0;
+            }
+        } else if let ItemMode::Line { sep } = mode {
             // One line-local item: [Sep] parts.
             let mut first = true;
             let mut glue = false;
@@ -819,7 +991,7 @@ impl Cx {
                 l.ops.push(Op::Lit(Vec::new()));
                 let before = l.max;
                 l.max = 0;
-                let idx = self.item_body(l, &f.name.name, item, false, false);
+                let idx = self.item_body(l, &f.name.name, item, ItemMode::Units);
                 let item_max = l.max;
                 l.max = before.saturating_add(item_max.saturating_mul(max));
                 let len = (l.ops.len() - at - 1) as u16;
@@ -848,7 +1020,7 @@ impl Cx {
                 l.ops.push(Op::Lit(Vec::new()));
                 let before = l.max;
                 l.max = 0;
-                let idx = self.item_body(l, &f.name.name, item, false, false);
+                let idx = self.item_body(l, &f.name.name, item, ItemMode::Units);
                 let item_max = l.max;
                 l.max = before
                     .saturating_add(item_max.saturating_mul(max))
@@ -902,6 +1074,25 @@ pub(crate) fn type_text(t: &Type) -> String {
             if *big_endian { "be" } else { "le" }
         ),
         Type::Bytes(n) => format!("bytes[{}]", n.name),
+        Type::Prefixed {
+            signed,
+            width,
+            big_endian,
+        } => format!(
+            "bytes[{}{}{}]",
+            if *signed { "i" } else { "u" },
+            width * 8,
+            if *width == 1 {
+                ""
+            } else if *big_endian {
+                "be"
+            } else {
+                "le"
+            }
+        ),
+        Type::Bits(n) => format!("u{n}"),
+        Type::Varint => "varint".into(),
+        Type::CStr => "cstr".into(),
         Type::Flag(_) => "flag".into(),
         Type::OneOf(_) => "one_of".into(),
         Type::Lines { .. } => "lines".into(),
@@ -915,8 +1106,10 @@ fn can_be_empty(p: &Part) -> bool {
     match &p.kind {
         PartKind::Lit(b) => b.is_empty(),
         PartKind::Glue | PartKind::Ows => true,
+        PartKind::Bits { .. } => false,
         PartKind::Field(f) => {
             f.optional
+                || f.cond.is_some()
                 || match &f.ty {
                     Type::Rest | Type::Flag(_) | Type::Bytes(_) | Type::Lines { .. } => true,
                     Type::Many { at_least_one, item } => {

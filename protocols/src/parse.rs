@@ -31,7 +31,7 @@ struct Parser {
 
 type R<T> = Result<T, Diagnostic>;
 
-const TYPES: &str = "word, token, rest, u8..u64, usize, i8..i64, hex, u16be..u64le, bytes[LEN], lines until \"MARK\", or a group `( ... )`";
+const TYPES: &str = "word, token, rest, u8..u64, usize, i8..i64, hex, u16be..u64le, u1..u7, varint, cstr, bytes[LEN], bytes[u16be], lines until \"MARK\", or a group `( ... )`";
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -128,6 +128,32 @@ impl Parser {
             _ => self.err(what),
         }
     }
+    /// Whether the next token is a literal: a string or hex bytes.
+    fn is_literal(&self) -> bool {
+        matches!(
+            self.peek(),
+            Some(Tok::Str(_))
+                | Some(Tok::Num {
+                    hex_digits: Some(_),
+                    ..
+                })
+        )
+    }
+    /// A string or hex bytes (`0x4e`), as bytes.
+    fn literal(&mut self) -> R<Vec<u8>> {
+        match self.peek() {
+            Some(Tok::Num {
+                value,
+                hex_digits: Some(digits),
+            }) => {
+                let n = digits.div_ceil(2).min(8);
+                let b = value.to_be_bytes()[8 - n..].to_vec();
+                self.pos += 1;
+                Ok(b)
+            }
+            _ => self.string("a string or hex bytes like 0x4e"),
+        }
+    }
     fn docs(&mut self) -> Vec<String> {
         let mut docs = Vec::new();
         while let Some(Tok::Doc(d)) = self.peek() {
@@ -145,6 +171,7 @@ impl Parser {
             docs,
             name,
             framing: None,
+            framings: Vec::new(),
             nocase: false,
             policies: Vec::new(),
             messages: Vec::new(),
@@ -156,11 +183,26 @@ impl Parser {
             if self.peek().is_none() {
                 return Ok(d);
             }
-            if self.eat_kw("framing") {
+            if self.is_kw("framing")
+                && matches!(self.peek_at(1), Some(Tok::Ident(_)))
+                && matches!(self.peek_at(2), Some(Tok::Punct("=")))
+            {
+                self.pos += 1;
+                let name = self.ident("the framing's name")?;
+                self.expect_punct("=")?;
+                let decl = self.framing()?;
+                d.framings.push(NamedFraming {
+                    docs,
+                    name,
+                    decl,
+                    span: start.to(self.prev_span()),
+                });
+            } else if self.eat_kw("framing") {
                 let f = self.framing()?;
                 if d.framing.is_some() {
-                    return Err(Diagnostic::new("a second `framing`", start)
-                        .help("a protocol has one framing; remove one of them"));
+                    return Err(Diagnostic::new("a second `framing`", start).help(
+                        "a protocol has one framing; name the others (`framing startup = ...`) for the messages that use them",
+                    ));
                 }
                 d.framing = Some((f, start.to(self.prev_span())));
             } else if self.eat_kw("keywords") {
@@ -233,6 +275,7 @@ impl Parser {
             self.expect_kw("max")?;
             let max = self.number("the longest frame body in bytes, like 1MiB")?;
             let (mut offset, mut adjust, mut includes_header, mut skip) = (0, 0i64, false, None);
+            let mut includes_length = false;
             loop {
                 if self.eat_kw("offset") {
                     offset = self.number("a byte count")?.0;
@@ -244,6 +287,8 @@ impl Parser {
                     adjust = if neg { -v } else { v };
                 } else if self.eat_kw("includes_header") {
                     includes_header = true;
+                } else if self.eat_kw("includes_length") {
+                    includes_length = true;
                 } else if self.eat_kw("skip") {
                     skip = Some(self.number("a byte count")?);
                 } else {
@@ -258,10 +303,14 @@ impl Parser {
                 offset,
                 adjust,
                 includes_header,
+                includes_length,
                 skip,
             })
+        } else if self.eat_kw("fixed") {
+            let size = self.number("the size of each unit in bytes, like 1")?;
+            Ok(FramingDecl::Fixed { size })
         } else {
-            self.err("`line` or `length`")
+            self.err("`line`, `length` or `fixed`")
         }
     }
 
@@ -320,6 +369,11 @@ impl Parser {
                 }
             }
         }
+        let framing = if self.eat_kw("framing") {
+            Some(self.ident("the name of a framing declared with `framing NAME = ...`")?)
+        } else {
+            None
+        };
         self.expect_punct("=")?;
         let units = self.units(&[])?;
         let limit = if self.eat_kw("limit") {
@@ -336,6 +390,7 @@ impl Parser {
             dir,
             name,
             params,
+            framing,
             units,
             policies,
             limit,
@@ -358,7 +413,7 @@ impl Parser {
             n += 1;
         }
         match self.peek_at(n) {
-            Some(Tok::Str(_)) | Some(Tok::Num { .. }) => true,
+            Some(Tok::Str(_)) | Some(Tok::Num { .. }) | Some(Tok::Bits { .. }) => true,
             Some(Tok::Punct(p)) => *p == "~",
             Some(Tok::Ident(s)) => {
                 s == "ows" || matches!(self.peek_at(n + 1), Some(Tok::Punct(":")))
@@ -374,7 +429,9 @@ impl Parser {
             parts.push(self.part()?);
         }
         if parts.is_empty() {
-            return self.err("a part: a string, `~`, `ows`, a byte like 0x01, or NAME:TYPE");
+            return self.err(
+                "a part: a string, `~`, `ows`, a byte like 0x01, bits like 0b0011, or NAME:TYPE",
+            );
         }
         Ok(Unit {
             parts,
@@ -401,6 +458,10 @@ impl Parser {
                 self.pos += 1;
                 let n = digits.div_ceil(2);
                 PartKind::Lit(value.to_be_bytes()[8 - n.min(8)..].to_vec())
+            }
+            Some(Tok::Bits { value, width }) => {
+                self.pos += 1;
+                PartKind::Bits { value, width }
             }
             Some(Tok::Num { .. }) => {
                 return Err(Diagnostic::new("a decimal number is not a part", start)
@@ -436,6 +497,16 @@ impl Parser {
         } else {
             None
         };
+        let nullable = if self.eat_kw("nullable") {
+            Some(self.prev_span())
+        } else {
+            None
+        };
+        let cond = if self.is_kw("if") {
+            Some(self.cond()?)
+        } else {
+            None
+        };
         let ty = match ty {
             Type::OneOf(mut lits) if optional && lits.len() == 1 => Type::Flag(lits.remove(0)),
             ty => ty,
@@ -448,6 +519,45 @@ impl Parser {
             ty_span,
             optional,
             max,
+            nullable,
+            cond,
+        })
+    }
+
+    /// `if FIELD [CMP [-]NUMBER]`.
+    fn cond(&mut self) -> R<Cond> {
+        let start = self.expect_kw("if")?;
+        let field = self.ident("the name of an earlier integer field")?;
+        let cmp = match self.peek() {
+            Some(Tok::Punct("==")) => Some(Cmp::Eq),
+            Some(Tok::Punct("!=")) => Some(Cmp::Ne),
+            Some(Tok::Punct("<")) => Some(Cmp::Lt),
+            Some(Tok::Punct("<=")) => Some(Cmp::Le),
+            Some(Tok::Punct(">")) => Some(Cmp::Gt),
+            Some(Tok::Punct(">=")) => Some(Cmp::Ge),
+            _ => None,
+        };
+        let (cmp, value) = match cmp {
+            Some(cmp) => {
+                self.pos += 1;
+                let neg = self.eat_punct("-");
+                let value = match self.peek() {
+                    Some(Tok::Num { value, .. }) | Some(Tok::Bits { value, .. }) => *value,
+                    _ => return self.err("a number to compare with"),
+                };
+                self.pos += 1;
+                let value = i64::try_from(value).map_err(|_| {
+                    Diagnostic::new("the value is too large to compare with", self.prev_span())
+                })?;
+                (cmp, if neg { -value } else { value })
+            }
+            None => (Cmp::Ne, 0),
+        };
+        Ok(Cond {
+            field,
+            cmp,
+            value,
+            span: start.to(self.prev_span()),
         })
     }
 
@@ -460,15 +570,15 @@ impl Parser {
             Some(Tok::Punct("(")) => {
                 self.pos += 1;
                 // `("a" | "b")` or a group of parts.
-                if matches!(self.peek(), Some(Tok::Str(_)))
+                if self.is_literal()
                     && matches!(
                         self.peek_at(1),
                         Some(Tok::Punct("|")) | Some(Tok::Punct(")"))
                     )
                 {
-                    let mut lits = vec![self.string("a string")?];
+                    let mut lits = vec![self.literal()?];
                     while self.eat_punct("|") {
-                        lits.push(self.string("a string")?);
+                        lits.push(self.literal()?);
                     }
                     self.expect_punct(")")?;
                     return Ok(Type::OneOf(lits));
@@ -529,6 +639,11 @@ impl Parser {
                         bits: 64,
                         hex: false,
                     }),
+                    "varint" => Some(Type::Varint),
+                    "cstr" => Some(Type::CStr),
+                    "u1" | "u2" | "u3" | "u4" | "u5" | "u6" | "u7" => {
+                        Some(Type::Bits(s.as_bytes()[1] - b'0'))
+                    }
                     _ => bin_type(&s),
                 };
                 if let Some(t) = scalar {
@@ -545,6 +660,8 @@ impl Parser {
                                 ty_span: span,
                                 optional: false,
                                 max: None,
+                                nullable: None,
+                                cond: None,
                             }),
                             span,
                         };
@@ -561,9 +678,27 @@ impl Parser {
                 match s.as_str() {
                     "bytes" => {
                         self.expect_punct("[")?;
-                        let len = self.ident("the name of the field holding the length")?;
+                        let len = self.ident(
+                            "the name of the field holding the length, or its type like u16be",
+                        )?;
                         self.expect_punct("]")?;
-                        Ok(Type::Bytes(len))
+                        match bin_type(&len.name) {
+                            Some(Type::Bin {
+                                signed,
+                                width,
+                                big_endian,
+                            }) => Ok(Type::Prefixed {
+                                signed,
+                                width,
+                                big_endian,
+                            }),
+                            _ if len.name == "u8" => Ok(Type::Prefixed {
+                                signed: false,
+                                width: 1,
+                                big_endian: true,
+                            }),
+                            _ => Ok(Type::Bytes(len)),
+                        }
                     }
                     "lines" => {
                         self.expect_kw("until")?;

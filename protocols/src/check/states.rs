@@ -2,6 +2,7 @@
 //! decoder can tell apart in each state, and duality between the two roles.
 
 use super::*;
+use crate::ast::Type;
 
 impl Cx {
     pub(super) fn states(
@@ -233,8 +234,12 @@ impl Cx {
     /// A message that starts without a line (`lines until`, a repetition) is recognised by
     /// the state alone, so it must be the only message of every state that allows it.
     pub(super) fn unit_less_alone(&mut self, d: &Description, p: &Protocol) {
-        let unit_less =
-            |m: usize| !matches!(p.messages[m].ops.first(), Some(Op::Line) | Some(Op::Frame));
+        let unit_less = |m: usize| {
+            !matches!(
+                p.messages[m].ops.first(),
+                Some(Op::Line | Op::Frame | Op::FrameWith(_) | Op::Fixed(_))
+            )
+        };
         for s in &p.states {
             if s.transitions.len() > 1 {
                 if let Some(&(m, _)) = s.transitions.iter().find(|(m, _)| unit_less(*m)) {
@@ -301,13 +306,59 @@ impl Cx {
         }
     }
 
+    /// The messages a state receives read one kind of unit: they share a framing.
+    pub(super) fn framings_agree(&mut self, d: &Description, p: &Protocol) {
+        let name = |f: Option<usize>| match f {
+            Some(i) => format!("the framing `{}`", p.framings[i].name),
+            None => "the protocol's framing".to_string(),
+        };
+        for (si, s) in p.states.iter().enumerate() {
+            let Some(&(first, _)) = s.transitions.first() else {
+                continue;
+            };
+            let want = p.messages[first].framing;
+            for (ti, &(m, _)) in s.transitions.iter().enumerate() {
+                if p.messages[m].framing != want {
+                    let span = d
+                        .states
+                        .get(si)
+                        .and_then(|sd| sd.transitions.get(ti))
+                        .map_or(d.messages[m].name.span, |t| t.message.span);
+                    self.error(
+                        Diagnostic::new(
+                            format!(
+                                "state `{}` receives `{}` in {} and `{}` in {}: a state reads one kind of unit",
+                                s.name,
+                                p.messages[first].name,
+                                name(want),
+                                p.messages[m].name,
+                                name(p.messages[m].framing)
+                            ),
+                            span,
+                        )
+                        .help(format!(
+                            "move `{}` to a state of its own, or give both messages the same framing",
+                            p.messages[m].name
+                        )),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+
     /// Two messages a side may receive at the same time must differ in their first unit.
     pub(super) fn distinguishable(&mut self, d: &Description, p: &Protocol) {
         let shape = |m: usize| first_unit_shape(&d.messages[m].units[0], p.nocase);
         let check_set = |cx: &mut Cx, set: &[usize], context: &str| {
             for (i, &a) in set.iter().enumerate() {
                 for &b in &set[i + 1..] {
-                    if shape(a) == shape(b) {
+                    if p.messages[a].framing != p.messages[b].framing {
+                        continue;
+                    }
+                    if shape(a) == shape(b)
+                        || tag_prefix(&d.messages[a].units[0], &d.messages[b].units[0])
+                    {
                         cx.error(
                             Diagnostic::new(
                                 format!(
@@ -317,7 +368,7 @@ impl Cx {
                                 d.messages[b].name.span,
                             )
                             .help(format!(
-                                "their first lines have the same keywords and field types; start `{}` with a different literal",
+                                "their first units start with the same literals and field types; start `{}` with a different literal",
                                 p.messages[b].name
                             )),
                         );
@@ -402,6 +453,7 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
                 };
                 format!("{b:?}")
             }
+            PartKind::Bits { value, width } => format!("0b{value:0w$b}", w = usize::from(*width)),
             PartKind::Glue => "~".into(),
             PartKind::Ows => "ows".into(),
             PartKind::Field(f) => {
@@ -409,4 +461,48 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Whether two binary units cannot be told apart by their literal tags: each starts with
+/// literal bytes or bits (or none), and one's literal prefix is a prefix of the other's,
+/// so the first one tried would also take the other's input. Line units are judged by
+/// [`first_unit_shape`] alone.
+fn tag_prefix(a: &Unit, b: &Unit) -> bool {
+    let bits = |u: &Unit| -> Option<Vec<bool>> {
+        let mut out = Vec::new();
+        for p in &u.parts {
+            match &p.kind {
+                PartKind::Lit(bytes) => {
+                    for byte in bytes {
+                        out.extend((0..8).rev().map(|i| byte >> i & 1 == 1));
+                    }
+                }
+                PartKind::Bits { value, width } => {
+                    out.extend((0..*width).rev().map(|i| value >> i & 1 == 1));
+                }
+                PartKind::Field(f) if matches!(f.ty, Type::Bits(_)) => return Some(out),
+                PartKind::Field(f) if matches!(f.ty, Type::Word | Type::Token | Type::Rest) => {
+                    return None
+                }
+                _ => return Some(out),
+            }
+        }
+        Some(out)
+    };
+    let binary = |u: &Unit| {
+        u.parts.iter().any(|p| {
+            matches!(p.kind, PartKind::Bits { .. })
+                || matches!(&p.kind, PartKind::Field(f) if matches!(f.ty, Type::Bits(_) | Type::Bin { .. } | Type::Prefixed { .. } | Type::CStr | Type::Varint))
+        })
+    };
+    if !binary(a) && !binary(b) {
+        return false;
+    }
+    match (bits(a), bits(b)) {
+        (Some(x), Some(y)) => {
+            let n = x.len().min(y.len());
+            x[..n] == y[..n]
+        }
+        _ => false,
+    }
 }

@@ -48,8 +48,17 @@ fn framing_arithmetic_is_checked() {
     );
     assert!(m.contains("at most 253 bytes"), "{m}");
     assert!(compile("protocol p framing length u16be max 65535 client A = 0x01").is_ok());
-    let (m, _) = first_error("protocol p framing length u16be max 10 skip 9 client A = 0x01");
-    assert!(m.contains("cannot skip 9 bytes of a 2-byte header"), "{m}");
+    let (m, at) = first_error("protocol p framing length u16be max 10 skip 9 client A = 0x01");
+    assert_eq!(m, "`skip` is not part of the language any more");
+    assert_eq!(at, "9");
+    let (m, _) =
+        first_error("protocol p framing length varint max 10 includes_length client A = 0x01");
+    assert!(m.contains("needs a length field of fixed width"), "{m}");
+    // PostgreSQL's length counts itself: 4 bytes less of body than the field can hold.
+    let (m, _) = first_error(
+        "protocol p framing length u8 max 255 offset 1 includes_length client A = 0x01",
+    );
+    assert!(m.contains("at most 254 bytes"), "{m}");
 }
 
 #[test]
@@ -65,4 +74,141 @@ fn a_unit_less_message_must_be_alone() {
         "{HEAD}client A = \"a\" client B = t:lines until \".\" max 1KiB"
     ));
     assert!(m.contains("starts without a line"), "{m}");
+}
+
+const FRAMES: &str = "protocol p framing length varint max 1KiB offset 1\n";
+
+#[test]
+fn each_binary_check_reports_at_the_offending_token() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("client A = 0x01 x:u4", "the bit fields of `A` do not fill their byte: 4 bit(s) are left", "0x01 x:u4"),
+        ("client A = 0x01 x:u4 y:u8", "bit fields do not fill their byte: 4 bit(s) are left before this part", "y:u8"),
+        ("client A = 0x01 x:u4 y:u6", "these 6 bits cross a byte boundary: 4 bit(s) of the byte are left", "y:u6"),
+        ("client A = 0x01 p:u16be if q > 0 q:u8", "the condition field `q` is used before it is read", "q"),
+        ("client A = 0x01 t:cstr p:u16be if t", "the condition field `t` is not an integer", "t"),
+        ("client A = t:cstr", "the 1 byte(s) before the length field must be filled by parts of a fixed size, but this part has no fixed size", "t:cstr"),
+        ("client A = 0x0102 x:u8", "the 1 byte(s) before the length field must be filled by parts of a fixed size, but this part runs over the length field", "0x0102"),
+        ("client A = 0x01 x:u8 client B = 0x01 y:u16be", "messages `A` and `B` cannot be told apart in state `Ready`", "B"),
+        ("client A = 0b0011 x:u4 client B = 0x30", "messages `A` and `B` cannot be told apart in state `Ready`", "B"),
+        ("client A = 0x01 n:u16", "`u16` is a decimal number, for lines; a binary frame needs a byte order", "u16"),
+        ("client A = 0x01 v:bytes[u32be] nullable", "`nullable` applies to bytes with a signed length, like `v:bytes[i32be] nullable`", "nullable"),
+        ("client A = 0x01 n:i8 p:u8 if n > 0", "`>` compares a signed field by order", "if n > 0"),
+        ("client A = 0x01 q:u2 0b000000 p:u8 if q > 7", "`q` holds 0..=3, so comparing it with 7 decides nothing", "if q > 7"),
+        ("client A = 0x01 x:u8? ", "optional parts are for lines", "x:u8?"),
+        ("framing startup = length u32be max 100 includes_header client A framing strtup = 0x01", "unknown framing `strtup`", "strtup"),
+        ("framing one = fixed 1 server N framing one = 0x4e00", "`N` must be exactly 1 byte(s) in its `fixed 1` framing, but it is 2 byte(s)", "0x4e00"),
+        ("framing startup = length u32be max 100 includes_header client A = 0x01 client B framing startup = 0x02 state S initial { A -> S B -> S }",
+         "state `S` receives `A` in the protocol's framing and `B` in the framing `startup`: a state reads one kind of unit", "B"),
+        ("framing bad = line \"\\n\" max 10 client A = 0x01", "a named framing is `length ...` or `fixed N`", "framing bad = line \"\\n\" max 10"),
+        ("client A = 0x01 n:u8 xs: n * (x:u16be) max 1000", "the count field `n` is too narrow for the maximum 1000: it holds at most 255", "1000"),
+    ];
+    for (body, message, at) in cases {
+        let src = format!("{FRAMES}{body}");
+        let (m, text) = first_error(&src);
+        assert_eq!((m.as_str(), text.as_str()), (*message, *at), "in {body}");
+    }
+}
+
+#[test]
+fn binary_types_are_for_frames() {
+    for (ty, what) in [
+        ("x:varint", "`varint` is for binary frames"),
+        ("x:cstr", "`cstr` is for binary frames"),
+        ("x:u3", "bit fields are for binary frames"),
+        (
+            "x:bytes[u16be]",
+            "length-prefixed bytes are for binary frames",
+        ),
+        (
+            "n:u8 x:word if n",
+            "conditions (`if`) are for binary frames",
+        ),
+    ] {
+        let (m, _) = first_error(&format!("{HEAD}client A = \"a\" {ty}"));
+        assert_eq!(m, what, "{ty}");
+    }
+    let (m, _) = first_error("protocol p framing answer = fixed 1 framing fixed 1 client A = 0x01");
+    assert!(
+        m.contains("a second `framing`") || m.contains("`line` or `length`"),
+        "{m}"
+    );
+    let (m, _) = first_error("protocol p framing fixed 1 client A = 0x01");
+    assert_eq!(m, "a protocol's framing is `line` or `length`");
+}
+
+#[test]
+fn binary_descriptions_lower_to_header_bits_and_conditions() {
+    use crate::ir::Op;
+    let p = compile(
+        "protocol m framing length varint max 1KiB offset 1
+         both Publish = 0b0011 dup:u1 qos:u2 retain:u1 topic:bytes[u16be] id:u16be if qos > 0 payload:rest",
+    )
+    .unwrap();
+    let ops = &p.messages[0].ops;
+    assert_eq!(ops[0], Op::Frame);
+    assert_eq!(
+        ops[1],
+        Op::BitsLit {
+            shift: 4,
+            bits: 4,
+            value: 3
+        }
+    );
+    assert_eq!(
+        ops[2],
+        Op::Bits {
+            slot: 0,
+            shift: 3,
+            bits: 1
+        }
+    );
+    assert_eq!(
+        ops[3],
+        Op::Bits {
+            slot: 1,
+            shift: 1,
+            bits: 2
+        }
+    );
+    assert_eq!(
+        ops[4],
+        Op::Bits {
+            slot: 2,
+            shift: 0,
+            bits: 1
+        }
+    );
+    assert_eq!(ops[5], Op::LengthField);
+    assert!(
+        matches!(
+            ops[8],
+            Op::If {
+                test: 1,
+                cmp: crate::ast::Cmp::Gt,
+                value: 0,
+                len: 1,
+                ..
+            }
+        ),
+        "{:?}",
+        ops[8]
+    );
+    // The messages write the header byte: they see the frame from its first byte.
+    assert!(matches!(
+        p.framing,
+        crate::ir::Framing::Length {
+            skip: 0,
+            offset: 1,
+            width: 0,
+            ..
+        }
+    ));
+    // The topic's length is derived from the topic, not a field of the struct.
+    let visible: Vec<&str> = p.messages[0]
+        .fields
+        .iter()
+        .filter(|f| f.derived_from.is_none())
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(visible, ["dup", "qos", "retain", "topic", "id", "payload"]);
 }

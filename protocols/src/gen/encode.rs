@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::bytes_lit;
-use crate::ir::{FieldInfo, FieldKind, Message, Op};
+use crate::ir::{FieldInfo, FieldKind, Framing, Message, Op, Protocol};
 
 /// How to reach a field's value in the current scope. A byte field may share its slot
 /// with the length that measures it, so integers and the rest are kept apart.
@@ -22,6 +22,8 @@ struct Env {
     int_fields: HashMap<u16, FieldInfo>,
     /// Presence slot to the optional field or flag it guards.
     presence: HashMap<u16, FieldInfo>,
+    /// Inside a repetition item: the message's integers, for conditions on them.
+    outer_ints: HashMap<u16, TokenStream>,
 }
 
 impl Env {
@@ -32,6 +34,7 @@ impl Env {
             ints: HashMap::new(),
             int_fields: HashMap::new(),
             presence: HashMap::new(),
+            outer_ints: HashMap::new(),
         };
         for f in fields {
             let int = matches!(f.kind, FieldKind::Int { .. });
@@ -54,12 +57,18 @@ impl Env {
                 }
             }
         }
-        // Derived fields: the length or count of what they measure.
+        // Derived fields: the length or count of what they measure; a null (a missing
+        // nullable value) is measured as -1.
         for f in fields {
             if let Some(from) = f.derived_from {
                 if let Some(v) = env.values.get(&from) {
-                    let v = v.clone();
-                    env.ints.insert(f.slot, quote!((#v).len()));
+                    let nullable = env.fields.get(&from).is_some_and(|s| s.presence.is_some());
+                    let expr = if nullable {
+                        quote!(match #v { ::core::option::Option::Some(__x) => __x.len() as i64, ::core::option::Option::None => -1i64 })
+                    } else {
+                        quote!((#v).len())
+                    };
+                    env.ints.insert(f.slot, expr);
                 }
             }
         }
@@ -88,17 +97,21 @@ impl Env {
 }
 
 /// The body of `fn encode(&self, out)`.
-pub(crate) fn message_body(m: &Message) -> TokenStream {
+pub(crate) fn message_body(p: &Protocol, m: &Message) -> TokenStream {
     let env = Env::new(&m.fields, |f| {
         let n = format_ident!("{}", f.name);
         quote!(self.#n)
     });
     let body = ops(m, &m.ops, &env);
-    // A message both sides send is written with the larger limits of the two.
-    let framing = if m.dir.from_server() {
-        quote!(SERVER_SEND_FRAMING)
-    } else {
-        quote!(CLIENT_SEND_FRAMING)
+    // A message both sides send is written with the larger limits of the two; a message
+    // of a named length framing with that framing.
+    let framing = match m.framing.map(|i| &p.framings[i].framing) {
+        Some(Framing::Length { .. }) => {
+            let f = super::framing_ident(m.framing.unwrap_or(0));
+            quote!(#f)
+        }
+        _ if m.dir.from_server() => quote!(SERVER_SEND_FRAMING),
+        _ => quote!(CLIENT_SEND_FRAMING),
     };
     quote! {
         let mut e = ::asyncore_runtime::wire::Encoder::new(out, &#framing);
@@ -111,6 +124,8 @@ pub(crate) fn message_body(m: &Message) -> TokenStream {
 fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
     let mut out = TokenStream::new();
     let mut i = 0;
+    // The size of the open fixed unit, if the open unit is one.
+    let mut fixed = None;
     while i < list.len() {
         let op = &list[i];
         i += 1;
@@ -120,8 +135,75 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             // Optional whitespace is written as one space, its usual form.
             Op::Ows => quote!(e.sep();),
             Op::EndLine => quote!(e.end_line();),
-            Op::Frame => quote!(e.begin_frame();),
-            Op::EndFrame => quote!(e.end_frame()?;),
+            // The encoder was made with the message's framing: its frames are these.
+            Op::Frame | Op::FrameWith(_) => quote!(e.begin_frame();),
+            Op::Fixed(n) => {
+                fixed = Some(*n);
+                quote!(e.begin_fixed();)
+            }
+            Op::EndFrame => match fixed.take() {
+                Some(n) => quote!(e.end_fixed(#n)?;),
+                None => quote!(e.end_frame()?;),
+            },
+            Op::LengthField => quote!(e.length_field();),
+            Op::Bits { slot, shift, bits } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                quote!(e.bits(#n, (#v) as u64, #shift, #bits)?;)
+            }
+            Op::BitsLit { shift, bits, value } => quote!(e.bits_lit(#value, #shift, #bits);),
+            Op::Varint { slot, max } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                quote!(e.varint(#n, (#v) as u64, #max)?;)
+            }
+            Op::CStr { slot } => field_call(env, *slot, quote!(cstr), quote!()),
+            Op::If {
+                slot,
+                test,
+                test_in_message,
+                cmp,
+                value,
+                len,
+            } => {
+                let body = &list[i..i + *len as usize];
+                i += *len as usize;
+                let t = if *test_in_message && !env.outer_ints.is_empty() {
+                    env.outer_ints
+                        .get(test)
+                        .cloned()
+                        .unwrap_or_else(|| quote!(0))
+                } else {
+                    env.int(*test)
+                };
+                let cmp = super::cmp_tokens(*cmp);
+                let value = *value;
+                let holds = quote!(#cmp.holds((#t) as i64 as u64, #value));
+                match env.presence.get(slot) {
+                    Some(f) => {
+                        let n = f.name.clone();
+                        let int = matches!(f.kind, FieldKind::Int { .. });
+                        let v = if int {
+                            env.int(f.slot)
+                        } else {
+                            env.value(f.slot)
+                        };
+                        let mut inner_env = env.clone();
+                        if int {
+                            inner_env.ints.insert(f.slot, quote!(__v));
+                        } else {
+                            inner_env.values.insert(f.slot, quote!(__v));
+                        }
+                        let inner = ops(m, body, &inner_env);
+                        quote! {
+                            e.present(#n, (#v).is_some(), #holds)?;
+                            if let ::core::option::Option::Some(__v) = #v { #inner }
+                        }
+                    }
+                    None => {
+                        let inner = ops(m, body, env);
+                        quote!(if #holds { #inner })
+                    }
+                }
+            }
             Op::Lit(b) => {
                 let b = bytes_lit(b);
                 quote!(e.lit(#b);)
@@ -150,10 +232,14 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
                 slot,
                 width,
                 big_endian,
-                ..
+                signed,
             } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
-                quote!(e.bin(#n, (#v) as u64, #width, #big_endian)?;)
+                if *signed {
+                    quote!(e.bin_signed(#n, (#v) as i64, #width, #big_endian)?;)
+                } else {
+                    quote!(e.bin(#n, (#v) as u64, #width, #big_endian)?;)
+                }
             }
             Op::Bytes { slot, max, .. } => field_call(env, *slot, quote!(bytes), quote!(, #max)),
             Op::LinesUntil { slot, marker, max } => {
@@ -207,7 +293,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
                     _ => 0,
                 };
                 let item = &m.items[idx];
-                let item_env = Env::new(&item.fields, |f| {
+                let mut item_env = Env::new(&item.fields, |f| {
                     if item.struct_name.is_none() {
                         quote!(__item)
                     } else {
@@ -215,6 +301,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
                         quote!(__item.#n)
                     }
                 });
+                item_env.outer_ints = env.ints.clone();
                 // Items of a repetition that starts its line lead with optional spaces:
                 // write one space between items, none before the first.
                 let between =

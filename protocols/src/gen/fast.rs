@@ -15,6 +15,14 @@ fn supported(m: &Message) -> bool {
             !matches!(
                 o,
                 Op::Frame
+                    | Op::FrameWith(_)
+                    | Op::Fixed(_)
+                    | Op::LengthField
+                    | Op::Bits { .. }
+                    | Op::BitsLit { .. }
+                    | Op::Varint { .. }
+                    | Op::CStr { .. }
+                    | Op::If { .. }
                     | Op::EndFrame
                     | Op::Bin { .. }
                     | Op::Param { .. }
@@ -316,6 +324,14 @@ impl Gen {
                     }
                 }
                 Op::Frame
+                | Op::FrameWith(_)
+                | Op::Fixed(_)
+                | Op::LengthField
+                | Op::Bits { .. }
+                | Op::BitsLit { .. }
+                | Op::Varint { .. }
+                | Op::CStr { .. }
+                | Op::If { .. }
                 | Op::EndFrame
                 | Op::Bin { .. }
                 | Op::Param { .. }

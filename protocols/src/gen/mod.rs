@@ -50,6 +50,7 @@ pub fn generate_role(
     let server_send = framing(&p.framing, p.nocase, true, p.line_max(false));
     let types = types::messages(p);
     let programs = programs(p);
+    let named = named_framings(p);
     let roles = roles::roles(p, role);
     let fast_client = fast::direction(p, true);
     let fast_server = fast::direction(p, false);
@@ -70,6 +71,7 @@ pub fn generate_role(
         pub static CLIENT_SEND_FRAMING: ::asyncore_runtime::wire::Framing = #client_send;
         /// How the server's messages are written.
         pub static SERVER_SEND_FRAMING: ::asyncore_runtime::wire::Framing = #server_send;
+        #named
         #programs
         #fast_client
         #fast_server
@@ -146,6 +148,13 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
             let max = *max as u32;
             quote! {
                 ::asyncore_runtime::wire::Framing::Line { term: #term, max: #max, bare_lf: #bare_lf, nocase: #nocase }
+            }
+        }
+        // The checker refuses a fixed framing as the protocol's own.
+        Framing::Fixed { size } => {
+            let max = *size as u32;
+            quote! {
+                ::asyncore_runtime::wire::Framing::Line { term: b"\n", max: #max, bare_lf: false, nocase: false }
             }
         }
         Framing::Length {
@@ -239,7 +248,7 @@ fn programs(p: &Protocol) -> TokenStream {
                     p.messages[i].dir.from_server()
                 }
             })
-            .filter(|&i| p.messages[i].params.is_empty())
+            .filter(|&i| p.messages[i].params.is_empty() && p.messages[i].framing.is_none())
             .collect();
         let order = try_order(p, &all, from_client);
         let all_ident = format_ident!("{}_ALL", ident);
@@ -251,8 +260,67 @@ fn programs(p: &Protocol) -> TokenStream {
                 messages: &[#(#msgs),*],
             };
             /// Every message of the program the decoder recognises by its first unit (not
-            /// those with parameters, read only when expected), in the order it tries them.
+            /// those with parameters or a framing of their own, read only when expected),
+            /// in the order it tries them.
             pub const #all_ident: &[u16] = &[#(#order),*];
+        });
+    }
+    out
+}
+
+/// The name of the generated header constant of named framing `i`.
+pub(crate) fn header_ident(i: usize) -> proc_macro2::Ident {
+    format_ident!("FRAMING_{}_HEADER", i)
+}
+
+/// The name of the generated framing static of named framing `i`.
+pub(crate) fn framing_ident(i: usize) -> proc_macro2::Ident {
+    format_ident!("FRAMING_{}", i)
+}
+
+pub(crate) fn cmp_tokens(c: crate::ast::Cmp) -> TokenStream {
+    use crate::ast::Cmp;
+    let v = match c {
+        Cmp::Eq => format_ident!("Eq"),
+        Cmp::Ne => format_ident!("Ne"),
+        Cmp::Lt => format_ident!("Lt"),
+        Cmp::Le => format_ident!("Le"),
+        Cmp::Gt => format_ident!("Gt"),
+        Cmp::Ge => format_ident!("Ge"),
+    };
+    quote!(::asyncore_runtime::wire::Cmp::#v)
+}
+
+/// Statics for the named framings: a header constant and a framing each (length), or
+/// nothing (fixed units need neither).
+fn named_framings(p: &Protocol) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (i, n) in p.framings.iter().enumerate() {
+        let Framing::Length {
+            offset,
+            width,
+            big_endian,
+            adjust,
+            skip,
+            max,
+        } = &n.framing
+        else {
+            continue;
+        };
+        let max = *max as u32;
+        let (h, f) = (header_ident(i), framing_ident(i));
+        let doc = format!("The header of the framing `{}`.", n.name);
+        let fdoc = format!(
+            "The framing `{}`, for the encoders of the messages that use it.",
+            n.name
+        );
+        out.extend(quote! {
+            #[doc = #doc]
+            pub const #h: ::asyncore_runtime::wire::LengthHeader = ::asyncore_runtime::wire::LengthHeader {
+                offset: #offset, width: #width, big_endian: #big_endian, adjust: #adjust, skip: #skip, max: #max,
+            };
+            #[doc = #fdoc]
+            pub static #f: ::asyncore_runtime::wire::Framing = ::asyncore_runtime::wire::Framing::Length(#h);
         });
     }
     out
@@ -264,6 +332,31 @@ fn op(o: &Op) -> TokenStream {
         Op::Line => quote!(#w::Line),
         Op::EndLine => quote!(#w::EndLine),
         Op::Frame => quote!(#w::Frame),
+        Op::FrameWith(i) => {
+            let h = header_ident(*i);
+            quote!(#w::FrameWith(&#h))
+        }
+        Op::Fixed(n) => quote!(#w::Fixed(#n)),
+        Op::LengthField => quote!(#w::LengthField),
+        Op::Bits { slot, shift, bits } => {
+            quote!(#w::Bits { slot: #slot, shift: #shift, bits: #bits })
+        }
+        Op::BitsLit { shift, bits, value } => {
+            quote!(#w::BitsLit { shift: #shift, bits: #bits, value: #value })
+        }
+        Op::Varint { slot, max } => quote!(#w::Varint { slot: #slot, max: #max }),
+        Op::CStr { slot } => quote!(#w::CStr { slot: #slot }),
+        Op::If {
+            slot,
+            test,
+            test_in_message,
+            cmp,
+            value,
+            len,
+        } => {
+            let cmp = cmp_tokens(*cmp);
+            quote!(#w::If { slot: #slot, test: #test, test_in_message: #test_in_message, cmp: #cmp, value: #value, len: #len })
+        }
         Op::EndFrame => quote!(#w::EndFrame),
         Op::Lit(b) => {
             let b = bytes_lit(b);

@@ -189,7 +189,7 @@ fn action(a: &Action, term: &[u8]) -> TokenStream {
 fn server_role(p: &Protocol) -> TokenStream {
     let term: &[u8] = match &p.framing {
         Framing::Line { term, .. } => term,
-        Framing::Length { .. } => b"",
+        Framing::Length { .. } | Framing::Fixed { .. } => b"",
     };
     let received: Vec<usize> = p.received_by_server().collect();
     let lt = quote!('_);

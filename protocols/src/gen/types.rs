@@ -143,20 +143,22 @@ pub(crate) fn messages(p: &Protocol) -> TokenStream {
     let mut out = TokenStream::new();
     let term = match &p.framing {
         crate::ir::Framing::Line { term, .. } => super::bytes_lit(term),
-        crate::ir::Framing::Length { .. } => super::bytes_lit(b""),
+        crate::ir::Framing::Length { .. } | crate::ir::Framing::Fixed { .. } => {
+            super::bytes_lit(b"")
+        }
     };
     out.extend(quote! {
         fn __term() -> &'static [u8] { #term }
     });
     for m in &p.messages {
-        out.extend(message(m));
+        out.extend(message(p, m));
     }
     out.extend(direction_enum(p, true));
     out.extend(direction_enum(p, false));
     out
 }
 
-fn message(m: &Message) -> TokenStream {
+fn message(p: &Protocol, m: &Message) -> TokenStream {
     let name = format_ident!("{}", m.name);
     let name_str = &m.name;
     let mut docs = doc_attrs(&m.docs);
@@ -229,7 +231,7 @@ fn message(m: &Message) -> TokenStream {
             });
         }
     }
-    let encode_body = encode::message_body(m);
+    let encode_body = encode::message_body(p, m);
     // `'a` is the lifetime of `from_slots`' input even when the message borrows nothing.
     let impl_generics = quote!(<'a>);
     let self_ty = if lt { quote!(#name<'a>) } else { quote!(#name) };
