@@ -832,3 +832,84 @@ fn pipelined_requests_wait_while_their_replies_drain(backend: Backend) {
         "{handled_before_reading} requests handled while the client read nothing"
     );
 }
+
+protocol! {
+    pub mod closer {
+        /// Pings, and the ways a connection ends.
+        protocol closer
+        framing line "\r\n" max 16
+        on oversize reply "too long" close
+        on unknown reply "unknown" close
+        client Ping = "PING"
+        client Bye = "BYE"
+        server Pong = "PONG"
+        server Said = text:rest
+        state Open initial { Ping -> Open  Bye -> close }
+    }
+}
+
+/// Counts its `on_close` calls.
+struct Closer {
+    closes: Rc<RefCell<Vec<String>>>,
+}
+
+#[dispatcher(protocol = closer, role = server)]
+impl Closer {
+    fn on_ping(&mut self, cx: &mut closer::ServerCx<'_, '_>, _msg: closer::Ping) -> Result {
+        cx.send(closer::Pong {})
+    }
+    fn on_bye(&mut self, cx: &mut closer::ServerCx<'_, '_>, _msg: closer::Bye) -> Result {
+        cx.send(closer::Said { text: b"bye" })
+    }
+    fn on_close(&mut self, cx: &mut closer::ServerCx<'_, '_>, reason: Option<&std::io::Error>) {
+        // A reply sent from on_close still reaches a client the channel closes itself.
+        let _ = cx.send(closer::Said { text: b"closing" });
+        self.closes
+            .borrow_mut()
+            .push(reason.map_or("none".to_string(), |e| e.kind().to_string()));
+    }
+}
+
+on_every_backend!(every_way_a_generated_channel_ends_calls_on_close_once);
+
+/// A `close` transition, a policy that closes (oversize, unknown), and the client going
+/// away: each calls the handler's `on_close` exactly once, so per-connection clean-up
+/// (a broker's subscriptions) never leaks.
+fn every_way_a_generated_channel_ends_calls_on_close_once(backend: Backend) {
+    let cases: [(&[u8], &[&str]); 4] = [
+        (b"PING\r\nBYE\r\n", &["PONG", "bye", "closing"]),
+        (
+            b"PING\r\nthis line is far too long\r\n",
+            &["PONG", "too long", "closing"],
+        ),
+        (b"HUH\r\n", &["unknown", "closing"]),
+        (b"PING\r\n", &["PONG"]),
+    ];
+    for (i, (send, want)) in cases.into_iter().enumerate() {
+        let closes = Rc::new(RefCell::new(Vec::new()));
+        let mut map = Map::new();
+        let c = closes.clone();
+        let addr = listen(&mut map, move || {
+            closer::ServerChannel::new(Closer { closes: c.clone() })
+        });
+        let client = std::thread::spawn(move || {
+            let mut c = LineClient::connect(addr);
+            c.say(send);
+            let mut got = Vec::new();
+            for _ in 0..want.len() {
+                got.push(c.line());
+            }
+            // Case 1 leaves part of the long line unread, so the close may come as a
+            // reset; the last case: the client goes away without a word.
+            if i == 0 || i == 2 {
+                assert!(c.eof(), "case {i}: the server closes");
+            }
+            got
+        });
+        let got = serve_until(&mut map, backend, client);
+        assert_eq!(got, want, "case {i}");
+        run_until(&mut map, backend, 500, |m| m.len() == 1);
+        assert_eq!(map.len(), 1, "case {i}: the connection is gone");
+        assert_eq!(closes.borrow().len(), 1, "case {i}: {:?}", closes.borrow());
+    }
+}

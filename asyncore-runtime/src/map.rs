@@ -47,6 +47,9 @@ struct Slot {
     /// Readiness the edge-triggered backend reported and the handler did not use up
     /// (see [`Map::pending`]): dispatched again in the next pass.
     pending: Ready,
+    /// While the entry is out: the room left in its output buffer when it was taken,
+    /// which bounds what [`Map::send_to`] queues for it meanwhile.
+    room: usize,
 }
 
 /// What one dispatch of a channel is for.
@@ -170,6 +173,10 @@ pub struct Map {
     ask_every_pass: Vec<Token>,
     /// The other channels reached since their interest was last worked out.
     dirty_list: Vec<Token>,
+    /// Output [`Map::send_to`] queued for the channel whose handler is running (its
+    /// entry is out of its slot), handed to it when the handler returns.
+    outbox: Vec<u8>,
+    outbox_for: Option<Token>,
 }
 
 impl fmt::Debug for Map {
@@ -227,6 +234,8 @@ impl Map {
             edge: false,
             ask_every_pass: Vec::new(),
             dirty_list: Vec::new(),
+            outbox: Vec::new(),
+            outbox_for: None,
         }
     }
 
@@ -726,8 +735,31 @@ impl Map {
     /// assert_eq!(&buf, b"news\n");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// The channel whose handler is running may be named too (a broker publishing to its
+    /// own subscription): the data joins that channel's output when its handler returns,
+    /// after what the handler itself sent, within the room its output buffer had when the
+    /// handler started.
     pub fn send_to(&mut self, token: Token, data: &[u8]) -> io::Result<()> {
         let now = self.now;
+        if let Some(s) = self.slot_mut(token).filter(|s| s.busy) {
+            let room = s.room;
+            if self.outbox_for.is_some_and(|t| t != token) {
+                self.outbox.clear();
+            }
+            if self.outbox.len().saturating_add(data.len()) > room {
+                return Err(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    format!(
+                        "channel {token}: {} more bytes would go over its output limit",
+                        data.len()
+                    ),
+                ));
+            }
+            self.outbox_for = Some(token);
+            self.outbox.extend_from_slice(data);
+            return Ok(());
+        }
         match self.entry_mut(token) {
             Some(e) => e.core.send_buffered(data, now),
             None => Err(io::Error::new(
@@ -799,11 +831,21 @@ impl Map {
         }
         let e = s.entry.take()?;
         s.busy = true;
+        s.room = e.core.out_limit.saturating_sub(e.core.out.len());
         Some(e)
     }
 
     /// Put an entry back after a handler ran, or remove it if it closed.
     fn put_back(&mut self, token: Token, mut entry: BoxEntry) {
+        if self.outbox_for == Some(token) {
+            self.outbox_for = None;
+            let data = std::mem::take(&mut self.outbox);
+            if let Err(e) = entry.core.enqueue(&data, self.now, true) {
+                log::warn!(target: "asyncore_runtime::map", "channel {token}: output sent to it with Map::send_to while its handler ran was dropped: {e}");
+            }
+            self.outbox = data;
+            self.outbox.clear();
+        }
         let s = &mut self.slots[token.index as usize];
         s.busy = false;
         if std::mem::take(&mut s.close_requested) {

@@ -94,6 +94,18 @@ impl Io {
         self.opened
     }
 
+    /// Whether the connection is closing: a handler, a `close` transition or a bad-input
+    /// policy asked for it. Generated channels then tell their handler (`on_close`) at
+    /// once, as no close event will follow a close they make themselves.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::is_closing;
+    /// ```
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
     /// True the first time only: when to tell the handler that the connection closed.
     pub fn close_once(&mut self) -> bool {
         !std::mem::replace(&mut self.close_told, true)

@@ -404,6 +404,12 @@ fn server_role(p: &Protocol) -> TokenStream {
                         }
                     }
                 }
+                if io.is_closing() && io.close_once() {
+                    // The channel ends the connection itself (a `close` transition, a
+                    // policy, `cx.close()`): no close event follows, so tell the handler now.
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    handler.on_close(&mut cx, ::core::option::Option::None);
+                }
                 io.flush(ch)?;
                 Ok(())
             }
@@ -726,6 +732,11 @@ fn client_role(p: &Protocol) -> TokenStream {
                             break;
                         }
                     }
+                }
+                if io.is_closing() && io.close_once() {
+                    // The channel ends the connection itself: no close event follows.
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                    handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)?;
                 Ok(())
