@@ -3,13 +3,14 @@
 
 use std::fmt;
 
+mod binary;
 mod bodies;
 mod units;
 
 use super::error::{DecodeError, DecodeErrorKind, Limit};
 use super::{Framing, LengthHeader, Message, Op, Program, Slot, MAX_PARAMS};
 pub(crate) use units::memchr;
-use units::read_uint;
+use units::{opener, read_uint, Opener};
 
 // ===== Decoded =====
 
@@ -121,15 +122,21 @@ const fn base_classes() -> [u8; 256] {
 ///
 /// # How a message is chosen
 ///
-/// Every message starts with [`Op::Line`] or [`Op::Frame`]. Once that first unit is
-/// buffered, the decoder tries the `allowed` messages on it, in order: the first whose ops
-/// match up to the end of the unit wins and the decoder commits to it (a later mismatch is
-/// an [`Invalid`](DecodeErrorKind::Invalid) error of that message, not a reason to try
-/// another). If none matches, the program's other messages are tried, to report
-/// [`NotAllowed`](DecodeErrorKind::NotAllowed) rather than
+/// Every message starts with an op that opens a unit: [`Op::Line`], [`Op::Frame`] (a
+/// frame with the program's header), [`Op::FrameWith`] (a frame with the message's own
+/// header) or [`Op::Fixed`] (so many bytes). The unit waited for is the one the first
+/// allowed message that opens a unit starts with. Once it is buffered, the decoder tries
+/// the `allowed` messages that open the same kind of unit (a line, a frame with the same
+/// header, the same number of bytes) on it, in order: the first whose ops match up to the
+/// end of the unit wins and the decoder commits to it (a later mismatch is an
+/// [`Invalid`](DecodeErrorKind::Invalid) error of that message, not a reason to try
+/// another). If none matches, the program's other messages of that kind are tried, to
+/// report [`NotAllowed`](DecodeErrorKind::NotAllowed) rather than
 /// [`Unknown`](DecodeErrorKind::Unknown); if none of those matches either, the error is
 /// the mismatch that got furthest into the unit, or `Unknown` if every message failed at
-/// its first byte.
+/// its first byte. Messages that open another kind of unit are never tried on it: a
+/// state that expects PostgreSQL's one-byte answer to an SSLRequest lists that message
+/// first, and the next state its framed messages.
 ///
 /// A message whose ops start with another op (a DATA body read in a state of its own, as
 /// [`Op::LinesUntil`]) is chosen without looking at the input when its turn comes in
@@ -137,8 +144,8 @@ const fn base_classes() -> [u8; 256] {
 ///
 /// # Resumable and linear
 ///
-/// Decoding stops only between units (waiting for a line's terminator, a frame's body, a
-/// counted run of bytes or a literal between units) and resumes there: the op, the byte
+/// Decoding stops only between units (waiting for a line's terminator, a frame's body,
+/// the bytes of a fixed unit, a counted run of bytes or a literal between units) and resumes there: the op, the byte
 /// offset and, for a line, where the terminator search stopped. Each byte is scanned for
 /// a terminator once, however the input is split.
 ///
@@ -268,15 +275,18 @@ enum State {
     Failed(DecodeError),
 }
 
-/// The current line or frame.
+/// The current line, frame or fixed unit.
 #[derive(Debug, Clone, Copy, Default)]
 struct Unit {
     open: bool,
+    /// A frame or a fixed unit (closed by `EndFrame`), not a line.
     frame: bool,
     /// End of the content (before the terminator).
     end: usize,
     /// After the terminator.
     next: usize,
+    /// A frame's length field: where it starts and where it ends.
+    field: Option<(usize, usize)>,
 }
 
 /// The state of an op that stopped in the middle (only between units).
@@ -427,7 +437,10 @@ enum Flow {
 type Step = Result<Option<Flow>, Fail>;
 
 fn opens_unit(m: &Message) -> bool {
-    matches!(m.ops.first(), Some(Op::Line | Op::Frame))
+    matches!(
+        m.ops.first(),
+        Some(Op::Line | Op::Frame | Op::FrameWith(_) | Op::Fixed(_))
+    )
 }
 
 fn is_repetition(c: &Ctl) -> bool {
@@ -445,6 +458,10 @@ fn slot_of(op: Op) -> Option<u16> {
         | Op::Int { slot, .. }
         | Op::Hex { slot, .. }
         | Op::Bin { slot, .. }
+        | Op::Bits { slot, .. }
+        | Op::Varint { slot, .. }
+        | Op::CStr { slot }
+        | Op::If { slot, .. }
         | Op::Param { slot, .. }
         | Op::Bytes { slot, .. }
         | Op::LinesUntil { slot, .. }
@@ -454,6 +471,21 @@ fn slot_of(op: Op) -> Option<u16> {
         | Op::ManyUntil { slot, .. } => Some(slot),
         _ => None,
     }
+}
+
+/// The longest header of frames with header `h`, and the longest such frame (at least
+/// the bytes the ops skip).
+fn frame_limit(h: &LengthHeader) -> (usize, usize) {
+    let width = if h.width == 0 {
+        10
+    } else {
+        usize::from(h.width)
+    };
+    let header = usize::from(h.offset) + width;
+    let frame = header
+        .saturating_add(h.max as usize)
+        .max(usize::from(h.skip));
+    (header, frame)
 }
 
 /// A byte range as a slot.
@@ -749,30 +781,28 @@ impl Decoder {
     /// assert_eq!(Decoder::new(&PROGRAM).buffer_limit(), 66);
     /// ```
     pub fn buffer_limit(&self) -> usize {
-        let largest = self
-            .program
-            .messages
+        let messages = self.program.messages;
+        let largest = messages.iter().map(|m| m.max as usize).max().unwrap_or(0);
+        // First units of other framings are waited for whole before a message is chosen.
+        let others = messages
             .iter()
-            .map(|m| m.max as usize)
+            .map(|m| match m.ops.first() {
+                Some(Op::FrameWith(h)) => frame_limit(h).1,
+                Some(&Op::Fixed(n)) => n as usize,
+                _ => 0,
+            })
             .max()
             .unwrap_or(0);
-        match self.program.framing {
+        let own = match self.program.framing {
             Framing::Line { term, max, .. } => {
                 largest.max((max as usize).saturating_add(term.len()))
             }
             Framing::Length(h) => {
-                let width = if h.width == 0 {
-                    10
-                } else {
-                    usize::from(h.width)
-                };
-                let header = usize::from(h.offset) + width;
-                largest
-                    .saturating_add(header)
-                    .max(header.saturating_add(h.max as usize))
-                    .max(usize::from(h.skip))
+                let (header, frame) = frame_limit(&h);
+                largest.saturating_add(header).max(frame)
             }
-        }
+        };
+        own.max(others)
     }
 
     /// Whether the decoder is dropping input after an error (the next calls return
@@ -897,43 +927,35 @@ impl Decoder {
 
     /// Waits for the first unit, then chooses the message.
     fn first(&mut self, buf: &[u8], allowed: &[u16]) -> Result<Option<Decoded>, DecodeError> {
-        let found = if self.header.is_some() {
-            self.find_frame(buf, 0, usize::MAX).map(|f| {
-                f.map(|(start, end)| {
-                    let unit = Unit {
-                        open: true,
-                        frame: true,
-                        end,
-                        next: end,
-                    };
-                    (start, unit)
-                })
-            })
-        } else {
-            self.find_line(buf, 0, Room::ANY, false).map(|f| {
-                f.map(|(end, next)| {
-                    let unit = Unit {
-                        open: true,
-                        frame: false,
-                        end,
-                        next,
-                    };
-                    (0, unit)
-                })
-            })
-        };
-        match found {
+        let kind = self.first_opener(allowed);
+        match self.find_first(buf, kind) {
             Ok(None) => Ok(Some(Decoded::NeedMore)),
-            Ok(Some((start, unit))) => self.choose(buf, allowed, start, unit),
+            Ok(Some((start, unit))) => self.choose(buf, allowed, kind, start, unit),
             Err(fail) => Err(self.raise(fail, None)),
         }
     }
 
-    /// Tries the allowed messages on the first unit, then the others.
+    /// The unit to wait for: the one the first allowed message that opens a unit starts
+    /// with, else the program's.
+    fn first_opener(&self, allowed: &[u16]) -> Opener {
+        let messages = self.program.messages;
+        allowed
+            .iter()
+            .filter_map(|&idx| messages.get(usize::from(idx)))
+            .find_map(|m| opener(m, self.header))
+            .unwrap_or(match self.header {
+                Some(h) => Opener::Frame(Some(h)),
+                None => Opener::Line,
+            })
+    }
+
+    /// Tries the allowed messages that open a unit of this kind on the first unit, then
+    /// the others.
     fn choose(
         &mut self,
         buf: &[u8],
         allowed: &[u16],
+        kind: Opener,
         start: usize,
         unit: Unit,
     ) -> Result<Option<Decoded>, DecodeError> {
@@ -954,6 +976,9 @@ impl Decoder {
                 self.begin(idx, 0);
                 self.state = State::Run;
                 return self.run(buf);
+            }
+            if opener(m, self.header) != Some(kind) {
+                continue; // another kind of unit
             }
             match self.trial(buf, idx, start, unit) {
                 Ok(()) => {
@@ -976,7 +1001,7 @@ impl Decoder {
         // Is it a message of another state?
         for (i, m) in messages.iter().enumerate() {
             let Ok(idx) = u16::try_from(i) else { break };
-            if allowed.contains(&idx) || !opens_unit(m) {
+            if allowed.contains(&idx) || opener(m, self.header) != Some(kind) {
                 continue;
             }
             match self.trial(buf, idx, start, unit) {
@@ -1180,29 +1205,31 @@ impl Decoder {
                             frame: false,
                             end,
                             next,
+                            field: None,
                         };
                     }
                     None => return Ok(Some(Flow::Wait)),
                 }
             }
-            Op::Frame => {
+            Op::Frame | Op::FrameWith(_) => {
                 if self.unit.open {
                     return Err(Fail::bad("a frame starts inside a unit", at));
                 }
+                let header = match op {
+                    Op::FrameWith(h) => Some(*h),
+                    _ => self.header,
+                };
                 let room = self.room(m);
-                match self.find_frame(buf, at, room)? {
-                    Some((start, end)) => {
-                        self.unit = Unit {
-                            open: true,
-                            frame: true,
-                            end,
-                            next: end,
-                        };
+                match self.find_frame(buf, at, room, header)? {
+                    Some((start, unit)) => {
+                        self.unit = unit;
                         self.pos = start;
                     }
                     None => return Ok(Some(Flow::Wait)),
                 }
             }
+            Op::Fixed(n) => return self.fixed(buf, n, m),
+            Op::LengthField => self.length_field()?,
             Op::EndLine | Op::EndFrame => {
                 let frame = op == Op::EndFrame;
                 if !self.unit.open || self.unit.frame != frame {
@@ -1273,7 +1300,10 @@ impl Decoder {
             }
             Op::Rest { slot } => {
                 let hay = self.content(buf)?;
-                if self.check_rest && hay.iter().any(|&b| self.class[usize::from(b)] & TERM != 0) {
+                if self.check_rest
+                    && !self.unit.frame
+                    && hay.iter().any(|&b| self.class[usize::from(b)] & TERM != 0)
+                {
                     return Err(Fail::invalid(
                         "the rest of the line without a byte of the terminator",
                         at,
@@ -1351,6 +1381,11 @@ impl Decoder {
                 self.put(slot, Slot::Int(value))?;
                 self.pos += w;
             }
+            Op::Bits { slot, shift, bits } => self.bits(buf, Some(slot), shift, bits, 0)?,
+            Op::BitsLit { shift, bits, value } => self.bits(buf, None, shift, bits, value)?,
+            Op::Varint { slot, max } => self.varint(buf, slot, max)?,
+            Op::CStr { slot } => self.cstr(buf, slot)?,
+            Op::If { .. } => return self.cond(op, m),
             Op::Param { slot, param } => {
                 let Some(&value) = self.params.get(usize::from(param)) else {
                     return Err(Fail::bad("a parameter number out of range", at));
@@ -1543,17 +1578,24 @@ impl Decoder {
 
     /// The length a `Bytes` op reads from a slot.
     fn length(&self, len: u16, in_message: bool, at: usize) -> Result<u64, Fail> {
+        self.int_slot(len, in_message)
+            .ok_or(Fail::bad("a length slot without an integer", at))
+    }
+
+    /// The integer in a slot of the message (`in_message`) or of the current item; an
+    /// empty slot is 0. `None` for a slot of another kind, or out of range.
+    fn int_slot(&self, slot: u16, in_message: bool) -> Option<u64> {
         let slot = if in_message {
-            self.slots.get(usize::from(len))
+            self.slots.get(usize::from(slot))
         } else {
             self.item
-                .filter(|item| len < item.stride)
-                .and_then(|item| self.items.get(item.base + usize::from(len)))
+                .filter(|item| slot < item.stride)
+                .and_then(|item| self.items.get(item.base + usize::from(slot)))
         };
         match slot {
-            Some(&Slot::Int(n)) => Ok(n),
-            Some(&Slot::Empty) => Ok(0),
-            _ => Err(Fail::bad("a length slot without an integer", at)),
+            Some(&Slot::Int(n)) => Some(n),
+            Some(&Slot::Empty) => Some(0),
+            _ => None,
         }
     }
 

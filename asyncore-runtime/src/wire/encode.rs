@@ -1,11 +1,12 @@
 //! [`Encoder`]: writes one message into a caller's `Vec<u8>`, refusing field values that
 //! would not decode back to themselves.
 
-use std::fmt;
-use std::io;
+mod binary;
+mod error;
 
 use super::view::Lines;
-use super::Framing;
+use super::{Framing, LengthHeader};
+pub use error::{EncodeError, EncodeErrorKind};
 
 // ===== Encoder =====
 
@@ -63,11 +64,34 @@ pub struct Encoder<'o> {
     /// Where this message starts in `out`.
     start: usize,
     framing: &'static Framing,
-    /// Where the open frame starts in `out`.
-    frame: Option<usize>,
-    /// A misuse of `begin_frame` to report at `end_frame` or `finish`.
-    misuse: Option<&'static str>,
+    /// The open frame.
+    frame: Option<OpenFrame>,
+    /// Where the open fixed unit starts in `out`.
+    fixed: Option<usize>,
+    /// The byte of bit fields being filled, and where the next field must end (its
+    /// `shift + bits`).
+    bits: Option<(usize, u8)>,
+    /// A misuse of a call without a result, to report at the next call that has one
+    /// (`end_frame`, `end_fixed`, `finish`).
+    misuse: Option<EncodeErrorKind>,
     finished: bool,
+}
+
+/// A frame being written.
+#[derive(Debug, Clone, Copy)]
+struct OpenFrame {
+    /// Where it starts in `out`.
+    start: usize,
+    header: LengthHeader,
+    /// Where its length field starts in `out`, once known.
+    field: Option<usize>,
+}
+
+/// Whether the message writes the header bytes before the length field itself, then
+/// calls [`Encoder::length_field`] (its ops see them), rather than `begin_frame` writing
+/// the whole header.
+fn sees_header(h: &LengthHeader) -> bool {
+    h.skip <= h.offset
 }
 
 impl<'o> Encoder<'o> {
@@ -91,6 +115,8 @@ impl<'o> Encoder<'o> {
             start,
             framing,
             frame: None,
+            fixed: None,
+            bits: None,
             misuse: None,
             finished: false,
         }
@@ -215,7 +241,9 @@ impl<'o> Encoder<'o> {
     /// assert!(e.rest("text", b"a\nb").is_err());
     /// ```
     pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
-        if let Framing::Line { term, bare_lf, .. } = *self.framing {
+        // The rest of a frame or a fixed unit, even in a line protocol, takes any bytes.
+        let in_line = self.frame.is_none() && self.fixed.is_none();
+        if let (Framing::Line { term, bare_lf, .. }, true) = (*self.framing, in_line) {
             if let Some(position) = v.iter().position(|&b| term.contains(&b)) {
                 return Err(self.byte(field, "a rest of line", v, position));
             }
@@ -523,12 +551,17 @@ impl<'o> Encoder<'o> {
         Ok(())
     }
 
-    /// Starts a length-prefixed frame: writes the header with a placeholder length (the
-    /// `offset` bytes before the length field as zeros, then the field; a varint is
-    /// inserted when its length is known). [`end_frame`](Self::end_frame) patches the
-    /// length. The message's ops follow: a header whose bytes the ops see (`skip` less
-    /// than the end of the length field) cannot be encoded this way, and `end_frame`
-    /// refuses it.
+    /// Starts a length-prefixed frame of the protocol's framing: writes the header bytes
+    /// the message's ops do not see, with a placeholder length, and
+    /// [`end_frame`](Self::end_frame) patches the length.
+    ///
+    /// With the usual header, whose `skip` covers it whole, that is the whole header: the
+    /// `offset` bytes before the length field as zeros, then the field (a varint is
+    /// inserted by `end_frame`, once its length is known). With a header whose ops see
+    /// the bytes before the length field (`skip` at most `offset`: MQTT's first byte,
+    /// PostgreSQL's message type), only the first `skip` bytes (usually none): the message
+    /// writes the others, then calls [`length_field`](Self::length_field) where the
+    /// length goes.
     ///
     /// ```
     /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
@@ -545,22 +578,114 @@ impl<'o> Encoder<'o> {
     /// ```
     pub fn begin_frame(&mut self) {
         let Framing::Length(h) = *self.framing else {
-            self.misuse = Some("a frame cannot be written in a line protocol");
+            self.misused(EncodeErrorKind::Frame {
+                what: "a frame cannot be written in a line protocol",
+            });
             return;
         };
-        if self.frame.is_some() {
-            self.misuse = Some("a frame cannot start inside another");
-            return;
-        }
-        self.frame = Some(self.out.len());
-        let header = usize::from(h.offset) + usize::from(h.width);
-        self.out.resize(self.out.len() + header, 0);
+        self.open_frame(h);
     }
 
-    /// Ends the frame [`begin_frame`](Self::begin_frame) started: computes the body
-    /// length (the bytes after the length field), checks it against the header's maximum
-    /// and the field's width, and writes the field (the inverse of the decoder: the field
-    /// holds the body length minus `adjust`).
+    /// Starts a length-prefixed frame with this header instead of the protocol's framing,
+    /// for [`Op::FrameWith`](super::Op::FrameWith); otherwise exactly
+    /// [`begin_frame`](Self::begin_frame). [`end_frame`](Self::end_frame) ends it with
+    /// this header.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    ///
+    /// // PostgreSQL: typed messages, and an untyped startup packet.
+    /// static TYPED: Framing = Framing::Length(LengthHeader { offset: 1, width: 4, big_endian: true, adjust: -4, skip: 0, max: 1 << 20 });
+    /// static STARTUP: LengthHeader = LengthHeader { offset: 0, width: 4, big_endian: true, adjust: -4, skip: 4, max: 10_000 };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &TYPED);
+    /// e.begin_frame_with(&STARTUP);
+    /// e.bin("code", 80_877_103, 4, true)?; // SSLRequest
+    /// e.end_frame()?;
+    /// e.finish()?;
+    /// assert_eq!(out, b"\0\0\0\x08\x04\xd2\x16\x2f");
+    /// # Ok::<(), asyncore_runtime::wire::EncodeError>(())
+    /// ```
+    pub fn begin_frame_with(&mut self, h: &'static LengthHeader) {
+        self.open_frame(*h);
+    }
+
+    fn open_frame(&mut self, h: LengthHeader) {
+        if self.frame.is_some() || self.fixed.is_some() {
+            self.misused(EncodeErrorKind::Frame {
+                what: "a frame cannot start inside another",
+            });
+            return;
+        }
+        let start = self.out.len();
+        let hidden = if sees_header(&h) {
+            usize::from(h.skip)
+        } else {
+            usize::from(h.offset) + usize::from(h.width)
+        };
+        self.out.resize(start + hidden, 0);
+        self.frame = Some(OpenFrame {
+            start,
+            header: h,
+            field: None,
+        });
+    }
+
+    /// Marks where the open frame's length field goes, for a header whose ops see the
+    /// bytes before it ([`Op::LengthField`](super::Op::LengthField)): the message has
+    /// written those `offset` bytes; this reserves the field (`width` bytes, nothing for a
+    /// varint, which [`end_frame`](Self::end_frame) inserts), and the body is counted
+    /// from after it. Called elsewhere (not at the field's offset, twice, outside such a
+    /// frame), the misuse is reported by `end_frame` or [`finish`](Self::finish).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
+    ///
+    /// // MQTT: a type and flags byte, then a varint length.
+    /// static MQTT: Framing = Framing::Length(LengthHeader { offset: 1, width: 0, big_endian: true, adjust: 0, skip: 0, max: 268_435_455 });
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &MQTT);
+    /// e.begin_frame();
+    /// e.lit(&[0x82]); // SUBSCRIBE
+    /// e.length_field();
+    /// e.bin("packet_id", 10, 2, true)?;
+    /// e.end_frame()?;
+    /// e.finish()?;
+    /// assert_eq!(out, b"\x82\x02\0\x0a");
+    ///
+    /// let mut e = Encoder::new(&mut out, &MQTT);
+    /// e.begin_frame();
+    /// e.lit(&[0xc0]);
+    /// let err = e.end_frame().unwrap_err(); // no length_field
+    /// assert_eq!(err.to_string(), "the length field of a frame was not marked");
+    /// # Ok::<(), asyncore_runtime::wire::EncodeError>(())
+    /// ```
+    pub fn length_field(&mut self) {
+        let at = self.out.len();
+        let what = match self.frame.as_mut() {
+            None => "a length field outside a frame",
+            Some(f) if !sees_header(&f.header) => {
+                "a length field in a frame whose header the message does not write"
+            }
+            Some(f) if f.field.is_some() => "a length field written twice",
+            Some(f) if at.checked_sub(f.start) != Some(usize::from(f.header.offset)) => {
+                "a length field away from its offset in the header"
+            }
+            Some(f) => {
+                f.field = Some(at);
+                let width = usize::from(f.header.width);
+                self.out.resize(at + width, 0);
+                return;
+            }
+        };
+        self.misused(EncodeErrorKind::Frame { what });
+    }
+
+    /// Ends the frame [`begin_frame`](Self::begin_frame) or
+    /// [`begin_frame_with`](Self::begin_frame_with) started: computes the body length (the
+    /// bytes after the length field), checks it against the header's maximum and the
+    /// field's width, and writes the field (the inverse of the decoder: the field holds
+    /// the body length minus `adjust`).
     ///
     /// ```
     /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
@@ -580,20 +705,24 @@ impl<'o> Encoder<'o> {
     /// assert_eq!(err.to_string(), "a frame body of 8 bytes is over the limit of 4 bytes");
     /// ```
     pub fn end_frame(&mut self) -> Result<(), EncodeError> {
-        if let Some(what) = self.misuse {
-            return Err(self.fail("", EncodeErrorKind::Frame { what }));
-        }
-        let (Framing::Length(h), Some(start)) = (*self.framing, self.frame) else {
-            return Err(self.fail(
-                "",
-                EncodeErrorKind::Frame {
-                    what: "no frame was started",
-                },
-            ));
+        self.check_misuse()?;
+        let Some(f) = self.frame else {
+            return Err(self.frame_error("no frame was started"));
         };
         self.frame = None;
-        let field_at = start + usize::from(h.offset);
-        let body = self.out.len() - field_at - usize::from(h.width);
+        let h = f.header;
+        let field_at = if sees_header(&h) {
+            match f.field {
+                Some(at) => at,
+                None => return Err(self.frame_error("the length field of a frame was not marked")),
+            }
+        } else {
+            f.start + usize::from(h.offset)
+        };
+        let body = self
+            .out
+            .len()
+            .saturating_sub(field_at + usize::from(h.width));
         if body > h.max as usize {
             return Err(self.fail(
                 "",
@@ -605,32 +734,21 @@ impl<'o> Encoder<'o> {
             ));
         }
         let value = body as i128 - i128::from(h.adjust);
+        // Ops that start inside the length field cannot be written.
+        let inside = !sees_header(&h);
         if h.width == 0 {
             let Ok(value) = u64::try_from(value) else {
                 return Err(self.range("", value, 0, u64::MAX.into()));
             };
-            let mut varint = [0u8; 10];
-            let mut n = 0;
-            let mut v = value;
-            loop {
-                let byte = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    varint[n] = byte;
-                    n += 1;
-                    break;
-                }
-                varint[n] = byte | 0x80;
-                n += 1;
-            }
-            if usize::from(h.skip) < usize::from(h.offset) + n {
+            let mut varint = Vec::with_capacity(10);
+            write_varint(&mut varint, value);
+            if inside && usize::from(h.skip) < usize::from(h.offset) + varint.len() {
                 return Err(self.hidden_header());
             }
-            self.out
-                .splice(field_at..field_at, varint[..n].iter().copied());
+            self.out.splice(field_at..field_at, varint);
             return Ok(());
         }
-        if usize::from(h.skip) < usize::from(h.offset) + usize::from(h.width) {
+        if inside && usize::from(h.skip) < usize::from(h.offset) + usize::from(h.width) {
             return Err(self.hidden_header());
         }
         let Some(max) = width_max(h.width) else {
@@ -642,11 +760,15 @@ impl<'o> Encoder<'o> {
         };
         let mut field = Vec::new();
         write_bin(&mut field, value, h.width, h.big_endian);
-        self.out[field_at..field_at + field.len()].copy_from_slice(&field);
+        let Some(slot) = self.out.get_mut(field_at..field_at + field.len()) else {
+            return Err(self.frame_error("a frame's length field was overwritten"));
+        };
+        slot.copy_from_slice(&field);
         Ok(())
     }
 
-    /// Completes the message. Fails (and removes the message) if a frame is still open.
+    /// Completes the message. Fails (and removes the message) if a frame or a fixed unit
+    /// is still open, a byte of bit fields is not filled, or an earlier call was misused.
     ///
     /// ```
     /// use asyncore_runtime::wire::{Encoder, Framing, LengthHeader};
@@ -660,16 +782,12 @@ impl<'o> Encoder<'o> {
     /// assert!(out.is_empty());
     /// ```
     pub fn finish(mut self) -> Result<(), EncodeError> {
-        if let Some(what) = self.misuse {
-            return Err(self.fail("", EncodeErrorKind::Frame { what }));
-        }
+        self.check_misuse()?;
         if self.frame.is_some() {
-            return Err(self.fail(
-                "",
-                EncodeErrorKind::Frame {
-                    what: "a frame was not ended",
-                },
-            ));
+            return Err(self.frame_error("a frame was not ended"));
+        }
+        if self.fixed.is_some() {
+            return Err(self.frame_error("a fixed unit was not ended"));
         }
         self.finished = true;
         Ok(())
@@ -688,8 +806,30 @@ impl<'o> Encoder<'o> {
     fn fail(&mut self, field: &'static str, kind: EncodeErrorKind) -> EncodeError {
         self.out.truncate(self.start);
         self.frame = None;
+        self.fixed = None;
+        self.bits = None;
         self.misuse = None;
         EncodeError { field, kind }
+    }
+
+    /// Records the misuse of a call that returns nothing (the first one is reported).
+    fn misused(&mut self, kind: EncodeErrorKind) {
+        self.misuse.get_or_insert(kind);
+    }
+
+    /// Reports a recorded misuse, or a byte of bit fields left unfilled.
+    fn check_misuse(&mut self) -> Result<(), EncodeError> {
+        if let Some(kind) = self.misuse {
+            return Err(self.fail("", kind));
+        }
+        if self.bits.is_some() {
+            return Err(self.fail("", EncodeErrorKind::BitOrder));
+        }
+        Ok(())
+    }
+
+    fn frame_error(&mut self, what: &'static str) -> EncodeError {
+        self.fail("", EncodeErrorKind::Frame { what })
     }
 
     fn byte(
@@ -714,7 +854,7 @@ impl<'o> Encoder<'o> {
         self.fail(
             "",
             EncodeErrorKind::Frame {
-                what: "a frame whose ops see its length field cannot be encoded",
+                what: "a frame whose ops start inside its length field cannot be encoded",
             },
         )
     }
@@ -773,6 +913,16 @@ fn width_max(width: u8) -> Option<u64> {
         8 => Some(u64::MAX),
         _ => None,
     }
+}
+
+/// Appends `v` as an unsigned LEB128 varint of minimal length.
+fn write_varint(out: &mut Vec<u8>, v: u64) {
+    let mut v = v;
+    while v >= 0x80 {
+        out.push((v & 0x7f) as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// Appends the low `width` bytes of `v`.
@@ -850,210 +1000,4 @@ fn check_line(line: &[u8], term: &[u8], what: &'static str) -> Result<(), Encode
         }
     }
     Ok(())
-}
-
-// ===== EncodeError =====
-
-/// Why an [`Encoder`] refused a value: the field (empty for frame errors) and the
-/// [`EncodeErrorKind`].
-///
-/// Converts into [`io::Error`] (kind `InvalidInput`) and [`crate::Error`], so `?` works
-/// in handlers.
-///
-/// ```
-/// use asyncore_runtime::wire::{EncodeErrorKind, Encoder, Framing};
-///
-/// static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
-/// let mut out = Vec::new();
-/// let err = Encoder::new(&mut out, &LINES).word("key", b"a b").unwrap_err();
-/// assert_eq!(err.field(), "key");
-/// assert!(matches!(err.kind(), EncodeErrorKind::Byte { byte: b' ', position: 1, .. }));
-/// let io: std::io::Error = err.into();
-/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EncodeError {
-    field: &'static str,
-    kind: EncodeErrorKind,
-}
-
-impl EncodeError {
-    /// The field whose value was refused; empty for an error about the frame.
-    ///
-    /// ```
-    /// # use asyncore_runtime::wire::{Encoder, Framing};
-    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
-    /// let mut out = Vec::new();
-    /// let err = Encoder::new(&mut out, &LINES).uint("port", 70_000, 65_535).unwrap_err();
-    /// assert_eq!(err.field(), "port");
-    /// ```
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// What was wrong.
-    ///
-    /// ```
-    /// # use asyncore_runtime::wire::{EncodeErrorKind, Encoder, Framing};
-    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
-    /// let mut out = Vec::new();
-    /// let err = Encoder::new(&mut out, &LINES).uint("port", 70_000, 65_535).unwrap_err();
-    /// assert_eq!(*err.kind(), EncodeErrorKind::OutOfRange { value: 70_000, min: 0, max: 65_535 });
-    /// ```
-    pub fn kind(&self) -> &EncodeErrorKind {
-        &self.kind
-    }
-}
-
-/// What an [`EncodeError`] refused.
-///
-/// ```
-/// use asyncore_runtime::wire::EncodeErrorKind;
-///
-/// let kind = EncodeErrorKind::Empty { what: "a word" };
-/// assert_eq!(kind.to_string(), "a word cannot be empty");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EncodeErrorKind {
-    /// An element that needs at least one byte got none.
-    Empty {
-        /// The element ("a word", "a token").
-        what: &'static str,
-    },
-    /// A byte the element cannot hold (a space in a word, a CR in a rest of line...).
-    Byte {
-        /// The element ("a word", "a rest of line", "a body line"...).
-        what: &'static str,
-        /// The byte.
-        byte: u8,
-        /// Where in the value.
-        position: usize,
-    },
-    /// The value is not one of the literals of a `OneOf`.
-    NotOneOf,
-    /// An integer outside the field's bounds (or, for a length field, what it can hold).
-    OutOfRange {
-        /// The value.
-        value: i128,
-        /// The smallest value accepted.
-        min: i128,
-        /// The largest value accepted.
-        max: i128,
-    },
-    /// A run of bytes, a body, a line or a frame over its limit.
-    TooLong {
-        /// The element ("a run", "a body", "a body line", "a frame body").
-        what: &'static str,
-        /// Its length in bytes.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A body line that, stuffed, equals the marker line and would end the body early.
-    Marker,
-    /// A binary integer width other than 1, 2, 4 or 8.
-    Width {
-        /// The width asked for.
-        width: u8,
-    },
-    /// Frame calls out of order, or a frame the header's layout cannot encode.
-    Frame {
-        /// What went wrong.
-        what: &'static str,
-    },
-}
-
-/// How a byte is named in messages: "a space", "':'", "the byte 0x00".
-struct ByteName(u8);
-
-impl fmt::Display for ByteName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            b' ' => f.write_str("a space"),
-            b'\t' => f.write_str("a tab"),
-            b'\r' => f.write_str("a carriage return"),
-            b'\n' => f.write_str("a line feed"),
-            b if b.is_ascii_graphic() => write!(f, "'{}'", b as char),
-            b => write!(f, "the byte 0x{b:02x}"),
-        }
-    }
-}
-
-impl fmt::Display for EncodeErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            EncodeErrorKind::Empty { what } => write!(f, "{what} cannot be empty"),
-            EncodeErrorKind::Byte {
-                what,
-                byte,
-                position,
-            } => write!(
-                f,
-                "{what} cannot contain {} (byte {position})",
-                ByteName(byte)
-            ),
-            EncodeErrorKind::NotOneOf => {
-                f.write_str("the value is not one of the allowed literals")
-            }
-            EncodeErrorKind::OutOfRange { value, min, max } => {
-                write!(f, "{value} is out of the range {min}..={max}")
-            }
-            EncodeErrorKind::TooLong { what, len, max } => {
-                write!(f, "{what} of {len} bytes is over the limit of {max} bytes")
-            }
-            EncodeErrorKind::Marker => {
-                f.write_str("a body line equals the marker line and would end the body")
-            }
-            EncodeErrorKind::Width { width } => write!(
-                f,
-                "a binary integer cannot be {width} bytes wide (1, 2, 4 or 8)"
-            ),
-            EncodeErrorKind::Frame { what } => f.write_str(what),
-        }
-    }
-}
-
-impl fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}", self.kind)
-        } else {
-            write!(f, "field `{}`: {}", self.field, self.kind)
-        }
-    }
-}
-
-impl std::error::Error for EncodeError {}
-
-impl From<EncodeError> for io::Error {
-    /// An [`io::ErrorKind::InvalidInput`] error carrying the `EncodeError`.
-    ///
-    /// ```
-    /// # use asyncore_runtime::wire::{Encoder, Framing};
-    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
-    /// let mut out = Vec::new();
-    /// let err = Encoder::new(&mut out, &LINES).word("key", b"").unwrap_err();
-    /// let io = std::io::Error::from(err);
-    /// assert_eq!(io.to_string(), "field `key`: a word cannot be empty");
-    /// ```
-    fn from(e: EncodeError) -> Self {
-        io::Error::new(io::ErrorKind::InvalidInput, e)
-    }
-}
-
-impl From<EncodeError> for crate::Error {
-    /// An [`Error::Other`](crate::Error::Other) carrying the `EncodeError`.
-    ///
-    /// ```
-    /// # use asyncore_runtime::wire::{Encoder, Framing};
-    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
-    /// let mut out = Vec::new();
-    /// let err = Encoder::new(&mut out, &LINES).word("key", b"").unwrap_err();
-    /// let err = asyncore_runtime::Error::from(err);
-    /// assert!(!err.is_disconnect());
-    /// ```
-    fn from(e: EncodeError) -> Self {
-        crate::Error::Other(Box::new(e))
-    }
 }

@@ -91,6 +91,76 @@
 //! assert_eq!(got, ["set \"greeting\"", "data 5 [97, 13, 10, 98, 99]"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Frames
+//!
+//! A binary protocol cuts its stream into length-prefixed frames ([`Framing::Length`]),
+//! and its messages read binary fields: [`Op::Bin`] integers, bit fields packed in a byte
+//! ([`Op::Bits`], [`Op::BitsLit`]), [`Op::Varint`]s, NUL-terminated strings
+//! ([`Op::CStr`]), counted [`Op::Bytes`], and parts present only when an earlier integer
+//! says so ([`Op::If`]). A header may let the messages read the bytes before its length
+//! field (an MQTT packet's type and flags): they step over the field with
+//! [`Op::LengthField`]. A protocol with several framings gives its other messages their
+//! own header ([`Op::FrameWith`]) or size ([`Op::Fixed`]).
+//!
+//! MQTT's PUBLISH, without its properties: the packet type 3 and three flags in the
+//! first byte, a varint length, a topic, and a packet id only when the QoS is above 0.
+//!
+//! ```
+//! use asyncore_runtime::wire::{
+//!     bytes_at, int_at, present, Cmp, Decoded, Decoder, Encoder, Framing, LengthHeader,
+//!     Message, Op, Program,
+//! };
+//!
+//! static MQTT: Program = Program {
+//!     name: "mqtt",
+//!     framing: Framing::Length(LengthHeader {
+//!         offset: 1, width: 0, big_endian: true, adjust: 0, skip: 0, max: 4096,
+//!     }),
+//!     messages: &[Message { name: "Publish", slots: 7, max: 4101, ops: &[
+//!         Op::Frame,
+//!         Op::BitsLit { shift: 4, bits: 4, value: 3 },
+//!         Op::Bits { slot: 0, shift: 3, bits: 1 }, // dup
+//!         Op::Bits { slot: 1, shift: 1, bits: 2 }, // qos
+//!         Op::Bits { slot: 2, shift: 0, bits: 1 }, // retain
+//!         Op::LengthField,
+//!         Op::Bin { slot: 3, width: 2, big_endian: true, signed: false },
+//!         Op::Bytes { slot: 3, len: 3, len_in_message: true, max: 4096 }, // topic
+//!         Op::If { slot: 4, test: 1, test_in_message: true, cmp: Cmp::Gt, value: 0, len: 1 },
+//!         Op::Bin { slot: 5, width: 2, big_endian: true, signed: false }, // packet id
+//!         Op::Rest { slot: 6 }, // payload
+//!         Op::EndFrame,
+//!     ] }],
+//! };
+//!
+//! let (qos, packet_id): (u64, Option<u64>) = (1, Some(10));
+//! let mut wire = Vec::new();
+//! let mut e = Encoder::new(&mut wire, &MQTT.framing);
+//! e.begin_frame();
+//! e.bits_lit(3, 4, 4);
+//! e.bits("dup", 0, 3, 1)?;
+//! e.bits("qos", qos, 1, 2)?;
+//! e.bits("retain", 0, 0, 1)?;
+//! e.length_field();
+//! e.bin("topic_len", 3, 2, true)?;
+//! e.bytes("topic", b"a/b", 4096)?;
+//! e.present("packet_id", packet_id.is_some(), qos > 0)?;
+//! if let Some(id) = packet_id {
+//!     e.bin("packet_id", id, 2, true)?;
+//! }
+//! e.rest("payload", b"hi")?;
+//! e.end_frame()?;
+//! e.finish()?;
+//! assert_eq!(wire, b"\x32\x09\0\x03a/b\0\x0ahi");
+//!
+//! let mut decoder = Decoder::new(&MQTT);
+//! assert_eq!(decoder.decode(&wire, &[0])?, Decoded::Message { index: 0, len: 11 });
+//! let s = decoder.slots();
+//! assert_eq!((int_at(s[1]), bytes_at(&wire, s[3])), (1, &b"a/b"[..]));
+//! assert!(present(s[4]));
+//! assert_eq!((int_at(s[5]), bytes_at(&wire, s[6])), (10, &b"hi"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod decode;
 mod encode;
@@ -126,11 +196,12 @@ pub struct Message {
     pub name: &'static str,
     /// The number of slots its ops write (`slot` fields are below this).
     pub slots: u16,
-    /// The decoding program. It starts with [`Op::Line`] or [`Op::Frame`], the message's
-    /// first unit, on which the decoder recognises it. A message read in a state of its
-    /// own with nothing to recognise it by (an SMTP DATA body: [`Op::LinesUntil`]) may
-    /// start with another op; the decoder then chooses it without looking at the input
-    /// when its turn comes among the allowed messages (see [`Decoder`]).
+    /// The decoding program. It starts with an op that opens a unit ([`Op::Line`],
+    /// [`Op::Frame`], [`Op::FrameWith`] or [`Op::Fixed`]), the message's first unit, on
+    /// which the decoder recognises it. A message read in a state of its own with nothing
+    /// to recognise it by (an SMTP DATA body: [`Op::LinesUntil`]) may start with another
+    /// op; the decoder then chooses it without looking at the input when its turn comes
+    /// among the allowed messages (see [`Decoder`]).
     pub ops: &'static [Op],
     /// The most bytes one message may span, all units and raw runs included.
     pub max: u32,
@@ -164,6 +235,29 @@ pub enum Framing {
 /// `width` is 0), then `value + adjust` bytes of body. The compiler folds "the length
 /// counts the header" into `adjust`, so the runtime only adds. The message ops see the
 /// frame from byte `skip` on (by default the whole header is skipped).
+///
+/// A header whose `skip` is at most `offset` lets the ops read the bytes before the
+/// length field (MQTT's type and flags byte, PostgreSQL's message type): they read them,
+/// then step over the length field with [`Op::LengthField`], and the [`Encoder`] writes
+/// them the same way ([`Encoder::length_field`]).
+///
+/// ```
+/// use asyncore_runtime::wire::{Decoded, Decoder, Framing, LengthHeader, Message, Op, Program};
+///
+/// // PostgreSQL's typed messages: a type byte, then a length that counts itself.
+/// static PG: Program = Program {
+///     name: "pg",
+///     framing: Framing::Length(LengthHeader {
+///         offset: 1, width: 4, big_endian: true, adjust: -4, skip: 0, max: 1 << 20,
+///     }),
+///     messages: &[Message { name: "Sync", slots: 0, max: 5, ops: &[
+///         Op::Frame, Op::Lit(b"S"), Op::LengthField, Op::EndFrame,
+///     ] }],
+/// };
+/// let mut decoder = Decoder::new(&PG);
+/// assert_eq!(decoder.decode(b"S\0\0\0\x04", &[0])?, Decoded::Message { index: 0, len: 5 });
+/// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LengthHeader {
     /// Bytes before the length field.
@@ -177,7 +271,8 @@ pub struct LengthHeader {
     /// Bytes of the frame the message ops skip (usually `offset + width`): the ops see
     /// the frame from this byte on, or from the end of the length field if that comes
     /// first. A varint's length varies, so `offset + 10` skips the whole header whatever
-    /// its length; a smaller value lets the ops see bytes of the header.
+    /// its length; a value of at most `offset` lets the ops see the bytes before the
+    /// length field, which they then step over with [`Op::LengthField`].
     pub skip: u8,
     /// The longest body, after adjustment.
     pub max: u32,
@@ -186,15 +281,24 @@ pub struct LengthHeader {
 /// One decoding step of a [`Message`].
 ///
 /// Ops run in order on a cursor into the bytes of the message. "The unit" is the current
-/// line (between [`Op::Line`] and [`Op::EndLine`]) or frame (between [`Op::Frame`] and
-/// [`Op::EndFrame`]). Slot numbers index the message's slots, except inside the body of a
-/// repetition, where they index the slots of one item (`0..stride`).
+/// line (between [`Op::Line`] and [`Op::EndLine`]), frame (between [`Op::Frame`] or
+/// [`Op::FrameWith`] and [`Op::EndFrame`]) or run of a fixed number of bytes (between
+/// [`Op::Fixed`] and [`Op::EndFrame`]). Slot numbers index the message's slots, except
+/// inside the body of a repetition, where they index the slots of one item (`0..stride`).
+///
+/// Text protocols use lines and the text fields (`Word`, `Uint`...); binary protocols
+/// use frames or fixed units and the binary fields: [`Op::Bin`] integers, [`Op::Bits`]
+/// fields packed in a byte, [`Op::Varint`]s, [`Op::CStr`] strings, counted
+/// [`Op::Bytes`], and [`Op::If`] for the fields present only when an earlier integer
+/// says so.
 ///
 /// Structure the decoder relies on (a program that breaks it gets a
 /// [`DecodeErrorKind::Program`] error, never a panic): `Opt` and `Many` lie within one
 /// unit (no `EndLine`/`EndFrame` in their bodies); the body of a repetition (`Repeat`,
 /// `Many`, `ManyUntil`) contains no other repetition, so that the items of one sequence
-/// are contiguous in the item list; a body never runs past the enclosing one.
+/// are contiguous in the item list; a body (of a repetition, an `Opt` or an `If`) never
+/// runs past the enclosing one; the bit fields of one byte ([`Op::Bits`],
+/// [`Op::BitsLit`]) go from its high bits to its low ones and fill it exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// Start a line: wait until its terminator is buffered (scanning each byte once across
@@ -207,8 +311,25 @@ pub enum Op {
     /// buffered; a body over the maximum is an `Oversize` error, a negative adjusted length
     /// an `Invalid` error.
     Frame,
-    /// End of a frame: the cursor must be at the end of the frame.
+    /// End of a frame or of a fixed unit ([`Op::Fixed`]): the cursor must be at its end.
     EndFrame,
+    /// Start a length-prefixed frame whose header is this one instead of the program's
+    /// framing: otherwise exactly [`Op::Frame`]. One protocol may so have several framings
+    /// (PostgreSQL's untyped startup packets next to its typed messages), and a line
+    /// protocol may have framed messages. When choosing a message, only the messages
+    /// that open the same kind of unit (the same header) are tried on a unit (see
+    /// [`Decoder`]).
+    FrameWith(&'static LengthHeader),
+    /// Start a unit of exactly this many bytes (at least one): wait until they are
+    /// buffered. Closed by [`Op::EndFrame`]. For a message of a fixed size with no
+    /// framing of its own, such as PostgreSQL's one-byte answer `N` to an SSLRequest.
+    /// More than the message's room is an `Oversize` error.
+    Fixed(u32),
+    /// Inside a frame whose header lets the ops see the bytes before the length field
+    /// ([`LengthHeader::skip`] at most `offset`): move from the start of the length field
+    /// to the first byte after it (after a varint, however many bytes it took). The
+    /// cursor must be at the start of the length field.
+    LengthField,
     /// These bytes, at the cursor (case-insensitively in a `nocase` line protocol, for
     /// ASCII letters). Between units (after `EndLine`), waits for them in the stream.
     Lit(&'static [u8]),
@@ -276,6 +397,68 @@ pub enum Op {
         big_endian: bool,
         /// Sign-extend the value.
         signed: bool,
+    },
+    /// A bit field: inside a unit, `(byte >> shift) & ((1 << bits) - 1)` of the byte at
+    /// the cursor, as an integer. The cursor moves past the byte only when `shift` is 0:
+    /// the fields of one byte come from its high bits to its low ones, the last at
+    /// shift 0. `bits` is 1 to 8 and `shift + bits` at most 8. No byte left in the unit
+    /// is an `Invalid` error.
+    Bits {
+        /// The slot that receives the value.
+        slot: u16,
+        /// How far the field is from the byte's low bit.
+        shift: u8,
+        /// Its width in bits.
+        bits: u8,
+    },
+    /// Bits of the byte at the cursor that must equal `value` (a message type in the high
+    /// bits of MQTT's first byte), else the message does not match; moves like
+    /// [`Op::Bits`].
+    BitsLit {
+        /// How far the field is from the byte's low bit.
+        shift: u8,
+        /// Its width in bits.
+        bits: u8,
+        /// The value it must have.
+        value: u8,
+    },
+    /// An unsigned LEB128 varint inside a unit (7 bits a byte, the least significant
+    /// first, the high bit set on every byte but the last; MQTT's "variable byte
+    /// integer"), of at most 10 bytes and 64 bits. Over `max` is an `OutOfRange`
+    /// mismatch; the unit ending inside it, or more than 64 bits, an `Invalid` one.
+    Varint {
+        /// The slot that receives the value.
+        slot: u16,
+        /// The largest value accepted.
+        max: u64,
+    },
+    /// A NUL-terminated string inside a unit: the bytes up to the next 0x00, which the
+    /// cursor moves past. The slot receives the bytes without the NUL. No NUL in the rest
+    /// of the unit is an `Invalid` error.
+    CStr {
+        /// The slot that receives the byte range.
+        slot: u16,
+    },
+    /// The next `len` ops, only if the integer in slot `test` (an earlier op of the
+    /// message when `test_in_message`, else of the current repetition item, as for
+    /// [`Op::Bytes`]; [`Slot::Empty`] counts as 0) compares with `value` as `cmp` says.
+    /// The comparison is on the `u64` stored, so a signed -1 is `u64::MAX`. The slot
+    /// receives `Int(1)` when the ops ran and `Int(0)` when they were skipped, leaving
+    /// their slots [`Slot::Empty`]. For MQTT's packet id, present when the QoS is above
+    /// 0, and PostgreSQL's nullable values (absent when the length is -1).
+    If {
+        /// The slot that receives the presence flag.
+        slot: u16,
+        /// The slot holding the integer tested.
+        test: u16,
+        /// Whether `test` is a slot of the message (`false`: of the current item).
+        test_in_message: bool,
+        /// How the integer compares with `value`.
+        cmp: Cmp,
+        /// The value compared with.
+        value: u64,
+        /// How many ops follow that belong to the conditional part.
+        len: u16,
     },
     /// A value the channel supplies before the message is read (a message parameter, such
     /// as the length of an HTTP body, which the request's headers give): parameter `param`
@@ -381,6 +564,61 @@ pub enum Op {
 
 /// The most parameters a message takes (see [`Op::Param`]).
 pub const MAX_PARAMS: usize = 4;
+
+/// How [`Op::If`] compares an integer slot `a` with its value `b`, on `u64`s.
+///
+/// ```
+/// use asyncore_runtime::wire::Cmp;
+///
+/// assert!(Cmp::Gt.holds(1, 0));
+/// assert!(!Cmp::Gt.holds(0, 0));
+/// assert!(Cmp::Ne.holds(5, u64::MAX)); // a length that is not -1
+/// assert!(Cmp::Le.holds(3, 3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cmp {
+    /// `a == b`
+    Eq,
+    /// `a != b`
+    Ne,
+    /// `a < b`
+    Lt,
+    /// `a <= b`
+    Le,
+    /// `a > b`
+    Gt,
+    /// `a >= b`
+    Ge,
+}
+
+impl Cmp {
+    /// Whether `a` compares with `b` this way.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::Cmp;
+    ///
+    /// assert!(Cmp::Lt.holds(1, 2) && Cmp::Ge.holds(2, 2) && Cmp::Eq.holds(7, 7));
+    /// ```
+    pub fn holds(self, a: u64, b: u64) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+}
+
+/// The mask of a bit field of `bits` bits at `shift` within a byte (shifted down), or
+/// `None` unless `bits` is 1 to 8 and the field fits in the byte.
+pub(crate) fn bit_mask(shift: u8, bits: u8) -> Option<u8> {
+    if bits == 0 || u16::from(shift) + u16::from(bits) > 8 {
+        return None;
+    }
+    Some(((1u16 << bits) - 1) as u8)
+}
 
 /// What one op recorded: the value of a field of a decoded message.
 ///

@@ -60,9 +60,10 @@ pub fn int_at(slot: Slot) -> u64 {
 /// Whether an optional part was there: `false` for [`Slot::Empty`] and for `Int(0)`,
 /// `true` otherwise.
 ///
-/// Meant for the flag slot of an [`Op::Opt`](super::Op::Opt) (`Int(1)` or `Int(0)`) and for
-/// the slots of the fields inside it (left `Empty` when the part was absent). An integer
-/// field's own slot may hold 0 legitimately: ask its `Opt` flag instead.
+/// Meant for the flag slot of an [`Op::Opt`](super::Op::Opt) or an [`Op::If`](super::Op::If)
+/// (`Int(1)` or `Int(0)`) and for the slots of the fields inside it (left `Empty` when the
+/// part was absent). An integer field's own slot may hold 0 legitimately: ask the flag
+/// instead.
 ///
 /// ```
 /// use asyncore_runtime::wire::{present, Slot};

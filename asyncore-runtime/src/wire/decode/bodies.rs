@@ -163,6 +163,7 @@ impl Decoder {
             frame: false,
             end,
             next,
+            field: None,
         };
         self.pc = top.body + 1;
         Ok(None)
@@ -335,11 +336,17 @@ impl Decoder {
 
     /// Empties the slots the body of an absent optional part may have written.
     pub(super) fn clear_body(&mut self, opt: &Ctl, ops: &'static [Op]) -> Result<(), Fail> {
-        let mut i = opt.body;
-        while i < opt.end {
-            let Some(&op) = ops.get(i) else { break };
+        let body = ops.get(opt.body..opt.end).unwrap_or(&[]);
+        self.clear_slots(opt.outer, body)
+    }
+
+    /// Empties the slots of `space` the ops of a body may have written.
+    pub(super) fn clear_slots(&mut self, space: Option<ItemAt>, body: &[Op]) -> Result<(), Fail> {
+        let mut i = 0;
+        while i < body.len() {
+            let op = body[i];
             if let Some(slot) = slot_of(op) {
-                self.put_in(opt.outer, slot, Slot::Empty)?;
+                self.put_in(space, slot, Slot::Empty)?;
             }
             // A nested repetition's body writes item slots, gone with its items.
             i += match op {

@@ -144,15 +144,16 @@ impl Decoder {
         None
     }
 
-    /// Finds the frame starting at `start`: `(unit start, end)`, or `None` if more input
-    /// is needed. `room` is the most bytes it may span.
+    /// Finds the frame with header `with` starting at `start`: `(unit start, unit)`,
+    /// or `None` if more input is needed. `room` is the most bytes it may span.
     pub(super) fn find_frame(
         &mut self,
         buf: &[u8],
         start: usize,
         room: usize,
-    ) -> Result<Option<(usize, usize)>, Fail> {
-        let Some(h) = self.header else {
+        with: Option<LengthHeader>,
+    ) -> Result<Option<(usize, Unit)>, Fail> {
+        let Some(h) = with else {
             return Err(Fail::bad("a frame in a line protocol", start));
         };
         let field_at = start + usize::from(h.offset);
@@ -231,7 +232,80 @@ impl Decoder {
         if buf.len() < end {
             return Ok(None);
         }
-        Ok(Some((unit_start, end)))
+        let unit = Unit {
+            open: true,
+            frame: true,
+            end,
+            next: end,
+            field: Some((field_at, start + header)),
+        };
+        Ok(Some((unit_start, unit)))
+    }
+
+    /// Finds the first unit of a message, opened by `opener`, at the start of `buf`:
+    /// `(cursor, unit)`, or `None` if more input is needed.
+    pub(super) fn find_first(
+        &mut self,
+        buf: &[u8],
+        opener: Opener,
+    ) -> Result<Option<(usize, Unit)>, Fail> {
+        match opener {
+            Opener::Line => Ok(self
+                .find_line(buf, 0, Room::ANY, false)?
+                .map(|(end, next)| {
+                    let unit = Unit {
+                        open: true,
+                        frame: false,
+                        end,
+                        next,
+                        field: None,
+                    };
+                    (0, unit)
+                })),
+            Opener::Frame(header) => self.find_frame(buf, 0, usize::MAX, header),
+            Opener::Fixed(n) => Ok(fixed_unit(buf, 0, n)?.map(|unit| (0, unit))),
+        }
+    }
+}
+
+/// The unit of `n` bytes (at least one) starting at `start`, or `None` if they are not
+/// all buffered yet.
+pub(super) fn fixed_unit(buf: &[u8], start: usize, n: u32) -> Result<Option<Unit>, Fail> {
+    if n == 0 {
+        return Err(Fail::bad("a fixed unit of no bytes", start));
+    }
+    let end = start.saturating_add(n as usize);
+    if buf.len() < end {
+        return Ok(None);
+    }
+    Ok(Some(Unit {
+        open: true,
+        frame: true,
+        end,
+        next: end,
+        field: None,
+    }))
+}
+
+/// What kind of unit a message's first op opens: messages are only tried on a unit of
+/// their kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opener {
+    Line,
+    /// A frame with this header (`None`: `Op::Frame` in a line protocol, an error).
+    Frame(Option<LengthHeader>),
+    Fixed(u32),
+}
+
+/// The kind of unit message `m` starts with, if it starts with one; `header` is the
+/// program's.
+pub(super) fn opener(m: &Message, header: Option<LengthHeader>) -> Option<Opener> {
+    match *m.ops.first()? {
+        Op::Line => Some(Opener::Line),
+        Op::Frame => Some(Opener::Frame(header)),
+        Op::FrameWith(h) => Some(Opener::Frame(Some(*h))),
+        Op::Fixed(n) => Some(Opener::Fixed(n)),
+        _ => None,
     }
 }
 
