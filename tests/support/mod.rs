@@ -2,9 +2,14 @@
 //! `ASYNCORE_REQUIRE_PEERS` rule), building and locating the example binaries, and
 //! running child processes with bounded waits and a transcript for failure messages.
 //!
+//! Real servers of other projects (Mosquitto, PostgreSQL) and Python peers using their
+//! client libraries are in [`peers`].
+//!
 //! Use it from a test file with `mod support;`.
 
 #![allow(dead_code)]
+
+pub mod peers;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -545,14 +550,21 @@ pub fn run_with_input<P: AsRef<std::ffi::OsStr>>(
 }
 
 /// A fresh directory under the system's temporary directory, removed on drop.
+#[derive(Debug)]
 pub struct TempDir(PathBuf);
 
 impl TempDir {
     /// A new empty directory named after `tag`, the process and a counter.
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// A new empty directory in `parent` (e.g. `/dev/shm`), named after `tag`, the
+    /// process and a counter.
+    pub fn new_in(parent: &std::path::Path, tag: &str) -> TempDir {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("asyncore-{tag}-{}-{n}", std::process::id()));
+        let dir = parent.join(format!("asyncore-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
         TempDir(dir)
