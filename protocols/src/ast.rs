@@ -238,7 +238,7 @@ pub enum PartKind {
     /// `ows`: optional spaces or tabs.
     Ows,
     /// `NAME:TYPE`.
-    Field(Field),
+    Field(Box<Field>),
 }
 
 /// A named field.

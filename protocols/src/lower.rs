@@ -121,7 +121,10 @@ impl Cx {
                 );
             }
         }
-        for (i, unit) in m.units.iter().enumerate() {
+        // A message whose framing is unknown is not lowered: its errors would only follow
+        // from the framing it does not have.
+        let unknown_framing = m.framing.is_some() && framing_index.is_none();
+        for (i, unit) in m.units.iter().enumerate().filter(|_| !unknown_framing) {
             self.unit(&mut l, unit, i == 0 && m.params.is_empty());
         }
         for (i, param) in m.params.iter().enumerate() {
@@ -190,6 +193,8 @@ impl Cx {
             "ServerCx",
             "ClientCx",
         ];
+        // Handlers the generated traits have besides one per message.
+        const HANDLERS: &[&str] = &["Open", "Close", "BadInput", "Timer"];
         if RESERVED.contains(&m.name.name.as_str()) || m.name.name.ends_with("Next") {
             self.error(
                 Diagnostic::new(
@@ -198,6 +203,18 @@ impl Cx {
                 )
                 .help("rename the message"),
             );
+        } else if HANDLERS.contains(&m.name.name.as_str()) {
+            self.error(
+                Diagnostic::new(
+                    format!(
+                        "the handler of `{}` would be `on_{}`, which the generated traits already have",
+                        m.name.name,
+                        m.name.name.to_ascii_lowercase()
+                    ),
+                    m.name.span,
+                )
+                .help(format!("rename the message, like `{}Request`", m.name.name)),
+            );
         }
         let literal_lead = matches!(
             m.units[0]
@@ -205,7 +222,7 @@ impl Cx {
                 .iter()
                 .find(|p| !matches!(p.kind, PartKind::Glue | PartKind::Ows)),
             Some(Part {
-                kind: PartKind::Lit(_),
+                kind: PartKind::Lit(_) | PartKind::Bits { .. },
                 ..
             })
         );

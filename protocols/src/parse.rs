@@ -478,7 +478,7 @@ impl Parser {
             _ => {
                 let name = self.ident("a field name")?;
                 self.expect_punct(":")?;
-                PartKind::Field(self.field(name, docs)?)
+                PartKind::Field(Box::new(self.field(name, docs)?))
             }
         };
         Ok(Part {
@@ -650,7 +650,7 @@ impl Parser {
                     if self.is_punct("+") || self.is_punct("*") {
                         let at_least_one = self.eat_punct("+") || !self.eat_punct("*");
                         let part = Part {
-                            kind: PartKind::Field(Field {
+                            kind: PartKind::Field(Box::new(Field {
                                 docs: Vec::new(),
                                 name: Ident {
                                     name: "item".into(),
@@ -662,7 +662,7 @@ impl Parser {
                                 max: None,
                                 nullable: None,
                                 cond: None,
-                            }),
+                            })),
                             span,
                         };
                         return Ok(Type::Many {

@@ -468,7 +468,7 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
 /// so the first one tried would also take the other's input. Line units are judged by
 /// [`first_unit_shape`] alone.
 fn tag_prefix(a: &Unit, b: &Unit) -> bool {
-    let bits = |u: &Unit| -> Option<Vec<bool>> {
+    let bits = |u: &Unit| -> Vec<bool> {
         let mut out = Vec::new();
         for p in &u.parts {
             match &p.kind {
@@ -480,14 +480,10 @@ fn tag_prefix(a: &Unit, b: &Unit) -> bool {
                 PartKind::Bits { value, width } => {
                     out.extend((0..*width).rev().map(|i| value >> i & 1 == 1));
                 }
-                PartKind::Field(f) if matches!(f.ty, Type::Bits(_)) => return Some(out),
-                PartKind::Field(f) if matches!(f.ty, Type::Word | Type::Token | Type::Rest) => {
-                    return None
-                }
-                _ => return Some(out),
+                _ => return out,
             }
         }
-        Some(out)
+        out
     };
     let binary = |u: &Unit| {
         u.parts.iter().any(|p| {
@@ -498,11 +494,7 @@ fn tag_prefix(a: &Unit, b: &Unit) -> bool {
     if !binary(a) && !binary(b) {
         return false;
     }
-    match (bits(a), bits(b)) {
-        (Some(x), Some(y)) => {
-            let n = x.len().min(y.len());
-            x[..n] == y[..n]
-        }
-        _ => false,
-    }
+    let (x, y) = (bits(a), bits(b));
+    let n = x.len().min(y.len());
+    x[..n] == y[..n]
 }

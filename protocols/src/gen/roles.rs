@@ -104,7 +104,7 @@ fn state_enum(p: &Protocol) -> TokenStream {
             pub const ALL: &'static [State] = &[#(State::#all),*];
             /// The messages of [`CLIENT_MESSAGES`] allowed in this state, in the order the
             /// decoder tries them.
-            pub fn allowed(self) -> &'static [u16] {
+            pub const fn allowed(self) -> &'static [u16] {
                 match self { #(#allowed,)* }
             }
             /// The state's name in the description.
@@ -290,6 +290,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             /// Called when the connection closes, with the reason if it was an error. Does
             /// nothing by default.
             fn on_close(&mut self, cx: &mut ServerCx<'_, '_>, reason: ::core::option::Option<&::std::io::Error>) {}
+            /// A timer the handler set (`cx.channel().set_timer(delay)`) fired: a keep-alive
+            /// deadline, a retry. Does nothing by default.
+            fn on_timer(&mut self, cx: &mut ServerCx<'_, '_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result { Ok(()) }
             /// Called on input the protocol's policy answers (over a limit, unknown, not
             /// allowed, malformed), before the policy's reply. Logs it by default.
             fn on_bad_input(&mut self, cx: &mut ServerCx<'_, '_>, err: &::asyncore_runtime::wire::DecodeError) {
@@ -453,6 +456,16 @@ fn server_role(p: &Protocol) -> TokenStream {
                 }
                 Self::serve(handler, io, state, ch)
             }
+            fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
+                let ServerChannel { handler, io, state } = self;
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                handler.on_timer(&mut cx, id)?;
+                if io.is_closing() && io.close_once() {
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    handler.on_close(&mut cx, ::core::option::Option::None);
+                }
+                io.flush(ch)
+            }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.close_once() {
@@ -601,6 +614,9 @@ fn client_role(p: &Protocol) -> TokenStream {
             fn on_open(&mut self, cx: &mut ClientCx<'_, '_>) -> ::asyncore_runtime::Result { Ok(()) }
             /// Called when the connection closes. Does nothing by default.
             fn on_close(&mut self, cx: &mut ClientCx<'_, '_>, reason: ::core::option::Option<&::std::io::Error>) {}
+            /// A timer the handler set (`cx.channel().set_timer(delay)`) fired. Does nothing by
+            /// default.
+            fn on_timer(&mut self, cx: &mut ClientCx<'_, '_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result { Ok(()) }
             /// Called on input the client cannot decode, before the connection closes. Logs it
             /// by default.
             fn on_bad_input(&mut self, cx: &mut ClientCx<'_, '_>, err: &::asyncore_runtime::wire::DecodeError) {
@@ -740,6 +756,16 @@ fn client_role(p: &Protocol) -> TokenStream {
                 }
                 io.flush(ch)?;
                 Ok(())
+            }
+            fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
+                let ClientChannel { handler, io, states, expect } = self;
+                let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                handler.on_timer(&mut cx, id)?;
+                if io.is_closing() && io.close_once() {
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                    handler.on_close(&mut cx, ::core::option::Option::None);
+                }
+                io.flush(ch)
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ClientChannel { handler, io, states, expect } = self;

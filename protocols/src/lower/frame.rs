@@ -6,6 +6,12 @@ use super::*;
 use crate::ast::{Cmp, Cond, Field, Ident};
 use crate::diag::Diagnostic;
 
+/// Whether a part is bits: a bit literal or a bit field.
+fn is_bits(p: &Part) -> bool {
+    matches!(p.kind, PartKind::Bits { width, .. } if width <= 8)
+        || matches!(&p.kind, PartKind::Field(f) if matches!(f.ty, Type::Bits(_)))
+}
+
 /// How many bits a part always takes, if that is fixed.
 fn fixed_bits(p: &Part) -> Option<u64> {
     match &p.kind {
@@ -56,6 +62,11 @@ impl Cx {
             }
             let bits = fixed_bits(p);
             taken = taken.zip(bits).map(|(a, b)| a + b);
+            // Bits that cross their byte get an error of their own.
+            let crosses = is_bits(p) && u64::from(l.bitpos) + bits.unwrap_or(0) > 8;
+            if crosses {
+                length_done = true;
+            }
             if !length_done && taken.is_none_or(|t| t > header * 8) {
                 let (what, help) = match bits {
                     None => (
@@ -132,9 +143,7 @@ impl Cx {
     /// One part of a frame (or of a repetition item inside a frame): no separators, and
     /// bit fields fill whole bytes.
     pub(super) fn frame_part(&mut self, l: &mut Lower<'_>, p: &Part) {
-        let is_bits = matches!(p.kind, PartKind::Bits { .. })
-            || matches!(&p.kind, PartKind::Field(f) if matches!(f.ty, Type::Bits(_)));
-        if !is_bits && l.bitpos != 0 && !matches!(p.kind, PartKind::Glue | PartKind::Ows) {
+        if !is_bits(p) && l.bitpos != 0 && !matches!(p.kind, PartKind::Glue | PartKind::Ows) {
             self.error(
                 Diagnostic::new(
                     format!(
@@ -153,7 +162,7 @@ impl Cx {
     /// A literal of `width` bits (`0b0011`).
     pub(super) fn bits_lit(&mut self, l: &mut Lower<'_>, value: u64, width: u8, span: ast::Span) {
         if width > 8 {
-            if l.bitpos == 0 && width % 8 == 0 {
+            if l.bitpos == 0 && width.is_multiple_of(8) {
                 let n = usize::from(width / 8);
                 l.ops.push(Op::Lit(value.to_be_bytes()[8 - n..].to_vec()));
             } else {

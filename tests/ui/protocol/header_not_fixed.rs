@@ -1,0 +1,9 @@
+asyncore_runtime::protocol! {
+    mod pg {
+        protocol pg
+        framing length u32be max 1MiB offset 1 includes_length
+        client Query = sql:cstr
+    }
+}
+
+fn main() {}

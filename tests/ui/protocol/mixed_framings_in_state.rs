@@ -1,0 +1,12 @@
+asyncore_runtime::protocol! {
+    mod pg {
+        protocol pg
+        framing length u32be max 1MiB offset 1 includes_length
+        framing startup = length u32be max 10000 includes_header
+        client Startup framing startup = 0x00030000
+        client Query = "Q" sql:cstr
+        state Ready initial { Startup -> Ready  Query -> Ready }
+    }
+}
+
+fn main() {}
