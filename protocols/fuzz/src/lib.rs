@@ -3,7 +3,8 @@
 //! Each target takes arbitrary bytes: the first byte picks the state (for the client
 //! messages the server decodes), where the input is split in two reads, and whether the
 //! client expects a server message with parameters; the second gives the parameters'
-//! value (an HTTP body's length); the rest is the input. Both directions are decoded, once with the resumable decoder alone and once
+//! value (an HTTP body's length) and which of the messages read only when expected
+//! (with parameters, or a framing of their own) the client expects; the rest is the input. Both directions are decoded, once with the resumable decoder alone and once
 //! as channels do (the generated fast path first): both must give the same messages,
 //! slots and errors. Every decoded message is built, encoded again, and, when the encoding
 //! succeeds, decoded again to the same message. Nothing may panic, loop or grow past the
@@ -34,6 +35,8 @@ protocol!(pub mod memcache_p = "../descriptions/memcache.proto");
 protocol!(pub mod smtp_p = "../descriptions/smtp.proto");
 protocol!(pub mod http_p = "../descriptions/http.proto");
 protocol!(pub mod kv_p = "../descriptions/kv.proto");
+protocol!(pub mod mqtt_p = "../descriptions/mqtt.proto");
+protocol!(pub mod pg_p = "../descriptions/pg.proto");
 
 /// Decodes `input` in two reads split at `cut` with `decode`, calling `each` on every
 /// message; what it saw.
@@ -80,11 +83,15 @@ fn run(
     seen
 }
 
-/// The first message of `program` that takes parameters, which a client reads only when
-/// its handler expects it.
-fn expected(program: &Program) -> Option<u16> {
-    let i = program.messages.iter().position(|m| matches!(m.ops.first(), Some(Op::Param { .. })))?;
-    u16::try_from(i).ok()
+/// A message of `program` that a client reads only when its handler expects it (one that
+/// takes parameters, or has a framing of its own), chosen by `pick`.
+fn expected(program: &Program, all: &[u16], pick: u8) -> Option<u16> {
+    let only_expected: Vec<u16> = (0..program.messages.len())
+        .filter_map(|i| u16::try_from(i).ok())
+        .filter(|i| !all.contains(i))
+        .filter(|&i| !matches!(program.messages[usize::from(i)].ops.first(), None | Some(Op::Lit(_))))
+        .collect();
+    only_expected.get(usize::from(pick) % only_expected.len().max(1)).copied()
 }
 
 macro_rules! target {
@@ -111,7 +118,7 @@ macro_rules! target {
             });
             assert_eq!(plain, fast, "the fast path and the resumable decoder disagree (client messages)");
             let one: [u16; 1];
-            let allowed: &[u16] = match expected(&$m::SERVER_MESSAGES) {
+            let allowed: &[u16] = match expected(&$m::SERVER_MESSAGES, $m::SERVER_MESSAGES_ALL, second) {
                 Some(index) if first & 0x80 != 0 => {
                     one = [index];
                     &one
@@ -143,3 +150,5 @@ target!(memcache, memcache_p);
 target!(smtp, smtp_p);
 target!(http, http_p);
 target!(kv, kv_p);
+target!(mqtt, mqtt_p);
+target!(pg, pg_p);
