@@ -6,6 +6,7 @@
 #[macro_use]
 #[path = "support/roundtrip.rs"]
 mod roundtrip;
+mod support;
 
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::{DecodeErrorKind, Decoded, Seq};
@@ -368,4 +369,333 @@ fn bad_binary_input_is_an_error_never_a_panic() {
         matches!(err.kind(), DecodeErrorKind::Invalid { .. }),
         "{err}"
     );
+}
+
+/// Random bytes for one case, consumed from the front.
+struct Dice(Vec<u8>, usize);
+
+impl Dice {
+    fn new(seed: u64) -> Dice {
+        Dice(support::pseudo_random(4096, seed), 0)
+    }
+    fn byte(&mut self) -> u8 {
+        let b = self.0[self.1 % self.0.len()];
+        self.1 += 1;
+        b
+    }
+    fn below(&mut self, n: u32) -> u32 {
+        let v = u32::from(self.byte()) << 8 | u32::from(self.byte());
+        v % n.max(1)
+    }
+    fn bytes(&mut self, max: u32) -> Vec<u8> {
+        let n = self.below(max + 1);
+        (0..n).map(|_| self.byte()).collect()
+    }
+    /// Bytes with no NUL (a C string's).
+    fn text(&mut self, max: u32) -> Vec<u8> {
+        self.bytes(max).into_iter().map(|b| b.max(1)).collect()
+    }
+}
+
+/// Encodes `messages`, then decodes the bytes whole, split at every byte and one byte at
+/// a time with both decoding paths, and compares with what was encoded.
+fn encode_and_split<'m, M>(
+    messages: &[M],
+    encode: fn(&M, &mut Vec<u8>) -> Result<(), asyncore_runtime::wire::EncodeError>,
+    make: &dyn Fn() -> asyncore_runtime::wire::Decoder,
+    fast: roundtrip::DecodeFn,
+    allowed: &'static [u16],
+    show: &dyn Fn(&asyncore_runtime::wire::Decoder, &[u8], u16) -> String,
+) where
+    M: std::fmt::Debug + 'm,
+{
+    let mut input = Vec::new();
+    for m in messages {
+        encode(m, &mut input).unwrap_or_else(|e| panic!("encoding {m:?}: {e}"));
+    }
+    let expected: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+    roundtrip::check_splits(
+        make,
+        fast,
+        &input,
+        &expected,
+        &|_| allowed,
+        &roundtrip::no_params,
+        show,
+    );
+}
+
+/// Property: any PUBLISH, CONNECT, SUBSCRIBE, SUBACK and UNSUBSCRIBE, with random flags,
+/// QoS, topics, payloads and optional fields, decodes to itself however it is split.
+#[test]
+fn random_mqtt_packets_round_trip() {
+    for seed in 1..=60u64 {
+        let mut d = Dice::new(seed);
+        let topics: Vec<Vec<u8>> = (0..8).map(|_| d.bytes(24)).collect();
+        let payloads: Vec<Vec<u8>> = (0..4)
+            .map(|_| d.bytes(if seed % 7 == 0 { 400 } else { 40 }))
+            .collect();
+        let filters: Vec<mqtt::SubscribeFilters<'_>> = (0..1 + d.below(4) as usize)
+            .map(|i| mqtt::SubscribeFilters {
+                filter: &topics[i],
+                qos: d.byte() % 3,
+            })
+            .collect();
+        let unsub: Vec<&[u8]> = (0..1 + d.below(3) as usize)
+            .map(|i| &topics[i][..])
+            .collect();
+        let mut client: Vec<mqtt::ClientMessage<'_>> = Vec::new();
+        for i in 0..4 {
+            let qos = d.byte() % 3;
+            client.push(
+                mqtt::Publish {
+                    dup: d.byte() & 1,
+                    qos,
+                    retain: d.byte() & 1,
+                    topic: &topics[i],
+                    packet_id: (qos > 0).then(|| d.below(65536) as u16),
+                    payload: &payloads[i],
+                }
+                .into(),
+            );
+        }
+        let (will, username, password) = (d.byte() & 1, d.byte() & 1, d.byte() & 1);
+        client.push(
+            mqtt::Connect {
+                level: d.byte(),
+                username,
+                password,
+                will_retain: d.byte() & 1,
+                will_qos: d.byte() % 4,
+                will,
+                clean_session: d.byte() & 1,
+                keep_alive: d.below(65536) as u16,
+                client_id: &topics[4],
+                will_topic: (will == 1).then_some(&topics[5][..]),
+                will_message: (will == 1).then_some(&payloads[0][..]),
+                user: (username == 1).then_some(&topics[6][..]),
+                pass: (password == 1).then_some(&topics[7][..]),
+            }
+            .into(),
+        );
+        client.push(
+            mqtt::Subscribe {
+                packet_id: d.below(65536) as u16,
+                filters: Seq::from(&filters[..]),
+            }
+            .into(),
+        );
+        client.push(
+            mqtt::Unsubscribe {
+                packet_id: 1,
+                filters: Seq::from(&unsub[..]),
+            }
+            .into(),
+        );
+        let show = |dec: &asyncore_runtime::wire::Decoder, buf: &[u8], index: u16| {
+            format!(
+                "{:?}",
+                mqtt::ClientMessage::from_decoder(dec, buf, index).expect("an index")
+            )
+        };
+        encode_and_split(
+            &client,
+            |m, out| m.encode(out),
+            &mqtt::ClientMessage::decoder,
+            mqtt::ClientMessage::decode,
+            mqtt::CLIENT_MESSAGES_ALL,
+            &show,
+        );
+        let codes: Vec<mqtt::SubAckCodes> = (0..1 + d.below(6))
+            .map(|_| mqtt::SubAckCodes { item: d.byte() })
+            .collect();
+        let server: Vec<mqtt::ServerMessage<'_>> = vec![
+            mqtt::ConnAck {
+                session_present: d.byte() & 1,
+                code: d.byte(),
+            }
+            .into(),
+            mqtt::SubAck {
+                packet_id: d.below(65536) as u16,
+                codes: Seq::from(&codes[..]),
+            }
+            .into(),
+            mqtt::PubAck {
+                packet_id: d.below(65536) as u16,
+            }
+            .into(),
+        ];
+        let show = |dec: &asyncore_runtime::wire::Decoder, buf: &[u8], index: u16| {
+            format!(
+                "{:?}",
+                mqtt::ServerMessage::from_decoder(dec, buf, index).expect("an index")
+            )
+        };
+        encode_and_split(
+            &server,
+            |m, out| m.encode(out),
+            &mqtt::ServerMessage::decoder,
+            mqtt::ServerMessage::decode,
+            mqtt::SERVER_MESSAGES_ALL,
+            &show,
+        );
+    }
+}
+
+/// The encoder refuses a packet identifier that its QoS does not call for, and the other
+/// way round: what it writes always decodes to itself.
+#[test]
+fn mqtt_conditions_are_enforced_when_encoding() {
+    let mut out = Vec::new();
+    let err = mqtt::Publish {
+        dup: 0,
+        qos: 1,
+        retain: 0,
+        topic: b"t",
+        packet_id: None,
+        payload: b"",
+    }
+    .encode(&mut out)
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "field `packet_id`: must be present: its condition holds"
+    );
+    let err = mqtt::Publish {
+        dup: 0,
+        qos: 0,
+        retain: 0,
+        topic: b"t",
+        packet_id: Some(1),
+        payload: b"",
+    }
+    .encode(&mut out)
+    .unwrap_err();
+    assert!(err.to_string().contains("must be absent"), "{err}");
+    let err = mqtt::Publish {
+        dup: 0,
+        qos: 4,
+        retain: 0,
+        topic: b"t",
+        packet_id: Some(1),
+        payload: b"",
+    }
+    .encode(&mut out)
+    .unwrap_err();
+    assert!(err.to_string().contains("qos"), "{err}");
+    assert!(out.is_empty(), "nothing half-written");
+}
+
+/// Property: any DataRow (values and NULLs), RowDescription, ErrorResponse, startup packet
+/// and query decodes to itself however it is split.
+#[test]
+fn random_pg_messages_round_trip() {
+    for seed in 1..=60u64 {
+        let mut d = Dice::new(seed + 1000);
+        let texts: Vec<Vec<u8>> = (0..12).map(|_| d.text(16)).collect();
+        let names: Vec<Vec<u8>> = (0..6).map(|_| [&[b'n'][..], &d.text(8)].concat()).collect();
+        let values: Vec<pg::DataRowValues<'_>> = (0..d.below(7) as usize)
+            .map(|i| pg::DataRowValues {
+                value: (d.byte() % 3 != 0).then_some(&texts[i][..]),
+            })
+            .collect();
+        let columns: Vec<pg::RowDescriptionColumns<'_>> = (0..d.below(5) as usize)
+            .map(|i| pg::RowDescriptionColumns {
+                name: &texts[i],
+                table: d.below(1 << 16) as i32,
+                column: d.byte() as i16,
+                type_oid: 25,
+                type_size: -1,
+                type_modifier: -(d.byte() as i32),
+                format: 0,
+            })
+            .collect();
+        let fields: Vec<pg::ErrorResponseFields<'_>> = (0..d.below(6) as usize)
+            .map(|i| pg::ErrorResponseFields {
+                code: b'A' + d.byte() % 26,
+                value: &texts[i],
+            })
+            .collect();
+        let server: Vec<pg::ServerMessage<'_>> = vec![
+            pg::RowDescription {
+                columns: Seq::from(&columns[..]),
+            }
+            .into(),
+            pg::DataRow {
+                values: Seq::from(&values[..]),
+            }
+            .into(),
+            pg::CommandComplete { tag: &texts[8] }.into(),
+            pg::ErrorResponse {
+                fields: Seq::from(&fields[..]),
+            }
+            .into(),
+            pg::ParameterStatus {
+                name: &names[0],
+                value: &texts[9],
+            }
+            .into(),
+            pg::ReadyForQuery {
+                status: [&b"I"[..], b"T", b"E"][d.below(3) as usize],
+            }
+            .into(),
+        ];
+        let show = |dec: &asyncore_runtime::wire::Decoder, buf: &[u8], index: u16| {
+            format!(
+                "{:?}",
+                pg::ServerMessage::from_decoder(dec, buf, index).expect("an index")
+            )
+        };
+        encode_and_split(
+            &server,
+            |m, out| m.encode(out),
+            &pg::ServerMessage::decoder,
+            pg::ServerMessage::decode,
+            pg::SERVER_MESSAGES_ALL,
+            &show,
+        );
+        let params: Vec<pg::StartupParams<'_>> = (0..d.below(4) as usize)
+            .map(|i| pg::StartupParams {
+                name: &names[i + 1],
+                value: &texts[i + 4],
+            })
+            .collect();
+        let startup: Vec<pg::ClientMessage<'_>> = vec![
+            pg::SslRequest {}.into(),
+            pg::Startup {
+                params: Seq::from(&params[..]),
+            }
+            .into(),
+        ];
+        let show = |dec: &asyncore_runtime::wire::Decoder, buf: &[u8], index: u16| {
+            format!(
+                "{:?}",
+                pg::ClientMessage::from_decoder(dec, buf, index).expect("an index")
+            )
+        };
+        encode_and_split(
+            &startup,
+            |m, out| m.encode(out),
+            &pg::ClientMessage::decoder,
+            pg::ClientMessage::decode,
+            CONNECTING,
+            &show,
+        );
+        let queries: Vec<pg::ClientMessage<'_>> = vec![
+            pg::Query { sql: &texts[10] }.into(),
+            pg::Password {
+                password: &texts[11],
+            }
+            .into(),
+            pg::Terminate {}.into(),
+        ];
+        encode_and_split(
+            &queries,
+            |m, out| m.encode(out),
+            &pg::ClientMessage::decoder,
+            pg::ClientMessage::decode,
+            &[5, 4, 6],
+            &show,
+        );
+    }
 }
