@@ -596,7 +596,7 @@ fn random_pg_messages_round_trip() {
         let names: Vec<Vec<u8>> = (0..6).map(|_| [&[b'n'][..], &d.text(8)].concat()).collect();
         let values: Vec<pg::DataRowValues<'_>> = (0..d.below(7) as usize)
             .map(|i| pg::DataRowValues {
-                value: (d.byte() % 3 != 0).then_some(&texts[i][..]),
+                value: (!d.byte().is_multiple_of(3)).then_some(&texts[i][..]),
             })
             .collect();
         let columns: Vec<pg::RowDescriptionColumns<'_>> = (0..d.below(5) as usize)
