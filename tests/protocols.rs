@@ -716,3 +716,32 @@ fn a_repetition_that_starts_its_line_separates_its_items() {
     assert_eq!(got.len(), 1);
     assert!(got[0].contains("[[83, 69, 84], [97], [98]]"), "{}", got[0]);
 }
+
+/// Keywords match as whole words: a line that only starts with a keyword is an unknown
+/// command, not a malformed one of the message whose keyword it starts with.
+#[test]
+fn keywords_match_as_whole_words() {
+    use asyncore_runtime::wire::DecodeErrorKind;
+    for (line, want) in [
+        (&b"getx key\r\n"[..], "unknown"),
+        (b"quitx\r\n", "unknown"),
+        (b"quit now\r\n", "invalid"),
+        (b"get\r\n", "invalid"),
+    ] {
+        for decode in [resumable as DecodeFn, memcache::ClientMessage::decode] {
+            let mut dec = memcache::ClientMessage::decoder();
+            let err = decode(&mut dec, line, memcache::CLIENT_MESSAGES_ALL).expect_err("bad input");
+            let kind = match err.kind() {
+                DecodeErrorKind::Unknown => "unknown",
+                _ => "invalid",
+            };
+            assert_eq!(kind, want, "{:?}: {err}", String::from_utf8_lossy(line));
+        }
+    }
+    // Keywords that end in punctuation still glue: SMTP's `MAIL FROM:<a@b>`.
+    let mut dec = smtp::ClientMessage::decoder();
+    assert!(matches!(
+        dec.decode(b"MAIL FROM:<a@b>\r\n", smtp::State::Greeted.allowed()),
+        Ok(Decoded::Message { .. })
+    ));
+}

@@ -1246,6 +1246,9 @@ impl Decoder {
                     ));
                 }
                 if at != self.unit.end {
+                    if let Some(fail) = self.keyword_runs_on(buf, m, at) {
+                        return Err(fail);
+                    }
                     let what = if frame {
                         "the end of the frame"
                     } else {
@@ -1274,6 +1277,9 @@ impl Decoder {
             Op::Sep | Op::Ows => {
                 let n = self.count(self.content(buf)?, SPACE);
                 if n == 0 && op == Op::Sep {
+                    if let Some(fail) = self.keyword_runs_on(buf, m, at) {
+                        return Err(fail);
+                    }
                     return Err(Fail::invalid("a space or a tab", at));
                 }
                 self.pos += n;
@@ -1493,6 +1499,40 @@ impl Decoder {
         }
         self.pc += 1;
         Ok(None)
+    }
+
+    /// Keywords match as whole words: where a separator or the end of the line should
+    /// follow a keyword that ends in a letter or digit, and a letter or digit follows
+    /// instead (`reservex` for `reserve`), the line is not this message at all. The miss
+    /// is placed at the keyword's first byte, so that a line that matches no message is
+    /// reported as unknown rather than as a malformed one of the message whose keyword is
+    /// its prefix.
+    fn keyword_runs_on(&self, buf: &[u8], m: &Message, at: usize) -> Option<Fail> {
+        if self.unit.frame {
+            return None;
+        }
+        // The op before, past the openings of optional parts and repetitions whose first
+        // item starts here (`"get" keys:word+`).
+        let before = m.ops[..self.pc.min(m.ops.len())]
+            .iter()
+            .rev()
+            .find(|o| !matches!(o, Op::Opt { .. } | Op::Many { .. } | Op::Repeat { .. }));
+        let Some(Op::Lit(lit)) = before else {
+            return None;
+        };
+        let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+        if !lit.last().is_some_and(word) || !buf.get(at).is_some_and(word) {
+            return None;
+        }
+        let start = at.checked_sub(lit.len())?;
+        // The keyword really ends here (not an optional part's field after it).
+        if !self.starts(buf.get(start..at)?, lit) {
+            return None;
+        }
+        Some(Fail::miss(
+            DecodeErrorKind::Literal { expected: lit },
+            start,
+        ))
     }
 
     /// The end of an op's body of `len` ops: within the message and the enclosing body.
