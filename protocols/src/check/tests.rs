@@ -38,6 +38,28 @@ fn each_check_reports_at_the_offending_token() {
 }
 
 #[test]
+fn an_optional_part_must_not_swallow_the_next_required_one() {
+    let (m, at) = first_error(&format!(
+        "{HEAD}client Pub = \"PUB\" subject:word reply:word? bytes:u32"
+    ));
+    assert_eq!(
+        m,
+        "the optional `reply` can take what `bytes` needs, so a line without it would not decode"
+    );
+    assert_eq!(at, "reply:word?");
+    let (m, _) = first_error(&format!("{HEAD}client A = \"A\" n:u32? m:u16"));
+    assert!(
+        m.contains("the optional `n` can take what `m` needs"),
+        "{m}"
+    );
+    // A literal the required part cannot start with is fine, and so is an optional part
+    // at the end of its line.
+    assert!(compile(&format!("{HEAD}client A = \"A\" flag:\"noreply\"? n:u32")).is_ok());
+    assert!(compile(&format!("{HEAD}client A = \"A\" n:u32 reply:word?")).is_ok());
+    assert!(compile(&format!("{HEAD}client A = \"A\" n:u32? \"x\" m:u16")).is_ok());
+}
+
+#[test]
 fn framing_arithmetic_is_checked() {
     let (m, at) = first_error("protocol p framing length u8 max 1KiB client A = 0x01");
     assert_eq!(m, "the length field `u8` is too narrow for the maximum 1024: it can announce at most 255 bytes");
