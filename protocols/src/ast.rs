@@ -43,6 +43,8 @@ pub struct Description {
     pub nocase: bool,
     /// `on EVENT ACTION` declarations.
     pub policies: Vec<Policy>,
+    /// `greeting A | B`: what the server sends first, before any request.
+    pub greeting: Option<Replies>,
     /// The messages, in order.
     pub messages: Vec<MessageDecl>,
     /// The states, in order.
@@ -199,7 +201,18 @@ pub struct MessageDecl {
     pub policies: Vec<Policy>,
     /// `limit SIZE`: the most bytes the whole message may span.
     pub limit: Option<(u64, Span)>,
+    /// `replies A | B`: the server messages that answer this client message.
+    pub replies: Option<Replies>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `replies A | B` (or `greeting A | B`): server messages, one of which answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replies {
+    /// The messages.
+    pub names: Vec<Ident>,
+    /// The whole clause.
     pub span: Span,
 }
 
@@ -406,6 +419,9 @@ pub struct Transition {
     pub message: Ident,
     /// The possible next states; `close` is written as a target named `close`.
     pub targets: Vec<Ident>,
+    /// Per target, the replies after which it follows (`Transaction on Ok`): the reply
+    /// decides the state, and the client learns it. Empty lists when not by reply.
+    pub on: Vec<Vec<Ident>>,
     /// `by message`: the message says which target follows, so its sender knows it.
     pub by_message: Option<Span>,
 }

@@ -9,6 +9,7 @@ use crate::ir::{self, Op, Protocol, Target};
 use crate::lower::type_text;
 
 mod framing;
+mod replies;
 mod states;
 
 /// The largest span of one message the runtime handles.
@@ -47,7 +48,9 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
         messages.push(cx.message(m, &framing, &framings));
     }
 
-    // States.
+    // Replies, then states (whose transitions may follow replies).
+    cx.replies(d, &mut messages);
+    let greeting = cx.greeting(d, &messages);
     let (states, initial) = cx.states(d, &messages);
     let protocol = Protocol {
         name: d.name.name.clone(),
@@ -59,6 +62,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
         states,
         initial,
         policies,
+        greeting,
     };
     if cx.errors.is_empty() {
         cx.unit_less_alone(d, &protocol);

@@ -8,13 +8,25 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
     let mut out: Vec<(usize, Target, String)> = Vec::new();
     for (si, s) in p.states.iter().enumerate() {
         for (m, targets) in &s.transitions {
+            let by_reply = s.by_reply.iter().find(|(x, _)| x == m).map(|(_, map)| map);
             let choice = match (targets.len() > 1, s.by_message.contains(m)) {
                 (false, _) => Choice::None,
                 (true, false) => Choice::Handler,
                 (true, true) => Choice::Message,
             };
             for t in targets {
-                let l = label(p, *m, choice);
+                let l = match by_reply {
+                    // The reply decides: name the replies that lead here.
+                    Some(map) => {
+                        let replies: Vec<&str> = map
+                            .iter()
+                            .filter(|(_, to)| to == t)
+                            .map(|(r, _)| p.messages[*r].name.as_str())
+                            .collect();
+                        format!("{} (on {})", p.messages[*m].name, replies.join(", "))
+                    }
+                    None => label(p, *m, choice),
+                };
                 match out.iter_mut().find(|(f, to, _)| *f == si && to == t) {
                     Some((_, _, labels)) => {
                         labels.push_str(", ");
@@ -133,5 +145,16 @@ mod tests {
         assert!(m.contains("A --> [*]: Get?"), "{m}");
         assert!(m.contains("A --> B: Put (by message)"), "{m}");
         assert!(m.contains("B --> A: Data\n"), "{m}");
+        let p = crate::compile(
+            "protocol p framing line \"\\n\" max 1KiB
+             client Login = \"login\" replies Yes | No
+             server Yes = \"yes\" server No = \"no\"
+             state A initial { Login -> B on Yes | A on No } state B { Login -> B on Yes, No }",
+        )
+        .unwrap();
+        let m = mermaid(&p);
+        assert!(m.contains("A --> B: Login (on Yes)"), "{m}");
+        assert!(m.contains("A --> A: Login (on No)"), "{m}");
+        assert!(m.contains("B --> B: Login (on Yes, No)"), "{m}");
     }
 }

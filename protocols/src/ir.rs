@@ -26,6 +26,8 @@ pub struct Protocol {
     pub initial: usize,
     /// What to do on bad input, per event.
     pub policies: Policies,
+    /// `greeting A | B`: the server messages one of which the server sends first.
+    pub greeting: Vec<usize>,
 }
 
 /// Actions for each kind of bad input.
@@ -146,6 +148,9 @@ pub struct Message {
     /// The named framing it uses (an index into [`Protocol::framings`]), or `None` for
     /// the protocol's framing.
     pub framing: Option<usize>,
+    /// `replies A | B`: the server messages (indices) one of which answers this client
+    /// message; empty when not declared.
+    pub replies: Vec<usize>,
     /// Where it is declared.
     pub span: Span,
     /// Its first part is a literal (it is tried before the others).
@@ -220,6 +225,9 @@ pub struct State {
     /// Messages whose next state the message itself says (`by message`): their sender
     /// knows it, so the duality check does not apply to their choice.
     pub by_message: Vec<usize>,
+    /// Messages whose next state their reply says (`Transaction on Ok | ...`): the
+    /// message, and per reply (server message index) the target it leads to.
+    pub by_reply: Vec<(usize, Vec<(usize, Target)>)>,
 }
 
 /// Where a transition leads.
@@ -375,6 +383,28 @@ impl Protocol {
     /// Indices of the messages the client receives.
     pub fn received_by_client(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.messages.len()).filter(|&i| self.messages[i].dir.from_server())
+    }
+
+    /// Whether any client message declares its replies: then the client reads each reply
+    /// knowing the request it answers.
+    pub fn has_replies(&self) -> bool {
+        self.messages.iter().any(|m| !m.replies.is_empty()) || !self.greeting.is_empty()
+    }
+
+    /// Server messages that answer no request and greet no one: sent at any time.
+    pub fn unsolicited(&self) -> Vec<usize> {
+        self.received_by_client()
+            .filter(|&i| {
+                !self.greeting.contains(&i) && !self.messages.iter().any(|m| m.replies.contains(&i))
+            })
+            .collect()
+    }
+
+    /// Whether message `m`'s next state is said by its reply (in any state).
+    pub fn is_by_reply(&self, m: usize) -> bool {
+        self.states
+            .iter()
+            .any(|s| s.by_reply.iter().any(|(x, _)| *x == m))
     }
 
     /// The next states of message `m` (the same in every state that allows it; checked),

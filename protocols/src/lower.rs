@@ -239,6 +239,7 @@ impl Cx {
             oversize,
             params: m.params.iter().map(|p| p.name.clone()).collect(),
             framing: framing_index,
+            replies: Vec::new(),
             span: m.span,
             literal_lead,
             line_max,

@@ -174,6 +174,7 @@ impl Parser {
             framings: Vec::new(),
             nocase: false,
             policies: Vec::new(),
+            greeting: None,
             messages: Vec::new(),
             states: Vec::new(),
         };
@@ -213,13 +214,19 @@ impl Parser {
                 }
             } else if self.is_kw("on") {
                 d.policies.push(self.policy()?);
+            } else if self.eat_kw("greeting") {
+                if d.greeting.is_some() {
+                    return Err(Diagnostic::new("a second `greeting`", start));
+                }
+                d.greeting = Some(self.replies(start)?);
             } else if self.is_kw("client") || self.is_kw("server") || self.is_kw("both") {
                 d.messages.push(self.message(docs)?);
             } else if self.eat_kw("state") {
                 d.states.push(self.state(docs, start)?);
             } else {
-                return self
-                    .err("`framing`, `keywords`, `on`, `client`, `server`, `both` or `state`");
+                return self.err(
+                    "`framing`, `keywords`, `on`, `greeting`, `client`, `server`, `both` or `state`",
+                );
             }
         }
     }
@@ -381,6 +388,13 @@ impl Parser {
         } else {
             None
         };
+        let replies = if self.is_kw("replies") {
+            let start = self.span();
+            self.pos += 1;
+            Some(self.replies(start)?)
+        } else {
+            None
+        };
         let mut policies = Vec::new();
         while self.is_kw("on") {
             policies.push(self.policy()?);
@@ -394,6 +408,19 @@ impl Parser {
             units,
             policies,
             limit,
+            replies,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    /// `NAME ( | NAME )*` after `replies` or `greeting`.
+    fn replies(&mut self, start: Span) -> R<Replies> {
+        let mut names = vec![self.ident("the name of a server message")?];
+        while self.eat_punct("|") {
+            names.push(self.ident("the name of a server message")?);
+        }
+        Ok(Replies {
+            names,
             span: start.to(self.prev_span()),
         })
     }
@@ -750,6 +777,23 @@ impl Parser {
         }
     }
 
+    /// `on REPLY (, REPLY)*` after a target: the replies that lead to it.
+    fn on_replies(&mut self) -> R<Vec<Ident>> {
+        let mut on = Vec::new();
+        if self.eat_kw("on") {
+            on.push(self.ident("the name of a reply")?);
+            // `on A, B`; a comma before `NAME ->` separates transitions instead.
+            while self.is_punct(",")
+                && matches!(self.peek_at(1), Some(Tok::Ident(_)))
+                && !matches!(self.peek_at(2), Some(Tok::Punct("->")))
+            {
+                self.pos += 1;
+                on.push(self.ident("the name of a reply")?);
+            }
+        }
+        Ok(on)
+    }
+
     fn state(&mut self, docs: Vec<String>, start: Span) -> R<StateDecl> {
         let name = self.ident("the state's name")?;
         let initial = if self.eat_kw("initial") {
@@ -766,8 +810,10 @@ impl Parser {
             let message = self.ident("a message name or `}`")?;
             self.expect_punct("->")?;
             let mut targets = vec![self.ident("the next state or `close`")?];
+            let mut on = vec![self.on_replies()?];
             while self.eat_punct("|") {
                 targets.push(self.ident("the next state or `close`")?);
+                on.push(self.on_replies()?);
             }
             let by_message = if self.is_kw("by") {
                 let start = self.span();
@@ -782,6 +828,7 @@ impl Parser {
             transitions.push(Transition {
                 message,
                 targets,
+                on,
                 by_message,
             });
         }

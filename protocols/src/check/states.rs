@@ -24,6 +24,7 @@ impl Cx {
                     docs: vec!["The only state: every client message is allowed.".into()],
                     transitions,
                     by_message: Vec::new(),
+                    by_reply: Vec::new(),
                 }],
                 0,
             );
@@ -86,6 +87,7 @@ impl Cx {
         for s in &d.states {
             let mut transitions = Vec::new();
             let mut by_message = Vec::new();
+            let mut by_reply = Vec::new();
             let mut seen = HashSet::new();
             if s.transitions.is_empty() {
                 self.error(
@@ -149,7 +151,7 @@ impl Cx {
                         self.error(d);
                     }
                 }
-                if t.targets.len() > 1 {
+                if t.targets.len() > 1 && t.on.iter().all(Vec::is_empty) {
                     let set: BTreeSet<String> = t.targets.iter().map(|t| t.name.clone()).collect();
                     let span = t
                         .message
@@ -177,6 +179,11 @@ impl Cx {
                     }
                     by_message.push(mi);
                 }
+                if targets.len() == t.targets.len() {
+                    if let Some(map) = self.by_reply(t, mi, &targets, messages, &s.name.name) {
+                        by_reply.push((mi, map));
+                    }
+                }
                 transitions.push((mi, targets));
             }
             states.push(ir::State {
@@ -184,13 +191,31 @@ impl Cx {
                 docs: s.docs.clone(),
                 transitions,
                 by_message,
+                by_reply,
             });
+        }
+        // A message whose reply says the next state somewhere is not the handler's choice
+        // anywhere.
+        let by_reply: HashSet<usize> = states
+            .iter()
+            .flat_map(|s: &ir::State| s.by_reply.iter().map(|(m, _)| *m))
+            .collect();
+        for (&mi, (_, span)) in &choices {
+            if by_reply.contains(&mi) {
+                self.error(
+                    Diagnostic::new(
+                        format!("`{}`'s next state is said by its reply in one state and chosen by the handler in another", messages[mi].name),
+                        *span,
+                    )
+                    .help("say it by reply everywhere (`T on REPLY | ...`), or split the message in two"),
+                );
+            }
         }
         // A message with a choice somewhere must have it everywhere.
         for s in d.states.iter() {
             for t in &s.transitions {
                 if let (Some(&mi), 1) = (msg_index.get(t.message.name.as_str()), t.targets.len()) {
-                    if choices.contains_key(&mi) {
+                    if choices.contains_key(&mi) && !by_reply.contains(&mi) {
                         self.error(
                             Diagnostic::new(
                                 format!("`{}` has a choice of next state elsewhere but a fixed one here", t.message.name),
@@ -349,42 +374,58 @@ impl Cx {
 
     /// Two messages a side may receive at the same time must differ in their first unit.
     pub(super) fn distinguishable(&mut self, d: &Description, p: &Protocol) {
-        let shape = |m: usize| first_unit_shape(&d.messages[m].units[0], p.nocase);
-        let check_set = |cx: &mut Cx, set: &[usize], context: &str| {
-            for (i, &a) in set.iter().enumerate() {
-                for &b in &set[i + 1..] {
-                    if p.messages[a].framing != p.messages[b].framing {
-                        continue;
-                    }
-                    if shape(a) == shape(b)
-                        || tag_prefix(&d.messages[a].units[0], &d.messages[b].units[0])
-                    {
-                        cx.error(
-                            Diagnostic::new(
-                                format!(
-                                    "messages `{}` and `{}` cannot be told apart {context}",
-                                    p.messages[a].name, p.messages[b].name
-                                ),
-                                d.messages[b].name.span,
-                            )
-                            .help(format!(
-                                "their first units start with the same literals and field types; start `{}` with a different literal",
-                                p.messages[b].name
-                            )),
-                        );
-                    }
-                }
-            }
-        };
         for s in &p.states {
             let set: Vec<usize> = s.transitions.iter().map(|t| t.0).collect();
-            check_set(self, &set, &format!("in state `{}`", s.name));
+            self.check_distinct(d, p, &set, &format!("in state `{}`", s.name));
+        }
+        // With replies declared, the client knows which request a reply answers: it tells
+        // apart only the messages that may come in the same place.
+        if self.replies_distinguishable(d, p) {
+            return;
         }
         let set: Vec<usize> = p
             .received_by_client()
             .filter(|&m| p.messages[m].params.is_empty())
             .collect();
-        check_set(self, &set, "by the client");
+        self.check_distinct(d, p, &set, "by the client");
+    }
+
+    /// Reports the first two messages of `set` that cannot be told apart; whether there
+    /// were any.
+    pub(super) fn check_distinct(
+        &mut self,
+        d: &Description,
+        p: &Protocol,
+        set: &[usize],
+        context: &str,
+    ) -> bool {
+        let shape = |m: usize| first_unit_shape(&d.messages[m].units[0], p.nocase);
+        for (i, &a) in set.iter().enumerate() {
+            for &b in &set[i + 1..] {
+                if p.messages[a].framing != p.messages[b].framing {
+                    continue;
+                }
+                if shape(a) == shape(b)
+                    || tag_prefix(&d.messages[a].units[0], &d.messages[b].units[0])
+                {
+                    self.error(
+                        Diagnostic::new(
+                            format!(
+                                "messages `{}` and `{}` cannot be told apart {context}",
+                                p.messages[a].name, p.messages[b].name
+                            ),
+                            d.messages[b].name.span,
+                        )
+                        .help(format!(
+                            "their first units start with the same literals and field types; start `{}` with a different literal",
+                            p.messages[b].name
+                        )),
+                    );
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// When the server chooses the next state, the client cannot know which one it chose,
@@ -393,8 +434,9 @@ impl Cx {
     pub(super) fn duality(&mut self, d: &Description, p: &Protocol) {
         for (si, s) in p.states.iter().enumerate() {
             for (ti, (m, targets)) in s.transitions.iter().enumerate() {
-                if s.by_message.contains(m) {
-                    // The client wrote what chose the state: it knows which one.
+                if s.by_message.contains(m) || s.by_reply.iter().any(|(x, _)| x == m) {
+                    // The client wrote what chose the state, or reads it in the reply: it
+                    // knows which one before it sends anything that depends on it.
                     continue;
                 }
                 let cands: Vec<usize> = targets
@@ -425,10 +467,17 @@ impl Cx {
                                         ),
                                         span,
                                     )
-                                    .help(format!(
-                                        "the client does not know which state the server chose; allow `{}` in `{}` too (and answer it there)",
-                                        p.messages[*sent].name, p.states[b].name
-                                    )),
+                                    .help(if p.messages[*m].replies.is_empty() {
+                                        format!(
+                                            "the client does not know which state the server chose: let the reply say it (declare `replies` on `{}` and write `{} on REPLY | ...`), or allow `{}` in `{}` too",
+                                            p.messages[*m].name, p.states[a].name, p.messages[*sent].name, p.states[b].name
+                                        )
+                                    } else {
+                                        format!(
+                                            "the client does not know which state the server chose: let its reply say it, as in `{} on {} | ...`, or allow `{}` in `{}` too",
+                                            p.states[a].name, p.messages[p.messages[*m].replies[0]].name, p.messages[*sent].name, p.states[b].name
+                                        )
+                                    }),
                                 );
                                 return;
                             }

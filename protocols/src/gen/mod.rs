@@ -8,6 +8,7 @@
 
 mod encode;
 mod fast;
+mod replies;
 mod roles;
 mod types;
 
@@ -52,6 +53,7 @@ pub fn generate_role(
     let programs = programs(p);
     let named = named_framings(p);
     let roles = roles::roles(p, role);
+    let reply_tables = replies::tables(p);
     let fast_client = fast::direction(p, true);
     let fast_server = fast::direction(p, false);
     let name = &p.name;
@@ -76,6 +78,7 @@ pub fn generate_role(
         #fast_client
         #fast_server
         #types
+        #reply_tables
         #roles
         }
     }

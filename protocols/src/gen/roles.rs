@@ -25,9 +25,10 @@ pub fn handler_name(message: &str) -> String {
 
 /// True when the handler of message `m` chooses the next state.
 fn has_choice(p: &Protocol, m: usize) -> bool {
-    p.states
-        .iter()
-        .any(|s| s.transitions.iter().any(|(mi, t)| *mi == m && t.len() > 1))
+    !p.is_by_reply(m)
+        && p.states
+            .iter()
+            .any(|s| s.transitions.iter().any(|(mi, t)| *mi == m && t.len() > 1))
 }
 
 fn choice_targets(p: &Protocol, m: usize) -> Vec<Target> {
@@ -258,6 +259,7 @@ fn server_role(p: &Protocol) -> TokenStream {
     } else {
         quote!()
     };
+    let send_check = super::replies::server_send_check(p);
     let policies = &p.policies;
     let oversize = action(&policies.oversize, term);
     let unknown = action(&policies.unknown, term);
@@ -305,11 +307,17 @@ fn server_role(p: &Protocol) -> TokenStream {
         pub struct ServerCx<'c, 'a> {
             inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
             state: State,
+            /// The request being answered (an index into `CLIENT_MESSAGES`; `u16::MAX`:
+            /// the greeting).
+            answering: ::core::option::Option<u16>,
+            /// The reply sent to it (an index into `SERVER_MESSAGES`).
+            replied: ::core::option::Option<u16>,
         }
         impl<'c, 'a> ServerCx<'c, 'a> {
             /// Encodes `msg` and queues it; the replies of one read go out in one send.
             pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
                 let msg = msg.into();
+                #send_check
                 self.inner.send_with(|out| msg.encode(out))
             }
             /// The state the connection is in (before the current message's transition).
@@ -384,7 +392,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
                         ::asyncore_runtime::wire::Event::Message { index, len } => {
                             let (mut cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ServerCx { inner: cx, state: current };
+                            let mut cx = ServerCx { inner: cx, state: current, answering: ::core::option::Option::Some(index), replied: ::core::option::Option::None };
                             let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
                             let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
@@ -397,7 +405,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ServerCx { inner: io.cx(ch), state: current };
+                            let mut cx = ServerCx { inner: io.cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
                             handler.on_bad_input(&mut cx, &err);
                             if !io.apply(ch, Self::policy(&err), &err)? { break; }
                             match Self::after_error(current, err.message()) {
@@ -410,7 +418,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                 if io.is_closing() && io.close_once() {
                     // The channel ends the connection itself (a `close` transition, a
                     // policy, `cx.close()`): no close event follows, so tell the handler now.
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)?;
@@ -438,7 +446,7 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.open() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -458,10 +466,10 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
-                let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
                 handler.on_timer(&mut cx, id)?;
                 if io.is_closing() && io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
@@ -469,7 +477,7 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
@@ -486,6 +494,17 @@ fn server_role(p: &Protocol) -> TokenStream {
 /// The code after the handler of message `mi` returned `__r`: the next state, or `None`
 /// for close.
 fn transition_code(p: &Protocol, mi: usize) -> TokenStream {
+    let after = super::replies::server_after(p, mi);
+    let next = if p.is_by_reply(mi) {
+        super::replies::server_next(p, mi)
+    } else {
+        state_transition(p, mi)
+    };
+    quote!(#after #next)
+}
+
+/// The next state after client message `mi`: fixed, or the handler's choice.
+fn state_transition(p: &Protocol, mi: usize) -> TokenStream {
     let to = |t: Target| match t {
         Target::State(i) => {
             let v = format_ident!("{}", p.states[i].name);
@@ -604,6 +623,8 @@ fn client_role(p: &Protocol) -> TokenStream {
             });
             quote!(ClientMessage::#v(_) => { #(#per_state)* })
         });
+    let (client_send_check, client_send_push, initial_pending, default_allowed, client_on_reply) =
+        super::replies::client_parts(p);
     quote! {
         /// The client side: one method per message the server sends. `#[dispatcher(protocol
         /// = ..., role = client)]` on an `impl` block implements it.
@@ -629,6 +650,9 @@ fn client_role(p: &Protocol) -> TokenStream {
         pub struct ClientCx<'c, 'a> {
             inner: ::asyncore_runtime::wire::Cx<'c, 'a>,
             states: &'c mut u64,
+            /// Requests waiting for their replies, oldest first, with the states the server
+            /// may have been in when each was sent.
+            pending: &'c mut ::std::collections::VecDeque<(u16, u64)>,
             expect: &'c mut ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
             buffered: usize,
         }
@@ -648,8 +672,10 @@ fn client_role(p: &Protocol) -> TokenStream {
                         "{}: `{}` is not allowed in the current state", CLIENT_MESSAGES.name, msg.name()
                     )));
                 }
+                #client_send_check
                 self.inner.send_with(|out| msg.encode(out))?;
                 *self.states = next;
+                #client_send_push
                 Ok(())
             }
             #(#expects)*
@@ -674,6 +700,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             io: ::asyncore_runtime::wire::Io,
             states: u64,
             expect: ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
+            pending: ::std::collections::VecDeque<(u16, u64)>,
         }
         impl<H: Client> ::core::fmt::Debug for ClientChannel<H> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -683,7 +710,7 @@ fn client_role(p: &Protocol) -> TokenStream {
         impl<H: Client> ClientChannel<H> {
             /// A channel whose server is in the initial state.
             pub fn new(handler: H) -> Self {
-                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit(), expect: ::core::option::Option::None }
+                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit(), expect: ::core::option::Option::None, pending: #initial_pending }
             }
             fn step(handler: &mut H, cx: &mut ClientCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result {
                 match index {
@@ -703,9 +730,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                 self.handle_write(ch)
             }
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect } = self;
+                let ClientChannel { handler, io, states, expect, pending } = self;
                 if io.open() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -713,7 +740,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
             fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)?;
-                let ClientChannel { handler, io, states, expect } = self;
+                let ClientChannel { handler, io, states, expect, pending } = self;
                 if !io.fill(ch)? {
                     return Ok(());
                 }
@@ -725,7 +752,7 @@ fn client_role(p: &Protocol) -> TokenStream {
                             one = [index];
                             &one
                         }
-                        ::core::option::Option::None => SERVER_MESSAGES_ALL,
+                        ::core::option::Option::None => #default_allowed,
                     };
                     match io.decode(allowed) {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
@@ -733,16 +760,17 @@ fn client_role(p: &Protocol) -> TokenStream {
                             if expect.is_some_and(|(i, _)| i == index) {
                                 *expect = ::core::option::Option::None;
                             }
+                            #client_on_reply
                             let buffered = io.buffered().saturating_sub(len);
                             let (cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, buffered };
+                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, pending: &mut *pending, buffered };
                             Self::step(handler, &mut cx, dec, buf, index)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                            let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
                             handler.on_bad_input(&mut cx, &err);
                             io.apply(ch, ::asyncore_runtime::wire::Policy::Close, &err)?;
                             break;
@@ -751,26 +779,26 @@ fn client_role(p: &Protocol) -> TokenStream {
                 }
                 if io.is_closing() && io.close_once() {
                     // The channel ends the connection itself: no close event follows.
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)?;
                 Ok(())
             }
             fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect } = self;
-                let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                let ClientChannel { handler, io, states, expect, pending } = self;
+                let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
                 handler.on_timer(&mut cx, id)?;
                 if io.is_closing() && io.close_once() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect } = self;
+                let ClientChannel { handler, io, states, expect, pending } = self;
                 if io.close_once() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());

@@ -306,6 +306,11 @@ fn direction_enum(p: &Protocol, from_client: bool) -> TokenStream {
         let n = &m.name;
         quote!(#ename::#v(_) => #n)
     });
+    let indices = msgs.iter().enumerate().map(|(i, m)| {
+        let v = format_ident!("{}", m.name);
+        let i = i as u16;
+        quote!(#ename::#v(_) => #i)
+    });
     let encodes = msgs.iter().map(|m| {
         let v = format_ident!("{}", m.name);
         quote!(#ename::#v(m) => m.encode(out))
@@ -341,6 +346,13 @@ fn direction_enum(p: &Protocol, from_client: bool) -> TokenStream {
             pub fn name(&self) -> &'static str {
                 match self {
                     #(#names,)*
+                    #ename::__Never(_, never) => match *never {},
+                }
+            }
+            /// The message's index in its program (the index the decoder returns for it).
+            pub fn index(&self) -> u16 {
+                match self {
+                    #(#indices,)*
                     #ename::__Never(_, never) => match *never {},
                 }
             }

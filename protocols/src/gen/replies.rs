@@ -1,0 +1,347 @@
+//! Replies per request in the generated roles: the tables (`replies`, `expected`,
+//! `GREETING`, `UNSOLICITED`), the server's check that a handler sends a reply its request
+//! allows, the next state a reply says (`Transaction on Ok`), and the client's queue of
+//! requests waiting for their replies.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{program_index, try_order};
+use crate::ir::{Protocol, Target};
+
+/// The bit of a state in a set of states.
+fn bit(t: Target) -> u64 {
+    match t {
+        Target::State(i) => 1u64 << (i % 64),
+        Target::Close => 0,
+    }
+}
+
+/// Server program indices of `msgs` with the unsolicited messages, in the order to try.
+fn with_unsolicited(p: &Protocol, msgs: &[usize]) -> Vec<u16> {
+    let mut all: Vec<usize> = msgs.to_vec();
+    for u in p.unsolicited() {
+        if !all.contains(&u) {
+            all.push(u);
+        }
+    }
+    all.retain(|&m| p.messages[m].params.is_empty() && p.messages[m].framing.is_none());
+    try_order(p, &all, false)
+}
+
+/// The tables, and the functions the channels use; nothing when no message declares its
+/// replies.
+pub(crate) fn tables(p: &Protocol) -> TokenStream {
+    if !p.has_replies() {
+        return TokenStream::new();
+    }
+    let client: Vec<usize> = p.received_by_server().collect();
+    let greeting: Vec<u16> = p
+        .greeting
+        .iter()
+        .map(|&m| program_index(p, m, false))
+        .collect();
+    let greeting_expected = with_unsolicited(p, &p.greeting);
+    let unsolicited = with_unsolicited(p, &[]);
+    let replies_arms = client
+        .iter()
+        .filter(|&&mi| !p.messages[mi].replies.is_empty())
+        .map(|&mi| {
+            let idx = program_index(p, mi, true);
+            let r: Vec<u16> = p.messages[mi]
+                .replies
+                .iter()
+                .map(|&m| program_index(p, m, false))
+                .collect();
+            quote!(#idx => &[#(#r),*])
+        });
+    let expected_arms = client
+        .iter()
+        .filter(|&&mi| !p.messages[mi].replies.is_empty())
+        .map(|&mi| {
+            let idx = program_index(p, mi, true);
+            let e = with_unsolicited(p, &p.messages[mi].replies);
+            quote!(#idx => &[#(#e),*])
+        });
+    let by_reply_arms = client.iter().filter(|&&mi| p.is_by_reply(mi)).map(|&mi| {
+        let idx = program_index(p, mi, true);
+        quote!(#idx => true)
+    });
+    // From a set of states, where a request leads (every target a choice may take).
+    let advance_arms = client.iter().map(|&mi| {
+        let idx = program_index(p, mi, true);
+        let per_state = p.states.iter().enumerate().filter_map(|(si, s)| {
+            s.transitions
+                .iter()
+                .find(|(x, _)| *x == mi)
+                .map(|(_, targets)| {
+                    let from = 1u64 << (si % 64);
+                    let to = targets.iter().fold(0u64, |to, t| to | bit(*t));
+                    quote!(if states & #from != 0 { next |= #to; })
+                })
+        });
+        quote!(#idx => { #(#per_state)* })
+    });
+    let allowed_arms = client.iter().map(|&mi| {
+        let idx = program_index(p, mi, true);
+        let mask = p.states.iter().enumerate().fold(0u64, |mask, (si, s)| {
+            if s.transitions.iter().any(|(x, _)| *x == mi) {
+                mask | 1u64 << (si % 64)
+            } else {
+                mask
+            }
+        });
+        quote!(#idx => #mask)
+    });
+    // From the states a request was sent in, where its reply leads.
+    let after_reply_arms = p.states.iter().enumerate().flat_map(|(si, s)| {
+        s.by_reply.iter().flat_map(move |(mi, map)| {
+            let from = 1u64 << (si % 64);
+            let req = program_index(p, *mi, true);
+            map.iter().map(move |(reply, target)| {
+                let r = program_index(p, *reply, false);
+                let to = bit(*target);
+                quote!((#req, #r) => if states & #from != 0 { next |= #to; })
+            })
+        })
+    });
+    quote! {
+        /// The server messages one of which the server sends first (see [`replies`]).
+        pub const GREETING: &[u16] = &[#(#greeting),*];
+        /// The server messages that answer no request: the client reads them at any time.
+        pub const UNSOLICITED: &[u16] = &[#(#unsolicited),*];
+        /// The replies (indices into [`SERVER_MESSAGES`]) that answer the client message
+        /// `request` (an index into [`CLIENT_MESSAGES`]), or the greeting for `u16::MAX`;
+        /// empty for a message that declares none.
+        pub const fn replies(request: u16) -> &'static [u16] {
+            match request {
+                u16::MAX => GREETING,
+                #(#replies_arms,)*
+                _ => &[],
+            }
+        }
+        /// What the client's decoder accepts while `request` waits for its reply: its
+        /// replies and the unsolicited messages, in the order to try them.
+        pub const fn expected(request: u16) -> &'static [u16] {
+            match request {
+                u16::MAX => &[#(#greeting_expected),*],
+                #(#expected_arms,)*
+                _ => UNSOLICITED,
+            }
+        }
+        /// Whether the reply to `request` says the next state.
+        fn by_reply(request: u16) -> bool {
+            match request {
+                #(#by_reply_arms,)*
+                _ => false,
+            }
+        }
+        /// The states the server may be in after `request`, from `states`.
+        fn advance(states: u64, request: u16) -> u64 {
+            let mut next = 0u64;
+            match request {
+                #(#advance_arms)*
+                _ => {}
+            }
+            next
+        }
+        /// The states that allow `request`.
+        fn allowed_in(request: u16) -> u64 {
+            match request {
+                #(#allowed_arms,)*
+                _ => 0,
+            }
+        }
+        /// The states the server is in after `reply` to `request` sent in `states`.
+        fn after_reply(states: u64, request: u16, reply: u16) -> u64 {
+            let mut next = 0u64;
+            match (request, reply) {
+                #(#after_reply_arms)*
+                _ => {}
+            }
+            next
+        }
+        /// The most requests a client may have waiting for their replies.
+        pub const MAX_PENDING: usize = 4096;
+    }
+}
+
+/// In `ServerCx::send`: a reply must be one its request allows, and only one.
+pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
+    if !p.has_replies() {
+        return TokenStream::new();
+    }
+    quote! {
+        let __idx = msg.index();
+        if let ::core::option::Option::Some(__req) = self.answering {
+            let __allowed = replies(__req);
+            if !__allowed.is_empty() && !UNSOLICITED.contains(&__idx) {
+                let __to = if __req == u16::MAX {
+                    "the greeting"
+                } else {
+                    CLIENT_MESSAGES.messages.get(usize::from(__req)).map_or("?", |m| m.name)
+                };
+                if self.replied.is_some() {
+                    return Err(::asyncore_runtime::Error::from(::std::format!(
+                        "{}: `{}` would be a second reply to `{}`", CLIENT_MESSAGES.name, msg.name(), __to
+                    )));
+                }
+                if !__allowed.contains(&__idx) {
+                    let __names: ::std::vec::Vec<&str> = __allowed.iter().filter_map(|&i| SERVER_MESSAGES.messages.get(usize::from(i)).map(|m| m.name)).collect();
+                    return Err(::asyncore_runtime::Error::from(::std::format!(
+                        "{}: `{}` is not a reply to `{}`; its replies are {}", CLIENT_MESSAGES.name, msg.name(), __to, __names.join(", ")
+                    )));
+                }
+                self.replied = ::core::option::Option::Some(__idx);
+            }
+        }
+    }
+}
+
+/// After the handler of client message `mi`: the reply it sent, which a message with
+/// declared replies must have sent (unless the handler is closing the connection).
+pub(crate) fn server_after(p: &Protocol, mi: usize) -> TokenStream {
+    let m = &p.messages[mi];
+    if m.replies.is_empty() {
+        return TokenStream::new();
+    }
+    let names: Vec<&str> = m
+        .replies
+        .iter()
+        .map(|&r| p.messages[r].name.as_str())
+        .collect();
+    let err = format!(
+        "the handler of `{}` sent no reply; `{}` is answered by {}",
+        m.name,
+        m.name,
+        names.join(" or ")
+    );
+    quote! {
+        let __reply = cx.replied;
+        if __reply.is_none() && !cx.inner.is_closing() {
+            return Err(::asyncore_runtime::Error::from(::std::format!("{}: {}", CLIENT_MESSAGES.name, #err)));
+        }
+    }
+}
+
+/// The next state of by-reply message `mi`, from the state and the reply sent.
+pub(crate) fn server_next(p: &Protocol, mi: usize) -> TokenStream {
+    let arms = p.states.iter().flat_map(|s| {
+        let v = quote::format_ident!("{}", s.name);
+        s.by_reply
+            .iter()
+            .filter(move |(x, _)| *x == mi)
+            .flat_map(move |(_, map)| {
+                let v = v.clone();
+                map.iter().map(move |(reply, target)| {
+                    let r = program_index(p, *reply, false);
+                    let go = match target {
+                        Target::State(i) => {
+                            let t = quote::format_ident!("{}", p.states[*i].name);
+                            quote!(::core::option::Option::Some(State::#t))
+                        }
+                        Target::Close => quote!(::core::option::Option::None),
+                    };
+                    quote!((State::#v, ::core::option::Option::Some(#r)) => #go)
+                })
+            })
+    });
+    // States where the message's next state is fixed (no reply decides it there).
+    let fixed = p.states.iter().filter_map(|s| {
+        if s.by_reply.iter().any(|(x, _)| *x == mi) {
+            return None;
+        }
+        let (_, targets) = s.transitions.iter().find(|(x, _)| *x == mi)?;
+        let v = quote::format_ident!("{}", s.name);
+        let go = match targets.first()? {
+            Target::State(i) => {
+                let t = quote::format_ident!("{}", p.states[*i].name);
+                quote!(::core::option::Option::Some(State::#t))
+            }
+            Target::Close => quote!(::core::option::Option::None),
+        };
+        Some(quote!((State::#v, _) => #go))
+    });
+    quote! {
+        let () = __r;
+        Ok(match (state, __reply) {
+            #(#arms,)*
+            #(#fixed,)*
+            // No reply: the handler is closing the connection.
+            _ => ::core::option::Option::None,
+        })
+    }
+}
+
+/// The client's parts: the check in `send` (while a reply that says the state is awaited,
+/// a request must be allowed in every state the server may be in), the queue of requests
+/// waiting for replies, what the decoder accepts, and the state a reply says.
+pub(crate) fn client_parts(
+    p: &Protocol,
+) -> (
+    TokenStream,
+    TokenStream,
+    TokenStream,
+    TokenStream,
+    TokenStream,
+) {
+    if !p.has_replies() {
+        return (
+            TokenStream::new(),
+            TokenStream::new(),
+            quote!(::std::collections::VecDeque::new()),
+            quote!(SERVER_MESSAGES_ALL),
+            TokenStream::new(),
+        );
+    }
+    let check = quote! {
+        let __req = msg.index();
+        if let ::core::option::Option::Some(&(__waiting, _)) = self.pending.iter().find(|(r, _)| by_reply(*r)) {
+            if states & !allowed_in(__req) != 0 {
+                return Err(::asyncore_runtime::Error::from(::std::format!(
+                    "{}: `{}` may not be allowed in the state the server is in: wait for the reply to `{}`",
+                    CLIENT_MESSAGES.name, msg.name(), CLIENT_MESSAGES.messages.get(usize::from(__waiting)).map_or("?", |m| m.name)
+                )));
+            }
+        }
+        if !replies(__req).is_empty() && self.pending.len() >= MAX_PENDING {
+            return Err(::asyncore_runtime::Error::from(::std::format!(
+                "{}: {} requests are already waiting for their replies", CLIENT_MESSAGES.name, MAX_PENDING
+            )));
+        }
+    };
+    let push = quote! {
+        if !replies(__req).is_empty() {
+            self.pending.push_back((__req, states));
+        }
+    };
+    let initial = if p.greeting.is_empty() {
+        quote!(::std::collections::VecDeque::new())
+    } else {
+        quote!(::std::collections::VecDeque::from([(
+            u16::MAX,
+            State::INITIAL.bit()
+        )]))
+    };
+    let allowed = quote!(match pending.front() {
+        ::core::option::Option::Some(&(__req, _)) => expected(__req),
+        ::core::option::Option::None => UNSOLICITED,
+    });
+    let on_reply = quote! {
+        if let ::core::option::Option::Some(&(__req, __before)) = pending.front() {
+            if replies(__req).contains(&index) {
+                pending.pop_front();
+                if by_reply(__req) {
+                    // The reply says the state: replay the requests sent since.
+                    let mut __s = after_reply(__before, __req, index);
+                    for __e in pending.iter_mut() {
+                        __e.1 = __s;
+                        __s = advance(__s, __e.0);
+                    }
+                    *states = __s;
+                }
+            }
+        }
+    };
+    (check, push, initial, allowed, on_reply)
+}
