@@ -105,7 +105,7 @@ fn field(code: u8, text: &str) -> pg::ErrorResponseFields<'_> {
     }
     pg::ErrorResponseFields {
         code,
-        value: text[..end].as_bytes(),
+        value: &text.as_bytes()[..end],
     }
 }
 

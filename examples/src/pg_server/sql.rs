@@ -3124,10 +3124,13 @@ impl Database {
                 }
                 Change::Drop(name, table) => {
                     held = held.saturating_sub(table.bytes);
-                    if self.tables.contains_key(&name) {
-                        self.bytes = self.bytes.saturating_sub(table.bytes);
-                    } else {
-                        self.tables.insert(name, table);
+                    match self.tables.entry(name) {
+                        std::collections::btree_map::Entry::Occupied(_) => {
+                            self.bytes = self.bytes.saturating_sub(table.bytes);
+                        }
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(table);
+                        }
                     }
                 }
             }
