@@ -88,16 +88,19 @@ enum Lex {
 /// use asyncore_examples::pg_client::{Item, Splitter};
 /// let mut s = Splitter::default();
 /// let mut items = s.line("select 1; select 'a;b'");
-/// items.extend(s.line(", (2;3) -- c;"));
+/// items.extend(s.line(", (2;3); -- c;"));
+/// items.extend(s.line("select $$;$$ -- d;"));
 /// items.extend(s.line("\\q"));
 /// assert_eq!(
 ///     items,
 ///     [
 ///         Item::Query("select 1;".into()),
-///         Item::Query("select 'a;b'\n, (2;3) -- c;\n".into()),
+///         Item::Query("select 'a;b'\n, (2;3);".into()),
 ///         Item::Quit,
 ///     ]
 /// );
+/// // `\q` dropped the unfinished statement.
+/// assert_eq!(s.finish(), None);
 /// ```
 #[derive(Debug, Default)]
 pub struct Splitter {
@@ -141,8 +144,15 @@ impl Splitter {
                                     self.buf.clear();
                                     self.depth = 0;
                                 }
-                                "q" | "quit" => out.push(Item::Quit),
-                                _ => out.push(Item::Invalid(format!("\\{name}"))),
+                                "q" | "quit" => {
+                                    self.buf.clear();
+                                    out.push(Item::Quit);
+                                }
+                                _ => {
+                                    // It stops the script: what was collected is not run.
+                                    self.buf.clear();
+                                    out.push(Item::Invalid(format!("\\{name}")));
+                                }
                             }
                             return out;
                         }
@@ -927,4 +937,74 @@ pub fn run(options: &Options, source: Source, out: Box<dyn Write>, err: Box<dyn 
         return 2;
     }
     s.status.unwrap_or(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(script: &str) -> Vec<Item> {
+        let mut s = Splitter::default();
+        let mut items = Vec::new();
+        for line in script.lines() {
+            items.extend(s.line(line));
+        }
+        items.extend(s.finish());
+        items
+    }
+
+    fn q(s: &str) -> Item {
+        Item::Query(s.into())
+    }
+
+    #[test]
+    fn statements_split_as_psql_splits_them() {
+        assert_eq!(
+            split("select E'it\\'s;', \"a;b\" from t; select 2"),
+            [q("select E'it\\'s;', \"a;b\" from t;"), q("select 2\n")]
+        );
+        // A backslash is no escape in a standard string.
+        assert_eq!(
+            split("select '\\'; select 1;"),
+            [q("select '\\';"), q("select 1;")]
+        );
+        assert_eq!(
+            split("select /* a /* b; */ c; */ 1; select a$b$c;"),
+            [q("select /* a /* b; */ c; */ 1;"), q("select a$b$c;")]
+        );
+        assert_eq!(
+            split("select $f$ a;\n$$; $f$;"),
+            [q("select $f$ a;\n$$; $f$;")]
+        );
+        assert_eq!(split("\n  -- only a comment\n;\n"), [q(";")]);
+        assert_eq!(
+            split("select 1 \\g\nselect 2 \\x"),
+            [q("select 1 "), Item::Invalid("\\x".into())]
+        );
+        assert_eq!(
+            split("select 1\n-- trailing"),
+            [q("select 1\n-- trailing\n")]
+        );
+    }
+
+    #[test]
+    fn error_positions_as_libpq_prints_them() {
+        let mut out = String::new();
+        error_position(&mut out, "select 1;\nselect nope\tfrom t", 18);
+        assert_eq!(out, "LINE 2: select nope from t\n               ^\n");
+        let long = format!("select {} from nope", "x, ".repeat(40));
+        let mut out = String::new();
+        error_position(&mut out, &long, long.len() - 3);
+        assert_eq!(
+            out,
+            format!(
+                "LINE 1: ...{}\n{}^\n",
+                &long[long.len() - 60..],
+                " ".repeat(8 + 3 + 56)
+            )
+        );
+        let mut out = String::new();
+        error_position(&mut out, "select 1", 40);
+        assert_eq!(out, "");
+    }
 }

@@ -37,10 +37,20 @@
 //! format`) and ReadyForQuery, and the connection goes on; a startup packet of another
 //! protocol version `FATAL 0A000 unsupported frontend protocol` and a close. Where
 //! PostgreSQL closes without a word (a length out of range), this server says
-//! `FATAL 08P01` first. Two differences remain, because the description gives the
-//! handler no field to name what it did not recognise: the messages do not say which
-//! message type or protocol version came, and a 2.0 startup packet is answered in the
-//! 3.0 format (PostgreSQL answers it in 2.0's).
+//! `FATAL 08P01` first. The differences that remain:
+//!
+//! * the description gives the handler no field for what matched no message, so the
+//!   messages do not say which message type or protocol version came, a startup packet
+//!   too short to hold a version is refused as an unsupported one (PostgreSQL closes),
+//!   and a 2.0 startup packet is answered in the 3.0 format (PostgreSQL answers in
+//!   2.0's); a protocol 3.x packet with x above 0 is refused rather than answered with
+//!   NegotiateProtocolVersion, which the description does not have;
+//! * a frame is read whole before its type byte is found to match no message, where
+//!   PostgreSQL answers as soon as the type byte comes (a StartupMessage sent after the
+//!   login reads as a frame of 10,496 bytes);
+//! * messages sent right after SSLRequest, before its answer, are taken, where
+//!   PostgreSQL refuses them (`received unencrypted data after SSL request`): with no
+//!   TLS there is nothing to protect, and a server handler cannot see what is buffered.
 //!
 //! Everything is bounded: messages by the description (1 MiB; startup packets 10,000
 //! bytes), the database by [`sql::Limits`] (`53400` over them), and the results of one

@@ -63,7 +63,8 @@ pub const EXTENDED_REFUSED: (&str, &str) = ("0A000", "extended query protocol no
 /// let mut db = Database::default();
 /// let mut s = Session::default();
 /// let mut out = Vec::new(); // a `Replies` that records what happens as text
-/// s.query(&mut db, "create table t (a int); begin; insert into t values (1)", &mut out);
+/// s.query(&mut db, "create table t (a int)", &mut out);
+/// s.query(&mut db, "begin; insert into t values (1)", &mut out);
 /// assert_eq!(s.status(), TxStatus::InBlock);
 /// s.query(&mut db, "select nope from t", &mut out);
 /// assert_eq!(s.status(), TxStatus::Failed);
