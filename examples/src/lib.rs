@@ -12,6 +12,8 @@ pub mod http_server;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;
+pub mod pg_client;
+pub mod pg_server;
 pub mod resp_client;
 pub mod resp_server;
 pub mod server;
