@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;
+pub mod mqtt_broker;
 pub mod resp_client;
 pub mod resp_server;
 pub mod server;
