@@ -354,7 +354,7 @@ impl Broker {
                 payload,
             };
             if sub.token == me {
-                self.to_self(cx, msg);
+                self.send_back(cx, msg);
                 continue;
             }
             let bytes = if qos == 0 {
@@ -396,7 +396,7 @@ impl Broker {
     }
 
     /// A message to the client whose handler runs: queued with its replies, in order.
-    fn to_self(&mut self, cx: &mut mqtt::ServerCx<'_, '_>, msg: mqtt::Publish<'_>) {
+    fn send_back(&mut self, cx: &mut mqtt::ServerCx<'_, '_>, msg: mqtt::Publish<'_>) {
         let size = msg.payload.len() + msg.topic.len() + 9;
         if cx.waiting_output() + size > self.config.output_limit {
             self.behind(cx.channel().token(), msg.qos);
@@ -723,7 +723,7 @@ impl Connection {
             } else {
                 None
             };
-            broker.to_self(
+            broker.send_back(
                 cx,
                 mqtt::Publish {
                     dup: 0,

@@ -287,3 +287,85 @@ impl SubTree {
         self.root.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncore_runtime::{Dispatcher, Map};
+
+    struct D;
+    impl Dispatcher for D {}
+
+    fn tokens(n: usize) -> (Map, Vec<Token>, Vec<std::os::unix::net::UnixStream>) {
+        let mut map = Map::new();
+        let mut ts = Vec::new();
+        let mut keep = Vec::new();
+        for _ in 0..n {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            ts.push(map.add(a.into(), D).unwrap());
+            keep.push(b);
+        }
+        (map, ts, keep)
+    }
+
+    fn matching(tree: &mut SubTree, topic: &str) -> Vec<(Token, u8)> {
+        let mut out = Vec::new();
+        tree.matching(topic.as_bytes(), &mut out);
+        let mut v: Vec<(Token, u8)> = out.iter().map(|s| (s.token, s.qos)).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_tree_agrees_with_matches() {
+        let (_map, t, _keep) = tokens(8);
+        let filters = [
+            "#", "a/#", "a/+", "+/b", "a/b", "+/+", "$SYS/#", "/+", "+", "a/+/c/#",
+        ];
+        let topics = [
+            "a", "a/b", "a/b/c", "a/b/c/d", "b", "/", "/x", "$SYS/x", "$SYS", "x/b", "a//c",
+        ];
+        let mut tree = SubTree::default();
+        for (i, f) in filters.iter().enumerate() {
+            assert_eq!(check_filter(f.as_bytes()), Ok(()), "{f}");
+            tree.insert(f.as_bytes(), t[i % t.len()], (i % 3) as u8);
+        }
+        for topic in topics {
+            let want: Vec<(Token, u8)> = {
+                let mut v: Vec<(Token, u8)> = filters
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| matches(f.as_bytes(), topic.as_bytes()))
+                    .map(|(i, _)| (t[i % t.len()], (i % 3) as u8))
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(matching(&mut tree, topic), want, "{topic}");
+        }
+        for (i, f) in filters.iter().enumerate() {
+            tree.remove(f.as_bytes(), t[i % t.len()]);
+        }
+        assert!(tree.is_empty(), "removing every filter prunes every node");
+    }
+
+    #[test]
+    fn a_second_subscription_to_a_filter_replaces_the_first() {
+        let (_map, t, _keep) = tokens(1);
+        let mut tree = SubTree::default();
+        assert!(tree.insert(b"a/+", t[0], 0));
+        assert!(!tree.insert(b"a/+", t[0], 2));
+        assert_eq!(matching(&mut tree, "a/b"), [(t[0], 2)]);
+    }
+
+    #[test]
+    fn names_and_filters_are_checked() {
+        assert_eq!(check_name(b"a/\0"), Err(TopicError::NotUtf8));
+        assert_eq!(check_name(b"a/\xff"), Err(TopicError::NotUtf8));
+        assert_eq!(check_name("caf\u{e9}/x".as_bytes()), Ok(()));
+        assert_eq!(check_filter(b"#/a"), Err(TopicError::MisplacedWildcard));
+        assert_eq!(check_filter(b"a/b#"), Err(TopicError::MisplacedWildcard));
+        assert_eq!(check_filter(b"+/+/#"), Ok(()));
+        assert_eq!(check_filter(b""), Err(TopicError::Empty));
+    }
+}
