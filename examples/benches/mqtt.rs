@@ -464,11 +464,20 @@ impl Load {
                     match sub.s.read(&mut self.buf) {
                         Ok(0) => return Err("a subscriber was disconnected".into()),
                         Ok(n) => {
-                            if sub.received == 0 && sub.partial == 0 {
-                                // The first message, checked whole.
-                                let first = &self.buf[..n.min(size)];
-                                if n >= size && first != self.packet {
-                                    return Err(format!("unexpected packet {first:?}"));
+                            // Every packet is the one published: check every byte.
+                            let mut at = sub.partial;
+                            for chunk in self.buf[..n].chunks(size) {
+                                let mut rest = chunk;
+                                while !rest.is_empty() {
+                                    let take = rest.len().min(size - at);
+                                    if rest[..take] != self.packet[at..at + take] {
+                                        return Err(format!(
+                                            "a subscriber got bytes that are not the message: {:?}",
+                                            &rest[..take]
+                                        ));
+                                    }
+                                    at = (at + take) % size;
+                                    rest = &rest[take..];
                                 }
                             }
                             let total = sub.partial + n;

@@ -124,6 +124,8 @@ struct Peer {
     last_id: u16,
     /// QoS 0 messages dropped since it last had room.
     dropped: u64,
+    /// The last pass of the loop in which a message was sent to it.
+    pass: u64,
 }
 
 impl Peer {
@@ -256,6 +258,7 @@ impl Broker {
             will,
             last_id: 0,
             dropped: 0,
+            pass: u64::MAX,
         });
         self.settle(cx);
     }
@@ -334,17 +337,19 @@ impl Broker {
             matched.dedup_by_key(|s| s.token);
         }
         let me = cx.channel().token();
+        let pass = cx.channel().map().passes();
         self.packet.clear();
         for sub in &matched {
             let qos = qos.min(sub.qos);
-            let packet_id = if qos > 0 {
-                match self.peer(sub.token) {
-                    Some(p) => Some(p.next_id()),
-                    None => continue,
-                }
-            } else {
-                None
+            let Some(peer) = self.peer(sub.token) else {
+                continue;
             };
+            let packet_id = (qos > 0).then(|| peer.next_id());
+            // The first message to a subscriber in a pass of the loop is sent at once;
+            // the next ones join it in the subscriber's output buffer, which the loop
+            // sends in one go: a burst of messages costs one send per subscriber, not
+            // one per message.
+            let first = std::mem::replace(&mut peer.pass, pass) != pass;
             let msg = mqtt::Publish {
                 dup: 0,
                 qos,
@@ -359,17 +364,24 @@ impl Broker {
             }
             let bytes = if qos == 0 {
                 if self.packet.is_empty() && msg.encode(&mut self.packet).is_err() {
-                    return;
+                    break;
                 }
                 &self.packet[..]
             } else {
                 self.packet_q.clear();
                 if msg.encode(&mut self.packet_q).is_err() {
-                    return;
+                    break;
                 }
                 &self.packet_q[..]
             };
-            match cx.channel().map().send_to(sub.token, bytes) {
+            let map = cx.channel().map();
+            let sent = if first {
+                map.send_to(sub.token, bytes)
+            } else {
+                map.with_channel(sub.token, |ch| ch.queue(bytes))
+                    .unwrap_or_else(|| Err(io::ErrorKind::NotFound.into()))
+            };
+            match sent {
                 Ok(()) => {
                     self.stats.delivered += 1;
                     if let Some(p) = self.peer(sub.token) {
