@@ -777,3 +777,65 @@ fn a_subscriber_that_does_not_read_is_bounded() {
         out.transcript()
     );
 }
+
+#[test]
+fn a_burst_of_messages_reaches_every_subscriber_in_order() {
+    let (broker, addr) = start_broker(&[]);
+    let mut subs: Vec<Conn> = (0..3)
+        .map(|i| {
+            let mut s = Conn::open(addr, &format!("subscriber {i}"));
+            s.send(&connect(&format!("burst-sub-{i}"), 0));
+            s.send(&subscribe(1, &[("burst/+", i as u8 % 2)]));
+            assert_eq!(s.packets(2)[..4], CONNACK_OK);
+            s
+        })
+        .collect();
+    let mut publisher = Conn::open(addr, "publisher");
+    publisher.send(&connect("burst-pub", 0));
+    assert_eq!(publisher.packets(1), CONNACK_OK);
+    // Every message in one write: the broker reads many per event.
+    let mut all = Vec::new();
+    for i in 0..2000u32 {
+        let qos = (i % 2) as u8;
+        let id = (qos == 1).then_some((i / 2 + 1) as u16);
+        all.extend(publish(
+            &format!("burst/{}", i % 7),
+            format!("m{i}").as_bytes(),
+            qos,
+            0,
+            id,
+        ));
+    }
+    publisher.send(&all);
+    let _ = publisher.packets(1000);
+    for (n, s) in subs.iter_mut().enumerate() {
+        let mut dec = mqtt::ServerMessage::decoder();
+        let bytes = s.packets(2000);
+        let mut at = 0;
+        let mut last_id = 0;
+        for i in 0..2000u32 {
+            let Ok(Decoded::Message { index, len }) =
+                dec.decode(&bytes[at..], mqtt::SERVER_MESSAGES_ALL)
+            else {
+                panic!("subscriber {n}: message {i} does not decode");
+            };
+            let m = mqtt::ServerMessage::from_decoder(&dec, &bytes[at..at + len], index);
+            let Some(mqtt::ServerMessage::Publish(p)) = m else {
+                panic!("subscriber {n}: {m:?}");
+            };
+            assert_eq!(p.payload, format!("m{i}").as_bytes(), "subscriber {n}");
+            assert_eq!(p.topic, format!("burst/{}", i % 7).as_bytes());
+            assert_eq!(
+                p.qos,
+                (i % 2) as u8 & (n as u8 % 2),
+                "subscriber {n}, message {i}"
+            );
+            if let Some(id) = p.packet_id {
+                assert_eq!(id, last_id + 1, "packet identifiers in sequence");
+                last_id = id;
+            }
+            at += len;
+        }
+    }
+    stop(broker);
+}
