@@ -22,7 +22,10 @@
 //! * `DISCONNECT` drops the will; a connection that ends any other way publishes it.
 //!
 //! Limits: a `PUBLISH` whose payload is over [`Config::max_payload`] closes its
-//! connection (logged at the info level). A subscriber that does not read has at most
+//! connection (logged at the info level). The packet is read whole before its payload is
+//! measured, so what one connection buffers is bounded by the description's largest
+//! packet (16 MiB), whatever the limit; a longer packet is refused as soon as its length
+//! is read. A subscriber that does not read has at most
 //! [`Config::output_limit`] bytes waiting: beyond, QoS 0 messages to it are dropped, and a
 //! QoS 1 or 2 message disconnects it (both logged).
 //!
