@@ -7,9 +7,9 @@
 //! * Python's `paho-mqtt`: subscriptions at QoS 0 and 1 with wildcards, an invalid
 //!   filter, unsubscribe, wills (published when a client vanishes, not after DISCONNECT);
 //! * Debian's `mosquitto` broker: one transcript of raw packets (CONNECT, SUBSCRIBE,
-//!   PUBLISH at QoS 0 and 1, retained messages, PINGREQ, UNSUBSCRIBE, a bad protocol
-//!   level, an empty client id without a clean session, DISCONNECT) gets the same reply
-//!   bytes from both brokers;
+//!   PUBLISH at QoS 0 and 1, retained messages, PINGREQ, UNSUBSCRIBE, a will, a client id
+//!   connecting again, a bad protocol level, an empty client id without a clean session,
+//!   DISCONNECT) gets the same reply bytes from both brokers;
 //! * bad input (a frame over the limit, a wrong remaining length, a bad packet type, a
 //!   truncated string, a PUBLISH before CONNECT...) closes that connection with a log line
 //!   and never a panic, while another connection is served; a subscriber that does not
@@ -67,6 +67,24 @@ fn connect(client_id: &str, keep_alive: u16) -> Vec<u8> {
         client_id: client_id.as_bytes(),
         will_topic: None,
         will_message: None,
+        user: None,
+        pass: None,
+    })
+}
+
+fn connect_with_will(client_id: &str, topic: &str, message: &[u8], qos: u8) -> Vec<u8> {
+    encode(mqtt::Connect {
+        level: 4,
+        username: 0,
+        password: 0,
+        will_retain: 0,
+        will_qos: qos,
+        will: 1,
+        clean_session: 1,
+        keep_alive: 0,
+        client_id: client_id.as_bytes(),
+        will_topic: Some(topic.as_bytes()),
+        will_message: Some(message),
         user: None,
         pass: None,
     })
@@ -551,7 +569,21 @@ fn transcript(addr: SocketAddr) -> Vec<(String, Vec<u8>)> {
     no_id_kept[9] = 0;
     e.send(&no_id_kept);
     step("E CONNECT empty id, no clean session", e.until_closed());
-    for (name, mut conn) in [("A", a), ("B", b), ("C", c)] {
+    // A will, published when its client vanishes.
+    a.send(&subscribe(4, &[("w/#", 1)]));
+    step("A SUBSCRIBE w/#", a.packets(1));
+    let mut g = Conn::open(addr, "G");
+    g.send(&connect_with_will("client-g", "w/g", b"bye", 1));
+    step("G CONNECT with a will", g.packets(1));
+    drop(g);
+    step("A gets the will of G", a.packets(1));
+    a.send(&puback(4));
+    // A client id that connects again ends its earlier connection.
+    let mut f = Conn::open(addr, "F");
+    f.send(&connect("client-c", 0));
+    step("F CONNECT as client-c", f.packets(1));
+    step("C is closed", c.until_closed());
+    for (name, mut conn) in [("A", a), ("B", b), ("F", f)] {
         conn.send(&DISCONNECT);
         step(&format!("{name} DISCONNECT"), conn.until_closed());
     }
