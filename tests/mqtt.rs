@@ -7,7 +7,7 @@
 //! * Python's `paho-mqtt`: subscriptions at QoS 0 and 1 with wildcards, an invalid
 //!   filter, unsubscribe, wills (published when a client vanishes, not after DISCONNECT);
 //! * Debian's `mosquitto` broker: one transcript of raw packets (CONNECT, SUBSCRIBE,
-//!   PUBLISH at QoS 0 and 1, retained messages, PINGREQ, UNSUBSCRIBE, a will, a client id
+//!   PUBLISH at QoS 0, 1 and 2, retained messages, PINGREQ, UNSUBSCRIBE, a will, a client id
 //!   connecting again, a bad protocol level, an empty client id without a clean session,
 //!   DISCONNECT) gets the same reply bytes from both brokers;
 //! * bad input (a frame over the limit, a wrong remaining length, a bad packet type, a
@@ -569,15 +569,26 @@ fn transcript(addr: SocketAddr) -> Vec<(String, Vec<u8>)> {
     no_id_kept[9] = 0;
     e.send(&no_id_kept);
     step("E CONNECT empty id, no clean session", e.until_closed());
+    // QoS 2 both ways.
+    a.send(&subscribe(5, &[("x2/#", 2)]));
+    step("A SUBSCRIBE x2/# at QoS 2", a.packets(1));
+    b.send(&publish("x2/y", b"exactly once", 2, 0, Some(11)));
+    step("B PUBLISH QoS 2: PUBREC", b.packets(1));
+    b.send(&encode(mqtt::PubRel { packet_id: 11 }));
+    step("B PUBREL: PUBCOMP", b.packets(1));
+    step("A gets it at QoS 2", a.packets(1));
+    a.send(&encode(mqtt::PubRec { packet_id: 4 }));
+    step("A PUBREC: PUBREL", a.packets(1));
+    a.send(&encode(mqtt::PubComp { packet_id: 4 }));
     // A will, published when its client vanishes.
-    a.send(&subscribe(4, &[("w/#", 1)]));
+    a.send(&subscribe(6, &[("w/#", 1)]));
     step("A SUBSCRIBE w/#", a.packets(1));
     let mut g = Conn::open(addr, "G");
     g.send(&connect_with_will("client-g", "w/g", b"bye", 1));
     step("G CONNECT with a will", g.packets(1));
     drop(g);
     step("A gets the will of G", a.packets(1));
-    a.send(&puback(4));
+    a.send(&puback(5));
     // A client id that connects again ends its earlier connection.
     let mut f = Conn::open(addr, "F");
     f.send(&connect("client-c", 0));
@@ -608,6 +619,14 @@ fn raw_transcript_gives_the_same_bytes_as_mosquitto() {
     }
     // Not empty: the comparison compared something.
     assert_eq!(theirs[0].1, CONNACK_OK);
+    let qos2 = theirs
+        .iter()
+        .find(|(s, _)| s == "A gets it at QoS 2")
+        .map(|(_, b)| b.clone());
+    assert_eq!(
+        qos2,
+        Some(publish("x2/y", b"exactly once", 2, 0, Some(4)).to_vec())
+    );
     assert_eq!(
         theirs
             .iter()
