@@ -285,9 +285,15 @@ impl Broker {
     /// Ends the clients in `kicked`: each leaves (its will is published) and its
     /// connection is closed. Wills may kick more.
     fn settle(&mut self, cx: &mut mqtt::ServerCx<'_, '_>) {
+        let me = cx.channel().token();
         while let Some(t) = self.kicked.pop() {
             let will = self.leave(t);
-            cx.channel().map().close(t);
+            if t == me {
+                // Through the channel's own close: it stops reading at once.
+                cx.close();
+            } else {
+                cx.channel().map().close(t);
+            }
             if let Some(will) = will {
                 self.deliver(cx, &will.topic, &will.payload, will.qos, will.retain);
             }
