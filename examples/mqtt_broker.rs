@@ -20,7 +20,7 @@ fn main() {
         name: "max-payload",
         value: "SIZE",
         default: Some("1MiB"),
-        help: "Close a connection that publishes a longer message (bytes, or KiB/MiB; at most 15 MiB)",
+        help: "Close a connection that publishes a longer message (bytes, or KiB/MiB; at most 16711677)",
     });
     flags.push(cli::Flag {
         name: "log-level",
