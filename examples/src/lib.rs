@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;
+pub mod mqtt_broker;
 pub mod pg_client;
 pub mod pg_server;
 pub mod resp_client;
