@@ -513,9 +513,10 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
 }
 
 /// Whether two binary units cannot be told apart by their literal tags: each starts with
-/// literal bytes or bits (or none), and one's literal prefix is a prefix of the other's,
-/// so the first one tried would also take the other's input. Line units are judged by
-/// [`first_unit_shape`] alone.
+/// literal bytes or bits, and one's literal prefix is a prefix of the other's, so the
+/// first one tried would also take the other's input. A unit without a literal tag is
+/// tried last, so only its shape counts; line units are judged by [`first_unit_shape`]
+/// alone.
 fn tag_prefix(a: &Unit, b: &Unit) -> bool {
     let bits = |u: &Unit| -> Vec<bool> {
         let mut out = Vec::new();
@@ -544,6 +545,11 @@ fn tag_prefix(a: &Unit, b: &Unit) -> bool {
         return false;
     }
     let (x, y) = (bits(a), bits(b));
+    // A unit with no literal tag is tried after every tagged one (a catch-all): the
+    // shapes alone tell it apart.
+    if x.is_empty() || y.is_empty() {
+        return false;
+    }
     let n = x.len().min(y.len());
     x[..n] == y[..n]
 }

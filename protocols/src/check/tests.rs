@@ -112,6 +112,7 @@ fn each_binary_check_reports_at_the_offending_token() {
         ("client A = 0x0102 x:u8", "the 1 byte(s) before the length field must be filled by parts of a fixed size, but this part runs over the length field", "0x0102"),
         ("client A = 0x01 x:u8 client B = 0x01 y:u16be", "messages `A` and `B` cannot be told apart in state `Ready`", "B"),
         ("client A = 0b0011 x:u4 client B = 0x30", "messages `A` and `B` cannot be told apart in state `Ready`", "B"),
+        ("client A = 0x01 x:u8 client B = 0x01 x:u8 y:u8", "messages `A` and `B` cannot be told apart in state `Ready`", "B"),
         ("client A = 0x01 n:u16", "`u16` is a decimal number, for lines; a binary frame needs a byte order", "u16"),
         ("client A = 0x01 v:bytes[u32be] nullable", "`nullable` applies to bytes with a signed length, like `v:bytes[i32be] nullable`", "nullable"),
         ("client A = 0x01 n:i8 p:u8 if n > 0", "`>` compares a signed field by order", "if n > 0"),
@@ -129,6 +130,18 @@ fn each_binary_check_reports_at_the_offending_token() {
         let (m, text) = first_error(&src);
         assert_eq!((m.as_str(), text.as_str()), (*message, *at), "in {body}");
     }
+}
+
+#[test]
+fn a_binary_message_without_a_tag_is_a_catch_all() {
+    // PostgreSQL's server names the type byte it does not know: a message with no literal
+    // tag is tried after the tagged ones.
+    let p = compile(
+        "protocol p framing length u32be max 1KiB offset 1 includes_length
+         client Query = \"Q\" sql:cstr
+         client Other = kind:u8 body:rest",
+    );
+    assert!(p.is_ok(), "{p:?}");
 }
 
 #[test]
