@@ -2,7 +2,6 @@
 //! decoder can tell apart in each state, and duality between the two roles.
 
 use super::*;
-use crate::ast::Type;
 
 impl Cx {
     pub(super) fn states(
@@ -405,9 +404,16 @@ impl Cx {
                 if p.messages[a].framing != p.messages[b].framing {
                     continue;
                 }
-                if shape(a) == shape(b)
-                    || tag_prefix(&d.messages[a].units[0], &d.messages[b].units[0])
-                {
+                let framed = |m: usize| {
+                    matches!(
+                        p.messages[m].ops.first(),
+                        Some(Op::Frame | Op::FrameWith(_) | Op::Fixed(_))
+                    )
+                };
+                let tags_clash = framed(a)
+                    && framed(b)
+                    && tag_prefix(&d.messages[a].units[0], &d.messages[b].units[0]);
+                if shape(a) == shape(b) || tags_clash {
                     self.error(
                         Diagnostic::new(
                             format!(
@@ -512,7 +518,7 @@ fn first_unit_shape(unit: &Unit, nocase: bool) -> Vec<String> {
         .collect()
 }
 
-/// Whether two binary units cannot be told apart by their literal tags: each starts with
+/// Whether two frames cannot be told apart by their literal tags: each starts with
 /// literal bytes or bits, and one's literal prefix is a prefix of the other's, so the
 /// first one tried would also take the other's input. A unit without a literal tag is
 /// tried last, so only its shape counts; line units are judged by [`first_unit_shape`]
@@ -535,15 +541,6 @@ fn tag_prefix(a: &Unit, b: &Unit) -> bool {
         }
         out
     };
-    let binary = |u: &Unit| {
-        u.parts.iter().any(|p| {
-            matches!(p.kind, PartKind::Bits { .. })
-                || matches!(&p.kind, PartKind::Field(f) if matches!(f.ty, Type::Bits(_) | Type::Bin { .. } | Type::Prefixed { .. } | Type::CStr | Type::Varint))
-        })
-    };
-    if !binary(a) && !binary(b) {
-        return false;
-    }
     let (x, y) = (bits(a), bits(b));
     // A unit with no literal tag is tried after every tagged one (a catch-all): the
     // shapes alone tell it apart.
