@@ -497,15 +497,6 @@ fn reply_with(cx: &mut ServerCx<'_, '_>, r: Refusal) -> Result {
     reply(cx, r.code, r.text)
 }
 
-/// The state to stay in after a refused `RCPT`.
-fn stay(cx: &ServerCx<'_, '_>) -> smtp::RcptNext {
-    if cx.state() == State::Recipients {
-        smtp::RcptNext::Recipients
-    } else {
-        smtp::RcptNext::Sender
-    }
-}
-
 #[dispatcher(protocol = smtp, role = server)]
 impl Session {
     /// The greeting, and the idle timeout.
@@ -573,46 +564,36 @@ impl Session {
         reply(cx, 250, "2.1.0 Ok")
     }
 
-    /// Takes the recipient (`Recipients`) or refuses it (staying where the session was).
-    fn on_rcpt(
-        &mut self,
-        cx: &mut ServerCx<'_, '_>,
-        msg: smtp::Rcpt<'_>,
-    ) -> Result<smtp::RcptNext> {
+    /// Takes the recipient (`250`: the description moves to `Recipients`) or refuses it
+    /// (a `4xx` or `5xx` reply: the session stays where it was).
+    fn on_rcpt(&mut self, cx: &mut ServerCx<'_, '_>, msg: smtp::Rcpt<'_>) -> Result {
         if self.tx.from.is_none() {
-            reply(cx, 503, "5.5.1 Error: need MAIL command")?;
-            return Ok(stay(cx));
+            return reply(cx, 503, "5.5.1 Error: need MAIL command");
         }
         let arg = match parse_path(msg.path) {
             Ok(a) if a.mailbox.is_empty() => {
-                reply(cx, 553, "5.1.3 Bad recipient address syntax")?;
-                return Ok(stay(cx));
+                return reply(cx, 553, "5.1.3 Bad recipient address syntax");
             }
             Ok(a) => a,
             Err(r) if r.code == 553 => {
-                reply(cx, 553, "5.1.3 Bad recipient address syntax")?;
-                return Ok(stay(cx));
+                return reply(cx, 553, "5.1.3 Bad recipient address syntax");
             }
             Err(r) => {
-                reply_with(cx, r)?;
-                return Ok(stay(cx));
+                return reply_with(cx, r);
             }
         };
         if !arg.params.is_empty() {
-            reply(cx, 555, "5.5.4 Unsupported RCPT TO parameter")?;
-            return Ok(stay(cx));
+            return reply(cx, 555, "5.5.4 Unsupported RCPT TO parameter");
         }
         if self.tx.to.len() >= self.config.max_recipients {
-            reply(cx, 452, "4.5.3 Error: too many recipients")?;
-            return Ok(stay(cx));
+            return reply(cx, 452, "4.5.3 Error: too many recipients");
         }
         self.tx.to.push(arg.mailbox.to_vec());
-        reply(cx, 250, "2.1.5 Ok")?;
-        Ok(smtp::RcptNext::Recipients)
+        reply(cx, 250, "2.1.5 Ok")
     }
 
-    /// `354` in `Recipients` (the description then reads the message text); `503`
-    /// without a recipient (the description stays in `Sender`).
+    /// `354` in `Recipients` (the reply takes the description to the message text);
+    /// `503` without a recipient (the description stays in `Sender`).
     fn on_data(&mut self, cx: &mut ServerCx<'_, '_>, _msg: smtp::Data) -> Result {
         if cx.state() != State::Recipients {
             let text = if self.tx.from.is_none() {

@@ -203,8 +203,20 @@ pub struct MessageDecl {
     pub limit: Option<(u64, Span)>,
     /// `replies A | B`: the server messages that answer this client message.
     pub replies: Option<Replies>,
+    /// `continues if COND` (server messages): while the condition holds, the reply goes on
+    /// with another message (`250-PIPELINING` before `250 OK`).
+    pub continues: Option<Cond>,
     /// The whole declaration.
     pub span: Span,
+}
+
+/// A reply after `on`, with an optional condition on its fields: `Reply if code < 400`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyCase {
+    /// The reply.
+    pub reply: Ident,
+    /// The condition on the reply's fields, if any.
+    pub guard: Option<Cond>,
 }
 
 /// `replies A | B` (or `greeting A | B`): server messages, one of which answers.
@@ -283,9 +295,18 @@ pub struct Cond {
     /// The comparison (`if flag` alone is `flag != 0`).
     pub cmp: Cmp,
     /// The value compared with.
-    pub value: i64,
+    pub value: CondValue,
     /// The whole condition.
     pub span: Span,
+}
+
+/// What a condition compares a field with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CondValue {
+    /// A number (an integer field).
+    Int(i64),
+    /// A literal (a field of one of several literals, or bytes): `more == "-"`.
+    Lit(Vec<u8>),
 }
 
 /// A comparison of a [`Cond`].
@@ -421,7 +442,7 @@ pub struct Transition {
     pub targets: Vec<Ident>,
     /// Per target, the replies after which it follows (`Transaction on Ok`): the reply
     /// decides the state, and the client learns it. Empty lists when not by reply.
-    pub on: Vec<Vec<Ident>>,
+    pub on: Vec<Vec<ReplyCase>>,
     /// `by message`: the message says which target follows, so its sender knows it.
     pub by_message: Option<Span>,
 }

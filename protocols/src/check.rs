@@ -50,6 +50,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
 
     // Replies, then states (whose transitions may follow replies).
     cx.replies(d, &mut messages);
+    cx.continuations(d, &mut messages);
     let greeting = cx.greeting(d, &messages);
     let (states, initial) = cx.states(d, &messages);
     let protocol = Protocol {

@@ -18,10 +18,16 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
                 let l = match by_reply {
                     // The reply decides: name the replies that lead here.
                     Some(map) => {
-                        let replies: Vec<&str> = map
+                        let replies: Vec<String> = map
                             .iter()
-                            .filter(|(_, to)| to == t)
-                            .map(|(r, _)| p.messages[*r].name.as_str())
+                            .filter(|(_, _, to)| to == t)
+                            .map(|(r, guard, _)| {
+                                let name = &p.messages[*r].name;
+                                match guard {
+                                    Some(g) => format!("{name} if {}", guard_text(g)),
+                                    None => name.clone(),
+                                }
+                            })
                             .collect();
                         format!("{} (on {})", p.messages[*m].name, replies.join(", "))
                     }
@@ -38,6 +44,15 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
         }
     }
     out
+}
+
+/// A reply's condition as written: `code < 400`, `more == "-"`.
+fn guard_text(g: &crate::ir::Guard) -> String {
+    let value = match &g.value {
+        crate::ast::CondValue::Int(v) => v.to_string(),
+        crate::ast::CondValue::Lit(l) => format!("'{}'", l.escape_ascii()),
+    };
+    format!("{} {} {value}", g.field, g.cmp.text())
 }
 
 /// Who chooses among the next states of a transition.

@@ -3,7 +3,7 @@
 //! It mirrors `asyncore_runtime::wire` (whose [`Op`]s the generated code contains) with
 //! owned data, plus what the generated types need: field names, Rust types, docs.
 
-use crate::ast::{Action, Cmp, Dir, Span};
+use crate::ast::{Action, Cmp, CondValue, Dir, Span};
 
 /// A checked protocol.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +151,8 @@ pub struct Message {
     /// `replies A | B`: the server messages (indices) one of which answers this client
     /// message; empty when not declared.
     pub replies: Vec<usize>,
+    /// `continues if COND`: while it holds, this reply goes on with another message.
+    pub continues: Option<Guard>,
     /// Where it is declared.
     pub span: Span,
     /// Its first part is a literal (it is tried before the others).
@@ -226,8 +228,24 @@ pub struct State {
     /// knows it, so the duality check does not apply to their choice.
     pub by_message: Vec<usize>,
     /// Messages whose next state their reply says (`Transaction on Ok | ...`): the
-    /// message, and per reply (server message index) the target it leads to.
-    pub by_reply: Vec<(usize, Vec<(usize, Target)>)>,
+    /// message, and in order the cases: a reply (server message index), a condition on
+    /// its fields, and the target they lead to. The first case that matches wins.
+    pub by_reply: Vec<(usize, Vec<ReplyCase>)>,
+}
+
+/// A case of a transition by reply: the reply (a server message index), a condition on its
+/// fields, and where they lead.
+pub type ReplyCase = (usize, Option<Guard>, Target);
+
+/// A condition on a field of a decoded message: `code < 400`, `more == "-"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// The field.
+    pub field: String,
+    /// The comparison.
+    pub cmp: Cmp,
+    /// The value.
+    pub value: CondValue,
 }
 
 /// Where a transition leads.

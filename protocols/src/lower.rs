@@ -243,6 +243,7 @@ impl Cx {
             params: m.params.iter().map(|p| p.name.clone()).collect(),
             framing: framing_index,
             replies: Vec::new(),
+            continues: None,
             span: m.span,
             literal_lead,
             line_max,

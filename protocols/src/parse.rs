@@ -395,6 +395,11 @@ impl Parser {
         } else {
             None
         };
+        let continues = if self.eat_kw("continues") {
+            Some(self.cond()?)
+        } else {
+            None
+        };
         let mut policies = Vec::new();
         while self.is_kw("on") {
             policies.push(self.policy()?);
@@ -409,6 +414,7 @@ impl Parser {
             policies,
             limit,
             replies,
+            continues,
             span: start.to(self.prev_span()),
         })
     }
@@ -568,17 +574,22 @@ impl Parser {
             Some(cmp) => {
                 self.pos += 1;
                 let neg = self.eat_punct("-");
-                let value = match self.peek() {
-                    Some(Tok::Num { value, .. }) | Some(Tok::Bits { value, .. }) => *value,
-                    _ => return self.err("a number to compare with"),
-                };
-                self.pos += 1;
-                let value = i64::try_from(value).map_err(|_| {
-                    Diagnostic::new("the value is too large to compare with", self.prev_span())
-                })?;
-                (cmp, if neg { -value } else { value })
+                if !neg && self.is_literal() && !matches!(self.peek(), Some(Tok::Num { .. })) {
+                    let lit = self.literal()?;
+                    (cmp, CondValue::Lit(lit))
+                } else {
+                    let value = match self.peek() {
+                        Some(Tok::Num { value, .. }) | Some(Tok::Bits { value, .. }) => *value,
+                        _ => return self.err("a number or a string to compare with"),
+                    };
+                    self.pos += 1;
+                    let value = i64::try_from(value).map_err(|_| {
+                        Diagnostic::new("the value is too large to compare with", self.prev_span())
+                    })?;
+                    (cmp, CondValue::Int(if neg { -value } else { value }))
+                }
             }
-            None => (Cmp::Ne, 0),
+            None => (Cmp::Ne, CondValue::Int(0)),
         };
         Ok(Cond {
             field,
@@ -778,20 +789,31 @@ impl Parser {
     }
 
     /// `on REPLY (, REPLY)*` after a target: the replies that lead to it.
-    fn on_replies(&mut self) -> R<Vec<Ident>> {
+    fn on_replies(&mut self) -> R<Vec<ReplyCase>> {
         let mut on = Vec::new();
         if self.eat_kw("on") {
-            on.push(self.ident("the name of a reply")?);
+            on.push(self.reply_case()?);
             // `on A, B`; a comma before `NAME ->` separates transitions instead.
             while self.is_punct(",")
                 && matches!(self.peek_at(1), Some(Tok::Ident(_)))
                 && !matches!(self.peek_at(2), Some(Tok::Punct("->")))
             {
                 self.pos += 1;
-                on.push(self.ident("the name of a reply")?);
+                on.push(self.reply_case()?);
             }
         }
         Ok(on)
+    }
+
+    /// `REPLY [if FIELD CMP VALUE]`.
+    fn reply_case(&mut self) -> R<ReplyCase> {
+        let reply = self.ident("the name of a reply")?;
+        let guard = if self.is_kw("if") {
+            Some(self.cond()?)
+        } else {
+            None
+        };
+        Ok(ReplyCase { reply, guard })
     }
 
     fn state(&mut self, docs: Vec<String>, start: Span) -> R<StateDecl> {

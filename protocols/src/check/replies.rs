@@ -3,7 +3,8 @@
 //! next state (`Transaction on Ok | Authorization on Err`).
 
 use super::*;
-use crate::ast::{Ident, Replies};
+use crate::ast::{Cmp, Cond, CondValue, Ident, Replies};
+use crate::ir::{FieldKind, Guard};
 
 impl Cx {
     /// Resolves one `replies` or `greeting` list to server message indices.
@@ -44,6 +45,66 @@ impl Cx {
             out.push(i);
         }
         out
+    }
+
+    /// A condition on a field of message `m`: an integer compared with a number, or a
+    /// field of literals or bytes that equals a literal or not.
+    fn guard(&mut self, c: &Cond, m: &ir::Message) -> Option<Guard> {
+        let Some(f) = m
+            .fields
+            .iter()
+            .find(|f| f.name == c.field.name && f.derived_from.is_none())
+        else {
+            let names = m
+                .fields
+                .iter()
+                .filter(|f| f.derived_from.is_none())
+                .map(|f| f.name.as_str());
+            let mut d = Diagnostic::new(
+                format!("`{}` has no field `{}`", m.name, c.field.name),
+                c.field.span,
+            );
+            if let Some(s) = suggest(&c.field.name, names) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return None;
+        };
+        let fits = match (&f.kind, &c.value) {
+            (FieldKind::Int { .. }, CondValue::Int(_)) => true,
+            (FieldKind::Bytes, CondValue::Lit(_)) => matches!(c.cmp, Cmp::Eq | Cmp::Ne),
+            _ => false,
+        };
+        if !fits || f.presence.is_some() {
+            self.error(
+                Diagnostic::new(
+                    format!("`{}` of `{}` cannot be compared this way", c.field.name, m.name),
+                    c.span,
+                )
+                .help("compare an integer field with a number, or a field of literals with `==` or `!=` and a string; the field must always be there"),
+            );
+            return None;
+        }
+        Some(Guard {
+            field: c.field.name.clone(),
+            cmp: c.cmp,
+            value: c.value.clone(),
+        })
+    }
+
+    /// `continues if COND` of each server message.
+    pub(super) fn continuations(&mut self, d: &Description, messages: &mut [ir::Message]) {
+        for (mi, m) in d.messages.iter().enumerate() {
+            let Some(c) = &m.continues else { continue };
+            if !m.dir.from_server() {
+                self.error(
+                    Diagnostic::new("only a server message's reply continues", c.span)
+                        .help("`continues if` marks the lines of a multi-line reply"),
+                );
+                continue;
+            }
+            messages[mi].continues = self.guard(c, &messages[mi]);
+        }
     }
 
     /// The `replies` of each client message.
@@ -87,7 +148,7 @@ impl Cx {
         targets: &[Target],
         messages: &[ir::Message],
         state: &str,
-    ) -> Option<Vec<(usize, Target)>> {
+    ) -> Option<Vec<ir::ReplyCase>> {
         if t.on.iter().all(Vec::is_empty) {
             return None;
         }
@@ -117,7 +178,7 @@ impl Cx {
             );
             return None;
         }
-        let mut map: Vec<(usize, Target)> = Vec::new();
+        let mut map: Vec<ir::ReplyCase> = Vec::new();
         for ((target_name, on), target) in t.targets.iter().zip(&t.on).zip(targets) {
             if on.is_empty() {
                 self.error(
@@ -138,29 +199,52 @@ impl Cx {
                 );
                 continue;
             }
-            for reply in on {
-                match self.reply_of(reply, msg, messages) {
-                    Some(r) if map.iter().any(|(x, _)| *x == r) => self.error(Diagnostic::new(
-                        format!("the reply `{}` leads to two states", reply.name),
-                        reply.span,
-                    )),
-                    Some(r) => map.push((r, *target)),
-                    None => {}
+            for case in on {
+                let Some(r) = self.reply_of(&case.reply, msg, messages) else {
+                    continue;
+                };
+                let guard = match &case.guard {
+                    Some(c) => match self.guard(c, &messages[r]) {
+                        Some(g) => Some(g),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                if guard.is_none() && map.iter().any(|(x, g, _)| *x == r && g.is_none()) {
+                    self.error(Diagnostic::new(
+                        format!("the reply `{}` leads to two states", case.reply.name),
+                        case.reply.span,
+                    ));
                 }
+                map.push((r, guard, *target));
             }
         }
         for &r in &msg.replies {
-            if !map.iter().any(|(x, _)| *x == r) {
+            let cases: Vec<&Option<Guard>> = map
+                .iter()
+                .filter(|(x, _, _)| *x == r)
+                .map(|(_, g, _)| g)
+                .collect();
+            let covered = cases.iter().any(|g| g.is_none())
+                || cases
+                    .iter()
+                    .any(|a| cases.iter().any(|b| complementary(a, b)));
+            if !covered {
+                let what = if cases.is_empty() {
+                    ""
+                } else {
+                    " when no condition holds"
+                };
                 self.error(
                     Diagnostic::new(
                         format!(
-                            "the reply `{}` to `{}` leads to no state in state `{state}`",
+                            "the reply `{}` to `{}` leads to no state{what} in state `{state}`",
                             messages[r].name, msg.name
                         ),
                         t.message.span,
                     )
                     .help(format!(
-                        "list it after the state it leads to, like `{} on {}`",
+                        "list it after the state it leads to, like `{} on {}` (a case without a condition covers the rest)",
                         t.targets[0].name, messages[r].name
                     )),
                 );
@@ -227,6 +311,23 @@ impl Cx {
         }
         true
     }
+}
+
+/// Whether two conditions together hold for every value: `code < 400` and `code >= 400`.
+fn complementary(a: &Option<Guard>, b: &Option<Guard>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
+    let pair = matches!(
+        (a.cmp, b.cmp),
+        (Cmp::Lt, Cmp::Ge)
+            | (Cmp::Ge, Cmp::Lt)
+            | (Cmp::Le, Cmp::Gt)
+            | (Cmp::Gt, Cmp::Le)
+            | (Cmp::Eq, Cmp::Ne)
+            | (Cmp::Ne, Cmp::Eq)
+    );
+    pair && a.field == b.field && a.value == b.value
 }
 
 /// "A, B or C": the replies of `msg`.

@@ -6,8 +6,47 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{program_index, try_order};
-use crate::ir::{Protocol, Target};
+use super::{cmp_tokens, program_index, try_order};
+use crate::ast::CondValue;
+use crate::ir::{Guard, Protocol, Target};
+use quote::format_ident;
+
+/// `Some(State::X)` or `None` (close), as tokens.
+fn state_of(p: &Protocol, t: Target) -> TokenStream {
+    match t {
+        Target::State(i) => {
+            let v = format_ident!("{}", p.states[i].name);
+            quote!(::core::option::Option::Some(State::#v))
+        }
+        Target::Close => quote!(::core::option::Option::None),
+    }
+}
+
+/// The test of a guard on the message `m` (a generated message struct).
+fn guard_test(g: &Guard) -> TokenStream {
+    let f = format_ident!("{}", g.field);
+    let cmp = cmp_tokens(g.cmp);
+    match &g.value {
+        CondValue::Int(v) => quote!(#cmp.holds_signed(m.#f as i64, #v)),
+        CondValue::Lit(lit) => {
+            let lit = super::bytes_lit(lit);
+            let eq = matches!(g.cmp, crate::ast::Cmp::Eq);
+            quote!((m.#f == #lit) == #eq)
+        }
+    }
+}
+
+/// Whether `msg` is the reply `reply` and, if given, its guard holds.
+fn case_test(p: &Protocol, reply: usize, guard: Option<&Guard>) -> TokenStream {
+    let v = format_ident!("{}", p.messages[reply].name);
+    match guard {
+        Some(g) => {
+            let test = guard_test(g);
+            quote!(match msg { ServerMessage::#v(m) => #test, _ => false })
+        }
+        None => quote!(matches!(msg, ServerMessage::#v(_))),
+    }
+}
 
 /// The bit of a state in a set of states.
 fn bit(t: Target) -> u64 {
@@ -93,18 +132,54 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
         });
         quote!(#idx => #mask)
     });
-    // From the states a request was sent in, where its reply leads.
+    // From the states a request was sent in, where its reply leads: the cases in order,
+    // the first that matches.
     let after_reply_arms = p.states.iter().enumerate().flat_map(|(si, s)| {
-        s.by_reply.iter().flat_map(move |(mi, map)| {
+        s.by_reply.iter().map(move |(mi, cases)| {
             let from = 1u64 << (si % 64);
             let req = program_index(p, *mi, true);
-            map.iter().map(move |(reply, target)| {
-                let r = program_index(p, *reply, false);
+            let tests = cases.iter().map(|(reply, guard, target)| {
+                let test = case_test(p, *reply, guard.as_ref());
                 let to = bit(*target);
-                quote!((#req, #r) => if states & #from != 0 { next |= #to; })
-            })
+                quote!(if #test { next |= #to; } else)
+            });
+            quote!(if request == #req && states & #from != 0 { #(#tests)* {} })
         })
     });
+    let by_reply_state_arms = client.iter().filter(|&&mi| p.is_by_reply(mi)).map(|&mi| {
+        let idx = program_index(p, mi, true);
+        let mask = p.states.iter().enumerate().fold(0u64, |mask, (si, s)| {
+            if s.by_reply.iter().any(|(x, _)| *x == mi) {
+                mask | 1u64 << (si % 64)
+            } else {
+                mask
+            }
+        });
+        quote!(#idx => #mask)
+    });
+    let next_arms = p.states.iter().flat_map(|s| {
+        let v = format_ident!("{}", s.name);
+        s.by_reply.iter().map(move |(mi, cases)| {
+            let v = v.clone();
+            let req = program_index(p, *mi, true);
+            let tests = cases.iter().map(|(reply, guard, target)| {
+                let test = case_test(p, *reply, guard.as_ref());
+                let go = state_of(p, *target);
+                quote!(if #test { return ::core::option::Option::Some(#go); })
+            });
+            quote!((State::#v, #req) => { #(#tests)* })
+        })
+    });
+    let continues_arms = p
+        .messages
+        .iter()
+        .filter(|m| m.dir.from_server())
+        .filter_map(|m| {
+            let g = m.continues.as_ref()?;
+            let v = format_ident!("{}", m.name);
+            let test = guard_test(g);
+            Some(quote!(ServerMessage::#v(m) => #test))
+        });
     quote! {
         /// The server messages one of which the server sends first (see [`replies`]).
         pub const GREETING: &[u16] = &[#(#greeting),*];
@@ -152,14 +227,36 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
                 _ => 0,
             }
         }
-        /// The states the server is in after `reply` to `request` sent in `states`.
-        fn after_reply(states: u64, request: u16, reply: u16) -> u64 {
+        /// The states the server is in after `msg`, the reply to `request` sent in
+        /// `states`.
+        fn after_reply(states: u64, request: u16, msg: &ServerMessage<'_>) -> u64 {
             let mut next = 0u64;
-            match (request, reply) {
-                #(#after_reply_arms)*
+            #(#after_reply_arms)*
+            // In the states where no reply decides it, the request's own transitions.
+            next | advance(states & !by_reply_states(request), request)
+        }
+        /// The states in which the reply to `request` says the next state.
+        fn by_reply_states(request: u16) -> u64 {
+            match request {
+                #(#by_reply_state_arms,)*
+                _ => 0,
+            }
+        }
+        /// The next state a reply says, in `state` after `request`; `None` where the reply
+        /// does not decide it. `Some(None)`: the connection closes.
+        fn reply_next(state: State, request: u16, msg: &ServerMessage<'_>) -> ::core::option::Option<::core::option::Option<State>> {
+            match (state, request) {
+                #(#next_arms)*
                 _ => {}
             }
-            next
+            ::core::option::Option::None
+        }
+        /// Whether the reply goes on with another message (a line of a multi-line reply).
+        pub fn continues(msg: &ServerMessage<'_>) -> bool {
+            match msg {
+                #(#continues_arms,)*
+                _ => false,
+            }
         }
         /// The most requests a client may have waiting for their replies.
         pub const MAX_PENDING: usize = 4096;
@@ -192,7 +289,10 @@ pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
                         "{}: `{}` is not a reply to `{}`; its replies are {}", CLIENT_MESSAGES.name, msg.name(), __to, __names.join(", ")
                     )));
                 }
-                self.replied = ::core::option::Option::Some(__idx);
+                if !continues(&msg) {
+                    self.replied = ::core::option::Option::Some(__idx);
+                    self.reply_next = reply_next(self.state, __req, &msg);
+                }
             }
         }
     }
@@ -224,51 +324,26 @@ pub(crate) fn server_after(p: &Protocol, mi: usize) -> TokenStream {
     }
 }
 
-/// The next state of by-reply message `mi`, from the state and the reply sent.
+/// The next state of by-reply message `mi`: the one its reply said, else its fixed one in
+/// states where no reply decides it (or a close, when the handler closes without a reply).
 pub(crate) fn server_next(p: &Protocol, mi: usize) -> TokenStream {
-    let arms = p.states.iter().flat_map(|s| {
-        let v = quote::format_ident!("{}", s.name);
-        s.by_reply
-            .iter()
-            .filter(move |(x, _)| *x == mi)
-            .flat_map(move |(_, map)| {
-                let v = v.clone();
-                map.iter().map(move |(reply, target)| {
-                    let r = program_index(p, *reply, false);
-                    let go = match target {
-                        Target::State(i) => {
-                            let t = quote::format_ident!("{}", p.states[*i].name);
-                            quote!(::core::option::Option::Some(State::#t))
-                        }
-                        Target::Close => quote!(::core::option::Option::None),
-                    };
-                    quote!((State::#v, ::core::option::Option::Some(#r)) => #go)
-                })
-            })
-    });
-    // States where the message's next state is fixed (no reply decides it there).
     let fixed = p.states.iter().filter_map(|s| {
         if s.by_reply.iter().any(|(x, _)| *x == mi) {
             return None;
         }
         let (_, targets) = s.transitions.iter().find(|(x, _)| *x == mi)?;
-        let v = quote::format_ident!("{}", s.name);
-        let go = match targets.first()? {
-            Target::State(i) => {
-                let t = quote::format_ident!("{}", p.states[*i].name);
-                quote!(::core::option::Option::Some(State::#t))
-            }
-            Target::Close => quote!(::core::option::Option::None),
-        };
-        Some(quote!((State::#v, _) => #go))
+        let v = format_ident!("{}", s.name);
+        let go = state_of(p, *targets.first()?);
+        Some(quote!(State::#v => #go))
     });
     quote! {
         let () = __r;
-        Ok(match (state, __reply) {
-            #(#arms,)*
-            #(#fixed,)*
-            // No reply: the handler is closing the connection.
-            _ => ::core::option::Option::None,
+        Ok(match cx.reply_next {
+            ::core::option::Option::Some(next) => next,
+            ::core::option::Option::None => match state {
+                #(#fixed,)*
+                _ => ::core::option::Option::None,
+            },
         })
     }
 }
@@ -329,11 +404,12 @@ pub(crate) fn client_parts(
     });
     let on_reply = quote! {
         if let ::core::option::Option::Some(&(__req, __before)) = pending.front() {
-            if replies(__req).contains(&index) {
+            let __msg = ServerMessage::from_decoder(dec, buf, index);
+            if replies(__req).contains(&index) && !__msg.as_ref().is_some_and(continues) {
                 pending.pop_front();
                 if by_reply(__req) {
                     // The reply says the state: replay the requests sent since.
-                    let mut __s = after_reply(__before, __req, index);
+                    let mut __s = __msg.as_ref().map_or(0, |m| after_reply(__before, __req, m));
                     for __e in pending.iter_mut() {
                         __e.1 = __s;
                         __s = advance(__s, __e.0);

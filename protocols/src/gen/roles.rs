@@ -312,6 +312,8 @@ fn server_role(p: &Protocol) -> TokenStream {
             answering: ::core::option::Option<u16>,
             /// The reply sent to it (an index into `SERVER_MESSAGES`).
             replied: ::core::option::Option<u16>,
+            /// The next state that reply says, if it says one.
+            reply_next: ::core::option::Option<::core::option::Option<State>>,
         }
         impl<'c, 'a> ServerCx<'c, 'a> {
             /// Encodes `msg` and queues it; the replies of one read go out in one send.
@@ -392,7 +394,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
                         ::asyncore_runtime::wire::Event::Message { index, len } => {
                             let (mut cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ServerCx { inner: cx, state: current, answering: ::core::option::Option::Some(index), replied: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: cx, state: current, answering: ::core::option::Option::Some(index), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                             let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
                             let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
@@ -405,7 +407,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ServerCx { inner: io.cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: io.cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                             handler.on_bad_input(&mut cx, &err);
                             if !io.apply(ch, Self::policy(&err), &err)? { break; }
                             match Self::after_error(current, err.message()) {
@@ -418,7 +420,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                 if io.is_closing() && io.close_once() {
                     // The channel ends the connection itself (a `close` transition, a
                     // policy, `cx.close()`): no close event follows, so tell the handler now.
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)?;
@@ -446,7 +448,7 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.open() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -466,10 +468,10 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
-                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                 handler.on_timer(&mut cx, id)?;
                 if io.is_closing() && io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
@@ -477,7 +479,7 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
@@ -668,8 +670,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                     _ => {}
                 }
                 if !allowed {
+                    let __may: ::std::vec::Vec<&str> = State::ALL.iter().filter(|s| states & s.bit() != 0).map(|s| s.name()).collect();
                     return Err(::asyncore_runtime::Error::from(::std::format!(
-                        "{}: `{}` is not allowed in the current state", CLIENT_MESSAGES.name, msg.name()
+                        "{}: `{}` is not allowed in the current state (the server may be in: {})", CLIENT_MESSAGES.name, msg.name(), __may.join(", ")
                     )));
                 }
                 #client_send_check
@@ -760,9 +763,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                             if expect.is_some_and(|(i, _)| i == index) {
                                 *expect = ::core::option::Option::None;
                             }
-                            #client_on_reply
                             let buffered = io.buffered().saturating_sub(len);
                             let (cx, dec, buf) = io.message(ch, len);
+                            #client_on_reply
                             let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, pending: &mut *pending, buffered };
                             Self::step(handler, &mut cx, dec, buf, index)?;
                             let closing = cx.inner.is_closing();

@@ -3,7 +3,7 @@
 //! fields, and counted repetitions inside a frame.
 
 use super::*;
-use crate::ast::{Cmp, Cond, Field, Ident};
+use crate::ast::{Cmp, Cond, CondValue, Field, Ident};
 use crate::diag::Diagnostic;
 
 /// Whether a part is bits: a bit literal or a bit field.
@@ -238,6 +238,16 @@ impl Cx {
     /// Starts a field present only when `c` holds: the `If` op, with its presence slot.
     pub(super) fn cond_start(&mut self, l: &mut Lower<'_>, c: &Cond) -> Option<(usize, u16)> {
         let (test, max, in_message) = self.reference(l, &c.field, "condition")?;
+        let CondValue::Int(value) = c.value else {
+            self.error(
+                Diagnostic::new(
+                    format!("`{}` is an integer: compare it with a number", c.field.name),
+                    c.span,
+                )
+                .help("a condition in a frame compares an earlier integer field with a number"),
+            );
+            return None;
+        };
         let signed = l.known.get(&c.field.name).is_some_and(|k| k.signed);
         let ordering = !matches!(c.cmp, Cmp::Eq | Cmp::Ne);
         if signed && ordering {
@@ -249,12 +259,12 @@ impl Cx {
                 .help("compare a signed field with `==` or `!=`"),
             );
         }
-        if (!signed && c.value < 0) || (c.value >= 0 && c.value as u64 > max) {
+        if (!signed && value < 0) || (value >= 0 && value as u64 > max) {
             self.error(
                 Diagnostic::new(
                     format!(
                         "`{}` holds 0..={max}, so comparing it with {} decides nothing",
-                        c.field.name, c.value
+                        c.field.name, value
                     ),
                     c.span,
                 )
@@ -268,7 +278,7 @@ impl Cx {
             test,
             test_in_message: in_message,
             cmp: c.cmp,
-            value: c.value as u64,
+            value: value as u64,
             len: 0,
         });
         Some((at, presence))
