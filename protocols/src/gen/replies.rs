@@ -166,13 +166,17 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
     }
 }
 
-/// In `ServerCx::send`: a reply must be one its request allows, and only one.
+/// In `ServerCx::send`, before the message is encoded: a reply must be one its request
+/// allows, and only one. Sets `__counts` when the message is the request's reply; it is
+/// recorded by [`server_send_mark`] once the encoder has taken it, so that a reply the
+/// encoder refuses (a line over the limit) leaves the handler free to send another.
 pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
     if !p.has_replies() {
         return TokenStream::new();
     }
     quote! {
         let __idx = msg.index();
+        let mut __counts = false;
         if let ::core::option::Option::Some(__req) = self.answering {
             let __allowed = replies(__req);
             if !__allowed.is_empty() && !UNSOLICITED.contains(&__idx) {
@@ -192,8 +196,21 @@ pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
                         "{}: `{}` is not a reply to `{}`; its replies are {}", CLIENT_MESSAGES.name, msg.name(), __to, __names.join(", ")
                     )));
                 }
-                self.replied = ::core::option::Option::Some(__idx);
+                __counts = true;
             }
+        }
+    }
+}
+
+/// In `ServerCx::send`, after the message was encoded: it is the request's reply (see
+/// [`server_send_check`]). `__encoded` tells whether the encoder took it.
+pub(crate) fn server_send_mark(p: &Protocol) -> TokenStream {
+    if !p.has_replies() {
+        return TokenStream::new();
+    }
+    quote! {
+        if __counts && __encoded {
+            self.replied = ::core::option::Option::Some(__idx);
         }
     }
 }
