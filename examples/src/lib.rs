@@ -12,6 +12,8 @@ pub mod http_server;
 pub mod kv;
 pub mod memcache_client;
 pub mod memcache_server;
+pub mod pop3_client;
+pub mod pop3_server;
 pub mod resp_client;
 pub mod resp_server;
 pub mod server;
