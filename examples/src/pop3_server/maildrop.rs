@@ -181,18 +181,27 @@ pub struct Entry {
     pub too_large: bool,
 }
 
+/// What a [`SizeCache`] knows of a file: its length and modification time when it was
+/// measured, and its size as served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Measured {
+    len: u64,
+    modified: Option<SystemTime>,
+    size: u64,
+}
+
 /// The sizes of messages already measured, by file name, length and modification time,
 /// so that a login does not read every message again. Shared by the sessions of a server.
 #[derive(Debug, Default)]
 pub struct SizeCache {
-    sizes: Mutex<HashMap<OsString, (u64, Option<SystemTime>, u64)>>,
+    sizes: Mutex<HashMap<OsString, Measured>>,
 }
 
 impl SizeCache {
     fn get(&self, name: &OsStr, len: u64, modified: Option<SystemTime>) -> Option<u64> {
         let sizes = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
         match sizes.get(name) {
-            Some(&(l, m, size)) if l == len && m == modified && modified.is_some() => Some(size),
+            Some(m) if m.len == len && m.modified == modified && modified.is_some() => Some(m.size),
             _ => None,
         }
     }
@@ -202,7 +211,14 @@ impl SizeCache {
         if sizes.len() >= cap {
             sizes.clear();
         }
-        sizes.insert(name.to_os_string(), (len, modified, size));
+        sizes.insert(
+            name.to_os_string(),
+            Measured {
+                len,
+                modified,
+                size,
+            },
+        );
     }
 }
 
