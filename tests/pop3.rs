@@ -1027,3 +1027,61 @@ fn a_silent_client_is_closed_after_the_idle_timeout() {
     c.expect("QUIT", "+OK");
     stop(server);
 }
+
+#[test]
+fn limits_get_a_clear_err() {
+    let maildir = TempDir::new("pop3-limits-maildir");
+    maildir.file(
+        "0000000005EEEEEE00000001.eml",
+        b"Subject: small\r\n\r\nok\r\n",
+    );
+    maildir.file("0000000005EEEEEE00000002.eml", &[b'x'; 300]);
+    // A line longer than any line POP3 lets the server send (64 KiB).
+    let mut long = b"Subject: long line\r\n\r\n".to_vec();
+    long.extend_from_slice(&[b'y'; 70_000]);
+    long.extend_from_slice(b"\r\n");
+    maildir.file("0000000005EEEEEE00000003.eml", &long);
+
+    // More messages than --max-messages: the login is refused, and says why.
+    let (server, addr) = start_server(Backend::default(), maildir.path(), &["--max-messages", "2"]);
+    let mut c = Raw::connect(addr);
+    c.expect(&format!("USER {USER}"), "+OK");
+    let reply = c.expect(&format!("PASS {PASSWORD}"), "-ERR [SYS/PERM]");
+    assert!(
+        reply.contains("3 messages") && reply.contains("2"),
+        "{reply}"
+    );
+    c.expect("QUIT", "+OK");
+    stop(server);
+
+    // A message over --max-size is listed, but not sent.
+    let (server, addr) = start_server(Backend::default(), maildir.path(), &["--max-size", "200"]);
+    let mut c = Raw::connect(addr);
+    c.login();
+    // A message over the limit is never read: its size is that of its file.
+    assert_eq!(
+        c.listing("LIST")[..2],
+        ["1 22".to_string(), "2 300".to_string()]
+    );
+    let reply = c.expect("RETR 2", "-ERR [SYS/PERM]");
+    assert!(reply.contains("larger than the 200 octets"), "{reply}");
+    c.expect("TOP 2 0", "-ERR [SYS/PERM]");
+    assert_eq!(c.listing("RETR 1"), ["Subject: small", "", "ok"]);
+    c.expect("QUIT", "+OK");
+    stop(server);
+
+    // A message POP3 cannot carry (a line over 64 KiB) gets -ERR, and the session goes on.
+    let (server, addr) = start_server(
+        Backend::default(),
+        maildir.path(),
+        &["--max-size", "100KiB"],
+    );
+    let mut c = Raw::connect(addr);
+    c.login();
+    c.expect("RETR 3", "-ERR [SYS/PERM] the message cannot be sent");
+    c.expect("NOOP", "+OK");
+    assert_eq!(c.listing("TOP 3 0"), ["Subject: long line", ""]);
+    c.expect("QUIT", "+OK");
+    stop(server);
+    assert_eq!(messages(maildir.path()).len(), 3);
+}
