@@ -23,6 +23,9 @@ struct Mailbox {
     seen: Rc<RefCell<Vec<pop3::State>>>,
     /// Answer `STAT` with a listing: a reply `STAT` does not allow.
     wrong_reply: bool,
+    /// Answer `RETR` first with a listing the encoder refuses (a bare CR in a line), then
+    /// with `-ERR`.
+    unsendable: bool,
     deleted: Vec<bool>,
     error: Rc<RefCell<Option<String>>>,
 }
@@ -122,6 +125,14 @@ impl Mailbox {
     }
     fn on_retr(&mut self, cx: &mut pop3::ServerCx<'_, '_>, m: pop3::Retr) -> Result {
         self.note(cx);
+        if self.unsendable {
+            let refused = cx.send(pop3::Listing {
+                text: b"",
+                body: Lines::from(&b"bare\rCR\r\n"[..]),
+            });
+            *self.error.borrow_mut() = refused.as_ref().err().map(|e| e.to_string());
+            return err(cx, "message cannot be sent");
+        }
         match self.message(m.msg) {
             Some(b) => cx.send(pop3::Listing {
                 text: b"message follows",
@@ -362,6 +373,45 @@ fn a_handler_can_only_send_a_reply_its_request_allows() {
     );
     // The handler's error closed the connection: STAT got no reply.
     assert_eq!(log.borrow().len(), 3, "{:?}", log.borrow());
+}
+
+#[test]
+fn a_reply_the_encoder_refuses_is_not_the_reply() {
+    let error = Rc::new(RefCell::new(None));
+    let script: Vec<pop3::ClientMessage<'static>> = vec![
+        pop3::User { name: b"bob" }.into(),
+        pop3::Pass { password: b"right" }.into(),
+        pop3::Retr { msg: 1 }.into(),
+        pop3::Noop {}.into(),
+        pop3::Quit {}.into(),
+    ];
+    let server = Mailbox {
+        unsendable: true,
+        error: error.clone(),
+        ..Mailbox::default()
+    };
+    let (log, _) = converse(server, script, false);
+    let error = error.borrow().clone();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("carriage return")),
+        "{error:?}"
+    );
+    // Nothing of the refused listing went out, and the `-ERR` that followed is the reply.
+    let log = log.borrow();
+    let replies: Vec<&str> = log.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        replies,
+        [
+            "+OK POP3 ready",
+            "+OK send PASS",
+            "+OK logged in",
+            "-ERR message cannot be sent",
+            "+OK ",
+            "+OK bye"
+        ]
+    );
 }
 
 /// Property: random dialogues of commands allowed where the client is, one per reply;

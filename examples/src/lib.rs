@@ -15,6 +15,8 @@ pub mod memcache_server;
 pub mod mqtt_broker;
 pub mod pg_client;
 pub mod pg_server;
+pub mod pop3_client;
+pub mod pop3_server;
 pub mod resp_client;
 pub mod resp_server;
 pub mod server;

@@ -609,6 +609,25 @@ impl Cmp {
             Cmp::Ge => a >= b,
         }
     }
+
+    /// Whether `a` compares with `b` this way, as signed numbers (the conditions on the
+    /// fields of a decoded reply: `code < 400`).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::Cmp;
+    ///
+    /// assert!(Cmp::Lt.holds_signed(-1, 2) && !Cmp::Lt.holds(u64::MAX, 2));
+    /// ```
+    pub fn holds_signed(self, a: i64, b: i64) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
 }
 
 /// The mask of a bit field of `bits` bits at `shift` within a byte (shifted down), or

@@ -263,13 +263,18 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
     }
 }
 
-/// In `ServerCx::send`: a reply must be one its request allows, and only one.
+/// In `ServerCx::send`, before the message is encoded: a reply must be one its request
+/// allows, and only one. Sets `__counts` (to the request) when the message completes the
+/// request's reply (not a line of a reply that goes on); it is
+/// recorded by [`server_send_mark`] once the encoder has taken it, so that a reply the
+/// encoder refuses (a line over the limit) leaves the handler free to send another.
 pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
     if !p.has_replies() {
         return TokenStream::new();
     }
     quote! {
         let __idx = msg.index();
+        let mut __counts: ::core::option::Option<u16> = ::core::option::Option::None;
         if let ::core::option::Option::Some(__req) = self.answering {
             let __allowed = replies(__req);
             if !__allowed.is_empty() && !UNSOLICITED.contains(&__idx) {
@@ -289,11 +294,25 @@ pub(crate) fn server_send_check(p: &Protocol) -> TokenStream {
                         "{}: `{}` is not a reply to `{}`; its replies are {}", CLIENT_MESSAGES.name, msg.name(), __to, __names.join(", ")
                     )));
                 }
+                // A line of a reply that goes on does not complete it.
                 if !continues(&msg) {
-                    self.replied = ::core::option::Option::Some(__idx);
-                    self.reply_next = reply_next(self.state, __req, &msg);
+                    __counts = ::core::option::Option::Some(__req);
                 }
             }
+        }
+    }
+}
+
+/// In `ServerCx::send`, after the message was encoded: it is the request's reply (see
+/// [`server_send_check`]). `__encoded` tells whether the encoder took it.
+pub(crate) fn server_send_mark(p: &Protocol) -> TokenStream {
+    if !p.has_replies() {
+        return TokenStream::new();
+    }
+    quote! {
+        if let (::core::option::Option::Some(__req), true) = (__counts, __encoded) {
+            self.replied = ::core::option::Option::Some(__idx);
+            self.reply_next = reply_next(self.state, __req, &msg);
         }
     }
 }

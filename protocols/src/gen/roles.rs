@@ -260,6 +260,7 @@ fn server_role(p: &Protocol) -> TokenStream {
         quote!()
     };
     let send_check = super::replies::server_send_check(p);
+    let send_mark = super::replies::server_send_mark(p);
     let policies = &p.policies;
     let oversize = action(&policies.oversize, term);
     let unknown = action(&policies.unknown, term);
@@ -320,7 +321,14 @@ fn server_role(p: &Protocol) -> TokenStream {
             pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
                 let msg = msg.into();
                 #send_check
-                self.inner.send_with(|out| msg.encode(out))
+                let mut __encoded = false;
+                let __sent = self.inner.send_with(|out| {
+                    let __r = msg.encode(out);
+                    __encoded = __r.is_ok();
+                    __r
+                });
+                #send_mark
+                __sent
             }
             /// The state the connection is in (before the current message's transition).
             pub fn state(&self) -> State { self.state }
