@@ -479,3 +479,189 @@ fn random_dialogues_leave_both_sides_in_the_same_state() {
         );
     }
 }
+
+protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
+
+/// A small SMTP server: multi-line greeting and EHLO replies, recipients refused when
+/// their address says `bad`.
+#[derive(Default)]
+struct Mta {
+    seen: Rc<RefCell<Vec<smtp::State>>>,
+}
+
+fn line(cx: &mut smtp::ServerCx<'_, '_>, code: u16, more: bool, text: &str) -> Result {
+    cx.send(smtp::Reply {
+        code,
+        more: if more { b"-" } else { b" " },
+        text: text.as_bytes(),
+    })
+}
+
+impl Mta {
+    fn note(&mut self, cx: &smtp::ServerCx<'_, '_>) {
+        self.seen.borrow_mut().push(cx.state());
+    }
+}
+
+#[dispatcher(protocol = smtp, role = server)]
+impl Mta {
+    fn on_open(&mut self, cx: &mut smtp::ServerCx<'_, '_>) -> Result {
+        line(cx, 220, true, "mx.example")?;
+        line(cx, 220, false, "ready")
+    }
+    fn on_helo(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Helo<'_>) -> Result {
+        self.note(cx);
+        line(cx, 250, false, "mx.example")
+    }
+    fn on_ehlo(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Ehlo<'_>) -> Result {
+        self.note(cx);
+        line(cx, 250, true, "mx.example")?;
+        line(cx, 250, true, "PIPELINING")?;
+        line(cx, 250, false, "8BITMIME")
+    }
+    fn on_mail(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Mail<'_>) -> Result {
+        self.note(cx);
+        line(cx, 250, false, "ok")
+    }
+    fn on_rcpt(&mut self, cx: &mut smtp::ServerCx<'_, '_>, m: smtp::Rcpt<'_>) -> Result {
+        self.note(cx);
+        if m.path.windows(3).any(|w| w == b"bad") {
+            line(cx, 550, false, "no such user")
+        } else {
+            line(cx, 250, false, "ok")
+        }
+    }
+    fn on_data(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Data) -> Result {
+        self.note(cx);
+        if cx.state() == smtp::State::Recipients {
+            line(cx, 354, false, "go ahead")
+        } else {
+            line(cx, 503, false, "need RCPT")
+        }
+    }
+    fn on_body(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Body<'_>) -> Result {
+        self.note(cx);
+        line(cx, 250, false, "queued")
+    }
+    fn on_rset(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Rset) -> Result {
+        self.note(cx);
+        line(cx, 250, false, "ok")
+    }
+    fn on_noop(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Noop<'_>) -> Result {
+        self.note(cx);
+        line(cx, 250, false, "ok")
+    }
+    fn on_vrfy(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Vrfy<'_>) -> Result {
+        self.note(cx);
+        line(cx, 252, false, "maybe")
+    }
+    fn on_quit(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::Quit) -> Result {
+        self.note(cx);
+        line(cx, 221, false, "bye")
+    }
+}
+
+/// A client that, after each whole reply, records where it thinks the server is and sends
+/// a random command that is valid there.
+struct Driver {
+    dice: Vec<u8>,
+    next: usize,
+    log: Rc<RefCell<Vec<(u16, Vec<smtp::State>)>>>,
+    quit: bool,
+}
+
+#[dispatcher(protocol = smtp, role = client)]
+impl Driver {
+    fn on_reply(&mut self, cx: &mut smtp::ClientCx<'_, '_>, m: smtp::Reply<'_>) -> Result {
+        if m.more == b"-" {
+            return Ok(());
+        }
+        let states: Vec<smtp::State> = smtp::State::ALL
+            .iter()
+            .copied()
+            .filter(|s| cx.may_be_in(*s))
+            .collect();
+        self.log.borrow_mut().push((m.code, states.clone()));
+        if self.quit {
+            return Ok(());
+        }
+        let in_body = states == [smtp::State::Body];
+        let Some(&d) = self
+            .dice
+            .get(self.next)
+            .filter(|_| !in_body)
+            .or(in_body.then_some(&0))
+        else {
+            self.quit = true;
+            return cx.send(smtp::Quit {});
+        };
+        self.next += 1;
+        use smtp::State::*;
+        let msg: smtp::ClientMessage<'static> = match (states.as_slice(), d % 6) {
+            ([Body], _) => smtp::Body {
+                text: Lines::from(&b"Subject: hi\r\n\r\n.dot\r\n"[..]),
+            }
+            .into(),
+            ([Fresh], 0 | 1) => smtp::Ehlo { domain: b"client" }.into(),
+            ([Fresh], 2) => smtp::Helo { domain: b"client" }.into(),
+            ([Fresh], _) => smtp::Noop { text: None }.into(),
+            ([Greeted], 0..=2) => smtp::Mail { path: b"<a@b>" }.into(),
+            ([Greeted], 3) => smtp::Vrfy { who: b"x" }.into(),
+            ([Greeted], _) => smtp::Rset {}.into(),
+            ([Sender | Recipients], 0 | 1) => smtp::Rcpt { path: b"<good@b>" }.into(),
+            ([Sender | Recipients], 2) => smtp::Rcpt { path: b"<bad@b>" }.into(),
+            ([Sender | Recipients], 3 | 4) => smtp::Data {}.into(),
+            ([Sender | Recipients], _) => smtp::Rset {}.into(),
+            (other, _) => panic!("the client should know the state after a reply: {other:?}"),
+        };
+        cx.send(msg)
+    }
+}
+
+/// Property: random SMTP dialogues (multi-line replies, recipients taken or refused, DATA
+/// before and after a recipient) leave the generated client and server in the same state
+/// after every exchange; the reply to RCPT and to DATA says it.
+#[test]
+fn random_smtp_dialogues_leave_both_sides_in_the_same_state() {
+    for seed in 1..=40u64 {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut map = Map::new();
+        let (a, b) = UnixStream::pair().unwrap();
+        map.add(
+            a.into(),
+            smtp::ServerChannel::new(Mta { seen: seen.clone() }),
+        )
+        .unwrap();
+        let driver = Driver {
+            dice: support::pseudo_random(30, seed),
+            next: 0,
+            log: log.clone(),
+            quit: false,
+        };
+        map.add(b.into(), smtp::ClientChannel::new(driver)).unwrap();
+        for _ in 0..2_000 {
+            if map.is_empty() {
+                break;
+            }
+            map.poll_once(Some(Duration::from_millis(10)), Backend::Poll)
+                .unwrap();
+        }
+        let (log, seen) = (log.borrow(), seen.borrow());
+        // The greeting, then one reply per command, QUIT's included.
+        assert_eq!(log.len(), seen.len() + 1, "seed {seed}: {log:?}");
+        assert_eq!(log.first().map(|l| l.0), Some(220));
+        assert_eq!(log.last().map(|l| l.0), Some(221));
+        for (k, server_state) in seen.iter().enumerate() {
+            assert_eq!(
+                log[k].1,
+                vec![*server_state],
+                "seed {seed}, after exchange {k}: {log:?}"
+            );
+        }
+        // The dialogues reach every state, refused recipients included.
+        if seed == 40 {
+            assert!(seen.contains(&smtp::State::Body) && seen.contains(&smtp::State::Recipients));
+        }
+    }
+}
