@@ -561,12 +561,15 @@ impl Mta {
     }
 }
 
+/// Each whole reply's code, and the states the client then thinks the server may be in.
+type SmtpLog = Rc<RefCell<Vec<(u16, Vec<smtp::State>)>>>;
+
 /// A client that, after each whole reply, records where it thinks the server is and sends
 /// a random command that is valid there.
 struct Driver {
     dice: Vec<u8>,
     next: usize,
-    log: Rc<RefCell<Vec<(u16, Vec<smtp::State>)>>>,
+    log: SmtpLog,
     quit: bool,
 }
 
