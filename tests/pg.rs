@@ -21,10 +21,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use asyncore_runtime::Backend;
 
@@ -72,49 +70,13 @@ struct Ran {
 
 /// Runs `cmd` with `input` on its standard input, to its end (killed, and the test
 /// failed, after [`HANG_GUARD`]).
-fn run(mut cmd: Command, input: &str) -> Ran {
-    let name = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + HANG_GUARD;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{name} still running after {HANG_GUARD:?}; killed it");
-            }
-            Err(e) => panic!("cannot wait for {name}: {e}"),
-        }
-    };
-    let _ = writer.join();
+fn run(cmd: Command, input: &str) -> Ran {
+    let (status, stdout, stderr) =
+        support::run_command_with_input(cmd, input.as_bytes(), HANG_GUARD);
     Ran {
         status: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
 

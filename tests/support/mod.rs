@@ -505,9 +505,21 @@ pub fn run_with_input<P: AsRef<std::ffi::OsStr>>(
     input: &[u8],
     guard: Duration,
 ) -> (ExitStatus, Vec<u8>, Vec<u8>) {
-    let name = program.as_ref().to_string_lossy().into_owned();
-    let mut child = Command::new(program.as_ref())
-        .args(args)
+    let mut cmd = Command::new(program.as_ref());
+    cmd.args(args);
+    run_command_with_input(cmd, input, guard)
+}
+
+/// Runs `cmd` (its arguments and environment set) with `input` on its standard input: its
+/// exit status, standard output and standard error once it exits (killed, and the test
+/// failed, after `guard`).
+pub fn run_command_with_input(
+    mut cmd: Command,
+    input: &[u8],
+    guard: Duration,
+) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+    let name = format!("{cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -538,7 +550,7 @@ pub fn run_with_input<P: AsRef<std::ffi::OsStr>>(
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{name} {args:?} still running after {guard:?}; killed it");
+                panic!("{name} still running after {guard:?}; killed it");
             }
             Err(e) => panic!("cannot wait for {name}: {e}"),
         }

@@ -179,8 +179,11 @@ impl Cx {
             return None;
         }
         let mut map: Vec<ir::ReplyCase> = Vec::new();
+        // After an error in the cases, what they leave uncovered is no news.
+        let mut cases_ok = true;
         for ((target_name, on), target) in t.targets.iter().zip(&t.on).zip(targets) {
             if on.is_empty() {
+                cases_ok = false;
                 self.error(
                     Diagnostic::new(
                         format!(
@@ -201,12 +204,16 @@ impl Cx {
             }
             for case in on {
                 let Some(r) = self.reply_of(&case.reply, msg, messages) else {
+                    cases_ok = false;
                     continue;
                 };
                 let guard = match &case.guard {
                     Some(c) => match self.guard(c, &messages[r]) {
                         Some(g) => Some(g),
-                        None => continue,
+                        None => {
+                            cases_ok = false;
+                            continue;
+                        }
                     },
                     None => None,
                 };
@@ -219,7 +226,7 @@ impl Cx {
                 map.push((r, guard, *target));
             }
         }
-        for &r in &msg.replies {
+        for &r in msg.replies.iter().filter(|_| cases_ok) {
             let cases: Vec<&Option<Guard>> = map
                 .iter()
                 .filter(|(x, _, _)| *x == r)
