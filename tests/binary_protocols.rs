@@ -190,12 +190,21 @@ fn pg_frontend_messages_round_trip() {
             pg::Parse {
                 body: b"\0SELECT 1\0\0\0"
             },
+            pg::Bind {
+                body: b"\0\0\0\0\0\0\0\0"
+            },
+            pg::Describe { body: b"P\0" },
+            pg::Execute {
+                body: b"\0\0\0\0\0"
+            },
+            pg::CloseStatement { body: b"S\0" },
+            pg::Flush {},
             pg::Sync {},
             pg::Terminate {},
         ]
     );
     assert_eq!(&bytes[..6], b"Q\x00\x00\x00\x19S");
-    assert!(bytes.ends_with(b"S\x00\x00\x00\x04X\x00\x00\x00\x04"));
+    assert!(bytes.ends_with(b"H\x00\x00\x00\x04S\x00\x00\x00\x04X\x00\x00\x00\x04"));
 }
 
 /// The states' allowed lists, as the server's decoder takes them.
