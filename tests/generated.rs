@@ -913,3 +913,44 @@ fn every_way_a_generated_channel_ends_calls_on_close_once(backend: Backend) {
         assert_eq!(closes.borrow().len(), 1, "case {i}: {:?}", closes.borrow());
     }
 }
+
+on_every_backend!(a_half_closed_client_gets_the_replies_of_every_request_it_sent);
+
+/// A client pipelines 100 requests whose replies add up to 6 MB, then shuts down its
+/// sending side and reads: the requests still waiting in the server's buffer when the end
+/// of input arrives (the replies were over the high-water mark) are answered too, and only
+/// then does the server close.
+fn a_half_closed_client_gets_the_replies_of_every_request_it_sent(backend: Backend) {
+    let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = gets.clone();
+    let mut map = Map::new();
+    let addr = listen_small(&mut map, move || {
+        blob::ServerChannel::new(Repeater {
+            gets: counted.clone(),
+        })
+    });
+    let requests = 100;
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(&b"GET x\r\n".repeat(requests)).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let got = serve_until(&mut map, backend, client);
+    let one = format!("200 {REPEATED}\r\n").len() + REPEATED;
+    assert_eq!(
+        got.len(),
+        requests * one,
+        "every reply arrives before the close"
+    );
+    assert_eq!(gets.load(std::sync::atomic::Ordering::SeqCst), requests);
+    run_until(&mut map, backend, 500, |m| m.len() == 1);
+    assert_eq!(
+        map.len(),
+        1,
+        "the server closed the connection once it was done"
+    );
+}

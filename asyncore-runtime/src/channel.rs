@@ -87,6 +87,9 @@ pub(crate) struct Core {
     pub peer_closed: bool,
     /// `handle_close` has run; a later breakage closes without a second call.
     pub close_delivered: bool,
+    /// `handle_close` asked to keep the channel after the peer stopped sending
+    /// ([`Channel::hold_after_close`]): it closes when its handler says so.
+    pub held: bool,
     /// A handler panicked: drop the dispatcher without calling it again.
     pub poisoned: bool,
     /// Interest registered with the backend.
@@ -122,6 +125,7 @@ impl Core {
             eof: false,
             peer_closed: false,
             close_delivered: false,
+            held: false,
             poisoned: false,
             registered: Ready::EMPTY,
             user_writable: false,
@@ -659,6 +663,29 @@ impl<'a> Channel<'a> {
     /// ```
     pub fn close_with_reason(&mut self, reason: io::Error) {
         self.core.schedule_close(Some(reason));
+    }
+
+    /// From [`Dispatcher::handle_close`] when the peer only stopped sending (no reason):
+    /// keep the channel open for writing instead of closing it after the handler. The
+    /// handler goes on answering what the peer sent before its end of input (from
+    /// `handle_write`, as its output drains) and closes the channel itself, usually with
+    /// [`close_when_done`](Self::close_when_done). The channel is never read again; an
+    /// error, a timeout or [`close`](Self::close) still end it.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Batch { unanswered: usize }
+    /// impl Dispatcher for Batch {
+    ///     fn handle_close(&mut self, ch: &mut Channel<'_>, reason: Option<std::io::Error>) -> Result {
+    ///         if reason.is_none() && self.unanswered > 0 {
+    ///             ch.hold_after_close(); // answered from handle_write, then closed
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn hold_after_close(&mut self) {
+        self.core.held = true;
     }
 
     /// Close once everything queued has been sent (asynchat's `close_when_done`). Data

@@ -105,8 +105,10 @@ pub(crate) fn deliver_close(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Opt
     ch.core.close_delivered = true;
     let r = guarded(|| h.handle_close(ch, reason));
     // A handle_close that called close_when_done() keeps the channel until its queued
-    // output is sent (the peer may only have shut down its sending side).
-    let lingering = ch.core.close_when_done && !ch.core.out.is_empty() && !ch.core.closed;
+    // output is sent (the peer may only have shut down its sending side); one that called
+    // hold_after_close() keeps it until it closes it itself.
+    let lingering =
+        !ch.core.closed && (ch.core.held || (ch.core.close_when_done && !ch.core.out.is_empty()));
     if !lingering {
         ch.close();
     }

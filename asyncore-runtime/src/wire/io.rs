@@ -63,6 +63,8 @@ pub struct Io {
     /// Decoding stopped with messages left in the buffer, because the replies were over
     /// the channel's high-water mark.
     deferred: bool,
+    /// The peer stopped sending while requests were waiting in the buffer.
+    input_ended: bool,
 }
 
 impl Io {
@@ -86,6 +88,7 @@ impl Io {
             closing: false,
             close_told: false,
             deferred: false,
+            input_ended: false,
         }
     }
 
@@ -130,6 +133,28 @@ impl Io {
     /// to write, and decodes in `handle_write`).
     pub fn deferred(&self) -> bool {
         self.deferred
+    }
+
+    /// The peer stopped sending (a half-close) while requests read before it still wait
+    /// in the buffer for their replies to drain: they are answered first, then the
+    /// channel closes (see [`input_ended`](Self::input_ended)).
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::end_input;
+    /// ```
+    pub fn end_input(&mut self) {
+        self.input_ended = true;
+    }
+
+    /// Whether [`end_input`](Self::end_input) was called.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::input_ended;
+    /// ```
+    pub fn input_ended(&self) -> bool {
+        self.input_ended
     }
 
     /// Starts a round of decoding: nothing is deferred any more.

@@ -425,9 +425,14 @@ fn server_role(p: &Protocol) -> TokenStream {
                         }
                     }
                 }
+                if io.input_ended() && !io.deferred() && !io.is_closing() {
+                    // Every request sent before the peer's end of input is answered.
+                    io.close_when_done(ch);
+                }
                 if io.is_closing() && io.close_once() {
                     // The channel ends the connection itself (a `close` transition, a
-                    // policy, `cx.close()`): no close event follows, so tell the handler now.
+                    // policy, `cx.close()`, the end of input): no close event follows, so
+                    // tell the handler now.
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
@@ -486,6 +491,13 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
+                if reason.is_none() && io.deferred() && !io.is_closing() {
+                    // The peer stopped sending, but requests it sent before wait for their
+                    // replies to drain: answer them (from handle_write), then close.
+                    io.end_input();
+                    ch.hold_after_close();
+                    return Ok(());
+                }
                 if io.close_once() {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, reason.as_ref());
