@@ -954,3 +954,51 @@ fn a_half_closed_client_gets_the_replies_of_every_request_it_sent(backend: Backe
         "the server closed the connection once it was done"
     );
 }
+
+on_every_backend!(an_error_reply_reaches_a_client_that_is_still_sending);
+
+/// A client sends an unknown command, then keeps sending 8 MB: the server's policy answers
+/// and closes, lingering (its writing side shut down, what still comes read and
+/// discarded), so the reply is not lost to a reset. 20 tries out of 20.
+fn an_error_reply_reaches_a_client_that_is_still_sending(backend: Backend) {
+    for attempt in 0..20 {
+        let mut map = Map::new();
+        let closes = Rc::new(RefCell::new(Vec::new()));
+        let c = closes.clone();
+        let addr = listen(&mut map, move || {
+            closer::ServerChannel::new(Closer { closes: c.clone() })
+        });
+        let client = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut w = s.try_clone().unwrap();
+            let writer = std::thread::spawn(move || {
+                let _ = w.write_all(b"HUH\r\n");
+                let junk = vec![b'x'; 64 * 1024];
+                for _ in 0..128 {
+                    if w.write_all(&junk).is_err() {
+                        break;
+                    }
+                }
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+            let mut got = Vec::new();
+            let read = s.read_to_end(&mut got);
+            let _ = writer.join();
+            (got, read.map(|_| ()).map_err(|e| e.kind()))
+        });
+        let (got, read) = serve_until(&mut map, backend, client);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "unknown\r\nclosing\r\n",
+            "attempt {attempt}: {read:?}"
+        );
+        assert_eq!(read, Ok(()), "attempt {attempt}: a clean end, not a reset");
+        run_until(&mut map, backend, 1_000, |m| m.len() == 1);
+        assert_eq!(
+            map.len(),
+            1,
+            "attempt {attempt}: the lingering channel closed"
+        );
+    }
+}

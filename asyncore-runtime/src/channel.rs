@@ -90,6 +90,13 @@ pub(crate) struct Core {
     /// `handle_close` asked to keep the channel after the peer stopped sending
     /// ([`Channel::hold_after_close`]): it closes when its handler says so.
     pub held: bool,
+    /// Close lingering ([`Channel::close_lingering`]): once the output is sent, shut down
+    /// writing and discard what the peer still sends, then close.
+    pub linger: bool,
+    /// The output was sent: `linger` asks the map to start lingering.
+    pub linger_ready: bool,
+    /// Lingering: reading and discarding, this many bytes at most; no handler runs.
+    pub lingering: Option<usize>,
     /// A handler panicked: drop the dispatcher without calling it again.
     pub poisoned: bool,
     /// Interest registered with the backend.
@@ -126,6 +133,9 @@ impl Core {
             peer_closed: false,
             close_delivered: false,
             held: false,
+            linger: false,
+            linger_ready: false,
+            lingering: None,
             poisoned: false,
             registered: Ready::EMPTY,
             user_writable: false,
@@ -174,9 +184,19 @@ impl Core {
             Err(e) => return Err(e),
         }
         if self.out.is_empty() && self.close_when_done {
-            self.closed = true;
+            self.finish();
         }
         Ok(())
+    }
+
+    /// The output is sent and the channel closes: at once, or lingering (the map takes it
+    /// from there).
+    pub fn finish(&mut self) {
+        if self.linger && !self.eof {
+            self.linger_ready = true;
+        } else {
+            self.closed = true;
+        }
     }
 
     pub fn send_buffered(&mut self, data: &[u8], now: Instant) -> io::Result<()> {
@@ -705,8 +725,33 @@ impl<'a> Channel<'a> {
     pub fn close_when_done(&mut self) {
         self.core.close_when_done = true;
         if self.core.out.is_empty() {
-            self.core.closed = true;
+            self.core.finish();
         }
+    }
+
+    /// Close after an error reply without losing it: like
+    /// [`close_when_done`](Self::close_when_done), but once the output is sent the channel
+    /// shuts down its writing side and reads and discards what the peer still sends, until
+    /// the peer closes, nothing comes for the map's linger timeout, or the map's linger
+    /// limit of bytes is read ([`Map::set_linger`](crate::Map::set_linger)); then it
+    /// closes. Closing with unread input makes the kernel send a reset, and a client still
+    /// sending (a large body after a `413`) would often lose the reply; nginx's
+    /// `lingering_close` exists for this. No handler runs while lingering.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Strict;
+    /// impl Dispatcher for Strict {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.send_buffered(b"-ERR bad request\r\n")?;
+    ///         ch.close_lingering();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn close_lingering(&mut self) {
+        self.core.linger = true;
+        self.close_when_done();
     }
 
     /// Whether the channel will be closed after the running handler (by

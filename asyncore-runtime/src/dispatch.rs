@@ -33,6 +33,10 @@ pub(crate) fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
     if c.poisoned || c.closed {
         return Ready::EMPTY;
     }
+    if c.lingering.is_some() {
+        // Only the peer's input, to discard.
+        return Ready::READ;
+    }
     let idle_stream =
         !c.accepting && !c.connecting && !c.connected && c.sock.sock_type() == SockType::Stream;
     let pending = !c.out.is_empty();

@@ -135,7 +135,9 @@ pub use chat::{
 };
 pub use dispatcher::{Dispatcher, ACCEPT_BUDGET};
 pub use error::{is_disconnect, strerror, Error, Result};
-pub use map::{close_all, run_loop, Map, DEFAULT_TIMEOUT};
+pub use map::{
+    close_all, run_loop, Map, DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIMEOUT, DEFAULT_TIMEOUT,
+};
 pub use producer::{Producer, SimpleProducer};
 pub use ready::Ready;
 pub use signal::{SIGHUP, SIGINT, SIGTERM};

@@ -177,7 +177,15 @@ pub struct Map {
     /// entry is out of its slot), handed to it when the handler returns.
     outbox: Vec<u8>,
     outbox_for: Option<Token>,
+    /// Lingering close: how long to wait for more input, and how much to discard at most.
+    linger_timeout: Duration,
+    linger_bytes: usize,
 }
+
+/// How long a lingering channel waits for more input from the peer before it closes.
+pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most bytes a lingering channel reads and discards before it closes.
+pub const DEFAULT_LINGER_BYTES: usize = 64 << 20;
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -236,6 +244,8 @@ impl Map {
             dirty_list: Vec::new(),
             outbox: Vec::new(),
             outbox_for: None,
+            linger_timeout: DEFAULT_LINGER_TIMEOUT,
+            linger_bytes: DEFAULT_LINGER_BYTES,
         }
     }
 
@@ -720,6 +730,21 @@ impl Map {
         any.downcast_mut::<D>()
     }
 
+    /// Sets how channels that close lingering ([`Channel::close_lingering`]) end: they
+    /// close once nothing has come from the peer for `timeout`, or once they read and
+    /// discarded `max_bytes`, if the peer has not closed first. The defaults are
+    /// [`DEFAULT_LINGER_TIMEOUT`] (5 s) and [`DEFAULT_LINGER_BYTES`] (64 MiB), as nginx's
+    /// `lingering_timeout`; a `max_bytes` of 0 closes at once.
+    ///
+    /// ```
+    /// let mut map = asyncore_runtime::Map::new();
+    /// map.set_linger(std::time::Duration::from_secs(2), 8 << 20);
+    /// ```
+    pub fn set_linger(&mut self, timeout: Duration, max_bytes: usize) {
+        self.linger_timeout = timeout;
+        self.linger_bytes = max_bytes;
+    }
+
     /// Queue `data` on another channel's output (its [`Channel::send_buffered`]).
     ///
     /// ```
@@ -837,6 +862,9 @@ impl Map {
 
     /// Put an entry back after a handler ran, or remove it if it closed.
     fn put_back(&mut self, token: Token, mut entry: BoxEntry) {
+        if std::mem::take(&mut entry.core.linger_ready) && entry.core.lingering.is_none() {
+            self.start_lingering(&mut entry.core);
+        }
         if self.outbox_for == Some(token) {
             self.outbox_for = None;
             let data = std::mem::take(&mut self.outbox);
@@ -855,6 +883,24 @@ impl Map {
             self.remove(token, entry);
         } else {
             s.entry = Some(entry);
+        }
+    }
+
+    /// A channel whose output is sent closes lingering: shut down writing (the peer sees
+    /// the end of the reply), then read and discard until the peer closes, goes quiet for
+    /// the linger timeout, or sends more than the linger limit.
+    fn start_lingering(&mut self, core: &mut Core) {
+        if self.linger_bytes == 0 || core.sock.shutdown(std::net::Shutdown::Write).is_err() {
+            core.closed = true;
+            return;
+        }
+        core.lingering = Some(self.linger_bytes);
+        core.idle_timeout = Some(self.linger_timeout);
+        core.last_activity = self.now;
+        if !core.idle_timer {
+            core.idle_timer = true;
+            self.timers
+                .add(self.now + self.linger_timeout, Action::Idle(core.token));
         }
     }
 
@@ -1347,6 +1393,12 @@ impl Map {
             }
             _ => None,
         };
+        if let Some(left) = entry.core.lingering {
+            // No handler runs: discard input until the peer closes, or a limit.
+            linger(&mut entry.core, left, &what, self.now);
+            self.put_back(token, entry);
+            return Ok(());
+        }
         let escape = {
             let Entry { core, handler } = &mut *entry;
             let mut ch = Channel::new(core, self);
@@ -1372,6 +1424,41 @@ impl Map {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// One event of a lingering channel: read and discard (at most 256 KiB an event), and
+/// close on the peer's end, an error, the idle timeout or the byte limit.
+fn linger(core: &mut Core, mut left: usize, what: &Invoke, now: Instant) {
+    match what {
+        Invoke::Io(_) => {
+            let mut scratch = [0u8; 16 * 1024];
+            for _ in 0..16 {
+                match core.sock.recv(&mut scratch[..left.clamp(1, 16 * 1024)]) {
+                    Ok(0) => {
+                        core.closed = true;
+                        return;
+                    }
+                    Ok(n) => {
+                        core.last_activity = now;
+                        left = left.saturating_sub(n);
+                        if left == 0 {
+                            core.closed = true;
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        core.closed = true;
+                        return;
+                    }
+                }
+            }
+            core.lingering = Some(left);
+        }
+        Invoke::Idle | Invoke::Error(_) => core.closed = true,
+        Invoke::Timer(_) => {}
     }
 }
 

@@ -65,6 +65,9 @@ pub struct Io {
     deferred: bool,
     /// The peer stopped sending while requests were waiting in the buffer.
     input_ended: bool,
+    /// Closing after an error reply: close lingering, so that the reply reaches a peer
+    /// that is still sending.
+    linger: bool,
 }
 
 impl Io {
@@ -89,6 +92,7 @@ impl Io {
             close_told: false,
             deferred: false,
             input_ended: false,
+            linger: false,
         }
     }
 
@@ -260,7 +264,11 @@ impl Io {
             Policy::Discard => err.can_continue(),
             Policy::Reply { text, close } => {
                 self.out.extend_from_slice(text);
-                !close && err.can_continue()
+                let go_on = !close && err.can_continue();
+                // An error reply that ends the connection must reach a peer that is
+                // still sending: close lingering, not with a reset.
+                self.linger |= !go_on;
+                go_on
             }
         };
         if !go_on {
@@ -276,7 +284,13 @@ impl Io {
             self.out.clear();
         }
         if self.closing {
-            ch.close_when_done();
+            if self.linger {
+                // After bad input: the peer may still be sending; the reply must not be
+                // lost to a reset.
+                ch.close_lingering();
+            } else {
+                ch.close_when_done();
+            }
         }
         Ok(())
     }
