@@ -411,9 +411,20 @@ fn script(unix_now: u64) -> Vec<Step> {
         step("gets after\r\n", "VALUE after 0 1 28\r\nz\r\nEND\r\n"),
         step("flush_all noreply\r\n", ""),
         step("get after\r\n", "END\r\n"),
-        // A data block not followed by CRLF: memcached's reply. Last: memcached reads
-        // what follows as commands, memcache-server closes.
+        // A data block not followed by CRLF: memcached's reply; the block and two bytes
+        // more go by, and what follows is read as commands.
         step("set k 0 0 5\r\nhelloXY", "CLIENT_ERROR bad data chunk\r\n"),
+        step("get k\r\n", "END\r\n"),
+        step(
+            "set k 0 0 2\r\nabcdef\r\nget k\r\n",
+            "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n",
+        ),
+        step("set k 0 0 2\r\nab\rx", "CLIENT_ERROR bad data chunk\r\n"),
+        shape("version\r\n", Expect::Version),
+        step(
+            "set k 0 0 2\r\nabcdefgh ijk\r\nget k\r\n",
+            "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n",
+        ),
     ]
 }
 
@@ -961,13 +972,14 @@ fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
     assert!(closed, "closed after a length memcached cannot count");
     witness.check("invalid lengths");
 
-    // A data block longer than announced.
-    let (got, closed) = send_bad(addr, b"set k 0 0 2\r\nabcdef\r\n", false);
+    // A data block longer than announced: as memcached, the block and two bytes go by,
+    // the rest of the line is read as a command (`ERROR`) and the connection goes on.
+    let (got, closed) = send_bad(addr, b"set k 0 0 2\r\nabcdef\r\nget k\r\n", false);
     assert_eq!(
         String::from_utf8_lossy(&got),
-        "CLIENT_ERROR bad data chunk\r\n"
+        "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n"
     );
-    assert!(closed, "closed after a bad data chunk");
+    assert!(!closed, "the connection goes on after a bad data chunk");
     witness.check("a bad data chunk");
 
     // A client leaving in the middle of a line, or of a data block: no reply, and

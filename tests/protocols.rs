@@ -344,6 +344,72 @@ fn memcache_round_trips() {
     );
 }
 
+/// A data block not followed by `\r\n`: the error, then (as memcached) the block and two
+/// bytes go by and what follows is read as commands, fed whole, split at every byte, one
+/// byte at a time, on both decoding paths.
+#[test]
+fn memcache_goes_on_after_a_bad_data_chunk() {
+    let input = b"set k 0 0 2\r\nabcdef\r\nget k\r\nset k 0 0 5\r\nhelloXYget j\r\n";
+    let expected = [
+        "error: Literal",
+        "error: Unknown",
+        "Get",
+        "error: Literal",
+        "Get",
+    ];
+    for (how, decode) in [
+        ("resumable", resumable as DecodeFn),
+        ("fast path", memcache::ClientMessage::decode),
+    ] {
+        let mut plans: Vec<Vec<usize>> = vec![vec![], (1..input.len()).collect()];
+        plans.extend((1..input.len()).map(|cut| vec![cut]));
+        for cuts in plans {
+            let mut dec = Decoder::new(&memcache::CLIENT_MESSAGES);
+            let mut buf = Vec::new();
+            let mut got: Vec<String> = Vec::new();
+            let mut fed = 0;
+            for end in cuts.iter().copied().chain([input.len()]) {
+                buf.extend_from_slice(&input[fed..end]);
+                fed = end;
+                loop {
+                    match decode(&mut dec, &buf, memcache::CLIENT_MESSAGES_ALL) {
+                        Ok(Decoded::NeedMore) => break,
+                        Ok(Decoded::Skip { len }) => {
+                            buf.drain(..len);
+                        }
+                        Ok(Decoded::Message { index, len }) => {
+                            let m = memcache::ClientMessage::from_decoder(&dec, &buf[..len], index)
+                                .expect("a message");
+                            got.push(
+                                format!("{m:?}")
+                                    .split(['(', ' ', '{'])
+                                    .next()
+                                    .unwrap_or("")
+                                    .to_string(),
+                            );
+                            buf.drain(..len);
+                        }
+                        Err(e) => {
+                            assert!(e.can_continue(), "{e} ({how}, cuts {cuts:?})");
+                            let kind = format!("{:?}", e.kind());
+                            got.push(format!(
+                                "error: {}",
+                                kind.split([' ', '{']).next().unwrap_or("")
+                            ));
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, expected, "{how}, cuts {cuts:?}");
+            assert!(
+                buf.is_empty(),
+                "left over: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+    }
+}
+
 #[test]
 fn memcache_decodes_what_memcached_sends() {
     let got = decode_recorded!(

@@ -36,8 +36,8 @@
 //! an unknown command or a missing argument, `CLIENT_ERROR bad command line format` for a
 //! bad number or a key over 250 bytes, `CLIENT_ERROR invalid exptime argument`,
 //! `CLIENT_ERROR invalid numeric delta argument`, `CLIENT_ERROR bad data chunk` (a data
-//! block not followed by `\r\n`; the connection is then closed, as the rest of the stream
-//! cannot be told apart from commands), and `SERVER_ERROR object too large for cache`
+//! block not followed by `\r\n`: as memcached, the block and the two bytes where `\r\n`
+//! belongs go by, and what follows is read as commands), and `SERVER_ERROR object too large for cache`
 //! (the data block is skipped as it arrives, never buffered). A command line over 2048
 //! bytes gets `CLIENT_ERROR line too long` and a close (memcached closes such a
 //! connection without a reply). A client that pipelines retrievals faster than it reads
@@ -773,9 +773,8 @@ impl Connection {
             // Answered by the description's policy.
             DecodeErrorKind::Unknown | DecodeErrorKind::NotAllowed { .. } => Ok(()),
             DecodeErrorKind::Literal { .. } if storage => {
-                // Not `\r\n` after the data block. The decoder cannot resynchronise: what
-                // follows might be data or commands.
-                cx.close();
+                // Not `\r\n` after the data block: as memcached, nothing is stored, the
+                // block and two bytes more go by, and what follows is read as commands.
                 client_error(cx, false, b"bad data chunk")
             }
             _ => match message {

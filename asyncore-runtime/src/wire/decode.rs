@@ -171,6 +171,8 @@ const fn base_classes() -> [u8; 256] {
 ///   frame's announced length;
 /// * a counted run of bytes between units over its limit (memcached `set` with too large
 ///   a value): the announced bytes as they arrive, then the rest of the message;
+/// * a literal that ends a message after a counted run but does not match (memcached's
+///   `\r\n` after a data block, as memcached does): as many bytes as the literal has;
 /// * an error inside an [`Op::LinesUntil`] run (an over-long line, a bare LF, the run over
 ///   its limit): every line up to and including the marker line, then the rest of the
 ///   message.
@@ -1668,8 +1670,24 @@ impl Decoder {
         }
         let have = buf.get(at..).unwrap_or(&[]);
         let k = have.len().min(lit.len());
+        if self.discard {
+            // Recovering from a wrong literal that ends the message: its length goes by.
+            if k < lit.len() {
+                return Ok(Some(Flow::Wait));
+            }
+            self.pos += lit.len();
+            self.pc += 1;
+            return Ok(None);
+        }
         if !self.starts(&have[..k], &lit[..k]) {
-            return Err(Fail::miss(DecodeErrorKind::Literal { expected: lit }, at));
+            let fail = Fail::miss(DecodeErrorKind::Literal { expected: lit }, at);
+            if self.stack.is_empty() && self.pc + 1 == m.ops.len() {
+                // The literal that ends a message after a counted run (memcached's `\r\n`
+                // after a data block): the message's length is known, so as memcached
+                // does, its bytes go by and the stream goes on after them.
+                return Err(fail.then(Then::Discard(Resume::None)));
+            }
+            return Err(fail);
         }
         if k < lit.len() {
             return Ok(Some(Flow::Wait));

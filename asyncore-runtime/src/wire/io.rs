@@ -68,6 +68,8 @@ pub struct Io {
     /// Closing after an error reply: close lingering, so that the reply reaches a peer
     /// that is still sending.
     linger: bool,
+    /// Every close on our side lingers (servers: see [`Io::lingering_close`]).
+    linger_always: bool,
 }
 
 impl Io {
@@ -93,7 +95,32 @@ impl Io {
             deferred: false,
             input_ended: false,
             linger: false,
+            linger_always: false,
         }
+    }
+
+    /// Makes every close on our side a lingering close ([`Channel::close_lingering`]), not
+    /// only the close after an error reply: a server closing after `QUIT`, after a reply
+    /// that ends the connection, or for any reason of its handler's, must not lose the last
+    /// replies to a reset because the client was still sending. Generated server channels
+    /// use it; clients close at once.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Framing, Io, Message, Op, Program};
+    ///
+    /// static LINES: Program = Program {
+    ///     name: "lines",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Line", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+    /// };
+    /// let io = Io::new(&LINES).lingering_close();
+    /// assert!(!io.is_closing());
+    /// ```
+    ///
+    /// [`Channel::close_lingering`]: crate::Channel::close_lingering
+    pub fn lingering_close(mut self) -> Io {
+        self.linger_always = true;
+        self
     }
 
     /// Whether [`open`](Self::open) has run.
@@ -284,7 +311,7 @@ impl Io {
             self.out.clear();
         }
         if self.closing {
-            if self.linger {
+            if self.linger || self.linger_always {
                 // After bad input: the peer may still be sending; the reply must not be
                 // lost to a reset.
                 ch.close_lingering();

@@ -358,7 +358,7 @@ fn server_role(p: &Protocol) -> TokenStream {
         impl<H: Server> ServerChannel<H> {
             /// A channel in the initial state.
             pub fn new(handler: H) -> Self {
-                ServerChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&CLIENT_MESSAGES, ::core::option::Option::Some(fast_client)), state: State::INITIAL }
+                ServerChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&CLIENT_MESSAGES, ::core::option::Option::Some(fast_client)).lingering_close(), state: State::INITIAL }
             }
             /// The current state.
             pub fn state(&self) -> State { self.state }
