@@ -63,8 +63,8 @@ pub use files::{canonical_root, content_type, http_date, open_file, resolve};
 pub use queue::HttpConnection;
 pub use reply::reason;
 pub use request::{
-    analyze, parse_version, percent_decode, request_path, valid_chunk_ext, BodyFraming, Head,
-    Refusal, Version,
+    analyze, parse_version, percent_decode, request_path, valid_chunk_ext, valid_field_value,
+    valid_host, valid_target, BodyFraming, Head, Refusal, Version,
 };
 pub use session::Session;
 
