@@ -32,6 +32,9 @@ enum Action {
     Echo,
     /// An error status, and the `Allow` header of a 405.
     Refuse(Refusal, Option<&'static str>),
+    /// An error status, then the connection closes: a malformed target or one that
+    /// tries to leave the root, or `TRACE` (as nginx does).
+    RefuseAndClose(Refusal, Option<&'static str>),
     /// Nothing: a request after the one that closes the connection.
     Ignore,
 }
@@ -46,7 +49,7 @@ fn route(method: &[u8], target: &[u8], has_root: bool) -> Action {
     if target == b"*" {
         return match method {
             b"OPTIONS" => Action::Refuse(not_allowed, Some(ALL)),
-            _ => Action::Refuse(
+            _ => Action::RefuseAndClose(
                 Refusal {
                     status: 400,
                     detail: "malformed request target",
@@ -57,8 +60,11 @@ fn route(method: &[u8], target: &[u8], has_root: bool) -> Action {
     }
     let segments = match request_path(target) {
         Ok(s) => s,
-        Err(refusal) => return Action::Refuse(refusal, None),
+        Err(refusal) => return Action::RefuseAndClose(refusal, None),
     };
+    if method == b"TRACE" {
+        return Action::RefuseAndClose(not_allowed, Some(ALL));
+    }
     if !matches!(method, b"GET" | b"HEAD" | b"POST") {
         return Action::Refuse(not_allowed, Some(ALL));
     }
@@ -338,7 +344,7 @@ impl Session {
             action,
             head_only,
             version,
-            keep_alive,
+            mut keep_alive,
             ..
         } = current;
         let reply = match action {
@@ -346,6 +352,10 @@ impl Session {
             Action::Echo => Reply::bytes(200, "application/octet-stream", body),
             Action::Hello => Reply::bytes(200, "text/plain; charset=utf-8", Cow::Borrowed(HELLO)),
             Action::Refuse(refusal, allow) => Reply::refusal(refusal, allow),
+            Action::RefuseAndClose(refusal, allow) => {
+                keep_alive = false;
+                Reply::refusal(refusal, allow)
+            }
             Action::Static(segments) => {
                 if !self.queue.is_empty() {
                     // Looked up when its turn comes: nothing held open meanwhile.
@@ -605,7 +615,7 @@ mod tests {
     #[test]
     fn routes() {
         let refused = |a: Action| match a {
-            Action::Refuse(r, allow) => (r.status, allow),
+            Action::Refuse(r, allow) | Action::RefuseAndClose(r, allow) => (r.status, allow),
             other => panic!("not refused: {other:?}"),
         };
         assert_eq!(route(b"GET", b"/", false), Action::Hello);
@@ -632,6 +642,11 @@ mod tests {
         );
         assert_eq!(refused(route(b"GET", b"*", true)), (400, None));
         assert_eq!(refused(route(b"GET", b"/../x", true)), (403, None));
+        // Refusals that close the connection.
+        assert!(matches!(route(b"GET", b"/../x", true), Action::RefuseAndClose(..)));
+        assert!(matches!(route(b"GET", b"/%zz", true), Action::RefuseAndClose(..)));
+        assert!(matches!(route(b"TRACE", b"/", true), Action::RefuseAndClose(..)));
+        assert!(matches!(route(b"DELETE", b"/", true), Action::Refuse(..)));
         assert_eq!(
             route(b"GET", b"/a/b.txt", true),
             Action::Static(vec![b"a".to_vec(), b"b.txt".to_vec()])
