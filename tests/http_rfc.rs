@@ -88,7 +88,15 @@ fn what_must_be_refused_is_refused_and_closed() {
         ),
     ];
     // RFC 9112 section 3.2: a Host that is not a valid authority gets 400.
-    for host in [&b"x, y"[..], b"a/b", b"a b", b"a\x01b", b"", b"h:80:90", b"u@h"] {
+    for host in [
+        &b"x, y"[..],
+        b"a/b",
+        b"a b",
+        b"a\x01b",
+        b"",
+        b"h:80:90",
+        b"u@h",
+    ] {
         let input = [b"GET / HTTP/1.1\r\nHost: ", host, b"\r\n\r\n"].concat();
         cases.push(("an invalid Host", input, &[400], true));
     }
@@ -104,7 +112,8 @@ fn what_must_be_refused_is_refused_and_closed() {
 #[test]
 fn what_must_be_accepted_is_accepted() {
     let (server, addr) = start();
-    let chunked = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+    let chunked =
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
     let cases: Vec<Case> = vec![
         (
             // RFC 9112 section 7.1.2: the trailer section is parsed, then discarded.
@@ -164,18 +173,19 @@ fn what_must_be_accepted_is_accepted() {
     check(addr, &cases);
     // The echo of a chunked body with trailers is the body alone.
     let got = exchange(addr, &[&chunked[..], b"0\r\nX-Sum: 3\r\n\r\n"].concat());
-    assert!(
-        got.raw.ends_with(b"\r\n\r\nabc"),
-        "{}",
-        show(&got.raw, 400)
-    );
+    assert!(got.raw.ends_with(b"\r\n\r\nabc"), "{}", show(&got.raw, 400));
     support::stop_server(server);
 }
 
 #[test]
 fn refusals_have_the_codes_the_rfcs_give() {
     let (server, addr) = start();
-    let long_target = [&b"GET /"[..], &[b'a'; 9000], b" HTTP/1.1\r\nHost: t\r\n\r\n"].concat();
+    let long_target = [
+        &b"GET /"[..],
+        &[b'a'; 9000],
+        b" HTTP/1.1\r\nHost: t\r\n\r\n",
+    ]
+    .concat();
     let long_field = get_with(&[&b"X-Long: "[..], &[b'a'; 9000]].concat());
     let cases: Vec<Case> = vec![
         // RFC 9112 section 3: a request-target longer than the server parses: 414.

@@ -100,11 +100,7 @@ impl Cx {
     }
 
     /// The policies of `list`, each at most once; `None` for an event it leaves out.
-    fn own_policies(
-        &mut self,
-        list: &[ast::Policy],
-        framing: &ir::Framing,
-    ) -> ir::StatePolicies {
+    fn own_policies(&mut self, list: &[ast::Policy], framing: &ir::Framing) -> ir::StatePolicies {
         let mut p = ir::StatePolicies::default();
         let mut seen = HashSet::new();
         for pol in list {

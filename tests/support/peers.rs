@@ -781,10 +781,7 @@ impl Nginx {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let errors = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-            last = format!(
-                "{}\n--- error.log ---\n{errors}",
-                daemon.kill_for_failure()
-            );
+            last = format!("{}\n--- error.log ---\n{errors}", daemon.kill_for_failure());
         }
         panic!("nginx did not start\n{last}");
     }

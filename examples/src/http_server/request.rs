@@ -523,7 +523,13 @@ mod tests {
         let h = |v: &str| head(Version::Http11, &[("Host", "h"), ("Transfer-Encoding", v)]);
         assert_eq!(h("chunked").unwrap().framing, BodyFraming::Chunked);
         assert_eq!(h("Chunked").unwrap().framing, BodyFraming::Chunked);
-        for unknown in ["gzip", "gzip, chunked", "chunked, gzip", "identity", "chunked;x=1"] {
+        for unknown in [
+            "gzip",
+            "gzip, chunked",
+            "chunked, gzip",
+            "identity",
+            "chunked;x=1",
+        ] {
             assert_eq!(h(unknown).unwrap_err().status, 501, "{unknown:?}");
         }
         for bad in ["chunked, chunked", "", " , "] {

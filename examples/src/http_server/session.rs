@@ -643,9 +643,18 @@ mod tests {
         assert_eq!(refused(route(b"GET", b"*", true)), (400, None));
         assert_eq!(refused(route(b"GET", b"/../x", true)), (403, None));
         // Refusals that close the connection.
-        assert!(matches!(route(b"GET", b"/../x", true), Action::RefuseAndClose(..)));
-        assert!(matches!(route(b"GET", b"/%zz", true), Action::RefuseAndClose(..)));
-        assert!(matches!(route(b"TRACE", b"/", true), Action::RefuseAndClose(..)));
+        assert!(matches!(
+            route(b"GET", b"/../x", true),
+            Action::RefuseAndClose(..)
+        ));
+        assert!(matches!(
+            route(b"GET", b"/%zz", true),
+            Action::RefuseAndClose(..)
+        ));
+        assert!(matches!(
+            route(b"TRACE", b"/", true),
+            Action::RefuseAndClose(..)
+        ));
         assert!(matches!(route(b"DELETE", b"/", true), Action::Refuse(..)));
         assert_eq!(
             route(b"GET", b"/a/b.txt", true),

@@ -274,10 +274,16 @@ fn state_policies_and_the_empty_line() {
     );
     assert_eq!(
         first_error(&twice),
-        ("a second policy for `invalid`".into(), "on invalid discard".into())
+        (
+            "a second policy for `invalid`".into(),
+            "on invalid discard".into()
+        )
     );
     for not_alone in ["client A = \"\" x:word", "client A = \"a\" ~ \"\""] {
         let (message, at) = first_error(&format!("{HEAD}{not_alone}"));
-        assert_eq!((message.as_str(), at.as_str()), ("an empty literal matches nothing", "\"\""));
+        assert_eq!(
+            (message.as_str(), at.as_str()),
+            ("an empty literal matches nothing", "\"\"")
+        );
     }
 }
