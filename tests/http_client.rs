@@ -26,14 +26,14 @@ mod backends;
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncore_examples::http_client::{HttpClient, HttpRequest, HttpResponse};
 use asyncore_runtime::Backend;
 
+use support::peers::free_port;
 use support::{Proc, TempDir, HANG_GUARD};
 
 /// What the client is given as its own timeout in the tests: long enough for a debug
@@ -88,155 +88,29 @@ fn client(addr: SocketAddr, backend: Backend) -> HttpClient {
         .timeout(CLIENT_TIMEOUT)
 }
 
-/// A free port of 127.0.0.1 (bound, read, released: another process may take it).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
-/// Waits until `addr` accepts a connection, or `proc` exits, or the guard passes.
-fn wait_accepting(addr: SocketAddr, proc: &mut Proc) -> bool {
-    let deadline = Instant::now() + HANG_GUARD;
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
-        }
-        if exited(proc) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// Whether the process ended.
-fn exited(proc: &Proc) -> bool {
-    let pid = rustix::process::Pid::from_raw(proc.pid() as i32).expect("a child pid");
-    rustix::process::test_kill_process(pid).is_err()
-        || std::fs::read_to_string(format!("/proc/{}/stat", proc.pid()))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
-}
-
 // ===== nginx =====
 
-/// The nginx binary: `nginx` on the path, or Debian's `/usr/sbin/nginx`.
-fn nginx_binary() -> Option<PathBuf> {
-    for candidate in ["nginx", "/usr/sbin/nginx"] {
-        if support::runs_ok(candidate, "-v") {
-            return Some(PathBuf::from(candidate));
-        }
-    }
-    None
-}
-
-fn have_nginx() -> Option<PathBuf> {
-    let found = nginx_binary();
-    if support::require_peer("nginx", found.is_some()) {
-        found
-    } else {
-        None
-    }
-}
-
-/// A real nginx serving `root/` of a temporary directory on 127.0.0.1, in the
-/// foreground, one process, everything it writes inside the directory; killed on drop.
-struct Nginx {
-    proc: Option<Proc>,
-    addr: SocketAddr,
-    dir: TempDir,
-}
+/// A real nginx (see [`support::peers::Nginx`]) serving the test files: `small.txt`,
+/// `big.bin`, `empty.txt`, `text.txt` (gzip'd, so sent chunked). `None` (the test
+/// returns) when nginx is missing.
+struct Nginx;
 
 impl Nginx {
-    /// Starts nginx with the test files: `small.txt`, `big.bin`, `empty.txt`,
-    /// `text.txt`. `None` (the test returns) when nginx is missing.
-    fn start() -> Option<Nginx> {
-        let binary = have_nginx()?;
+    fn start() -> Option<support::peers::Nginx> {
         let dir = TempDir::new("http-client-nginx");
+        dir.file("root/small.txt", SMALL);
+        dir.file("root/big.bin", &big_file());
+        dir.file("root/empty.txt", b"");
+        dir.file("root/text.txt", &text_file());
         let root = dir.path().join("root");
-        std::fs::create_dir_all(&root).expect("create the nginx root");
-        std::fs::write(root.join("small.txt"), SMALL).expect("write small.txt");
-        std::fs::write(root.join("big.bin"), big_file()).expect("write big.bin");
-        std::fs::write(root.join("empty.txt"), b"").expect("write empty.txt");
-        std::fs::write(root.join("text.txt"), text_file()).expect("write text.txt");
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port();
-            let d = dir.path().display();
-            let conf = format!(
-                "daemon off;\n\
-                 master_process off;\n\
-                 worker_processes 1;\n\
-                 pid {d}/nginx.pid;\n\
-                 error_log {d}/error.log warn;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n\
-                   log_format conn '$connection $connection_requests $request_method $request_uri $status';\n\
-                   access_log {d}/access.log conn;\n\
-                   client_body_temp_path {d}/body;\n\
-                   proxy_temp_path {d}/proxy;\n\
-                   fastcgi_temp_path {d}/fastcgi;\n\
-                   uwsgi_temp_path {d}/uwsgi;\n\
-                   scgi_temp_path {d}/scgi;\n\
-                   types {{ text/plain txt; application/octet-stream bin; }}\n\
-                   default_type application/octet-stream;\n\
-                   keepalive_requests 1000;\n\
-                   server {{\n\
-                     listen 127.0.0.1:{port};\n\
-                     root {d}/root;\n\
-                     gzip on;\n\
-                     gzip_types text/plain;\n\
-                     gzip_min_length 1;\n\
-                   }}\n\
-                 }}\n"
-            );
-            let conf_path = dir.path().join("nginx.conf");
-            std::fs::write(&conf_path, conf).expect("write nginx.conf");
-            let mut cmd = Command::new(&binary);
-            cmd.arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf_path)
-                .arg("-e")
-                .arg(dir.path().join("error.log"));
-            let mut proc = Proc::spawn(&format!("nginx :{port}"), cmd);
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            if wait_accepting(addr, &mut proc) {
-                return Some(Nginx {
-                    proc: Some(proc),
-                    addr,
-                    dir,
-                });
-            }
-            let out = proc.finish(Duration::from_secs(5));
-            let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-            last = format!("{}\n--- error.log ---\n{log}", out.transcript());
-        }
-        panic!("nginx did not start\n{last}");
-    }
-
-    /// The lines of the access log: `CONNECTION REQUESTS METHOD URI STATUS`.
-    fn access_log(&self) -> Vec<Vec<String>> {
-        // nginx writes each line as the request ends; give it a moment.
-        std::thread::sleep(Duration::from_millis(100));
-        std::fs::read_to_string(self.dir.path().join("access.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.split(' ').map(str::to_string).collect())
-            .collect()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // Proc's drop kills it.
-        drop(self.proc.take());
+        let http = "types { text/plain txt; application/octet-stream bin; }\n\
+                    default_type application/octet-stream;\n\
+                    keepalive_requests 1000;";
+        let server = format!(
+            "root {};\ngzip on;\ngzip_types text/plain;\ngzip_min_length 1;",
+            root.display()
+        );
+        support::peers::Nginx::start(dir, http, &server)
     }
 }
 
@@ -254,7 +128,7 @@ fn assert_ok(r: &HttpResponse, body: &[u8]) {
 /// Small, large and empty files, byte-exact, each on its own connection.
 fn nginx_files(backend: Backend) {
     let Some(nginx) = Nginx::start() else { return };
-    let c = client(nginx.addr, backend);
+    let c = client(nginx.addr(), backend);
     let r = c.get("/small.txt").expect("GET /small.txt");
     assert_ok(&r, SMALL);
     assert_eq!(r.version, "HTTP/1.1");
@@ -273,7 +147,7 @@ fn nginx_keep_alive(backend: Backend) {
     let Some(nginx) = Nginx::start() else { return };
     let big = big_file();
     for depth in [8, 1] {
-        let c = client(nginx.addr, backend).pipeline(depth);
+        let c = client(nginx.addr(), backend).pipeline(depth);
         let requests = vec![
             HttpRequest::get("/small.txt"),
             HttpRequest::get("/big.bin"),
@@ -327,7 +201,7 @@ on_every_backend!(nginx_files, nginx_keep_alive);
 #[test]
 fn nginx_head_and_404() {
     let Some(nginx) = Nginx::start() else { return };
-    let c = client(nginx.addr, Backend::default());
+    let c = client(nginx.addr(), Backend::default());
     let r = c.head("/big.bin").expect("HEAD /big.bin");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("3145728"));
@@ -344,7 +218,7 @@ fn nginx_head_and_404() {
 #[test]
 fn nginx_body_over_the_limit() {
     let Some(nginx) = Nginx::start() else { return };
-    let c = client(nginx.addr, Backend::default()).max_body(1 << 20);
+    let c = client(nginx.addr(), Backend::default()).max_body(1 << 20);
     let e = c
         .get("/big.bin")
         .expect_err("a 3 MiB body over a 1 MiB limit");
@@ -378,7 +252,7 @@ fn nginx_gzip_chunked() {
     }
     let Some(nginx) = Nginx::start() else { return };
     let text = text_file();
-    let c = client(nginx.addr, Backend::default());
+    let c = client(nginx.addr(), Backend::default());
     let gz = HttpRequest::get("/text.txt").header("Accept-Encoding", "gzip");
     let r = c
         .batch(vec![gz.clone(), HttpRequest::get("/small.txt"), gz])
@@ -619,7 +493,7 @@ fn cli_against_nginx() {
     assert!(text.contains("Content-Length: 3145728\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\n"), "{text}");
     // --connect with bare paths.
-    let connect = nginx.addr.to_string();
+    let connect = nginx.addr().to_string();
     let (code, out, err) = run_cli(&args(&["--connect", &connect, "/small.txt"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, SMALL);

@@ -542,6 +542,10 @@ fn http_round_trips() {
             value: b"0",
         },
     ];
+    let trailer = [http::TrailerFields {
+        name: b"X-Sum",
+        value: b"1",
+    }];
     let bytes = round_trip!(
         http,
         ClientMessage,
@@ -553,15 +557,19 @@ fn http_round_trips() {
                 version: b"HTTP/1.1",
                 headers: Seq::from(&headers)
             },
-            http::Chunk {
-                ext: b"",
-                data: b"hello"
+            http::Blank {},
+            http::ChunkSize {
+                size: 5,
+                ext: b";x=1"
+            },
+            http::Trailer {
+                fields: Seq::from(&trailer)
             },
         ]
     );
     assert_eq!(
         bytes,
-        b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n5\r\nhello\r\n"
+        b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n\r\n5;x=1\r\nX-Sum: 1\r\n\r\n"
     );
     let rh = [http::ResponseHeaders {
         name: b"Server",
@@ -598,30 +606,43 @@ fn http_decodes_what_curl_sends() {
 
 /// Requests with bodies, as curl sends them: the request's handler reads the length from
 /// the headers and passes it to the body (a message parameter), and chunked bodies come as
-/// chunks up to the one of size 0; a pipelined GET follows.
+/// size lines, each followed by its data (the size a parameter), up to the size 0 and the
+/// trailer section; a stray empty line, then a pipelined GET follow.
 #[test]
 fn http_bodies_decode_with_parameters_at_every_split() {
     let input: &[u8] =
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\nhello\r\nworld!\
         POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
-        5\r\nhello\r\n6;x=1\r\n world\r\n0\r\n\r\n\
-        GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    // The states the handlers of the messages seen so far chose, and the body's length.
+        5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n\
+        \r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The states the handlers of the messages seen so far chose, and the lengths.
     let allowed = |seen: &[String]| match seen.len() {
         1 => http::State::Sized.allowed(),
-        3..=5 => http::State::Chunked.allowed(),
+        3 | 5 | 7 => http::State::Chunked.allowed(),
+        4 | 6 => http::State::InChunk.allowed(),
+        8 => http::State::Trailers.allowed(),
         _ => http::State::Idle.allowed(),
     };
     let params = |seen: &[String]| {
         let mut p = [0; MAX_PARAMS];
-        p[0] = if seen.len() == 1 { 13 } else { 0 };
+        p[0] = match seen.len() {
+            1 => 13,
+            4 => 5,
+            6 => 6,
+            _ => 0,
+        };
         p
     };
     let show = |dec: &Decoder, buf: &[u8], index: u16| {
         let m = http::ClientMessage::from_decoder(dec, buf, index).expect("a message index");
         match m {
             http::ClientMessage::Body(b) => format!("Body {:?}", String::from_utf8_lossy(b.data)),
-            http::ClientMessage::Chunk(c) => format!("Chunk {:?}", String::from_utf8_lossy(c.data)),
+            http::ClientMessage::ChunkSize(c) => format!("ChunkSize {}", c.size),
+            http::ClientMessage::ChunkData(c) => {
+                format!("ChunkData {:?}", String::from_utf8_lossy(c.data))
+            }
+            http::ClientMessage::Trailer(t) => format!("Trailer {}", t.fields.len()),
+            http::ClientMessage::Blank(_) => "Blank".to_string(),
             http::ClientMessage::Request(r) => {
                 format!("Request {}", String::from_utf8_lossy(r.method))
             }
@@ -631,9 +652,13 @@ fn http_bodies_decode_with_parameters_at_every_split() {
         "Request POST",
         "Body \"hello\\r\\nworld!\"",
         "Request POST",
-        "Chunk \"hello\"",
-        "Chunk \" world\"",
-        "Chunk \"\"",
+        "ChunkSize 5",
+        "ChunkData \"hello\"",
+        "ChunkSize 6",
+        "ChunkData \" world\"",
+        "ChunkSize 0",
+        "Trailer 1",
+        "Blank",
         "Request GET",
     ];
     check_splits(

@@ -1,24 +1,32 @@
 //! An HTTP/1.1 server of static files, generated from `protocols/descriptions/http.proto`.
 //!
 //! The description gives the framing (CRLF lines of at most 8 KiB, at most 100 header
-//! fields), the messages (`Request`, a `Body` of the length the headers give, `Chunk`s,
-//! and the server's `Response` and `Content`), the states (`Idle`, `Sized`, `Chunked`)
-//! and the replies to bad input: 431 for an over-long line, 413 for an over-long chunk,
-//! 400 for anything that does not parse, each followed by a close. [`Session`] is the
-//! handler `#[dispatcher]` makes of it.
+//! fields), the messages (`Request`, empty lines before it, a `Body` of the length the
+//! headers give, a chunked body as `ChunkSize` lines, `ChunkData` and a `Trailer`
+//! section, and the server's `Response` and `Content`), the states (`Idle`, `Sized`,
+//! `Chunked`, `InChunk`, `Trailers`) and the replies to bad input: 414 for an over-long
+//! request line, 431 for an over-long header line, 413 for an over-long body, 400 for
+//! anything that does not parse, each followed by a close. [`Session`] is the handler
+//! `#[dispatcher]` makes of it.
 //!
 //! What the handler adds:
 //!
-//! * the rules of RFC 9112 about the headers ([`analyze`]): the version (`HTTP/1.0` or
-//!   `HTTP/1.1`, else 400), `Host` (exactly one in HTTP/1.1, else 400), `Content-Length`
-//!   (digits; repeated only with the same value), `Transfer-Encoding` (only `chunked`,
-//!   never with a `Content-Length`), `Connection` (`close`, `keep-alive`), `Expect:
-//!   100-continue` (answered with `100 Continue` before the body is read);
+//! * the rules of RFC 9112 and RFC 9110 about the request line and the headers
+//!   ([`parse_version`], [`valid_target`], [`analyze`]): the version (`HTTP/1.0`;
+//!   `HTTP/1.1` to `HTTP/1.9` as 1.1; another major version 505; else 400), no control
+//!   characters in the target or a field value (400), `Host` (exactly one valid authority
+//!   in HTTP/1.1, else 400), `Content-Length` (digits, once), `Transfer-Encoding`
+//!   (`chunked` once; another coding 501; never with a `Content-Length`, never in
+//!   HTTP/1.0), `Connection` (`close`, `keep-alive`), `Expect: 100-continue` (answered
+//!   with `100 Continue` before the body is read, except to an HTTP/1.0 client);
 //! * the body limit (`--max-body`, 413 and a close): checked against `Content-Length`
-//!   before the body is read, and against the running total of a chunked body;
+//!   before the body is read, and against the running total of a chunked body at each
+//!   chunk's size line, before its data;
 //! * the resources: `GET` and `HEAD` of the files under the root ([`resolve`]: never
 //!   outside it), `POST /echo` answered with the request's body, and without a root a
-//!   fixed greeting at `/` ([`HELLO`]); 404, 403, and 405 with an `Allow` header;
+//!   fixed greeting at `/` ([`HELLO`]); 404, 403, and 405 with an `Allow` header (a
+//!   malformed target, one that would leave the root, and `TRACE` also close the
+//!   connection);
 //! * keep-alive and pipelining: responses leave in the order of the requests, and every
 //!   response has a `Content-Length` (and `Server`, `Date`, `Content-Type`).
 //!
@@ -63,8 +71,8 @@ pub use files::{canonical_root, content_type, http_date, open_file, resolve};
 pub use queue::HttpConnection;
 pub use reply::reason;
 pub use request::{
-    analyze, parse_version, percent_decode, request_path, valid_chunk_ext, BodyFraming, Head,
-    Refusal, Version,
+    analyze, parse_version, percent_decode, request_path, valid_chunk_ext, valid_field_value,
+    valid_host, valid_target, BodyFraming, Head, Refusal, Version,
 };
 pub use session::Session;
 

@@ -429,6 +429,9 @@ pub struct StateDecl {
     pub initial: Option<Span>,
     /// The transitions.
     pub transitions: Vec<Transition>,
+    /// Policies of its own (`on oversize ...` after the braces): for bad input that
+    /// arrives in this state and that no message's own policy answers.
+    pub policies: Vec<Policy>,
     /// The whole declaration.
     pub span: Span,
 }

@@ -52,7 +52,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
     cx.replies(d, &mut messages);
     cx.continuations(d, &mut messages);
     let greeting = cx.greeting(d, &messages);
-    let (states, initial) = cx.states(d, &messages);
+    let (states, initial) = cx.states(d, &messages, &framing);
     let protocol = Protocol {
         name: d.name.name.clone(),
         docs: d.docs.clone(),
@@ -90,12 +90,18 @@ impl Cx {
     }
 
     fn policies(&mut self, list: &[ast::Policy], framing: &ir::Framing) -> ir::Policies {
-        let mut p = ir::Policies {
-            oversize: Action::Close,
-            unknown: Action::Close,
-            not_allowed: Action::Close,
-            invalid: Action::Close,
-        };
+        let own = self.own_policies(list, framing);
+        ir::Policies {
+            oversize: own.oversize.unwrap_or(Action::Close),
+            unknown: own.unknown.unwrap_or(Action::Close),
+            not_allowed: own.not_allowed.unwrap_or(Action::Close),
+            invalid: own.invalid.unwrap_or(Action::Close),
+        }
+    }
+
+    /// The policies of `list`, each at most once; `None` for an event it leaves out.
+    fn own_policies(&mut self, list: &[ast::Policy], framing: &ir::Framing) -> ir::StatePolicies {
+        let mut p = ir::StatePolicies::default();
         let mut seen = HashSet::new();
         for pol in list {
             if !seen.insert(pol.event) {
@@ -119,7 +125,7 @@ impl Cx {
                 Event::NotAllowed => &mut p.not_allowed,
                 Event::Invalid => &mut p.invalid,
             };
-            *slot = pol.action.clone();
+            *slot = Some(pol.action.clone());
         }
         p
     }

@@ -43,6 +43,20 @@ pub struct Policies {
     pub invalid: Action,
 }
 
+/// The policies a state declares for itself; `None`: the protocol's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatePolicies {
+    /// Over a limit, where no message's own `on oversize` applies (a first line too long
+    /// to be told which message it is).
+    pub oversize: Option<Action>,
+    /// No message matches.
+    pub unknown: Option<Action>,
+    /// A message of another state.
+    pub not_allowed: Option<Action>,
+    /// Malformed, where no message's own `on invalid` applies.
+    pub invalid: Option<Action>,
+}
+
 /// A framing of its own, for the messages that name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedFraming {
@@ -231,6 +245,8 @@ pub struct State {
     /// message, and in order the cases: a reply (server message index), a condition on
     /// its fields, and the target they lead to. The first case that matches wins.
     pub by_reply: Vec<(usize, Vec<ReplyCase>)>,
+    /// Its own policies for bad input, before the protocol's.
+    pub policies: StatePolicies,
 }
 
 /// A case of a transition by reply: the reply (a server message index), a condition on its

@@ -460,6 +460,21 @@ impl Parser {
     fn unit(&mut self, stop: &[&str]) -> R<Unit> {
         let start = self.span();
         let mut parts = Vec::new();
+        // `""` alone is the empty line: the literal that matches nothing, and nothing
+        // else on its line.
+        if matches!(self.peek(), Some(Tok::Str(s)) if s.is_empty()) {
+            self.pos += 1;
+            let alone = !self.starts_part() || stop.iter().any(|s| self.is_punct(s));
+            self.pos -= 1;
+            if alone {
+                self.pos += 1;
+                parts.push(Part {
+                    kind: PartKind::Lit(Vec::new()),
+                    span: start,
+                });
+                return Ok(Unit { parts, span: start });
+            }
+        }
         while self.starts_part() && !stop.iter().any(|s| self.is_punct(s)) {
             parts.push(self.part()?);
         }
@@ -482,7 +497,7 @@ impl Parser {
                 self.pos += 1;
                 if s.is_empty() {
                     return Err(Diagnostic::new("an empty literal matches nothing", start)
-                        .help("remove it"));
+                        .help("remove it, or write `\"\"` alone for an empty line"));
                 }
                 PartKind::Lit(s)
             }
@@ -588,11 +603,16 @@ impl Parser {
                 by_message,
             });
         }
+        let mut policies = Vec::new();
+        while self.is_kw("on") {
+            policies.push(self.policy()?);
+        }
         Ok(StateDecl {
             docs,
             name,
             initial,
             transitions,
+            policies,
             span: start.to(self.prev_span()),
         })
     }

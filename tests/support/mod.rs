@@ -3,12 +3,13 @@
 //! running child processes with bounded waits and a transcript for failure messages.
 //!
 //! Real servers of other projects (Mosquitto, PostgreSQL) and Python peers using their
-//! client libraries are in [`peers`].
+//! client libraries are in [`peers`]; raw HTTP exchanges in [`http`].
 //!
 //! Use it from a test file with `mod support;`.
 
 #![allow(dead_code)]
 
+pub mod http;
 pub mod peers;
 
 use std::collections::HashMap;

@@ -701,3 +701,125 @@ fn postmaster_ready(data: &Path, port: u16) -> bool {
     let lines: Vec<&str> = pid_file.lines().collect();
     lines.len() >= 8 && lines[3].trim() == port.to_string() && lines[7].trim() == "ready"
 }
+
+// ===== nginx =====
+
+/// The nginx binary: `nginx` on `PATH`, or Debian's `/usr/sbin/nginx`.
+pub fn nginx_binary() -> Option<PathBuf> {
+    find_program("nginx", &["/usr/sbin/nginx"])
+}
+
+/// The project rule for nginx: whether it is installed.
+pub fn have_nginx() -> bool {
+    require_peer("nginx", nginx_binary().is_some())
+}
+
+/// A real nginx on 127.0.0.1 and a free port, in the foreground, one process, with a
+/// configuration of its own in a temporary directory where it also keeps its logs
+/// (`access.log`: `$connection $connection_requests $request_method $request_uri
+/// $status`; `error.log`) and temporary files; killed on drop.
+#[derive(Debug)]
+pub struct Nginx {
+    daemon: Daemon,
+    addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx in `dir` with `http` added to its `http` block and `server` to its one
+    /// `server` block (which already has the `listen` line), and waits until it accepts
+    /// connections. `None` (the test returns) when nginx is missing and peers are not
+    /// required.
+    pub fn start(dir: TempDir, http: &str, server: &str) -> Option<Nginx> {
+        if !have_nginx() {
+            return None;
+        }
+        let binary = nginx_binary().expect("nginx was found");
+        let mut last = String::new();
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            let d = dir.path().display();
+            let conf = format!(
+                "# Written by the asyncore tests.\n\
+                 daemon off;\n\
+                 master_process off;\n\
+                 worker_processes 1;\n\
+                 pid {d}/nginx.pid;\n\
+                 error_log {d}/error.log warn;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n\
+                   log_format conn '$connection $connection_requests $request_method $request_uri $status';\n\
+                   access_log {d}/access.log conn;\n\
+                   client_body_temp_path {d}/body;\n\
+                   proxy_temp_path {d}/proxy;\n\
+                   fastcgi_temp_path {d}/fastcgi;\n\
+                   uwsgi_temp_path {d}/uwsgi;\n\
+                   scgi_temp_path {d}/scgi;\n\
+                   {http}\n\
+                   server {{\n\
+                     listen 127.0.0.1:{port};\n\
+                     {server}\n\
+                   }}\n\
+                 }}\n"
+            );
+            let conf_path = dir.file("nginx.conf", conf.as_bytes());
+            let mut cmd = Command::new(&binary);
+            cmd.arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf_path)
+                .arg("-e")
+                .arg(dir.path().join("error.log"));
+            let log = dir.path().join(format!("nginx-{port}.log"));
+            let daemon = Daemon::spawn(format!("nginx :{port}"), cmd, log);
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let deadline = Instant::now() + HANG_GUARD;
+            while Instant::now() < deadline && !daemon.exited() {
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Some(Nginx { daemon, addr, dir });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let errors = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+            last = format!("{}\n--- error.log ---\n{errors}", daemon.kill_for_failure());
+        }
+        panic!("nginx did not start\n{last}");
+    }
+
+    /// The address it listens on (127.0.0.1).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Its temporary directory; removed on drop.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The lines of the access log, split at spaces: `CONNECTION REQUESTS METHOD URI
+    /// STATUS`.
+    pub fn access_log(&self) -> Vec<Vec<String>> {
+        // nginx writes each line as the request ends; give it a moment.
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').map(str::to_string).collect())
+            .collect()
+    }
+
+    /// What it has written to its error log so far.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.daemon.child.id()
+    }
+}

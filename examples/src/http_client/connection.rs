@@ -453,14 +453,15 @@ fn send_request(cx: &mut ClientCx<'_, '_>, req: &HttpRequest, host: &str) -> Res
     match (&req.body, req.chunked) {
         (Some(b), true) => {
             for piece in b.chunks(SEND_CHUNK) {
-                cx.send(http::Chunk {
+                cx.send(http::ChunkSize {
+                    size: piece.len() as u64,
                     ext: b"",
-                    data: piece,
                 })?;
+                cx.send(http::ChunkData { data: piece })?;
             }
-            cx.send(http::Chunk {
-                ext: b"",
-                data: b"",
+            cx.send(http::ChunkSize { size: 0, ext: b"" })?;
+            cx.send(http::Trailer {
+                fields: Seq::default(),
             })?;
         }
         (Some(b), false) if !b.is_empty() => cx.send(http::Body { data: b })?,

@@ -8,25 +8,39 @@ pub enum Version {
     /// `HTTP/1.0`: the connection closes after each response unless the request asks
     /// for `keep-alive`.
     Http10,
-    /// `HTTP/1.1`: the connection stays open unless a side says `close`.
+    /// `HTTP/1.1` (and `HTTP/1.2` to `HTTP/1.9`, processed as 1.1): the connection stays
+    /// open unless a side says `close`.
     Http11,
 }
 
-/// The version of a request line: exactly `HTTP/1.0` or `HTTP/1.1` (RFC 9112 section
-/// 2.3: the name is case-sensitive); anything else is `None`.
+/// The version of a request line (RFC 9112 section 2.3: `HTTP/` DIGIT `.` DIGIT, the
+/// name case-sensitive). `HTTP/1.0` is 1.0; a higher minor version of 1 is processed
+/// as 1.1, the highest the server speaks (RFC 9110 section 2.5). Another major version
+/// is refused with 505, and anything that is not a version with 400.
 ///
 /// ```
 /// use asyncore_examples::http_server::{parse_version, Version};
-/// assert_eq!(parse_version(b"HTTP/1.1"), Some(Version::Http11));
-/// assert_eq!(parse_version(b"HTTP/1.0"), Some(Version::Http10));
-/// assert_eq!(parse_version(b"http/1.1"), None);
-/// assert_eq!(parse_version(b"HTTP/2.0"), None);
+/// assert_eq!(parse_version(b"HTTP/1.1"), Ok(Version::Http11));
+/// assert_eq!(parse_version(b"HTTP/1.0"), Ok(Version::Http10));
+/// assert_eq!(parse_version(b"HTTP/1.7"), Ok(Version::Http11));
+/// assert_eq!(parse_version(b"HTTP/2.0").unwrap_err().status, 505);
+/// assert_eq!(parse_version(b"http/1.1").unwrap_err().status, 400);
+/// assert_eq!(parse_version(b"HTTP/1.10").unwrap_err().status, 400);
 /// ```
-pub fn parse_version(v: &[u8]) -> Option<Version> {
-    match v {
-        b"HTTP/1.1" => Some(Version::Http11),
-        b"HTTP/1.0" => Some(Version::Http10),
-        _ => None,
+pub fn parse_version(v: &[u8]) -> Result<Version, Refusal> {
+    let &[b'H', b'T', b'T', b'P', b'/', major, b'.', minor] = v else {
+        return Err(bad("malformed HTTP version"));
+    };
+    if !major.is_ascii_digit() || !minor.is_ascii_digit() {
+        return Err(bad("malformed HTTP version"));
+    }
+    match (major, minor) {
+        (b'1', b'0') => Ok(Version::Http10),
+        (b'1', _) => Ok(Version::Http11),
+        _ => Err(Refusal {
+            status: 505,
+            detail: "only HTTP/1.x is supported",
+        }),
     }
 }
 
@@ -94,6 +108,100 @@ fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|e| !e.is_empty())
 }
 
+/// Whether a field value holds only what RFC 9110 section 5.5 allows: visible
+/// characters, `obs-text` (bytes from 0x80), spaces and tabs. NUL, CR, LF and the other
+/// control characters are refused with 400.
+///
+/// ```
+/// use asyncore_examples::http_server::valid_field_value;
+/// assert!(valid_field_value(b"text/html; q=0.9\t\xe9"));
+/// assert!(!valid_field_value(b"a\x00b"));
+/// assert!(!valid_field_value(b"a\x7fb"));
+/// ```
+pub fn valid_field_value(v: &[u8]) -> bool {
+    v.iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+/// Whether a request-target is free of control characters: NUL, DEL and the other
+/// bytes below 0x21 are never part of a URI (RFC 3986 section 2), and RFC 9110 section
+/// 5.5 asks for such a request to be refused. Bytes from 0x80 are left to the lookup.
+///
+/// ```
+/// use asyncore_examples::http_server::valid_target;
+/// assert!(valid_target(b"/a%20b?x=1"));
+/// assert!(!valid_target(b"/a\x00b"));
+/// assert!(!valid_target(b"/a\x7f"));
+/// ```
+pub fn valid_target(target: &[u8]) -> bool {
+    !target.is_empty() && target.iter().all(|&b| b > b' ' && b != 0x7f)
+}
+
+/// Whether a `Host` value is a valid authority for an `http` URI (RFC 9110 section 7.2,
+/// RFC 3986 section 3.2.2): `uri-host [ ":" port ]`, where the host is an IP literal in
+/// brackets or a registered name (letters, digits, `-._~`, the sub-delimiters
+/// `!$&'()*+,;=`, percent escapes) and the port is digits. The host must not be empty
+/// (RFC 9110 section 4.2.1) and its labels must not be (`a..b`: RFC 1034 section 3.5).
+///
+/// ```
+/// use asyncore_examples::http_server::valid_host;
+/// for good in ["example.org", "127.0.0.1:8080", "[::1]:80", "x,y", "a%20b", "h:"] {
+///     assert!(valid_host(good.as_bytes()), "{good}");
+/// }
+/// for bad in ["", "x, y", "a/b", "a b", "a\x01b", "user@h", "h:80:90", "h:x", "a..b", "[::1"] {
+///     assert!(!valid_host(bad.as_bytes()), "{bad}");
+/// }
+/// ```
+pub fn valid_host(v: &[u8]) -> bool {
+    let (host, rest) = if v.first() == Some(&b'[') {
+        let Some(end) = v.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inside = &v[1..end];
+        let ok = !inside.is_empty()
+            && inside
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b":.-_~!$&'()*+,;=".contains(&b));
+        if !ok {
+            return false;
+        }
+        (&v[..=end], &v[end + 1..])
+    } else {
+        let end = v.iter().position(|&b| b == b':').unwrap_or(v.len());
+        (&v[..end], &v[end..])
+    };
+    let port_ok = match rest.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    if host.is_empty() || !port_ok {
+        return false;
+    }
+    if host[0] == b'[' {
+        return true;
+    }
+    if host.windows(2).any(|w| w == b"..") {
+        return false;
+    }
+    let mut i = 0;
+    while i < host.len() {
+        let b = host[i];
+        if b == b'%' {
+            let hex = |j: usize| host.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !hex(i + 1) || !hex(i + 2) {
+                return false;
+            }
+            i += 3;
+        } else if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// A `Content-Length` value: one or more digits, at most 19 (so it fits a `u64`).
 fn parse_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
@@ -102,18 +210,24 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
-/// Reads the headers of a request of `version` and checks them against RFC 9112:
+/// Reads the headers of a request of `version` and checks them against RFC 9112 and
+/// RFC 9110:
 ///
+/// * every field value: no control characters ([`valid_field_value`], 400);
 /// * `Host`: exactly one in HTTP/1.1 (section 3.2: a request without it, or with
-///   several, gets 400); at most one in HTTP/1.0;
-/// * `Content-Length`: digits only; several (in one header as a list or in several
-///   headers) only if they are all the same number;
-/// * `Transfer-Encoding`: only `chunked` is implemented, and only alone; with a
-///   `Content-Length` too, the request is refused (section 6.3 allows a server to
+///   several, gets 400); at most one in HTTP/1.0; its value a valid authority
+///   ([`valid_host`], else 400);
+/// * `Content-Length`: digits only, once (a list, or the field repeated, is refused
+///   even with equal values: RFC 9110 section 8.6 allows it);
+/// * `Transfer-Encoding`: refused in an HTTP/1.0 request (400: section 6.1 asks to treat
+///   its framing as faulty); a coding other than `chunked` is not implemented (501,
+///   section 6.1); `chunked` must be there exactly once (400, sections 6.3 and 7); with
+///   a `Content-Length` too, the request is refused (section 6.3 allows a server to
 ///   refuse it, and it is what request smuggling is made of);
 /// * `Connection`: `close` and `keep-alive` (any case) decide whether the connection
 ///   stays open;
-/// * `Expect`: `100-continue` is understood; anything else gets 417.
+/// * `Expect`: `100-continue` is understood, and ignored in HTTP/1.0 (RFC 9110 section
+///   10.1.1); anything else gets 417.
 ///
 /// Header names are compared without regard to case; values lose their surrounding
 /// whitespace.
@@ -125,9 +239,15 @@ fn parse_length(v: &[u8]) -> Option<u64> {
 /// assert_eq!(head.framing, BodyFraming::Length(5));
 /// assert!(head.keep_alive);
 ///
-/// let head = analyze(Version::Http10, [(&b"Transfer-Encoding"[..], &b"chunked"[..])])?;
+/// let head = analyze(Version::Http11, [(&b"Host"[..], &b"h"[..]), (b"Transfer-Encoding", b"chunked")])?;
 /// assert_eq!(head.framing, BodyFraming::Chunked);
+/// let head = analyze(Version::Http10, [(&b"Content-Length"[..], &b"3"[..])])?;
 /// assert!(!head.keep_alive);
+///
+/// let old = [(&b"Transfer-Encoding"[..], &b"chunked"[..])];
+/// assert_eq!(analyze(Version::Http10, old).unwrap_err().status, 400);
+/// let gzip = [(&b"Host"[..], &b"h"[..]), (b"Transfer-Encoding", b"gzip, chunked")];
+/// assert_eq!(analyze(Version::Http11, gzip).unwrap_err().status, 501);
 ///
 /// let both = [(&b"Host"[..], &b"h"[..]), (b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")];
 /// assert_eq!(analyze(Version::Http11, both).unwrap_err().status, 400);
@@ -140,35 +260,36 @@ pub fn analyze<'h>(
 ) -> Result<Head, Refusal> {
     let mut hosts = 0usize;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
     let mut transfer_encoding = false;
     let mut close = false;
     let mut keep_alive = false;
     let mut expect_continue = false;
+    let mut unknown_coding = false;
+    let mut chunked_count = 0usize;
     for (name, value) in headers {
+        if !valid_field_value(value) {
+            return Err(bad("a control character in a header field value"));
+        }
         let value = trim_ows(value);
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
+            if !valid_host(value) {
+                return Err(bad("malformed Host header"));
+            }
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let mut any = false;
-            for element in value.split(|&b| b == b',').map(trim_ows) {
-                let n = parse_length(element).ok_or(bad("malformed Content-Length"))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(bad("conflicting Content-Length values"));
-                }
-                length = Some(n);
-                any = true;
+            // One value, once: RFC 9110 section 8.6 lets a recipient reject a repeated
+            // value, as nginx does.
+            if length.is_some() {
+                return Err(bad("more than one Content-Length"));
             }
-            if !any {
-                return Err(bad("malformed Content-Length"));
-            }
+            length = Some(parse_length(value).ok_or(bad("malformed Content-Length"))?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             for coding in list(value) {
-                // `chunked` must be the only coding, and said once.
-                if !coding.eq_ignore_ascii_case(b"chunked") || chunked {
-                    return Err(bad("unsupported Transfer-Encoding (only chunked is)"));
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    chunked_count += 1;
+                } else {
+                    unknown_coding = true;
                 }
-                chunked = true;
             }
             transfer_encoding = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -189,6 +310,19 @@ pub fn analyze<'h>(
                 });
             }
         }
+    }
+    if transfer_encoding && version == Version::Http10 {
+        return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    if unknown_coding {
+        return Err(Refusal {
+            status: 501,
+            detail: "transfer coding not implemented (only chunked is)",
+        });
+    }
+    let chunked = chunked_count == 1;
+    if transfer_encoding && chunked_count > 1 {
+        return Err(bad("chunked applied more than once"));
     }
     if transfer_encoding && !chunked {
         return Err(bad("empty Transfer-Encoding"));
@@ -213,7 +347,7 @@ pub fn analyze<'h>(
         version,
         framing,
         keep_alive,
-        expect_continue,
+        expect_continue: expect_continue && version == Version::Http11,
     })
 }
 
@@ -350,8 +484,8 @@ mod tests {
         assert_eq!(h("10").unwrap().framing, BodyFraming::Length(10));
         assert_eq!(h("0").unwrap().framing, BodyFraming::None);
         assert_eq!(h(" 7 ").unwrap().framing, BodyFraming::Length(7));
-        assert_eq!(h("7, 7").unwrap().framing, BodyFraming::Length(7));
         for bad in [
+            "7, 7",
             "",
             "-1",
             "+1",
@@ -372,7 +506,7 @@ mod tests {
                 ("content-length", "4"),
             ],
         );
-        assert_eq!(two.unwrap_err().detail, "conflicting Content-Length values");
+        assert_eq!(two.unwrap_err().detail, "more than one Content-Length");
         let same = head(
             Version::Http11,
             &[
@@ -381,7 +515,7 @@ mod tests {
                 ("CONTENT-LENGTH", "3"),
             ],
         );
-        assert_eq!(same.unwrap().framing, BodyFraming::Length(3));
+        assert_eq!(same.unwrap_err().status, 400);
     }
 
     #[test]
@@ -389,9 +523,22 @@ mod tests {
         let h = |v: &str| head(Version::Http11, &[("Host", "h"), ("Transfer-Encoding", v)]);
         assert_eq!(h("chunked").unwrap().framing, BodyFraming::Chunked);
         assert_eq!(h("Chunked").unwrap().framing, BodyFraming::Chunked);
-        for bad in ["gzip", "gzip, chunked", "chunked, chunked", "identity", ""] {
+        for unknown in [
+            "gzip",
+            "gzip, chunked",
+            "chunked, gzip",
+            "identity",
+            "chunked;x=1",
+        ] {
+            assert_eq!(h(unknown).unwrap_err().status, 501, "{unknown:?}");
+        }
+        for bad in ["chunked, chunked", "", " , "] {
             assert_eq!(h(bad).unwrap_err().status, 400, "{bad:?}");
         }
+        // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+        // framing.
+        let old = head(Version::Http10, &[("Transfer-Encoding", "chunked")]);
+        assert_eq!(old.unwrap_err().status, 400);
     }
 
     #[test]
@@ -420,6 +567,22 @@ mod tests {
         );
         assert!(h11(&[("Expect", "100-Continue")]).unwrap().expect_continue);
         assert_eq!(h11(&[("Expect", "later")]).unwrap_err().status, 417);
+        // RFC 9110 section 10.1.1: no 100 Continue for an HTTP/1.0 client.
+        let old = head(Version::Http10, &[("Expect", "100-continue")]);
+        assert!(!old.unwrap().expect_continue);
+        for host in ["x, y", "a/b", "a b", "", "a..b", "h:80:90"] {
+            let got = head(Version::Http11, &[("Host", host)]);
+            assert_eq!(got.unwrap_err().detail, "malformed Host header", "{host:?}");
+        }
+        let ctl = head(Version::Http11, &[("Host", "a\x01b")]);
+        assert_eq!(ctl.unwrap_err().status, 400);
+        let old = head(Version::Http10, &[("Host", "a/b")]);
+        assert_eq!(old.unwrap_err().status, 400);
+        for value in ["a\x00b", "a\x01b", "a\rb", "a\x7f"] {
+            let got = h11(&[("X-Any", value)]);
+            assert_eq!(got.unwrap_err().status, 400, "{value:?}");
+        }
+        assert!(h11(&[("X-Any", "tab\tand \u{e9}")]).is_ok());
     }
 
     #[test]

@@ -13,7 +13,9 @@ use super::files::{self, content_type, open_file, resolve};
 use super::http::{self, ServerCx};
 use super::queue::Queued;
 use super::reply::{connection_header, with_head, Reply, ReplyBody};
-use super::request::{analyze, parse_version, request_path, valid_chunk_ext};
+use super::request::{
+    analyze, parse_version, request_path, valid_chunk_ext, valid_field_value, valid_target,
+};
 use super::{
     BodyFraming, Config, Refusal, Stats, Version, DIRECT_BUDGET, DIRECT_FILE, HEAD_SIZE, HELLO,
     MAX_BODY_LIMIT, QUEUE_SLACK,
@@ -30,6 +32,9 @@ enum Action {
     Echo,
     /// An error status, and the `Allow` header of a 405.
     Refuse(Refusal, Option<&'static str>),
+    /// An error status, then the connection closes: a malformed target or one that
+    /// tries to leave the root, or `TRACE` (as nginx does).
+    RefuseAndClose(Refusal, Option<&'static str>),
     /// Nothing: a request after the one that closes the connection.
     Ignore,
 }
@@ -44,7 +49,7 @@ fn route(method: &[u8], target: &[u8], has_root: bool) -> Action {
     if target == b"*" {
         return match method {
             b"OPTIONS" => Action::Refuse(not_allowed, Some(ALL)),
-            _ => Action::Refuse(
+            _ => Action::RefuseAndClose(
                 Refusal {
                     status: 400,
                     detail: "malformed request target",
@@ -55,8 +60,11 @@ fn route(method: &[u8], target: &[u8], has_root: bool) -> Action {
     }
     let segments = match request_path(target) {
         Ok(s) => s,
-        Err(refusal) => return Action::Refuse(refusal, None),
+        Err(refusal) => return Action::RefuseAndClose(refusal, None),
     };
+    if method == b"TRACE" {
+        return Action::RefuseAndClose(not_allowed, Some(ALL));
+    }
     if !matches!(method, b"GET" | b"HEAD" | b"POST") {
         return Action::Refuse(not_allowed, Some(ALL));
     }
@@ -336,7 +344,7 @@ impl Session {
             action,
             head_only,
             version,
-            keep_alive,
+            mut keep_alive,
             ..
         } = current;
         let reply = match action {
@@ -344,6 +352,10 @@ impl Session {
             Action::Echo => Reply::bytes(200, "application/octet-stream", body),
             Action::Hello => Reply::bytes(200, "text/plain; charset=utf-8", Cow::Borrowed(HELLO)),
             Action::Refuse(refusal, allow) => Reply::refusal(refusal, allow),
+            Action::RefuseAndClose(refusal, allow) => {
+                keep_alive = false;
+                Reply::refusal(refusal, allow)
+            }
             Action::Static(segments) => {
                 if !self.queue.is_empty() {
                     // Looked up when its turn comes: nothing held open meanwhile.
@@ -414,13 +426,15 @@ impl Session {
         msg: http::Request<'_>,
     ) -> Result<http::RequestNext> {
         let version = parse_version(msg.version);
-        let head = match version {
-            Some(v) => analyze(v, msg.headers.iter().map(|h| (h.name, h.value))),
-            None => Err(Refusal {
-                status: 400,
-                detail: "unsupported HTTP version",
-            }),
-        };
+        let head = version.and_then(|v| {
+            if !valid_target(msg.target) {
+                return Err(Refusal {
+                    status: 400,
+                    detail: "a control character in the request target",
+                });
+            }
+            analyze(v, msg.headers.iter().map(|h| (h.name, h.value)))
+        });
         if self.closing {
             return Ok(self.skip(head.ok().map(|h| h.framing)));
         }
@@ -484,58 +498,104 @@ impl Session {
         }
     }
 
-    /// A chunk of a chunked body; the last one (size 0) completes the request.
-    fn on_chunk(
+    /// An empty line where a request line is expected: ignored (RFC 9112 section 2.2).
+    fn on_blank(&mut self, _cx: &mut ServerCx<'_, '_>, _msg: http::Blank) -> Result {
+        Ok(())
+    }
+
+    /// The size line of a chunk: its data is read next, or the trailer section after
+    /// the last chunk (size 0). A chunk that would take the body over the limit is
+    /// refused from its size, before any of its data is read.
+    fn on_chunk_size(
         &mut self,
         cx: &mut ServerCx<'_, '_>,
-        msg: http::Chunk<'_>,
-    ) -> Result<http::ChunkNext> {
+        msg: http::ChunkSize<'_>,
+    ) -> Result<http::ChunkSizeNext> {
         let Some(mut current) = self.current.take() else {
-            return Ok(http::ChunkNext::Close);
+            return Ok(http::ChunkSizeNext::Close);
         };
-        let ignored = current.action == Action::Ignore;
+        let next = |size: u64| match size {
+            0 => http::ChunkSizeNext::Trailers,
+            size => http::ChunkSizeNext::InChunk {
+                size: size.min(MAX_BODY_LIMIT as u64),
+            },
+        };
+        if current.action == Action::Ignore {
+            self.current = Some(current);
+            return Ok(next(msg.size));
+        }
         let refusal = if !valid_chunk_ext(msg.ext) {
             Some(Refusal {
                 status: 400,
                 detail: "malformed chunk size",
             })
         } else {
-            current.received = current.received.saturating_add(msg.data.len() as u64);
-            (current.received > self.config.max_body as u64).then_some(Refusal {
+            let total = current.received.saturating_add(msg.size);
+            (total > self.config.max_body as u64).then_some(Refusal {
                 status: 413,
                 detail: "request body larger than the server accepts",
             })
         };
-        match refusal {
-            Some(_) if ignored => return Ok(http::ChunkNext::Idle),
-            Some(refusal) => {
-                let reply = Reply::refusal(refusal, None);
-                return match self.respond(cx, reply, current.version, false)? {
-                    After::Close => Ok(http::ChunkNext::Close),
-                    After::Open if refusal.status == 413 => {
-                        // Closing after the queue: the rest of the body is ignored.
-                        current.action = Action::Ignore;
-                        current.body = Vec::new();
-                        self.current = Some(current);
-                        Ok(http::ChunkNext::Chunked)
-                    }
-                    After::Open => Ok(http::ChunkNext::Idle),
-                };
+        let Some(refusal) = refusal else {
+            self.current = Some(current);
+            return Ok(next(msg.size));
+        };
+        let reply = Reply::refusal(refusal, None);
+        match self.respond(cx, reply, current.version, false)? {
+            After::Close => Ok(http::ChunkSizeNext::Close),
+            After::Open => {
+                // Closing after the queue: the rest of the body is read and ignored.
+                current.action = Action::Ignore;
+                current.body = Vec::new();
+                self.current = Some(current);
+                Ok(next(msg.size))
             }
-            None => {}
         }
-        if msg.data.is_empty() {
-            let body = std::mem::take(&mut current.body);
-            return match self.finish(cx, current, Cow::Owned(body))? {
-                After::Open => Ok(http::ChunkNext::Idle),
-                After::Close => Ok(http::ChunkNext::Close),
-            };
-        }
+    }
+
+    /// The data of a chunk, within the body limit (checked on its size line).
+    fn on_chunk_data(
+        &mut self,
+        _cx: &mut ServerCx<'_, '_>,
+        msg: http::ChunkData<'_>,
+    ) -> Result<http::ChunkDataNext> {
+        let Some(mut current) = self.current.take() else {
+            return Ok(http::ChunkDataNext::Close);
+        };
+        current.received = current.received.saturating_add(msg.data.len() as u64);
         if current.action == Action::Echo {
             current.body.extend_from_slice(msg.data);
         }
         self.current = Some(current);
-        Ok(http::ChunkNext::Chunked)
+        Ok(http::ChunkDataNext::Chunked)
+    }
+
+    /// The trailer section, which completes a chunked request. Its fields are checked
+    /// like header fields and then discarded (RFC 9112 section 7.1.2).
+    fn on_trailer(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: http::Trailer<'_>,
+    ) -> Result<http::TrailerNext> {
+        let Some(mut current) = self.current.take() else {
+            return Ok(http::TrailerNext::Close);
+        };
+        let malformed = msg.fields.iter().any(|f| !valid_field_value(f.value));
+        if malformed && current.action != Action::Ignore {
+            let refusal = Refusal {
+                status: 400,
+                detail: "a control character in a trailer field value",
+            };
+            return match self.respond(cx, Reply::refusal(refusal, None), current.version, false)? {
+                After::Close => Ok(http::TrailerNext::Close),
+                After::Open => Ok(http::TrailerNext::Idle),
+            };
+        }
+        let body = std::mem::take(&mut current.body);
+        match self.finish(cx, current, Cow::Owned(body))? {
+            After::Open => Ok(http::TrailerNext::Idle),
+            After::Close => Ok(http::TrailerNext::Close),
+        }
     }
 
     /// Logs bad input; if responses are still queued, drops the connection, since the
@@ -555,7 +615,7 @@ mod tests {
     #[test]
     fn routes() {
         let refused = |a: Action| match a {
-            Action::Refuse(r, allow) => (r.status, allow),
+            Action::Refuse(r, allow) | Action::RefuseAndClose(r, allow) => (r.status, allow),
             other => panic!("not refused: {other:?}"),
         };
         assert_eq!(route(b"GET", b"/", false), Action::Hello);
@@ -582,6 +642,20 @@ mod tests {
         );
         assert_eq!(refused(route(b"GET", b"*", true)), (400, None));
         assert_eq!(refused(route(b"GET", b"/../x", true)), (403, None));
+        // Refusals that close the connection.
+        assert!(matches!(
+            route(b"GET", b"/../x", true),
+            Action::RefuseAndClose(..)
+        ));
+        assert!(matches!(
+            route(b"GET", b"/%zz", true),
+            Action::RefuseAndClose(..)
+        ));
+        assert!(matches!(
+            route(b"TRACE", b"/", true),
+            Action::RefuseAndClose(..)
+        ));
+        assert!(matches!(route(b"DELETE", b"/", true), Action::Refuse(..)));
         assert_eq!(
             route(b"GET", b"/a/b.txt", true),
             Action::Static(vec![b"a".to_vec(), b"b.txt".to_vec()])

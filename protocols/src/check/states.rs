@@ -8,6 +8,7 @@ impl Cx {
         &mut self,
         d: &Description,
         messages: &[ir::Message],
+        framing: &ir::Framing,
     ) -> (Vec<ir::State>, usize) {
         if d.states.is_empty() {
             // One implicit state in which every client message is allowed.
@@ -24,6 +25,7 @@ impl Cx {
                     transitions,
                     by_message: Vec::new(),
                     by_reply: Vec::new(),
+                    policies: ir::StatePolicies::default(),
                 }],
                 0,
             );
@@ -191,6 +193,7 @@ impl Cx {
                 transitions,
                 by_message,
                 by_reply,
+                policies: self.own_policies(&s.policies, framing),
             });
         }
         // A message whose reply says the next state somewhere is not the handler's choice

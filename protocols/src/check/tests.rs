@@ -247,3 +247,43 @@ fn binary_descriptions_lower_to_header_bits_and_conditions() {
         .collect();
     assert_eq!(visible, ["dup", "qos", "retain", "topic", "id", "payload"]);
 }
+
+/// A state's own policies answer bad input that no message's own policy answers; `""`
+/// alone is the empty line, and an empty literal anywhere else is an error.
+#[test]
+fn state_policies_and_the_empty_line() {
+    let src = format!(
+        "{HEAD}on oversize reply \"proto\" close \
+         client Blank = \"\" \
+         client A = \"a\" x:word then items: (n:word)* until \"\" max 3 \
+             on oversize reply \"message\" close \
+         state S initial {{ Blank -> S A -> S }} on oversize reply \"state\" close \
+             on unknown discard"
+    );
+    let p = compile(&src).expect("compiles");
+    let s = &p.states[0];
+    assert!(matches!(
+        &s.policies.oversize,
+        Some(crate::ast::Action::Reply { text, close: true }) if text == b"state"
+    ));
+    assert_eq!(s.policies.unknown, Some(crate::ast::Action::Discard));
+    assert_eq!(s.policies.invalid, None);
+    assert!(p.messages[0].ops.contains(&crate::ir::Op::Lit(Vec::new())));
+    let twice = format!(
+        "{HEAD}client A = \"a\" state S initial {{ A -> S }} on invalid close on invalid discard"
+    );
+    assert_eq!(
+        first_error(&twice),
+        (
+            "a second policy for `invalid`".into(),
+            "on invalid discard".into()
+        )
+    );
+    for not_alone in ["client A = \"\" x:word", "client A = \"a\" ~ \"\""] {
+        let (message, at) = first_error(&format!("{HEAD}{not_alone}"));
+        assert_eq!(
+            (message.as_str(), at.as_str()),
+            ("an empty literal matches nothing", "\"\"")
+        );
+    }
+}

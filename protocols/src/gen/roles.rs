@@ -5,7 +5,7 @@ use quote::{format_ident, quote};
 
 use super::{bytes_lit, doc_attrs, program_index, try_order, types};
 use crate::ast::Action;
-use crate::ir::{Framing, Message, Protocol, Target};
+use crate::ir::{Framing, Message, Protocol, StatePolicies, Target};
 
 /// `on_snake_case` for a message name.
 pub fn handler_name(message: &str) -> String {
@@ -262,10 +262,28 @@ fn server_role(p: &Protocol) -> TokenStream {
     let send_check = super::replies::server_send_check(p);
     let send_mark = super::replies::server_send_mark(p);
     let policies = &p.policies;
-    let oversize = action(&policies.oversize, term);
-    let unknown = action(&policies.unknown, term);
-    let not_allowed = action(&policies.not_allowed, term);
-    let invalid = action(&policies.invalid, term);
+    // Per event: the states' own policies, then the protocol's.
+    let by_state = |own: fn(&StatePolicies) -> &Option<Action>, default: &Action| {
+        let default = action(default, term);
+        let arms: Vec<TokenStream> = p
+            .states
+            .iter()
+            .filter_map(|s| {
+                let a = action(own(&s.policies).as_ref()?, term);
+                let v = format_ident!("{}", s.name);
+                Some(quote!(State::#v => #a))
+            })
+            .collect();
+        if arms.is_empty() {
+            default
+        } else {
+            quote!(match state { #(#arms,)* _ => #default })
+        }
+    };
+    let oversize = by_state(|s| &s.oversize, &policies.oversize);
+    let unknown = by_state(|s| &s.unknown, &policies.unknown);
+    let not_allowed = by_state(|s| &s.not_allowed, &policies.not_allowed);
+    let invalid = by_state(|s| &s.invalid, &policies.invalid);
     let oversize_arms = received.iter().filter_map(|&mi| {
         let m: &Message = &p.messages[mi];
         m.oversize.as_ref().map(|a| {
@@ -362,7 +380,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             /// The current state.
             pub fn state(&self) -> State { self.state }
-            fn policy(err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
+            /// The policy for `err` in `state`: the message's own, else the state's, else
+            /// the protocol's.
+            fn policy(state: State, err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
                 use ::asyncore_runtime::wire::DecodeErrorKind as K;
                 match err.kind() {
                     K::Oversize { .. } => match err.message() {
@@ -417,7 +437,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                         ::asyncore_runtime::wire::Event::Error(err) => {
                             let mut cx = ServerCx { inner: io.cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                             handler.on_bad_input(&mut cx, &err);
-                            if !io.apply(ch, Self::policy(&err), &err)? { break; }
+                            if !io.apply(ch, Self::policy(current, &err), &err)? { break; }
                             match Self::after_error(current, err.message()) {
                                 ::core::option::Option::Some(s) => *state = s,
                                 ::core::option::Option::None => { io.close_when_done(ch); break; }
