@@ -326,22 +326,26 @@ const STILL_SENDING: usize = 8 << 20;
 /// Tries a connection this many times.
 const TRIES: usize = 20;
 
-/// Sends `head` and then `STILL_SENDING` bytes of `filler` from a second thread (which
-/// stops at the first error: the server may stop reading), reads until the end of file, a
-/// reset or the hang guard, and returns what came.
+/// Sends `head` and then `STILL_SENDING` bytes of `filler`, as `http.client` and
+/// `smtplib` do: everything first, and only then reads, until the end of file, a reset
+/// or the hang guard. Returns what came; like those clients, nothing if a write failed
+/// (the server reset the connection: it closed with input unread).
 fn refused_while_sending(addr: SocketAddr, head: &[u8], filler: u8) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(HANG_GUARD)).expect("read timeout");
-    let mut w = s.try_clone().expect("clone the socket");
+    s.set_write_timeout(Some(HANG_GUARD))
+        .expect("write timeout");
     let mut input = head.to_vec();
     input.extend(std::iter::repeat_n(filler, STILL_SENDING));
-    let writer = thread::spawn(move || {
-        for chunk in input.chunks(64 * 1024) {
-            if w.write_all(chunk).is_err() {
-                return;
+    for chunk in input.chunks(64 * 1024) {
+        match s.write_all(chunk) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                panic!("{addr} stopped reading without closing: {e}")
             }
+            Err(e) => return format!("(writing failed: {e})").into_bytes(),
         }
-    });
+    }
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -354,8 +358,6 @@ fn refused_while_sending(addr: SocketAddr, head: &[u8], filler: u8) -> Vec<u8> {
             Err(e) => panic!("reading from {addr}: {e}"),
         }
     }
-    drop(s);
-    writer.join().expect("the writer thread");
     got
 }
 

@@ -1396,7 +1396,13 @@ impl Map {
         if let Some(left) = entry.core.lingering {
             // No handler runs: discard input until the peer closes, or a limit.
             linger(&mut entry.core, left, &what, self.now);
+            let kept = edge.map_or(Ready::EMPTY, |ready| {
+                unused(ready, entry.core.sock.take_seen(), entry.core.peer_closed)
+            });
             self.put_back(token, entry);
+            if !kept.is_empty() {
+                self.keep_unused(token, kept);
+            }
             return Ok(());
         }
         let escape = {
@@ -1413,9 +1419,14 @@ impl Map {
             }
             escape
         };
-        let kept = edge.map_or(Ready::EMPTY, |ready| {
+        let mut kept = edge.map_or(Ready::EMPTY, |ready| {
             unused(ready, entry.core.sock.take_seen(), entry.core.peer_closed)
         });
+        if self.edge && entry.core.linger_ready && entry.core.lingering.is_none() {
+            // Input may wait unread since an earlier edge (the channel stopped reading
+            // while its replies were over the high-water mark): look again next pass.
+            kept |= Ready::READ;
+        }
         self.put_back(token, entry);
         if !kept.is_empty() {
             self.keep_unused(token, kept);
