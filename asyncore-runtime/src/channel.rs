@@ -773,6 +773,29 @@ impl<'a> Channel<'a> {
         self.core.done()
     }
 
+    /// Whether the channel is closing only because the peer stopped sending (an end of
+    /// file, no error): its `handle_close` is still to come and may keep the channel to
+    /// answer what the peer sent before ([`hold_after_close`](Self::hold_after_close)).
+    /// Nothing can be sent until then.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Replies { waiting: Vec<Vec<u8>> }
+    /// impl Dispatcher for Replies {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 512];
+    ///         ch.recv(&mut buf)?;
+    ///         if ch.is_closing() && !ch.is_ending_input() {
+    ///             self.waiting.clear(); // an error: no one will read them
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn is_ending_input(&self) -> bool {
+        matches!(self.core.close_event, Some(None)) && !self.core.closed && !self.core.poisoned
+    }
+
     /// Accept one connection on a listening channel (asyncore's `accept`): `Ok(None)` if
     /// none is waiting. If the process is out of descriptors (`EMFILE`, `ENFILE`) or
     /// kernel memory (`ENOBUFS`, `ENOMEM`), the listener stops accepting for

@@ -745,20 +745,25 @@ impl Map {
         self.linger_bytes = max_bytes;
     }
 
-    /// Queue `data` on another channel's output (its [`Channel::send_buffered`]).
+    /// Queue `data` on another channel's output (its [`Channel::queue`]): it leaves with
+    /// that channel's next write event, in the same pass or the next. A fan-out to N
+    /// channels then costs a copy per channel per message and one `send` per channel per
+    /// pass, however many messages a pass fans out: never one system call per member per
+    /// message, which lets a busy room hold the loop.
     ///
     /// ```
-    /// # use asyncore_runtime::{Dispatcher, Map};
+    /// # use asyncore_runtime::{Backend, Dispatcher, Map};
     /// # struct D; impl Dispatcher for D {}
     /// # use std::io::Read;
     /// let mut map = Map::new();
     /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
     /// let t = map.add(a.into(), D)?;
     /// map.send_to(t, b"news\n")?;
+    /// map.poll_once(Some(std::time::Duration::ZERO), Backend::Poll)?;
     /// let mut buf = [0u8; 5];
     /// b.read_exact(&mut buf)?;
     /// assert_eq!(&buf, b"news\n");
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), asyncore_runtime::Error>(())
     /// ```
     ///
     /// The channel whose handler is running may be named too (a broker publishing to its
@@ -786,7 +791,7 @@ impl Map {
             return Ok(());
         }
         match self.entry_mut(token) {
-            Some(e) => e.core.send_buffered(data, now),
+            Some(e) => e.core.enqueue(data, now, false),
             None => Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("no channel {token} in this map"),

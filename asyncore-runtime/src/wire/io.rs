@@ -70,6 +70,9 @@ pub struct Io {
     linger: bool,
     /// Every close on our side lingers (servers: see [`Io::lingering_close`]).
     linger_always: bool,
+    /// Messages handled in the pass of the loop `budget_pass`.
+    handled: usize,
+    budget_pass: u64,
 }
 
 impl Io {
@@ -96,6 +99,8 @@ impl Io {
             input_ended: false,
             linger: false,
             linger_always: false,
+            handled: 0,
+            budget_pass: 0,
         }
     }
 
@@ -195,10 +200,20 @@ impl Io {
 
     /// Before decoding the next message: whether to stop because the channel's output is
     /// over its high-water mark (the replies gathered here, at most [`REPLY_BATCH`]
-    /// bytes, come on top). The rest of the input waits in the buffer;
-    /// [`deferred`](Self::deferred) tells.
+    /// bytes, come on top), or because the channel handled [`MESSAGE_BUDGET`] messages
+    /// in this pass of the loop (the others' turn: it goes on in the next pass). The rest of the input
+    /// waits in the buffer; [`deferred`](Self::deferred) tells.
     pub fn should_defer(&mut self, ch: &Channel<'_>) -> bool {
-        if self.closing || self.buf.is_empty() || !ch.is_paused() {
+        if self.closing || self.buf.is_empty() {
+            return false;
+        }
+        let pass = ch.map.passes();
+        if self.budget_pass != pass {
+            // A new pass of the loop: a new budget.
+            self.budget_pass = pass;
+            self.handled = 0;
+        }
+        if !ch.is_paused() && self.handled < MESSAGE_BUDGET {
             return false;
         }
         self.deferred = true;
@@ -265,6 +280,7 @@ impl Io {
     /// Drops the message just handled from the buffer.
     pub fn consume(&mut self, len: usize) {
         self.buf.consume(len.min(self.buf.len()));
+        self.handled += 1;
     }
 
     /// Sets the parameters of the next messages (see [`Decoder::set_params`]).
@@ -322,6 +338,11 @@ impl Io {
         Ok(())
     }
 }
+
+/// The most messages a generated channel handles in one pass of the loop: then the others
+/// have their turn, and it goes on in the next pass (a client pipelining thousands of requests, or a
+/// chat line fanned out to every member, cannot hold the loop).
+pub const MESSAGE_BUDGET: usize = 64;
 
 /// The most reply bytes a generated channel gathers before handing them to the channel's
 /// output buffer (where the output limit applies): 64 KiB.

@@ -172,7 +172,9 @@ mod view;
 pub use decode::{Decoded, Decoder};
 pub use encode::{EncodeError, EncodeErrorKind, Encoder};
 pub use error::{DecodeError, DecodeErrorKind, Limit};
-pub use io::{close_channel, close_reason, log_bad_input, Cx, Event, Io, Policy, REPLY_BATCH};
+pub use io::{
+    close_channel, close_reason, log_bad_input, Cx, Event, Io, Policy, MESSAGE_BUDGET, REPLY_BATCH,
+};
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
 /// A compiled protocol: its framing and the decoding program of every message one role

@@ -55,8 +55,12 @@ impl Session {
             return Ok(());
         }
         if ch.is_closing() {
-            self.queue.clear();
-            self.queued = 0;
+            if !ch.is_ending_input() {
+                self.queue.clear();
+                self.queued = 0;
+            }
+            // At the client's end of input the queue waits for `handle_close`, which
+            // keeps the connection to send it.
             return Ok(());
         }
         while ch.pending_output() < STREAM_HIGH_WATER {
@@ -149,6 +153,9 @@ impl Session {
 #[derive(Debug)]
 pub struct HttpConnection {
     inner: http::ServerChannel<Session>,
+    /// The client shut down its side while responses were queued: the generated
+    /// channel hears of it once they are out.
+    input_ended: bool,
 }
 
 impl HttpConnection {
@@ -156,6 +163,7 @@ impl HttpConnection {
     pub fn new(session: Session) -> HttpConnection {
         HttpConnection {
             inner: http::ServerChannel::new(session),
+            input_ended: false,
         }
     }
 }
@@ -187,19 +195,33 @@ impl Dispatcher for HttpConnection {
 
     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
         self.inner.handle_write(ch)?;
-        self.inner.handler.pump(ch)
+        self.inner.handler.pump(ch)?;
+        if self.input_ended
+            && !self.inner.handler.has_queued()
+            && !self.inner.has_waiting_requests()
+        {
+            // Every request read is answered and its response is in the output buffer.
+            self.input_ended = false;
+            self.inner.handle_close(ch, None)?;
+        }
+        Ok(())
     }
 
-    /// A clean end of input from the client lets the output already buffered go out
-    /// (responses to requests it sent before it shut down its side).
+    /// A clean end of input from the client ends input only: every request it sent
+    /// before is answered (those still buffered, and the responses queued), then the
+    /// connection closes.
     fn handle_close(&mut self, ch: &mut Channel<'_>, reason: Option<std::io::Error>) -> Result {
+        if reason.is_none()
+            && ch.connected()
+            && (self.inner.handler.has_queued() || self.inner.has_waiting_requests())
+        {
+            self.input_ended = true;
+            ch.hold_after_close();
+            return Ok(());
+        }
         let session = &mut self.inner.handler;
         session.queue.clear();
         session.queued = 0;
-        if reason.is_none() && ch.connected() && ch.has_pending_output() {
-            ch.close_when_done();
-            return Ok(());
-        }
         self.inner.handle_close(ch, reason)
     }
 

@@ -380,6 +380,10 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             /// The current state.
             pub fn state(&self) -> State { self.state }
+            /// Whether requests already read wait in the buffer for their turn (the
+            /// replies were over the high-water mark, or the round used its message
+            /// budget): the channel goes on with them when it can write.
+            pub fn has_waiting_requests(&self) -> bool { self.io.deferred() }
             /// The policy for `err` in `state`: the message's own, else the state's, else
             /// the protocol's.
             fn policy(state: State, err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
@@ -408,9 +412,10 @@ fn server_role(p: &Protocol) -> TokenStream {
                 }
             }
             /// Decodes and handles the messages buffered, until more input is needed, the
-            /// connection is closing, or the replies are over the channel's high-water mark
+            /// connection is closing, the replies are over the channel's high-water mark
             /// (the rest waits in the read buffer until they drain: a burst of pipelined
-            /// requests never makes its replies pile up).
+            /// requests never makes its replies pile up), or `MESSAGE_BUDGET` messages were
+            /// handled (the rest waits for the next pass: the others have their turn).
             fn serve(handler: &mut H, io: &mut ::asyncore_runtime::wire::Io, state: &mut State, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 io.resume();
                 loop {
