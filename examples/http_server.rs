@@ -46,6 +46,9 @@ fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
     if let Some(timeout) = args.idle_timeout()? {
         config.idle_timeout = timeout;
     }
+    if let Some(timeout) = args.seconds("header-timeout")? {
+        config.header_timeout = timeout;
+    }
     Ok((server, config))
 }
 
@@ -75,6 +78,12 @@ fn main() {
             value: "SECS",
             default: Some("60"),
             help: "Close a connection silent this long (0: never)",
+        },
+        cli::Flag {
+            name: "header-timeout",
+            value: "SECS",
+            default: Some("10"),
+            help: "A request line and header fields not whole this long after their first byte get 408 and a close (0: never)",
         },
     ]);
     let args = cli::parse_or_exit(

@@ -50,6 +50,9 @@ fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
     if let Some(timeout) = args.idle_timeout()? {
         config.idle_timeout = timeout;
     }
+    if let Some(timeout) = args.seconds("command-timeout")? {
+        config.command_timeout = timeout;
+    }
     Ok((server, config))
 }
 
@@ -85,6 +88,12 @@ fn main() {
             value: "SECS",
             default: Some("300"),
             help: "Close a connection silent this long (0: never)",
+        },
+        cli::Flag {
+            name: "command-timeout",
+            value: "SECS",
+            default: Some("300"),
+            help: "A command line not whole this long after its first byte gets 421 and a close (0: never)",
         },
     ]);
     let args = cli::parse_or_exit(

@@ -108,6 +108,13 @@ pub(crate) struct Core {
     pub accept_paused: bool,
     pub idle_timeout: Option<Duration>,
     pub idle_timer: bool,
+    /// When the live idle check is due, and its number (see `Map::arm_idle`).
+    pub timer_at: Instant,
+    pub timer_gen: u32,
+    /// How long a request may take to arrive whole ([`Channel::set_request_timeout`]).
+    pub request_timeout: Option<Duration>,
+    /// When the request being received must be whole.
+    pub deadline: Option<Instant>,
     pub last_activity: Instant,
     /// Internal channels (the waker, the signal pipe) do not count in `len()`.
     pub internal: bool,
@@ -143,6 +150,10 @@ impl Core {
             accept_paused: false,
             idle_timeout: None,
             idle_timer: false,
+            timer_at: now,
+            timer_gen: 0,
+            request_timeout: None,
+            deadline: None,
             last_activity: now,
             internal: false,
         }
@@ -1009,11 +1020,99 @@ impl<'a> Channel<'a> {
         self.core.idle_timeout = timeout;
         self.core.last_activity = now;
         if let Some(d) = timeout {
-            if !self.core.idle_timer {
-                self.core.idle_timer = true;
-                self.map.timers.add(now + d, Action::Idle(self.core.token));
-            }
+            self.map.arm_idle(self.core, now + d);
         }
+    }
+
+    /// How long a request may take to arrive whole, from its first byte (HTTP's header
+    /// timeout, SMTP's command timeout; `None`, the default: no limit). Unlike the idle
+    /// timeout, a byte now and then does not push it back, so a client trickling a
+    /// request (a slowloris) is stopped. Generated channels start the clock when the
+    /// first byte of a message arrives and stop it when the message is whole; a
+    /// hand-written channel calls [`start_request_clock`](Self::start_request_clock) and
+    /// [`stop_request_clock`](Self::stop_request_clock). When the time is up,
+    /// [`Dispatcher::handle_idle`] runs, as for the idle timeout; generated server
+    /// channels then send the description's `on timeout` reply and close.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// # use std::time::Duration;
+    /// struct Strict;
+    /// impl Dispatcher for Strict {
+    ///     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.set_request_timeout(Some(Duration::from_secs(10)));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_request_timeout(&mut self, timeout: Option<Duration>) {
+        self.core.request_timeout = timeout;
+        if timeout.is_none() {
+            self.core.deadline = None;
+        }
+    }
+
+    /// Starts the request clock (see [`set_request_timeout`](Self::set_request_timeout)),
+    /// unless it runs already or the channel has no request timeout.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Lines { partial: Vec<u8> }
+    /// impl Dispatcher for Lines {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mut buf = [0u8; 512];
+    ///         let n = ch.recv(&mut buf)?;
+    ///         self.partial.extend_from_slice(&buf[..n]);
+    ///         if self.partial.contains(&b'\n') {
+    ///             self.partial.clear();
+    ///             ch.stop_request_clock();
+    ///         } else if !self.partial.is_empty() {
+    ///             ch.start_request_clock();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn start_request_clock(&mut self) {
+        if let (Some(t), None) = (self.core.request_timeout, self.core.deadline) {
+            let at = self.map.now + t;
+            self.core.deadline = Some(at);
+            self.map.arm_idle(self.core, at);
+        }
+    }
+
+    /// Stops the request clock: the request is whole.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Done;
+    /// impl Dispatcher for Done {
+    ///     fn handle_read(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         ch.stop_request_clock();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn stop_request_clock(&mut self) {
+        self.core.deadline = None;
+    }
+
+    /// Whether the request clock runs.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct Check;
+    /// impl Dispatcher for Check {
+    ///     fn handle_idle(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let mid_request = ch.request_clock_running();
+    ///         ch.close();
+    ///         let _ = mid_request;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn request_clock_running(&self) -> bool {
+        self.core.deadline.is_some()
     }
 
     /// Add a channel for an accepted connection: it starts connected, with `addr` as its

@@ -901,12 +901,23 @@ impl Map {
         }
         core.lingering = Some(self.linger_bytes);
         core.idle_timeout = Some(self.linger_timeout);
+        core.deadline = None;
         core.last_activity = self.now;
-        if !core.idle_timer {
-            core.idle_timer = true;
-            self.timers
-                .add(self.now + self.linger_timeout, Action::Idle(core.token));
+        self.arm_idle(core, self.now + self.linger_timeout);
+    }
+
+    /// Makes sure a channel's idle check runs at `at` or before: a live check due later
+    /// is superseded by a new one (it runs, sees it is not the live one, and does
+    /// nothing); one due earlier looks again when it runs.
+    pub(crate) fn arm_idle(&mut self, core: &mut Core, at: Instant) {
+        if core.idle_timer && core.timer_at <= at {
+            return;
         }
+        core.timer_gen = core.timer_gen.wrapping_add(1);
+        core.idle_timer = true;
+        core.timer_at = at;
+        self.timers
+            .add(at, Action::Idle(core.token, core.timer_gen));
     }
 
     fn remove(&mut self, token: Token, entry: BoxEntry) {
@@ -1350,19 +1361,31 @@ impl Map {
                         e.core.accept_paused = false;
                     }
                 }
-                Action::Idle(token) => {
+                Action::Idle(token, gen) => {
                     let Some(core) = self.entry_mut(token).map(|e| &mut e.core) else {
                         continue;
                     };
-                    // Activity pushes the deadline back; re-arm instead of firing.
-                    let deadline = core.idle_timeout.map(|limit| core.last_activity + limit);
-                    match deadline {
+                    if gen != core.timer_gen || !core.idle_timer {
+                        continue; // superseded by an earlier check
+                    }
+                    // Activity pushes the idle deadline back, not the request's; re-arm
+                    // instead of firing while neither is due.
+                    let idle = core.idle_timeout.map(|limit| core.last_activity + limit);
+                    let due = match (idle, core.deadline) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    match due {
                         Some(d) if d > now => {
-                            self.timers.add(d, Action::Idle(token));
+                            core.timer_at = d;
+                            self.timers.add(d, Action::Idle(token, gen));
                         }
                         Some(_) => {
                             core.idle_timer = false;
                             self.invoke(token, Invoke::Idle)?;
+                            if let Some(core) = self.entry_mut(token).map(|e| &mut e.core) {
+                                core.deadline = None;
+                            }
                         }
                         None => core.idle_timer = false,
                     }

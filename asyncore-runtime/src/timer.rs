@@ -32,8 +32,9 @@ pub(crate) enum Action {
     Call(Box<dyn FnOnce(&mut Map)>),
     /// `handle_timer` on a channel.
     Channel(Token),
-    /// The idle-timeout check of a channel.
-    Idle(Token),
+    /// The idle-timeout and request-deadline check of a channel; the number tells the
+    /// live check from superseded ones.
+    Idle(Token, u32),
     /// Resume accepting after descriptor exhaustion.
     ResumeAccept(Token),
 }
@@ -43,7 +44,7 @@ impl fmt::Debug for Action {
         match self {
             Action::Call(_) => f.write_str("Call(..)"),
             Action::Channel(t) => write!(f, "Channel({t:?})"),
-            Action::Idle(t) => write!(f, "Idle({t:?})"),
+            Action::Idle(t, n) => write!(f, "Idle({t:?}, {n})"),
             Action::ResumeAccept(t) => write!(f, "ResumeAccept({t:?})"),
         }
     }

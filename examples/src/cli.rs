@@ -65,12 +65,27 @@ impl Args {
     /// assert_eq!(args.idle_timeout(), Ok(Some(Some(Duration::from_secs(5)))));
     /// ```
     pub fn idle_timeout(&self) -> Result<Option<Option<Duration>>, String> {
-        let Some(t) = self.get("idle-timeout") else {
+        self.seconds("idle-timeout")
+    }
+
+    /// The value of the flag `name` in seconds, 0 meaning never: `Ok(None)` when the flag
+    /// is absent, `Ok(Some(None))` for 0.
+    ///
+    /// ```
+    /// use asyncore_examples::cli::{parse, Flag};
+    /// use std::time::Duration;
+    ///
+    /// let flags = [Flag { name: "header-timeout", value: "SECS", default: None, help: "" }];
+    /// let args = parse(["--header-timeout", "0"].map(String::from), &flags).unwrap().unwrap();
+    /// assert_eq!(args.seconds("header-timeout"), Ok(Some(None)));
+    /// ```
+    pub fn seconds(&self, name: &str) -> Result<Option<Option<Duration>>, String> {
+        let Some(t) = self.get(name) else {
             return Ok(None);
         };
         let secs = t
             .parse::<u64>()
-            .map_err(|_| format!("--idle-timeout takes a number of seconds, not `{t}`"))?;
+            .map_err(|_| format!("--{name} takes a number of seconds, not `{t}`"))?;
         Ok(Some((secs > 0).then(|| Duration::from_secs(secs))))
     }
 }

@@ -99,6 +99,10 @@ pub const MAX_FILE_LIMIT: u64 = 1 << 30;
 /// How long a connection may stay silent by default.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a request line and its header fields may take to arrive by default, from
+/// their first byte (nginx's `client_header_timeout`); then `408` and a close.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The most bytes of responses to one read that go straight to the output buffer; the
 /// rest wait in the connection's queue.
 pub const DIRECT_BUDGET: usize = 1 << 20;
@@ -131,16 +135,21 @@ pub struct Config {
     pub max_file: u64,
     /// A connection silent for this long is closed; `None`: never.
     pub idle_timeout: Option<Duration>,
+    /// A request head not whole this long after its first byte gets `408` and a close
+    /// (a body has the idle timeout only); `None`: never.
+    pub header_timeout: Option<Duration>,
 }
 
 impl Default for Config {
-    /// No root, [`DEFAULT_MAX_BODY`], [`DEFAULT_MAX_FILE`], [`DEFAULT_IDLE_TIMEOUT`].
+    /// No root, [`DEFAULT_MAX_BODY`], [`DEFAULT_MAX_FILE`], [`DEFAULT_IDLE_TIMEOUT`],
+    /// [`DEFAULT_HEADER_TIMEOUT`].
     fn default() -> Self {
         Config {
             root: None,
             max_body: DEFAULT_MAX_BODY,
             max_file: DEFAULT_MAX_FILE,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            header_timeout: Some(DEFAULT_HEADER_TIMEOUT),
         }
     }
 }

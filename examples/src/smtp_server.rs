@@ -48,6 +48,10 @@ pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
 /// at least 5 minutes).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long a command line may take to arrive by default, from its first byte: RFC 5321
+/// section 4.5.3.2.7's five minutes; then `421` and a close.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The longest local part of a mailbox (RFC 5321 section 4.5.3.1.1).
 pub const MAX_LOCAL_PART: usize = 64;
 
@@ -71,11 +75,14 @@ pub struct Config {
     pub max_recipients: usize,
     /// A connection silent for this long is closed; `None`: never.
     pub idle_timeout: Option<Duration>,
+    /// A command line not whole this long after its first byte gets `421` and a close
+    /// (the message text has the idle timeout only); `None`: never.
+    pub command_timeout: Option<Duration>,
 }
 
 impl Default for Config {
     /// `localhost`, [`DEFAULT_MAX_SIZE`], no maildir, [`DEFAULT_MAX_RECIPIENTS`],
-    /// [`DEFAULT_IDLE_TIMEOUT`].
+    /// [`DEFAULT_IDLE_TIMEOUT`], [`DEFAULT_COMMAND_TIMEOUT`].
     fn default() -> Self {
         Config {
             hostname: "localhost".to_string(),
@@ -83,6 +90,7 @@ impl Default for Config {
             maildir: None,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            command_timeout: Some(DEFAULT_COMMAND_TIMEOUT),
         }
     }
 }
@@ -504,6 +512,8 @@ impl Session {
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
         let timeout = self.config.idle_timeout;
         cx.channel().set_idle_timeout(timeout);
+        cx.channel()
+            .set_request_timeout(self.config.command_timeout);
         let text = format!("{} ESMTP asyncore smtp-server", self.config.hostname);
         reply(cx, 220, &text)
     }
@@ -603,11 +613,16 @@ impl Session {
             };
             return reply(cx, 503, text);
         }
+        // The message text has the idle timeout only (RFC 5321 section 4.5.3.2.6
+        // times each block, not the whole text).
+        cx.channel().set_request_timeout(None);
         reply(cx, 354, "End data with <CR><LF>.<CR><LF>")
     }
 
     /// The message text: stored (or counted) and answered with its queue id.
     fn on_body(&mut self, cx: &mut ServerCx<'_, '_>, msg: smtp::Body<'_>) -> Result {
+        cx.channel()
+            .set_request_timeout(self.config.command_timeout);
         let tx = std::mem::take(&mut self.tx);
         if tx.from.is_none() || tx.to.is_empty() {
             return reply(cx, 554, "5.5.1 Error: no valid recipients");

@@ -130,6 +130,9 @@ pub enum Event {
     NotAllowed,
     /// A message whose fields are malformed (bad number, bare LF...).
     Invalid,
+    /// A request that did not arrive whole within the channel's request timeout (a
+    /// slowloris), or a connection idle in the middle of one.
+    Timeout,
 }
 
 impl Event {
@@ -140,6 +143,7 @@ impl Event {
             Event::Unknown => "unknown",
             Event::NotAllowed => "not_allowed",
             Event::Invalid => "invalid",
+            Event::Timeout => "timeout",
         }
     }
 }

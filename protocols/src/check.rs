@@ -96,6 +96,27 @@ impl Cx {
             unknown: own.unknown.unwrap_or(Action::Close),
             not_allowed: own.not_allowed.unwrap_or(Action::Close),
             invalid: own.invalid.unwrap_or(Action::Close),
+            timeout: self.timeout_policy(list),
+        }
+    }
+
+    /// `on timeout`: the reply before the close, if any. A request that did not arrive in
+    /// time cannot be skipped: the connection closes.
+    fn timeout_policy(&mut self, list: &[ast::Policy]) -> Option<Vec<u8>> {
+        let pol = list.iter().find(|p| p.event == Event::Timeout)?;
+        match &pol.action {
+            Action::Close => None,
+            Action::Reply { text, close: true } => Some(text.clone()),
+            _ => {
+                self.error(
+                    Diagnostic::new(
+                        "a request that did not arrive in time cannot be skipped",
+                        pol.span,
+                    )
+                    .help("write `on timeout reply \"...\" close` or `on timeout close`"),
+                );
+                None
+            }
         }
     }
 
@@ -124,6 +145,8 @@ impl Cx {
                 Event::Unknown => &mut p.unknown,
                 Event::NotAllowed => &mut p.not_allowed,
                 Event::Invalid => &mut p.invalid,
+                // The protocol's alone (see `timeout_policy`).
+                Event::Timeout => continue,
             };
             *slot = Some(pol.action.clone());
         }

@@ -41,6 +41,9 @@ pub struct Policies {
     pub not_allowed: Action,
     /// Malformed fields.
     pub invalid: Action,
+    /// A request not whole within the request timeout: the reply before the close, if
+    /// any (`on timeout reply "..." close`).
+    pub timeout: Option<Vec<u8>>,
 }
 
 /// The policies a state declares for itself; `None`: the protocol's.

@@ -325,15 +325,18 @@ impl Parser {
 
     fn policy(&mut self) -> R<Policy> {
         let start = self.expect_kw("on")?;
-        let event = match self.ident("`oversize`, `unknown`, `not_allowed` or `invalid`")? {
+        let event = match self
+            .ident("`oversize`, `unknown`, `not_allowed`, `invalid` or `timeout`")?
+        {
             id if id.name == "oversize" => Event::Oversize,
             id if id.name == "unknown" => Event::Unknown,
             id if id.name == "not_allowed" => Event::NotAllowed,
             id if id.name == "invalid" => Event::Invalid,
+            id if id.name == "timeout" => Event::Timeout,
             id => {
                 return Err(
                     Diagnostic::new(format!("unknown event `{}`", id.name), id.span)
-                        .help("the events are oversize, unknown, not_allowed and invalid"),
+                        .help("the events are oversize, unknown, not_allowed, invalid and timeout"),
                 )
             }
         };

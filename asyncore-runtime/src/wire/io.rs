@@ -72,6 +72,8 @@ pub struct Io {
     linger_always: bool,
     /// Messages handled in the pass of the loop `budget_pass`.
     handled: usize,
+    /// A message was handled since the last [`Io::settle_clock`].
+    progressed: bool,
     budget_pass: u64,
 }
 
@@ -100,6 +102,7 @@ impl Io {
             linger: false,
             linger_always: false,
             handled: 0,
+            progressed: false,
             budget_pass: 0,
         }
     }
@@ -281,6 +284,50 @@ impl Io {
     pub fn consume(&mut self, len: usize) {
         self.buf.consume(len.min(self.buf.len()));
         self.handled += 1;
+        self.progressed = true;
+    }
+
+    /// After a round of decoding: the request clock
+    /// ([`Channel::set_request_timeout`]) runs while a message is partly received, from
+    /// the round that left it so; it stops when nothing waits, or only whole messages
+    /// waiting for their turn.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::settle_clock;
+    /// ```
+    pub fn settle_clock(&mut self, ch: &mut Channel<'_>) {
+        let partial = !self.buf.is_empty() && !self.deferred && !self.closing;
+        if std::mem::take(&mut self.progressed) || !partial {
+            ch.stop_request_clock();
+        }
+        if partial {
+            ch.start_request_clock();
+        }
+    }
+
+    /// Whether part of a message is in the buffer, waiting for the rest.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::mid_message;
+    /// ```
+    pub fn mid_message(&self) -> bool {
+        !self.buf.is_empty() && !self.deferred
+    }
+
+    /// A request did not arrive whole in time: queues `reply` (the description's
+    /// `on timeout`), logs, and closes lingering once it is sent.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::time_out;
+    /// ```
+    pub fn time_out(&mut self, ch: &Channel<'_>, reply: &[u8]) {
+        log::info!(target: "asyncore_runtime::wire", "closing {ch}: a request did not arrive whole in time");
+        self.out.extend_from_slice(reply);
+        self.closing = true;
+        self.linger = true;
     }
 
     /// Sets the parameters of the next messages (see [`Decoder::set_params`]).

@@ -225,6 +225,11 @@ impl Dispatcher for HttpConnection {
         self.inner.handle_close(ch, reason)
     }
 
+    /// The header timeout or the idle timeout: `408` in the middle of a request.
+    fn handle_idle(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.inner.handle_idle(ch)
+    }
+
     fn handle_error(&mut self, ch: &mut Channel<'_>, err: Error) -> Result {
         self.inner.handle_error(ch, err)
     }

@@ -415,6 +415,7 @@ impl Session {
     fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
         cx.channel().set_idle_timeout(self.config.idle_timeout);
+        cx.channel().set_request_timeout(self.config.header_timeout);
         Ok(())
     }
 
@@ -471,6 +472,8 @@ impl Session {
                     self.send_continue(cx)?;
                 }
                 self.current = Some(current);
+                // A body has the idle timeout only, as nginx's `client_body_timeout`.
+                cx.channel().set_request_timeout(None);
                 Ok(http::RequestNext::Sized { length })
             }
             BodyFraming::Chunked => {
@@ -478,6 +481,7 @@ impl Session {
                     self.send_continue(cx)?;
                 }
                 self.current = Some(current);
+                cx.channel().set_request_timeout(None);
                 Ok(http::RequestNext::Chunked)
             }
         }
@@ -489,6 +493,7 @@ impl Session {
         cx: &mut ServerCx<'_, '_>,
         msg: http::Body<'_>,
     ) -> Result<http::BodyNext> {
+        cx.channel().set_request_timeout(self.config.header_timeout);
         let Some(current) = self.current.take() else {
             return Ok(http::BodyNext::Close);
         };
@@ -577,6 +582,7 @@ impl Session {
         cx: &mut ServerCx<'_, '_>,
         msg: http::Trailer<'_>,
     ) -> Result<http::TrailerNext> {
+        cx.channel().set_request_timeout(self.config.header_timeout);
         let Some(mut current) = self.current.take() else {
             return Ok(http::TrailerNext::Close);
         };

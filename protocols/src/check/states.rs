@@ -193,7 +193,18 @@ impl Cx {
                 transitions,
                 by_message,
                 by_reply,
-                policies: self.own_policies(&s.policies, framing),
+                policies: {
+                    for pol in s.policies.iter().filter(|p| p.event == Event::Timeout) {
+                        self.error(
+                            Diagnostic::new(
+                                "`on timeout` is the protocol's, not a state's",
+                                pol.span,
+                            )
+                            .help("declare it once for the whole protocol, after its framing"),
+                        );
+                    }
+                    self.own_policies(&s.policies, framing)
+                },
             });
         }
         // A message whose reply says the next state somewhere is not the handler's choice

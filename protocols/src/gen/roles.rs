@@ -193,6 +193,15 @@ fn server_role(p: &Protocol) -> TokenStream {
         Framing::Length { .. } | Framing::Fixed { .. } => b"",
     };
     let received: Vec<usize> = p.received_by_server().collect();
+    let timeout_reply = match &p.policies.timeout {
+        Some(text) => {
+            let mut t = text.clone();
+            t.extend_from_slice(term);
+            let t = bytes_lit(&t);
+            quote!(::core::option::Option::Some(#t))
+        }
+        None => quote!(::core::option::Option::<&'static [u8]>::None),
+    };
     let lt = quote!('_);
     let methods = received.iter().map(|&mi| {
         let m = &p.messages[mi];
@@ -461,6 +470,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
+                io.settle_clock(ch);
                 io.flush(ch)?;
                 Ok(())
             }
@@ -513,6 +523,27 @@ fn server_role(p: &Protocol) -> TokenStream {
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
+            }
+            /// The request timeout ran out (`Channel::set_request_timeout`), or the idle
+            /// timeout in the middle of a request: the description's `on timeout` reply,
+            /// then a lingering close. Otherwise, as by default, the channel closes.
+            fn handle_idle(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
+                let ServerChannel { handler, io, state } = self;
+                let reply: ::core::option::Option<&'static [u8]> = #timeout_reply;
+                match reply {
+                    ::core::option::Option::Some(text) if !io.is_closing() && (ch.request_clock_running() || io.mid_message()) => {
+                        io.time_out(ch, text);
+                        if io.close_once() {
+                            let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                            handler.on_close(&mut cx, ::core::option::Option::None);
+                        }
+                        io.flush(ch)
+                    }
+                    _ => {
+                        ch.close_with_reason(::std::io::Error::new(::std::io::ErrorKind::TimedOut, "channel idle for longer than its idle timeout, or a request not whole within its request timeout"));
+                        Ok(())
+                    }
+                }
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
