@@ -113,7 +113,13 @@ impl std::str::FromStr for Backend {
 /// Which of `list` are ready now, by `poll(2)` without waiting: what a level-triggered
 /// wait would report. Appends `(token, readiness)` for each ready one to `out`.
 pub(crate) fn level_now(list: &[Reg<'_>], out: &mut Vec<(Token, Ready)>) -> io::Result<()> {
-    poll::Selector::new().wait(list, out, Some(Duration::ZERO))
+    loop {
+        // A signal (the loop's own SIGINT or SIGTERM) may interrupt even a wait of zero.
+        match poll::Selector::new().wait(list, out, Some(Duration::ZERO)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => out.clear(),
+            r => return r,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -92,7 +92,8 @@ impl Io {
         Io {
             decoder,
             fast,
-            buf: FrameBuf::with_capacity(limit.min(16 * 1024), limit),
+            // Allocated at the first byte: an idle connection holds no read buffer.
+            buf: FrameBuf::new(limit),
             out: Vec::new(),
             opened: false,
             closing: false,
