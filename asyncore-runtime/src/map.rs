@@ -16,10 +16,13 @@ use crate::socket::{Domain, SockType, Socket};
 use crate::sys::{Backend, Reg, Selector};
 
 mod level;
+mod linger;
 use crate::timer::{Action, TimerId, Timers};
 use crate::token::Token;
 use crate::waker::{Waker, WakerChannel};
 use level::unused;
+use linger::linger;
+pub use linger::{DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIMEOUT};
 
 /// asyncore's default `timeout` for `loop`: 30 seconds per pass.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -181,11 +184,6 @@ pub struct Map {
     linger_timeout: Duration,
     linger_bytes: usize,
 }
-
-/// How long a lingering channel waits for more input from the peer before it closes.
-pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(5);
-/// The most bytes a lingering channel reads and discards before it closes.
-pub const DEFAULT_LINGER_BYTES: usize = 64 << 20;
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -730,21 +728,6 @@ impl Map {
         any.downcast_mut::<D>()
     }
 
-    /// Sets how channels that close lingering ([`Channel::close_lingering`]) end: they
-    /// close once nothing has come from the peer for `timeout`, or once they read and
-    /// discarded `max_bytes`, if the peer has not closed first. The defaults are
-    /// [`DEFAULT_LINGER_TIMEOUT`] (5 s) and [`DEFAULT_LINGER_BYTES`] (64 MiB), as nginx's
-    /// `lingering_timeout`; a `max_bytes` of 0 closes at once.
-    ///
-    /// ```
-    /// let mut map = asyncore_runtime::Map::new();
-    /// map.set_linger(std::time::Duration::from_secs(2), 8 << 20);
-    /// ```
-    pub fn set_linger(&mut self, timeout: Duration, max_bytes: usize) {
-        self.linger_timeout = timeout;
-        self.linger_bytes = max_bytes;
-    }
-
     /// Queue `data` on another channel's output (its [`Channel::queue`]): it leaves with
     /// that channel's next write event, in the same pass or the next. A fan-out to N
     /// channels then costs a copy per channel per message and one `send` per channel per
@@ -889,21 +872,6 @@ impl Map {
         } else {
             s.entry = Some(entry);
         }
-    }
-
-    /// A channel whose output is sent closes lingering: shut down writing (the peer sees
-    /// the end of the reply), then read and discard until the peer closes, goes quiet for
-    /// the linger timeout, or sends more than the linger limit.
-    fn start_lingering(&mut self, core: &mut Core) {
-        if self.linger_bytes == 0 || core.sock.shutdown(std::net::Shutdown::Write).is_err() {
-            core.closed = true;
-            return;
-        }
-        core.lingering = Some(self.linger_bytes);
-        core.idle_timeout = Some(self.linger_timeout);
-        core.deadline = None;
-        core.last_activity = self.now;
-        self.arm_idle(core, self.now + self.linger_timeout);
     }
 
     /// Makes sure a channel's idle check runs at `at` or before: a live check due later
@@ -1463,41 +1431,6 @@ impl Map {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-}
-
-/// One event of a lingering channel: read and discard (at most 256 KiB an event), and
-/// close on the peer's end, an error, the idle timeout or the byte limit.
-fn linger(core: &mut Core, mut left: usize, what: &Invoke, now: Instant) {
-    match what {
-        Invoke::Io(_) => {
-            let mut scratch = [0u8; 16 * 1024];
-            for _ in 0..16 {
-                match core.sock.recv(&mut scratch[..left.clamp(1, 16 * 1024)]) {
-                    Ok(0) => {
-                        core.closed = true;
-                        return;
-                    }
-                    Ok(n) => {
-                        core.last_activity = now;
-                        left = left.saturating_sub(n);
-                        if left == 0 {
-                            core.closed = true;
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        core.closed = true;
-                        return;
-                    }
-                }
-            }
-            core.lingering = Some(left);
-        }
-        Invoke::Idle | Invoke::Error(_) => core.closed = true,
-        Invoke::Timer(_) => {}
     }
 }
 
