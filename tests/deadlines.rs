@@ -9,7 +9,7 @@ mod backends;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use asyncore_runtime::Backend;
-use support::{start_server, stop_server, HANG_GUARD};
+use support::{read_more, start_server, stop_server, HANG_GUARD};
 
 /// Slow clients at once.
 const SLOW: usize = 200;
@@ -55,49 +55,24 @@ fn slowloris(
     (conns, stop, thread)
 }
 
-/// What arrives on `s` until the server closes it (or the hang guard).
-fn read_to_close(s: &mut TcpStream) -> (Vec<u8>, bool) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (got, true),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return (got, false),
-        }
-    }
-}
-
 /// Every slow client got `reply` and the close.
 fn all_refused(conns: Vec<TcpStream>, reply: &[u8], what: &str) {
     for (i, mut s) in conns.into_iter().enumerate() {
-        let (got, closed) = read_to_close(&mut s);
+        // Until the server closes (the test fails if it does not, within the hang guard).
+        let mut got = Vec::new();
+        let deadline = Instant::now() + HANG_GUARD;
+        while read_more(&mut s, &mut got, deadline, what) {}
         let text = String::from_utf8_lossy(&got);
         assert!(
             got.windows(reply.len()).any(|w| w == reply),
             "{what}: slow client {i} got {text:?}, not {:?}",
             String::from_utf8_lossy(reply)
         );
-        assert!(closed, "{what}: slow client {i} was not closed");
-    }
-}
-
-fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Select => "select",
-        Backend::Poll => "poll",
-        Backend::Epoll => "epoll",
     }
 }
 
 fn http_slowloris(backend: Backend) {
-    let (server, addr) = start_server(
-        "http-server",
-        backend_name(backend),
-        &["--header-timeout", "1"],
-    );
+    let (server, addr) = start_server("http-server", backend.name(), &["--header-timeout", "1"]);
     let (conns, stop, trickler) =
         slowloris(addr, b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", b'a');
     // A normal client, meanwhile: every request answered on its keep-alive connection.
@@ -134,11 +109,7 @@ fn http_slowloris(backend: Backend) {
 }
 
 fn smtp_slowloris(backend: Backend) {
-    let (server, addr) = start_server(
-        "smtp-server",
-        backend_name(backend),
-        &["--command-timeout", "1"],
-    );
+    let (server, addr) = start_server("smtp-server", backend.name(), &["--command-timeout", "1"]);
     let (conns, stop, trickler) = slowloris(addr, b"NOOP", b' ');
     // A normal client, meanwhile: greeted, and every NOOP answered.
     let mut fast = TcpStream::connect(addr).expect("connect");

@@ -13,24 +13,16 @@ mod backends;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Instant;
 
 use asyncore_runtime::Backend;
-use support::{start_server, stop_server, HANG_GUARD};
+use support::{read_more, start_server, stop_server, HANG_GUARD};
 
 /// Requests sent before the half-close.
 const PIPELINED: usize = 20_000;
-
-fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Select => "select",
-        Backend::Poll => "poll",
-        Backend::Epoll => "epoll",
-    }
-}
 
 /// Sends `input` from a second thread, then shuts down writing; meanwhile reads until
 /// the server's end of file (a reset or the hang guard end the test with a failure).
@@ -44,20 +36,8 @@ fn send_then_half_close(addr: SocketAddr, input: Vec<u8>) -> Vec<u8> {
         w.shutdown(Shutdown::Write).expect("shut down writing");
     });
     let mut got = Vec::new();
-    let started = Instant::now();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => panic!(
-                "reading from {addr} after {} bytes and {:?}: {e}",
-                got.len(),
-                started.elapsed()
-            ),
-        }
-    }
+    let deadline = Instant::now() + HANG_GUARD;
+    while read_more(&mut s, &mut got, deadline, &addr.to_string()) {}
     writer.join().expect("the writer thread");
     got
 }
@@ -92,7 +72,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn half_close(backend: Backend, p: Pipeline) {
-    let (server, addr) = start_server(p.server, backend_name(backend), p.flags);
+    let (server, addr) = start_server(p.server, backend.name(), p.flags);
     let mut input = p.setup.clone();
     for _ in 0..p.count {
         input.extend_from_slice(&p.request);
@@ -104,7 +84,7 @@ fn half_close(backend: Backend, p: Pipeline) {
         p.count,
         "{} ({}) answered {replies} of {} pipelined requests before closing ({} bytes)",
         p.server,
-        backend_name(backend),
+        backend.name(),
         p.count,
         got.len()
     );
@@ -280,7 +260,7 @@ fn echo_async_chat(backend: Backend) {
 }
 
 fn chat_nicks(backend: Backend) {
-    let (server, addr) = start_server("chat", backend_name(backend), &[] as &[&str]);
+    let (server, addr) = start_server("chat", backend.name(), &[] as &[&str]);
     let mut input = Vec::new();
     for i in 0..PIPELINED {
         input.extend_from_slice(format!("/nick n{i}\n").as_bytes());
@@ -295,7 +275,7 @@ fn chat_nicks(backend: Backend) {
         renames.len(),
         PIPELINED,
         "chat ({}) answered {} of {PIPELINED} pipelined /nick before closing",
-        backend_name(backend),
+        backend.name(),
         renames.len()
     );
     assert_eq!(
@@ -347,17 +327,9 @@ fn refused_while_sending(addr: SocketAddr, head: &[u8], filler: u8) -> Vec<u8> {
         }
     }
     let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            // A reset: what came before it is all the client sees.
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading from {addr}: {e}"),
-        }
-    }
+    let deadline = Instant::now() + HANG_GUARD;
+    // Up to the end of file or a reset: what came before a reset is all the client sees.
+    while read_more(&mut s, &mut got, deadline, &addr.to_string()) {}
     got
 }
 
@@ -370,7 +342,7 @@ fn error_reply_arrives(
     filler: u8,
     expect: &[u8],
 ) {
-    let (proc, addr) = start_server(server, backend_name(backend), flags);
+    let (proc, addr) = start_server(server, backend.name(), flags);
     let mut seen = 0;
     let mut last = Vec::new();
     for _ in 0..TRIES {
@@ -385,7 +357,7 @@ fn error_reply_arrives(
         seen,
         TRIES,
         "{server} ({}): the reply {:?} arrived {seen} times of {TRIES}; once instead: {:?}",
-        backend_name(backend),
+        backend.name(),
         String::from_utf8_lossy(expect),
         String::from_utf8_lossy(&last[..last.len().min(200)])
     );
