@@ -1,7 +1,8 @@
 //! Nothing is lost when a connection ends, on every server and backend:
 //!
-//! * a client that pipelines 20,000 requests and then shuts down its sending side (as
-//!   `nc -N` and batch clients do) gets every reply before the server's end of file;
+//! * a client that pipelines 20,000 requests (400,000 small ones to memcache, more than
+//!   the read buffer holds) and then shuts down its sending side (as `nc -N` and batch
+//!   clients do) gets every reply before the server's end of file;
 //! * an error reply that ends the connection reaches a client that is still sending
 //!   8 MB, 20 times out of 20: the server closes lingering (it shuts down writing, then
 //!   reads and discards), so the kernel does not answer the unread input with a reset
@@ -127,6 +128,23 @@ fn memcache_big_gets(backend: Backend) {
             request: b"get big\r\n".to_vec(),
             count: 50,
             replies: |got| occurrences(got, b"VALUE big 0 1000000\r\n"),
+        },
+    );
+}
+
+/// 400,000 gets of a one-byte value: 2.8 MB of requests, more than the read buffer holds,
+/// with replies small enough never to fill the output: the server takes in only as much
+/// as its buffer holds while the requests wait for their turn.
+fn memcache_deep_pipeline(backend: Backend) {
+    half_close(
+        backend,
+        Pipeline {
+            server: "memcache-server",
+            flags: &[],
+            setup: b"set k 0 0 1\r\nx\r\n".to_vec(),
+            request: b"get k\r\n".to_vec(),
+            count: 400_000,
+            replies: |got| occurrences(got, b"VALUE k 0 1\r\nx\r\nEND\r\n"),
         },
     );
 }
@@ -288,6 +306,7 @@ fn chat_nicks(backend: Backend) {
 on_every_backend!(
     memcache_gets,
     memcache_big_gets,
+    memcache_deep_pipeline,
     kv_gets,
     resp_pings,
     smtp_noops,

@@ -642,6 +642,22 @@ impl<'a> Channel<'a> {
         self.core.out_limit = limit.max(high_water);
     }
 
+    /// The output buffer's high-water mark (see
+    /// [`set_output_limits`](Self::set_output_limits)): over it, reading pauses.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Dispatcher, Map, DEFAULT_HIGH_WATER};
+    /// # struct D; impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// assert_eq!(map.with_channel(t, |ch| ch.high_water()), Some(DEFAULT_HIGH_WATER));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn high_water(&self) -> usize {
+        self.core.high_water
+    }
+
     /// Whether reading is paused because the output buffer is above its high-water mark.
     ///
     /// ```

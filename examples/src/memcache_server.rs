@@ -42,9 +42,11 @@
 //! bytes gets `CLIENT_ERROR line too long` and a close (memcached closes such a
 //! connection without a reply). A client that pipelines retrievals faster than it reads
 //! the replies is answered as it reads: the generated channel stops taking requests while
-//! the replies waiting are over its high-water mark. As a last resort (a single command
-//! whose replies pass it), more than [`OUTPUT_LIMIT`] bytes of replies waiting get
-//! `SERVER_ERROR out of memory writing get response` and a close.
+//! the replies waiting are over its high-water mark. One `get` of many large values is
+//! answered as the client reads it, too: the values are taken when the command arrives
+//! (as memcached takes references to its items), and sent one by one as the output
+//! drains (`on_produce`), so the reply is whole however large, and the connection holds
+//! at most its high-water mark of it.
 //!
 //! ```no_run
 //! use asyncore_examples::memcache_server::{MemcacheServer, Store};
@@ -96,9 +98,8 @@ pub const VERSION: &str = "1.6.18-asyncore";
 /// How often the expiry sweep runs while items with an expiry exist.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The most reply bytes a connection may have waiting to be sent; past it (one `get` of
-/// many large keys, say) the client gets `SERVER_ERROR out of memory writing get
-/// response` and is closed.
+/// The most reply bytes a connection may have waiting to be sent (its output buffer's
+/// limit). Retrievals never reach it: they are produced as the output drains.
 pub const OUTPUT_LIMIT: usize = 16 * 1024 * 1024;
 
 const BAD_FORMAT: &[u8] = b"bad command line format";
@@ -111,7 +112,8 @@ const DELETE_USAGE: &[u8] = b"bad command line format.  Usage: delete <key> [nor
 /// One stored value.
 #[derive(Debug)]
 struct Item {
-    data: Vec<u8>,
+    /// Shared with the retrievals still sending it.
+    data: Arc<[u8]>,
     flags: u32,
     cas: u64,
     /// `None`: never expires.
@@ -309,6 +311,7 @@ impl Store {
             self.deadlines.insert((d, cas), key.to_vec());
         }
         self.bytes += data.len();
+        let data: Arc<[u8]> = data.into();
         self.stats.total_items += 1;
         self.items.insert(
             key.to_vec(),
@@ -469,6 +472,20 @@ pub struct Connection {
     store: SharedStore,
     /// Counted in `curr_connections` (from `on_open` until dropped).
     counted: bool,
+    /// The values of a retrieval still to be sent, in order, then `END`.
+    pending: std::collections::VecDeque<PendingValue>,
+    /// Whether they are sent with their CAS unique (`gets`, `gats`).
+    pending_cas: bool,
+}
+
+/// One value of a retrieval, taken when the command arrived, waiting for room in the
+/// output.
+#[derive(Debug)]
+struct PendingValue {
+    key: Vec<u8>,
+    flags: u32,
+    cas: u64,
+    data: Arc<[u8]>,
 }
 
 impl Connection {
@@ -477,13 +494,30 @@ impl Connection {
         Connection {
             store,
             counted: false,
+            pending: std::collections::VecDeque::new(),
+            pending_cas: false,
         }
     }
 
-    /// Whether a reply of `size` bytes fits under [`OUTPUT_LIMIT`] with the replies
-    /// already waiting to be sent (those of this read included).
-    fn fits(&self, cx: &ServerCx<'_, '_>, size: usize) -> bool {
-        cx.waiting_output() + size <= OUTPUT_LIMIT
+    /// Sends the values of a retrieval waiting for room, as far as the output takes
+    /// them, then `END`; asks to go on later if the output fills first.
+    fn send_pending(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        while let Some(v) = self.pending.front() {
+            if cx.output_full() {
+                cx.produce_later();
+                return Ok(());
+            }
+            cx.send(memcache::Value {
+                key: &v.key,
+                flags: v.flags,
+                unique: self.pending_cas.then_some(v.cas),
+                data: &v.data,
+            })?;
+            self.pending.pop_front();
+        }
+        // Memory back after a large retrieval.
+        self.pending = std::collections::VecDeque::new();
+        cx.send(memcache::End {})
     }
 }
 
@@ -724,6 +758,11 @@ impl Connection {
         }
     }
 
+    /// The rest of a retrieval, as the output drains.
+    fn on_produce(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        self.send_pending(cx)
+    }
+
     fn on_quit(&mut self, _cx: &mut ServerCx<'_, '_>, _msg: memcache::Quit) -> Result {
         // The description closes the connection after `quit`.
         Ok(())
@@ -826,7 +865,8 @@ impl Connection {
     }
 
     /// `get`, `gets`, `gat` and `gats`: a `VALUE` per live key, then `END`. A key over
-    /// 250 bytes makes the whole command a `CLIENT_ERROR`.
+    /// 250 bytes makes the whole command a `CLIENT_ERROR`. The values are taken now;
+    /// those the output has no room for are sent as it drains.
     fn retrieve<'k>(
         &mut self,
         cx: &mut ServerCx<'_, '_>,
@@ -864,25 +904,29 @@ impl Connection {
             let Some(item) = store.items.get(key) else {
                 continue;
             };
-            if !self.fits(cx, key.len() + item.data.len() + 48) {
-                // A client that does not read its replies: memcached's words for it.
-                cx.close();
-                return cx.send(memcache::ServerError {
-                    message: b"out of memory writing get response",
+            if self.pending.is_empty() && !cx.output_full() {
+                cx.send(memcache::Value {
+                    key,
+                    flags: item.flags,
+                    unique: with_cas.then_some(item.cas),
+                    data: &item.data,
+                })?;
+            } else {
+                // No room now: the value as it is now, for later.
+                self.pending.push_back(PendingValue {
+                    key: key.to_vec(),
+                    flags: item.flags,
+                    cas: item.cas,
+                    data: item.data.clone(),
                 });
             }
-            cx.send(memcache::Value {
-                key,
-                flags: item.flags,
-                unique: with_cas.then_some(item.cas),
-                data: &item.data,
-            })?;
         }
         drop(store);
         if touched {
             self.arm_if_expiring(cx);
         }
-        cx.send(memcache::End {})
+        self.pending_cas = with_cas;
+        self.send_pending(cx)
     }
 
     /// The storage commands.

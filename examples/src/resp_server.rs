@@ -100,6 +100,11 @@ pub trait Replies {
     fn array(&mut self, len: usize);
     /// `*-1`
     fn nil_array(&mut self);
+    /// `$len` and the bytes of a stored value, which the sink may keep instead of
+    /// copying (to send it later, when the client has read what came before).
+    fn shared_bulk(&mut self, data: &Blob) {
+        self.bulk(data);
+    }
 }
 
 /// RESP2 encoding into a byte buffer.
@@ -155,12 +160,45 @@ impl std::fmt::Write for Bytes<'_> {
     }
 }
 
+/// A reply waiting for room in the output: what a command answered after the output
+/// reached its high-water mark, sent in order as the client reads (`on_produce`).
+#[derive(Debug)]
+enum Pending {
+    Simple(String),
+    Error(String),
+    Integer(i64),
+    /// A stored value, shared with the store: not copied.
+    Shared(Blob),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(u32),
+    NilArray,
+}
+
+impl Pending {
+    fn send(&self, cx: &mut ServerCx<'_, '_>) -> Result {
+        match self {
+            Pending::Simple(t) => cx.send(resp::Simple { text: t.as_bytes() }),
+            Pending::Error(t) => cx.send(resp::Error { text: t.as_bytes() }),
+            Pending::Integer(value) => cx.send(resp::Integer { value: *value }),
+            Pending::Shared(data) => cx.send(resp::Bulk { data }),
+            Pending::Bulk(data) => cx.send(resp::Bulk { data }),
+            Pending::Nil => cx.send(resp::Nil {}),
+            Pending::Array(count) => cx.send(resp::Array { count: *count }),
+            Pending::NilArray => cx.send(resp::NilArray {}),
+        }
+    }
+}
+
 /// The replies of a command sent through the generated channel; the first send error
-/// is kept and returned after the command. The replies of one read are queued whole
-/// before they are sent, so they are counted: past `budget` bytes nothing more is
-/// queued and the command ends in an error (which closes the connection).
+/// is kept and returned after the command. Replies go out at once while the output is
+/// under its high-water mark; after that they wait in `pending` (stored values shared,
+/// not copied) and are sent as the client reads. The bytes copied for the replies of one
+/// read are counted: past `budget` nothing more is queued and the command ends in an
+/// error (which closes the connection).
 struct CxReplies<'x, 'c, 'a> {
     cx: &'x mut ServerCx<'c, 'a>,
+    pending: &'x mut VecDeque<Pending>,
     err: Option<asyncore_runtime::Error>,
     bytes: usize,
     budget: usize,
@@ -168,9 +206,10 @@ struct CxReplies<'x, 'c, 'a> {
 }
 
 impl CxReplies<'_, '_, '_> {
-    fn send<'m>(&mut self, size: usize, msg: impl Into<resp::ServerMessage<'m>>) {
+    /// Counts `size` bytes against the budget; false (and the error kept) past it.
+    fn count(&mut self, size: usize) -> bool {
         if self.err.is_some() {
-            return;
+            return false;
         }
         self.bytes += size + 16;
         if self.bytes > self.budget {
@@ -182,9 +221,28 @@ impl CxReplies<'_, '_, '_> {
                 )
                 .into(),
             );
+            return false;
+        }
+        true
+    }
+
+    /// Whether replies must wait: the output is full, or replies before wait already.
+    fn later(&self) -> bool {
+        !self.pending.is_empty() || self.cx.output_full()
+    }
+
+    fn send<'m>(
+        &mut self,
+        size: usize,
+        msg: impl Into<resp::ServerMessage<'m>>,
+        later: impl FnOnce() -> Pending,
+    ) {
+        if !self.count(size) {
             return;
         }
-        if let Err(e) = self.cx.send(msg) {
+        if self.later() {
+            self.pending.push_back(later());
+        } else if let Err(e) = self.cx.send(msg) {
             self.err = Some(e);
         }
     }
@@ -197,38 +255,40 @@ impl Replies for CxReplies<'_, '_, '_> {
             resp::Simple {
                 text: text.as_bytes(),
             },
+            || Pending::Simple(text.to_string()),
         );
     }
     fn error(&mut self, text: &str) {
-        if text.contains(['\r', '\n']) {
-            let clean = text.replace(['\r', '\n'], " ");
-            self.send(
-                clean.len(),
-                resp::Error {
-                    text: clean.as_bytes(),
-                },
-            );
-        } else {
-            self.send(
-                text.len(),
-                resp::Error {
-                    text: text.as_bytes(),
-                },
-            );
-        }
+        let clean = text.replace(['\r', '\n'], " ");
+        self.send(
+            clean.len(),
+            resp::Error {
+                text: clean.as_bytes(),
+            },
+            || Pending::Error(clean.clone()),
+        );
     }
     fn integer(&mut self, value: i64) {
-        self.send(0, resp::Integer { value });
+        self.send(0, resp::Integer { value }, || Pending::Integer(value));
     }
     fn bulk(&mut self, data: &[u8]) {
-        self.send(data.len(), resp::Bulk { data });
+        self.send(data.len(), resp::Bulk { data }, || {
+            Pending::Bulk(data.to_vec())
+        });
+    }
+    fn shared_bulk(&mut self, data: &Blob) {
+        if !self.later() {
+            self.bulk(data);
+        } else if self.count(0) {
+            self.pending.push_back(Pending::Shared(data.clone()));
+        }
     }
     fn nil(&mut self) {
-        self.send(0, resp::Nil {});
+        self.send(0, resp::Nil {}, || Pending::Nil);
     }
     fn array(&mut self, len: usize) {
         match u32::try_from(len) {
-            Ok(count) => self.send(0, resp::Array { count }),
+            Ok(count) => self.send(0, resp::Array { count }, || Pending::Array(count)),
             Err(_) => {
                 if self.err.is_none() {
                     self.err = Some("reply array longer than 2^32-1 elements".into());
@@ -237,13 +297,13 @@ impl Replies for CxReplies<'_, '_, '_> {
         }
     }
     fn nil_array(&mut self) {
-        self.send(0, resp::NilArray {});
+        self.send(0, resp::NilArray {}, || Pending::NilArray);
     }
 }
 
 mod store;
 
-pub use store::{glob_match, parse_i64, unknown_command, Flow, Session, SharedStore, Store};
+pub use store::{glob_match, parse_i64, unknown_command, Blob, Flow, Session, SharedStore, Store};
 
 /// One connection: the handler of the RESP description's server side.
 #[derive(Debug)]
@@ -254,6 +314,8 @@ pub struct RespConnection {
     /// The loop pass of the current read, and the bytes of replies queued in it.
     pass: u64,
     queued: usize,
+    /// Replies waiting for the client to read those before them.
+    pending: VecDeque<Pending>,
 }
 
 impl RespConnection {
@@ -265,7 +327,24 @@ impl RespConnection {
             open: false,
             pass: u64::MAX,
             queued: 0,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// Sends the replies waiting, as far as the output takes them; asks to go on later
+    /// if it fills first.
+    fn send_pending(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        while let Some(p) = self.pending.front() {
+            if cx.output_full() {
+                cx.produce_later();
+                return Ok(());
+            }
+            p.send(cx)?;
+            self.pending.pop_front();
+        }
+        // Memory back after a large reply.
+        self.pending = VecDeque::new();
+        Ok(())
     }
 
     fn run(&mut self, cx: &mut ServerCx<'_, '_>, args: &[&[u8]]) -> Result {
@@ -282,6 +361,7 @@ impl RespConnection {
         let limit = self.store.borrow().limits.output_limit;
         let mut out = CxReplies {
             cx,
+            pending: &mut self.pending,
             err: None,
             bytes: 0,
             budget: limit.saturating_sub(self.queued),
@@ -294,6 +374,10 @@ impl RespConnection {
         self.queued += out.bytes;
         if let Some(e) = out.err {
             return Err(e);
+        }
+        if !self.pending.is_empty() {
+            // The rest of the reply as the client reads (`on_produce`).
+            cx.produce_later();
         }
         if flow == Flow::Close {
             cx.close();
@@ -337,6 +421,11 @@ impl RespConnection {
             return Ok(());
         }
         self.run(cx, &args)
+    }
+
+    /// The replies still waiting, as the output drains.
+    fn on_produce(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
+        self.send_pending(cx)
     }
 
     fn on_close(&mut self, _cx: &mut ServerCx<'_, '_>, _reason: Option<&std::io::Error>) {

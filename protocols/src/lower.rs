@@ -197,7 +197,7 @@ impl Cx {
             "ClientCx",
         ];
         // Handlers the generated traits have besides one per message.
-        const HANDLERS: &[&str] = &["Open", "Close", "BadInput", "Timer"];
+        const HANDLERS: &[&str] = &["Open", "Close", "BadInput", "Timer", "Produce"];
         if RESERVED.contains(&m.name.name.as_str()) || m.name.name.ends_with("Next") {
             self.error(
                 Diagnostic::new(

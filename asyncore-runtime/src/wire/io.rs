@@ -75,6 +75,12 @@ pub struct Io {
     /// A message was handled since the last [`Io::settle_clock`].
     progressed: bool,
     budget_pass: u64,
+    /// A handler asked to produce more of its reply when the output drains
+    /// ([`Cx::produce_later`]); the requests after it wait.
+    producing: bool,
+    /// What the generated channel keeps about the reply being produced: the request it
+    /// answers and the reply sent so far (indices of the description's messages).
+    produced_for: (Option<u16>, Option<u16>),
 }
 
 impl Io {
@@ -105,6 +111,8 @@ impl Io {
             handled: 0,
             progressed: false,
             budget_pass: 0,
+            producing: false,
+            produced_for: (None, None),
         }
     }
 
@@ -165,7 +173,62 @@ impl Io {
             ch,
             out: &mut self.out,
             closing: &mut self.closing,
+            producing: &mut self.producing,
         }
+    }
+
+    /// Whether a handler is producing a reply piece by piece ([`Cx::produce_later`]):
+    /// the channel calls it again when its output drains, and decodes no further request
+    /// until it is done.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::producing;
+    /// ```
+    pub fn producing(&self) -> bool {
+        self.producing && !self.closing
+    }
+
+    /// Records what the generated channel needs to call the producing handler again:
+    /// the request being answered and the reply sent to it so far.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::set_produced_for;
+    /// ```
+    pub fn set_produced_for(&mut self, answering: Option<u16>, replied: Option<u16>) {
+        self.produced_for = (answering, replied);
+    }
+
+    /// What [`set_produced_for`](Self::set_produced_for) recorded.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::produced_for;
+    /// ```
+    pub fn produced_for(&self) -> (Option<u16>, Option<u16>) {
+        self.produced_for
+    }
+
+    /// Before calling a producing handler again: true when it may produce now (the
+    /// output is under its high-water mark and the channel has not used its
+    /// [`MESSAGE_BUDGET`] in this pass; each call counts as one message). The flag is
+    /// cleared: the handler sets it again if it has more. Otherwise the channel waits
+    /// for its output to drain ([`deferred`](Self::deferred)).
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::start_producing;
+    /// ```
+    pub fn start_producing(&mut self, ch: &Channel<'_>) -> bool {
+        if self.over_budget(ch) || self.out.len() + ch.pending_output() >= ch.high_water() {
+            self.deferred = true;
+            return false;
+        }
+        self.producing = false;
+        self.handled += 1;
+        self.progressed = true;
+        true
     }
 
     /// Whether decoding stopped because the replies were over the channel's high-water
@@ -208,20 +271,31 @@ impl Io {
     /// in this pass of the loop (the others' turn: it goes on in the next pass). The rest of the input
     /// waits in the buffer; [`deferred`](Self::deferred) tells.
     pub fn should_defer(&mut self, ch: &Channel<'_>) -> bool {
-        if self.closing || self.buf.is_empty() {
+        if self.closing {
             return false;
         }
+        if self.producing {
+            // A reply is being produced: the next request waits for it to be done.
+            self.deferred = true;
+            return true;
+        }
+        if self.buf.is_empty() || !self.over_budget(ch) {
+            return false;
+        }
+        self.deferred = true;
+        true
+    }
+
+    /// Whether the output is over its high-water mark or the channel handled
+    /// [`MESSAGE_BUDGET`] messages in this pass of the loop.
+    fn over_budget(&mut self, ch: &Channel<'_>) -> bool {
         let pass = ch.map.passes();
         if self.budget_pass != pass {
             // A new pass of the loop: a new budget.
             self.budget_pass = pass;
             self.handled = 0;
         }
-        if !ch.is_paused() && self.handled < MESSAGE_BUDGET {
-            return false;
-        }
-        self.deferred = true;
-        true
+        ch.is_paused() || self.handled >= MESSAGE_BUDGET
     }
 
     /// How many bytes are buffered and not yet consumed (the message being handled
@@ -275,6 +349,7 @@ impl Io {
                 ch,
                 out: &mut self.out,
                 closing: &mut self.closing,
+                producing: &mut self.producing,
             },
             &self.decoder,
             msg,
@@ -403,6 +478,7 @@ pub struct Cx<'c, 'a> {
     ch: &'c mut Channel<'a>,
     out: &'c mut Vec<u8>,
     closing: &'c mut bool,
+    producing: &'c mut bool,
 }
 
 impl<'c, 'a> Cx<'c, 'a> {
@@ -440,6 +516,32 @@ impl<'c, 'a> Cx<'c, 'a> {
     /// Whether [`close`](Self::close) was called.
     pub fn is_closing(&self) -> bool {
         *self.closing
+    }
+
+    /// Asks to be called again when the output drains (below the channel's high-water
+    /// mark), to produce more of a reply too large to queue at once: asynchat's
+    /// producers. Until the handler stops asking, the channel decodes no further request,
+    /// so replies keep their order, and a client that reads slowly paces the production
+    /// instead of making the output grow.
+    ///
+    /// ```
+    /// // Generated server contexts offer it as `cx.produce_later()`.
+    /// let _ = asyncore_runtime::wire::Cx::produce_later;
+    /// ```
+    pub fn produce_later(&mut self) {
+        *self.producing = true;
+    }
+
+    /// Whether [`produce_later`](Self::produce_later) was called in this handler call.
+    pub fn is_producing(&self) -> bool {
+        *self.producing
+    }
+
+    /// Whether the output is at or over its high-water mark: the replies gathered here
+    /// and those in the channel's output buffer. A producing handler stops there and
+    /// asks to [`produce_later`](Self::produce_later).
+    pub fn output_full(&self) -> bool {
+        self.waiting() >= self.ch.high_water()
     }
 
     /// Sends the replies queued so far (used after `on_open`).

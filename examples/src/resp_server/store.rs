@@ -21,11 +21,22 @@ pub struct Session {
     pub name: Option<Vec<u8>>,
 }
 
+/// A stored string, or a list element: shared with the replies that are still sending it
+/// (a large `MGET` or `LRANGE` is produced as the client reads it), so a reply takes the
+/// value as it was when the command ran without copying it. Writes copy it only while a
+/// reply holds it.
+pub type Blob = Rc<Vec<u8>>;
+
 /// A stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Value {
-    Str(Vec<u8>),
-    List(VecDeque<Vec<u8>>),
+    Str(Blob),
+    List(VecDeque<Blob>),
+}
+
+/// A new [`Blob`] holding a copy of `data`.
+fn blob(data: &[u8]) -> Blob {
+    Rc::new(data.to_vec())
 }
 
 impl Value {
@@ -660,7 +671,7 @@ impl Store {
                 if self.live(args[1], now).is_some() {
                     out.integer(0);
                 } else {
-                    self.put(args[1], Value::Str(args[2].to_vec()), false, now);
+                    self.put(args[1], Value::Str(blob(args[2])), false, now);
                     out.integer(1);
                 }
             }
@@ -672,7 +683,7 @@ impl Store {
                 let seconds = name == "setex";
                 match expire_ms(n, seconds, true) {
                     Some(unix) => {
-                        self.put(args[1], Value::Str(args[3].to_vec()), false, now);
+                        self.put(args[1], Value::Str(blob(args[3])), false, now);
                         self.expire_at_unix(args[1], unix, now, unix_ms());
                         out.simple("OK");
                     }
@@ -688,7 +699,7 @@ impl Store {
                     }
                     None => out.nil(),
                 }
-                self.put(args[1], Value::Str(args[2].to_vec()), false, now);
+                self.put(args[1], Value::Str(blob(args[2])), false, now);
             }
             "del" => {
                 let mut n = 0;
@@ -733,7 +744,7 @@ impl Store {
                 out.array(args.len() - 1);
                 for k in &args[1..] {
                     match self.live(k, now).map(|e| &e.value) {
-                        Some(Value::Str(s)) => out.bulk(s),
+                        Some(Value::Str(s)) => out.shared_bulk(s),
                         _ => out.nil(),
                     }
                 }
@@ -744,7 +755,7 @@ impl Store {
                     return Flow::Continue;
                 }
                 for kv in args[1..].chunks_exact(2) {
-                    self.put(kv[0], Value::Str(kv[1].to_vec()), false, now);
+                    self.put(kv[0], Value::Str(blob(kv[1])), false, now);
                 }
                 out.simple("OK");
             }
@@ -809,7 +820,7 @@ impl Store {
                             stop = stop.min(len - 1);
                             out.array((stop - start + 1) as usize);
                             for e in l.range(start as usize..=stop as usize) {
-                                out.bulk(e);
+                                out.shared_bulk(e);
                             }
                         }
                     }
@@ -948,7 +959,7 @@ impl Store {
             }
             return;
         }
-        self.put(key, Value::Str(args[2].to_vec()), ttl == Ttl::Keep, now);
+        self.put(key, Value::Str(blob(args[2])), ttl == Ttl::Keep, now);
         if let Ttl::At(at) = ttl {
             self.expire_at_unix(key, at, now, now_unix);
         }
@@ -976,14 +987,19 @@ impl Store {
             out.error("ERR increment or decrement would overflow");
             return;
         };
-        self.put(key, Value::Str(new.to_string().into_bytes()), true, now);
+        self.put(
+            key,
+            Value::Str(Rc::new(new.to_string().into_bytes())),
+            true,
+            now,
+        );
         out.integer(new);
     }
 
     fn append(&mut self, key: &[u8], data: &[u8], now: Instant, out: &mut impl Replies) {
         match self.live(key, now) {
             None => {
-                self.put(key, Value::Str(data.to_vec()), false, now);
+                self.put(key, Value::Str(blob(data)), false, now);
                 out.integer(data.len() as i64);
             }
             Some(Entry {
@@ -995,7 +1011,7 @@ impl Store {
                     out.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
                     return;
                 }
-                s.extend_from_slice(data);
+                Rc::make_mut(s).extend_from_slice(data);
                 *size += data.len();
                 let len = s.len();
                 self.used += data.len();
@@ -1080,9 +1096,9 @@ impl Store {
         let mut added = 0;
         for v in &args[2..] {
             if front {
-                l.push_front(v.to_vec());
+                l.push_front(blob(v));
             } else {
-                l.push_back(v.to_vec());
+                l.push_back(blob(v));
             }
             added += v.len() + ELEMENT_OVERHEAD;
         }

@@ -337,7 +337,7 @@ pub(crate) fn server_after(p: &Protocol, mi: usize) -> TokenStream {
     );
     quote! {
         let __reply = cx.replied;
-        if __reply.is_none() && !cx.inner.is_closing() {
+        if __reply.is_none() && !cx.inner.is_closing() && !cx.inner.is_producing() {
             return Err(::asyncore_runtime::Error::from(::std::format!("{}: {}", CLIENT_MESSAGES.name, #err)));
         }
     }
@@ -361,6 +361,12 @@ pub(crate) fn server_next(p: &Protocol, mi: usize) -> TokenStream {
             ::core::option::Option::Some(next) => next,
             ::core::option::Option::None => match state {
                 #(#fixed,)*
+                _ if cx.inner.is_producing() && !cx.inner.is_closing() => {
+                    return Err(::asyncore_runtime::Error::from(::std::format!(
+                        "{}: the reply that decides the next state must be sent before `produce_later`",
+                        CLIENT_MESSAGES.name
+                    )));
+                }
                 _ => ::core::option::Option::None,
             },
         })

@@ -328,6 +328,12 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn on_bad_input(&mut self, cx: &mut ServerCx<'_, '_>, err: &::asyncore_runtime::wire::DecodeError) {
                 ::asyncore_runtime::wire::log_bad_input(err);
             }
+            /// Produces more of a reply too large to queue at once, after a handler called
+            /// `cx.produce_later()`: called when the output has drained below the
+            /// channel's high-water mark. Send what fits (`cx.output_full()` tells when to
+            /// stop) and call `cx.produce_later()` again while there is more; the requests
+            /// after this one wait until it stops asking. Does nothing by default.
+            fn on_produce(&mut self, cx: &mut ServerCx<'_, '_>) -> ::asyncore_runtime::Result { Ok(()) }
         }
 
         /// What a [`Server`] handler can do: send server messages, read the state, reach the
@@ -366,6 +372,14 @@ fn server_role(p: &Protocol) -> TokenStream {
             pub fn channel(&mut self) -> &mut ::asyncore_runtime::Channel<'a> { self.inner.channel() }
             /// Closes the connection once the queued replies are sent.
             pub fn close(&mut self) { self.inner.close() }
+            /// Asks for `on_produce` once the output drains: the rest of a large reply is
+            /// produced as the client reads it (asynchat's producers), and the requests
+            /// after this one wait. A reply that decides the next state must be sent
+            /// before.
+            pub fn produce_later(&mut self) { self.inner.produce_later() }
+            /// Whether the replies waiting are at the channel's high-water mark: where a
+            /// handler producing a large reply stops and calls `produce_later`.
+            pub fn output_full(&self) -> bool { self.inner.output_full() }
         }
 
         /// A channel serving one connection with the handler `H`: it reads, decodes the
@@ -427,6 +441,17 @@ fn server_role(p: &Protocol) -> TokenStream {
             /// handled (the rest waits for the next pass: the others have their turn).
             fn serve(handler: &mut H, io: &mut ::asyncore_runtime::wire::Io, state: &mut State, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 io.resume();
+                // A reply being produced goes first, as far as the output takes it.
+                while io.producing() {
+                    if !io.start_producing(ch) {
+                        break;
+                    }
+                    let (answering, replied) = io.produced_for();
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None };
+                    handler.on_produce(&mut cx)?;
+                    let replied = cx.replied;
+                    io.set_produced_for(answering, replied);
+                }
                 loop {
                     if io.should_defer(ch) {
                         break;
@@ -440,7 +465,11 @@ fn server_role(p: &Protocol) -> TokenStream {
                             let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
                             let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
+                            let replied = cx.replied;
                             io.consume(len);
+                            if io.producing() {
+                                io.set_produced_for(::core::option::Option::Some(index), replied);
+                            }
                             #set_params
                             match next {
                                 ::core::option::Option::Some(s) => *state = s,
@@ -498,7 +527,13 @@ fn server_role(p: &Protocol) -> TokenStream {
                 if io.open() {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_open(&mut cx)?;
+                    let replied = cx.replied;
                     cx.inner.flush()?;
+                    if io.producing() {
+                        // The greeting goes on in `on_produce`.
+                        io.set_produced_for(::core::option::Option::Some(u16::MAX), replied);
+                        return Self::serve(handler, io, state, ch);
+                    }
                 }
                 if io.deferred() && !ch.is_paused() {
                     // The replies drained: go on with the requests already read.
@@ -518,6 +553,12 @@ fn server_role(p: &Protocol) -> TokenStream {
                 let ServerChannel { handler, io, state } = self;
                 let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                 handler.on_timer(&mut cx, id)?;
+                if io.producing() {
+                    // A message the timer started (no request is being answered): it goes
+                    // on in `on_produce`, before the requests waiting.
+                    io.set_produced_for(::core::option::Option::None, ::core::option::Option::None);
+                    return Self::serve(handler, io, state, ch);
+                }
                 if io.is_closing() && io.close_once() {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                     handler.on_close(&mut cx, ::core::option::Option::None);
