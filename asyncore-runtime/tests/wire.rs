@@ -1098,6 +1098,34 @@ fn not_allowed_and_unknown() {
 }
 
 #[test]
+fn the_order_of_messages_that_miss_on_their_first_literal_changes_nothing() {
+    // Messages that cannot start the line are passed over without being run: whatever the
+    // order they come in, the message chosen and the error reported are the same.
+    let orders: [&[u16]; 3] = [&[0, 1, 2, 3, 4], &[4, 3, 2, 1, 0], &[2, 4, 0, 3, 1]];
+    for allowed in orders {
+        // Case-insensitive keywords.
+        let (dec, got) = decode_once(&SMTP, b"rcpt to:<a@b>\r\n", allowed);
+        assert_eq!(got, Ok(Decoded::Message { index: 2, len: 15 }));
+        assert_eq!(dec.slots(), [Slot::Range(8, 13)]);
+        // The message that matched furthest is named.
+        let (_, got) = decode_once(&SMTP, b"helo\r\n", allowed);
+        assert_eq!(
+            got.unwrap_err().to_string(),
+            "smtp: expected a space or a tab (message Helo, byte 4)"
+        );
+        // A keyword cut short is no message.
+        let (_, got) = decode_once(&SMTP, b"MAIL FROM\r\n", allowed);
+        assert_eq!(*got.unwrap_err().kind(), DecodeErrorKind::Unknown);
+    }
+    // A message of another state is recognised among those passed over.
+    for allowed in [&[0, 4][..], &[4, 0], &[4]] {
+        let (_, got) = decode_once(&SMTP, b"data\r\n", allowed);
+        let kind = *got.unwrap_err().kind();
+        assert_eq!(kind, DecodeErrorKind::NotAllowed { message: "Data" });
+    }
+}
+
+#[test]
 fn the_first_allowed_message_that_matches_wins() {
     // "*1" is not a multi-bulk command once its first line is known to be inline.
     let (dec, got) = decode_once(&RESP, b"*x y\r\n", &[COMMAND, INLINE]);

@@ -982,6 +982,9 @@ impl Decoder {
             if opener(m, self.header) != Some(kind) {
                 continue; // another kind of unit
             }
+            if self.misses_at_once(buf, m, start, unit) {
+                continue;
+            }
             match self.trial(buf, idx, start, unit) {
                 Ok(()) => {
                     if unit.next > m.max as usize {
@@ -1003,7 +1006,10 @@ impl Decoder {
         // Is it a message of another state?
         for (i, m) in messages.iter().enumerate() {
             let Ok(idx) = u16::try_from(i) else { break };
-            if allowed.contains(&idx) || opener(m, self.header) != Some(kind) {
+            if opener(m, self.header) != Some(kind)
+                || self.misses_at_once(buf, m, start, unit)
+                || allowed.contains(&idx)
+            {
                 continue;
             }
             match self.trial(buf, idx, start, unit) {
@@ -1024,6 +1030,21 @@ impl Decoder {
             _ => (Fail::hard(DecodeErrorKind::Unknown, 0), None),
         };
         Err(self.raise(fail.then(skip_unit), message))
+    }
+
+    /// Whether trying message `m` on the first unit would fail on its first op: a literal
+    /// the unit does not start with. That miss is at the unit's start, where no failure
+    /// is reported (nothing of the message was recognised), so [`choose`](Self::choose)
+    /// passes over such a message without running it: most units are tried against
+    /// many messages, and most of them differ in their first bytes.
+    fn misses_at_once(&self, buf: &[u8], m: &Message, start: usize, unit: Unit) -> bool {
+        let Some(&Op::Lit(lit)) = m.ops.get(1) else {
+            return false;
+        };
+        match buf.get(start..unit.end) {
+            Some(hay) if unit.open => !self.starts(hay, lit),
+            _ => false,
+        }
     }
 
     /// Runs message `idx` on the first unit, up to the unit's end.
