@@ -59,6 +59,15 @@ impl OutBuf {
             self.head = 0;
         }
     }
+
+    /// Gives the storage back to the allocator when nothing is waiting; how many bytes.
+    pub fn release(&mut self) -> usize {
+        if !self.is_empty() {
+            return 0;
+        }
+        self.head = 0;
+        std::mem::take(&mut self.buf).capacity()
+    }
 }
 
 /// The loop's record of one channel, apart from its dispatcher.

@@ -985,6 +985,19 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         true
     }
 
+    /// Gives back the receive buffer when it holds nothing kept from the last read, and
+    /// the collected input's storage when it is empty.
+    fn release_memory(&mut self) -> usize {
+        let mut freed = 0;
+        if self.st.held == 0 {
+            freed += std::mem::take(&mut self.st.inbuf).capacity();
+        }
+        if self.st.incoming.is_empty() {
+            freed += std::mem::take(&mut self.st.incoming).capacity();
+        }
+        freed
+    }
+
     fn handle_connect(&mut self, ch: &mut Channel<'_>) -> Result {
         let r = self.greet(ch);
         flush(ch);

@@ -397,4 +397,36 @@ pub trait Dispatcher: Any {
     fn interest_from_own_state(&self) -> bool {
         false
     }
+
+    /// Give back memory kept for speed and not needed now: an empty input buffer, scratch
+    /// space that grew for a large message. The map calls it on every channel every few
+    /// seconds ([`Map::set_release_interval`](crate::Map::set_release_interval)), so that
+    /// a burst does not hold its memory for the connection's lifetime and an idle
+    /// connection holds only its bookkeeping. It must not change what the channel does
+    /// next. Returns about how many bytes it gave back (the map hands free memory back
+    /// to the system after a sweep that freed enough). Default: nothing, 0.
+    /// [`AsyncChat`](crate::AsyncChat) and the channels `protocol!` generates give back
+    /// their empty buffers and idle decoders.
+    ///
+    /// ```
+    /// use asyncore_runtime::Dispatcher;
+    ///
+    /// struct Collector {
+    ///     scratch: Vec<u8>,
+    /// }
+    ///
+    /// impl Dispatcher for Collector {
+    ///     fn release_memory(&mut self) -> usize {
+    ///         let kept = self.scratch.capacity();
+    ///         if self.scratch.is_empty() && kept > 0 {
+    ///             self.scratch = Vec::new();
+    ///             return kept;
+    ///         }
+    ///         0
+    ///     }
+    /// }
+    /// ```
+    fn release_memory(&mut self) -> usize {
+        0
+    }
 }

@@ -136,7 +136,8 @@ pub use chat::{
 pub use dispatcher::{Dispatcher, ACCEPT_BUDGET};
 pub use error::{is_disconnect, strerror, Error, Result};
 pub use map::{
-    close_all, run_loop, Map, DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIMEOUT, DEFAULT_TIMEOUT,
+    close_all, run_loop, Map, DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIMEOUT,
+    DEFAULT_RELEASE_INTERVAL, DEFAULT_TIMEOUT,
 };
 pub use producer::{Producer, SimpleProducer};
 pub use ready::Ready;

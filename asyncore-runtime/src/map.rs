@@ -17,12 +17,14 @@ use crate::sys::{Backend, Reg, Selector};
 
 mod level;
 mod linger;
+mod release;
 use crate::timer::{Action, TimerId, Timers};
 use crate::token::Token;
 use crate::waker::{Waker, WakerChannel};
 use level::unused;
 use linger::linger;
 pub use linger::{DEFAULT_LINGER_BYTES, DEFAULT_LINGER_TIMEOUT};
+pub use release::DEFAULT_RELEASE_INTERVAL;
 
 /// asyncore's default `timeout` for `loop`: 30 seconds per pass.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -183,6 +185,11 @@ pub struct Map {
     /// Lingering close: how long to wait for more input, and how much to discard at most.
     linger_timeout: Duration,
     linger_bytes: usize,
+    /// How often channels are asked to give back memory, and the timer of the next sweep.
+    release_every: Option<Duration>,
+    release_timer: Option<TimerId>,
+    /// Channels removed since the last sweep: their memory is free, maybe not returned.
+    removed_since_sweep: usize,
 }
 
 impl fmt::Debug for Map {
@@ -244,6 +251,9 @@ impl Map {
             outbox_for: None,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             linger_bytes: DEFAULT_LINGER_BYTES,
+            release_every: Some(DEFAULT_RELEASE_INTERVAL),
+            release_timer: None,
+            removed_since_sweep: 0,
         }
     }
 
@@ -373,6 +383,7 @@ impl Map {
         slot.dirty = true;
         slot.pending = Ready::EMPTY;
         self.order.push(token);
+        self.arm_release();
         if own_interest {
             self.dirty_list.push(token);
         } else {
@@ -897,6 +908,7 @@ impl Map {
         self.free.push(token.index);
         if !entry.core.internal {
             self.len -= 1;
+            self.removed_since_sweep += 1;
         }
         self.stale += 1;
         if let Some(sel) = self.selector.as_mut() {

@@ -910,7 +910,7 @@ fn property_framebuf_matches_a_plain_vec() {
                 1 => {
                     let spare = buf.spare_mut();
                     assert_eq!(spare.is_empty(), model.len() == limit);
-                    assert!(spare.len() >= READ_CHUNK.min(limit - model.len()));
+                    assert!(spare.len() >= (READ_CHUNK / 2).min(limit - model.len()));
                     assert!(model.len() + spare.len() <= limit);
                     let n = rng.below(spare.len() as u64 + 1) as usize;
                     for b in &mut spare[..n] {

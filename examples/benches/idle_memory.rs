@@ -1,7 +1,11 @@
 //! Memory per idle connection: each of our servers next to redis-server, memcached and
 //! nginx, in one run. Each server is started alone, `N` connections are opened to it and
 //! left idle, and the growth of its resident set (`VmRSS`, nginx's worker included) is
-//! divided by `N`.
+//! divided by `N`: first for connections that sent nothing, then after each sent one
+//! request and read its reply (a keep-alive connection between requests), then after
+//! all of them closed (what the server did not give back), and last for new connections
+//! that each sent the start of a request and then one more byte, never finishing it (a
+//! slowloris).
 //!
 //! ```text
 //! cargo bench -p asyncore-examples --bench idle_memory              # 10,000 connections
@@ -12,7 +16,7 @@
 //! left out with a note.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,15 +46,17 @@ fn main() {
     asyncore_examples::server::raise_fd_limit();
     let examples = build_examples();
     println!("idle connections: {conns} per server; bytes of resident memory per connection\n");
-    println!("| server | bytes per idle connection |");
-    println!("|---|---|");
-    let mut rows: Vec<(String, f64)> = Vec::new();
+    println!(
+        "| server | new, idle | after one request, idle | left after they closed | slow: a request begun, not finished |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut rows: Vec<(String, Growth)> = Vec::new();
     for name in OURS {
         let mut cmd = Command::new(examples.join(name));
         cmd.args(["--listen", "127.0.0.1:0"]);
-        match measure_ours(cmd, conns) {
+        match measure_ours(cmd, name, conns) {
             Ok(b) => rows.push((name.to_string(), b)),
-            Err(e) => println!("| {name} | failed: {e} |"),
+            Err(e) => println!("| {name} | failed: {e} | | | |"),
         }
     }
     let peers: [(&str, MakePeer); 3] = [
@@ -64,19 +70,55 @@ fn main() {
             measure_nginx(port, conns)
         } else {
             match make(port) {
-                Some(cmd) => measure_peer(cmd, port, conns),
+                Some(cmd) => measure_peer(cmd, name, port, conns),
                 None => Err("not installed".into()),
             }
         };
         match result {
             Ok(b) => rows.push((name.to_string(), b)),
-            Err(e) => println!("| {name} | left out: {e} |"),
+            Err(e) => println!("| {name} | left out: {e} | | | |"),
         }
     }
-    for (name, b) in &rows {
-        println!("| {name} | {b:.0} |");
+    for (name, g) in &rows {
+        let (request, slow) = match g.slow {
+            Some(slow) => (String::new(), format!("{slow:.0}")),
+            None => (" (no request sent)".to_string(), "-".to_string()),
+        };
+        println!(
+            "| {name} | {:.0} | {:.0}{request} | {:.0} | {slow} |",
+            g.idle, g.after_request, g.after_close
+        );
     }
 }
+
+/// Growth of a server's resident memory per connection.
+struct Growth {
+    /// Connections open, nothing sent.
+    idle: f64,
+    /// Each sent one request and read the reply.
+    after_request: f64,
+    /// All closed again (compared with before they opened).
+    after_close: f64,
+    /// New connections that sent all but the last two bytes of a request, then one more.
+    slow: Option<f64>,
+}
+
+/// The request each connection sends to `server`; `None` for chat, where anything a
+/// member says goes to every other member.
+fn request(server: &str) -> Option<&'static [u8]> {
+    Some(match server {
+        "resp-server" | "redis-server" => b"PING\r\n",
+        "memcache-server" | "memcached" => b"version\r\n",
+        "kv-server" => b"\0\0\0\x02\x01k",
+        "http-server" | "nginx" => b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "smtp-server" => b"NOOP\r\n",
+        _ => return None,
+    })
+}
+
+/// Long enough for our maps' sweep to give back unused buffers
+/// (`asyncore_runtime::DEFAULT_RELEASE_INTERVAL`, 2 s), with a margin.
+const SETTLE: Duration = Duration::from_millis(4500);
 
 /// Builds the examples (release) and returns their directory.
 fn build_examples() -> PathBuf {
@@ -132,19 +174,61 @@ fn rss_tree(pid: u32) -> Result<u64, String> {
     Ok(total)
 }
 
-/// Opens `conns` idle connections to `port` and returns the growth of `pid`'s memory per
-/// connection.
-fn per_connection(pid: u32, port: u16, conns: usize) -> Result<f64, String> {
+/// Opens `conns` idle connections to `port`, has each send `server`'s request, closes
+/// them, and returns the growth of `pid`'s memory per connection at each step.
+fn per_connection(pid: u32, server: &str, port: u16, conns: usize) -> Result<Growth, String> {
     sleep(Duration::from_millis(300));
     let before = rss_tree(pid)?;
+    let per = |now: u64| now.saturating_sub(before) as f64 / conns as f64;
     let mut open = Vec::with_capacity(conns);
     for _ in 0..conns {
         open.push(TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?);
     }
-    sleep(Duration::from_secs(1));
-    let after = rss_tree(pid)?;
+    sleep(SETTLE);
+    let idle = per(rss_tree(pid)?);
+    if let Some(req) = request(server) {
+        for s in &mut open {
+            s.write_all(req).map_err(|e| e.to_string())?;
+        }
+        sleep(Duration::from_secs(1));
+        let mut sink = [0u8; 4096];
+        for s in &mut open {
+            s.set_nonblocking(true).map_err(|e| e.to_string())?;
+            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
+    sleep(SETTLE);
+    let after_request = per(rss_tree(pid)?);
     drop(open);
-    Ok(after.saturating_sub(before) as f64 / conns as f64)
+    sleep(SETTLE);
+    let after_close = per(rss_tree(pid)?);
+    let slow = match request(server) {
+        Some(req) => {
+            let mut open = Vec::with_capacity(conns);
+            for _ in 0..conns {
+                open.push(TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?);
+            }
+            let (head, next) = (&req[..req.len() - 2], &req[req.len() - 2..req.len() - 1]);
+            for s in &mut open {
+                s.write_all(head).map_err(|e| e.to_string())?;
+            }
+            sleep(Duration::from_secs(1));
+            for s in &mut open {
+                s.write_all(next).map_err(|e| e.to_string())?;
+            }
+            sleep(SETTLE);
+            let slow = per(rss_tree(pid)?);
+            drop(open);
+            Some(slow)
+        }
+        None => None,
+    };
+    Ok(Growth {
+        idle,
+        after_request,
+        after_close,
+        slow,
+    })
 }
 
 fn stop(mut child: Child) {
@@ -152,7 +236,7 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-fn measure_ours(mut cmd: Command, conns: usize) -> Result<f64, String> {
+fn measure_ours(mut cmd: Command, name: &str, conns: usize) -> Result<Growth, String> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -169,12 +253,12 @@ fn measure_ours(mut cmd: Command, conns: usize) -> Result<f64, String> {
         .next()
         .and_then(|p| p.parse::<u16>().ok())
         .ok_or_else(|| format!("no `listening on` line: {line:?}"))?;
-    let r = per_connection(child.id(), port, conns);
+    let r = per_connection(child.id(), name, port, conns);
     stop(child);
     r
 }
 
-fn measure_peer(mut cmd: Command, port: u16, conns: usize) -> Result<f64, String> {
+fn measure_peer(mut cmd: Command, name: &str, port: u16, conns: usize) -> Result<Growth, String> {
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -186,7 +270,7 @@ fn measure_peer(mut cmd: Command, port: u16, conns: usize) -> Result<f64, String
         }
         sleep(Duration::from_millis(100));
     }
-    let r = per_connection(child.id(), port, conns);
+    let r = per_connection(child.id(), name, port, conns);
     stop(child);
     r
 }
@@ -232,7 +316,7 @@ fn memcached(port: u16) -> Option<Command> {
 }
 
 /// nginx with one worker, its own configuration, logs and files in a temporary directory.
-fn measure_nginx(port: u16, conns: usize) -> Result<f64, String> {
+fn measure_nginx(port: u16, conns: usize) -> Result<Growth, String> {
     let nginx = installed("nginx", &["/usr/sbin/nginx"]).ok_or("not installed")?;
     let dir = std::env::temp_dir().join(format!("idle-memory-nginx-{}", std::process::id()));
     fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
@@ -253,7 +337,7 @@ fn measure_nginx(port: u16, conns: usize) -> Result<f64, String> {
     fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(nginx);
     cmd.arg("-p").arg(&dir).arg("-c").arg(&conf_path);
-    let r = measure_peer(cmd, port, conns);
+    let r = measure_peer(cmd, "nginx", port, conns);
     let _ = fs::remove_dir_all(&dir);
     r
 }

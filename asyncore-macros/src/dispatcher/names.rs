@@ -6,7 +6,7 @@
 //! with the closest handler name ([`suggest`]) when there is a close one.
 
 /// Every method of `asyncore_runtime::Dispatcher`, in the trait's order.
-pub(crate) const HANDLERS: [&str; 15] = [
+pub(crate) const HANDLERS: [&str; 16] = [
     "readable",
     "writable",
     "handle_read",
@@ -22,6 +22,7 @@ pub(crate) const HANDLERS: [&str; 15] = [
     "log",
     "log_info",
     "interest_from_own_state",
+    "release_memory",
 ];
 
 /// The prefix every event handler's name starts with.
@@ -192,7 +193,7 @@ mod tests {
     fn the_handler_list_names_every_handler_in_trait_order() {
         let list = handler_list();
         assert!(list.starts_with("`readable`, `writable`, `handle_read`"));
-        assert!(list.ends_with("`log`, `log_info`, `interest_from_own_state`"));
+        assert!(list.ends_with("`log_info`, `interest_from_own_state`, `release_memory`"));
         assert_eq!(list.matches('`').count(), 2 * HANDLERS.len());
     }
 }

@@ -182,6 +182,87 @@ impl FrameBuf {
         }
     }
 
+    /// Gives the storage back to the allocator when nothing is buffered; the next read
+    /// allocates again (up to the limit, as before). True when there was storage to give.
+    ///
+    /// ```
+    /// let mut buf = asyncore_runtime::codec::FrameBuf::new(1 << 20);
+    /// buf.extend_from_slice(&[7; 100_000]).unwrap();
+    /// assert!(!buf.release(), "bytes are buffered: nothing given back");
+    /// buf.consume(100_000);
+    /// assert!(buf.release());
+    /// assert_eq!(buf.capacity(), 0);
+    /// buf.extend_from_slice(b"more").unwrap();
+    /// assert_eq!(buf.data(), b"more");
+    /// ```
+    pub fn release(&mut self) -> bool {
+        self.take_storage().is_some()
+    }
+
+    /// Takes the storage when nothing is buffered, to lend it to another buffer
+    /// ([`give_storage`](Self::give_storage)): a loop's connections can share a few read
+    /// buffers instead of each holding one while idle. `None` when bytes are buffered or
+    /// there is no storage.
+    ///
+    /// ```
+    /// use asyncore_runtime::codec::FrameBuf;
+    /// let mut a = FrameBuf::new(4096);
+    /// a.extend_from_slice(b"x").unwrap();
+    /// assert!(a.take_storage().is_none());
+    /// a.consume(1);
+    /// let storage = a.take_storage().unwrap();
+    /// let mut b = FrameBuf::new(4096);
+    /// b.give_storage(storage);
+    /// assert!(b.capacity() > 0);
+    /// ```
+    pub fn take_storage(&mut self) -> Option<Vec<u8>> {
+        if !self.is_empty() || self.storage.is_empty() {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(std::mem::take(&mut self.storage))
+    }
+
+    /// Uses `storage` (from [`take_storage`](Self::take_storage)) when this buffer has none
+    /// and holds nothing; otherwise, or when it is larger than the limit, it is dropped.
+    pub fn give_storage(&mut self, mut storage: Vec<u8>) {
+        if self.storage.is_empty() && self.is_empty() && storage.len() <= self.limit {
+            // Every byte of a taken storage is initialised: `len` is its size.
+            storage.truncate(self.limit);
+            self.storage = storage;
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Moves the buffered bytes to the front of `storage` and keeps it, returning the old
+    /// storage; when they do not fit, or `storage` is larger than the limit, keeps the old
+    /// one and returns `storage`. Every byte of `storage` counts as initialised (as from
+    /// [`take_storage`](Self::take_storage), or `vec![0; n]`): its length is its size. A
+    /// connection waiting for the rest of a message can so keep its few bytes in a small
+    /// storage and lend the large one to others.
+    ///
+    /// ```
+    /// use asyncore_runtime::codec::FrameBuf;
+    /// let mut buf = FrameBuf::new(1 << 16);
+    /// buf.extend_from_slice(&[1; 20_000]).unwrap();
+    /// buf.consume(19_990);
+    /// let large = buf.swap_storage(vec![0; 64]);
+    /// assert!(large.len() >= 20_000);
+    /// assert_eq!((buf.capacity(), buf.data()), (64, &[1; 10][..]));
+    /// ```
+    pub fn swap_storage(&mut self, mut storage: Vec<u8>) -> Vec<u8> {
+        let len = self.len();
+        if storage.len() < len || storage.len() > self.limit {
+            return storage;
+        }
+        storage[..len].copy_from_slice(self.data());
+        self.start = 0;
+        self.end = len;
+        std::mem::replace(&mut self.storage, storage)
+    }
+
     /// Drops every unconsumed byte (keeping the storage).
     ///
     /// ```
@@ -216,9 +297,11 @@ impl FrameBuf {
     }
 
     /// The free space at the end, to read into; then [`commit`](Self::commit) the count
-    /// read. It makes room for up to [`READ_CHUNK`] bytes first (moving the unconsumed
-    /// bytes to the front, or growing the storage, never past the limit). Empty only if
-    /// the buffer [is full](Self::is_full). [`read_with`](Self::read_with) wraps the pair.
+    /// read. When less than half of [`READ_CHUNK`] is free, it makes room for up to
+    /// [`READ_CHUNK`] bytes first (moving the unconsumed bytes to the front, or growing the
+    /// storage, never past the limit): a few bytes kept from the last read do not double
+    /// the storage. Empty only if the buffer [is full](Self::is_full).
+    /// [`read_with`](Self::read_with) wraps the pair.
     ///
     /// ```
     /// let mut buf = asyncore_runtime::codec::FrameBuf::new(1024);
@@ -228,7 +311,9 @@ impl FrameBuf {
     /// assert_eq!(buf.data(), b"hi");
     /// ```
     pub fn spare_mut(&mut self) -> &mut [u8] {
-        self.make_room(READ_CHUNK);
+        if self.storage.len() - self.end < READ_CHUNK / 2 {
+            self.make_room(READ_CHUNK);
+        }
         // `storage.len() <= limit`, so the tail never lets `len` pass the limit.
         &mut self.storage[self.end..]
     }

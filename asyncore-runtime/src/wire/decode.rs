@@ -725,6 +725,36 @@ impl Decoder {
         matches!(self.state, State::Start)
     }
 
+    /// Whether nothing of the next message has been taken in: the decoder is between
+    /// messages, or has begun one (waiting for its first byte, as after the last message
+    /// of a read) without a byte of it. Such a decoder can be dropped and made again
+    /// (with the same parameters) without changing what it decodes next: generated
+    /// channels give theirs back between messages.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoded, Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "p",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Ping", slots: 0, max: 65, ops: &[Op::Line, Op::Lit(b"PING"), Op::EndLine] }],
+    /// # };
+    /// let mut decoder = Decoder::new(&PROGRAM);
+    /// assert_eq!(decoder.decode(b"", &[0])?, Decoded::NeedMore);
+    /// assert!(decoder.holds_nothing() && !decoder.is_idle());
+    /// assert_eq!(decoder.decode(b"PI", &[0])?, Decoded::NeedMore);
+    /// assert!(!decoder.holds_nothing());
+    /// # Ok::<(), asyncore_runtime::wire::DecodeError>(())
+    /// ```
+    pub fn holds_nothing(&self) -> bool {
+        match self.state {
+            State::Start => true,
+            State::First | State::Run => {
+                self.pos == 0 && self.scan == 0 && !self.discard && self.unit.next == 0
+            }
+            _ => false,
+        }
+    }
+
     /// For the fast path: makes message `index` the current one, with its `N` slots (the
     /// message's [`Message::slots`]) and no items, and returns the slots and the item
     /// vector to fill; `None` if the message is not in the program or has another number of

@@ -1,8 +1,8 @@
 //! The input and output plumbing of generated channels: a bounded read buffer, the
 //! decoder, the replies of the current read, and the bad-input policies.
 
-use super::{DecodeError, Decoder, EncodeError, Program};
-use crate::codec::FrameBuf;
+use super::{DecodeError, Decoder, EncodeError, Program, MAX_PARAMS};
+use crate::codec::{FrameBuf, READ_CHUNK};
 use crate::{Channel, Result};
 
 /// What a generated channel does with bad input, as the description's `on EVENT ACTION`
@@ -53,7 +53,12 @@ pub enum Event {
 /// ```
 #[derive(Debug)]
 pub struct Io {
-    decoder: Decoder,
+    program: &'static Program,
+    /// Made at the first byte of a message, and given back between messages
+    /// ([`release_memory`](Self::release_memory)): an idle connection holds none.
+    decoder: Option<Box<Decoder>>,
+    /// The message parameters the decoder starts with ([`set_params`](Self::set_params)).
+    params: [u64; MAX_PARAMS],
     fast: Option<super::fast::FastFn>,
     buf: FrameBuf,
     out: Vec<u8>,
@@ -93,10 +98,11 @@ impl Io {
     /// Like [`new`](Self::new), with the generated fast path of the program's messages,
     /// tried first whenever the decoder is between messages.
     pub fn with_fast_path(program: &'static Program, fast: Option<super::fast::FastFn>) -> Io {
-        let decoder = Decoder::new(program);
-        let limit = decoder.buffer_limit().max(1);
+        let limit = Decoder::new(program).buffer_limit().max(1);
         Io {
-            decoder,
+            program,
+            decoder: None,
+            params: [0; MAX_PARAMS],
             fast,
             // Allocated at the first byte: an idle connection holds no read buffer.
             buf: FrameBuf::new(limit),
@@ -169,6 +175,7 @@ impl Io {
 
     /// A context for a handler call that is not about a message.
     pub fn cx<'c, 'a>(&'c mut self, ch: &'c mut Channel<'a>) -> Cx<'c, 'a> {
+        self.reply_buffer();
         Cx {
             ch,
             out: &mut self.out,
@@ -309,8 +316,59 @@ impl Io {
         if self.closing {
             return Ok(false);
         }
+        if self.buf.capacity() < READ_CHUNK && self.buf.limit() >= READ_CHUNK {
+            // Read into a full-size buffer lent by the thread, the bytes kept so far
+            // (the start of a message) moved into it.
+            if let Some(storage) = spare::take_read() {
+                if self.buf.capacity() == 0 {
+                    self.buf.give_storage(storage);
+                } else {
+                    drop(self.buf.swap_storage(storage));
+                }
+            }
+        }
         let n = self.buf.read_with(|spare| ch.recv(spare))?;
+        if n == 0 {
+            self.lend_buffer();
+        }
         Ok(n > 0)
+    }
+
+    /// Between messages, hands the read buffer's storage, the reply buffer and the
+    /// decoder to the thread's spares: connections between requests hold none of them.
+    fn lend_buffer(&mut self) {
+        if !self.buf.is_empty() {
+            let kept = self.buf.len();
+            if self.buf.capacity() == READ_CHUNK && kept <= SMALL_PARTIAL {
+                // The start of a message (a request trickling in): its few bytes wait in
+                // storage of their size, the full-size buffer goes back to the thread.
+                let small = vec![0; kept.next_power_of_two().max(256)];
+                spare::put_read(self.buf.swap_storage(small));
+            }
+            return;
+        }
+        if self.buf.capacity() == READ_CHUNK {
+            if let Some(storage) = self.buf.take_storage() {
+                spare::put_read(storage);
+            }
+        }
+        if self.decoder.as_ref().is_some_and(|d| d.holds_nothing()) {
+            if let Some(mut d) = self.decoder.take() {
+                // Whatever message it began goes: the next user begins its own.
+                d.reset();
+                spare::put_decoder(d);
+            }
+        }
+    }
+
+    /// The reply buffer, borrowed from the thread's spares if the channel has none.
+    fn reply_buffer(&mut self) -> &mut Vec<u8> {
+        if self.out.capacity() == 0 {
+            if let Some(v) = spare::take_reply() {
+                self.out = v;
+            }
+        }
+        &mut self.out
     }
 
     /// Decodes the next message allowed in the state (`allowed`, in the order to try),
@@ -321,13 +379,16 @@ impl Io {
                 return Event::NeedMore;
             }
             if let Some(fast) = self.fast {
-                if let Some(super::Decoded::Message { index, len }) =
-                    fast(&mut self.decoder, self.buf.data(), allowed)
-                {
+                if let Some(super::Decoded::Message { index, len }) = fast(
+                    decoder(&mut self.decoder, self.program, &self.params),
+                    self.buf.data(),
+                    allowed,
+                ) {
                     return Event::Message { index, len };
                 }
             }
-            match self.decoder.decode(self.buf.data(), allowed) {
+            let dec = decoder(&mut self.decoder, self.program, &self.params);
+            match dec.decode(self.buf.data(), allowed) {
                 Ok(super::Decoded::NeedMore) => return Event::NeedMore,
                 Ok(super::Decoded::Skip { len }) => self.buf.consume(len),
                 Ok(super::Decoded::Message { index, len }) => return Event::Message { index, len },
@@ -342,6 +403,7 @@ impl Io {
         ch: &'c mut Channel<'a>,
         len: usize,
     ) -> (Cx<'c, 'a>, &'c Decoder, &'c [u8]) {
+        self.reply_buffer();
         let data = self.buf.data();
         let msg = &data[..len.min(data.len())];
         (
@@ -351,7 +413,7 @@ impl Io {
                 closing: &mut self.closing,
                 producing: &mut self.producing,
             },
-            &self.decoder,
+            decoder(&mut self.decoder, self.program, &self.params),
             msg,
         )
     }
@@ -410,7 +472,44 @@ impl Io {
     ///
     /// [`Decoder::set_params`]: super::Decoder::set_params
     pub fn set_params(&mut self, params: &[u64]) {
-        self.decoder.set_params(params);
+        for (to, from) in self.params.iter_mut().zip(params) {
+            *to = *from;
+        }
+        if let Some(d) = self.decoder.as_mut() {
+            d.set_params(params);
+        }
+    }
+
+    /// Gives back what an idle connection does not need: the read buffer and the reply
+    /// buffer when they are empty, and the decoder when it is between messages (the
+    /// next byte makes them again). Generated channels call it from
+    /// [`Dispatcher::release_memory`](crate::Dispatcher::release_memory).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Framing, Io, Message, Op, Program};
+    ///
+    /// static LINES: Program = Program {
+    ///     name: "lines",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Line", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+    /// };
+    /// let mut io = Io::new(&LINES);
+    /// assert_eq!(io.release_memory(), 0, "nothing to give back yet");
+    /// ```
+    pub fn release_memory(&mut self) -> usize {
+        if !self.buf.is_empty() {
+            return 0;
+        }
+        let mut freed = self.buf.capacity();
+        self.buf.release();
+        if self.out.is_empty() {
+            freed += std::mem::take(&mut self.out).capacity();
+        }
+        if self.decoder.as_ref().is_some_and(|d| d.holds_nothing()) {
+            self.decoder = None;
+            freed += std::mem::size_of::<Decoder>();
+        }
+        freed
     }
 
     /// Closes the connection once the queued replies are sent.
@@ -445,9 +544,17 @@ impl Io {
 
     /// Sends the queued replies; closes when done if the connection is closing.
     pub fn flush(&mut self, ch: &mut Channel<'_>) -> Result {
+        self.lend_buffer();
         if !self.out.is_empty() {
             ch.send_buffered(&self.out)?;
             self.out.clear();
+        }
+        let kept = self.out.capacity();
+        if kept > 0 {
+            let out = std::mem::take(&mut self.out);
+            if kept <= 2 * REPLY_BATCH {
+                spare::put_reply(out);
+            }
         }
         if self.closing {
             if self.linger || self.linger_always {
@@ -460,6 +567,87 @@ impl Io {
         }
         Ok(())
     }
+}
+
+/// The most bytes of a partly received message a channel keeps in storage of their own
+/// size between reads, lending its full-size read buffer to others.
+const SMALL_PARTIAL: usize = 2048;
+
+/// What the generated channels of a thread share instead of each holding it between
+/// messages: read buffers of [`READ_CHUNK`] bytes, reply buffers, and decoders. A channel
+/// takes one when it needs it and puts it back when it has handled everything it read,
+/// so only connections in the middle of a message hold them (as memcached lends its
+/// connections a thread's read buffer). A few of each are kept; more go back to the
+/// allocator.
+mod spare {
+    use std::cell::RefCell;
+
+    use crate::wire::{Decoder, Program};
+
+    /// The most of each kept (1 MiB of read buffers).
+    const KEEP: usize = 64;
+
+    thread_local! {
+        static READ: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+        static REPLY: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+        // Boxed: a decoder moves between a channel's `Option<Box<Decoder>>` and here
+        // without being copied or allocated again.
+        #[allow(clippy::vec_box)]
+        static DECODERS: RefCell<Vec<Box<Decoder>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn put_in<T>(pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>, item: T) {
+        pool.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < KEEP {
+                p.push(item);
+            }
+        });
+    }
+
+    pub(super) fn take_read() -> Option<Vec<u8>> {
+        READ.with(|p| p.borrow_mut().pop())
+    }
+
+    pub(super) fn put_read(storage: Vec<u8>) {
+        if storage.len() == crate::codec::READ_CHUNK {
+            put_in(&READ, storage);
+        }
+    }
+
+    pub(super) fn take_reply() -> Option<Vec<u8>> {
+        REPLY.with(|p| p.borrow_mut().pop())
+    }
+
+    pub(super) fn put_reply(out: Vec<u8>) {
+        put_in(&REPLY, out);
+    }
+
+    /// A decoder of `program` between messages, if one is spare.
+    pub(super) fn take_decoder(program: &'static Program) -> Option<Box<Decoder>> {
+        DECODERS.with(|p| {
+            let mut p = p.borrow_mut();
+            let at = p.iter().rposition(|d| std::ptr::eq(d.program(), program))?;
+            Some(p.swap_remove(at))
+        })
+    }
+
+    pub(super) fn put_decoder(decoder: Box<Decoder>) {
+        put_in(&DECODERS, decoder);
+    }
+}
+
+/// The decoder, made now if the connection had none (with the parameters set so far).
+fn decoder<'d>(
+    slot: &'d mut Option<Box<Decoder>>,
+    program: &'static Program,
+    params: &[u64; MAX_PARAMS],
+) -> &'d mut Decoder {
+    slot.get_or_insert_with(|| {
+        let mut d = spare::take_decoder(program).unwrap_or_else(|| Box::new(Decoder::new(program)));
+        d.set_params(params);
+        d
+    })
 }
 
 /// The most messages a generated channel handles in one pass of the loop: then the others

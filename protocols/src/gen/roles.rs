@@ -519,6 +519,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn interest_from_own_state(&self) -> bool {
                 true
             }
+            fn release_memory(&mut self) -> usize {
+                self.io.release_memory()
+            }
             fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)
             }
@@ -845,6 +848,9 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
             fn interest_from_own_state(&self) -> bool {
                 true
+            }
+            fn release_memory(&mut self) -> usize {
+                self.io.release_memory()
             }
             fn handle_connect(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)
