@@ -198,11 +198,13 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// The current HTTP date, formatted once per second.
+/// The current HTTP date, formatted once per second; held in the connection itself (no
+/// allocation of its own).
 #[derive(Debug, Default)]
 pub(super) struct DateCache {
     secs: u64,
-    text: String,
+    len: u8,
+    text: [u8; 32],
 }
 
 impl DateCache {
@@ -211,11 +213,15 @@ impl DateCache {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if secs != self.secs || self.text.is_empty() {
+        if secs != self.secs || self.len == 0 {
+            let date = http_date(secs);
+            let n = date.len().min(self.text.len());
+            self.text[..n].copy_from_slice(&date.as_bytes()[..n]);
+            self.len = n as u8;
             self.secs = secs;
-            self.text = http_date(secs);
         }
-        &self.text
+        // The date is ASCII, so any prefix of it is text.
+        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or("")
     }
 }
 

@@ -178,6 +178,17 @@ impl Dispatcher for HttpConnection {
         self.inner.handler.has_queued() || self.inner.writable(ch)
     }
 
+    /// The generated channel's buffers and decoder, and the file-reading scratch space,
+    /// when nothing waits in them.
+    fn release_memory(&mut self) -> usize {
+        let session = &mut self.inner.handler;
+        let mut freed = 0;
+        if !session.has_queued() {
+            freed += std::mem::take(&mut session.scratch).capacity();
+        }
+        freed + self.inner.release_memory()
+    }
+
     /// The queue and the generated channel inside are this connection's own.
     fn interest_from_own_state(&self) -> bool {
         self.inner.interest_from_own_state()

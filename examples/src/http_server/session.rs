@@ -120,7 +120,8 @@ pub(super) enum After {
 pub struct Session {
     pub(super) config: Arc<Config>,
     stats: Arc<Stats>,
-    current: Option<Current>,
+    /// The request whose body is being received (boxed: most connections have none).
+    current: Option<Box<Current>>,
     pub(super) queue: VecDeque<Queued>,
     /// The memory the queue holds ([`Queued::cost`]).
     pub(super) queued: usize,
@@ -198,13 +199,13 @@ impl Session {
         };
         match framing {
             Some(BodyFraming::Length(n)) => {
-                self.current = Some(ignore(Version::Http11));
+                self.current = Some(Box::new(ignore(Version::Http11)));
                 http::RequestNext::Sized {
                     length: n.min(MAX_BODY_LIMIT as u64),
                 }
             }
             Some(BodyFraming::Chunked) => {
-                self.current = Some(ignore(Version::Http11));
+                self.current = Some(Box::new(ignore(Version::Http11)));
                 http::RequestNext::Chunked
             }
             _ => http::RequestNext::Idle,
@@ -471,7 +472,7 @@ impl Session {
                 if head.expect_continue {
                     self.send_continue(cx)?;
                 }
-                self.current = Some(current);
+                self.current = Some(Box::new(current));
                 // A body has the idle timeout only, as nginx's `client_body_timeout`.
                 cx.channel().set_request_timeout(None);
                 Ok(http::RequestNext::Sized { length })
@@ -480,7 +481,7 @@ impl Session {
                 if head.expect_continue {
                     self.send_continue(cx)?;
                 }
-                self.current = Some(current);
+                self.current = Some(Box::new(current));
                 cx.channel().set_request_timeout(None);
                 Ok(http::RequestNext::Chunked)
             }
@@ -494,7 +495,7 @@ impl Session {
         msg: http::Body<'_>,
     ) -> Result<http::BodyNext> {
         cx.channel().set_request_timeout(self.config.header_timeout);
-        let Some(current) = self.current.take() else {
+        let Some(current) = self.current.take().map(|c| *c) else {
             return Ok(http::BodyNext::Close);
         };
         match self.finish(cx, current, Cow::Borrowed(msg.data))? {
@@ -516,7 +517,7 @@ impl Session {
         cx: &mut ServerCx<'_, '_>,
         msg: http::ChunkSize<'_>,
     ) -> Result<http::ChunkSizeNext> {
-        let Some(mut current) = self.current.take() else {
+        let Some(mut current) = self.current.take().map(|c| *c) else {
             return Ok(http::ChunkSizeNext::Close);
         };
         let next = |size: u64| match size {
@@ -526,7 +527,7 @@ impl Session {
             },
         };
         if current.action == Action::Ignore {
-            self.current = Some(current);
+            self.current = Some(Box::new(current));
             return Ok(next(msg.size));
         }
         let refusal = if !valid_chunk_ext(msg.ext) {
@@ -542,7 +543,7 @@ impl Session {
             })
         };
         let Some(refusal) = refusal else {
-            self.current = Some(current);
+            self.current = Some(Box::new(current));
             return Ok(next(msg.size));
         };
         let reply = Reply::refusal(refusal, None);
@@ -552,7 +553,7 @@ impl Session {
                 // Closing after the queue: the rest of the body is read and ignored.
                 current.action = Action::Ignore;
                 current.body = Vec::new();
-                self.current = Some(current);
+                self.current = Some(Box::new(current));
                 Ok(next(msg.size))
             }
         }
@@ -564,14 +565,14 @@ impl Session {
         _cx: &mut ServerCx<'_, '_>,
         msg: http::ChunkData<'_>,
     ) -> Result<http::ChunkDataNext> {
-        let Some(mut current) = self.current.take() else {
+        let Some(mut current) = self.current.take().map(|c| *c) else {
             return Ok(http::ChunkDataNext::Close);
         };
         current.received = current.received.saturating_add(msg.data.len() as u64);
         if current.action == Action::Echo {
             current.body.extend_from_slice(msg.data);
         }
-        self.current = Some(current);
+        self.current = Some(Box::new(current));
         Ok(http::ChunkDataNext::Chunked)
     }
 
@@ -583,7 +584,7 @@ impl Session {
         msg: http::Trailer<'_>,
     ) -> Result<http::TrailerNext> {
         cx.channel().set_request_timeout(self.config.header_timeout);
-        let Some(mut current) = self.current.take() else {
+        let Some(mut current) = self.current.take().map(|c| *c) else {
             return Ok(http::TrailerNext::Close);
         };
         let malformed = msg.fields.iter().any(|f| !valid_field_value(f.value));
