@@ -231,7 +231,18 @@ fn per_connection(pid: u32, server: &str, port: u16, conns: usize) -> Result<Gro
     })
 }
 
+/// Stops a server: `SIGTERM` first, so that nginx's master stops its worker too, then
+/// `SIGKILL` if it is still there after five seconds.
 fn stop(mut child: Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+    for _ in 0..50 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        sleep(Duration::from_millis(100));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
