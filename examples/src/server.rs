@@ -59,6 +59,22 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// Logs to standard error through `env_logger`: `warn` and above by default, `RUST_LOG`
+/// to choose (`RUST_LOG=info` adds a line for every connection closed for bad input,
+/// with the peer and what was wrong; `RUST_LOG=debug` every bad input). [`serve`] calls
+/// it; calling it again does nothing.
+///
+/// ```
+/// asyncore_examples::server::init_logging();
+/// asyncore_examples::server::init_logging();
+/// log::warn!("to standard error");
+/// ```
+pub fn init_logging() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .try_init();
+}
+
 /// Serve with `make()` as the listening dispatcher of each loop. Prints
 /// `listening on HOST:PORT` once every loop listens, then runs until a signal.
 ///
@@ -72,6 +88,7 @@ where
     D: Dispatcher,
     F: Fn() -> D + Send + Sync + 'static,
 {
+    init_logging();
     raise_fd_limit();
     let reuse = config.threads > 1;
     let first = listener(config.listen, reuse)?;

@@ -520,7 +520,7 @@ impl Io {
     /// Applies `policy` to `err`; true when decoding goes on.
     pub fn apply(
         &mut self,
-        _ch: &mut Channel<'_>,
+        ch: &mut Channel<'_>,
         policy: Policy,
         err: &DecodeError,
     ) -> Result<bool> {
@@ -536,10 +536,15 @@ impl Io {
                 go_on
             }
         };
-        if !go_on {
+        if !go_on || self.closing {
+            // One line per connection ended for bad input (by the policy, or by the
+            // handler's `on_bad_input`): who, and what was wrong (the limit, for input
+            // over one).
+            log::info!(target: "asyncore_runtime::wire", "closing {ch}: {err}");
             self.closing = true;
+            return Ok(false);
         }
-        Ok(go_on)
+        Ok(true)
     }
 
     /// Sends the queued replies; closes when done if the connection is closing.
@@ -786,12 +791,15 @@ pub fn close_channel(ch: &mut Channel<'_>, reason: Option<&std::io::Error>) {
     }
 }
 
-/// Logs bad input at the `warn` level: the default `on_bad_input` of generated handlers.
+/// Logs bad input at the `debug` level: the default `on_bad_input` of generated handlers.
+/// (A connection the bad input ends is logged once more, at `info`, with its peer: a
+/// client sending junk cannot make a server at the default `warn` level write a line per
+/// request.)
 ///
 /// ```
 /// // Called by generated channels; nothing to do by hand.
 /// let _ = asyncore_runtime::wire::log_bad_input;
 /// ```
 pub fn log_bad_input(err: &DecodeError) {
-    log::warn!("{err}");
+    log::debug!(target: "asyncore_runtime::wire", "{err}");
 }
