@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p asyncore-examples --example http-server -- --listen 127.0.0.1:8080 --root ./public
 //! curl -v http://127.0.0.1:8080/index.html
+//! cargo run --release -p asyncore-examples --example http-server -- --access-log access.log
 //! wrk -t1 -c10 -d3s http://127.0.0.1:8080/
 //! ```
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use asyncore_examples::cli;
 use asyncore_examples::http_server::{
-    canonical_root, Config, HttpServer, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
+    canonical_root, AccessLog, Config, HttpServer, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
 };
 use asyncore_examples::resp_server::parse_size;
 use asyncore_examples::server::{serve, ServerConfig};
@@ -49,12 +50,23 @@ fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
     if let Some(timeout) = args.seconds("header-timeout")? {
         config.header_timeout = timeout;
     }
+    if let Some(path) = args.get("access-log") {
+        let log = AccessLog::open(path)
+            .map_err(|e| format!("--access-log {path}: cannot open it for appending: {e}"))?;
+        config.access_log = Some(Arc::new(log));
+    }
     Ok((server, config))
 }
 
 fn main() {
     let mut flags = cli::server_flags("127.0.0.1:8080");
     flags.extend([
+        cli::Flag {
+            name: "access-log",
+            value: "FILE",
+            default: None,
+            help: "Append a line per response to FILE (`-`: standard output), in the combined log format",
+        },
         cli::Flag {
             name: "root",
             value: "DIR",

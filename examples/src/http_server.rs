@@ -54,6 +54,7 @@
 //! case: bad input that arrives while responses are still queued drops the connection
 //! (the description's error reply would otherwise go out ahead of them).
 
+mod access;
 mod files;
 mod queue;
 mod reply;
@@ -67,6 +68,7 @@ use std::time::Duration;
 
 use asyncore_runtime::{protocol, Addr, Channel, Dispatcher, Result, Socket};
 
+pub use access::{AccessLog, Entry as AccessEntry};
 pub use files::{canonical_root, content_type, http_date, open_file, resolve};
 pub use queue::HttpConnection;
 pub use reply::reason;
@@ -138,11 +140,13 @@ pub struct Config {
     /// A request head not whole this long after its first byte gets `408` and a close
     /// (a body has the idle timeout only); `None`: never.
     pub header_timeout: Option<Duration>,
+    /// Where a line per response goes, in the combined log format; `None`: nowhere.
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 impl Default for Config {
     /// No root, [`DEFAULT_MAX_BODY`], [`DEFAULT_MAX_FILE`], [`DEFAULT_IDLE_TIMEOUT`],
-    /// [`DEFAULT_HEADER_TIMEOUT`].
+    /// [`DEFAULT_HEADER_TIMEOUT`], no access log.
     fn default() -> Self {
         Config {
             root: None,
@@ -150,6 +154,7 @@ impl Default for Config {
             max_file: DEFAULT_MAX_FILE,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             header_timeout: Some(DEFAULT_HEADER_TIMEOUT),
+            access_log: None,
         }
     }
 }

@@ -185,7 +185,7 @@ pub fn http_date(secs: u64) -> String {
 
 /// Year, month (1-12) and day (1-31) of a count of days since 1970-01-01 (Howard
 /// Hinnant's `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(super) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

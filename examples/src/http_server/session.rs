@@ -133,6 +133,8 @@ pub struct Session {
     pub(super) pass_bytes: usize,
     pub(super) date: files::DateCache,
     pub(super) scratch: Vec<u8>,
+    /// The access log line of the request being answered, when there is a log.
+    log_entry: Option<Box<super::AccessEntry>>,
 }
 
 impl Session {
@@ -149,6 +151,7 @@ impl Session {
             pass_bytes: 0,
             date: files::DateCache::default(),
             scratch: Vec::new(),
+            log_entry: None,
         }
     }
 
@@ -221,6 +224,9 @@ impl Session {
         keep_alive: bool,
     ) -> Result<After> {
         let body_len = if reply.head_only { 0 } else { reply.len() };
+        if let (Some(log), Some(entry)) = (&self.config.access_log, self.log_entry.take()) {
+            log.write(&entry, reply.status, body_len);
+        }
         let size = HEAD_SIZE as u64 + body_len;
         let fits = (self.pass_base + self.pass_bytes) as u64 + size <= DIRECT_BUDGET as u64;
         let small_file = match reply.body {
@@ -439,6 +445,32 @@ impl Session {
         });
         if self.closing {
             return Ok(self.skip(head.ok().map(|h| h.framing)));
+        }
+        if let Some(log) = &self.config.access_log {
+            let peer = cx.channel().addr().map(|a| a.to_string());
+            let mut line = Vec::with_capacity(msg.method.len() + msg.target.len() + 10);
+            for (i, part) in [msg.method, msg.target, msg.version]
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    line.push(b' ');
+                }
+                line.extend_from_slice(part);
+            }
+            let field = |name: &[u8]| {
+                msg.headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| h.value)
+            };
+            let entry = log.entry(
+                peer.as_deref(),
+                &line,
+                field(b"referer"),
+                field(b"user-agent"),
+            );
+            self.log_entry = Some(Box::new(entry));
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let version = version.unwrap_or(Version::Http11);
