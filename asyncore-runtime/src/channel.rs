@@ -325,12 +325,33 @@ impl fmt::Debug for Channel<'_> {
     }
 }
 
-/// asyncore's `repr`: `<Type[ listening| connected][ addr] at #index.generation>`.
+/// A type's name without its paths, generics kept: `ServerChannel<KvConnection>` for
+/// `asyncore_examples::kv::kv::ServerChannel<asyncore_examples::kv::KvConnection>`.
+fn write_short_type(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+    let mut rest = name;
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| matches!(c, '<' | '>' | ',' | ' ' | '(' | ')' | '[' | ']' | ';' | '&'))
+            .unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(end);
+        f.write_str(word.rsplit("::").next().unwrap_or(word))?;
+        let mut chars = tail.chars();
+        if let Some(d) = chars.next() {
+            write!(f, "{d}")?;
+        }
+        rest = chars.as_str();
+    }
+    Ok(())
+}
+
+/// asyncore's `repr`: `<Type[ listening| connected][ addr] at #index.generation>`, the
+/// type without its paths (`<ServerChannel<KvConnection> connected 127.0.0.1:5000 at
+/// #2.0>`).
 impl fmt::Display for Channel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &*self.core;
-        let name = c.type_name.rsplit("::").next().unwrap_or(c.type_name);
-        write!(f, "<{name}")?;
+        f.write_str("<")?;
+        write_short_type(f, c.type_name)?;
         if c.accepting && c.addr.is_some() {
             f.write_str(" listening")?;
         } else if c.connected {
@@ -1162,5 +1183,35 @@ impl<'a> Channel<'a> {
         dispatcher: D,
     ) -> io::Result<Token> {
         self.map.add_accepted(sock, addr, dispatcher)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    struct Short(&'static str);
+
+    impl fmt::Display for Short {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            super::write_short_type(f, self.0)
+        }
+    }
+
+    #[test]
+    fn type_names_lose_their_paths_and_keep_their_generics() {
+        let cases = [
+            ("Idle", "Idle"),
+            ("conformance::Idle", "Idle"),
+            (
+                "asyncore_examples::kv::kv::ServerChannel<asyncore_examples::kv::KvConnection>",
+                "ServerChannel<KvConnection>",
+            ),
+            ("a::Pair<b::X, (c::Y, &d::Z)>", "Pair<X, (Y, &Z)>"),
+            ("a::Arr<[u8; 4]>", "Arr<[u8; 4]>"),
+        ];
+        for (name, short) in cases {
+            assert_eq!(Short(name).to_string(), short);
+        }
     }
 }
