@@ -77,6 +77,11 @@ struct Memcached {
 
 impl Memcached {
     fn start() -> Memcached {
+        Memcached::start_with(&[])
+    }
+
+    /// memcached with `extra` arguments (`-m 3`).
+    fn start_with(extra: &[&str]) -> Memcached {
         let mut last = String::new();
         // The port is picked by binding port 0 and releasing it; another process may take
         // it in between, so try a few.
@@ -87,6 +92,7 @@ impl Memcached {
                 .port();
             let mut cmd = Command::new("memcached");
             cmd.args(["-p", &port.to_string(), "-U", "0", "-l", "127.0.0.1"]);
+            cmd.args(extra);
             if rustix::process::geteuid().is_root() {
                 // memcached refuses to run as root without a user to run as.
                 cmd.args(["-u", "root"]);
@@ -161,6 +167,8 @@ enum Expect {
     Version,
     /// `STAT name value` lines and `END`; the values are the server's own.
     Stats,
+    /// `STAT` lines and `END` with at least these names, with these values where given.
+    StatValues(Vec<(&'static str, Option<&'static str>)>),
 }
 
 /// One step: wait `pause`, send `send`, read the reply.
@@ -477,7 +485,7 @@ fn run_script(addr: SocketAddr, steps: &[Step]) -> Vec<Vec<u8>> {
                 got.len() >= want.len() || !want.starts_with(got)
             }),
             Expect::Version => read_until(&mut s, HANG_GUARD, |got| got.ends_with(b"\r\n")),
-            Expect::Stats => read_until(&mut s, HANG_GUARD, |got| {
+            Expect::Stats | Expect::StatValues(_) => read_until(&mut s, HANG_GUARD, |got| {
                 got.ends_with(b"END\r\n") || got.ends_with(b"ERROR\r\n")
             }),
         };
@@ -496,6 +504,15 @@ fn run_script(addr: SocketAddr, steps: &[Step]) -> Vec<Vec<u8>> {
 /// The names of the `STAT` lines of a stats reply; panics if the reply is not
 /// `STAT name value` lines and `END`.
 fn stat_names(who: &str, reply: &[u8]) -> Vec<String> {
+    stat_values(who, reply)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The names and values of the `STAT` lines of a stats reply; panics if the reply is not
+/// `STAT name value` lines and `END`.
+fn stat_values(who: &str, reply: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(reply);
     let lines: Vec<&str> = text.split_terminator("\r\n").collect();
     assert_eq!(
@@ -512,7 +529,10 @@ fn stat_names(who: &str, reply: &[u8]) -> Vec<String> {
                 stat == Some("STAT") && name.is_some_and(|n| !n.is_empty()) && value.is_some(),
                 "{who}: `{l}` is not `STAT name value`"
             );
-            name.unwrap_or_default().to_string()
+            (
+                name.unwrap_or_default().to_string(),
+                value.unwrap_or_default().to_string(),
+            )
         })
         .collect()
 }
@@ -560,6 +580,19 @@ fn check_replies(who: &str, steps: &[Step], replies: &[Vec<u8>]) {
                         names.iter().any(|n| n == wanted),
                         "{what}: no `STAT {wanted}` in {names:?}"
                     );
+                }
+            }
+            Expect::StatValues(wanted) => {
+                let values = stat_values(&what, got);
+                for (name, value) in wanted {
+                    let found = values.iter().find(|(n, _)| n == name);
+                    match (found, value) {
+                        (None, _) => panic!("{what}: no `STAT {name}` in {values:?}"),
+                        (Some((_, v)), Some(want)) => {
+                            assert_eq!(v, want, "{what}: `STAT {name}`")
+                        }
+                        (Some(_), None) => {}
+                    }
                 }
             }
         }
@@ -631,13 +664,272 @@ fn scripted_session_gets_the_same_bytes_from_memcache_server_and_memcached() {
                         );
                     }
                 }
-                Expect::Version => {}
+                Expect::Version | Expect::StatValues(_) => {}
             }
         }
     }
     for (server, _, _) in servers {
         stop(server);
     }
+}
+
+/// What memcached's own test suite (1.6.18, `t/*.t`) found `memcache-server` answering
+/// differently, as one session against a fresh memcached and a fresh memcache-server:
+/// `stats items`, `stats slabs` and `stats settings` with memcached's names (and its size
+/// classes), `slabs automove`, spaces around a command line, `delete <key> 0`, `noreply`
+/// silencing errors, a failed oversize `set` dropping the old value, a length memcached
+/// cannot count answered without a close, a `get` line of 180 KB, and the silent close
+/// after an HTTP request line.
+#[test]
+fn suite_findings_get_the_same_bytes_from_memcache_server_and_memcached() {
+    if !have_memcached() {
+        return;
+    }
+    let step = |send: &str, reply: &str| Step {
+        pause: Duration::ZERO,
+        send: b(send),
+        expect: Expect::Bytes(b(reply)),
+    };
+    let stats = |send: &str, wanted: Vec<(&'static str, Option<&'static str>)>| Step {
+        pause: Duration::ZERO,
+        send: b(send),
+        expect: Expect::StatValues(wanted),
+    };
+    let mut too_large = b"set big 0 0 1100000\r\n".to_vec();
+    too_large.extend(std::iter::repeat_n(b'v', 1_100_000));
+    too_large.extend_from_slice(b"\r\n");
+    let long_get = format!("get {}a\r\n", "nokey ".repeat(30_000));
+    let steps = vec![
+        step("set a 0 0 10\r\n0123456789\r\n", "STORED\r\n"),
+        step("get a\r\n", "VALUE a 0 10\r\n0123456789\r\nEND\r\n"),
+        stats(
+            "stats items\r\n",
+            vec![
+                ("items:1:number", Some("1")),
+                ("items:1:mem_requested", Some("70")),
+                ("items:1:evicted", Some("0")),
+                ("items:1:reclaimed", Some("0")),
+                ("items:1:age", None),
+            ],
+        ),
+        stats(
+            "stats slabs\r\n",
+            vec![
+                ("1:chunk_size", Some("96")),
+                ("1:used_chunks", Some("1")),
+                ("1:get_hits", Some("1")),
+                ("1:cmd_set", Some("1")),
+                ("active_slabs", Some("1")),
+                ("total_malloced", Some("1048576")),
+            ],
+        ),
+        stats(
+            "stats settings\r\n",
+            vec![
+                ("maxbytes", Some("67108864")),
+                ("item_size_max", Some("1048576")),
+                ("evictions", Some("on")),
+                ("growth_factor", Some("1.25")),
+                ("chunk_size", Some("48")),
+                ("cas_enabled", Some("yes")),
+            ],
+        ),
+        stats(
+            "stats\r\n",
+            vec![
+                ("bytes", Some("70")),
+                ("limit_maxbytes", Some("67108864")),
+                ("evictions", Some("0")),
+                ("reclaimed", Some("0")),
+                ("conn_yields", Some("0")),
+            ],
+        ),
+        step("slabs automove 1\r\n", "OK\r\n"),
+        step("slabs automove 3\r\n", "ERROR\r\n"),
+        step(
+            "slabs automove invalid\r\n",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        // Counters per key prefix.
+        step("stats detail dump\r\n", "END\r\n"),
+        step("stats detail on\r\n", "OK\r\n"),
+        step("set foo:1 0 0 1\r\nx\r\n", "STORED\r\n"),
+        step("get foo:1 foo:2 bar\r\n", "VALUE foo:1 0 1\r\nx\r\nEND\r\n"),
+        step("delete foo:3\r\n", "NOT_FOUND\r\n"),
+        step(
+            "stats detail dump\r\n",
+            "PREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n",
+        ),
+        step("stats detail off\r\n", "OK\r\n"),
+        step(
+            "stats detail bogus\r\n",
+            "CLIENT_ERROR usage: stats detail on|off|dump\r\n",
+        ),
+        // Spaces before a command and after its last argument.
+        step("set sp 0 0 1 \r\nx\r\n", "STORED\r\n"),
+        step("get sp \r\n", "VALUE sp 0 1\r\nx\r\nEND\r\n"),
+        step(
+            "  get   a   sp\r\n",
+            "VALUE a 0 10\r\n0123456789\r\nVALUE sp 0 1\r\nx\r\nEND\r\n",
+        ),
+        // A hold time of 0 (and only 0).
+        step("delete sp 0\r\n", "DELETED\r\n"),
+        step("delete sp 0 noreply\r\n", ""),
+        step(
+            "delete a 10\r\n",
+            "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n",
+        ),
+        // `noreply` silences errors too, but not `ERROR`.
+        step("delete a 10 noreply\r\n", ""),
+        step("incr a abc noreply\r\n", ""),
+        step("touch a abc noreply\r\n", ""),
+        step("set a 0 0 abc noreply\r\n", ""),
+        step("bogus noreply\r\n", "ERROR\r\n"),
+        // A set over the item size drops the value it would have replaced.
+        step("set big 0 0 3\r\nold\r\n", "STORED\r\n"),
+        Step {
+            pause: Duration::ZERO,
+            send: too_large,
+            expect: Expect::Bytes(b("SERVER_ERROR object too large for cache\r\n")),
+        },
+        step("get big\r\n", "END\r\n"),
+        // A length memcached cannot count: an error, and the next line is a command.
+        step(
+            "set k 0 0 4294967295\r\n",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        step("get k\r\n", "END\r\n"),
+        // A get line of 180 KB.
+        step(&long_get, "VALUE a 0 10\r\n0123456789\r\nEND\r\n"),
+        // An HTTP request line: a close, without a word.
+        step("GET / HTTP/1.0\r\n", ""),
+    ];
+    let memcached = Memcached::start();
+    let (server, addr) = start_ours(Backend::Epoll);
+    let reference = run_script(memcached.addr, &steps);
+    check_replies("memcached", &steps, &reference);
+    let replies = run_script(addr, &steps);
+    check_replies("memcache-server", &steps, &replies);
+    stop(server);
+}
+
+/// With `-m 3`, memcached and memcache-server take 80 values of 65 KB (5 MB) and drop
+/// the oldest to make room: `evictions` and `items:31:evicted` count them, the first key
+/// is gone and the last is there. memcache-server drops the least recently used: a key
+/// read since it was stored stays.
+#[test]
+fn memory_limit_evicts_the_least_recently_used_items() {
+    if !have_memcached() {
+        return;
+    }
+    let memcached = Memcached::start_with(&["-m", "3"]);
+    let (server, addr) =
+        support::start_server("memcache-server", Backend::Epoll.name(), &["-m", "3"]);
+    let value = "B".repeat(66_560);
+    let set = |i: usize| format!("set key{i} 0 0 66560\r\n{value}\r\n");
+    let value_of = |key: &str| format!("VALUE {key} 0 66560\r\n{value}\r\nEND\r\n");
+    for (who, addr) in [("memcached", memcached.addr), ("memcache-server", addr)] {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let mut ask = |send: &str, done: &dyn Fn(&[u8]) -> bool| {
+            s.write_all(send.as_bytes()).expect("send");
+            String::from_utf8_lossy(&read_until(&mut s, HANG_GUARD, done)).into_owned()
+        };
+        let end = |got: &[u8]| got.ends_with(b"END\r\n") || got.ends_with(b"ERROR\r\n");
+        let line = |got: &[u8]| got.ends_with(b"\r\n");
+        for i in 0..80 {
+            assert_eq!(ask(&set(i), &line), "STORED\r\n", "{who}: set key{i}");
+        }
+        let general = stat_values(who, ask("stats\r\n", &end).as_bytes());
+        let evictions = general.iter().find(|(n, _)| n == "evictions");
+        assert!(
+            evictions.is_some_and(|(_, v)| v.parse::<u64>().is_ok_and(|n| n > 0)),
+            "{who}: evictions counted: {evictions:?}"
+        );
+        let items = stat_values(who, ask("stats items\r\n", &end).as_bytes());
+        let evicted = items.iter().find(|(n, _)| n == "items:31:evicted");
+        assert!(
+            evicted.is_some_and(|(_, v)| v.parse::<u64>().is_ok_and(|n| n > 0)),
+            "{who}: items:31:evicted counted: {evicted:?}"
+        );
+        assert_eq!(ask("get key0\r\n", &end), "END\r\n", "{who}: key0 evicted");
+        assert_eq!(
+            ask("get key79\r\n", &end),
+            value_of("key79"),
+            "{who}: key79 kept"
+        );
+    }
+    // memcache-server: the least recently used go first, whatever their age.
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let mut ask = |send: &str| {
+        s.write_all(send.as_bytes()).expect("send");
+        let done = |got: &[u8]| {
+            got.ends_with(b"\r\n") && (got.starts_with(b"STORED") || got.ends_with(b"END\r\n"))
+        };
+        String::from_utf8_lossy(&read_until(&mut s, HANG_GUARD, done)).into_owned()
+    };
+    assert_eq!(ask("get key40\r\n"), value_of("key40"));
+    for i in 80..120 {
+        assert_eq!(ask(&set(i)), "STORED\r\n", "set key{i}");
+    }
+    assert_eq!(ask("get key40\r\n"), value_of("key40"), "read, so kept");
+    assert_eq!(ask("get key41\r\n"), "END\r\n", "not read, so evicted");
+    stop(server);
+}
+
+/// The room of flushed or expired items is reclaimed by the next stores of their size
+/// class: `reclaimed` counts them (memcached's issue 183).
+#[test]
+fn stores_after_a_flush_count_as_reclaimed() {
+    let (server, addr) = start_ours(Backend::Epoll);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let mut reclaimed = |send: &[u8]| {
+        s.write_all(send).expect("send");
+        let got = read_until(&mut s, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let stats = text.rsplit_once("OK\r\n").map_or(&text[..], |(_, s)| s);
+        let stats = stats.strip_prefix("STORED\r\n").unwrap_or(stats);
+        let values = stat_values("memcache-server", stats.as_bytes());
+        let found = values.iter().find(|(n, _)| n == "reclaimed").cloned();
+        found.map(|(_, v)| v)
+    };
+    assert_eq!(
+        reclaimed(b"set key 0 0 1\r\n1\r\nstats\r\n").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        reclaimed(b"flush_all\r\nset key 0 0 1\r\n1\r\nstats\r\n").as_deref(),
+        Some("1")
+    );
+    stop(server);
+}
+
+/// A client that pipelines more requests than a connection handles in one pass
+/// (`MESSAGE_BUDGET`) makes it let the others go first: `stats` counts it as
+/// `conn_yields`, memcached's name for it.
+#[test]
+fn pipelined_requests_count_conn_yields() {
+    let (server, addr) = start_ours(Backend::Epoll);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    s.write_all(&b"get nothing\r\n".repeat(300)).expect("send");
+    let got = read_until(&mut s, HANG_GUARD, |got| got.len() >= 300 * 5);
+    assert_eq!(got, b"END\r\n".repeat(300));
+    s.write_all(b"stats\r\n").expect("send");
+    let got = read_until(&mut s, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
+    let values = stat_values("memcache-server", &got);
+    let yields = values.iter().find(|(n, _)| n == "conn_yields");
+    assert!(
+        yields.is_some_and(|(_, v)| v.parse::<u64>().is_ok_and(|n| n > 0)),
+        "conn_yields counted: {yields:?}"
+    );
+    stop(server);
 }
 
 #[test]
@@ -808,7 +1100,7 @@ fn memcache_client_library_gets_the_scripted_replies_from_memcached() {
                     show(want)
                 ),
                 Expect::Version => assert!(r.reply.starts_with(b"VERSION "), "{what}"),
-                Expect::Stats => {
+                Expect::Stats | Expect::StatValues(_) => {
                     stat_names(&what, &r.reply);
                 }
             }
@@ -921,14 +1213,18 @@ fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
     let mut witness = witness(addr);
     witness.check("the start");
 
-    // A command line over 2048 bytes, with or without its end: an error, then a close.
+    // A command line over 2048 bytes (over 1 MiB for `get` and `gets`), with or without
+    // its end: an error, then a close.
     for (case, bytes) in [
-        ("without CRLF", vec![b'x'; 3000]),
+        ("without CRLF", vec![b'x'; 1_100_000]),
         (
             "with CRLF",
-            [vec![b'g'; 5000], b"\r\nget a\r\n".to_vec()].concat(),
+            [&b"delete "[..], &[b'k'; 5000], b"\r\nget a\r\n"].concat(),
         ),
-        ("a long get", [b"get ".to_vec(), vec![b'k'; 2100]].concat()),
+        (
+            "a long get",
+            [b"get ".to_vec(), vec![b'k'; 1_100_000]].concat(),
+        ),
     ] {
         let (got, closed) = send_bad(addr, &bytes, false);
         assert_eq!(
@@ -940,9 +1236,8 @@ fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
         witness.check(&format!("an over-long line {case}"));
     }
 
-    // Invalid lengths: negative or not a number is a format error and the connection
-    // goes on; over the item size, the data is skipped; past what memcached can count,
-    // an error and a close.
+    // Invalid lengths: negative, not a number or past what memcached can count is a
+    // format error and the connection goes on; over the item size, the data is skipped.
     let (got, closed) = send_bad(addr, b"set k 0 0 -5\r\nget k\r\n", false);
     assert_eq!(
         String::from_utf8_lossy(&got),
@@ -964,13 +1259,28 @@ fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
         "SERVER_ERROR object too large for cache\r\nEND\r\n"
     );
     assert!(!closed);
-    let (got, closed) = send_bad(addr, b"set k 0 0 3000000000\r\nxyz", false);
+    let (got, closed) = send_bad(addr, b"set k 0 0 3000000000\r\nget k\r\n", false);
     assert_eq!(
         String::from_utf8_lossy(&got),
-        "CLIENT_ERROR bad command line format\r\n"
+        "CLIENT_ERROR bad command line format\r\nEND\r\n"
     );
-    assert!(closed, "closed after a length memcached cannot count");
+    assert!(
+        !closed,
+        "the connection goes on after a length memcached cannot count"
+    );
     witness.check("invalid lengths");
+
+    // An HTTP request line: as memcached, a close without a word.
+    for line in [&b"GET / HTTP/1.0\r\n"[..], b"DELETE HTTP/1.1\r\n"] {
+        let (got, closed) = send_bad(addr, line, false);
+        assert!(
+            got.is_empty(),
+            "no reply to an HTTP request: {}",
+            show(&got)
+        );
+        assert!(closed, "closed after an HTTP request line");
+    }
+    witness.check("HTTP request lines");
 
     // A data block longer than announced: as memcached, the block and two bytes go by,
     // the rest of the line is read as a command (`ERROR`) and the connection goes on.

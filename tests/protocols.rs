@@ -262,6 +262,7 @@ fn memcache_round_trips() {
             },
             memcache::Delete {
                 key: b"k",
+                hold: false,
                 noreply: true
             },
             memcache::Incr {
@@ -407,6 +408,77 @@ fn memcache_goes_on_after_a_bad_data_chunk() {
                 String::from_utf8_lossy(&buf)
             );
         }
+    }
+}
+
+/// `padding accept` (memcache.proto): the spaces and tabs before a command and after its
+/// last argument are not part of the line, as memcached reads it; the same on both
+/// decoding paths, split at every byte. A `get` line may be far longer than the framing's
+/// 2 KiB (its `limit`), and a length past what memcached counts is a bad number.
+#[test]
+fn memcache_lines_take_spaces_around_them() {
+    let long_get = [&b"get "[..], &b"k ".repeat(1100), b"\r\n"].concat();
+    let input = [
+        &b" get a \r\n  gets  a  b\t\r\ndelete k 0 \r\n set k 0 0 1 noreply \r\nx\r\n"[..],
+        &long_get,
+    ]
+    .concat();
+    let got = decode_recorded!(memcache, ClientMessage, &input, |_| {
+        memcache::CLIENT_MESSAGES_ALL
+    });
+    let show = |m: memcache::ClientMessage<'_>| format!("{m:?}");
+    let keys: Vec<&[u8]> = vec![b"k"; 1100];
+    let mut dec = memcache::ClientMessage::decoder();
+    let Ok(Decoded::Message { len, .. }) =
+        memcache::ClientMessage::decode(&mut dec, &long_get, memcache::CLIENT_MESSAGES_ALL)
+    else {
+        panic!("a long get decodes");
+    };
+    assert_eq!(len, long_get.len());
+    assert_eq!(
+        got,
+        [
+            show(memcache::Get { keys: seq(&[b"a"]) }.into()),
+            show(
+                memcache::Gets {
+                    keys: seq(&[b"a", b"b"])
+                }
+                .into()
+            ),
+            show(
+                memcache::Delete {
+                    key: b"k",
+                    hold: true,
+                    noreply: false
+                }
+                .into()
+            ),
+            show(
+                memcache::Set {
+                    key: b"k",
+                    flags: 0,
+                    exptime: 0,
+                    noreply: true,
+                    data: b"x"
+                }
+                .into()
+            ),
+            show(
+                memcache::Get {
+                    keys: Seq::from(&keys[..])
+                }
+                .into()
+            ),
+        ]
+    );
+    for refused in [&b"set k 0 0 2147483646\r\n"[..], b"get \r\n"] {
+        let mut dec = memcache::ClientMessage::decoder();
+        let got = memcache::ClientMessage::decode(&mut dec, refused, memcache::CLIENT_MESSAGES_ALL);
+        assert!(
+            got.is_err(),
+            "{}: {got:?}",
+            String::from_utf8_lossy(refused)
+        );
     }
 }
 

@@ -173,12 +173,40 @@ pub fn server_flags(default_listen: &'static str) -> Vec<Flag> {
     ]
 }
 
+/// `args` with the one-letter forms in `short` written out: `-m 64` is `--memory-limit 64`
+/// for `short = [("m", "memory-limit")]` (a server that takes a flag of the program it
+/// stands in for, as memcache-server takes memcached's `-m`).
+///
+/// ```
+/// use asyncore_examples::cli::expand_short;
+/// let args = expand_short(["-m", "3", "--threads", "2"].map(String::from), &[("m", "memory-limit")]);
+/// assert_eq!(args, ["--memory-limit", "3", "--threads", "2"]);
+/// ```
+pub fn expand_short(args: impl IntoIterator<Item = String>, short: &[(&str, &str)]) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            let long = a
+                .strip_prefix('-')
+                .and_then(|s| short.iter().find(|(letter, _)| *letter == s));
+            match long {
+                Some((_, name)) => format!("--{name}"),
+                None => a,
+            }
+        })
+        .collect()
+}
+
 /// Parse the process's arguments, printing usage and exiting on `--help` (status 0) or
 /// on an error (status 2).
 pub fn parse_or_exit(about: &str, flags: &[Flag]) -> Args {
+    parse_or_exit_with_short(about, flags, &[])
+}
+
+/// [`parse_or_exit`], with the one-letter forms of some flags ([`expand_short`]).
+pub fn parse_or_exit_with_short(about: &str, flags: &[Flag], short: &[(&str, &str)]) -> Args {
     let program = std::env::args().next().unwrap_or_else(|| "example".into());
     let program = program.rsplit('/').next().unwrap_or("example").to_string();
-    match parse(std::env::args().skip(1), flags) {
+    match parse(expand_short(std::env::args().skip(1), short), flags) {
         Ok(Some(a)) => a,
         Ok(None) => {
             print!("{}", usage(&program, about, flags));

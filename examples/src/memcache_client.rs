@@ -68,7 +68,7 @@ impl Command {
     ///
     /// ```
     /// use asyncore_examples::memcache_client::{memcache, Command, Expect};
-    /// let c = Command::from_message(&memcache::Delete { key: b"k", noreply: false }.into()).unwrap();
+    /// let c = Command::from_message(&memcache::Delete { key: b"k", hold: false, noreply: false }.into()).unwrap();
     /// assert_eq!(c.bytes(), b"delete k\r\n");
     /// assert_eq!(c.expect(), Expect::One);
     /// ```
@@ -472,6 +472,9 @@ impl MemcacheClient {
         self.reply(cx, msg.into())
     }
     fn on_stat(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::Stat<'_>) -> Result {
+        self.reply(cx, msg.into())
+    }
+    fn on_prefix(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::Prefix<'_>) -> Result {
         self.reply(cx, msg.into())
     }
     fn on_version_reply(

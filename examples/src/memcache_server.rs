@@ -1,9 +1,14 @@
 //! A memcached server, generated from `protocols/descriptions/memcache.proto`: the text
 //! protocol of memcached 1.6 (`get`, `gets`, `gat`, `gats`, `set`, `add`, `replace`,
 //! `append`, `prepend`, `cas`, `delete`, `incr`, `decr`, `touch`, `flush_all`, `version`,
-//! `verbosity`, `stats`, `quit`, and `noreply`), with memcached's replies to bad input.
+//! `verbosity`, `stats` with its groups `items`, `slabs`, `settings` and `reset`,
+//! `slabs automove`, `quit`, and `noreply`), with memcached's replies to bad input. It
+//! passes the files of memcached 1.6.18's own test suite (`t/*.t`) that memcached passes
+//! against a server it did not start, but those about memcached's internals (slab page
+//! moves, the LRU crawler, extstore, the binary protocol, meta commands...).
 //!
-//! The description gives the framing (command lines of at most 2048 bytes, then a data
+//! The description gives the framing (command lines of at most 2048 bytes, `get` and
+//! `gets` lines of at most 1 MiB, spaces before and after a line ignored, then a data
 //! block of at most 1 MiB for the storage commands), the messages and their fields;
 //! [`Connection`] is the handler `#[dispatcher]` makes of it, and [`Store`] holds the
 //! items, shared by every connection (and every loop, with `--threads`).
@@ -28,19 +33,33 @@
 //! * `flush_all [delay]` drops every item now (a delay of at most one second is now, as
 //!   with memcached's one-second clock), or the items stored before `delay` (same units
 //!   as `exptime`) once that time has come.
+//! * Memory: the items stay within [`Settings::maxbytes`] (`-m`, 64 MiB by default),
+//!   counting each as memcached does ([`item_size`]). A store that would go over it drops
+//!   the least recently used items first (a get, a touch or a store uses an item),
+//!   counted as `evictions`, or as `reclaimed` for items that had expired. There are no
+//!   slabs: `stats items` and `stats slabs` group the items by the size class memcached
+//!   would give them ([`size_class`]), so that a tool finds them under the same numbers.
+//! * `delete <key> 0` is `delete <key>` (a hold time other than 0 is refused).
 //!
 //! # Bad input
 //!
 //! The description leaves the replies to malformed commands to
 //! [`on_bad_input`](memcache::Server::on_bad_input), which gives memcached's: `ERROR` for
-//! an unknown command or a missing argument, `CLIENT_ERROR bad command line format` for a
-//! bad number or a key over 250 bytes, `CLIENT_ERROR invalid exptime argument`,
+//! an unknown command or a missing argument, a close without a word for an HTTP request
+//! line (its last word starts with `HTTP/`), `CLIENT_ERROR bad command line format` for a
+//! bad number, a key over 250 bytes or a length over 2^31 - 3 (the next line is then read
+//! as a command), `CLIENT_ERROR invalid exptime argument`,
 //! `CLIENT_ERROR invalid numeric delta argument`, `CLIENT_ERROR bad data chunk` (a data
 //! block not followed by `\r\n`: as memcached, the block and the two bytes where `\r\n`
 //! belongs go by, and what follows is read as commands), and `SERVER_ERROR object too large for cache`
-//! (the data block is skipped as it arrives, never buffered). A command line over 2048
-//! bytes gets `CLIENT_ERROR line too long` and a close (memcached closes such a
-//! connection without a reply). A client that pipelines retrievals faster than it reads
+//! (the data block is skipped as it arrives, never buffered; a failed `set` drops the
+//! value it would have replaced). After `noreply` (the line's last word) none of those
+//! replies is sent but `ERROR`, as with memcached. A command line over its limit gets
+//! `CLIENT_ERROR line too long` and a close. memcached closes such a connection without
+//! a reply, and reads a `get` line of any length: this server bounds it at 1 MiB (524,288
+//! keys), as large as a value; and where memcached closes a connection whose line has
+//! gone 2048 bytes without its end, this one waits for the end of the line (1 MiB at
+//! most) before it answers. A client that pipelines retrievals faster than it reads
 //! the replies is answered as it reads: the generated channel stops taking requests while
 //! the replies waiting are over its high-water mark. One `get` of many large values is
 //! answered as the client reads it, too: the values are taken when the command arrives
@@ -107,6 +126,7 @@ const BAD_EXPTIME: &[u8] = b"invalid exptime argument";
 const BAD_DELTA: &[u8] = b"invalid numeric delta argument";
 const NON_NUMERIC: &[u8] = b"cannot increment or decrement non-numeric value";
 const TOO_LARGE: &[u8] = b"object too large for cache";
+const NO_MEMORY: &[u8] = b"out of memory storing object";
 const DELETE_USAGE: &[u8] = b"bad command line format.  Usage: delete <key> [noreply]";
 
 /// One stored value.
@@ -120,12 +140,81 @@ struct Item {
     expires: Option<Instant>,
     /// When it was stored, for a delayed `flush_all`.
     stored: Instant,
+    /// When it was last stored, read or touched: its place in the LRU of its class.
+    used: Instant,
+    /// Its key in the LRU of its class (a sequence number given at each use).
+    seq: u64,
+    /// Whether a get command has returned it since it was stored.
+    fetched: bool,
+    /// What it takes: key, value and memcached's per-item overhead ([`item_size`]).
+    size: usize,
+    /// Its size class ([`size_class`]).
+    class: usize,
 }
 
 impl Item {
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|d| d > now)
     }
+}
+
+/// The bytes an item takes, as memcached counts them (its `bytes` and `mem_requested`
+/// statistics): the key, the value and memcached's per-item overhead (header, CAS, the
+/// key's terminator and the value's `\r\n`; 4 bytes more for non-zero flags).
+///
+/// ```
+/// use asyncore_examples::memcache_server::item_size;
+/// assert_eq!(item_size(1, 0, 10), 70); // memcached's mem_requested for `set a 0 0 10`
+/// ```
+pub fn item_size(nkey: usize, flags: u32, nbytes: usize) -> usize {
+    let overhead = ITEM_OVERHEAD + if flags != 0 { FLAGS_OVERHEAD } else { 0 };
+    nkey + nbytes + overhead
+}
+
+/// The largest chunk of memcached's slab allocator (`slab_chunk_max`, half a page):
+/// larger items are stored in chunks of this size, in the last class.
+pub const SLAB_CHUNK_MAX: usize = 512 * 1024;
+
+/// memcached's slab page: 1 MiB.
+pub const SLAB_PAGE_SIZE: usize = 1024 * 1024;
+
+/// The upper bounds of memcached's size classes with its default settings (`-n 48`,
+/// `-f 1.25`, 8-byte alignment, `slab_chunk_max` 512 KiB): class 1 holds items of at most
+/// 96 bytes, class 2 at most 120, ..., the last class the items over 419,432 bytes.
+/// This server has no slabs, but groups its statistics by these classes (`stats items`,
+/// `stats slabs`), so that a tool finds an item under the class number memcached gives
+/// it.
+///
+/// ```
+/// use asyncore_examples::memcache_server::{class_sizes, size_class};
+/// assert_eq!(&class_sizes()[..3], &[96, 120, 152]);
+/// assert_eq!(size_class(70), 1);
+/// assert_eq!(size_class(66_624), 31); // a 66,560-byte value
+/// assert_eq!(size_class(1_000_000), class_sizes().len());
+/// ```
+pub fn class_sizes() -> &'static [usize] {
+    static SIZES: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    SIZES.get_or_init(|| {
+        // memcached's slabs_init, with its `unsigned int` arithmetic.
+        let factor = 1.25f64;
+        let mut sizes = Vec::new();
+        let mut size: u32 = 48 + 48;
+        while sizes.len() < 62 && f64::from(size) < SLAB_CHUNK_MAX as f64 / factor {
+            if !size.is_multiple_of(8) {
+                size += 8 - size % 8;
+            }
+            sizes.push(size as usize);
+            size = (f64::from(size) * factor) as u32;
+        }
+        sizes.push(SLAB_CHUNK_MAX);
+        sizes
+    })
+}
+
+/// The size class (from 1) memcached puts an item of `size` bytes ([`item_size`]) in.
+pub fn size_class(size: usize) -> usize {
+    let sizes = class_sizes();
+    sizes.partition_point(|&s| s < size).min(sizes.len() - 1) + 1
 }
 
 /// The counters `stats` reports (a subset of memcached's, with the same names).
@@ -147,6 +236,8 @@ pub struct Stats {
     pub get_hits: u64,
     /// Keys not found by a get command.
     pub get_misses: u64,
+    /// Keys found expired by a get command.
+    pub get_expired: u64,
     /// `delete` of a missing key.
     pub delete_misses: u64,
     /// `delete` of a present key.
@@ -169,14 +260,88 @@ pub struct Stats {
     pub touch_hits: u64,
     /// Keys not found by a touch.
     pub touch_misses: u64,
+    /// Storage commands refused because the item would be over [`ITEM_SIZE_MAX`].
+    pub store_too_large: u64,
+    /// Storage commands refused because the item is larger than the memory limit.
+    pub store_no_memory: u64,
     /// Items stored since the start (or the last `stats reset`).
     pub total_items: u64,
-    /// Items dropped because they expired, found by a command or the sweep.
+    /// Items dropped because they expired before any get command returned them.
     pub expired_unfetched: u64,
+    /// Items dropped to make room under the memory limit (`-m`) before they expired.
+    pub evictions: u64,
+    /// Evicted items that no get command had returned.
+    pub evicted_unfetched: u64,
+    /// Items stored in the room of an expired or flushed item of their size class
+    /// (dropped by the sweep, by a command that found it expired, by `flush_all`, or to
+    /// make room under the memory limit).
+    pub reclaimed: u64,
+}
+
+/// The counters of one size class ([`size_class`]): those of `stats items`, and the
+/// hit counters of `stats slabs`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ClassStats {
+    evicted: u64,
+    evicted_nonzero: u64,
+    /// Seconds since the last evicted item was used.
+    evicted_time: u64,
+    outofmemory: u64,
+    reclaimed: u64,
+    expired_unfetched: u64,
+    evicted_unfetched: u64,
+    get_hits: u64,
+    cmd_set: u64,
+    delete_hits: u64,
+    incr_hits: u64,
+    decr_hits: u64,
+    cas_hits: u64,
+    cas_badval: u64,
+    touch_hits: u64,
+}
+
+/// One size class: its items from least to most recently used, and its counters.
+#[derive(Debug, Default)]
+struct Class {
+    /// Sequence number of the last use -> key.
+    lru: BTreeMap<u64, Vec<u8>>,
+    /// The bytes of its items ([`item_size`]).
+    mem_requested: usize,
+    /// Items of the class dropped expired or flushed whose room no store of the class
+    /// has taken yet: the next stores are counted as `reclaimed`.
+    expired_room: u64,
+    stats: ClassStats,
+}
+
+/// What the server was started with, for `stats settings` and `stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The memory limit for items, in bytes (`-m`, in megabytes; memcached's default
+    /// 64 MiB).
+    pub maxbytes: usize,
+    /// The address listened on.
+    pub listen: String,
+    /// Loops (threads) serving connections.
+    pub threads: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            maxbytes: 64 * 1024 * 1024,
+            listen: String::new(),
+            threads: 1,
+        }
+    }
 }
 
 /// The items of a server and its counters. Shared by every connection through
 /// [`SharedStore`].
+///
+/// Items are kept within the memory limit ([`Settings::maxbytes`], counting each item's
+/// [`item_size`]): a store that would go over it first drops the least recently used
+/// items (of any size class), counted as `evictions`, or as `reclaimed` when the item
+/// had expired already.
 ///
 /// ```
 /// use asyncore_examples::memcache_server::Store;
@@ -190,13 +355,26 @@ pub struct Store {
     /// Items with an expiry, by (deadline, CAS unique): the CAS unique makes each entry
     /// unique and names the item's current version.
     deadlines: BTreeMap<(Instant, u64), Vec<u8>>,
+    /// Per size class, from class 1 at index 0.
+    classes: Vec<Class>,
+    /// The last LRU sequence number given.
+    seq: u64,
     /// The last CAS unique given.
     cas: u64,
     /// A delayed `flush_all`: items stored before this time go once it has come.
     flush_at: Option<Instant>,
-    /// Value bytes held.
+    /// The bytes of the items held ([`item_size`]): memcached's `bytes`.
     bytes: usize,
     stats: Stats,
+    settings: Settings,
+    /// `verbosity`'s level, shown by `stats settings`.
+    verbosity: u32,
+    /// `slabs automove`'s level, accepted and shown by `stats settings`.
+    automove: u32,
+    /// Whether `stats detail on` asked for the counters per key prefix.
+    detail: bool,
+    /// The counters of `stats detail dump`, per key prefix (at most [`PREFIXES_MAX`]).
+    prefixes: BTreeMap<Vec<u8>, PrefixStats>,
     started: Instant,
     /// Whether a loop's timer runs the sweep.
     sweep_armed: bool,
@@ -217,16 +395,59 @@ impl Default for Store {
     }
 }
 
+/// The most key prefixes `stats detail` counts (memcached counts any number): keys of
+/// other prefixes go uncounted once there are this many.
+pub const PREFIXES_MAX: usize = 65_536;
+
+/// The counters of one key prefix, for `stats detail dump`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct PrefixStats {
+    get: u64,
+    hit: u64,
+    set: u64,
+    del: u64,
+}
+
+/// What a command does to the counters of its key's prefix.
+#[derive(Debug, Clone, Copy)]
+enum Detail {
+    Get { hit: bool },
+    Set,
+    Del,
+}
+
+/// A store refused: the item is larger than the memory limit.
+#[derive(Debug)]
+struct NoMemory;
+
 impl Store {
-    /// An empty store.
+    /// An empty store with memcached's default settings (64 MiB for items).
     pub fn new() -> Store {
+        Store::with_settings(Settings::default())
+    }
+
+    /// An empty store with `settings`.
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::{Settings, Store};
+    /// let store = Store::with_settings(Settings { maxbytes: 1 << 20, ..Settings::default() });
+    /// assert_eq!(store.settings().maxbytes, 1 << 20);
+    /// ```
+    pub fn with_settings(settings: Settings) -> Store {
         Store {
             items: HashMap::new(),
             deadlines: BTreeMap::new(),
+            classes: (0..class_sizes().len()).map(|_| Class::default()).collect(),
+            seq: 0,
             cas: 0,
             flush_at: None,
             bytes: 0,
             stats: Stats::default(),
+            settings,
+            verbosity: 0,
+            automove: 1,
+            detail: false,
+            prefixes: BTreeMap::new(),
             started: Instant::now(),
             sweep_armed: false,
         }
@@ -235,6 +456,11 @@ impl Store {
     /// An empty store to share between connections and loops.
     pub fn shared() -> SharedStore {
         Arc::new(Mutex::new(Store::new()))
+    }
+
+    /// An empty store with `settings`, to share between connections and loops.
+    pub fn shared_with(settings: Settings) -> SharedStore {
+        Arc::new(Mutex::new(Store::with_settings(settings)))
     }
 
     /// The number of items held, expired ones not yet dropped included (memcached's
@@ -251,6 +477,16 @@ impl Store {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The bytes of the items held, as memcached counts them ([`item_size`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The number of items waiting in the expiry index.
@@ -281,11 +517,57 @@ impl Store {
     fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Item> {
         let expired = !self.items.get(key)?.live(now);
         if expired {
-            self.remove(key);
-            self.stats.expired_unfetched += 1;
+            self.drop_expired(key);
             return None;
         }
         self.items.get_mut(key)
+    }
+
+    /// Drops the expired item under `key`.
+    fn drop_expired(&mut self, key: &[u8]) {
+        if let Some(item) = self.remove(key) {
+            self.note_expired(&item);
+        }
+    }
+
+    /// Counts `item`, dropped expired: its room is there for the next store of its class.
+    fn note_expired(&mut self, item: &Item) {
+        let class = &mut self.classes[item.class - 1];
+        class.expired_room += 1;
+        if !item.fetched {
+            self.stats.expired_unfetched += 1;
+            class.stats.expired_unfetched += 1;
+        }
+    }
+
+    /// Marks the item under `key` used now: the most recently used of its class.
+    fn bump(&mut self, key: &[u8], now: Instant) {
+        self.seq += 1;
+        let seq = self.seq;
+        let Some(item) = self.items.get_mut(key) else {
+            return;
+        };
+        let old = std::mem::replace(&mut item.seq, seq);
+        item.used = now;
+        let class = &mut self.classes[item.class - 1];
+        if let Some(k) = class.lru.remove(&old) {
+            class.lru.insert(seq, k);
+        }
+    }
+
+    /// A get command returns the item under `key`.
+    fn fetch(&mut self, key: &[u8], now: Instant) {
+        self.bump(key, now);
+        if let Some(item) = self.items.get_mut(key) {
+            item.fetched = true;
+            self.classes[item.class - 1].stats.get_hits += 1;
+        }
+    }
+
+    /// The counters of the class of the item under `key`.
+    fn class_stats(&mut self, key: &[u8]) -> Option<&mut ClassStats> {
+        let class = self.items.get(key)?.class;
+        Some(&mut self.classes[class - 1].stats)
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<Item> {
@@ -293,8 +575,23 @@ impl Store {
         if let Some(d) = item.expires {
             self.deadlines.remove(&(d, item.cas));
         }
-        self.bytes -= item.data.len();
+        let class = &mut self.classes[item.class - 1];
+        class.lru.remove(&item.seq);
+        class.mem_requested -= item.size;
+        self.bytes -= item.size;
         Some(item)
+    }
+
+    /// Drops every item (`flush_all` now); their room is reclaimed by the next stores.
+    fn clear(&mut self) {
+        self.items.clear();
+        self.deadlines.clear();
+        for class in &mut self.classes {
+            class.expired_room += class.lru.len() as u64;
+            class.lru.clear();
+            class.mem_requested = 0;
+        }
+        self.bytes = 0;
     }
 
     fn next_cas(&mut self) -> u64 {
@@ -302,15 +599,94 @@ impl Store {
         self.cas
     }
 
-    /// Stores `data` under `key` as a new item version (a new CAS unique).
-    fn link(&mut self, key: &[u8], data: Vec<u8>, flags: u32, expires: Option<Instant>) {
+    /// Makes room for an item of `size` bytes under the memory limit: drops the least
+    /// recently used items (an expired one is reclaimed, a live one evicted). `Err` when
+    /// the item alone is over the limit.
+    fn make_room(
+        &mut self,
+        size: usize,
+        class: usize,
+        now: Instant,
+    ) -> std::result::Result<(), NoMemory> {
+        if size > self.settings.maxbytes {
+            self.stats.store_no_memory += 1;
+            self.classes[class - 1].stats.outofmemory += 1;
+            return Err(NoMemory);
+        }
+        while self.bytes + size > self.settings.maxbytes {
+            // The least recently used item of all: the oldest tail of the classes.
+            let Some((_, key)) = self
+                .classes
+                .iter()
+                .filter_map(|c| c.lru.first_key_value())
+                .min_by_key(|(seq, _)| **seq)
+                .map(|(seq, key)| (*seq, key.clone()))
+            else {
+                break;
+            };
+            let Some(item) = self.remove(&key) else {
+                break;
+            };
+            let stats = &mut self.classes[item.class - 1].stats;
+            if item.live(now) {
+                self.stats.evictions += 1;
+                stats.evicted += 1;
+                stats.evicted_time = now.saturating_duration_since(item.used).as_secs();
+                if item.expires.is_some() {
+                    stats.evicted_nonzero += 1;
+                }
+                if !item.fetched {
+                    self.stats.evicted_unfetched += 1;
+                    stats.evicted_unfetched += 1;
+                }
+            } else {
+                self.stats.reclaimed += 1;
+                stats.reclaimed += 1;
+                if !item.fetched {
+                    self.stats.expired_unfetched += 1;
+                    stats.expired_unfetched += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `data` under `key` as a new item version (a new CAS unique), within the
+    /// memory limit.
+    fn link(
+        &mut self,
+        key: &[u8],
+        data: Vec<u8>,
+        flags: u32,
+        expires: Option<Instant>,
+    ) -> std::result::Result<(), NoMemory> {
         let now = Instant::now();
-        self.remove(key);
+        let size = item_size(key.len(), flags, data.len());
+        let class = size_class(size);
+        if let Some(old) = self.remove(key) {
+            if !old.live(now) {
+                self.note_expired(&old);
+            }
+        }
+        self.make_room(size, class, now)?;
+        let c = &mut self.classes[class - 1];
+        if c.expired_room > 0 {
+            // The room of an expired item of the class.
+            c.expired_room -= 1;
+            c.stats.reclaimed += 1;
+            self.stats.reclaimed += 1;
+        }
         let cas = self.next_cas();
         if let Some(d) = expires {
             self.deadlines.insert((d, cas), key.to_vec());
         }
-        self.bytes += data.len();
+        self.seq += 1;
+        let seq = self.seq;
+        let c = &mut self.classes[class - 1];
+        c.lru.insert(seq, key.to_vec());
+        c.mem_requested += size;
+        c.stats.cmd_set += 1;
+        self.bytes += size;
         let data: Arc<[u8]> = data.into();
         self.stats.total_items += 1;
         self.items.insert(
@@ -321,8 +697,14 @@ impl Store {
                 cas,
                 expires,
                 stored: now,
+                used: now,
+                seq,
+                fetched: false,
+                size,
+                class,
             },
         );
+        Ok(())
     }
 
     /// Gives the item under `key` a new expiry.
@@ -338,6 +720,10 @@ impl Store {
         if let Some(d) = expires {
             self.deadlines.insert((d, cas), key.to_vec());
         }
+        self.bump(key, Instant::now());
+        if let Some(stats) = self.class_stats(key) {
+            stats.touch_hits += 1;
+        }
     }
 
     /// Drops the items whose deadline has passed; true while items with an expiry remain
@@ -350,11 +736,8 @@ impl Store {
             }
             let ((_, cas), key) = entry.remove_entry();
             if self.items.get(&key).is_some_and(|it| it.cas == cas) {
-                if let Some(it) = self.items.remove(&key) {
-                    self.bytes -= it.data.len();
-                }
+                self.drop_expired(&key);
             }
-            self.stats.expired_unfetched += 1;
         }
         !self.deadlines.is_empty()
     }
@@ -362,8 +745,336 @@ impl Store {
     /// Whether an item of `nkey` key bytes, `flags` and `nbytes` value bytes is over
     /// [`ITEM_SIZE_MAX`].
     fn too_large(nkey: usize, flags: u32, nbytes: usize) -> bool {
-        let overhead = ITEM_OVERHEAD + if flags != 0 { FLAGS_OVERHEAD } else { 0 };
-        nkey + nbytes + overhead > ITEM_SIZE_MAX
+        item_size(nkey, flags, nbytes) > ITEM_SIZE_MAX
+    }
+}
+
+/// One `STAT name value` line.
+type StatLine = (String, String);
+
+fn stat(name: impl Into<String>, value: impl ToString) -> StatLine {
+    (name.into(), value.to_string())
+}
+
+impl Store {
+    /// The general group (`stats`): memcached's names, with this server's values.
+    /// Besides the command counters of [`Stats`]: `bytes` is the bytes of the items as
+    /// [`item_size`] counts them, `limit_maxbytes` the memory limit, `threads` the loops,
+    /// `evictions`, `reclaimed`, `evicted_unfetched` and `expired_unfetched` what the
+    /// memory limit and expiry dropped, and `conn_yields` the times a connection let
+    /// the others of its loop go first with requests still waiting, after
+    /// [`MESSAGE_BUDGET`](asyncore_runtime::wire::MESSAGE_BUDGET) requests in one pass
+    /// (memcached's `-R`; the count is the process's).
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// let lines = Store::new().general_stats();
+    /// assert!(lines.iter().any(|(n, v)| n == "limit_maxbytes" && v == "67108864"));
+    /// ```
+    pub fn general_stats(&mut self) -> Vec<(String, String)> {
+        self.tick(Instant::now());
+        let s = &self.stats;
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        vec![
+            stat("pid", std::process::id()),
+            stat("uptime", self.started.elapsed().as_secs()),
+            stat("time", unix_now),
+            stat("version", VERSION),
+            stat("pointer_size", usize::BITS),
+            stat("curr_connections", s.curr_connections),
+            stat("total_connections", s.total_connections),
+            stat("cmd_get", s.cmd_get),
+            stat("cmd_set", s.cmd_set),
+            stat("cmd_flush", s.cmd_flush),
+            stat("cmd_touch", s.cmd_touch),
+            stat("get_hits", s.get_hits),
+            stat("get_misses", s.get_misses),
+            stat("get_expired", s.get_expired),
+            stat("delete_misses", s.delete_misses),
+            stat("delete_hits", s.delete_hits),
+            stat("incr_misses", s.incr_misses),
+            stat("incr_hits", s.incr_hits),
+            stat("decr_misses", s.decr_misses),
+            stat("decr_hits", s.decr_hits),
+            stat("cas_misses", s.cas_misses),
+            stat("cas_hits", s.cas_hits),
+            stat("cas_badval", s.cas_badval),
+            stat("touch_hits", s.touch_hits),
+            stat("touch_misses", s.touch_misses),
+            stat("store_too_large", s.store_too_large),
+            stat("store_no_memory", s.store_no_memory),
+            stat("limit_maxbytes", self.settings.maxbytes),
+            stat("threads", self.settings.threads),
+            stat("conn_yields", asyncore_runtime::wire::budget_yields()),
+            stat("bytes", self.bytes),
+            stat("curr_items", self.items.len()),
+            stat("total_items", s.total_items),
+            stat("expired_unfetched", s.expired_unfetched),
+            stat("evicted_unfetched", s.evicted_unfetched),
+            stat("evictions", s.evictions),
+            stat("reclaimed", s.reclaimed),
+        ]
+    }
+
+    /// `stats items`: per size class holding items ([`size_class`]), `items:N:FIELD`,
+    /// with memcached's fields:
+    ///
+    /// * `number`: items held; `number_cold` the same (one LRU per class, which
+    ///   memcached would call cold); `number_hot`, `number_warm`, `age_hot`, `age_warm`: 0
+    ///   (no hot or warm LRU);
+    /// * `age`: seconds since the least recently used item of the class was used;
+    /// * `mem_requested`: the bytes of its items ([`item_size`]);
+    /// * `evicted`, `evicted_nonzero` (of those, items with an expiry), `evicted_time`
+    ///   (seconds since the last evicted item was used), `evicted_unfetched`: items
+    ///   dropped under the memory limit; `outofmemory`: stores refused, the item being
+    ///   larger than the limit; `reclaimed`: stores in the room of an expired item;
+    ///   `expired_unfetched`: items that expired before a get command returned them;
+    ///   `direct_reclaims`: `evicted` plus `reclaimed` (every eviction is made by the
+    ///   store that needs the room); `hits_to_cold`: get hits;
+    /// * `tailrepairs`, `evicted_active`, `crawler_reclaimed`, `crawler_items_checked`,
+    ///   `lrutail_reflocked`, `moves_to_cold`, `moves_to_warm`, `moves_within_lru`,
+    ///   `hits_to_hot`, `hits_to_warm`, `hits_to_temp`: 0, there being no LRU crawler, no
+    ///   item references to repair and no segmented LRU.
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// assert!(Store::new().item_stats().is_empty());
+    /// ```
+    pub fn item_stats(&mut self) -> Vec<(String, String)> {
+        let now = Instant::now();
+        self.tick(now);
+        let mut out = Vec::new();
+        for (i, c) in self.classes.iter().enumerate() {
+            let Some((_, key)) = c.lru.first_key_value() else {
+                continue;
+            };
+            let n = i + 1;
+            let number = c.lru.len();
+            let age = self
+                .items
+                .get(key)
+                .map_or(0, |it| now.saturating_duration_since(it.used).as_secs());
+            let s = &c.stats;
+            let fields: [(&str, u64); 28] = [
+                ("number", number as u64),
+                ("number_hot", 0),
+                ("number_warm", 0),
+                ("number_cold", number as u64),
+                ("age_hot", 0),
+                ("age_warm", 0),
+                ("age", age),
+                ("mem_requested", c.mem_requested as u64),
+                ("evicted", s.evicted),
+                ("evicted_nonzero", s.evicted_nonzero),
+                ("evicted_time", s.evicted_time),
+                ("outofmemory", s.outofmemory),
+                ("tailrepairs", 0),
+                ("reclaimed", s.reclaimed),
+                ("expired_unfetched", s.expired_unfetched),
+                ("evicted_unfetched", s.evicted_unfetched),
+                ("evicted_active", 0),
+                ("crawler_reclaimed", 0),
+                ("crawler_items_checked", 0),
+                ("lrutail_reflocked", 0),
+                ("moves_to_cold", 0),
+                ("moves_to_warm", 0),
+                ("moves_within_lru", 0),
+                ("direct_reclaims", s.evicted + s.reclaimed),
+                ("hits_to_hot", 0),
+                ("hits_to_warm", 0),
+                ("hits_to_cold", s.get_hits),
+                ("hits_to_temp", 0),
+            ];
+            out.extend(
+                fields
+                    .iter()
+                    .map(|(f, v)| stat(format!("items:{n}:{f}"), v)),
+            );
+        }
+        out
+    }
+
+    /// `stats slabs`: per size class holding items, `N:FIELD`, with memcached's fields.
+    /// This server allocates each item on its own, not in slabs, so the page and chunk
+    /// counts are those of the class's items laid out in memcached's 1 MiB pages:
+    ///
+    /// * `chunk_size`: the class's largest item ([`class_sizes`]); `chunks_per_page`:
+    ///   how many fit in 1 MiB;
+    /// * `used_chunks`: items held (an item over [`SLAB_CHUNK_MAX`] counts as the chunks
+    ///   it would span); `total_pages`: the pages those take; `total_chunks`: their
+    ///   chunks; `free_chunks`: the difference; `free_chunks_end`: 0;
+    /// * `get_hits`, `cmd_set`, `delete_hits`, `incr_hits`, `decr_hits`, `cas_hits`,
+    ///   `cas_badval`, `touch_hits`: the commands that found or stored an item of the
+    ///   class;
+    ///
+    /// then `active_slabs`, the classes listed, and `total_malloced`, the bytes of those
+    /// pages (what memcached would have taken from the system for these items).
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// let lines = Store::new().slab_stats();
+    /// assert_eq!(lines[0], ("active_slabs".to_string(), "0".to_string()));
+    /// ```
+    pub fn slab_stats(&mut self) -> Vec<(String, String)> {
+        self.tick(Instant::now());
+        let sizes = class_sizes();
+        let mut out = Vec::new();
+        let mut active = 0;
+        let mut malloced = 0;
+        for (i, c) in self.classes.iter().enumerate() {
+            if c.lru.is_empty() {
+                continue;
+            }
+            active += 1;
+            let n = i + 1;
+            let chunk = sizes[i];
+            let per_page = (SLAB_PAGE_SIZE / chunk) as u64;
+            let used: u64 = if chunk == SLAB_CHUNK_MAX {
+                c.lru
+                    .values()
+                    .filter_map(|k| self.items.get(k))
+                    .map(|it| it.size.div_ceil(SLAB_CHUNK_MAX) as u64)
+                    .sum()
+            } else {
+                c.lru.len() as u64
+            };
+            let pages = used.div_ceil(per_page);
+            malloced += pages as usize * SLAB_PAGE_SIZE;
+            let s = &c.stats;
+            let fields: [(&str, u64); 15] = [
+                ("chunk_size", chunk as u64),
+                ("chunks_per_page", per_page),
+                ("total_pages", pages),
+                ("total_chunks", pages * per_page),
+                ("used_chunks", used),
+                ("free_chunks", pages * per_page - used),
+                ("free_chunks_end", 0),
+                ("get_hits", s.get_hits),
+                ("cmd_set", s.cmd_set),
+                ("delete_hits", s.delete_hits),
+                ("incr_hits", s.incr_hits),
+                ("decr_hits", s.decr_hits),
+                ("cas_hits", s.cas_hits),
+                ("cas_badval", s.cas_badval),
+                ("touch_hits", s.touch_hits),
+            ];
+            out.extend(fields.iter().map(|(f, v)| stat(format!("{n}:{f}"), v)));
+        }
+        out.push(stat("active_slabs", active));
+        out.push(stat("total_malloced", malloced));
+        out
+    }
+
+    /// `stats settings`: memcached's names for what this server does:
+    ///
+    /// * `maxbytes`: the memory limit for items (`-m`); `item_size_max`: 1 MiB;
+    ///   `evictions on`: the least recently used items go when it is reached;
+    /// * `maxconns`: the open-file limit, which is what bounds the connections;
+    /// * `tcpport`, `inter`: the address listened on; `udpport 0`; `domain_socket NULL`;
+    /// * `num_threads`: the loops; `num_threads_per_udp 0`;
+    /// * `verbosity`: the last `verbosity` level (it changes nothing);
+    /// * `growth_factor 1.25`, `chunk_size 48`, `slab_chunk_max 524288`: memcached's
+    ///   defaults, from which the size classes of `stats items` and `stats slabs` come;
+    ///   `slab_reassign no`; `slab_automove`: the last `slabs automove` level (accepted,
+    ///   with no slabs to move);
+    /// * `reqs_per_event`: [`MESSAGE_BUDGET`](asyncore_runtime::wire::MESSAGE_BUDGET);
+    /// * `cas_enabled yes`, `flush_enabled yes`, `detail_enabled no`,
+    ///   `binding_protocol ascii`, `auth_enabled_sasl no`, `auth_enabled_ascii no`,
+    ///   `lru_crawler no`, `lru_maintainer_thread no`, `lru_segmented no`, `temp_lru no`,
+    ///   `idle_timeout 0`, `hash_algorithm siphash`, `ssl_enabled no`.
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// let lines = Store::new().settings_stats();
+    /// assert!(lines.iter().any(|(n, v)| n == "maxbytes" && v == "67108864"));
+    /// ```
+    pub fn settings_stats(&self) -> Vec<(String, String)> {
+        let (inter, port) = match self.settings.listen.rsplit_once(':') {
+            Some((host, port)) => (host.trim_matches(['[', ']']).to_string(), port.to_string()),
+            None => ("NULL".to_string(), "0".to_string()),
+        };
+        let maxconns = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX);
+        vec![
+            stat("maxbytes", self.settings.maxbytes),
+            stat("maxconns", maxconns),
+            stat("tcpport", port),
+            stat("udpport", 0),
+            stat("inter", inter),
+            stat("verbosity", self.verbosity),
+            stat("oldest", 0),
+            stat("evictions", "on"),
+            stat("domain_socket", "NULL"),
+            stat("growth_factor", "1.25"),
+            stat("chunk_size", 48),
+            stat("num_threads", self.settings.threads),
+            stat("num_threads_per_udp", 0),
+            stat("stat_key_prefix", ":"),
+            stat("detail_enabled", "no"),
+            stat("reqs_per_event", asyncore_runtime::wire::MESSAGE_BUDGET),
+            stat("cas_enabled", "yes"),
+            stat("tcp_backlog", 1024),
+            stat("binding_protocol", "ascii"),
+            stat("auth_enabled_sasl", "no"),
+            stat("auth_enabled_ascii", "no"),
+            stat("item_size_max", ITEM_SIZE_MAX),
+            stat("slab_reassign", "no"),
+            stat("slab_automove", self.automove),
+            stat("slab_chunk_max", SLAB_CHUNK_MAX),
+            stat("lru_crawler", "no"),
+            stat("flush_enabled", "yes"),
+            stat("hash_algorithm", "siphash"),
+            stat("lru_maintainer_thread", "no"),
+            stat("lru_segmented", "no"),
+            stat("temp_lru", "no"),
+            stat("idle_timeout", 0),
+            stat("ssl_enabled", "no"),
+        ]
+    }
+
+    /// Counts a command on `key` for `stats detail`, if it is on: the key's prefix is
+    /// what comes before its first `:` (keys without one are not counted).
+    fn detail(&mut self, key: &[u8], what: Detail) {
+        if !self.detail {
+            return;
+        }
+        let Some(end) = key.iter().position(|&b| b == b':') else {
+            return;
+        };
+        let prefix = &key[..end];
+        if !self.prefixes.contains_key(prefix) {
+            if self.prefixes.len() >= PREFIXES_MAX {
+                return;
+            }
+            self.prefixes
+                .insert(prefix.to_vec(), PrefixStats::default());
+        }
+        if let Some(p) = self.prefixes.get_mut(prefix) {
+            match what {
+                Detail::Get { hit } => {
+                    p.get += 1;
+                    p.hit += u64::from(hit);
+                }
+                Detail::Set => p.set += 1,
+                Detail::Del => p.del += 1,
+            }
+        }
+    }
+
+    /// `stats reset`: the counters start again (the open connections stay counted).
+    fn reset_stats(&mut self) {
+        self.prefixes.clear();
+        let curr = self.stats.curr_connections;
+        self.stats = Stats {
+            curr_connections: curr,
+            ..Stats::default()
+        };
+        for c in &mut self.classes {
+            c.stats = ClassStats::default();
+        }
     }
 }
 
@@ -547,6 +1258,14 @@ fn client_error(cx: &mut ServerCx<'_, '_>, noreply: bool, message: &[u8]) -> Res
     reply(cx, noreply, memcache::ClientError { message })
 }
 
+/// Whether `line` looks like an HTTP request line, as memcached tells one: its last
+/// word starts with `HTTP/` (`GET / HTTP/1.0`).
+fn is_http(line: &[u8]) -> bool {
+    line.rsplit(|&b| b == b' ')
+        .find(|w| !w.is_empty())
+        .is_some_and(|w| w.starts_with(b"HTTP/"))
+}
+
 /// Arms the expiry sweep on `map` unless a loop already runs it.
 fn arm_sweep(map: &mut Map, store: &SharedStore) {
     {
@@ -647,8 +1366,12 @@ impl Connection {
             let mut store = lock(&self.store);
             let now = Instant::now();
             store.tick(now);
+            store.detail(msg.key, Detail::Del);
             let found = store.live(msg.key, now).is_some();
             if found {
+                if let Some(c) = store.class_stats(msg.key) {
+                    c.delete_hits += 1;
+                }
                 store.remove(msg.key);
                 store.stats.delete_hits += 1;
             } else {
@@ -716,9 +1439,7 @@ impl Connection {
                 // Now: no delay, a negative one, or a time already past.
                 _ => {
                     store.flush_at = None;
-                    store.items.clear();
-                    store.deadlines.clear();
-                    store.bytes = 0;
+                    store.clear();
                     // memcached marks the flush with a CAS unique of its own.
                     store.next_cas();
                 }
@@ -734,28 +1455,82 @@ impl Connection {
     }
 
     fn on_verbosity(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Verbosity) -> Result {
-        // Nothing to log more or less: the level is accepted and has no effect.
+        // Nothing to log more or less: the level is kept for `stats settings`.
+        lock(&self.store).verbosity = msg.level;
         reply(cx, msg.noreply, memcache::Ok {})
+    }
+
+    fn on_slabs_automove(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: memcache::SlabsAutomove,
+    ) -> Result {
+        // memcached's levels are 0, 1 and 2; another number is `ERROR`.
+        let Ok(level @ 0..=2) = u32::try_from(msg.level) else {
+            return cx.send(memcache::Error {});
+        };
+        lock(&self.store).automove = level;
+        cx.send(memcache::Ok {})
     }
 
     fn on_stats(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Stats<'_>) -> Result {
         let mut args = msg.args.iter();
-        match args.next() {
-            None => self.general_stats(cx),
-            Some(b"reset") => {
-                {
-                    let mut store = lock(&self.store);
-                    let curr = store.stats.curr_connections;
-                    store.stats = Stats {
-                        curr_connections: curr,
-                        ..Stats::default()
+        let (group, arg, extra) = (args.next(), args.next(), args.next().is_some());
+        let more = arg.is_some();
+        let lines = {
+            let mut store = lock(&self.store);
+            match group {
+                None => store.general_stats(),
+                Some(b"items") if !more => store.item_stats(),
+                Some(b"slabs") if !more => store.slab_stats(),
+                Some(b"settings") if !more => store.settings_stats(),
+                Some(b"detail") => {
+                    let reply = match (arg, extra) {
+                        (Some(b"on"), false) => Some(true),
+                        (Some(b"off"), false) => Some(false),
+                        (Some(b"dump"), false) => None,
+                        _ => {
+                            drop(store);
+                            return client_error(cx, false, b"usage: stats detail on|off|dump");
+                        }
                     };
+                    let dump: Vec<(Vec<u8>, PrefixStats)> = match reply {
+                        Some(on) => {
+                            store.detail = on;
+                            drop(store);
+                            return cx.send(memcache::Ok {});
+                        }
+                        None => store
+                            .prefixes
+                            .iter()
+                            .map(|(k, v)| (k.clone(), *v))
+                            .collect(),
+                    };
+                    drop(store);
+                    for (prefix, p) in &dump {
+                        cx.send(memcache::Prefix {
+                            prefix,
+                            get: p.get,
+                            hit: p.hit,
+                            set: p.set,
+                            del: p.del,
+                        })?;
+                    }
+                    return cx.send(memcache::End {});
                 }
-                cx.send(memcache::Reset {})
+                Some(b"reset") if !more => {
+                    store.reset_stats();
+                    drop(store);
+                    return cx.send(memcache::Reset {});
+                }
+                // Other groups (sizes, conns, detail...) are memcached internals.
+                Some(_) => {
+                    drop(store);
+                    return cx.send(memcache::Error {});
+                }
             }
-            // Other groups (items, slabs, settings...) are memcached internals.
-            Some(_) => cx.send(memcache::Error {}),
-        }
+        };
+        self.send_stats(cx, lines)
     }
 
     /// The rest of a retrieval, as the output drains.
@@ -784,37 +1559,55 @@ impl Connection {
             message,
             "Set" | "Add" | "Replace" | "Append" | "Prepend" | "Cas"
         );
+        let line = cx.bad_input();
+        // memcached splits a line at spaces; `noreply` as the last word of a command that
+        // takes it silences every reply but `ERROR`, errors included.
+        let last = line.rsplit(|&b| b == b' ').find(|w| !w.is_empty());
+        let quiet = last == Some(&b"noreply"[..])
+            && (storage
+                || matches!(
+                    message,
+                    "Delete" | "Incr" | "Decr" | "Touch" | "FlushAll" | "Verbosity"
+                ));
         // The decoder expected a separator: most often where the line ended (an argument
         // is missing: `ERROR`). A number run into other characters (`5x`) gives the same
         // error, and gets `ERROR` too where memcached says `CLIENT_ERROR bad command line
         // format`: the error does not say which.
         let missing =
             matches!(err.kind(), DecodeErrorKind::Invalid { what } if *what == "a space or a tab");
+        let bad_number = matches!(err.kind(), DecodeErrorKind::OutOfRange { .. })
+            || matches!(err.kind(), DecodeErrorKind::Invalid { what } if what.contains("integer"));
         match *err.kind() {
             DecodeErrorKind::Oversize {
-                what: Limit::Bytes,
-                size,
-                ..
+                what: Limit::Bytes, ..
             } => {
-                if size.is_some_and(|s| s > i32::MAX as u64 - 2) {
-                    // memcached refuses such a length as a number; the data cannot be
-                    // skipped in any reasonable time.
-                    cx.close();
-                    return client_error(cx, false, BAD_FORMAT);
+                if message == "Set" {
+                    // As memcached: no stale value stays behind a failed set. The key is
+                    // the line's second word.
+                    let key = line.split(|&b| b == b' ').filter(|w| !w.is_empty()).nth(1);
+                    if let Some(key) = key {
+                        lock(&self.store).remove(key);
+                    }
                 }
                 // The decoder skips the data block as it arrives.
-                cx.send(memcache::ServerError { message: TOO_LARGE })
+                reply(cx, quiet, memcache::ServerError { message: TOO_LARGE })
             }
             DecodeErrorKind::Oversize { .. } => {
                 cx.close();
                 client_error(cx, false, b"line too long")
             }
-            // Answered by the description's policy.
-            DecodeErrorKind::Unknown | DecodeErrorKind::NotAllowed { .. } => Ok(()),
+            DecodeErrorKind::Unknown if is_http(line) => {
+                // An HTTP request sent to memcached: it hangs up without a word.
+                cx.close();
+                Ok(())
+            }
+            DecodeErrorKind::Unknown | DecodeErrorKind::NotAllowed { .. } => {
+                cx.send(memcache::Error {})
+            }
             DecodeErrorKind::Literal { .. } if storage => {
                 // Not `\r\n` after the data block: as memcached, nothing is stored, the
                 // block and two bytes more go by, and what follows is read as commands.
-                client_error(cx, false, b"bad data chunk")
+                client_error(cx, quiet, b"bad data chunk")
             }
             _ => match message {
                 "Version" => cx.send(memcache::VersionReply {
@@ -824,8 +1617,6 @@ impl Connection {
                     cx.close();
                     Ok(())
                 }
-                // `stats ` (libmemcached ends the line with a space): the general group.
-                "Stats" if err.offset() == "stats".len() => self.general_stats(cx),
                 "Gat" | "Gats" if missing && err.offset() > message.len() + 1 => {
                     // An exptime and no key: memcached answers with an empty result.
                     cx.send(memcache::End {})
@@ -836,28 +1627,14 @@ impl Connection {
                     {
                         cx.send(memcache::Error {})
                     } else {
-                        client_error(cx, false, BAD_EXPTIME)
+                        client_error(cx, quiet, BAD_EXPTIME)
                     }
                 }
-                "Incr" | "Decr"
-                    if matches!(err.kind(), DecodeErrorKind::OutOfRange { .. })
-                        || matches!(err.kind(), DecodeErrorKind::Invalid { what } if what.contains("integer")) =>
-                {
-                    client_error(cx, false, BAD_DELTA)
-                }
-                "Delete" if !missing => client_error(cx, false, DELETE_USAGE),
-                "Verbosity"
-                    if matches!(err.kind(), DecodeErrorKind::OutOfRange { .. })
-                        || matches!(err.kind(), DecodeErrorKind::Invalid { what } if what.contains("integer")) =>
-                {
-                    client_error(cx, false, BAD_FORMAT)
-                }
-                _ if storage
-                    && (matches!(err.kind(), DecodeErrorKind::OutOfRange { .. })
-                        || matches!(err.kind(), DecodeErrorKind::Invalid { what } if what.contains("integer"))) =>
-                {
-                    client_error(cx, false, BAD_FORMAT)
-                }
+                "Incr" | "Decr" if bad_number => client_error(cx, quiet, BAD_DELTA),
+                "Delete" if !missing => client_error(cx, quiet, DELETE_USAGE),
+                "Verbosity" if bad_number => client_error(cx, quiet, BAD_FORMAT),
+                "SlabsAutomove" if bad_number => client_error(cx, false, BAD_FORMAT),
+                _ if storage && bad_number => client_error(cx, quiet, BAD_FORMAT),
                 // A missing argument, one too many, or a command memcached does not know.
                 _ => cx.send(memcache::Error {}),
             },
@@ -888,14 +1665,21 @@ impl Connection {
             if touch.is_some() {
                 store.stats.cmd_touch += 1;
             }
-            if store.live(key, now).is_none() {
+            let present = store.items.contains_key(key);
+            let hit = store.live(key, now).is_some();
+            store.detail(key, Detail::Get { hit });
+            if !hit {
                 store.stats.get_misses += 1;
+                if present {
+                    store.stats.get_expired += 1;
+                }
                 if touch.is_some() {
                     store.stats.touch_misses += 1;
                 }
                 continue;
             }
             store.stats.get_hits += 1;
+            store.fetch(key, now);
             if let Some(e) = expires {
                 store.touch(key, e);
                 store.stats.touch_hits += 1;
@@ -944,7 +1728,9 @@ impl Connection {
             let now = Instant::now();
             store.tick(now);
             store.stats.cmd_set += 1;
+            store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {
+                store.stats.store_too_large += 1;
                 if mode == Mode::Set {
                     // As memcached: no stale value stays behind a failed set.
                     store.remove(key);
@@ -958,8 +1744,10 @@ impl Connection {
                 .map(|it| (it.cas, it.flags, it.expires));
             match (mode, existing) {
                 (Mode::Set, _) | (Mode::Add, None) | (Mode::Replace, Some(_)) => {
-                    store.link(key, data.to_vec(), flags, expires);
-                    Outcome::Stored(expires.is_some())
+                    match store.link(key, data.to_vec(), flags, expires) {
+                        Ok(()) => Outcome::Stored(expires.is_some()),
+                        Err(NoMemory) => Outcome::NoMemory,
+                    }
                 }
                 (Mode::Add, Some(_)) | (Mode::Replace, None) => Outcome::NotStored,
                 (Mode::Append | Mode::Prepend, None) => Outcome::NotStored,
@@ -977,8 +1765,10 @@ impl Connection {
                             joined.extend_from_slice(old);
                         }
                         // The item keeps its flags and expiry.
-                        store.link(key, joined, old_flags, old_expires);
-                        Outcome::Stored(old_expires.is_some())
+                        match store.link(key, joined, old_flags, old_expires) {
+                            Ok(()) => Outcome::Stored(old_expires.is_some()),
+                            Err(NoMemory) => Outcome::NoMemory,
+                        }
                     }
                 }
                 (Mode::Cas(_), None) => {
@@ -988,10 +1778,18 @@ impl Connection {
                 (Mode::Cas(unique), Some((cas, _, _))) => {
                     if unique == cas {
                         store.stats.cas_hits += 1;
-                        store.link(key, data.to_vec(), flags, expires);
-                        Outcome::Stored(expires.is_some())
+                        if let Some(c) = store.class_stats(key) {
+                            c.cas_hits += 1;
+                        }
+                        match store.link(key, data.to_vec(), flags, expires) {
+                            Ok(()) => Outcome::Stored(expires.is_some()),
+                            Err(NoMemory) => Outcome::NoMemory,
+                        }
                     } else {
                         store.stats.cas_badval += 1;
+                        if let Some(c) = store.class_stats(key) {
+                            c.cas_badval += 1;
+                        }
                         Outcome::Exists
                     }
                 }
@@ -1007,6 +1805,7 @@ impl Connection {
             Outcome::NotStored => reply(cx, noreply, memcache::NotStored {}),
             Outcome::Exists => reply(cx, noreply, memcache::Exists {}),
             Outcome::NotFound => reply(cx, noreply, memcache::NotFound {}),
+            Outcome::NoMemory => reply(cx, noreply, memcache::ServerError { message: NO_MEMORY }),
         }
     }
 
@@ -1049,13 +1848,19 @@ impl Connection {
                             // memcached rewrites the value in place, padded with spaces.
                             text.resize(old_len, b' ');
                         }
-                        store.link(key, text, flags, expires);
+                        if let Some(c) = store.class_stats(key) {
+                            if incr {
+                                c.incr_hits += 1;
+                            } else {
+                                c.decr_hits += 1;
+                            }
+                        }
                         if incr {
                             store.stats.incr_hits += 1;
                         } else {
                             store.stats.decr_hits += 1;
                         }
-                        Some(Some(value))
+                        Some(Some(store.link(key, text, flags, expires).map(|()| value)))
                     }
                 },
             }
@@ -1063,55 +1868,15 @@ impl Connection {
         match result {
             None => reply(cx, noreply, memcache::NotFound {}),
             Some(None) => client_error(cx, noreply, NON_NUMERIC),
-            Some(Some(value)) => reply(cx, noreply, memcache::Number { value }),
+            Some(Some(Ok(value))) => reply(cx, noreply, memcache::Number { value }),
+            Some(Some(Err(NoMemory))) => {
+                reply(cx, noreply, memcache::ServerError { message: NO_MEMORY })
+            }
         }
     }
 
-    fn general_stats(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
-        let (stats, items, bytes, uptime) = {
-            let mut store = lock(&self.store);
-            store.tick(Instant::now());
-            (
-                store.stats.clone(),
-                store.items.len(),
-                store.bytes,
-                store.started.elapsed().as_secs(),
-            )
-        };
-        let unix_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let lines: [(&str, String); 29] = [
-            ("pid", std::process::id().to_string()),
-            ("uptime", uptime.to_string()),
-            ("time", unix_now.to_string()),
-            ("version", VERSION.to_string()),
-            ("pointer_size", (usize::BITS).to_string()),
-            ("curr_connections", stats.curr_connections.to_string()),
-            ("total_connections", stats.total_connections.to_string()),
-            ("cmd_get", stats.cmd_get.to_string()),
-            ("cmd_set", stats.cmd_set.to_string()),
-            ("cmd_flush", stats.cmd_flush.to_string()),
-            ("cmd_touch", stats.cmd_touch.to_string()),
-            ("get_hits", stats.get_hits.to_string()),
-            ("get_misses", stats.get_misses.to_string()),
-            ("expired_unfetched", stats.expired_unfetched.to_string()),
-            ("delete_misses", stats.delete_misses.to_string()),
-            ("delete_hits", stats.delete_hits.to_string()),
-            ("incr_misses", stats.incr_misses.to_string()),
-            ("incr_hits", stats.incr_hits.to_string()),
-            ("decr_misses", stats.decr_misses.to_string()),
-            ("decr_hits", stats.decr_hits.to_string()),
-            ("cas_misses", stats.cas_misses.to_string()),
-            ("cas_hits", stats.cas_hits.to_string()),
-            ("cas_badval", stats.cas_badval.to_string()),
-            ("touch_hits", stats.touch_hits.to_string()),
-            ("touch_misses", stats.touch_misses.to_string()),
-            ("limit_maxbytes", (64u64 * 1024 * 1024).to_string()),
-            ("bytes", bytes.to_string()),
-            ("curr_items", items.to_string()),
-            ("total_items", stats.total_items.to_string()),
-        ];
+    /// Sends `lines` as `STAT` lines, then `END`.
+    fn send_stats(&mut self, cx: &mut ServerCx<'_, '_>, lines: Vec<(String, String)>) -> Result {
         for (name, value) in &lines {
             cx.send(memcache::Stat {
                 name: name.as_bytes(),
@@ -1133,6 +1898,8 @@ enum Outcome {
     NotStored,
     Exists,
     NotFound,
+    /// The item is larger than the memory limit.
+    NoMemory,
 }
 
 /// The listening channel: each accepted connection becomes a [`Connection`] to the

@@ -67,7 +67,8 @@ pub struct NamedFraming {
 /// How the stream is cut into units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FramingDecl {
-    /// `line "TERM" max SIZE [bare_lf accept|reject]`.
+    /// `line "TERM" max SIZE [bare_lf accept|reject] [crlf accept|reject]
+    /// [padding accept|reject]`.
     Line {
         /// The terminator.
         term: Vec<u8>,
@@ -78,6 +79,8 @@ pub enum FramingDecl {
         /// `crlf accept` with the terminator "\n": a CR before the LF is part of the
         /// terminator (lines are sent with "\n").
         crlf: bool,
+        /// `padding accept`: spaces and tabs at either end of a line are not part of it.
+        padding: bool,
     },
     /// `length TYPE max SIZE [offset N] [adjust N] [includes_header] [skip N]`.
     Length {

@@ -84,6 +84,9 @@ pub enum Framing {
         bare_lf: bool,
         /// With the terminator "\n": "\r\n" also ends a line (sent lines end in "\n").
         crlf: bool,
+        /// Spaces and tabs at either end of a line are padding (`Op::Trim` after each
+        /// `Op::Line`).
+        padding: bool,
     },
     /// Length-prefixed frames.
     Length {
@@ -291,6 +294,8 @@ pub enum Op {
     Lit(Vec<u8>),
     Sep,
     Ows,
+    /// Right after `Line`: the spaces and tabs at either end of the line are padding.
+    Trim,
     Word {
         slot: u16,
     },

@@ -238,7 +238,7 @@ impl Parser {
             let term = self.string("the line terminator, as a string like \"\\r\\n\"")?;
             self.expect_kw("max")?;
             let max = self.number("the longest line in bytes, like 4KiB")?;
-            let (mut bare_lf, mut crlf) = (false, false);
+            let (mut bare_lf, mut crlf, mut padding) = (false, false, false);
             loop {
                 if self.eat_kw("bare_lf") {
                     if self.eat_kw("accept") {
@@ -252,6 +252,12 @@ impl Parser {
                     } else if !self.eat_kw("reject") {
                         return self.err("`accept` or `reject`");
                     }
+                } else if self.eat_kw("padding") {
+                    if self.eat_kw("accept") {
+                        padding = true;
+                    } else if !self.eat_kw("reject") {
+                        return self.err("`accept` or `reject`");
+                    }
                 } else {
                     break;
                 }
@@ -261,6 +267,7 @@ impl Parser {
                 max,
                 bare_lf,
                 crlf,
+                padding,
             })
         } else if self.eat_kw("length") {
             let ty = self.ident("the length field's type, like u32be or varint")?;

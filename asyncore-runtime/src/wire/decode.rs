@@ -1068,10 +1068,17 @@ impl Decoder {
     /// passes over such a message without running it: most units are tried against
     /// many messages, and most of them differ in their first bytes.
     fn misses_at_once(&self, buf: &[u8], m: &Message, start: usize, unit: Unit) -> bool {
-        let Some(&Op::Lit(lit)) = m.ops.get(1) else {
-            return false;
+        // After `Trim`, the literal comes after the line's leading spaces.
+        let (lit, padded) = match m.ops.get(1) {
+            Some(&Op::Lit(lit)) => (lit, false),
+            Some(Op::Trim) => match m.ops.get(2) {
+                Some(&Op::Lit(lit)) => (lit, true),
+                _ => return false,
+            },
+            _ => return false,
         };
         match buf.get(start..unit.end) {
+            Some(hay) if unit.open && padded => !self.starts(&hay[self.count(hay, SPACE)..], lit),
             Some(hay) if unit.open => !self.starts(hay, lit),
             _ => false,
         }
@@ -1336,6 +1343,20 @@ impl Decoder {
                     return Err(Fail::invalid("a space or a tab", at));
                 }
                 self.pos += n;
+            }
+            Op::Trim => {
+                if !self.unit.open || self.unit.frame {
+                    return Err(Fail::bad("padding trimmed outside a line", at));
+                }
+                let hay = self.content(buf)?;
+                let lead = self.count(hay, SPACE);
+                let trail = hay[lead..]
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| self.class[usize::from(b)] & SPACE != 0)
+                    .count();
+                self.pos += lead;
+                self.unit.end -= trail;
             }
             Op::Word { slot } => {
                 let hay = self.content(buf)?;

@@ -220,8 +220,9 @@ pub fn lit_between(buf: &[u8], pos: usize, lit: &[u8]) -> Option<usize> {
     same_bytes(buf.get(pos..stop)?, lit).then_some(stop)
 }
 
+/// A space or a tab.
 #[inline]
-fn is_space(b: u8) -> bool {
+pub fn is_space(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 

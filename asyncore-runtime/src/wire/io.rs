@@ -181,6 +181,45 @@ impl Io {
             out: &mut self.out,
             closing: &mut self.closing,
             producing: &mut self.producing,
+            input: &[],
+        }
+    }
+
+    /// A context for the handler's answer to the bad input the decoder just reported:
+    /// [`Cx::bad_input`] is the input in error. For a line protocol that is its first
+    /// line, terminator excluded (the bytes buffered so far, when the line is over its
+    /// limit); for frames, the bytes buffered from its first byte. Call it before
+    /// decoding goes on, while those bytes are still at the front of the buffer.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::bad_input_cx;
+    /// ```
+    pub fn bad_input_cx<'c, 'a>(&'c mut self, ch: &'c mut Channel<'a>) -> Cx<'c, 'a> {
+        self.reply_buffer();
+        let data = self.buf.data();
+        let input = match self.program.framing {
+            super::Framing::Line { term, .. } => {
+                let line = match term.last() {
+                    Some(&last) => match super::decode::memchr(last, data) {
+                        Some(i) => &data[..=i],
+                        None => data,
+                    },
+                    None => data,
+                };
+                // The terminator, or the bare LF a lenient CRLF line ends with.
+                line.strip_suffix(term)
+                    .or_else(|| line.strip_suffix(b"\n"))
+                    .unwrap_or(line)
+            }
+            super::Framing::Length(_) => data,
+        };
+        Cx {
+            ch,
+            out: &mut self.out,
+            closing: &mut self.closing,
+            producing: &mut self.producing,
+            input,
         }
     }
 
@@ -288,6 +327,9 @@ impl Io {
         }
         if self.buf.is_empty() || !self.over_budget(ch) {
             return false;
+        }
+        if !ch.is_paused() {
+            BUDGET_YIELDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.deferred = true;
         true
@@ -412,6 +454,7 @@ impl Io {
                 out: &mut self.out,
                 closing: &mut self.closing,
                 producing: &mut self.producing,
+                input: &[],
             },
             decoder(&mut self.decoder, self.program, &self.params),
             msg,
@@ -660,6 +703,22 @@ fn decoder<'d>(
 /// chat line fanned out to every member, cannot hold the loop).
 pub const MESSAGE_BUDGET: usize = 64;
 
+/// How many times a generated channel stopped for the pass with requests waiting,
+/// because it had handled [`MESSAGE_BUDGET`] messages: [`budget_yields`].
+static BUDGET_YIELDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times, in this process, a generated channel let the other channels of its
+/// loop have their turn with requests of its own still waiting, because it had handled
+/// [`MESSAGE_BUDGET`] messages in one pass (memcached's `conn_yields`).
+///
+/// ```
+/// let before = asyncore_runtime::wire::budget_yields();
+/// assert!(asyncore_runtime::wire::budget_yields() >= before);
+/// ```
+pub fn budget_yields() -> u64 {
+    BUDGET_YIELDS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The most reply bytes a generated channel gathers before handing them to the channel's
 /// output buffer (where the output limit applies): 64 KiB.
 pub const REPLY_BATCH: usize = 64 * 1024;
@@ -672,6 +731,8 @@ pub struct Cx<'c, 'a> {
     out: &'c mut Vec<u8>,
     closing: &'c mut bool,
     producing: &'c mut bool,
+    /// The input in error, for a context made by [`Io::bad_input_cx`]; else empty.
+    input: &'c [u8],
 }
 
 impl<'c, 'a> Cx<'c, 'a> {
@@ -698,6 +759,13 @@ impl<'c, 'a> Cx<'c, 'a> {
     /// Closes the connection once the replies are sent.
     pub fn close(&mut self) {
         *self.closing = true;
+    }
+
+    /// In the handler's answer to bad input (a context from [`Io::bad_input_cx`]): the
+    /// input in error, its first line for a line protocol; empty in other calls.
+    /// Generated server contexts offer it as `cx.bad_input()`.
+    pub fn bad_input(&self) -> &'c [u8] {
+        self.input
     }
 
     /// The reply bytes waiting to be sent: those gathered here and those in the channel's

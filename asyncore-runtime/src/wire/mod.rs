@@ -173,7 +173,8 @@ pub use decode::{Decoded, Decoder};
 pub use encode::{EncodeError, EncodeErrorKind, Encoder};
 pub use error::{DecodeError, DecodeErrorKind, Limit};
 pub use io::{
-    close_channel, close_reason, log_bad_input, Cx, Event, Io, Policy, MESSAGE_BUDGET, REPLY_BATCH,
+    budget_yields, close_channel, close_reason, log_bad_input, Cx, Event, Io, Policy,
+    MESSAGE_BUDGET, REPLY_BATCH,
 };
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
@@ -339,6 +340,11 @@ pub enum Op {
     Sep,
     /// Zero or more spaces or tabs.
     Ows,
+    /// Right after [`Op::Line`]: the spaces and tabs at either end of the line are
+    /// padding, not part of it. The cursor moves past the leading ones and the line's end
+    /// comes before the trailing ones (memcached reads ` get k ` as `get k`). Lowered
+    /// from a framing's `padding accept`.
+    Trim,
     /// A word: one or more bytes up to a space, a tab, a byte of the line terminator (a
     /// lone CR in a CRLF line) or the end of the unit.
     Word {

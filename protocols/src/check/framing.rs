@@ -18,6 +18,7 @@ impl Cx {
                 max: 4096,
                 bare_lf: false,
                 crlf: false,
+                padding: false,
             };
         };
         if let FramingDecl::Fixed { .. } = f {
@@ -66,6 +67,7 @@ impl Cx {
                 max,
                 bare_lf,
                 crlf,
+                padding,
             } => {
                 if *crlf && term != b"\n" {
                     self.error(Diagnostic::new(
@@ -96,6 +98,7 @@ impl Cx {
                     max: max.0,
                     bare_lf: *bare_lf,
                     crlf: *crlf,
+                    padding: *padding,
                 }
             }
             FramingDecl::Length {

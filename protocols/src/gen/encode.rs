@@ -130,8 +130,9 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
         let op = &list[i];
         i += 1;
         let stmt = match op {
-            // A parameter is not sent: the receiver knows it from what came before.
-            Op::Line | Op::Param { .. } => quote!(),
+            // A parameter is not sent: the receiver knows it from what came before. Lines
+            // are sent without padding.
+            Op::Line | Op::Param { .. } | Op::Trim => quote!(),
             // Optional whitespace is written as one space, its usual form.
             Op::Ows => quote!(e.sep();),
             Op::EndLine => quote!(e.end_line();),

@@ -168,7 +168,7 @@ impl Gen {
                     let lb = bytes_lit(l);
                     if !open {
                         quote! { let Some(__q) = f::lit_between(buf, p, #lb) else { #fail }; p = __q; }
-                    } else if *first && i == 2 {
+                    } else if *first && (i == 2 || (i == 3 && ops[1] == Op::Trim)) {
                         quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { return f::Fast::NoMatch }; p = __q; }
                     } else {
                         quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { #fail }; p = __q; }
@@ -176,6 +176,13 @@ impl Gen {
                 }
                 Op::Sep => quote! { let Some(__q) = f::sep(buf, p, end) else { #fail }; p = __q; },
                 Op::Ows => quote! { p = f::ows(buf, p, end); },
+                // Never in a fused line (`fusable`): the line's end is known.
+                Op::Trim => quote! {
+                    p = f::ows(buf, p, end);
+                    while end > p && f::is_space(buf[end - 1]) {
+                        end -= 1;
+                    }
+                },
                 Op::Word { slot } => {
                     self.range(scope, *slot, quote!(f::word(buf, p, end, TERM)), fail)
                 }

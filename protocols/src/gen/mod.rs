@@ -119,6 +119,7 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
                 term,
                 bare_lf,
                 crlf,
+                padding,
                 ..
             },
             Some(max),
@@ -127,6 +128,7 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
             max,
             bare_lf: *bare_lf,
             crlf: *crlf,
+            padding: *padding,
         },
         _ => f.clone(),
     };
@@ -144,6 +146,7 @@ fn framing(f: &Framing, nocase: bool, send: bool, line_max: Option<u64>) -> Toke
             max,
             bare_lf,
             crlf,
+            ..
         } => {
             // Sent with "\n"; `bare_lf` marks that readers take "\r\n" too.
             let bare_lf = *bare_lf || (*crlf && send);
@@ -367,6 +370,7 @@ fn op(o: &Op) -> TokenStream {
         }
         Op::Sep => quote!(#w::Sep),
         Op::Ows => quote!(#w::Ows),
+        Op::Trim => quote!(#w::Trim),
         Op::Word { slot } => quote!(#w::Word { slot: #slot }),
         Op::Token { slot } => quote!(#w::Token { slot: #slot }),
         Op::Rest { slot } => quote!(#w::Rest { slot: #slot }),

@@ -372,6 +372,9 @@ fn server_role(p: &Protocol) -> TokenStream {
             pub fn channel(&mut self) -> &mut ::asyncore_runtime::Channel<'a> { self.inner.channel() }
             /// Closes the connection once the queued replies are sent.
             pub fn close(&mut self) { self.inner.close() }
+            /// In `on_bad_input`: the input in error, as the peer sent it (its first line
+            /// in a line protocol, without the terminator); empty in other handlers.
+            pub fn bad_input(&self) -> &'c [u8] { self.inner.bad_input() }
             /// Asks for `on_produce` once the output drains: the rest of a large reply is
             /// produced as the client reads it (asynchat's producers), and the requests
             /// after this one wait. A reply that decides the next state must be sent
@@ -478,7 +481,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ServerCx { inner: io.cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: io.bad_input_cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
                             handler.on_bad_input(&mut cx, &err);
                             if !io.apply(ch, Self::policy(current, &err), &err)? { break; }
                             match Self::after_error(current, err.message()) {

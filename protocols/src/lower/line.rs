@@ -22,7 +22,7 @@ impl Cx {
     pub(super) fn unit(&mut self, l: &mut Lower<'_>, unit: &Unit, first: bool) {
         match l.framing.clone() {
             ir::Framing::Length { .. } | ir::Framing::Fixed { .. } => self.frame_unit(l, unit),
-            ir::Framing::Line { max, .. } => {
+            ir::Framing::Line { max, padding, .. } => {
                 let term_len = l.framing.term_len();
                 let lead_is_lit = matches!(
                     unit.parts.first(),
@@ -39,6 +39,9 @@ impl Cx {
                 }
                 self.optional_swallows(unit, l.framing);
                 l.ops.push(Op::Line);
+                if padding {
+                    l.ops.push(Op::Trim);
+                }
                 l.max = l.max.saturating_add(max + term_len);
                 let mut need_sep = false;
                 let mut glue = false;
