@@ -2,7 +2,9 @@
 //! asynchat's producers), on every backend: a reply far larger than the channel's output
 //! limit arrives whole and in order, the output never holds much more than its high-water
 //! mark, the requests pipelined after it are answered after it, a client that half-closes
-//! while it is produced still gets all of it, and the reply checks still apply.
+//! while it is produced still gets all of it, and the reply checks still apply. A handler
+//! that waits (`cx.wait()`) for one of its timers holds the requests after it the same
+//! way, and is not asked to produce meanwhile.
 
 #[macro_use]
 #[path = "support/backends.rs"]
@@ -15,7 +17,7 @@ use std::io::Read;
 use std::rc::Rc;
 use std::time::Duration;
 
-use asyncore_runtime::{dispatcher, protocol, Backend, Map, Result, DEFAULT_HIGH_WATER};
+use asyncore_runtime::{dispatcher, protocol, Backend, Map, Result, TimerId, DEFAULT_HIGH_WATER};
 use inproc::{listen_small, serve_until, LineClient};
 
 protocol! {
@@ -28,9 +30,10 @@ protocol! {
         client Count = "COUNT" n:u32 replies Item
         client Ping = "PING" replies Item
         client Twice = "TWICE" replies Item
+        client Later = "LATER" replies Item
         server Item = n:u32 ~ more:("-" | " ") ~ text:rest continues if more == "-"
 
-        state Ready initial { Count -> Ready  Ping -> Ready  Twice -> Ready }
+        state Ready initial { Count -> Ready  Ping -> Ready  Twice -> Ready  Later -> Ready }
     }
 }
 
@@ -102,6 +105,23 @@ impl Counter {
     }
     fn on_produce(&mut self, cx: &mut counter::ServerCx<'_, '_>) -> Result {
         self.produce(cx)
+    }
+    /// `LATER` is answered by a timer: the handler waits until then.
+    fn on_later(&mut self, cx: &mut counter::ServerCx<'_, '_>, _msg: counter::Later) -> Result {
+        cx.channel().set_timer(Duration::from_millis(20));
+        cx.wait();
+        Ok(())
+    }
+    fn on_timer(&mut self, cx: &mut counter::ServerCx<'_, '_>, _id: TimerId) -> Result {
+        if cx.is_waiting() {
+            cx.send(counter::Item {
+                n: 0,
+                more: b" ",
+                text: b"later",
+            })?;
+            cx.end_wait();
+        }
+        Ok(())
     }
 }
 
@@ -196,8 +216,22 @@ fn the_reply_checks_apply_to_produced_replies(backend: Backend) {
     });
 }
 
+/// The requests after a `LATER` wait for its timer; `on_produce` is not called in the
+/// meantime (it would send an `end` line).
+fn a_waiting_handler_holds_the_requests_after_it(backend: Backend) {
+    serve(backend, |mut c| {
+        c.say(b"LATER\r\nPING\r\nLATER\r\nCOUNT 1\r\n");
+        assert_eq!(c.line(), "0 later");
+        assert_eq!(c.line(), "0 pong");
+        assert_eq!(c.line(), "0 later");
+        assert_eq!(c.line(), format!("1-{}", String::from_utf8_lossy(PAD)));
+        assert_eq!(c.line(), "1 end");
+    });
+}
+
 on_every_backend!(
     a_large_reply_is_produced_as_the_client_reads,
     a_half_closed_client_gets_the_whole_produced_reply,
     the_reply_checks_apply_to_produced_replies,
+    a_waiting_handler_holds_the_requests_after_it,
 );

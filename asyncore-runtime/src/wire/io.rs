@@ -80,9 +80,10 @@ pub struct Io {
     /// A message was handled since the last [`Io::settle_clock`].
     progressed: bool,
     budget_pass: u64,
-    /// A handler asked to produce more of its reply when the output drains
-    /// ([`Cx::produce_later`]); the requests after it wait.
-    producing: bool,
+    /// What the handler asked about the requests after the one it answers: to produce
+    /// more of its reply when the output drains ([`Cx::produce_later`]), or to wait for
+    /// something outside the connection ([`Cx::wait`]). Meanwhile they wait.
+    producing: Hold,
     /// What the generated channel keeps about the reply being produced: the request it
     /// answers and the reply sent so far (indices of the description's messages).
     produced_for: (Option<u16>, Option<u16>),
@@ -117,7 +118,7 @@ impl Io {
             handled: 0,
             progressed: false,
             budget_pass: 0,
-            producing: false,
+            producing: Hold::Free,
             produced_for: (None, None),
         }
     }
@@ -232,7 +233,20 @@ impl Io {
     /// let _ = asyncore_runtime::wire::Io::producing;
     /// ```
     pub fn producing(&self) -> bool {
-        self.producing && !self.closing
+        self.producing == Hold::Produce && !self.closing
+    }
+
+    /// Whether the handler waits for something outside the connection ([`Cx::wait`]):
+    /// no request is decoded, the handler is not called to produce, and the channel asks
+    /// for nothing but reading (a close is still seen) until a later call of the handler
+    /// (from one of its timers) ends the wait.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::waiting;
+    /// ```
+    pub fn waiting(&self) -> bool {
+        self.producing == Hold::Wait && !self.closing
     }
 
     /// Records what the generated channel needs to call the producing handler again:
@@ -271,7 +285,7 @@ impl Io {
             self.deferred = true;
             return false;
         }
-        self.producing = false;
+        self.producing = Hold::Free;
         self.handled += 1;
         self.progressed = true;
         true
@@ -320,10 +334,15 @@ impl Io {
         if self.closing {
             return false;
         }
-        if self.producing {
-            // A reply is being produced: the next request waits for it to be done.
-            self.deferred = true;
-            return true;
+        match self.producing {
+            Hold::Produce => {
+                // A reply is being produced: the next request waits for it to be done.
+                self.deferred = true;
+                return true;
+            }
+            // The handler waits: nothing to do here until the wait ends.
+            Hold::Wait => return true,
+            Hold::Free => {}
         }
         if self.buf.is_empty() || !self.over_budget(ch) {
             return false;
@@ -478,7 +497,8 @@ impl Io {
     /// let _ = asyncore_runtime::wire::Io::settle_clock;
     /// ```
     pub fn settle_clock(&mut self, ch: &mut Channel<'_>) {
-        let partial = !self.buf.is_empty() && !self.deferred && !self.closing;
+        let partial =
+            !self.buf.is_empty() && !self.deferred && !self.closing && self.producing != Hold::Wait;
         if std::mem::take(&mut self.progressed) || !partial {
             ch.stop_request_clock();
         }
@@ -494,7 +514,7 @@ impl Io {
     /// let _ = asyncore_runtime::wire::Io::mid_message;
     /// ```
     pub fn mid_message(&self) -> bool {
-        !self.buf.is_empty() && !self.deferred
+        !self.buf.is_empty() && !self.deferred && self.producing != Hold::Wait
     }
 
     /// A request did not arrive whole in time: queues `reply` (the description's
@@ -723,6 +743,17 @@ pub fn budget_yields() -> u64 {
 /// output buffer (where the output limit applies): 64 KiB.
 pub const REPLY_BATCH: usize = 64 * 1024;
 
+/// What a handler asked about the requests after the one it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Nothing: they are decoded in turn.
+    Free,
+    /// To produce more of its reply first ([`Cx::produce_later`]).
+    Produce,
+    /// To wait for something outside the connection ([`Cx::wait`]).
+    Wait,
+}
+
 /// What the context of a generated handler wraps: the channel and the replies queued so
 /// far.
 #[derive(Debug)]
@@ -730,7 +761,7 @@ pub struct Cx<'c, 'a> {
     ch: &'c mut Channel<'a>,
     out: &'c mut Vec<u8>,
     closing: &'c mut bool,
-    producing: &'c mut bool,
+    producing: &'c mut Hold,
     /// The input in error, for a context made by [`Io::bad_input_cx`]; else empty.
     input: &'c [u8],
 }
@@ -790,12 +821,39 @@ impl<'c, 'a> Cx<'c, 'a> {
     /// let _ = asyncore_runtime::wire::Cx::produce_later;
     /// ```
     pub fn produce_later(&mut self) {
-        *self.producing = true;
+        *self.producing = Hold::Produce;
     }
 
     /// Whether [`produce_later`](Self::produce_later) was called in this handler call.
     pub fn is_producing(&self) -> bool {
-        *self.producing
+        *self.producing == Hold::Produce
+    }
+
+    /// Waits for something outside the connection (another connection's write, a
+    /// timer): the requests after this one are not decoded, and nothing is asked of the
+    /// handler, until a later call of it (`on_timer`: a timer it set, or one another
+    /// connection set on its channel to wake it) calls [`end_wait`](Self::end_wait). The
+    /// channel keeps reading meanwhile (within its buffer's limit), so that a close is
+    /// seen. Generated server contexts offer it as `cx.wait()`.
+    ///
+    /// ```
+    /// // Generated server contexts offer it as `cx.wait()`.
+    /// let _ = asyncore_runtime::wire::Cx::wait;
+    /// ```
+    pub fn wait(&mut self) {
+        *self.producing = Hold::Wait;
+    }
+
+    /// Ends a [`wait`](Self::wait): the requests held go on once the handler returns.
+    pub fn end_wait(&mut self) {
+        if *self.producing == Hold::Wait {
+            *self.producing = Hold::Free;
+        }
+    }
+
+    /// Whether the handler waits ([`wait`](Self::wait)).
+    pub fn is_waiting(&self) -> bool {
+        *self.producing == Hold::Wait
     }
 
     /// Whether the output is at or over its high-water mark: the replies gathered here

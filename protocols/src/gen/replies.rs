@@ -318,7 +318,8 @@ pub(crate) fn server_send_mark(p: &Protocol) -> TokenStream {
 }
 
 /// After the handler of client message `mi`: the reply it sent, which a message with
-/// declared replies must have sent (unless the handler is closing the connection).
+/// declared replies must have sent (unless the handler is closing the connection, or
+/// sends it later: `produce_later`, `wait`).
 pub(crate) fn server_after(p: &Protocol, mi: usize) -> TokenStream {
     let m = &p.messages[mi];
     if m.replies.is_empty() {
@@ -337,7 +338,7 @@ pub(crate) fn server_after(p: &Protocol, mi: usize) -> TokenStream {
     );
     quote! {
         let __reply = cx.replied;
-        if __reply.is_none() && !cx.inner.is_closing() && !cx.inner.is_producing() {
+        if __reply.is_none() && !cx.inner.is_closing() && !cx.inner.is_producing() && !cx.inner.is_waiting() {
             return Err(::asyncore_runtime::Error::from(::std::format!("{}: {}", CLIENT_MESSAGES.name, #err)));
         }
     }
@@ -361,9 +362,9 @@ pub(crate) fn server_next(p: &Protocol, mi: usize) -> TokenStream {
             ::core::option::Option::Some(next) => next,
             ::core::option::Option::None => match state {
                 #(#fixed,)*
-                _ if cx.inner.is_producing() && !cx.inner.is_closing() => {
+                _ if (cx.inner.is_producing() || cx.inner.is_waiting()) && !cx.inner.is_closing() => {
                     return Err(::asyncore_runtime::Error::from(::std::format!(
-                        "{}: the reply that decides the next state must be sent before `produce_later`",
+                        "{}: the reply that decides the next state must be sent before `produce_later` or `wait`",
                         CLIENT_MESSAGES.name
                     )));
                 }

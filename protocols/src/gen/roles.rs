@@ -380,6 +380,17 @@ fn server_role(p: &Protocol) -> TokenStream {
             /// after this one wait. A reply that decides the next state must be sent
             /// before.
             pub fn produce_later(&mut self) { self.inner.produce_later() }
+            /// Waits for something outside the connection (another connection's write, a
+            /// timer): no reply now, the requests after this one are held and
+            /// `on_produce` is not called, until a later `on_timer` (a timer the handler
+            /// set, or one another connection set on this channel to wake it) sends the
+            /// reply and calls `end_wait`. A reply that decides the next state must be
+            /// sent before.
+            pub fn wait(&mut self) { self.inner.wait() }
+            /// Ends a `wait`: the requests held go on once the handler returns.
+            pub fn end_wait(&mut self) { self.inner.end_wait() }
+            /// Whether the handler waits (`wait`).
+            pub fn is_waiting(&self) -> bool { self.inner.is_waiting() }
             /// Whether the replies waiting are at the channel's high-water mark: where a
             /// handler producing a large reply stops and calls `produce_later`.
             pub fn output_full(&self) -> bool { self.inner.output_full() }
@@ -470,7 +481,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             let closing = cx.inner.is_closing();
                             let replied = cx.replied;
                             io.consume(len);
-                            if io.producing() {
+                            if io.producing() || io.waiting() {
                                 io.set_produced_for(::core::option::Option::Some(index), replied);
                             }
                             #set_params
@@ -557,13 +568,29 @@ fn server_role(p: &Protocol) -> TokenStream {
             }
             fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
-                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                // A handler that waits (`cx.wait()`) answers the request it held here.
+                let was_waiting = io.waiting();
+                let (answering, replied) = if was_waiting { io.produced_for() } else { (::core::option::Option::None, ::core::option::Option::None) };
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None };
                 handler.on_timer(&mut cx, id)?;
+                let replied = cx.replied;
                 if io.producing() {
-                    // A message the timer started (no request is being answered): it goes
-                    // on in `on_produce`, before the requests waiting.
-                    io.set_produced_for(::core::option::Option::None, ::core::option::Option::None);
+                    // The rest of the held request's reply, or a message the timer started
+                    // (no request is being answered): it goes on in `on_produce`, before
+                    // the requests waiting.
+                    if was_waiting {
+                        io.set_produced_for(answering, replied);
+                    } else {
+                        io.set_produced_for(::core::option::Option::None, ::core::option::Option::None);
+                    }
                     return Self::serve(handler, io, state, ch);
+                }
+                if was_waiting {
+                    if !io.waiting() {
+                        // The wait is over: the requests held go on.
+                        return Self::serve(handler, io, state, ch);
+                    }
+                    io.set_produced_for(answering, replied);
                 }
                 if io.is_closing() && io.close_once() {
                     let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
