@@ -880,6 +880,74 @@ fn memory_limit_evicts_the_least_recently_used_items() {
     stop(server);
 }
 
+/// `stats conns` lists each connection by descriptor (the one asking among them), and a
+/// connection that says `watch fetchers mutations` receives a line for each item another
+/// connection looks up or stores, naming that connection's descriptor: the same on
+/// memcached and memcache-server (memcached's watcher_connid.t).
+#[test]
+fn watchers_see_lookups_and_stores_with_the_connection_of_each() {
+    if !have_memcached() {
+        return;
+    }
+    let memcached = Memcached::start();
+    let (server, addr) = start_ours(Backend::Epoll);
+    for (who, addr) in [("memcached", memcached.addr), ("memcache-server", addr)] {
+        let connect = || {
+            let s = TcpStream::connect(addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .expect("read timeout");
+            s
+        };
+        let (mut client, mut watcher) = (connect(), connect());
+        client.write_all(b"stats conns\r\n").expect("send");
+        let got = read_until(&mut client, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
+        let conns = stat_values(who, &got);
+        let fd = conns
+            .iter()
+            .rev()
+            .find(|(n, _)| n.ends_with(":addr"))
+            .and_then(|(n, _)| n.split(':').next())
+            .unwrap_or_else(|| panic!("{who}: no connection in {conns:?}"))
+            .to_string();
+        assert!(
+            conns
+                .iter()
+                .any(|(n, v)| *n == format!("{fd}:state") && v.starts_with("conn_")),
+            "{who}: the state of connection {fd} in {conns:?}"
+        );
+        watcher
+            .write_all(b"watch fetchers mutations\r\n")
+            .expect("send");
+        let ok = read_until(&mut watcher, HANG_GUARD, |got| got.ends_with(b"\r\n"));
+        assert_eq!(ok, b"OK\r\n", "{who}: watch");
+        client
+            .write_all(b"set foo 0 0 5 noreply\r\nhello\r\nget foo\r\n")
+            .expect("send");
+        let _ = read_until(&mut client, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
+        let lines = read_until(&mut watcher, HANG_GUARD, |got| {
+            got.iter().filter(|&&b| b == b'\n').count() >= 3
+        });
+        let lines = String::from_utf8_lossy(&lines);
+        let lines: Vec<&str> = lines.lines().collect();
+        let wanted = [
+            "type=item_get key=foo status=not_found",
+            "type=item_store key=foo status=stored cmd=set",
+            "type=item_get key=foo status=found",
+        ];
+        assert_eq!(lines.len(), wanted.len(), "{who}: {lines:?}");
+        for (line, want) in lines.iter().zip(wanted) {
+            assert!(
+                line.starts_with("ts=")
+                    && line.contains(" gid=")
+                    && line.contains(want)
+                    && line.split_whitespace().any(|w| w == format!("cfd={fd}")),
+                "{who}: `{line}` is not `ts=... gid=... {want} ... cfd={fd}`"
+            );
+        }
+    }
+    stop(server);
+}
+
 /// The room of flushed or expired items is reclaimed by the next stores of their size
 /// class: `reclaimed` counts them (memcached's issue 183).
 #[test]

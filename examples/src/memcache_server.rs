@@ -1,8 +1,9 @@
 //! A memcached server, generated from `protocols/descriptions/memcache.proto`: the text
 //! protocol of memcached 1.6 (`get`, `gets`, `gat`, `gats`, `set`, `add`, `replace`,
 //! `append`, `prepend`, `cas`, `delete`, `incr`, `decr`, `touch`, `flush_all`, `version`,
-//! `verbosity`, `stats` with its groups `items`, `slabs`, `settings` and `reset`,
-//! `slabs automove`, `quit`, and `noreply`), with memcached's replies to bad input. It
+//! `verbosity`, `stats` with its groups `items`, `slabs`, `settings`, `conns`, `detail`
+//! and `reset`, `slabs automove`, `watch`, `quit`, and `noreply`), with memcached's
+//! replies to bad input. It
 //! passes the files of memcached 1.6.18's own test suite (`t/*.t`) that memcached passes
 //! against a server it did not start, but those about memcached's internals (slab page
 //! moves, the LRU crawler, extstore, the binary protocol, meta commands...).
@@ -40,6 +41,14 @@
 //!   slabs: `stats items` and `stats slabs` group the items by the size class memcached
 //!   would give them ([`size_class`]), so that a tool finds them under the same numbers.
 //! * `delete <key> 0` is `delete <key>` (a hold time other than 0 is refused).
+//! * `stats detail on|off|dump`: counters per key prefix (what comes before the key's
+//!   first `:`), at most [`PREFIXES_MAX`] prefixes.
+//! * `watch fetchers mutations`: the connection receives memcached's log lines
+//!   (`ts=... gid=... type=item_get key=... status=found|not_found clsid=... cfd=...
+//!   size=...`, and `type=item_store ... status=... cmd=set ttl=...`) for the items that
+//!   the get and storage commands of the other connections of its loop look up and store;
+//!   `cfd` is the descriptor `stats conns` lists. memcached's other log streams
+//!   (`evictions`, `rawcmds`...) are refused with `ERROR`.
 //!
 //! # Bad input
 //!
@@ -82,12 +91,17 @@
 //! # }
 //! ```
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use asyncore_runtime::wire::{DecodeError, DecodeErrorKind, Limit};
-use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket};
+use asyncore_runtime::{
+    dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token,
+};
 
 protocol!(pub mod memcache = "../protocols/descriptions/memcache.proto");
 
@@ -375,6 +389,10 @@ pub struct Store {
     detail: bool,
     /// The counters of `stats detail dump`, per key prefix (at most [`PREFIXES_MAX`]).
     prefixes: BTreeMap<Vec<u8>, PrefixStats>,
+    /// The open connections, by descriptor, for `stats conns`.
+    conns: BTreeMap<i32, ConnInfo>,
+    /// The listening sockets that accepted a connection, by descriptor: their address.
+    listeners: BTreeMap<i32, String>,
     started: Instant,
     /// Whether a loop's timer runs the sweep.
     sweep_armed: bool,
@@ -406,6 +424,17 @@ struct PrefixStats {
     hit: u64,
     set: u64,
     del: u64,
+}
+
+/// One open connection, for `stats conns`.
+#[derive(Debug, Clone)]
+struct ConnInfo {
+    /// The peer's address.
+    addr: String,
+    /// The address it came in on.
+    listen: String,
+    /// When it last sent a command.
+    last: Instant,
 }
 
 /// What a command does to the counters of its key's prefix.
@@ -448,6 +477,8 @@ impl Store {
             automove: 1,
             detail: false,
             prefixes: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
             started: Instant::now(),
             sweep_armed: false,
         }
@@ -1064,6 +1095,49 @@ impl Store {
         }
     }
 
+    /// `stats conns`, by descriptor: for each listening socket that accepted a
+    /// connection, `FD:addr` (`tcp:HOST:PORT`) and `FD:state conn_listening`; for each open
+    /// connection, `FD:addr`, `FD:listen_addr`, `FD:state conn_parse_cmd` (every
+    /// connection is read as its commands arrive; a connection in the middle of a data
+    /// block is not told apart, as memcached's `conn_nread` would be) and
+    /// `FD:secs_since_last_cmd`.
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// assert!(Store::new().conn_stats().is_empty());
+    /// ```
+    pub fn conn_stats(&self) -> Vec<(String, String)> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut listeners = self.listeners.iter().peekable();
+        for (fd, c) in &self.conns {
+            while let Some((lfd, addr)) = listeners.next_if(|(lfd, _)| *lfd < fd) {
+                out.push(stat(format!("{lfd}:addr"), format!("tcp:{addr}")));
+                out.push(stat(format!("{lfd}:state"), "conn_listening"));
+            }
+            out.push(stat(format!("{fd}:addr"), format!("tcp:{}", c.addr)));
+            out.push(stat(
+                format!("{fd}:listen_addr"),
+                format!("tcp:{}", c.listen),
+            ));
+            out.push(stat(format!("{fd}:state"), "conn_parse_cmd"));
+            let idle = now.saturating_duration_since(c.last).as_secs();
+            out.push(stat(format!("{fd}:secs_since_last_cmd"), idle));
+        }
+        for (lfd, addr) in listeners {
+            out.push(stat(format!("{lfd}:addr"), format!("tcp:{addr}")));
+            out.push(stat(format!("{lfd}:state"), "conn_listening"));
+        }
+        out
+    }
+
+    /// The connection `fd` sent a command now.
+    fn conn_active(&mut self, fd: i32) {
+        if let Some(c) = self.conns.get_mut(&fd) {
+            c.last = Instant::now();
+        }
+    }
+
     /// `stats reset`: the counters start again (the open connections stay counted).
     fn reset_stats(&mut self) {
         self.prefixes.clear();
@@ -1187,6 +1261,13 @@ pub struct Connection {
     pending: std::collections::VecDeque<PendingValue>,
     /// Whether they are sent with their CAS unique (`gets`, `gats`).
     pending_cas: bool,
+    /// The connection's descriptor (memcached's `cfd` in watch lines and `stats conns`),
+    /// or -1.
+    fd: i32,
+    /// The peer's address and the one it came in on, for `stats conns`.
+    peer: (String, String),
+    /// The channel, once open: how watchers are told.
+    token: Option<Token>,
 }
 
 /// One value of a retrieval, taken when the command arrived, waiting for room in the
@@ -1207,6 +1288,9 @@ impl Connection {
             counted: false,
             pending: std::collections::VecDeque::new(),
             pending_cas: false,
+            fd: -1,
+            peer: (String::new(), String::new()),
+            token: None,
         }
     }
 
@@ -1237,7 +1321,70 @@ impl Drop for Connection {
         if self.counted {
             let mut store = lock(&self.store);
             store.stats.curr_connections = store.stats.curr_connections.saturating_sub(1);
+            store.conns.remove(&self.fd);
         }
+        if let Some(token) = self.token {
+            // Dropped on its loop's thread, where it watched.
+            let _ = WATCHERS.try_with(|w| w.borrow_mut().retain(|w| w.token != token));
+        }
+    }
+}
+
+/// A connection that asked to `watch`, and what.
+#[derive(Debug, Clone, Copy)]
+struct Watcher {
+    token: Token,
+    fetchers: bool,
+    mutations: bool,
+}
+
+thread_local! {
+    /// The watchers of this thread's loop: a watcher receives the lines of the
+    /// connections of its own loop (one loop unless `--threads`).
+    static WATCHERS: RefCell<Vec<Watcher>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The number of the last watch line (memcached's `gid`).
+static WATCH_GID: AtomicU64 = AtomicU64::new(0);
+
+/// What a watch line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WatchKind {
+    /// An item looked up (`watch fetchers`).
+    Fetch,
+    /// An item stored (`watch mutations`).
+    Mutation,
+}
+
+/// Sends the line `body` makes (after memcached's `ts=SECS.USECS gid=N `) to the
+/// watchers of this loop that watch `kind`; nothing is made when none does. A watcher
+/// whose output is full misses the line.
+fn watch_log(map: &mut Map, kind: WatchKind, body: impl FnOnce() -> String) {
+    let targets: Vec<Token> = WATCHERS.with(|w| {
+        w.borrow()
+            .iter()
+            .filter(|w| match kind {
+                WatchKind::Fetch => w.fetchers,
+                WatchKind::Mutation => w.mutations,
+            })
+            .map(|w| w.token)
+            .collect()
+    });
+    if targets.is_empty() {
+        return;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let gid = WATCH_GID.fetch_add(1, Ordering::Relaxed) + 1;
+    let line = format!(
+        "ts={}.{:06} gid={gid} {}\n",
+        now.as_secs(),
+        now.subsec_micros(),
+        body()
+    );
+    for token in targets {
+        let _ = map.send_to(token, line.as_bytes());
     }
 }
 
@@ -1299,11 +1446,46 @@ impl Connection {
     fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
         cx.channel()
             .set_output_limits(asyncore_runtime::DEFAULT_HIGH_WATER, OUTPUT_LIMIT);
+        self.token = Some(cx.channel().token());
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
+        let (addr, listen) = self.peer.clone();
+        store.conns.insert(
+            self.fd,
+            ConnInfo {
+                addr,
+                listen,
+                last: Instant::now(),
+            },
+        );
         self.counted = true;
         Ok(())
+    }
+
+    fn on_watch(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Watch<'_>) -> Result {
+        let Some(token) = self.token else {
+            return cx.send(memcache::Error {});
+        };
+        let mut watcher = Watcher {
+            token,
+            fetchers: false,
+            mutations: false,
+        };
+        for kind in msg.kinds.iter() {
+            match kind {
+                b"fetchers" => watcher.fetchers = true,
+                b"mutations" => watcher.mutations = true,
+                // memcached's other log streams are not kept here.
+                _ => return cx.send(memcache::Error {}),
+            }
+        }
+        WATCHERS.with(|w| {
+            let mut w = w.borrow_mut();
+            w.retain(|w| w.token != token);
+            w.push(watcher);
+        });
+        cx.send(memcache::Ok {})
     }
 
     fn on_get(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Get<'_>) -> Result {
@@ -1479,11 +1661,13 @@ impl Connection {
         let more = arg.is_some();
         let lines = {
             let mut store = lock(&self.store);
+            store.conn_active(self.fd);
             match group {
                 None => store.general_stats(),
                 Some(b"items") if !more => store.item_stats(),
                 Some(b"slabs") if !more => store.slab_stats(),
                 Some(b"settings") if !more => store.settings_stats(),
+                Some(b"conns") if !more => store.conn_stats(),
                 Some(b"detail") => {
                     let reply = match (arg, extra) {
                         (Some(b"on"), false) => Some(true),
@@ -1658,6 +1842,7 @@ impl Connection {
         let mut store = lock(&store);
         let now = Instant::now();
         store.tick(now);
+        store.conn_active(self.fd);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
         for key in keys {
@@ -1666,9 +1851,20 @@ impl Connection {
                 store.stats.cmd_touch += 1;
             }
             let present = store.items.contains_key(key);
-            let hit = store.live(key, now).is_some();
-            store.detail(key, Detail::Get { hit });
-            if !hit {
+            let hit = store.live(key, now).map(|it| (it.class, it.data.len()));
+            store.detail(key, Detail::Get { hit: hit.is_some() });
+            let fd = self.fd;
+            watch_log(cx.channel().map(), WatchKind::Fetch, || {
+                let (status, (class, size)) = match hit {
+                    Some(found) => ("found", found),
+                    None => ("not_found", (0, 0)),
+                };
+                let key = String::from_utf8_lossy(key);
+                format!(
+                    "type=item_get key={key} status={status} clsid={class} cfd={fd} size={size}"
+                )
+            });
+            if hit.is_none() {
                 store.stats.get_misses += 1;
                 if present {
                     store.stats.get_expired += 1;
@@ -1727,6 +1923,7 @@ impl Connection {
             let mut store = lock(&self.store);
             let now = Instant::now();
             store.tick(now);
+            store.conn_active(self.fd);
             store.stats.cmd_set += 1;
             store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {
@@ -1741,7 +1938,19 @@ impl Connection {
             let expires = deadline(exptime, now);
             let existing = store
                 .live(key, now)
-                .map(|it| (it.cas, it.flags, it.expires));
+                .map(|it| (it.cas, it.flags, it.expires, it.class, it.data.len()));
+            let fd = self.fd;
+            watch_log(cx.channel().map(), WatchKind::Fetch, || {
+                let (status, class, size) = match existing {
+                    Some((_, _, _, class, size)) => ("found", class, size),
+                    None => ("not_found", 0, 0),
+                };
+                let key = String::from_utf8_lossy(key);
+                format!(
+                    "type=item_get key={key} status={status} clsid={class} cfd={fd} size={size}"
+                )
+            });
+            let existing = existing.map(|(cas, flags, expires, _, _)| (cas, flags, expires));
             match (mode, existing) {
                 (Mode::Set, _) | (Mode::Add, None) | (Mode::Replace, Some(_)) => {
                     match store.link(key, data.to_vec(), flags, expires) {
@@ -1795,6 +2004,32 @@ impl Connection {
                 }
             }
         };
+        let fd = self.fd;
+        watch_log(cx.channel().map(), WatchKind::Mutation, || {
+            let status = match outcome {
+                Outcome::Stored(_) => "stored",
+                Outcome::NotStored => "not_stored",
+                Outcome::Exists => "exists",
+                Outcome::NotFound => "not_found",
+                Outcome::NoMemory => "no_memory",
+            };
+            let cmd = match mode {
+                Mode::Set => "set",
+                Mode::Add => "add",
+                Mode::Replace => "replace",
+                Mode::Append => "append",
+                Mode::Prepend => "prepend",
+                Mode::Cas(_) => "cas",
+            };
+            let ttl = deadline(exptime, Instant::now())
+                .map_or(0, |d| d.saturating_duration_since(Instant::now()).as_secs());
+            let key = String::from_utf8_lossy(key);
+            let class = size_class(item_size(key.len(), flags, data.len()));
+            format!(
+                "type=item_store key={key} status={status} cmd={cmd} ttl={ttl} clsid={class} cfd={fd} size={}",
+                data.len()
+            )
+        });
         match outcome {
             Outcome::Stored(expiring) => {
                 if expiring {
@@ -1928,7 +2163,17 @@ impl MemcacheServer {
 
 impl Dispatcher for MemcacheServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let conn = Connection::new(self.store.clone());
+        let mut conn = Connection::new(self.store.clone());
+        conn.fd = sock.as_raw_fd();
+        let listen = ch
+            .socket()
+            .local_addr()
+            .map_or_else(|_| String::new(), |a| a.to_string());
+        lock(&self.store)
+            .listeners
+            .entry(ch.socket().as_raw_fd())
+            .or_insert_with(|| listen.clone());
+        conn.peer = (addr.to_string(), listen);
         ch.add_accepted(sock, addr, memcache::ServerChannel::new(conn))?;
         Ok(())
     }
