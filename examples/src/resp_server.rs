@@ -16,6 +16,21 @@
 //! `LLEN`, `LRANGE`, `CLIENT ID|SETNAME|GETNAME`, `COMMAND` (`COUNT`, `DOCS`), `CONFIG
 //! GET`, `INFO`, `QUIT`. Replies and error texts are Redis 7.0's, word for word.
 //!
+//! And: `GETEX`, `GETDEL`, `INCRBYFLOAT` (in x87 `long double`, as Redis computes and
+//! prints it), `GETRANGE`/`SUBSTR`, `SETRANGE`, `GETBIT`, `SETBIT`, `MSETNX`, `LCS`;
+//! `EXPIREAT`, `PEXPIREAT`, `EXPIRETIME`, `PEXPIRETIME`, `RENAME`, `RENAMENX`, `COPY`,
+//! `RANDOMKEY`, `OBJECT ENCODING|REFCOUNT|FREQ`, `TIME`; `LPUSHX`, `RPUSHX`, `LINDEX`,
+//! `LSET`, `LINSERT`, `LREM`, `LTRIM`, `LPOS`, `LMOVE`, `RPOPLPUSH`, `LMPOP`; the
+//! blocking pops `BLPOP`, `BRPOP`, `BLMPOP`, `BLMOVE`, `BRPOPLPUSH`, and `CLIENT
+//! UNBLOCK`.
+//!
+//! A client blocked in one of them waits on the loop: its connection answers nothing
+//! and holds the requests it pipelined after it (`cx.wait()`), and the store keeps it
+//! in the queues of its keys. A command that creates a list there (from any connection
+//! of the loop) serves the waiters, first blocked, first served, and the connection that
+//! ran it wakes theirs with a timer set on their channels; the blocked connection's own
+//! timer ends the wait at its deadline.
+//!
 //! Keys expire on the loop's timers: the store keeps its deadlines in order and arms one
 //! [`Map::call_at`] timer for the earliest; when it fires, the keys that are due are
 //! removed (at most [`EXPIRE_BUDGET`] per pass) and the timer is armed again. A key
@@ -30,7 +45,9 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket};
+use asyncore_runtime::{
+    dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, TimerId,
+};
 
 protocol!(pub mod resp = "../protocols/descriptions/resp.proto");
 
@@ -316,6 +333,8 @@ pub struct RespConnection {
     queued: usize,
     /// Replies waiting for the client to read those before them.
     pending: VecDeque<Pending>,
+    /// The timer of a blocking command's deadline, while it waits.
+    block_timer: Option<TimerId>,
 }
 
 impl RespConnection {
@@ -328,6 +347,7 @@ impl RespConnection {
             pass: u64::MAX,
             queued: 0,
             pending: VecDeque::new(),
+            block_timer: None,
         }
     }
 
@@ -367,10 +387,11 @@ impl RespConnection {
             budget: limit.saturating_sub(self.queued),
             limit,
         };
-        let flow =
-            self.store
-                .borrow_mut()
-                .execute(args, &mut self.session, Instant::now(), &mut out);
+        let now = Instant::now();
+        let flow = self
+            .store
+            .borrow_mut()
+            .execute(args, &mut self.session, now, &mut out);
         self.queued += out.bytes;
         if let Some(e) = out.err {
             return Err(e);
@@ -379,10 +400,72 @@ impl RespConnection {
             // The rest of the reply as the client reads (`on_produce`).
             cx.produce_later();
         }
-        if flow == Flow::Close {
-            cx.close();
+        match flow {
+            Flow::Continue => {}
+            Flow::Close => cx.close(),
+            Flow::Block { deadline } => {
+                // No reply until another client's write serves it, the deadline or
+                // `CLIENT UNBLOCK` (`on_timer`); the requests after it are held.
+                let token = cx.channel().token();
+                self.store
+                    .borrow_mut()
+                    .set_wake_token(self.session.id, token);
+                if let Some(at) = deadline {
+                    let delay = at.saturating_duration_since(now);
+                    self.block_timer = Some(cx.channel().set_timer(delay));
+                }
+                cx.wait();
+            }
+        }
+        // Clients this command served (a push, `CLIENT UNBLOCK`): a timer wakes each.
+        let woken = self.store.borrow_mut().take_woken();
+        for token in woken {
+            cx.channel()
+                .map()
+                .with_channel(token, |ch| ch.set_timer(Duration::ZERO));
         }
         Store::arm(&self.store, cx.channel().map());
+        Ok(())
+    }
+
+    /// A blocking command's wait ended (`id` is its deadline's timer, or the timer
+    /// another connection set to wake it): its reply, and the requests held go on.
+    fn end_wait(&mut self, cx: &mut ServerCx<'_, '_>, id: TimerId) -> Result {
+        let timed_out = self.block_timer == Some(id);
+        let client = self.session.id;
+        if timed_out {
+            self.block_timer = None;
+            self.store.borrow_mut().time_out(client);
+        }
+        let pass = cx.channel().map().passes();
+        if pass != self.pass {
+            self.pass = pass;
+            self.queued = 0;
+        }
+        let limit = self.store.borrow().limits.output_limit;
+        let mut out = CxReplies {
+            cx,
+            pending: &mut self.pending,
+            err: None,
+            bytes: 0,
+            budget: limit.saturating_sub(self.queued),
+            limit,
+        };
+        if !self.store.borrow_mut().take_reply(client, &mut out) {
+            // Still waiting: a timer of an earlier wait.
+            return Ok(());
+        }
+        self.queued += out.bytes;
+        if let Some(e) = out.err {
+            return Err(e);
+        }
+        if let Some(t) = self.block_timer.take() {
+            cx.channel().cancel_timer(t);
+        }
+        if !self.pending.is_empty() {
+            cx.produce_later();
+        }
+        cx.end_wait();
         Ok(())
     }
 }
@@ -428,9 +511,19 @@ impl RespConnection {
         self.send_pending(cx)
     }
 
+    /// The end of a blocking command's wait: served, timed out or unblocked.
+    fn on_timer(&mut self, cx: &mut ServerCx<'_, '_>, id: TimerId) -> Result {
+        if cx.is_waiting() {
+            self.end_wait(cx, id)?;
+        }
+        Ok(())
+    }
+
     fn on_close(&mut self, _cx: &mut ServerCx<'_, '_>, _reason: Option<&std::io::Error>) {
         if std::mem::take(&mut self.open) {
-            self.store.borrow_mut().disconnect();
+            let mut store = self.store.borrow_mut();
+            store.forget_client(self.session.id);
+            store.disconnect();
         }
     }
 }
@@ -441,6 +534,7 @@ impl Drop for RespConnection {
         // still leaves the client count.
         if std::mem::take(&mut self.open) {
             if let Ok(mut s) = self.store.try_borrow_mut() {
+                s.forget_client(self.session.id);
                 s.disconnect();
             }
         }

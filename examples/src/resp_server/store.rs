@@ -3,10 +3,14 @@
 
 use super::*;
 
+mod blocking;
+mod float;
 mod keys;
 mod lists;
 mod server;
 mod strings;
+#[cfg(test)]
+mod tests;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +19,14 @@ pub enum Flow {
     Continue,
     /// Close once the replies are sent (`QUIT`).
     Close,
+    /// The command waits (a blocking pop found every list empty): no reply yet, and the
+    /// requests after it wait too. The wait ends when another client's command serves it,
+    /// at `deadline` ([`Store::time_out`]; `None`: never), or by `CLIENT UNBLOCK`; the
+    /// reply is then taken with [`Store::take_reply`].
+    Block {
+        /// When the wait times out.
+        deadline: Option<Instant>,
+    },
 }
 
 /// The per-connection state commands see: the client's id and name.
@@ -58,6 +70,9 @@ pub(super) struct Entry {
     value: Value,
     /// The deadline and its sequence number in `Store::deadlines`.
     expires: Option<(Instant, u64)>,
+    /// The deadline in milliseconds since the Unix epoch, as it was given (`EXPIRETIME`
+    /// answers it exactly); meaningful while `expires` is set.
+    expires_unix: i64,
     /// The estimated size of `value`.
     size: usize,
 }
@@ -106,6 +121,12 @@ pub struct Store {
     pub(super) limits: Limits,
     pub(super) stats: Stats,
     next_client: u64,
+    /// The state of the generator behind `RANDOMKEY`.
+    rng: u64,
+    /// Clients in blocking commands.
+    blocking: blocking::Blocking,
+    /// How many `execute` calls are running (more than one: a command run by another).
+    nesting: u32,
 }
 
 /// A [`Store`] shared by the connections of one loop.
@@ -129,6 +150,15 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     strings::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
+    blocking::COMMANDS,
+];
+
+/// The subcommands of the container commands, from the families that declare some (a
+/// container's subcommands may come from several families).
+pub(super) const CONTAINERS: &[&[(&str, &[Spec])]] = &[
+    server::SUBCOMMANDS,
+    keys::SUBCOMMANDS,
+    blocking::SUBCOMMANDS,
 ];
 
 /// The command named `name` (lowercase), from the families' tables.
@@ -340,7 +370,25 @@ impl Store {
                 expired: 0,
             },
             next_client: 0,
+            rng: {
+                use std::hash::{BuildHasher, Hasher};
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(0x9e37_79b9_7f4a_7c15);
+                h.finish() | 1
+            },
+            blocking: blocking::Blocking::default(),
+            nesting: 0,
         }
+    }
+
+    /// The next number of a xorshift generator (for `RANDOMKEY`).
+    pub(super) fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
     }
 
     /// A new store behind `Rc<RefCell<..>>`.
@@ -504,9 +552,12 @@ impl Store {
                     Entry {
                         value,
                         expires: None,
+                        expires_unix: 0,
                         size,
                     },
                 );
+                // A new key: clients waiting on it may be served.
+                self.blocking.signal(key);
                 false
             }
         };
@@ -515,8 +566,9 @@ impl Store {
         }
     }
 
-    /// Sets or removes the deadline of an existing key.
-    fn set_deadline(&mut self, key: &[u8], at: Option<Instant>) {
+    /// Sets or removes the deadline of an existing key: the instant, and the same in
+    /// milliseconds since the Unix epoch.
+    fn set_deadline(&mut self, key: &[u8], at: Option<(Instant, i64)>) {
         let seq = self.next_seq;
         let Some(e) = self.data.get_mut(key) else {
             return;
@@ -524,9 +576,10 @@ impl Store {
         if let Some(old) = e.expires.take() {
             self.deadlines.remove(&old);
         }
-        if let Some(at) = at {
+        if let Some((at, unix)) = at {
             self.next_seq += 1;
             e.expires = Some((at, seq));
+            e.expires_unix = unix;
             self.deadlines.insert((at, seq), key.to_vec());
         }
     }
@@ -538,7 +591,7 @@ impl Store {
             self.remove(key);
         } else {
             let at = after(now, (unix - now_unix) as u64);
-            self.set_deadline(key, Some(at));
+            self.set_deadline(key, Some((at, unix)));
         }
     }
 
@@ -554,7 +607,27 @@ impl Store {
 
     /// Runs one command and writes its replies to `out`. `now` is the time that counts
     /// for expiry (the caller's clock, so tests can move it).
+    ///
+    /// A blocking command that must wait answers nothing and returns [`Flow::Block`]. A
+    /// command run inside another (a transaction's) never blocks, and the clients its
+    /// writes can serve are served when the outer command is done.
     pub fn execute(
+        &mut self,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut impl Replies,
+    ) -> Flow {
+        self.nesting += 1;
+        let flow = self.execute_command(args, session, now, out);
+        self.nesting -= 1;
+        if self.nesting == 0 && self.blocking.has_ready() {
+            self.serve_ready(now);
+        }
+        flow
+    }
+
+    fn execute_command(
         &mut self,
         args: &[&[u8]],
         session: &mut Session,
@@ -572,10 +645,17 @@ impl Store {
         };
         let mut full = spec.name.to_string();
         let mut arity = spec.arity;
-        if let Some((_, subs)) = server::SUBCOMMANDS.iter().find(|(c, _)| *c == spec.name) {
+        let subs = || {
+            CONTAINERS
+                .iter()
+                .flat_map(|family| family.iter())
+                .filter(|(c, _)| *c == spec.name)
+                .flat_map(|(_, subs)| subs.iter())
+        };
+        if subs().next().is_some() {
             if let Some(&sub) = args.get(1) {
                 let mut sbuf = [0u8; 16];
-                let found = lower(sub, &mut sbuf).and_then(|n| subs.iter().find(|s| s.name == n));
+                let found = lower(sub, &mut sbuf).and_then(|n| subs().find(|s| s.name == n));
                 match found {
                     Some(s) => {
                         full = format!("{}|{}", spec.name, s.name);
@@ -602,6 +682,9 @@ impl Store {
             out.error(OOM);
             return Flow::Continue;
         }
+        // Only a blocking command the client sent may block; one run by another may not.
+        self.blocking.may_block =
+            self.nesting == 1 && spec.name.starts_with('b') && blocking::is_blocking(spec.name);
         self.run(&full, args, session, now, out)
     }
 
@@ -617,7 +700,8 @@ impl Store {
             .run_server(name, args, session, now, out)
             .or_else(|| self.run_strings(name, args, now, out))
             .or_else(|| self.run_keys(name, args, now, out))
-            .or_else(|| self.run_lists(name, args, now, out));
+            .or_else(|| self.run_lists(name, args, now, out))
+            .or_else(|| self.run_blocking(name, args, session, now, out));
         flow.unwrap_or_else(|| {
             out.error(&unknown_command(args[0], &args[1..]));
             Flow::Continue

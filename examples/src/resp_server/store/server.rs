@@ -138,7 +138,14 @@ impl Store {
                 now.saturating_duration_since(st.started).as_secs()
             ),
         );
-        section("Clients", format!("connected_clients:{}\r\n", st.clients));
+        section(
+            "Clients",
+            format!(
+                "connected_clients:{}\r\nblocked_clients:{}\r\n",
+                st.clients,
+                self.blocked_clients()
+            ),
+        );
         section(
             "Memory",
             format!(
