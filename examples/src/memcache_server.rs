@@ -4,9 +4,10 @@
 //! `verbosity`, `stats` with its groups `items`, `slabs`, `settings`, `conns`, `detail`
 //! and `reset`, `slabs automove`, `watch`, `quit`, and `noreply`), with memcached's
 //! replies to bad input. It
-//! passes the files of memcached 1.6.18's own test suite (`t/*.t`) that memcached passes
-//! against a server it did not start, but those about memcached's internals (slab page
-//! moves, the LRU crawler, extstore, the binary protocol, meta commands...).
+//! passes every file of memcached 1.6.18's own test suite (`t/*.t`) that memcached itself
+//! passes against a server it did not start (27 files); the others start servers with
+//! options of their own or test memcached's internals (slab page moves, the LRU crawler,
+//! extstore, the binary protocol, meta commands...).
 //!
 //! The description gives the framing (command lines of at most 2048 bytes, `get` and
 //! `gets` lines of at most 1 MiB, spaces before and after a line ignored, then a data
