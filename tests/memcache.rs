@@ -880,7 +880,7 @@ fn memory_limit_evicts_the_least_recently_used_items() {
     stop(server);
 }
 
-/// `stats conns` lists each connection by descriptor (the one asking among them), and a
+/// `stats conns` lists each connection by descriptor and address, and a
 /// connection that says `watch fetchers mutations` receives a line for each item another
 /// connection looks up or stores, naming that connection's descriptor: the same on
 /// memcached and memcache-server (memcached's watcher_connid.t).
@@ -902,12 +902,13 @@ fn watchers_see_lookups_and_stores_with_the_connection_of_each() {
         client.write_all(b"stats conns\r\n").expect("send");
         let got = read_until(&mut client, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
         let conns = stat_values(who, &got);
+        // The client's own line: its address as the server sees it.
+        let me = format!("tcp:{}", client.local_addr().expect("local address"));
         let fd = conns
             .iter()
-            .rev()
-            .find(|(n, _)| n.ends_with(":addr"))
+            .find(|(n, v)| n.ends_with(":addr") && *v == me)
             .and_then(|(n, _)| n.split(':').next())
-            .unwrap_or_else(|| panic!("{who}: no connection in {conns:?}"))
+            .unwrap_or_else(|| panic!("{who}: no `{me}` in {conns:?}"))
             .to_string();
         assert!(
             conns
