@@ -8,6 +8,7 @@ mod float;
 mod keys;
 mod lists;
 mod server;
+mod sort;
 mod strings;
 #[cfg(test)]
 mod tests;
@@ -151,6 +152,7 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     blocking::COMMANDS,
+    sort::COMMANDS,
 ];
 
 /// The subcommands of the container commands, from the families that declare some (a
@@ -701,7 +703,8 @@ impl Store {
             .or_else(|| self.run_strings(name, args, now, out))
             .or_else(|| self.run_keys(name, args, now, out))
             .or_else(|| self.run_lists(name, args, now, out))
-            .or_else(|| self.run_blocking(name, args, session, now, out));
+            .or_else(|| self.run_blocking(name, args, session, now, out))
+            .or_else(|| self.run_sort(name, args, now, out));
         flow.unwrap_or_else(|| {
             out.error(&unknown_command(args[0], &args[1..]));
             Flow::Continue

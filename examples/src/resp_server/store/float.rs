@@ -203,6 +203,37 @@ impl LongDouble {
         }
     }
 
+    /// The nearest `f64`: its significand rounded to 53 bits, infinities beyond its
+    /// range.
+    pub(super) fn to_f64(self) -> f64 {
+        let (neg, mant, exp) = match self {
+            Inf { neg } => {
+                return if neg {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Finite { neg, mant, exp } => (neg, mant, exp),
+        };
+        let mut v = mant as f64;
+        let mut e = exp;
+        while e > 1000 && v.is_finite() {
+            v *= 2f64.powi(1000);
+            e -= 1000;
+        }
+        while e < -1000 && v != 0.0 {
+            v *= 2f64.powi(-1000);
+            e += 1000;
+        }
+        v *= 2f64.powi(e);
+        if neg {
+            -v
+        } else {
+            v
+        }
+    }
+
     /// Parses as Redis's `string2ld` does with `strtold`: decimal (`1.5`, `-.5e3`),
     /// hexadecimal (`0x1p-2`) or `inf`/`infinity`; no space, nothing after the number,
     /// at most 5,119 bytes; `None` for NaN, and for a finite number out of range (an

@@ -796,3 +796,94 @@ fn nested_blocking_commands_do_not_block() {
     as_client(&mut s, 2, "PING");
     assert_eq!(reply_of(&mut s, 1).unwrap(), "*2\r\n$1\r\nl\r\n$1\r\na\r\n");
 }
+
+/// `SORT` and `SORT_RO` on lists, with their options: redis-server 7.0's replies.
+#[test]
+fn sort_as_redis_sorts() {
+    let mut s = Store::new(Limits::default());
+    script(
+        &mut s,
+        &[
+            ("flushall", "+OK\r\n"),
+            ("rpush l 3 1 2 10 1.5 -1 abc", ":7\r\n"),
+            ("sort l", "-ERR One or more scores can't be converted into double\r\n"),
+            ("sort n", "*0\r\n"),
+            ("sort n desc", "*0\r\n"),
+            ("sort n limit 2 3", "*0\r\n"),
+            ("sort n limit -5 3", "*0\r\n"),
+            ("sort n limit 100 3", "*0\r\n"),
+            ("sort n limit 2 -1", "*0\r\n"),
+            ("sort n limit 0 0", "*0\r\n"),
+            ("sort n limit a 1", "-ERR value is not an integer or out of range\r\n"),
+            ("sort n limit 1", "-ERR syntax error\r\n"),
+            ("sort l alpha", "*7\r\n$2\r\n-1\r\n$1\r\n1\r\n$3\r\n1.5\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n3\r\n$3\r\nabc\r\n"),
+            ("sort l alpha desc", "*7\r\n$3\r\nabc\r\n$1\r\n3\r\n$1\r\n2\r\n$2\r\n10\r\n$3\r\n1.5\r\n$1\r\n1\r\n$2\r\n-1\r\n"),
+            ("sort l alpha limit 1 2", "*2\r\n$1\r\n1\r\n$3\r\n1.5\r\n"),
+            ("sort l by nosort", "*7\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\n2\r\n$2\r\n10\r\n$3\r\n1.5\r\n$2\r\n-1\r\n$3\r\nabc\r\n"),
+            ("sort l by nosort desc", "*7\r\n$3\r\nabc\r\n$2\r\n-1\r\n$3\r\n1.5\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n3\r\n"),
+            ("sort l by nosort limit 1 2", "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"),
+            ("sort l by nosort desc limit 1 2", "*2\r\n$2\r\n-1\r\n$3\r\n1.5\r\n"),
+            ("sort l by nosort limit 10 2", "*0\r\n"),
+            ("sort nokey", "*0\r\n"),
+            ("sort nokey store dst", ":0\r\n"),
+            ("exists dst", ":0\r\n"),
+            ("set s x", "+OK\r\n"),
+            ("sort s", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            ("sort l foo", "-ERR syntax error\r\n"),
+            ("sort_ro l alpha", "*7\r\n$2\r\n-1\r\n$1\r\n1\r\n$3\r\n1.5\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n3\r\n$3\r\nabc\r\n"),
+            ("sort_ro l alpha store x", "-ERR syntax error\r\n"),
+            ("rpush notfoo hello hola aguacate konichiwa zanzibar", ":5\r\n"),
+            ("sort notfoo ALPHA store foo", ":5\r\n"),
+            ("lrange foo 0 -1", "*5\r\n$8\r\naguacate\r\n$5\r\nhello\r\n$4\r\nhola\r\n$9\r\nkonichiwa\r\n$8\r\nzanzibar\r\n"),
+            ("sort notfoo alpha store foo limit 0 0", ":0\r\n"),
+            ("exists foo", ":0\r\n"),
+            ("rpush ids 1 2 3", ":3\r\n"),
+            ("set w_1 30", "+OK\r\n"),
+            ("set w_2 10", "+OK\r\n"),
+            ("set w_3 20", "+OK\r\n"),
+            ("set name_1 one", "+OK\r\n"),
+            ("set name_2 two", "+OK\r\n"),
+            ("sort ids by w_*", "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+            ("sort ids by w_* desc", "*3\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n2\r\n"),
+            ("sort ids by w_* get name_* get #", "*6\r\n$3\r\ntwo\r\n$1\r\n2\r\n$-1\r\n$1\r\n3\r\n$3\r\none\r\n$1\r\n1\r\n"),
+            ("sort ids by w_* get name_* get # get missing_*", "*9\r\n$3\r\ntwo\r\n$1\r\n2\r\n$-1\r\n$-1\r\n$1\r\n3\r\n$-1\r\n$3\r\none\r\n$1\r\n1\r\n$-1\r\n"),
+            ("sort ids by w_* get # store out", ":3\r\n"),
+            ("lrange out 0 -1", "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+            ("sort ids by w_* get name_* store out2", ":3\r\n"),
+            ("lrange out2 0 -1", "*3\r\n$3\r\ntwo\r\n$0\r\n\r\n$3\r\none\r\n"),
+            ("sort ids by missing_*", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"),
+            ("sort ids by w_* alpha", "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+            ("sort ids by missing_* alpha", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"),
+            ("sort ids by w_*->f", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"),
+            ("sort ids get w_*->field", "*3\r\n$-1\r\n$-1\r\n$-1\r\n"),
+            ("sort ids get nostar", "*3\r\n$-1\r\n$-1\r\n$-1\r\n"),
+            ("rpush bad 1 x 2", ":3\r\n"),
+            ("sort bad", "-ERR One or more scores can't be converted into double\r\n"),
+            ("rpush ov 1e400 2", ":2\r\n"),
+            ("sort ov", "-ERR One or more scores can't be converted into double\r\n"),
+            ("rpush un 1e-400 2", ":2\r\n"),
+            ("sort un", "-ERR One or more scores can't be converted into double\r\n"),
+            ("rpush ties b a c a", ":4\r\n"),
+            ("sort ties", "-ERR One or more scores can't be converted into double\r\n"),
+            ("sort ties alpha", "*4\r\n$1\r\na\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"),
+            ("set k1 1", "+OK\r\n"),
+            ("sort ids by k*", "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+        ],
+    );
+}
+
+/// `SORT ... STORE` creates a list: a client waiting on the key is served.
+#[test]
+fn sort_store_serves_a_waiter() {
+    let mut s = Store::new(Limits::default());
+    blocks(&mut s, 1, "BLPOP foo 5");
+    as_client(&mut s, 9, "RPUSH notfoo hello hola aguacate");
+    assert_eq!(
+        as_client(&mut s, 9, "SORT notfoo ALPHA STORE foo").1,
+        ":3\r\n"
+    );
+    assert_eq!(
+        reply_of(&mut s, 1).unwrap(),
+        "*2\r\n$3\r\nfoo\r\n$8\r\naguacate\r\n"
+    );
+}
