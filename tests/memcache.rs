@@ -762,6 +762,11 @@ fn suite_findings_get_the_same_bytes_from_memcache_server_and_memcached() {
         ),
         step("stats detail off\r\n", "OK\r\n"),
         step(
+            "stats cachedump 99 0\r\n",
+            "CLIENT_ERROR Illegal slab id\r\n",
+        ),
+        step("stats cachedump x\r\n", "CLIENT_ERROR bad command line\r\n"),
+        step(
             "stats detail bogus\r\n",
             "CLIENT_ERROR usage: stats detail on|off|dump\r\n",
         ),
@@ -946,6 +951,32 @@ fn watchers_see_lookups_and_stores_with_the_connection_of_each() {
             );
         }
     }
+    stop(server);
+}
+
+/// `stats cachedump <class> <limit>` lists the items of a size class, most recently used
+/// first: key, value bytes and expiry (0 for never); memcached's error replies for a class
+/// that does not exist and for missing numbers.
+#[test]
+fn stats_cachedump_lists_the_items_of_a_class() {
+    let (server, addr) = start_ours(Backend::Epoll);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    s.write_all(b"set foo 0 0 6\r\nfooval\r\nset bar 0 0 3\r\nabc\r\nstats cachedump 1 0\r\n")
+        .expect("send");
+    let got = read_until(&mut s, HANG_GUARD, |got| got.ends_with(b"END\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "STORED\r\nSTORED\r\nITEM bar [3 b; 0 s]\r\nITEM foo [6 b; 0 s]\r\nEND\r\n"
+    );
+    s.write_all(b"stats cachedump 1 1\r\nstats cachedump 2 0\r\nstats cachedump 0 0\r\n")
+        .expect("send");
+    let got = read_until(&mut s, HANG_GUARD, |got| got.ends_with(b"slab id\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "ITEM bar [3 b; 0 s]\r\nEND\r\nEND\r\nCLIENT_ERROR Illegal slab id\r\n"
+    );
     stop(server);
 }
 

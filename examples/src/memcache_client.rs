@@ -477,6 +477,9 @@ impl MemcacheClient {
     fn on_prefix(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::Prefix<'_>) -> Result {
         self.reply(cx, msg.into())
     }
+    fn on_cache_item(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::CacheItem<'_>) -> Result {
+        self.reply(cx, msg.into())
+    }
     fn on_version_reply(
         &mut self,
         cx: &mut ClientCx<'_, '_>,

@@ -824,6 +824,8 @@ impl Store {
             stat("get_hits", s.get_hits),
             stat("get_misses", s.get_misses),
             stat("get_expired", s.get_expired),
+            // flush_all drops the items at once: no get finds one flushed.
+            stat("get_flushed", 0),
             stat("delete_misses", s.delete_misses),
             stat("delete_hits", s.delete_hits),
             stat("incr_misses", s.incr_misses),
@@ -837,6 +839,7 @@ impl Store {
             stat("touch_misses", s.touch_misses),
             stat("store_too_large", s.store_too_large),
             stat("store_no_memory", s.store_no_memory),
+            stat("accepting_conns", 1),
             stat("limit_maxbytes", self.settings.maxbytes),
             stat("threads", self.settings.threads),
             stat("conn_yields", asyncore_runtime::wire::budget_yields()),
@@ -847,7 +850,46 @@ impl Store {
             stat("evicted_unfetched", s.evicted_unfetched),
             stat("evictions", s.evictions),
             stat("reclaimed", s.reclaimed),
+            // No item is ever held by a reference while the LRU is walked.
+            stat("lrutail_reflocked", 0),
         ]
+    }
+
+    /// `stats cachedump <class> <limit>`: the items of a size class ([`size_class`]),
+    /// most recently used first, at most `limit` (0: all, within 2 MiB of reply, as
+    /// memcached): key, value bytes, and expiry as a Unix time (0 for never). `None` for
+    /// a class that does not exist.
+    ///
+    /// ```
+    /// use asyncore_examples::memcache_server::Store;
+    /// let mut store = Store::new();
+    /// assert_eq!(store.cache_dump(1, 0), Some(vec![]));
+    /// assert_eq!(store.cache_dump(0, 0), None);
+    /// ```
+    pub fn cache_dump(&mut self, class: usize, limit: usize) -> Option<Vec<(Vec<u8>, usize, u64)>> {
+        let now = Instant::now();
+        self.tick(now);
+        let c = self.classes.get(class.checked_sub(1)?)?;
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        let mut out = Vec::new();
+        let mut size = 0;
+        for key in c.lru.values().rev().take(limit) {
+            let Some(item) = self.items.get(key) else {
+                continue;
+            };
+            size += key.len() + 32;
+            if size > 2 * 1024 * 1024 {
+                break;
+            }
+            let exptime = item
+                .expires
+                .map_or(0, |d| unix_now + d.saturating_duration_since(now).as_secs());
+            out.push((key.clone(), item.data.len(), exptime));
+        }
+        Some(out)
     }
 
     /// `stats items`: per size class holding items ([`size_class`]), `items:N:FIELD`,
@@ -1005,6 +1047,7 @@ impl Store {
     ///   `evictions on`: the least recently used items go when it is reached;
     /// * `maxconns`: the open-file limit, which is what bounds the connections;
     /// * `tcpport`, `inter`: the address listened on; `udpport 0`; `domain_socket NULL`;
+    ///   `shutdown_command no`;
     /// * `num_threads`: the loops; `num_threads_per_udp 0`;
     /// * `verbosity`: the last `verbosity` level (it changes nothing);
     /// * `growth_factor 1.25`, `chunk_size 48`, `slab_chunk_max 524288`: memcached's
@@ -1040,6 +1083,7 @@ impl Store {
             stat("oldest", 0),
             stat("evictions", "on"),
             stat("domain_socket", "NULL"),
+            stat("shutdown_command", "no"),
             stat("growth_factor", "1.25"),
             stat("chunk_size", 48),
             stat("num_threads", self.settings.threads),
@@ -1657,9 +1701,9 @@ impl Connection {
     }
 
     fn on_stats(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Stats<'_>) -> Result {
-        let mut args = msg.args.iter();
-        let (group, arg, extra) = (args.next(), args.next(), args.next().is_some());
-        let more = arg.is_some();
+        let words: Vec<&[u8]> = msg.args.iter().take(4).collect();
+        let (group, arg) = (words.first().copied(), words.get(1).copied());
+        let (more, extra) = (words.len() > 1, words.len() > 2);
         let lines = {
             let mut store = lock(&self.store);
             store.conn_active(self.fd);
@@ -1669,6 +1713,29 @@ impl Connection {
                 Some(b"slabs") if !more => store.slab_stats(),
                 Some(b"settings") if !more => store.settings_stats(),
                 Some(b"conns") if !more => store.conn_stats(),
+                Some(b"cachedump") => {
+                    let number =
+                        |w: Option<&[u8]>| std::str::from_utf8(w?).ok()?.parse::<usize>().ok();
+                    let third = words.get(2).copied();
+                    let (Some(class), Some(limit), 3) = (number(arg), number(third), words.len())
+                    else {
+                        drop(store);
+                        return client_error(cx, false, b"bad command line");
+                    };
+                    let Some(items) = store.cache_dump(class, limit) else {
+                        drop(store);
+                        return client_error(cx, false, b"Illegal slab id");
+                    };
+                    drop(store);
+                    for (key, bytes, exptime) in &items {
+                        cx.send(memcache::CacheItem {
+                            key,
+                            bytes: *bytes as u64,
+                            exptime: *exptime,
+                        })?;
+                    }
+                    return cx.send(memcache::End {});
+                }
                 Some(b"detail") => {
                     let reply = match (arg, extra) {
                         (Some(b"on"), false) => Some(true),
