@@ -16,7 +16,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use asyncore_runtime::Backend;
-use support::{pseudo_random, read_more, start_server, stop_server, HANG_GUARD};
+use support::{pseudo_random, read_more, rss, start_server, stop_server, HANG_GUARD};
 
 /// Values in the reply, and the size of each: 50 MB in all.
 const VALUES: usize = 50;
@@ -29,17 +29,6 @@ const GROWTH_LIMIT: usize = 16 << 20;
 /// The value stored under key number `i`.
 fn value(i: usize) -> Vec<u8> {
     pseudo_random(VALUE_LEN, i as u64 + 7)
-}
-
-/// The server's resident memory, in bytes.
-fn rss(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status");
-    kb * 1024
 }
 
 /// Sends `load`, reads until `loaded` bytes came; the connection stays open.

@@ -15,7 +15,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use asyncore_runtime::Backend;
-use support::{read_more, start_server, stop_server, HANG_GUARD};
+use support::{read_more, rss, start_server, stop_server, HANG_GUARD};
 
 /// Connections, and the size of each one's request and reply.
 const CONNS: usize = 100;
@@ -23,17 +23,6 @@ const SIZE: usize = 1_000_000;
 
 /// How far above where it started the server's memory may stay: a tenth of the burst.
 const SLACK: usize = 10 << 20;
-
-/// The server's resident memory, in bytes.
-fn rss(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status");
-    kb * 1024
-}
 
 /// Waits until the server's memory is at most `limit` (true), or the hang guard passes
 /// (false); the memory last seen.

@@ -740,3 +740,14 @@ pub fn runs_ok<P: AsRef<std::ffi::OsStr>>(program: P, arg: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// The resident memory of process `pid` (`VmRSS`), in bytes.
+pub fn rss(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kb * 1024
+}
