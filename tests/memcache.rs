@@ -744,6 +744,7 @@ fn suite_findings_get_the_same_bytes_from_memcache_server_and_memcached() {
                 ("conn_yields", Some("0")),
             ],
         ),
+        step("shutdown\r\n", "ERROR: shutdown not enabled\r\n"),
         step("slabs automove 1\r\n", "OK\r\n"),
         step("slabs automove 3\r\n", "ERROR\r\n"),
         step(

@@ -299,6 +299,13 @@ fn memcache_round_trips() {
             memcache::Stats {
                 args: Seq::default()
             },
+            memcache::SlabsAutomove { level: 1 },
+            memcache::Watch {
+                kinds: seq(&[b"fetchers", b"mutations"])
+            },
+            memcache::Shutdown {
+                args: Seq::default()
+            },
             memcache::Quit {},
         ]
     );
@@ -340,6 +347,21 @@ fn memcache_round_trips() {
             },
             memcache::ServerError {
                 message: b"out of memory"
+            },
+            memcache::ErrorReason {
+                reason: b"shutdown not enabled"
+            },
+            memcache::Prefix {
+                prefix: b"foo",
+                get: 2,
+                hit: 1,
+                set: 1,
+                del: 0
+            },
+            memcache::CacheItem {
+                key: b"foo",
+                bytes: 6,
+                exptime: 0
             },
         ]
     );

@@ -409,6 +409,7 @@ impl MemcacheClient {
                 msg,
                 ServerMessage::End(_)
                     | ServerMessage::Error(_)
+                    | ServerMessage::ErrorReason(_)
                     | ServerMessage::ClientError(_)
                     | ServerMessage::ServerError(_)
             ),
@@ -472,6 +473,13 @@ impl MemcacheClient {
         self.reply(cx, msg.into())
     }
     fn on_stat(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::Stat<'_>) -> Result {
+        self.reply(cx, msg.into())
+    }
+    fn on_error_reason(
+        &mut self,
+        cx: &mut ClientCx<'_, '_>,
+        msg: memcache::ErrorReason<'_>,
+    ) -> Result {
         self.reply(cx, msg.into())
     }
     fn on_prefix(&mut self, cx: &mut ClientCx<'_, '_>, msg: memcache::Prefix<'_>) -> Result {

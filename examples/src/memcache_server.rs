@@ -1508,6 +1508,13 @@ impl Connection {
         Ok(())
     }
 
+    fn on_shutdown(&mut self, cx: &mut ServerCx<'_, '_>, _msg: memcache::Shutdown<'_>) -> Result {
+        // Stopped by SIGINT or SIGTERM only.
+        cx.send(memcache::ErrorReason {
+            reason: b"shutdown not enabled",
+        })
+    }
+
     fn on_watch(&mut self, cx: &mut ServerCx<'_, '_>, msg: memcache::Watch<'_>) -> Result {
         let Some(token) = self.token else {
             return cx.send(memcache::Error {});
