@@ -155,20 +155,67 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     sort::COMMANDS,
 ];
 
-/// The subcommands of the container commands, from the families that declare some (a
-/// container's subcommands may come from several families).
-pub(super) const CONTAINERS: &[&[(&str, &[Spec])]] = &[
-    server::SUBCOMMANDS,
-    keys::SUBCOMMANDS,
-    blocking::SUBCOMMANDS,
+/// A family of commands: which `run_*` runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    Server,
+    Strings,
+    Keys,
+    Lists,
+    Blocking,
+    Sort,
+}
+
+/// The family of each table of [`FAMILIES`], in the same order.
+const RUNNERS: [Family; 6] = [
+    Family::Server,
+    Family::Strings,
+    Family::Keys,
+    Family::Lists,
+    Family::Blocking,
+    Family::Sort,
 ];
 
-/// The command named `name` (lowercase), from the families' tables.
-pub(super) fn command(name: &str) -> Option<&'static Spec> {
-    FAMILIES
+const _: () = assert!(FAMILIES.len() == RUNNERS.len());
+
+/// A family's table of subcommands: each container command with its subcommands.
+pub(super) type Subcommands = &'static [(&'static str, &'static [Spec])];
+
+/// The subcommands of the container commands, with the family that runs them (a
+/// container's subcommands may come from several families).
+pub(super) const CONTAINERS: &[(Family, Subcommands)] = &[
+    (Family::Server, server::SUBCOMMANDS),
+    (Family::Keys, keys::SUBCOMMANDS),
+    (Family::Blocking, blocking::SUBCOMMANDS),
+];
+
+/// The command named `name` (lowercase), from the families' tables, with its family.
+fn lookup(name: &str) -> Option<(Family, &'static Spec)> {
+    for (table, family) in FAMILIES.iter().zip(RUNNERS) {
+        if let Some(s) = table.iter().find(|s| s.name == name) {
+            return Some((family, s));
+        }
+    }
+    None
+}
+
+/// The subcommand `sub` (lowercase) of the container `name`, with its family.
+fn subcommand(name: &str, sub: &str) -> Option<(Family, &'static Spec)> {
+    CONTAINERS.iter().find_map(|(family, tables)| {
+        tables
+            .iter()
+            .filter(|(c, _)| *c == name)
+            .flat_map(|(_, subs)| subs.iter())
+            .find(|s| s.name == sub)
+            .map(|s| (*family, s))
+    })
+}
+
+/// Whether `name` has subcommands.
+fn is_container(name: &str) -> bool {
+    CONTAINERS
         .iter()
-        .flat_map(|f| f.iter())
-        .find(|s| s.name == name)
+        .any(|(_, tables)| tables.iter().any(|(c, _)| *c == name))
 }
 
 /// How many commands there are (`COMMAND COUNT`).
@@ -641,27 +688,21 @@ impl Store {
         };
         self.stats.commands += 1;
         let mut buf = [0u8; 16];
-        let Some(spec) = lower(name, &mut buf).and_then(command) else {
+        let Some((mut family, spec)) = lower(name, &mut buf).and_then(lookup) else {
             out.error(&unknown_command(name, &args[1..]));
             return Flow::Continue;
         };
-        let mut full = spec.name.to_string();
+        let mut full = std::borrow::Cow::Borrowed(spec.name);
         let mut arity = spec.arity;
-        let subs = || {
-            CONTAINERS
-                .iter()
-                .flat_map(|family| family.iter())
-                .filter(|(c, _)| *c == spec.name)
-                .flat_map(|(_, subs)| subs.iter())
-        };
-        if subs().next().is_some() {
+        if is_container(spec.name) {
             if let Some(&sub) = args.get(1) {
                 let mut sbuf = [0u8; 16];
-                let found = lower(sub, &mut sbuf).and_then(|n| subs().find(|s| s.name == n));
+                let found = lower(sub, &mut sbuf).and_then(|n| subcommand(spec.name, n));
                 match found {
-                    Some(s) => {
-                        full = format!("{}|{}", spec.name, s.name);
+                    Some((f, s)) => {
+                        full = format!("{}|{}", spec.name, s.name).into();
                         arity = s.arity;
+                        family = f;
                     }
                     None => {
                         out.error(&format!(
@@ -687,7 +728,44 @@ impl Store {
         // Only a blocking command the client sent may block; one run by another may not.
         self.blocking.may_block =
             self.nesting == 1 && spec.name.starts_with('b') && blocking::is_blocking(spec.name);
-        self.run(&full, args, session, now, out)
+        self.run_in(family, &full, args, session, now, out)
+    }
+
+    /// Runs `name` with its family's runner.
+    fn run_in(
+        &mut self,
+        family: Family,
+        name: &str,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut impl Replies,
+    ) -> Flow {
+        match self.run_family(family, name, args, session, now, out) {
+            Some(flow) => flow,
+            // A table names a command its family does not run: every family is tried.
+            None => self.run(name, args, session, now, out),
+        }
+    }
+
+    /// Runs `name` if `family` runs it.
+    fn run_family(
+        &mut self,
+        family: Family,
+        name: &str,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut impl Replies,
+    ) -> Option<Flow> {
+        match family {
+            Family::Server => self.run_server(name, args, session, now, out),
+            Family::Strings => self.run_strings(name, args, now, out),
+            Family::Keys => self.run_keys(name, args, now, out),
+            Family::Lists => self.run_lists(name, args, now, out),
+            Family::Blocking => self.run_blocking(name, args, session, now, out),
+            Family::Sort => self.run_sort(name, args, now, out),
+        }
     }
 
     fn run(

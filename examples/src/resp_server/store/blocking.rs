@@ -135,7 +135,10 @@ pub(super) struct Blocking {
 impl Blocking {
     /// Marks `key` ready if clients wait on it (a list may have been created there).
     pub(super) fn signal(&mut self, key: &[u8]) {
-        if self.by_key.contains_key(key) && !self.ready.iter().any(|k| k == key) {
+        if !self.by_key.is_empty()
+            && self.by_key.contains_key(key)
+            && !self.ready.iter().any(|k| k == key)
+        {
             self.ready.push(key.to_vec());
         }
     }

@@ -887,3 +887,34 @@ fn sort_store_serves_a_waiter() {
         "*2\r\n$3\r\nfoo\r\n$8\r\naguacate\r\n"
     );
 }
+
+/// Every command of a family's table, and every subcommand, is run by that family's
+/// runner (the store dispatches on the table a command was found in).
+#[test]
+fn each_table_is_run_by_its_family() {
+    let mut s = Store::new(Limits::default());
+    let now = Instant::now();
+    let mut check = |family: Family, name: &str, words: &[&str], arity: i32| {
+        let argc = arity.unsigned_abs() as usize;
+        let mut args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        while args.len() < argc {
+            args.push(b"x");
+        }
+        let mut out = Vec::new();
+        let ran = s.run_family(family, name, &args, &mut Session::default(), now, &mut out);
+        assert!(ran.is_some(), "`{name}` is not run by {family:?}");
+    };
+    for (table, family) in FAMILIES.iter().zip(RUNNERS) {
+        for spec in table.iter() {
+            check(family, spec.name, &[spec.name], spec.arity);
+        }
+    }
+    for (family, tables) in CONTAINERS {
+        for (container, subs) in tables.iter() {
+            for sub in subs.iter() {
+                let name = format!("{container}|{}", sub.name);
+                check(*family, &name, &[container, sub.name], sub.arity);
+            }
+        }
+    }
+}
