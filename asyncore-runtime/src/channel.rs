@@ -331,7 +331,7 @@ fn write_short_type(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
     let mut rest = name;
     while !rest.is_empty() {
         let end = rest
-            .find(|c: char| matches!(c, '<' | '>' | ',' | ' ' | '(' | ')' | '[' | ']' | ';' | '&'))
+            .find(['<', '>', ',', ' ', '(', ')', '[', ']', ';', '&'])
             .unwrap_or(rest.len());
         let (word, tail) = rest.split_at(end);
         f.write_str(word.rsplit("::").next().unwrap_or(word))?;

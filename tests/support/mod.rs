@@ -485,6 +485,7 @@ pub fn send_bad(addr: SocketAddr, bytes: &[u8], hang_up: bool) -> (Vec<u8>, bool
                 return (got, false);
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("reading from {addr}: {e}"),
         }
     }
