@@ -20,9 +20,9 @@
 //! prints it), `GETRANGE`/`SUBSTR`, `SETRANGE`, `GETBIT`, `SETBIT`, `MSETNX`, `LCS`;
 //! `EXPIREAT`, `PEXPIREAT`, `EXPIRETIME`, `PEXPIRETIME`, `RENAME`, `RENAMENX`, `COPY`,
 //! `RANDOMKEY`, `OBJECT ENCODING|REFCOUNT|FREQ`, `TIME`; `LPUSHX`, `RPUSHX`, `LINDEX`,
-//! `LSET`, `LINSERT`, `LREM`, `LTRIM`, `LPOS`, `LMOVE`, `RPOPLPUSH`, `LMPOP`; the
-//! blocking pops `BLPOP`, `BRPOP`, `BLMPOP`, `BLMOVE`, `BRPOPLPUSH`, and `CLIENT
-//! UNBLOCK`.
+//! `LSET`, `LINSERT`, `LREM`, `LTRIM`, `LPOS`, `LMOVE`, `RPOPLPUSH`, `LMPOP`, `SORT`
+//! and `SORT_RO` (on lists); the blocking pops `BLPOP`, `BRPOP`, `BLMPOP`, `BLMOVE`,
+//! `BRPOPLPUSH`, and `CLIENT UNBLOCK`.
 //!
 //! A client blocked in one of them waits on the loop: its connection answers nothing
 //! and holds the requests it pipelined after it (`cx.wait()`), and the store keeps it
