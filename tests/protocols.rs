@@ -7,7 +7,7 @@
 mod roundtrip;
 
 use asyncore_runtime::protocol;
-use asyncore_runtime::wire::{Decoded, Decoder, Lines, Seq, MAX_PARAMS};
+use asyncore_runtime::wire::{Decoded, Decoder, Lines, Quoted, Seq, MAX_PARAMS};
 use roundtrip::{check_splits, resumable, DecodeFn};
 
 protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
@@ -17,6 +17,11 @@ protocol!(pub mod memcache = "../protocols/descriptions/memcache.proto");
 protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
 protocol!(pub mod http = "../protocols/descriptions/http.proto");
 protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
+
+/// The words of a RESP inline command, as values to send.
+fn words(items: &'static [&'static [u8]]) -> Seq<'static, Quoted<'static>> {
+    Seq::Slice(Vec::leak(items.iter().map(|w| Quoted::new(w)).collect()))
+}
 
 /// A sequence of byte strings from constants (so it lives as long as the test).
 fn seq(items: &'static [&'static [u8]]) -> Seq<'static, &'static [u8]> {
@@ -88,7 +93,7 @@ fn resp_round_trips() {
                 args: seq(&[b"SET", b"key", b"va\r\nlue"])
             },
             resp::Inline {
-                args: seq(&[b"PING"])
+                args: words(&[b"PING"])
             },
             resp::Command {
                 args: seq(&[b"GET", b""])
@@ -880,26 +885,27 @@ fn encoders_refuse_what_the_framing_cannot_carry() {
 
 #[test]
 fn a_repetition_that_starts_its_line_separates_its_items() {
-    // RESP inline commands: words from the start of the line.
+    // RESP inline commands: words from the start of the line, quoted where a value
+    // needs it.
     let bytes = round_trip!(
         resp,
         ClientMessage,
         CLIENT_MESSAGES_ALL,
         [
             resp::Inline {
-                args: seq(&[b"SET", b"a", b"b"])
+                args: words(&[b"SET", b"a b", b""])
             },
             resp::Inline {
-                args: seq(&[b"PING"])
+                args: words(&[b"PING"])
             },
         ]
     );
-    assert_eq!(bytes, b"SET a b\r\nPING\r\n");
+    assert_eq!(bytes, b"SET \"a b\" \"\"\r\nPING\r\n");
     let got = decode_recorded!(resp, ClientMessage, b"SET  a\tb\r\n", |_| {
         resp::CLIENT_MESSAGES_ALL
     });
     assert_eq!(got.len(), 1);
-    assert!(got[0].contains("[[83, 69, 84], [97], [98]]"), "{}", got[0]);
+    assert!(got[0].contains(r#"["SET", "a", "b"]"#), "{}", got[0]);
 }
 
 /// Keywords match as whole words: a line that only starts with a keyword is an unknown
@@ -929,4 +935,83 @@ fn keywords_match_as_whole_words() {
         dec.decode(b"MAIL FROM:<a@b>\r\n", smtp::State::Greeted.allowed()),
         Ok(Decoded::Message { .. })
     ));
+}
+
+/// RESP's bad input is an error of the part that failed: the message, the op and the
+/// byte found there, as the server's policies (`else`) read them, on both decoding
+/// paths; a count below one is a command of no arguments, and inline words are unquoted.
+#[test]
+fn resp_errors_name_the_part_that_failed() {
+    use asyncore_runtime::wire::DecodeErrorKind;
+    let ops = |name: &str| {
+        resp::CLIENT_MESSAGES
+            .messages
+            .iter()
+            .find(|m| m.name == name)
+            .expect("a message")
+            .ops
+    };
+    let command = ops("Command");
+    // The op of the count, of the `$` literal and of the length.
+    let argc = command
+        .iter()
+        .position(|o| matches!(o, asyncore_runtime::wire::Op::Int { .. }))
+        .expect("the count");
+    let dollar = command
+        .iter()
+        .position(|o| *o == asyncore_runtime::wire::Op::Lit(b"$"))
+        .expect("the `$`");
+    let len = command
+        .iter()
+        .position(|o| matches!(o, asyncore_runtime::wire::Op::Uint { .. }))
+        .expect("the length");
+    let too_long = {
+        let mut v = b"*".to_vec();
+        v.resize(70_000, b'1');
+        v
+    };
+    let cases: Vec<(&[u8], &str, Option<usize>, Option<u8>)> = vec![
+        (b"*abc\r\n", "Command", Some(argc), Some(b'a')),
+        (b"*3000000000\r\n", "Command", Some(argc), Some(b'3')),
+        (b"*3 x\r\n", "Command", Some(argc + 1), Some(b' ')),
+        (b"*1\r\nfoo\r\n", "Command", Some(dollar), Some(b'f')),
+        (b"*1\r\n\r\n", "Command", Some(dollar), Some(b'\r')),
+        (b"*1\r\n$-1\r\n", "Command", Some(len), Some(b'-')),
+        (b"*1\r\n$600000000\r\n", "Command", Some(len), Some(b'6')),
+        (&too_long, "Command", Some(0), Some(b'*')),
+        (b"set \"a\"b c\r\n", "Inline", None, Some(b'b')),
+    ];
+    for (input, message, op, found) in cases {
+        let shown = String::from_utf8_lossy(&input[..input.len().min(30)]);
+        for (how, decode) in [
+            ("resumable", resumable as DecodeFn),
+            ("fast path", resp::ClientMessage::decode),
+        ] {
+            let mut dec = resp::ClientMessage::decoder();
+            let err = decode(&mut dec, input, resp::CLIENT_MESSAGES_ALL)
+                .expect_err(&format!("{shown:?} ({how}) is bad input"));
+            assert_eq!(err.message(), Some(message), "{shown:?} ({how}): {err}");
+            if op.is_some() {
+                assert_eq!(err.op(), op, "{shown:?} ({how}): {err}");
+            }
+            assert_eq!(err.found(), found, "{shown:?} ({how}): {err}");
+            assert_ne!(*err.kind(), DecodeErrorKind::Unknown);
+        }
+    }
+    // `*0` and `*-1`: commands of no arguments; quoted inline words.
+    let got = decode_recorded!(
+        resp,
+        ClientMessage,
+        b"*0\r\n*-1\r\nset \"a b\" 'it\\'s' \"\\x41\\n\"\r\n\r\n",
+        |_| resp::CLIENT_MESSAGES_ALL
+    );
+    assert_eq!(
+        got,
+        [
+            "Command(Command { args: [] })",
+            "Command(Command { args: [] })",
+            r#"Inline(Inline { args: ["set", "a b", "it's", "A\n"] })"#,
+            "Inline(Inline { args: [] })",
+        ]
+    );
 }

@@ -851,10 +851,18 @@ fn bad_input_gets_an_error_or_a_close_and_others_are_served(backend: Backend) {
     let (got, _) = send_bad(addr, b"*2\r\n$6\r\nEXISTS\r\n$3\r\ncut\r\n", true);
     assert_eq!(got, b":0\r\n", "the cut SET did not run");
 
+    // Empty lines are no command, as in Redis; a NUL byte ends the words of a line.
+    let (got, closed) = send_bad(
+        addr,
+        b"\r\n\r\n\r\n\x00\xff\xfe\x80 garbage\r\nQUIT\r\n",
+        false,
+    );
+    assert_eq!(String::from_utf8_lossy(&got), "+OK\r\n");
+    assert!(closed, "closed after QUIT");
+
     // Garbage: whatever comes back is protocol error replies, and the server goes on.
     let mut cases: Vec<Vec<u8>> = vec![
-        b"\x00\xff\xfe\x80 garbage\r\n".to_vec(),
-        b"\r\n\r\n\r\n".to_vec(),
+        b"\xff\xfe\x80 garbage\r\n".to_vec(),
         b"$\r\n*\r\n:\r\n".to_vec(),
         b"*1\r\n*1\r\n$1\r\nx\r\n".to_vec(),
         b"*2\r\n$3\r\nGET\r\nkey\r\n".to_vec(),
@@ -1006,4 +1014,178 @@ fn quit_answers_ok_then_closes_and_inline_commands_work() {
         .expect("the script against redis-server");
         assert_eq!(theirs, want);
     }
+}
+
+/// Protocol errors as Redis 7 words them, each followed by a close, and the input Redis
+/// skips or reads in its own way (empty lines, counts of 0 or below, quoted inline
+/// words, a bare LF): the same bytes to resp-server and to a real redis-server get the
+/// same replies, and the connection ends the same way. A case that does not end the
+/// connection by itself ends with `QUIT`.
+#[test]
+fn protocol_errors_and_inline_quoting_are_redis_s() {
+    const QUIT: &str = "+OK\r\n";
+    let too_long = |lead: &[u8], fill: u8| {
+        let mut v = lead.to_vec();
+        v.resize(70_000, fill);
+        v
+    };
+    let cases: Vec<(Vec<u8>, String)> = vec![
+        (b"\r\nPING\r\nQUIT\r\n".to_vec(), format!("+PONG\r\n{QUIT}")),
+        (
+            b"  \t \r\nPING\r\nQUIT\r\n".to_vec(),
+            format!("+PONG\r\n{QUIT}"),
+        ),
+        (
+            b"*-10\r\n*0\r\nPING\r\nQUIT\r\n".to_vec(),
+            format!("+PONG\r\n{QUIT}"),
+        ),
+        (
+            b"*3000000000\r\n".to_vec(),
+            "-ERR Protocol error: invalid multibulk length\r\n".into(),
+        ),
+        (
+            b"*abc\r\n".to_vec(),
+            "-ERR Protocol error: invalid multibulk length\r\n".into(),
+        ),
+        (
+            b"*+1\r\n".to_vec(),
+            "-ERR Protocol error: invalid multibulk length\r\n".into(),
+        ),
+        (
+            b"*3 x\r\n".to_vec(),
+            "-ERR Protocol error: invalid multibulk length\r\n".into(),
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n".to_vec(),
+            "-ERR Protocol error: expected '$', got 'f'\r\n".into(),
+        ),
+        (
+            b"*1\r\nfoo\r\n".to_vec(),
+            "-ERR Protocol error: expected '$', got 'f'\r\n".into(),
+        ),
+        // The CR Redis finds there is shown as a space.
+        (
+            b"*1\r\n\r\n".to_vec(),
+            "-ERR Protocol error: expected '$', got ' '\r\n".into(),
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n".to_vec(),
+            "-ERR Protocol error: invalid bulk length\r\n".into(),
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n".to_vec(),
+            "-ERR Protocol error: invalid bulk length\r\n".into(),
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n".to_vec(),
+            "-ERR Protocol error: invalid bulk length\r\n".into(),
+        ),
+        (
+            b"*1\r\n$3 x\r\n".to_vec(),
+            "-ERR Protocol error: invalid bulk length\r\n".into(),
+        ),
+        (
+            br#"set "a b" c
+get "a b"
+QUIT
+"#
+            .to_vec(),
+            format!("+OK\r\n$1\r\nc\r\n{QUIT}"),
+        ),
+        (
+            b"set 'it\\'s' \"\\x41\\n\\q\"\r\nget \"it's\"\r\nQUIT\r\n".to_vec(),
+            format!("+OK\r\n$3\r\nA\nq\r\n{QUIT}"),
+        ),
+        (
+            b"ECHO \"\"\r\nQUIT\r\n".to_vec(),
+            format!("$0\r\n\r\n{QUIT}"),
+        ),
+        (
+            b"PING\rPING\r\nQUIT\r\n".to_vec(),
+            format!("$4\r\nPING\r\n{QUIT}"),
+        ),
+        (
+            b"set \"\"\"test-key\"\"\" test-value\r\nping\r\n".to_vec(),
+            "-ERR Protocol error: unbalanced quotes in request\r\n".into(),
+        ),
+        (
+            b"ECHO \"open\r\n".to_vec(),
+            "-ERR Protocol error: unbalanced quotes in request\r\n".into(),
+        ),
+        (
+            too_long(b"*", b'1'),
+            "-ERR Protocol error: too big mbulk count string\r\n".into(),
+        ),
+        (
+            too_long(b"*1\r\n$", b'1'),
+            "-ERR Protocol error: too big bulk count string\r\n".into(),
+        ),
+        (
+            too_long(b"", b'A'),
+            "-ERR Protocol error: too big inline request\r\n".into(),
+        ),
+    ];
+    let check = |who: &str, addr: SocketAddr| {
+        for (input, want) in &cases {
+            let (got, closed) = send_bad(addr, input, false);
+            let shown = String::from_utf8_lossy(&input[..input.len().min(60)]);
+            assert_eq!(String::from_utf8_lossy(&got), *want, "{who}: {shown:?}");
+            assert!(closed, "{who}: closed after {shown:?}");
+        }
+    };
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    check("resp-server", addr);
+    stop(server);
+    if have_redis_server() {
+        let redis = Redis::start();
+        check("redis-server", redis.addr);
+    }
+}
+
+/// A client that goes on writing after a protocol error (Redis's desync tests write for
+/// as long as their writes succeed) sees its writes fail once the server has discarded
+/// `LINGER_BYTES` of its input (Redis closes at once), and still reads the error reply.
+#[test]
+fn a_client_still_writing_after_a_protocol_error_is_reset() {
+    use asyncore_examples::resp_server::LINGER_BYTES;
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_write_timeout(Some(HANG_GUARD))
+        .expect("write timeout");
+    s.set_read_timeout(Some(HANG_GUARD)).expect("read timeout");
+    // A NUL and no line end: an inline request that grows over 64 KiB.
+    let chunk = vec![b'A'; 64 * 1024];
+    s.write_all(b"\x00").expect("the first byte");
+    let mut written = 0usize;
+    // The default linger limit (64 MiB) would let it write this much and more; the
+    // server's limit and the kernel's buffers, not.
+    let bound = asyncore_runtime::DEFAULT_LINGER_BYTES / 2;
+    assert!(LINGER_BYTES < bound / 2);
+    while written < bound {
+        match s.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                    ),
+                    "the write failed with {e}"
+                );
+                break;
+            }
+        }
+    }
+    assert!(
+        written < bound,
+        "still writing after {written} bytes: the connection was not reset"
+    );
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"-ERR Protocol error: too big inline request\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    stop(server);
 }

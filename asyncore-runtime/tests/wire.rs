@@ -43,6 +43,7 @@ static RESP: Program = Program {
                     len: 6,
                     stride: 1,
                     max: 16,
+                    signed: false,
                 },
                 Op::Line,
                 Op::Lit(b"$"),
@@ -2282,6 +2283,7 @@ fn malformed_programs_never_panic() {
                         len,
                         stride: rng.below(3) as u16,
                         max: small,
+                        signed: rng.below(2) == 0,
                     },
                     20 => Op::Many {
                         slot,
@@ -2297,6 +2299,13 @@ fn malformed_programs_never_panic() {
                         stride: rng.below(3) as u16,
                         max: small,
                     },
+                    22 => Op::Quoted {
+                        slot,
+                        sep: rng.below(2) == 0,
+                        min: rng.below(2) as u32,
+                        max: small,
+                    },
+                    23 => Op::Commit,
                     _ => Op::EndLine,
                 });
             }

@@ -243,6 +243,7 @@ static PG_BACKEND: Program = Program {
                     len: 3,
                     stride: 3,
                     max: 16,
+                    signed: false,
                 },
                 Op::Bin {
                     slot: 0,
@@ -1878,6 +1879,7 @@ fn malformed_binary_programs_never_panic() {
                         len,
                         stride: rng.below(3) as u16,
                         max: 4,
+                        signed: rng.below(2) == 0,
                     },
                     15 => Op::Lit(LITS[rng.below(LITS.len())]),
                     16 => Op::Rest { slot },

@@ -251,6 +251,10 @@ pub struct Part {
     pub kind: PartKind,
     /// Where it is written.
     pub span: Span,
+    /// `else ACTION` (event `Invalid`: the part does not match) and `else oversize
+    /// ACTION` (event `Oversize`: the line it starts is over its limit) after it: its own
+    /// answers to bad input, before the message's, the state's and the protocol's.
+    pub policies: Vec<Policy>,
 }
 
 /// The kinds of parts.
@@ -391,6 +395,9 @@ pub enum Type {
     Varint,
     /// `cstr`: bytes up to a NUL byte, which ends them (C strings, PostgreSQL's strings).
     CStr,
+    /// `quoted`: a word that may be quoted, as Redis reads inline commands; only as
+    /// `quoted*` or `quoted+`, the words of the rest of the line.
+    Quoted,
     /// `"lit"?` as a field: whether the literal is present.
     Flag(Vec<u8>),
     /// `("a" | "b")`: one of these literals.

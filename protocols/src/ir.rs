@@ -3,7 +3,7 @@
 //! It mirrors `asyncore_runtime::wire` (whose [`Op`]s the generated code contains) with
 //! owned data, plus what the generated types need: field names, Rust types, docs.
 
-use crate::ast::{Action, Cmp, CondValue, Dir, Span};
+use crate::ast::{Action, Cmp, CondValue, Dir, Event, Span};
 
 /// A checked protocol.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +179,21 @@ pub struct Message {
     pub literal_lead: bool,
     /// A one-line message whose `limit` exceeds the framing's line maximum: its line limit.
     pub line_max: Option<u64>,
+    /// The policies its parts declare (`else`), each for the ops whose failure it answers.
+    pub part_policies: Vec<PartPolicy>,
+}
+
+/// A part's own answer to bad input (`else ACTION`, `else oversize ACTION`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartPolicy {
+    /// `Invalid`: the part does not match; `Oversize`: the line it starts is too long.
+    pub event: Event,
+    /// The first and last index of the ops it answers for (the part's separator, its
+    /// ops, and the end of its line when it is the line's last part; for `Oversize`, the
+    /// op that opens the line).
+    pub ops: (u16, u16),
+    /// What to do.
+    pub action: Action,
 }
 
 /// A field of a message or item.
@@ -217,6 +232,8 @@ pub enum FieldKind {
     Flag,
     /// A repetition; the item type's index.
     Seq(usize),
+    /// A quoted word (`wire::Quoted`), the item of `quoted*`.
+    Quoted,
     /// Dot-stuffed lines.
     Lines {
         /// The unstuff prefix.
@@ -302,6 +319,13 @@ pub enum Op {
     Token {
         slot: u16,
     },
+    Quoted {
+        slot: u16,
+        sep: bool,
+        min: u32,
+        max: u32,
+    },
+    Commit,
     Rest {
         slot: u16,
     },
@@ -378,6 +402,7 @@ pub enum Op {
         len: u16,
         stride: u16,
         max: u32,
+        signed: bool,
     },
     Many {
         slot: u16,

@@ -12,7 +12,10 @@ use crate::ir::{self, FieldInfo, FieldKind, ItemType, Op};
 mod frame;
 mod line;
 mod part;
+mod policy;
 mod repeat;
+
+use policy::Place;
 
 /// A field seen so far in a message or item, for references by later fields.
 struct Known {
@@ -50,6 +53,8 @@ struct Lower<'a> {
     item: Option<(u16, Vec<FieldInfo>)>,
     max: u64,
     message: String,
+    /// The policies of its parts (`else`).
+    own: Vec<ir::PartPolicy>,
 }
 
 impl Cx {
@@ -97,6 +102,7 @@ impl Cx {
             item: None,
             max: 0,
             message: m.name.name.clone(),
+            own: Vec::new(),
         };
         let (mut invalid, mut oversize) = (None, None);
         for p in &m.policies {
@@ -247,6 +253,7 @@ impl Cx {
             span: m.span,
             literal_lead,
             line_max,
+            part_policies: l.own,
         }
     }
 
@@ -516,6 +523,7 @@ pub(crate) fn type_text(t: &Type) -> String {
         Type::Bits(n) => format!("u{n}"),
         Type::Varint => "varint".into(),
         Type::CStr => "cstr".into(),
+        Type::Quoted => "quoted".into(),
         Type::Flag(_) => "flag".into(),
         Type::OneOf(_) => "one_of".into(),
         Type::Lines { .. } => "lines".into(),
@@ -523,6 +531,11 @@ pub(crate) fn type_text(t: &Type) -> String {
         Type::Repeat { count, .. } => format!("{} * (...)", count.name),
         Type::Until { .. } => "(...)* until".into(),
     }
+}
+
+/// Whether a repetition's item is one `quoted` field: `quoted*`, the words of a line.
+fn is_quoted_words(item: &[Unit]) -> bool {
+    matches!(item, [Unit { parts, .. }] if matches!(parts.as_slice(), [Part { kind: PartKind::Field(f), .. }] if f.ty == Type::Quoted))
 }
 
 fn can_be_empty(p: &Part) -> bool {

@@ -33,7 +33,7 @@ struct Parser {
 
 type R<T> = Result<T, Diagnostic>;
 
-const TYPES: &str = "word, token, rest, u8..u64, usize, i8..i64, hex, u16be..u64le, u1..u7, varint, cstr, bytes[LEN], bytes[u16be], lines until \"MARK\", or a group `( ... )`";
+const TYPES: &str = "word, token, rest, quoted*, u8..u64, usize, i8..i64, hex, u16be..u64le, u1..u7, varint, cstr, bytes[LEN], bytes[u16be], lines until \"MARK\", or a group `( ... )`";
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -347,7 +347,17 @@ impl Parser {
                 )
             }
         };
-        let action = if self.eat_kw("close") {
+        let action = self.action()?;
+        Ok(Policy {
+            event,
+            action,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    /// `close`, `discard` or `reply "TEXT" [close | continue]`.
+    fn action(&mut self) -> R<Action> {
+        Ok(if self.eat_kw("close") {
             Action::Close
         } else if self.eat_kw("discard") {
             Action::Discard
@@ -360,11 +370,6 @@ impl Parser {
             Action::Reply { text, close }
         } else {
             return self.err("`close`, `discard` or `reply \"...\"`");
-        };
-        Ok(Policy {
-            event,
-            action,
-            span: start.to(self.prev_span()),
         })
     }
 
@@ -481,6 +486,7 @@ impl Parser {
                 parts.push(Part {
                     kind: PartKind::Lit(Vec::new()),
                     span: start,
+                    policies: Vec::new(),
                 });
                 return Ok(Unit { parts, span: start });
             }
@@ -541,8 +547,30 @@ impl Parser {
                 PartKind::Field(Box::new(self.field(name, docs)?))
             }
         };
+        let span = start.to(self.prev_span());
+        let mut policies = Vec::new();
+        while self.is_kw("else") {
+            policies.push(self.else_clause()?);
+        }
         Ok(Part {
             kind,
+            span,
+            policies,
+        })
+    }
+
+    /// `else [oversize] ACTION` after a part.
+    fn else_clause(&mut self) -> R<Policy> {
+        let start = self.expect_kw("else")?;
+        let event = if self.eat_kw("oversize") {
+            Event::Oversize
+        } else {
+            Event::Invalid
+        };
+        let action = self.action()?;
+        Ok(Policy {
+            event,
+            action,
             span: start.to(self.prev_span()),
         })
     }

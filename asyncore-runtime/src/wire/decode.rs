@@ -8,7 +8,7 @@ mod bodies;
 mod units;
 
 use super::error::{DecodeError, DecodeErrorKind, Limit};
-use super::{Framing, LengthHeader, Message, Op, Program, Slot, MAX_PARAMS};
+use super::{quoted, Framing, LengthHeader, Message, Op, Program, Slot, MAX_PARAMS};
 pub(crate) use units::memchr;
 use units::{opener, read_uint, Opener};
 
@@ -258,6 +258,8 @@ pub struct Decoder {
     scanned: u64,
     /// The values [`Op::Param`] reads, from [`Decoder::set_params`].
     params: [u64; MAX_PARAMS],
+    /// An [`Op::Commit`] ran: a failure of the current message is its own error.
+    committed: bool,
 }
 
 /// Where the decoder is between calls.
@@ -369,6 +371,8 @@ impl Room {
 struct Fail {
     kind: DecodeErrorKind,
     at: usize,
+    /// The op that failed, once known.
+    op: Option<u16>,
     /// A mismatch an optional part or a repetition may absorb.
     catchable: bool,
     /// How to go on after reporting it.
@@ -388,6 +392,7 @@ impl Fail {
         Fail {
             kind,
             at,
+            op: None,
             catchable: true,
             then: Then::Close,
         }
@@ -397,6 +402,7 @@ impl Fail {
         Fail {
             kind,
             at,
+            op: None,
             catchable: false,
             then: Then::Close,
         }
@@ -423,6 +429,14 @@ impl Fail {
 
     fn then(self, then: Then) -> Self {
         Fail { then, ..self }
+    }
+
+    /// The failure, at op `pc` unless it knows its op already.
+    fn at_op(self, pc: usize) -> Self {
+        Fail {
+            op: self.op.or(u16::try_from(pc).ok()),
+            ..self
+        }
     }
 }
 
@@ -470,7 +484,8 @@ fn slot_of(op: Op) -> Option<u16> {
         | Op::Opt { slot, .. }
         | Op::Repeat { slot, .. }
         | Op::Many { slot, .. }
-        | Op::ManyUntil { slot, .. } => Some(slot),
+        | Op::ManyUntil { slot, .. }
+        | Op::Quoted { slot, .. } => Some(slot),
         _ => None,
     }
 }
@@ -579,6 +594,7 @@ impl Decoder {
             items: Vec::new(),
             scanned: 0,
             params: [0; MAX_PARAMS],
+            committed: false,
         }
     }
 
@@ -949,6 +965,7 @@ impl Decoder {
             .map_or(0, |m| usize::from(m.slots));
         self.msg = idx;
         self.pc = pc;
+        self.committed = false;
         self.slots.clear();
         self.slots.resize(slots, Slot::Empty);
         self.items.clear();
@@ -963,8 +980,38 @@ impl Decoder {
         match self.find_first(buf, kind) {
             Ok(None) => Ok(Some(Decoded::NeedMore)),
             Ok(Some((start, unit))) => self.choose(buf, allowed, kind, start, unit),
-            Err(fail) => Err(self.raise(fail, None)),
+            Err(fail) => {
+                // A first line over its limit is the error of the message whose leading
+                // literal it starts with (`*` then 64 KiB: a RESP command), if any.
+                let message = match (fail.kind, kind) {
+                    (DecodeErrorKind::Oversize { .. }, Opener::Line) => self.lead_of(buf, allowed),
+                    _ => None,
+                };
+                Err(self.raise(buf, fail.at_op(0), message))
+            }
         }
+    }
+
+    /// The first allowed line message whose leading literal `buf` starts with.
+    fn lead_of(&self, buf: &[u8], allowed: &[u16]) -> Option<&'static str> {
+        let messages = self.program.messages;
+        allowed
+            .iter()
+            .filter_map(|&idx| messages.get(usize::from(idx)))
+            .find(|m| {
+                let lit = match (m.ops.first(), m.ops.get(1), m.ops.get(2)) {
+                    (Some(Op::Line), Some(&Op::Lit(lit)), _) => lit,
+                    (Some(Op::Line), Some(Op::Trim), Some(&Op::Lit(lit))) => lit,
+                    _ => return false,
+                };
+                let hay = if matches!(m.ops.get(1), Some(Op::Trim)) {
+                    &buf[self.count(buf, SPACE)..]
+                } else {
+                    buf
+                };
+                !lit.is_empty() && self.starts(hay, lit)
+            })
+            .map(|m| m.name)
     }
 
     /// The unit to wait for: the one the first allowed message that opens a unit starts
@@ -997,7 +1044,7 @@ impl Decoder {
         for &idx in allowed {
             let Some(m) = messages.get(usize::from(idx)) else {
                 let fail = Fail::bad("an allowed message index is out of range", 0);
-                return Err(self.raise(fail, None));
+                return Err(self.raise(buf, fail, None));
             };
             if !opens_unit(m) {
                 // Chosen without looking: it reads the input from its first byte.
@@ -1020,7 +1067,7 @@ impl Decoder {
                     if unit.next > m.max as usize {
                         let size = Some(unit.next as u64);
                         let fail = Fail::oversize(Limit::Message, m.max, size, 0).then(skip_unit);
-                        return Err(self.raise(fail, Some(m.name)));
+                        return Err(self.raise(buf, fail, Some(m.name)));
                     }
                     self.state = State::Run;
                     return self.run(buf);
@@ -1030,7 +1077,7 @@ impl Decoder {
                         best = Some((fail, m.name));
                     }
                 }
-                Err(fail) => return Err(self.raise(fail.then(skip_unit), Some(m.name))),
+                Err(fail) => return Err(self.raise(buf, fail.then(skip_unit), Some(m.name))),
             }
         }
         // Is it a message of another state?
@@ -1051,7 +1098,7 @@ impl Decoder {
                 _ => {
                     let kind = DecodeErrorKind::NotAllowed { message: m.name };
                     let fail = Fail::hard(kind, 0).then(skip_unit);
-                    return Err(self.raise(fail, None));
+                    return Err(self.raise(buf, fail, None));
                 }
             }
         }
@@ -1059,7 +1106,7 @@ impl Decoder {
             Some((fail, name)) if fail.at > start => (fail, Some(name)),
             _ => (Fail::hard(DecodeErrorKind::Unknown, 0), None),
         };
-        Err(self.raise(fail.then(skip_unit), message))
+        Err(self.raise(buf, fail.then(skip_unit), message))
     }
 
     /// Whether trying message `m` on the first unit would fail on its first op: a literal
@@ -1116,7 +1163,7 @@ impl Decoder {
                     return Ok((len > 0).then_some(Decoded::Skip { len }));
                 }
                 if len == 0 {
-                    return Err(self.raise(Fail::bad("a message of no bytes", 0), name));
+                    return Err(self.raise(buf, Fail::bad("a message of no bytes", 0), name));
                 }
                 Ok(Some(Decoded::Message {
                     index: self.msg,
@@ -1131,8 +1178,10 @@ impl Decoder {
                 }
                 Ok(Some(Decoded::NeedMore))
             }
-            Ok(Flow::FirstUnit) => Err(self.raise(Fail::bad("a unit ended twice", self.pos), name)),
-            Err(fail) => Err(self.raise(fail, name)),
+            Ok(Flow::FirstUnit) => {
+                Err(self.raise(buf, Fail::bad("a unit ended twice", self.pos), name))
+            }
+            Err(fail) => Err(self.raise(buf, fail, name)),
         }
     }
 
@@ -1186,7 +1235,7 @@ impl Decoder {
     }
 
     /// Turns a failure into the error returned, and sets up what follows it.
-    fn raise(&mut self, fail: Fail, message: Option<&'static str>) -> DecodeError {
+    fn raise(&mut self, buf: &[u8], fail: Fail, message: Option<&'static str>) -> DecodeError {
         let then = match (fail.kind, self.state, fail.then) {
             (DecodeErrorKind::Program { .. }, _, _) => Then::Close,
             _ if self.discard => Then::Close,
@@ -1201,6 +1250,8 @@ impl Decoder {
             message,
             offset: fail.at,
             can_continue: !matches!(then, Then::Close),
+            op: fail.op.filter(|_| message.is_some()),
+            found: buf.get(fail.at).copied(),
         };
         self.state = match then {
             Then::Close => State::Failed(error),
@@ -1243,8 +1294,20 @@ impl Decoder {
             match step {
                 Ok(None) => {}
                 Ok(Some(flow)) => return Ok(flow),
-                Err(fail) if fail.catchable => self.catch(fail, ops)?,
-                Err(fail) => return Err(fail),
+                Err(fail) => {
+                    let fail = fail.at_op(self.pc);
+                    if !fail.catchable {
+                        return Err(fail);
+                    }
+                    if let Err(fail) = self.catch(fail, ops) {
+                        // Past an `Op::Commit`, a mismatch no optional part absorbs is
+                        // this message's error: no other message is tried.
+                        return Err(Fail {
+                            catchable: !self.committed,
+                            ..fail
+                        });
+                    }
+                }
             }
         }
     }
@@ -1289,6 +1352,13 @@ impl Decoder {
                 }
             }
             Op::Fixed(n) => return self.fixed(buf, n, m),
+            Op::Commit => self.committed = true,
+            Op::Quoted {
+                slot,
+                sep,
+                min,
+                max,
+            } => self.quoted(buf, slot, sep, min, max, m)?,
             Op::LengthField => self.length_field()?,
             Op::EndLine | Op::EndFrame => {
                 let frame = op == Op::EndFrame;
@@ -1525,12 +1595,15 @@ impl Decoder {
                 len,
                 stride,
                 max,
+                signed,
             } => {
                 if self.stack.iter().any(is_repetition) {
                     return Err(Fail::bad("a repetition inside a repetition", at));
                 }
                 let end = self.body_end(len, m)?;
                 let n = match self.slots.get(usize::from(count)) {
+                    // A negative count (`*-1`) is no items.
+                    Some(&Slot::Int(n)) if signed && (n as i64) < 0 => 0,
                     Some(&Slot::Int(n)) => n,
                     Some(&Slot::Empty) => 0,
                     _ => return Err(Fail::bad("a repetition count slot without an integer", at)),
@@ -1607,6 +1680,70 @@ impl Decoder {
             DecodeErrorKind::Literal { expected: lit },
             start,
         ))
+    }
+
+    /// [`Op::Quoted`]: the rest of the line as words, quoted as Redis reads them.
+    fn quoted(
+        &mut self,
+        buf: &[u8],
+        slot: u16,
+        sep: bool,
+        min: u32,
+        max: u32,
+        m: &Message,
+    ) -> Result<(), Fail> {
+        let at = self.pos;
+        if self.unit.frame || self.item.is_some() || self.stack.iter().any(is_repetition) {
+            return Err(Fail::bad(
+                "quoted words outside a line, or inside a repetition",
+                at,
+            ));
+        }
+        let hay = self.content(buf)?;
+        // A NUL byte ends the words, as it ends the C string Redis splits.
+        let hay = &hay[..memchr(0, hay).unwrap_or(hay.len())];
+        if sep && hay.first().is_some_and(|&b| !quoted::is_space(b)) {
+            if let Some(fail) = self.keyword_runs_on(buf, m, at) {
+                return Err(fail);
+            }
+            return Err(Fail::invalid("a space or a tab", at));
+        }
+        let start = self.items.len();
+        let (mut p, mut count) = (0, 0u32);
+        let outcome = loop {
+            while hay.get(p).is_some_and(|&b| quoted::is_space(b)) {
+                p += 1;
+            }
+            if p == hay.len() {
+                break Ok(());
+            }
+            let end = match quoted::word_end(hay, p) {
+                Ok(end) => end,
+                Err(bad) => break Err(Fail::invalid("balanced quotes", at + bad)),
+            };
+            if count == max {
+                break Err(Fail::oversize(Limit::Items, max, None, at + p));
+            }
+            match range(at + p, at + end) {
+                Ok(r) => self.items.push(r),
+                Err(fail) => break Err(fail),
+            }
+            count += 1;
+            p = end;
+        };
+        let outcome = outcome.and_then(|()| {
+            if count < min {
+                return Err(Fail::invalid("a word", at + p));
+            }
+            let start = u32::try_from(start).map_err(|_| Fail::bad("too many items", at))?;
+            self.put(slot, Slot::Seq { start, len: count })
+        });
+        if outcome.is_err() {
+            self.items.truncate(start);
+        }
+        outcome?;
+        self.pos = self.unit.end;
+        Ok(())
     }
 
     /// The end of an op's body of `len` ops: within the message and the enclosing body.

@@ -6,7 +6,7 @@ mod error;
 mod frames;
 
 use super::view::Lines;
-use super::Framing;
+use super::{Framing, Quoted};
 pub use error::{EncodeError, EncodeErrorKind};
 use frames::OpenFrame;
 
@@ -178,6 +178,38 @@ impl<'o> Encoder<'o> {
             return Err(self.byte(field, "a word", v, position));
         }
         self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// Writes one word of a `quoted` field: a value as it is when no quoting changes it,
+    /// else in double quotes with escapes; a decoded word as it came, if it is one
+    /// well-formed word.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing, Quoted};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.quoted("args", Quoted::new(b"SET")).unwrap();
+    /// e.sep();
+    /// e.quoted("args", Quoted::new(b"a b")).unwrap();
+    /// e.sep();
+    /// e.quoted("args", Quoted::from_wire(b"'c'")).unwrap();
+    /// assert_eq!(e.written(), b"SET \"a b\" 'c'");
+    /// assert!(e.quoted("args", Quoted::from_wire(b"\"open")).is_err());
+    /// ```
+    pub fn quoted(&mut self, field: &'static str, v: Quoted<'_>) -> Result<(), EncodeError> {
+        if let Some(wire) = v.wire() {
+            if wire.is_empty() {
+                return Err(self.fail(field, EncodeErrorKind::Empty { what: "a word" }));
+            }
+            if !v.is_one_word() {
+                let position = super::quoted::word_end(wire, 0)
+                    .map_or_else(|bad| bad.min(wire.len() - 1), |end| end.min(wire.len() - 1));
+                return Err(self.byte(field, "a quoted word", wire, position));
+            }
+        }
+        v.write_to(self.out);
         Ok(())
     }
 

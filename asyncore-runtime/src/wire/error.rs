@@ -160,7 +160,8 @@ impl fmt::Display for DecodeErrorKind {
 /// };
 /// let mut decoder = Decoder::new(&PROGRAM);
 /// let err = decoder.decode(b"+this line is too long", &[0]).unwrap_err();
-/// assert_eq!(err.to_string(), "resp: line over the limit of 16 bytes (byte 0)");
+/// // Too long to be whole, but it starts as `Simple` does: that message's error.
+/// assert_eq!(err.to_string(), "resp: line over the limit of 16 bytes (message Simple, byte 0)");
 /// assert_eq!(*err.kind(), DecodeErrorKind::Oversize { what: Limit::Line, limit: 16, size: None });
 /// assert!(err.can_continue());
 /// let io: std::io::Error = err.into();
@@ -173,6 +174,8 @@ pub struct DecodeError {
     pub(super) message: Option<&'static str>,
     pub(super) offset: usize,
     pub(super) can_continue: bool,
+    pub(super) op: Option<u16>,
+    pub(super) found: Option<u8>,
 }
 
 impl DecodeError {
@@ -261,6 +264,45 @@ impl DecodeError {
     /// ```
     pub fn can_continue(&self) -> bool {
         self.can_continue
+    }
+
+    /// The index, in the ops of [`message`](Self::message), of the op that failed: which
+    /// part of the message was wrong (generated channels answer it with that part's own
+    /// policy, written `else` in the description). For a first line over its limit, it
+    /// is 0 (the line's [`Op::Line`]), and the message is the first allowed one whose
+    /// leading literal the line starts with. `None` when no message is concerned.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "set",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Set", slots: 1, max: 65, ops: &[Op::Line, Op::Lit(b"SET "), Op::Uint { slot: 0, max: 9 }, Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"SET x\n", &[0]).unwrap_err();
+    /// assert_eq!(err.op(), Some(2)); // the `Uint`
+    /// let err = Decoder::new(&PROGRAM).decode(b"GET x\n", &[0]).unwrap_err();
+    /// assert_eq!(err.op(), None); // unknown: no message
+    /// ```
+    pub fn op(&self) -> Option<usize> {
+        self.op.map(usize::from)
+    }
+
+    /// The byte found at [`offset`](Self::offset), where the input went wrong, if it was
+    /// buffered: what a reply such as Redis's `expected '$', got 'f'` names.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Decoder, Framing, Message, Op, Program};
+    /// # static PROGRAM: Program = Program {
+    /// #     name: "set",
+    /// #     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    /// #     messages: &[Message { name: "Set", slots: 1, max: 65, ops: &[Op::Line, Op::Lit(b"SET "), Op::Uint { slot: 0, max: 9 }, Op::EndLine] }],
+    /// # };
+    /// let err = Decoder::new(&PROGRAM).decode(b"SET x\n", &[0]).unwrap_err();
+    /// assert_eq!(err.found(), Some(b'x'));
+    /// ```
+    pub fn found(&self) -> Option<u8> {
+        self.found
     }
 }
 

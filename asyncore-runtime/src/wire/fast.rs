@@ -308,6 +308,12 @@ fn uint_long(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize
 /// position after it.
 #[inline]
 pub fn int(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<(u64, usize)> {
+    if pos < end && buf[pos] != b'-' {
+        // No sign, the usual case (a RESP count): an unsigned number up to `max`.
+        let max = u64::try_from(max).ok()?;
+        let (v, p) = uint(buf, pos, end, max)?;
+        return (v as i64 >= min).then_some((v, p));
+    }
     let neg = pos < end && buf[pos] == b'-';
     let start = pos + usize::from(neg);
     let (magnitude, p) = uint(buf, start, end, u64::MAX)?;

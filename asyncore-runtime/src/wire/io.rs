@@ -591,7 +591,7 @@ impl Io {
             Policy::Close => false,
             Policy::Discard => err.can_continue(),
             Policy::Reply { text, close } => {
-                self.out.extend_from_slice(text);
+                reply_text(&mut self.out, text, err);
                 let go_on = !close && err.can_continue();
                 // An error reply that ends the connection must reach a peer that is
                 // still sending: close lingering, not with a reset.
@@ -635,6 +635,38 @@ impl Io {
         }
         Ok(())
     }
+}
+
+/// Appends a policy's reply `text`, each `{byte}` in it replaced by the byte where the
+/// input went wrong ([`DecodeError::found`]; a CR or LF as a space, so that the reply
+/// stays one line; nothing if no byte was found).
+///
+/// ```
+/// use asyncore_runtime::wire::{reply_text, Decoder, Framing, Message, Op, Program};
+///
+/// static PROGRAM: Program = Program {
+///     name: "resp",
+///     framing: Framing::Line { term: b"\r\n", max: 64, bare_lf: false, nocase: false },
+///     messages: &[Message { name: "Bulk", slots: 0, max: 66, ops: &[Op::Line, Op::Lit(b"$"), Op::EndLine] }],
+/// };
+/// let err = Decoder::new(&PROGRAM).decode(b"foo\r\n", &[0]).unwrap_err();
+/// let mut out = Vec::new();
+/// reply_text(&mut out, b"-ERR expected '$', got '{byte}'\r\n", &err);
+/// assert_eq!(out, b"-ERR expected '$', got 'f'\r\n");
+/// ```
+pub fn reply_text(out: &mut Vec<u8>, text: &[u8], err: &DecodeError) {
+    const HOLE: &[u8] = b"{byte}";
+    let mut rest = text;
+    while let Some(i) = rest.windows(HOLE.len()).position(|w| w == HOLE) {
+        out.extend_from_slice(&rest[..i]);
+        match err.found() {
+            Some(b'\r' | b'\n') => out.push(b' '),
+            Some(b) => out.push(b),
+            None => {}
+        }
+        rest = &rest[i + HOLE.len()..];
+    }
+    out.extend_from_slice(rest);
 }
 
 /// The most bytes of a partly received message a channel keeps in storage of their own

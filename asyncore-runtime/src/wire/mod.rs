@@ -167,15 +167,17 @@ mod encode;
 mod error;
 pub mod fast;
 mod io;
+mod quoted;
 mod view;
 
 pub use decode::{Decoded, Decoder};
 pub use encode::{EncodeError, EncodeErrorKind, Encoder};
 pub use error::{DecodeError, DecodeErrorKind, Limit};
 pub use io::{
-    budget_yields, close_channel, close_reason, log_bad_input, Cx, Event, Io, Policy,
+    budget_yields, close_channel, close_reason, log_bad_input, reply_text, Cx, Event, Io, Policy,
     MESSAGE_BUDGET, REPLY_BATCH,
 };
+pub use quoted::Quoted;
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
 /// A compiled protocol: its framing and the decoding program of every message one role
@@ -345,6 +347,31 @@ pub enum Op {
     /// comes before the trailing ones (memcached reads ` get k ` as `get k`). Lowered
     /// from a framing's `padding accept`.
     Trim,
+    /// The rest of the unit as words, some of them quoted, as Redis reads an inline
+    /// command (`sdssplitargs`): each word's bytes, quotes and escapes included, is a
+    /// [`Slot::Range`] item, which [`Quoted`] reads; the slot receives [`Slot::Seq`].
+    /// Words are separated by whitespace (space, tab, CR, LF, vertical tab, form feed);
+    /// a word in `"double quotes"` takes the escapes `\xHH`, `\n`, `\r`, `\t`, `\b`,
+    /// `\a`, `\\` and `\"`, one in `'single quotes'` takes `\'`; a NUL byte ends the
+    /// words, as it ends a C string. A quote left open, or a closing quote followed by
+    /// anything but whitespace, is an `Invalid` error at the byte after the word's
+    /// start. With `sep`, the first word must follow whitespace (the part before it is
+    /// separated from it). Fewer than `min` or more than `max` words is an error.
+    Quoted {
+        /// The slot that receives the sequence.
+        slot: u16,
+        /// A separator must come before the first word.
+        sep: bool,
+        /// The fewest words accepted.
+        min: u32,
+        /// The most words accepted.
+        max: u32,
+    },
+    /// From here on, the message is committed: a part that does not match is this
+    /// message's error (with the index of the op that failed, [`DecodeError::op`]), and
+    /// no other message is tried on the unit. Lowered before a part with its own policy
+    /// (`else`), whose failure the description answers itself.
+    Commit,
     /// A word: one or more bytes up to a space, a tab, a byte of the line terminator (a
     /// lone CR in a CRLF line) or the end of the unit.
     Word {
@@ -520,7 +547,8 @@ pub enum Op {
     },
     /// Exactly `count` times the next `len` ops, where `count` is the integer in message
     /// slot `count`. Each item appends `stride` slots to the item list; the slot receives
-    /// [`Slot::Seq`]. More than `max` items is an `Oversize` error.
+    /// [`Slot::Seq`]. More than `max` items is an `Oversize` error; with `signed`, a
+    /// negative count is no items.
     Repeat {
         /// The slot that receives the sequence.
         slot: u16,
@@ -532,6 +560,8 @@ pub enum Op {
         stride: u16,
         /// The most items accepted.
         max: u32,
+        /// The count is a signed integer: a negative count is no items (RESP's `*-1`).
+        signed: bool,
     },
     /// The next `len` ops, again and again until the end of the current unit, at least
     /// `min` and at most `max` times (`word+` is `Many { min: 1, .. }` over `[Sep, Word]`).

@@ -132,7 +132,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
         let stmt = match op {
             // A parameter is not sent: the receiver knows it from what came before. Lines
             // are sent without padding.
-            Op::Line | Op::Param { .. } | Op::Trim => quote!(),
+            Op::Line | Op::Param { .. } | Op::Trim | Op::Commit => quote!(),
             // Optional whitespace is written as one space, its usual form.
             Op::Ows => quote!(e.sep();),
             Op::EndLine => quote!(e.end_line();),
@@ -212,6 +212,17 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             Op::Sep => quote!(e.sep();),
             Op::Word { slot } => field_call(env, *slot, quote!(word), quote!()),
             Op::Token { slot } => field_call(env, *slot, quote!(token), quote!()),
+            // The words, one space apart (and one before the first, after a part).
+            Op::Quoted { slot, sep, .. } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                let lead = if *sep { quote!(e.sep();) } else { quote!() };
+                quote! {
+                    for (__i, __w) in (#v).iter().enumerate() {
+                        if __i > 0 { e.sep(); } else { #lead }
+                        e.quoted(#n, __w)?;
+                    }
+                }
+            }
             Op::Rest { slot } => field_call(env, *slot, quote!(rest), quote!()),
             Op::OneOf { slot, lits } => {
                 let lits = lits.iter().map(|l| bytes_lit(l));

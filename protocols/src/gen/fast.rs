@@ -28,6 +28,7 @@ fn supported(m: &Message) -> bool {
                     | Op::Param { .. }
                     | Op::LinesUntil { .. }
                     | Op::ManyUntil { .. }
+                    | Op::Quoted { .. }
             )
         })
 }
@@ -47,7 +48,7 @@ fn fusable(ops: &[Op], at: usize) -> bool {
         match op {
             Op::EndLine => return true,
             Op::Lit(l) if !l.contains(&b'\n') && !l.contains(&b'\r') => {}
-            Op::Uint { .. } | Op::Int { .. } | Op::Hex { .. } | Op::Sep | Op::Ows => {}
+            Op::Uint { .. } | Op::Int { .. } | Op::Hex { .. } | Op::Sep | Op::Ows | Op::Commit => {}
             _ => return false,
         }
     }
@@ -175,6 +176,8 @@ impl Gen {
                     }
                 }
                 Op::Sep => quote! { let Some(__q) = f::sep(buf, p, end) else { #fail }; p = __q; },
+                // The fast path only answers for input that matches: nothing to commit.
+                Op::Commit => quote!(),
                 Op::Ows => quote! { p = f::ows(buf, p, end); },
                 // Never in a fused line (`fusable`): the line's end is known.
                 Op::Trim => quote! {
@@ -304,6 +307,7 @@ impl Gen {
                     len,
                     stride,
                     max,
+                    ..
                 } => {
                     let body = &ops[i..i + usize::from(*len)];
                     i += usize::from(*len);
@@ -318,6 +322,8 @@ impl Gen {
                     // Each item is built in a local array, then appended (the item vector
                     // keeps its capacity from message to message: reserving ahead costs
                     // more than it saves).
+                    // A negative signed count is above `max` as a `u64`: the resumable
+                    // decoder takes it.
                     quote! {
                         let __n = f::int_of(#n);
                         if __n > #max as u64 { #fail }
@@ -343,7 +349,8 @@ impl Gen {
                 | Op::Bin { .. }
                 | Op::Param { .. }
                 | Op::LinesUntil { .. }
-                | Op::ManyUntil { .. } => {
+                | Op::ManyUntil { .. }
+                | Op::Quoted { .. } => {
                     quote!(#fail)
                 }
             };

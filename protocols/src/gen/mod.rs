@@ -409,9 +409,17 @@ fn op(o: &Op) -> TokenStream {
             len,
             stride,
             max,
+            signed,
         } => {
-            quote!(#w::Repeat { slot: #slot, count: #count, len: #len, stride: #stride, max: #max })
+            quote!(#w::Repeat { slot: #slot, count: #count, len: #len, stride: #stride, max: #max, signed: #signed })
         }
+        Op::Quoted {
+            slot,
+            sep,
+            min,
+            max,
+        } => quote!(#w::Quoted { slot: #slot, sep: #sep, min: #min, max: #max }),
+        Op::Commit => quote!(#w::Commit),
         Op::Many {
             slot,
             len,

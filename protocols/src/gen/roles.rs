@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{bytes_lit, doc_attrs, program_index, try_order, types};
-use crate::ast::Action;
+use crate::ast::{Action, Event};
 use crate::ir::{Framing, Message, Protocol, StatePolicies, Target};
 
 /// `on_snake_case` for a message name.
@@ -301,6 +301,32 @@ fn server_role(p: &Protocol) -> TokenStream {
             quote!(::core::option::Option::Some(#n) => #a)
         })
     });
+    // The parts' own policies (`else`): by message and by the op that failed.
+    let part_arms = |event: Event| -> Vec<TokenStream> {
+        received
+            .iter()
+            .flat_map(|&mi| {
+                let m: &Message = &p.messages[mi];
+                m.part_policies
+                    .iter()
+                    .filter(move |pp| pp.event == event)
+                    .map(move |pp| {
+                        let n = &m.name;
+                        let a = action(&pp.action, term);
+                        let first = proc_macro2::Literal::usize_unsuffixed(usize::from(pp.ops.0));
+                        let last = proc_macro2::Literal::usize_unsuffixed(usize::from(pp.ops.1));
+                        let ops = if pp.ops.0 == pp.ops.1 {
+                            quote!(#first)
+                        } else {
+                            quote!(#first..=#last)
+                        };
+                        quote!((::core::option::Option::Some(#n), ::core::option::Option::Some(#ops)) => #a)
+                    })
+            })
+            .collect()
+    };
+    let oversize_parts = part_arms(Event::Oversize);
+    let invalid_parts = part_arms(Event::Invalid);
     let invalid_arms = received.iter().filter_map(|&mi| {
         let m: &Message = &p.messages[mi];
         m.invalid.as_ref().map(|a| {
@@ -421,20 +447,26 @@ fn server_role(p: &Protocol) -> TokenStream {
             /// replies were over the high-water mark, or the round used its message
             /// budget): the channel goes on with them when it can write.
             pub fn has_waiting_requests(&self) -> bool { self.io.deferred() }
-            /// The policy for `err` in `state`: the message's own, else the state's, else
-            /// the protocol's.
+            /// The policy for `err` in `state`: the failing part's own (`else`), else the
+            /// message's, else the state's, else the protocol's.
             fn policy(state: State, err: &::asyncore_runtime::wire::DecodeError) -> ::asyncore_runtime::wire::Policy {
                 use ::asyncore_runtime::wire::DecodeErrorKind as K;
                 match err.kind() {
-                    K::Oversize { .. } => match err.message() {
-                        #(#oversize_arms,)*
-                        _ => #oversize,
+                    K::Oversize { .. } => match (err.message(), err.op()) {
+                        #(#oversize_parts,)*
+                        _ => match err.message() {
+                            #(#oversize_arms,)*
+                            _ => #oversize,
+                        },
                     },
                     K::Unknown => #unknown,
                     K::NotAllowed { .. } => #not_allowed,
-                    _ => match err.message() {
-                        #(#invalid_arms,)*
-                        _ => #invalid,
+                    _ => match (err.message(), err.op()) {
+                        #(#invalid_parts,)*
+                        _ => match err.message() {
+                            #(#invalid_arms,)*
+                            _ => #invalid,
+                        },
                     },
                 }
             }

@@ -17,6 +17,7 @@ fn field_docs(f: &FieldInfo) -> Vec<TokenStream> {
         FieldKind::Flag => "whether the keyword is present",
         FieldKind::Seq(_) => "the items of a repetition",
         FieldKind::Lines { .. } => "a run of lines",
+        FieldKind::Quoted => "a word, maybe quoted",
     };
     let d = format!(
         " `{}`: {what}{}.",
@@ -34,7 +35,7 @@ fn field_docs(f: &FieldInfo) -> Vec<TokenStream> {
 fn borrows(f: &FieldInfo) -> bool {
     matches!(
         f.kind,
-        FieldKind::Bytes | FieldKind::Seq(_) | FieldKind::Lines { .. }
+        FieldKind::Bytes | FieldKind::Seq(_) | FieldKind::Lines { .. } | FieldKind::Quoted
     )
 }
 
@@ -64,6 +65,9 @@ pub(crate) fn message_type(m: &Message, lt: &TokenStream) -> TokenStream {
 fn item_type(m: &Message, idx: usize) -> TokenStream {
     let it = &m.items[idx];
     match &it.struct_name {
+        None if matches!(it.fields.as_slice(), [f] if f.kind == FieldKind::Quoted) => {
+            quote!(::asyncore_runtime::wire::Quoted<'a>)
+        }
         None => quote!(&'a [u8]),
         Some(n) => {
             let n = format_ident!("{}", n);
@@ -85,6 +89,7 @@ fn scalar_type(f: &FieldInfo) -> TokenStream {
         }
         FieldKind::Flag => quote!(bool),
         FieldKind::Lines { .. } => quote!(::asyncore_runtime::wire::Lines<'a>),
+        FieldKind::Quoted => quote!(::asyncore_runtime::wire::Quoted<'a>),
         FieldKind::Seq(_) => quote!(()),
     }
 }
@@ -126,6 +131,7 @@ fn read_field(f: &FieldInfo, in_item: bool) -> TokenStream {
             };
             quote!(#w::Lines::Decoded { raw: #w::bytes_at(buf, #at), term: __term(), unstuff: #unstuff })
         }
+        FieldKind::Quoted => quote!(#w::Quoted::from_wire(#w::bytes_at(buf, #at))),
         FieldKind::Seq(_) if !in_item => quote!(#w::seq_at(buf, items, #at)),
         FieldKind::Seq(_) => quote!(#w::Seq::Slice(&[])),
     };

@@ -50,6 +50,14 @@ impl Cx {
             }
             ir::Framing::Line { .. } => return,
         };
+        for p in &unit.parts {
+            let place = Place {
+                line: None,
+                lead: false,
+                refused: Some("in a binary frame"),
+            };
+            self.else_before(l, p, place);
+        }
         l.ops.push(open);
         l.bitpos = 0;
         // Bits taken so far, while every part had a fixed size.
@@ -413,6 +421,7 @@ impl Cx {
                 len,
                 stride,
                 max: max.min(count_max).min(MESSAGE_LIMIT) as u32,
+                signed: l.known.get(&count.name).is_some_and(|k| k.signed),
             };
         }
         Some(idx)

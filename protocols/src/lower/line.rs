@@ -33,11 +33,19 @@ impl Cx {
                 );
                 if Self::is_raw(unit) && (!first || !lead_is_lit) {
                     for p in &unit.parts {
+                        let place = Place {
+                            line: None,
+                            lead: false,
+                            refused: None,
+                        };
+                        let pending = self.else_before(l, p, place);
                         self.raw_part(l, p);
+                        self.else_after(l, pending, false);
                     }
                     return;
                 }
                 self.optional_swallows(unit, l.framing);
+                let line_at = l.ops.len();
                 l.ops.push(Op::Line);
                 if padding {
                     l.ops.push(Op::Trim);
@@ -47,8 +55,22 @@ impl Cx {
                 let mut glue = false;
                 let n = unit.parts.len();
                 for (i, p) in unit.parts.iter().enumerate() {
+                    let place = Place {
+                        line: (!need_sep).then_some(line_at),
+                        lead: first && !need_sep,
+                        refused: match &p.kind {
+                            PartKind::Field(f) if f.optional || matches!(f.ty, Type::Flag(_)) => {
+                                Some("on an optional part")
+                            }
+                            PartKind::Field(f) if matches!(&f.ty, Type::Many { item, .. } if !is_quoted_words(item)) => {
+                                Some("on a repetition to the end of the line, whose items end where one does not match")
+                            }
+                            _ => None,
+                        },
+                    };
                     match &p.kind {
                         PartKind::Glue => {
+                            self.else_before(l, p, place);
                             if !need_sep || i + 1 == n {
                                 self.error(Diagnostic::new(
                                     "`~` joins two parts; it needs one on each side",
@@ -58,6 +80,7 @@ impl Cx {
                             glue = true;
                         }
                         PartKind::Ows => {
+                            self.else_before(l, p, place);
                             l.ops.push(Op::Ows);
                             glue = true;
                         }
@@ -74,7 +97,9 @@ impl Cx {
                                     );
                                 }
                             }
+                            let pending = self.else_before(l, p, place);
                             self.part(l, p, sep, true);
+                            self.else_after(l, pending, i + 1 == n);
                             need_sep = true;
                             glue = false;
                         }

@@ -77,6 +77,12 @@ impl Cx {
         if sep && !matches!(f.ty, Type::Many { .. }) {
             l.ops.push(Op::Sep);
         }
+        if let Type::Many { item, at_least_one } = &f.ty {
+            if is_quoted_words(item) {
+                self.quoted_words(l, f, p, sep, in_line, *at_least_one);
+                return;
+            }
+        }
         let mut kind = FieldKind::Bytes;
         let mut int_max = None;
         let mut enc_max = 0;
@@ -137,7 +143,7 @@ impl Cx {
                 slot = Self::slot(l);
                 let (min, max) = int_range(*signed, *bits);
                 let max = match f.max {
-                    Some((m, _)) if !*signed => m.min(max as u64) as i128,
+                    Some((m, _)) => i128::from(m).min(max),
                     _ => max,
                 };
                 if *hex {
@@ -219,6 +225,19 @@ impl Cx {
             Type::CStr => {
                 slot = Self::slot(l);
                 l.ops.push(Op::CStr { slot });
+            }
+            Type::Quoted => {
+                slot = Self::slot(l);
+                self.error(
+                    Diagnostic::new(
+                        format!(
+                            "`quoted` reads the words of the rest of the line: write `{}:quoted*` or `{}:quoted+`",
+                            f.name.name, f.name.name
+                        ),
+                        f.ty_span,
+                    )
+                    .help("a quoted word ends where its quotes do, so the words are read together, up to the end of the line"),
+                );
             }
             Type::Prefixed {
                 signed,
@@ -324,5 +343,68 @@ impl Cx {
         // A value present only under a condition cannot measure or count anything.
         let int_max = if presence.is_some() { None } else { int_max };
         self.add_field(l, f, info, int_max);
+    }
+
+    /// `NAME:quoted*` (or `+`): the rest of the line as words, quoted as Redis reads them.
+    fn quoted_words(
+        &mut self,
+        l: &mut Lower<'_>,
+        f: &ast::Field,
+        p: &Part,
+        sep: bool,
+        in_line: bool,
+        at_least_one: bool,
+    ) {
+        if !in_line {
+            self.error(
+                Diagnostic::new("quoted words are for lines", p.span)
+                    .help("in a binary frame, read bytes with `bytes[LEN]` or `cstr`"),
+            );
+        }
+        if l.item.is_some() {
+            self.error(Diagnostic::new("repetitions do not nest", p.span));
+            return;
+        }
+        if f.optional || f.cond.is_some() {
+            self.error(Diagnostic::new(
+                format!(
+                    "`{}` reads any number of words already: it cannot be optional or conditional",
+                    f.name.name
+                ),
+                p.span,
+            ));
+        }
+        let slot = Self::slot(l);
+        let line_max = l.framing.unit_max();
+        let max = f.max.map_or(line_max, |m| m.0).min(MESSAGE_LIMIT) as u32;
+        l.ops.push(Op::Quoted {
+            slot,
+            sep,
+            min: u32::from(at_least_one),
+            max,
+        });
+        l.items.push(ItemType {
+            struct_name: None,
+            fields: vec![FieldInfo {
+                name: "item".into(),
+                docs: Vec::new(),
+                slot: 0,
+                kind: FieldKind::Quoted,
+                presence: None,
+                derived_from: None,
+                max: 0,
+            }],
+            stride: 1,
+        });
+        let info = FieldInfo {
+            name: f.name.name.clone(),
+            docs: f.docs.clone(),
+            slot,
+            kind: FieldKind::Seq(l.items.len() - 1),
+            presence: None,
+            derived_from: None,
+            max: 0,
+        };
+        self.add_field(l, f, info, None);
     }
 }

@@ -14,6 +14,23 @@ impl Cx {
     ) -> usize {
         let saved_known: Vec<String> = l.known.keys().cloned().collect();
         l.item = Some((0, Vec::new()));
+        let refused = match mode {
+            ItemMode::Frame => Some("in a binary frame"),
+            ItemMode::Line { .. } => Some(
+                "inside a repetition to the end of the line, whose items end where one does not match",
+            ),
+            ItemMode::Units => None,
+        };
+        if let Some(why) = refused {
+            for p in units.iter().flat_map(|u| u.parts.iter()) {
+                let place = Place {
+                    line: None,
+                    lead: false,
+                    refused: Some(why),
+                };
+                self.else_before(l, p, place);
+            }
+        }
         if mode == ItemMode::Frame {
             for p in units.iter().flat_map(|u| u.parts.iter()) {
                 self.frame_part(l, p);
@@ -164,6 +181,7 @@ impl Cx {
                         len,
                         stride,
                         max: max.min(MESSAGE_LIMIT) as u32,
+                        signed: l.known.get(&count.name).is_some_and(|k| k.signed),
                     };
                 }
                 kind = FieldKind::Seq(idx);

@@ -163,6 +163,7 @@ impl Parser {
                     }),
                     "varint" => Some(Type::Varint),
                     "cstr" => Some(Type::CStr),
+                    "quoted" => Some(Type::Quoted),
                     "u1" | "u2" | "u3" | "u4" | "u5" | "u6" | "u7" => {
                         Some(Type::Bits(s.as_bytes()[1] - b'0'))
                     }
@@ -186,6 +187,7 @@ impl Parser {
                                 cond: None,
                             })),
                             span,
+                            policies: Vec::new(),
                         };
                         return Ok(Type::Many {
                             item: vec![Unit {
