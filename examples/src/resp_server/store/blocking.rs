@@ -233,10 +233,13 @@ impl Store {
                             return Some(Flow::Continue);
                         }
                     }
-                    let popped = self.pop_elements(key, front, 1);
+                    // A stored list is never empty: one element comes.
+                    let Some(v) = self.pop_elements(key, front, 1).pop() else {
+                        continue;
+                    };
                     out.array(2);
                     out.bulk(key);
-                    out.shared_bulk(&popped[0]);
+                    out.shared_bulk(&v);
                     return Some(Flow::Continue);
                 }
                 (keys.to_vec(), Op::Pop { front }, timeout)
@@ -390,10 +393,12 @@ impl Store {
             let mut reply = Recorded::default();
             match op {
                 Op::Pop { front } => {
-                    let popped = self.pop_elements(key, front, 1);
+                    let Some(v) = self.pop_elements(key, front, 1).pop() else {
+                        break;
+                    };
                     reply.array(2);
                     reply.bulk(key);
-                    reply.shared_bulk(&popped[0]);
+                    reply.shared_bulk(&v);
                 }
                 Op::MPop { front, count } => {
                     let popped = self.pop_elements(key, front, count);
