@@ -599,15 +599,17 @@ impl Io {
                 go_on
             }
         };
-        if !go_on || self.closing {
-            // One line per connection ended for bad input (by the policy, or by the
-            // handler's `on_bad_input`): who, and what was wrong (the limit, for input
-            // over one).
-            log::info!(target: "asyncore_runtime::wire", "closing {ch}: {err}");
-            self.closing = true;
+        if self.closing {
+            // The handler's `on_bad_input` ended the connection (and says why itself).
             return Ok(false);
         }
-        Ok(true)
+        if !go_on {
+            // One line per connection the policy ends for bad input: who, and what was
+            // wrong (the limit, for input over one).
+            log::info!(target: "asyncore_runtime::wire", "closing {ch}: {err}");
+            self.closing = true;
+        }
+        Ok(go_on)
     }
 
     /// Sends the queued replies; closes when done if the connection is closing.
