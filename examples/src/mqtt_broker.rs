@@ -454,7 +454,8 @@ impl Connection {
 
     /// Logs bad input before the description's policy closes the connection.
     fn on_bad_input(&mut self, cx: &mut mqtt::ServerCx<'_, '_>, err: &DecodeError) {
-        log::info!("{}: {err}; closing", self.name(cx));
+        // The runtime logs the close at `info`, with the peer; the client's id is here.
+        log::debug!("{}: {err}; closing", self.name(cx));
     }
 }
 
