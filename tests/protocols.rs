@@ -937,6 +937,9 @@ fn keywords_match_as_whole_words() {
     ));
 }
 
+/// An input, the message it fails in, and the op and byte where it fails.
+type ErrorCase<'a> = (&'a [u8], &'a str, Option<usize>, Option<u8>);
+
 /// RESP's bad input is an error of the part that failed: the message, the op and the
 /// byte found there, as the server's policies (`else`) read them, on both decoding
 /// paths; a count below one is a command of no arguments, and inline words are unquoted.
@@ -970,7 +973,7 @@ fn resp_errors_name_the_part_that_failed() {
         v.resize(70_000, b'1');
         v
     };
-    let cases: Vec<(&[u8], &str, Option<usize>, Option<u8>)> = vec![
+    let cases: Vec<ErrorCase<'_>> = vec![
         (b"*abc\r\n", "Command", Some(argc), Some(b'a')),
         (b"*3000000000\r\n", "Command", Some(argc), Some(b'3')),
         (b"*3 x\r\n", "Command", Some(argc + 1), Some(b' ')),
