@@ -1189,3 +1189,533 @@ fn a_client_still_writing_after_a_protocol_error_is_reset() {
     );
     stop(server);
 }
+
+// ===== server commands: INFO, CONFIG, HELLO, FUNCTION, DEBUG, transactions =====
+
+/// A connection sending commands one at a time (split as redis-cli splits them: a word
+/// in double quotes may hold spaces and escapes) and reading whole replies, RESP-encoded.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    who: String,
+}
+
+impl Conn {
+    fn new(addr: SocketAddr, who: &str) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {who}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("read timeout");
+        Conn {
+            stream,
+            buf: Vec::new(),
+            who: who.to_string(),
+        }
+    }
+
+    fn call(&mut self, command: &str) -> String {
+        let args: Vec<Vec<u8>> = split_args(command).expect("a command line");
+        let mut bytes = Vec::new();
+        asyncore_examples::resp_client::encode_command(&args, &mut bytes).expect("encode");
+        self.stream.write_all(&bytes).expect("send a command");
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            if let Some(len) = reply_len(&self.buf) {
+                let r: Vec<u8> = self.buf.drain(..len).collect();
+                return String::from_utf8_lossy(&r).into_owned();
+            }
+            assert!(
+                support::read_more(&mut self.stream, &mut self.buf, deadline, &self.who),
+                "{} closed after {command:?}",
+                self.who
+            );
+        }
+    }
+}
+
+/// The length of the whole reply at the start of `buf`, if it is all there.
+fn reply_len(buf: &[u8]) -> Option<usize> {
+    let end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let n = || -> i64 {
+        std::str::from_utf8(&buf[1..end])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1)
+    };
+    match buf.first()? {
+        b'$' if n() >= 0 => {
+            let total = end + 2 + n() as usize + 2;
+            (buf.len() >= total).then_some(total)
+        }
+        b'*' if n() > 0 => {
+            let mut at = end + 2;
+            for _ in 0..n() {
+                at += reply_len(&buf[at..])?;
+            }
+            Some(at)
+        }
+        _ => Some(end + 2),
+    }
+}
+
+/// Runs `script` (a command and the reply it must get, `None` to skip the comparison)
+/// on a fresh connection to each server: resp-server always, redis-server when it is
+/// installed (and `ours_only` is false).
+fn same_replies(script: &[(&str, Option<&str>)], ours_only: bool) {
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    let run = |who: &str, addr: SocketAddr| {
+        let mut c = Conn::new(addr, who);
+        for (command, want) in script {
+            let got = c.call(command);
+            if let Some(want) = want {
+                assert_eq!(got, *want, "{who}: {command}");
+            }
+        }
+    };
+    run("resp-server", addr);
+    stop(server);
+    if !ours_only && have_redis_server() {
+        let redis = Redis::start();
+        run("redis-server", redis.addr);
+    }
+}
+
+fn bulk(s: &str) -> String {
+    format!("${}\r\n{s}\r\n", s.len())
+}
+
+/// `INFO`'s sections as Redis 7.0 composes them (what `unit/info-command` checks): the
+/// default sections, `all` and `everything` with `commandstats`, one section, several,
+/// any case; on resp-server and on redis-server.
+#[test]
+fn info_sections_are_redis_s() {
+    let check = |who: &str, addr: SocketAddr| {
+        let mut c = Conn::new(addr, who);
+        for arg in ["", "all", "default", "everything"] {
+            let info = c.call(&format!("INFO {arg}"));
+            for field in [
+                "redis_version",
+                "used_cpu_user",
+                "used_memory",
+                "master_repl_offset",
+            ] {
+                assert!(info.contains(field), "{who}: INFO {arg} has {field}");
+            }
+            assert!(!info.contains("sentinel_tilt"), "{who}: INFO {arg}");
+            let stats = info.contains("rejected_calls");
+            assert_eq!(
+                stats,
+                arg == "all" || arg == "everything",
+                "{who}: INFO {arg}"
+            );
+        }
+        let cpu = c.call("INFO cpu");
+        assert!(
+            cpu.contains("used_cpu_user:") && !cpu.contains("used_memory"),
+            "{who}"
+        );
+        assert!(!c.call("INFO sentinel").contains("used_memory"), "{who}");
+        let stats = c.call("INFO commandSTATS");
+        assert!(
+            stats.contains("rejected_calls") && !stats.contains("used_memory"),
+            "{who}"
+        );
+        let both = c.call("INFO cpu all");
+        assert_eq!(both.matches("used_cpu_user_children").count(), 1, "{who}");
+        assert!(
+            both.contains("used_memory") && both.contains("rejected_calls"),
+            "{who}"
+        );
+        let default = c.call("INFO cpu default");
+        assert!(default.contains("master_repl_offset") && !default.contains("rejected_calls"));
+        for field in ["blocked_clients:0", "mem_allocator:", "role:master"] {
+            assert!(c.call("INFO").contains(field), "{who}: {field}");
+        }
+        // The counters: a call, a rejected call and a failed one, and their errors.
+        c.call("SET k v");
+        c.call("GET");
+        c.call("LPUSH k x");
+        let stats = c.call("INFO commandstats");
+        assert!(stats.contains("cmdstat_set:calls=1,"), "{who}: {stats}");
+        assert!(
+            stats.contains("rejected_calls=1,failed_calls=0"),
+            "{who}: {stats}"
+        );
+        assert!(stats.contains("cmdstat_lpush:calls=1,"), "{who}: {stats}");
+        let errors = c.call("INFO errorstats");
+        assert!(
+            errors.contains("errorstat_ERR:count=1\r\n"),
+            "{who}: {errors}"
+        );
+        assert!(
+            errors.contains("errorstat_WRONGTYPE:count=1\r\n"),
+            "{who}: {errors}"
+        );
+        assert_eq!(c.call("CONFIG RESETSTAT"), "+OK\r\n");
+        assert!(!c.call("INFO errorstats").contains("errorstat_"), "{who}");
+    };
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    check("resp-server", addr);
+    stop(server);
+    if have_redis_server() {
+        let redis = Redis::start();
+        check("redis-server", redis.addr);
+    }
+}
+
+/// `CONFIG SET` and `GET` with Redis's checks and words: several parameters at once,
+/// aliases, memory units, ranges, immutable parameters, unknown ones.
+#[test]
+fn config_set_and_get_are_redis_s() {
+    let failed = |p: &str, why: &str| {
+        format!("-ERR CONFIG SET failed (possibly related to argument '{p}') - {why}\r\n")
+    };
+    let pair = |a: &str, b: &str| format!("*2\r\n{}{}", bulk(a), bulk(b));
+    let script: Vec<(String, String)> = vec![
+        (
+            "CONFIG SET maxmemory 1kb list-max-ziplist-size 4".into(),
+            "+OK\r\n".into(),
+        ),
+        ("CONFIG GET maxmemory".into(), pair("maxmemory", "1024")),
+        (
+            "CONFIG GET LIST-MAX-ZIPLIST-SIZE".into(),
+            pair("LIST-MAX-ZIPLIST-SIZE", "4"),
+        ),
+        (
+            "CONFIG GET list-max-listpack-size".into(),
+            pair("list-max-listpack-size", "4"),
+        ),
+        ("CONFIG SET maxmemory 1k".into(), "+OK\r\n".into()),
+        ("CONFIG GET maxmemory".into(), pair("maxmemory", "1000")),
+        ("CONFIG SET maxmemory 0".into(), "+OK\r\n".into()),
+        (
+            "CONFIG SET nosuch 1".into(),
+            "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n".into(),
+        ),
+        (
+            "CONFIG SET maxmemory abc".into(),
+            failed("maxmemory", "argument must be a memory value"),
+        ),
+        (
+            "CONFIG SET maxmemory 1mb maxmemory 2mb".into(),
+            failed("maxmemory", "duplicate parameter"),
+        ),
+        (
+            "CONFIG SET databases 3".into(),
+            failed("databases", "can't set immutable config"),
+        ),
+        (
+            "CONFIG SET appendonly maybe".into(),
+            failed("appendonly", "argument must be 'yes' or 'no'"),
+        ),
+        (
+            "CONFIG SET list-compress-depth -1".into(),
+            failed(
+                "list-compress-depth",
+                "argument must be between 0 and 2147483647 inclusive",
+            ),
+        ),
+        (
+            "CONFIG SET list-max-ziplist-size abc".into(),
+            failed(
+                "list-max-ziplist-size",
+                "argument couldn't be parsed into an integer",
+            ),
+        ),
+        (
+            "CONFIG SET maxmemory 1mb list-compress-depth".into(),
+            "-ERR syntax error\r\n".into(),
+        ),
+        ("CONFIG SET save \"\"".into(), "+OK\r\n".into()),
+        (
+            "CONFIG SET save \"900 x\"".into(),
+            failed("save", "Invalid save parameters"),
+        ),
+        ("CONFIG GET databases".into(), pair("databases", "1")),
+        (
+            "CONFIG REWRITE".into(),
+            "-ERR The server is running without a config file\r\n".into(),
+        ),
+        (
+            "CONFIG SET".into(),
+            "-ERR wrong number of arguments for 'config|set' command\r\n".into(),
+        ),
+    ];
+    let script: Vec<(&str, Option<&str>)> = script
+        .iter()
+        .map(|(c, r)| (c.as_str(), Some(r.as_str())))
+        .collect();
+    // redis-server runs with 16 databases; the line about `databases` is ours.
+    let shared: Vec<_> = script
+        .iter()
+        .filter(|(c, _)| *c != "CONFIG GET databases")
+        .copied()
+        .collect();
+    same_replies(&shared, false);
+    // What this server lacks, refused in Redis's words.
+    same_replies(
+        &[
+            ("CONFIG GET databases", Some(&*pair("databases", "1"))),
+            (
+                "CONFIG SET save \"900 1\"",
+                Some(&*failed(
+                    "save",
+                    "this server does not save to disk: '' only",
+                )),
+            ),
+            (
+                "CONFIG SET appendonly yes",
+                Some(&*failed(
+                    "appendonly",
+                    "this server has no append-only file: 'no' only",
+                )),
+            ),
+            (
+                "CONFIG SET maxmemory-policy allkeys-lru",
+                Some(&*failed(
+                    "maxmemory-policy",
+                    "this server does not evict keys: 'noeviction' only",
+                )),
+            ),
+            (
+                "CONFIG SET proto-max-bulk-len 10000000000",
+                Some(&*failed("proto-max-bulk-len", "can't set immutable config")),
+            ),
+        ],
+        true,
+    );
+}
+
+/// `HELLO`: RESP2 as Redis answers it; other protocol versions refused as Redis refuses
+/// the ones it does not speak (redis-server speaks 3, resp-server does not).
+#[test]
+fn hello_speaks_resp2_only() {
+    let hello = |id: u64| {
+        format!(
+            "*14\r\n{}{}{}{}{}:2\r\n{}:{id}\r\n{}{}{}{}{}*0\r\n",
+            bulk("server"),
+            bulk("redis"),
+            bulk("version"),
+            bulk("7.0.15"),
+            bulk("proto"),
+            bulk("id"),
+            bulk("mode"),
+            bulk("standalone"),
+            bulk("role"),
+            bulk("master"),
+            bulk("modules"),
+        )
+    };
+    let check = |who: &str, addr: SocketAddr, first: bool| {
+        let mut c = Conn::new(addr, who);
+        let id: u64 = c.call("CLIENT ID")[1..].trim().parse().expect("an id");
+        assert_eq!(c.call("HELLO"), hello(id), "{who}");
+        assert_eq!(c.call("HELLO 2 SETNAME me"), hello(id), "{who}");
+        assert_eq!(c.call("CLIENT GETNAME"), bulk("me"), "{who}");
+        assert_eq!(c.call("HELLO 2 AUTH default x"), hello(id), "{who}");
+        assert_eq!(
+            c.call("HELLO 2 AUTH bob x"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            "{who}"
+        );
+        assert_eq!(
+            c.call("HELLO abc"),
+            "-ERR Protocol version is not an integer or out of range\r\n"
+        );
+        assert_eq!(
+            c.call("HELLO 4"),
+            "-NOPROTO unsupported protocol version\r\n"
+        );
+        assert_eq!(
+            c.call("HELLO 2 SETNAME \"a b\""),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        if first {
+            assert_eq!(
+                c.call("HELLO 3"),
+                "-NOPROTO unsupported protocol version\r\n"
+            );
+        }
+    };
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    check("resp-server", addr, true);
+    stop(server);
+    if have_redis_server() {
+        let redis = Redis::start();
+        check("redis-server", redis.addr, false);
+    }
+}
+
+/// `FUNCTION` as a server without a scripting engine answers it; `DEBUG` with the
+/// subcommands this server carries out, the others as Redis answers an unknown one.
+#[test]
+fn function_and_debug_say_what_this_server_does() {
+    let unknown_debug = |s: &str| {
+        format!(
+            "-ERR unknown subcommand or wrong number of arguments for '{s}'. Try DEBUG HELP.\r\n"
+        )
+    };
+    same_replies(
+        &[
+            ("FUNCTION FLUSH", Some("+OK\r\n")),
+            ("FUNCTION FLUSH async", Some("+OK\r\n")),
+            (
+                "FUNCTION FLUSH now",
+                Some("-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n"),
+            ),
+            ("FUNCTION LIST", Some("*0\r\n")),
+            (
+                "FUNCTION STATS",
+                Some("*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*0\r\n"),
+            ),
+            (
+                "FUNCTION LOAD \"#!lua name=lib\\nredis.register_function('f', function() return 1 end)\"",
+                Some("-ERR Engine 'lua' not found\r\n"),
+            ),
+            ("FUNCTION LOAD \"return 1\"", Some("-ERR Missing library metadata\r\n")),
+            ("FUNCTION DELETE lib", Some("-ERR Library not found\r\n")),
+            ("FUNCTION KILL", Some("-NOTBUSY No scripts in execution right now.\r\n")),
+            (
+                "FUNCTION DUMP",
+                Some("-ERR unknown subcommand 'DUMP'. Try FUNCTION HELP.\r\n"),
+            ),
+            ("DEBUG SLEEP 0", Some("+OK\r\n")),
+            ("DEBUG LOG \"a line\"", Some("+OK\r\n")),
+            ("DEBUG RELOAD", Some(&*unknown_debug("RELOAD"))),
+            ("DEBUG SLEEP", Some(&*unknown_debug("SLEEP"))),
+        ],
+        true,
+    );
+}
+
+/// `DEBUG SET-ACTIVE-EXPIRE 0`: keys whose time is up stay until they are accessed (the
+/// loop's timer no longer removes them); 1 turns it back on.
+#[test]
+fn debug_set_active_expire_leaves_keys_to_lazy_expiry() {
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    let mut c = Conn::new(addr, "resp-server");
+    assert_eq!(c.call("DEBUG SET-ACTIVE-EXPIRE 0"), "+OK\r\n");
+    assert_eq!(c.call("SET k v PX 1"), "+OK\r\n");
+    // Whatever the time, the key is still counted: nothing removes it but an access.
+    let deadline = Instant::now() + Duration::from_millis(50);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.call("DBSIZE"), ":1\r\n");
+    assert_eq!(c.call("GET k"), "$-1\r\n");
+    assert_eq!(c.call("DBSIZE"), ":0\r\n");
+    assert_eq!(c.call("DEBUG SET-ACTIVE-EXPIRE 1"), "+OK\r\n");
+    stop(server);
+}
+
+/// `MULTI`, `EXEC`, `DISCARD` as Redis answers them: queued commands, refusals while
+/// queuing, errors inside a transaction, a blocking pop inside that does not block.
+#[test]
+fn transactions_are_redis_s() {
+    let queued = Some("+QUEUED\r\n");
+    let ok = Some("+OK\r\n");
+    same_replies(
+        &[
+            ("EXEC", Some("-ERR EXEC without MULTI\r\n")),
+            ("DISCARD", Some("-ERR DISCARD without MULTI\r\n")),
+            ("MULTI", ok),
+            ("MULTI", Some("-ERR MULTI calls can not be nested\r\n")),
+            ("WATCH x", Some("-ERR WATCH inside MULTI is not allowed\r\n")),
+            ("SET a 1", queued),
+            ("INCR a", queued),
+            ("LPUSH a x", queued),
+            ("BLPOP nolist 0", queued),
+            ("GET a", queued),
+            (
+                "EXEC",
+                Some(
+                    "*5\r\n+OK\r\n:2\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n*-1\r\n$1\r\n2\r\n",
+                ),
+            ),
+            ("MULTI", ok),
+            ("SET b 1", queued),
+            ("NOSUCH x", Some("-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n")),
+            ("GET", Some("-ERR wrong number of arguments for 'get' command\r\n")),
+            (
+                "EXEC",
+                Some("-EXECABORT Transaction discarded because of previous errors.\r\n"),
+            ),
+            ("EXISTS b", Some(":0\r\n")),
+            ("MULTI", ok),
+            ("SET b 1", queued),
+            ("DISCARD", ok),
+            ("EXISTS b", Some(":0\r\n")),
+            ("MULTI", ok),
+            ("EXEC", Some("*0\r\n")),
+        ],
+        false,
+    );
+}
+
+/// `WATCH`: a write by another client to a watched key between `WATCH` and `EXEC` (even
+/// of the same value, a push, a delete, a new time to live) makes `EXEC` answer a null
+/// array and run nothing; a write before `WATCH`, or to another key, does not;
+/// `UNWATCH` and `EXEC` end the watch.
+#[test]
+fn watch_aborts_a_transaction_when_a_key_changed() {
+    let check = |who: &str, addr: SocketAddr| {
+        let mut c = Conn::new(addr, who);
+        let mut other = Conn::new(addr, who);
+        let run = |c: &mut Conn, other: &mut Conn, setup: &str, write: &str| -> String {
+            c.call("DEL w list other");
+            if !setup.is_empty() {
+                c.call(setup);
+            }
+            c.call("WATCH w list");
+            if !write.is_empty() {
+                other.call(write);
+            }
+            c.call("MULTI");
+            c.call("SET done yes");
+            c.call("EXEC")
+        };
+        let ran = "*1\r\n+OK\r\n";
+        let aborted = "*-1\r\n";
+        for (setup, write, want) in [
+            ("SET w v", "", ran),
+            ("SET w v", "SET w v", aborted),
+            ("SET w v", "APPEND w x", aborted),
+            ("SET w v", "DEL w", aborted),
+            ("SET w v", "EXPIRE w 100", aborted),
+            ("", "SET w v", aborted),
+            ("RPUSH list a", "RPUSH list b", aborted),
+            ("RPUSH list a", "LSET list 0 a", aborted),
+            ("SET w v", "SET other v", ran),
+            ("SET w v", "GET w", ran),
+        ] {
+            assert_eq!(
+                run(&mut c, &mut other, setup, write),
+                want,
+                "{who}: {setup} / {write}"
+            );
+        }
+        // UNWATCH: the write no longer matters.
+        c.call("WATCH w");
+        other.call("SET w again");
+        assert_eq!(c.call("UNWATCH"), "+OK\r\n");
+        c.call("MULTI");
+        c.call("SET done yes");
+        assert_eq!(c.call("EXEC"), ran, "{who}: after UNWATCH");
+        // EXEC ends the watch: the next transaction runs.
+        c.call("WATCH w");
+        other.call("SET w again");
+        c.call("MULTI");
+        assert_eq!(c.call("EXEC"), aborted, "{who}");
+        other.call("SET w more");
+        c.call("MULTI");
+        c.call("SET done yes");
+        assert_eq!(c.call("EXEC"), ran, "{who}: a new transaction");
+    };
+    let (server, addr) = start_resp_server(Backend::Poll, &[]);
+    check("resp-server", addr);
+    stop(server);
+    if have_redis_server() {
+        let redis = Redis::start();
+        check("redis-server", redis.addr);
+    }
+}

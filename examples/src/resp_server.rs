@@ -13,8 +13,16 @@
 //! `TYPE`, `INCR`, `DECR`, `INCRBY`, `DECRBY`, `APPEND`, `STRLEN`, `MGET`, `MSET`,
 //! `EXPIRE`, `PEXPIRE` (with `NX`, `XX`, `GT`, `LT`), `TTL`, `PTTL`, `PERSIST`, `KEYS`,
 //! `DBSIZE`, `FLUSHDB`, `FLUSHALL`, `SELECT 0`, `LPUSH`, `RPUSH`, `LPOP`, `RPOP`,
-//! `LLEN`, `LRANGE`, `CLIENT ID|SETNAME|GETNAME`, `COMMAND` (`COUNT`, `DOCS`), `CONFIG
-//! GET`, `INFO`, `QUIT`. Replies and error texts are Redis 7.0's, word for word.
+//! `LLEN`, `LRANGE`, `CLIENT ID|SETNAME|GETNAME`, `COMMAND` (`COUNT`, `DOCS`), `INFO`
+//! (Redis 7.0's sections and fields, with per-command and per-error counters), `QUIT`.
+//! Replies and error texts are Redis 7.0's, word for word.
+//!
+//! Server commands, for what this server is: `HELLO` (RESP2; `HELLO 3` is refused as
+//! Redis refuses a protocol it does not speak), `CONFIG GET|SET|RESETSTAT|REWRITE`,
+//! `FUNCTION` (as a server without a scripting engine), `DEBUG SLEEP|SET-ACTIVE-EXPIRE|LOG`
+//! (other subcommands answered as Redis answers an unknown one); transactions: `MULTI`,
+//! `EXEC`, `DISCARD`, `WATCH`, `UNWATCH` (see `store/server.rs` and
+//! `store/transactions.rs`).
 //!
 //! And: `GETEX`, `GETDEL`, `INCRBYFLOAT` (in x87 `long double`, as Redis computes and
 //! prints it), `GETRANGE`/`SUBSTR`, `SETRANGE`, `GETBIT`, `SETBIT`, `MSETNX`, `LCS`;

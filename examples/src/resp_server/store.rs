@@ -12,6 +12,7 @@ mod sort;
 mod strings;
 #[cfg(test)]
 mod tests;
+mod transactions;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +31,16 @@ pub enum Flow {
     },
 }
 
-/// The per-connection state commands see: the client's id and name.
+/// The per-connection state commands see: the client's id and name, and its
+/// transaction (`MULTI`, `WATCH`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     /// `CLIENT ID`.
     pub id: u64,
     /// `CLIENT SETNAME`/`GETNAME`.
     pub name: Option<Vec<u8>>,
+    /// The commands queued after `MULTI`, and the keys watched.
+    tx: transactions::Transaction,
 }
 
 /// A stored string, or a list element: shared with the replies that are still sending it
@@ -128,6 +132,8 @@ pub struct Store {
     blocking: blocking::Blocking,
     /// How many `execute` calls are running (more than one: a command run by another).
     nesting: u32,
+    /// The configuration and counters of the server commands.
+    server: server::ServerState,
 }
 
 /// A [`Store`] shared by the connections of one loop.
@@ -153,6 +159,7 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     lists::COMMANDS,
     blocking::COMMANDS,
     sort::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// A family of commands: which `run_*` runs them.
@@ -164,16 +171,18 @@ pub(super) enum Family {
     Lists,
     Blocking,
     Sort,
+    Transactions,
 }
 
 /// The family of each table of [`FAMILIES`], in the same order.
-const RUNNERS: [Family; 6] = [
+const RUNNERS: [Family; 7] = [
     Family::Server,
     Family::Strings,
     Family::Keys,
     Family::Lists,
     Family::Blocking,
     Family::Sort,
+    Family::Transactions,
 ];
 
 const _: () = assert!(FAMILIES.len() == RUNNERS.len());
@@ -427,6 +436,7 @@ impl Store {
             },
             blocking: blocking::Blocking::default(),
             nesting: 0,
+            server: server::ServerState::default(),
         }
     }
 
@@ -477,7 +487,7 @@ impl Store {
         self.stats.connections += 1;
         Session {
             id: self.next_client,
-            name: None,
+            ..Session::default()
         }
     }
 
@@ -524,7 +534,9 @@ impl Store {
     /// removed and the timer is armed again.
     pub fn arm(shared: &SharedStore, map: &mut Map) {
         let mut store = shared.borrow_mut();
-        let Some(next) = store.next_deadline() else {
+        // `DEBUG SET-ACTIVE-EXPIRE 0`: keys expire only when accessed.
+        let next = store.next_deadline().filter(|_| store.server.active_expire);
+        let Some(next) = next else {
             if let Some((_, id)) = store.armed.take() {
                 map.cancel_timer(id);
             }
@@ -667,11 +679,28 @@ impl Store {
         now: Instant,
         out: &mut impl Replies,
     ) -> Flow {
+        self.execute_nested(args, session, now, out)
+    }
+
+    /// [`execute`](Self::execute) for a command the client sent or one run by another
+    /// (the commands of `EXEC`): its replies are counted (`INFO commandstats`,
+    /// `errorstats`) on their way to `out`.
+    pub(super) fn execute_nested(
+        &mut self,
+        args: &[&[u8]],
+        session: &mut Session,
+        now: Instant,
+        out: &mut dyn Replies,
+    ) -> Flow {
+        let mut out = server::Counted::new(out);
         self.nesting += 1;
-        let flow = self.execute_command(args, session, now, out);
+        let flow = self.execute_command(args, session, now, &mut out);
         self.nesting -= 1;
-        if self.nesting == 0 && self.blocking.has_ready() {
-            self.serve_ready(now);
+        if self.nesting == 0 {
+            self.server.errors_sent(&out.errors);
+            if self.blocking.has_ready() {
+                self.serve_ready(now);
+            }
         }
         flow
     }
@@ -681,7 +710,7 @@ impl Store {
         args: &[&[u8]],
         session: &mut Session,
         now: Instant,
-        out: &mut impl Replies,
+        out: &mut server::Counted<'_, dyn Replies + '_>,
     ) -> Flow {
         let Some(&name) = args.first() else {
             return Flow::Continue;
@@ -689,6 +718,7 @@ impl Store {
         self.stats.commands += 1;
         let mut buf = [0u8; 16];
         let Some((mut family, spec)) = lower(name, &mut buf).and_then(lookup) else {
+            session.tx.refuse();
             out.error(&unknown_command(name, &args[1..]));
             return Flow::Continue;
         };
@@ -705,6 +735,8 @@ impl Store {
                         family = f;
                     }
                     None => {
+                        session.tx.refuse();
+                        self.server.rejected(spec.name);
                         out.error(&format!(
                             "ERR unknown subcommand '{}'. Try {} HELP.",
                             show(sub, 128),
@@ -716,19 +748,33 @@ impl Store {
             }
         }
         if !arity_ok(arity, args.len()) {
+            session.tx.refuse();
+            self.server.rejected(&full);
             out.error(&format!(
                 "ERR wrong number of arguments for '{full}' command"
             ));
             return Flow::Continue;
         }
         if spec.grows && self.over_memory() {
+            session.tx.refuse();
+            self.server.rejected(&full);
             out.error(OOM);
+            return Flow::Continue;
+        }
+        // After `MULTI`, the client's commands wait for `EXEC`.
+        if self.nesting == 1 && session.tx.queuing() && !transactions::runs_at_once(spec.name) {
+            self.queue(args, session, out);
             return Flow::Continue;
         }
         // Only a blocking command the client sent may block; one run by another may not.
         self.blocking.may_block =
             self.nesting == 1 && spec.name.starts_with('b') && blocking::is_blocking(spec.name);
-        self.run_in(family, &full, args, session, now, out)
+        let started = Instant::now();
+        let errors = out.errors.len();
+        let flow = self.run_in(family, &full, args, session, now, out);
+        self.server
+            .called(&full, started.elapsed(), out.errors.len() > errors);
+        flow
     }
 
     /// Runs `name` with its family's runner.
@@ -765,6 +811,7 @@ impl Store {
             Family::Lists => self.run_lists(name, args, now, out),
             Family::Blocking => self.run_blocking(name, args, session, now, out),
             Family::Sort => self.run_sort(name, args, now, out),
+            Family::Transactions => self.run_transactions(name, args, session, now, out),
         }
     }
 
@@ -782,7 +829,8 @@ impl Store {
             .or_else(|| self.run_keys(name, args, now, out))
             .or_else(|| self.run_lists(name, args, now, out))
             .or_else(|| self.run_blocking(name, args, session, now, out))
-            .or_else(|| self.run_sort(name, args, now, out));
+            .or_else(|| self.run_sort(name, args, now, out))
+            .or_else(|| self.run_transactions(name, args, session, now, out));
         flow.unwrap_or_else(|| {
             out.error(&unknown_command(args[0], &args[1..]));
             Flow::Continue

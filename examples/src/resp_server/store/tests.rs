@@ -489,7 +489,10 @@ fn list_changes_keep_the_memory_estimate() {
 /// Runs `cmd` (split on spaces) as client `id`: the flow and the replies.
 fn as_client(s: &mut Store, id: u64, cmd: &str) -> (Flow, String) {
     let args: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
-    let mut session = Session { id, name: None };
+    let mut session = Session {
+        id,
+        ..Session::default()
+    };
     let mut out = Vec::new();
     let flow = s.execute(&args, &mut session, Instant::now(), &mut out);
     (flow, String::from_utf8_lossy(&out).into_owned())
