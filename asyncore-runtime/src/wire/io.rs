@@ -13,7 +13,8 @@ pub enum Policy {
     Close,
     /// Drop the offending line or frame and go on.
     Discard,
-    /// Send `text` (its terminator included), then close or go on.
+    /// Send `text` (its terminator included), then close or go on. Each `{byte}` in it
+    /// is replaced by the byte found where the input went wrong ([`reply_text`]).
     Reply {
         /// The bytes to send.
         text: &'static [u8],
