@@ -769,11 +769,12 @@ impl Store {
         // Only a blocking command the client sent may block; one run by another may not.
         self.blocking.may_block =
             self.nesting == 1 && spec.name.starts_with('b') && blocking::is_blocking(spec.name);
-        let started = Instant::now();
+        // `now` is when the command started (the caller reads the clock just before).
         let errors = out.errors.len();
         let flow = self.run_in(family, &full, args, session, now, out);
+        let elapsed = Instant::now().saturating_duration_since(now);
         self.server
-            .called(&full, started.elapsed(), out.errors.len() > errors);
+            .called(&full, elapsed, out.errors.len() > errors);
         flow
     }
 
