@@ -53,6 +53,8 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use indexmap::{IndexMap, IndexSet};
+
 use asyncore_runtime::{
     dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, TimerId,
 };

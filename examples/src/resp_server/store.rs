@@ -1,18 +1,21 @@
-//! The keyspace of `resp-server` and its commands: strings and lists, expiry on the loop's
-//! timers, Redis's replies and error texts.
+//! The keyspace of `resp-server` and its commands: strings, lists, sets, hashes and sorted
+//! sets, expiry on the loop's timers, Redis's replies and error texts.
 
 use super::*;
 
 mod blocking;
 mod float;
+mod hashes;
 mod keys;
 mod lists;
 mod server;
+mod sets;
 mod sort;
 mod strings;
 #[cfg(test)]
 mod tests;
 mod transactions;
+mod zsets;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,12 @@ pub type Blob = Rc<Vec<u8>>;
 pub(super) enum Value {
     Str(Blob),
     List(VecDeque<Blob>),
+    /// Members in the order they were added (removal moves the last into the gap), so a
+    /// random member is one index away.
+    Set(IndexSet<Vec<u8>>),
+    /// Fields in the order they were added.
+    Hash(IndexMap<Vec<u8>, Vec<u8>>),
+    ZSet(zsets::ZSet),
 }
 
 /// A new [`Blob`] holding a copy of `data`.
@@ -66,6 +75,23 @@ impl Value {
         match self {
             Value::Str(s) => s.len(),
             Value::List(l) => l.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
+            Value::Set(m) => m.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
+            Value::Hash(h) => h
+                .iter()
+                .map(|(f, v)| f.len() + v.len() + ELEMENT_OVERHEAD)
+                .sum(),
+            Value::ZSet(z) => z.cost(),
+        }
+    }
+
+    /// The name `TYPE` answers.
+    pub(super) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Hash(_) => "hash",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -160,6 +186,9 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     blocking::COMMANDS,
     sort::COMMANDS,
     transactions::COMMANDS,
+    sets::COMMANDS,
+    hashes::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// A family of commands: which `run_*` runs them.
@@ -172,10 +201,13 @@ pub(super) enum Family {
     Blocking,
     Sort,
     Transactions,
+    Sets,
+    Hashes,
+    ZSets,
 }
 
 /// The family of each table of [`FAMILIES`], in the same order.
-const RUNNERS: [Family; 7] = [
+const RUNNERS: [Family; 10] = [
     Family::Server,
     Family::Strings,
     Family::Keys,
@@ -183,6 +215,9 @@ const RUNNERS: [Family; 7] = [
     Family::Blocking,
     Family::Sort,
     Family::Transactions,
+    Family::Sets,
+    Family::Hashes,
+    Family::ZSets,
 ];
 
 const _: () = assert!(FAMILIES.len() == RUNNERS.len());
@@ -596,6 +631,27 @@ impl Store {
         Some(e)
     }
 
+    /// Counts `grew` more and `freed` fewer bytes in the estimate of `key`'s value, and
+    /// removes the key if its collection is now empty (Redis keeps no empty set, hash,
+    /// sorted set or list).
+    fn resize_collection(&mut self, key: &[u8], grew: usize, freed: usize) {
+        let Some(e) = self.data.get_mut(key) else {
+            return;
+        };
+        e.size = (e.size + grew).saturating_sub(freed);
+        self.used = (self.used + grew).saturating_sub(freed);
+        let empty = match &e.value {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Set(m) => m.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        };
+        if empty {
+            self.remove(key);
+        }
+    }
+
     /// Stores `value` under `key`; the old time to live is kept with `keep_ttl`.
     fn put(&mut self, key: &[u8], value: Value, keep_ttl: bool, now: Instant) {
         let size = value.cost();
@@ -813,6 +869,9 @@ impl Store {
             Family::Blocking => self.run_blocking(name, args, session, now, out),
             Family::Sort => self.run_sort(name, args, now, out),
             Family::Transactions => self.run_transactions(name, args, session, now, out),
+            Family::Sets => self.run_sets(name, args, now, out),
+            Family::Hashes => self.run_hashes(name, args, now, out),
+            Family::ZSets => self.run_zsets(name, args, now, out),
         }
     }
 
@@ -831,7 +890,10 @@ impl Store {
             .or_else(|| self.run_lists(name, args, now, out))
             .or_else(|| self.run_blocking(name, args, session, now, out))
             .or_else(|| self.run_sort(name, args, now, out))
-            .or_else(|| self.run_transactions(name, args, session, now, out));
+            .or_else(|| self.run_transactions(name, args, session, now, out))
+            .or_else(|| self.run_sets(name, args, now, out))
+            .or_else(|| self.run_hashes(name, args, now, out))
+            .or_else(|| self.run_zsets(name, args, now, out));
         flow.unwrap_or_else(|| {
             out.error(&unknown_command(args[0], &args[1..]));
             Flow::Continue

@@ -84,11 +84,10 @@ impl Store {
                     .count();
                 out.integer(n as i64);
             }
-            "type" => out.simple(match self.live(args[1], now).map(|e| &e.value) {
-                None => "none",
-                Some(Value::Str(_)) => "string",
-                Some(Value::List(_)) => "list",
-            }),
+            "type" => out.simple(
+                self.live(args[1], now)
+                    .map_or("none", |e| e.value.type_name()),
+            ),
             "expire" | "pexpire" | "expireat" | "pexpireat" => self.expire(name, args, now, out),
             "expiretime" | "pexpiretime" => match self.live(args[1], now) {
                 None => out.integer(-2),
@@ -116,12 +115,29 @@ impl Store {
                 }
             }
             "object|encoding" | "object|refcount" | "object|freq" => {
+                let config = |s: &Self, name: &str| s.server.config_int(name);
+                let thresholds = [
+                    config(self, "set-max-intset-entries"),
+                    config(self, "hash-max-listpack-entries"),
+                    config(self, "hash-max-listpack-value"),
+                    config(self, "zset-max-listpack-entries"),
+                    config(self, "zset-max-listpack-value"),
+                ];
                 let Some(e) = self.live(args[2], now) else {
                     out.nil();
                     return Some(Flow::Continue);
                 };
                 match (name, &e.value) {
                     ("object|encoding", Value::List(_)) => out.bulk(b"quicklist"),
+                    ("object|encoding", Value::Set(m)) => {
+                        out.bulk(sets::set_encoding(m, thresholds[0]).as_bytes())
+                    }
+                    ("object|encoding", Value::Hash(h)) => {
+                        out.bulk(hashes::hash_encoding(h, thresholds[1], thresholds[2]).as_bytes())
+                    }
+                    ("object|encoding", Value::ZSet(z)) => {
+                        out.bulk(zsets::zset_encoding(z, thresholds[3], thresholds[4]).as_bytes())
+                    }
                     ("object|encoding", Value::Str(s)) => out.bulk(string_encoding(s).as_bytes()),
                     ("object|refcount", Value::Str(s)) if shared_integer(s) => {
                         out.integer(i64::from(i32::MAX))

@@ -133,6 +133,14 @@ impl Default for ServerState {
 }
 
 impl ServerState {
+    /// The value of the integer parameter `name` (0 when it is not one).
+    pub(super) fn config_int(&self, name: &str) -> i64 {
+        self.config
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Counts a call of `name` that ran for `elapsed`; `failed` if it answered an error.
     pub(super) fn called(&mut self, name: &str, elapsed: Duration, failed: bool) {
         self.update(name, |s| {

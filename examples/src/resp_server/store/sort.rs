@@ -1,4 +1,4 @@
-//! `SORT` and `SORT_RO` on lists, as Redis 7.0 sorts: numerically by default (ties by
+//! `SORT` and `SORT_RO` on lists, sets and sorted sets, as Redis 7.0 sorts: numerically by default (ties by
 //! the elements' bytes), `ALPHA` by the bytes (as `strcoll` in the C locale), by
 //! `BY pattern` keys, `LIMIT`, `GET pattern`s, `DESC`, and `STORE` into a list (which
 //! serves clients waiting on it).
@@ -148,9 +148,15 @@ impl Store {
             }
             j += 1;
         }
+        // Redis converts a sorted set to a skip list to sort it.
+        if let Some(Value::ZSet(z)) = self.live(args[1], now).map(|e| &mut e.value) {
+            z.skiplist = true;
+        }
         let list: VecDeque<Blob> = match self.live(args[1], now).map(|e| &e.value) {
             None => VecDeque::new(),
             Some(Value::List(l)) => l.clone(),
+            Some(Value::Set(m)) => m.iter().map(|v| blob(v)).collect(),
+            Some(Value::ZSet(z)) => z.iter().map(|(v, _)| blob(v)).collect(),
             Some(_) => {
                 out.error(WRONGTYPE);
                 return;

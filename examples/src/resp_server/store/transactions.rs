@@ -65,13 +65,17 @@ impl Transaction {
 }
 
 /// Whether a value is the one a watch saw: the same strings (by identity) in the same
-/// places.
+/// places; sets, hashes and sorted sets by their contents (a write that leaves one as
+/// it was does not abort the transaction, where Redis would).
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Rc::ptr_eq(x, y),
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| Rc::ptr_eq(p, q))
         }
+        (Value::Set(_), Value::Set(_))
+        | (Value::Hash(_), Value::Hash(_))
+        | (Value::ZSet(_), Value::ZSet(_)) => a == b,
         _ => false,
     }
 }
