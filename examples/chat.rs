@@ -5,24 +5,22 @@
 //! ```
 
 use asyncore_examples::chat::ChatServer;
-use asyncore_examples::cli;
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::cli::ServerArgs;
+use asyncore_examples::server::serve;
+use clap::Parser;
+
+/// A line chat server: /nick NAME sets your name, /quit leaves, other lines go to everyone
+/// else.
+#[derive(Debug, Parser)]
+#[command(name = "chat", version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs<7001>,
+}
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:7001");
-    flags.retain(|f| f.name != "threads");
-    let args = cli::parse_or_exit(
-        "A line chat server: /nick NAME sets your name, /quit leaves, other lines go to everyone else.",
-        &flags,
-    );
-    let config = match ServerConfig::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("chat: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = serve(&config, ChatServer::new) {
+    let cli = Cli::parse();
+    if let Err(e) = serve(&cli.server.config(1), ChatServer::new) {
         eprintln!("chat: {e}");
         std::process::exit(1);
     }

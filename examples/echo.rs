@@ -7,38 +7,33 @@
 //! cargo run --release -p asyncore-examples --example echo -- --raw --listen 127.0.0.1:7000
 //! ```
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::{ServerArgs, Threads};
 use asyncore_examples::echo::{EchoServer, LineEchoServer, ProtocolEchoServer};
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::server::serve;
+use clap::Parser;
+
+/// An echo server generated from protocols/descriptions/echo.proto: every line comes back.
+#[derive(Debug, Parser)]
+#[command(name = "echo", version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs<7000>,
+    #[command(flatten)]
+    threads: Threads,
+    /// Echo raw bytes as they arrive (asyncore's dispatcher_with_send echo)
+    #[arg(long)]
+    raw: bool,
+    /// Echo whole lines with the AsyncChat line echo instead of the generated one
+    #[arg(long)]
+    chat: bool,
+}
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:7000");
-    flags.push(cli::Flag {
-        name: "raw",
-        value: "",
-        default: None,
-        help: "Echo raw bytes as they arrive (asyncore's dispatcher_with_send echo)",
-    });
-    flags.push(cli::Flag {
-        name: "chat",
-        value: "",
-        default: None,
-        help: "Echo whole lines with the AsyncChat line echo instead of the generated one",
-    });
-    let args = cli::parse_or_exit(
-        "An echo server generated from protocols/descriptions/echo.proto: every line comes back.",
-        &flags,
-    );
-    let config = match ServerConfig::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("echo: {e}");
-            std::process::exit(2);
-        }
-    };
-    let result = if args.get("raw").is_some() {
+    let cli = Cli::parse();
+    let config = cli.server.config(cli.threads.threads);
+    let result = if cli.raw {
         serve(&config, || EchoServer)
-    } else if args.get("chat").is_some() {
+    } else if cli.chat {
         serve(&config, || LineEchoServer)
     } else {
         serve(&config, || ProtocolEchoServer)

@@ -9,31 +9,13 @@
 
 use std::io::Write;
 
-use asyncore_examples::{cli, http_client};
+use asyncore_examples::http_client::{self, Options};
+use clap::Parser;
 
 const PROGRAM: &str = "http-client";
 
-const ABOUT: &str = "An HTTP/1.1 client: fetches each URL (http:// only) and writes the body to \
-standard output, byte-exact. URLs that follow each other with the same host and port share \
-one keep-alive connection, their requests pipelined. Exits 1 on a connection error or a reply \
-that is not valid HTTP, 22 with --fail on a status of 400 or more, 2 on bad arguments.";
-
 fn main() {
-    let opts = match http_client::Options::parse(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            let usage = cli::usage(PROGRAM, ABOUT, &http_client::flags());
-            print!(
-                "{}",
-                usage.replacen("[OPTIONS]\n", "[OPTIONS] URL [URL...]\n", 1)
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("{PROGRAM}: {e}");
-            std::process::exit(2);
-        }
-    };
+    let opts = Options::parse();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let result = http_client::run(&opts, &mut out);

@@ -10,104 +10,78 @@
 //! wrk -t1 -c10 -d3s http://127.0.0.1:8080/
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
 use asyncore_examples::http_server::{
     canonical_root, AccessLog, Config, HttpServer, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
 };
-use asyncore_examples::resp_server::parse_size;
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::server::serve;
+use clap::Parser;
 
 const PROGRAM: &str = "http-server";
 
-fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
-    let server = ServerConfig::from_args(args)?;
-    let mut config = Config::default();
-    if let Some(dir) = args.get("root") {
-        let root = canonical_root(Path::new(dir))
-            .map_err(|e| format!("--root {dir}: not a directory that can be served: {e}"))?;
-        config.root = Some(root);
-    }
-    let size = args.get("max-body").unwrap_or("1MiB");
-    config.max_body = parse_size(size)
-        .filter(|&n| n <= MAX_BODY_LIMIT)
-        .ok_or_else(|| {
-            format!("--max-body takes a size from 0 to 16MiB (such as 1MiB), not `{size}`")
-        })?;
-    let size = args.get("max-file").unwrap_or("64MiB");
-    config.max_file = parse_size(size)
-        .map(|n| n as u64)
-        .filter(|&n| n <= MAX_FILE_LIMIT)
-        .ok_or_else(|| {
-            format!("--max-file takes a size from 0 to 1GiB (such as 64MiB), not `{size}`")
-        })?;
-    if let Some(timeout) = args.idle_timeout()? {
-        config.idle_timeout = timeout;
-    }
-    if let Some(timeout) = args.seconds("header-timeout")? {
-        config.header_timeout = timeout;
-    }
-    if let Some(path) = args.get("access-log") {
-        let log = AccessLog::open(path)
-            .map_err(|e| format!("--access-log {path}: cannot open it for appending: {e}"))?;
-        config.access_log = Some(Arc::new(log));
-    }
-    Ok((server, config))
+/// An HTTP/1.1 server: GET and HEAD of the files under --root, POST /echo returns the
+/// request body; keep-alive and pipelining. Without --root, / answers a short greeting.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs<8080>,
+    #[command(flatten)]
+    threads: Threads,
+    /// Append a line per response to FILE (`-`: standard output), in the combined log
+    /// format
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<String>,
+    /// Serve the files under DIR (a directory answers with its index.html); without it `/`
+    /// answers a short greeting
+    #[arg(long, value_name = "DIR", value_parser = root)]
+    root: Option<PathBuf>,
+    /// Largest request body (bytes, or KiB/MiB; at most 16MiB); larger gets 413
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = cli::size(0, MAX_BODY_LIMIT))]
+    max_body: usize,
+    /// Largest file served (bytes, or KiB/MiB/GiB; at most 1GiB); larger gets 403
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = cli::size(0, MAX_FILE_LIMIT as usize))]
+    max_file: usize,
+    /// Close a connection silent this long (0: never)
+    #[arg(long, value_name = "SECS", default_value = "60")]
+    idle_timeout: Timeout,
+    /// A request line and header fields not whole this long after their first byte get 408
+    /// and a close (0: never)
+    #[arg(long, value_name = "SECS", default_value = "10")]
+    header_timeout: Timeout,
+}
+
+/// The value of `--root`: a directory, as an absolute path.
+fn root(dir: &str) -> Result<PathBuf, String> {
+    canonical_root(Path::new(dir)).map_err(|e| format!("not a directory that can be served: {e}"))
 }
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:8080");
-    flags.extend([
-        cli::Flag {
-            name: "access-log",
-            value: "FILE",
-            default: None,
-            help: "Append a line per response to FILE (`-`: standard output), in the combined log format",
-        },
-        cli::Flag {
-            name: "root",
-            value: "DIR",
-            default: None,
-            help: "Serve the files under DIR (a directory answers with its index.html); without it `/` answers a short greeting",
-        },
-        cli::Flag {
-            name: "max-body",
-            value: "SIZE",
-            default: Some("1MiB"),
-            help: "Largest request body (bytes, or KiB/MiB; at most 16MiB); larger gets 413",
-        },
-        cli::Flag {
-            name: "max-file",
-            value: "SIZE",
-            default: Some("64MiB"),
-            help: "Largest file served (bytes, or KiB/MiB/GiB; at most 1GiB); larger gets 403",
-        },
-        cli::Flag {
-            name: "idle-timeout",
-            value: "SECS",
-            default: Some("60"),
-            help: "Close a connection silent this long (0: never)",
-        },
-        cli::Flag {
-            name: "header-timeout",
-            value: "SECS",
-            default: Some("10"),
-            help: "A request line and header fields not whole this long after their first byte get 408 and a close (0: never)",
-        },
-    ]);
-    let args = cli::parse_or_exit(
-        "An HTTP/1.1 server: GET and HEAD of the files under --root, POST /echo returns the \
-         request body; keep-alive and pipelining. Without --root, / answers a short greeting.",
-        &flags,
-    );
-    let (server, config) = cli::or_exit(PROGRAM, config(&args), 2);
-    let config = Arc::new(config);
+    let cli = Cli::parse();
+    let access_log = cli
+        .access_log
+        .as_deref()
+        .map(|path| match AccessLog::open(path) {
+            Ok(log) => Arc::new(log),
+            Err(e) => cli::usage_error::<Cli>(format!(
+                "--access-log {path}: cannot open it for appending: {e}"
+            )),
+        });
+    let config = Arc::new(Config {
+        root: cli.root,
+        max_body: cli.max_body,
+        max_file: cli.max_file as u64,
+        idle_timeout: cli.idle_timeout.0,
+        header_timeout: cli.header_timeout.0,
+        access_log,
+    });
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
-    let result = serve(&server, move || {
+    let result = serve(&cli.server.config(cli.threads.threads), move || {
         HttpServer::new(config.clone(), stats.clone())
     });
     eprintln!(
@@ -115,5 +89,5 @@ fn main() {
         counted.requests.load(Ordering::Relaxed),
         counted.connections.load(Ordering::Relaxed),
     );
-    cli::or_exit(PROGRAM, result, 1);
+    cli::or_exit(PROGRAM, result);
 }

@@ -13,70 +13,39 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::{self, ClientArgs};
 use asyncore_examples::kv::{exchange, requests_from_args, Reply, Request};
-use asyncore_examples::memcache_client::split_args;
+use clap::Parser;
+
+/// A kv client. Requests: get KEY | put KEY VALUE | del KEY, any number of them (sent
+/// pipelined); a VALUE of - is read from standard input. get prints the value as it is,
+/// put and del print OK.
+#[derive(Debug, Parser)]
+#[command(name = "kv-client", version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    client: ClientArgs<7007>,
+    /// Give up when the replies take longer
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = cli::seconds)]
+    timeout: Duration,
+    /// The requests: get KEY | put KEY VALUE | del KEY
+    #[arg(value_name = "REQUEST", allow_negative_numbers = true)]
+    words: Vec<String>,
+}
 
 fn main() {
-    let flags = vec![
-        cli::Flag {
-            name: "connect",
-            value: "HOST:PORT",
-            default: Some("127.0.0.1:7007"),
-            help: "kv server to connect to",
-        },
-        cli::Flag {
-            name: "backend",
-            value: "select|poll|epoll",
-            default: Some("epoll"),
-            help: "Readiness backend of the loop",
-        },
-        cli::Flag {
-            name: "timeout",
-            value: "SECONDS",
-            default: Some("30"),
-            help: "Give up when the replies take longer",
-        },
-    ];
-    let about = "A kv client. Requests: get KEY | put KEY VALUE | del KEY, any number of them \
-                 (sent pipelined); a VALUE of - is read from standard input. get prints the \
-                 value as it is, put and del print OK.";
-    let (opts, words) = split_args(std::env::args().skip(1), &["connect", "backend", "timeout"]);
-    let args = match cli::parse(opts, &flags) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{}", cli::usage("kv-client", about, &flags));
-            return;
-        }
-        Err(e) => {
-            eprintln!("kv-client: {e}");
-            std::process::exit(2);
-        }
-    };
+    let cli = Cli::parse();
     let run = || -> Result<(Vec<Request>, Vec<Reply>), String> {
-        let addr: std::net::SocketAddr = args
-            .get("connect")
-            .unwrap_or_default()
-            .parse()
-            .map_err(|e| format!("--connect takes HOST:PORT with a numeric address: {e}"))?;
-        let backend = args.backend()?;
-        let timeout: f64 = args
-            .get("timeout")
-            .unwrap_or("30")
-            .parse()
-            .ok()
-            .filter(|t: &f64| t.is_finite() && *t > 0.0)
-            .ok_or("--timeout takes a positive number of seconds")?;
-        let requests = requests_from_args(&words, || {
+        let requests = requests_from_args(&cli.words, || {
             let mut v = Vec::new();
             std::io::stdin().read_to_end(&mut v)?;
             Ok(v)
         })?;
         let replies = exchange(
-            addr,
-            backend,
+            cli.client.connect,
+            cli.client.backend,
             requests.clone(),
-            Duration::from_secs_f64(timeout),
+            cli.timeout,
         )
         .map_err(|e| e.to_string())?;
         Ok((requests, replies))

@@ -12,99 +12,56 @@
 //! fails; 3 when a statement of standard input fails; 2 when the connection fails or is
 //! lost, or for bad arguments. The first error stops the session.
 
-use asyncore_examples::cli;
-use asyncore_examples::memcache_client::split_args;
+use asyncore_examples::cli::ClientArgs;
 use asyncore_examples::pg_client::{run, Options, Source};
+use clap::Parser;
 
-const ABOUT: &str = "A PostgreSQL client: runs each SQL argument as one query (as psql -c), or \
-else the statements of standard input (split at semicolons as psql splits them; \\q ends the \
-input), and prints what psql -A -t prints: rows with values separated by |, command tags, \
-errors on standard error. The first error stops it (exit status 1 for an argument, 3 for \
-standard input, 2 for a failed connection). The password may also come from PGPASSWORD.";
+/// A PostgreSQL client: runs each SQL argument as one query (as psql -c), or else the
+/// statements of standard input.
+///
+/// Standard input is split into statements at semicolons as psql splits it (\q ends the
+/// input). It prints what psql -A -t prints: rows with values separated by |, command
+/// tags, errors on standard error. The first error stops it (exit status 1 for an
+/// argument, 3 for standard input, 2 for a failed connection). The password may also come
+/// from PGPASSWORD.
+#[derive(Debug, Parser)]
+#[command(name = "pg-client", version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    client: ClientArgs<5432>,
+    /// User name [default: $USER, or postgres]
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Database [default: the user name]
+    #[arg(long, value_name = "NAME")]
+    database: Option<String>,
+    /// Password, sent if the server asks for one [default: $PGPASSWORD]
+    #[arg(long, value_name = "PW")]
+    password: Option<String>,
+    /// Queries, each run on its own as psql -c runs one
+    #[arg(value_name = "SQL")]
+    sql: Vec<String>,
+}
 
 fn main() {
-    let default_user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres".into());
-    let flags = vec![
-        cli::Flag {
-            name: "connect",
-            value: "HOST:PORT",
-            default: Some("127.0.0.1:5432"),
-            help: "Server to connect to",
-        },
-        cli::Flag {
-            name: "user",
-            value: "NAME",
-            default: None,
-            help: "User name [default: $USER, or postgres]",
-        },
-        cli::Flag {
-            name: "database",
-            value: "NAME",
-            default: None,
-            help: "Database [default: the user name]",
-        },
-        cli::Flag {
-            name: "password",
-            value: "PW",
-            default: None,
-            help: "Password, sent if the server asks for one [default: $PGPASSWORD]",
-        },
-        cli::Flag {
-            name: "backend",
-            value: "select|poll|epoll",
-            default: Some("epoll"),
-            help: "Readiness backend of the loop",
-        },
-    ];
-    let program = "pg-client";
-    let (opts, words) = split_args(
-        std::env::args().skip(1),
-        &["connect", "user", "database", "password", "backend"],
-    );
-    let args = match cli::parse(opts, &flags) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            let usage = cli::usage(program, ABOUT, &flags);
-            print!(
-                "{}",
-                usage.replacen("[OPTIONS]\n", "[OPTIONS] [SQL...]\n", 1)
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            std::process::exit(2);
-        }
-    };
-    let addr = cli::or_exit(
-        program,
-        args.get("connect")
-            .unwrap_or_default()
-            .parse::<std::net::SocketAddr>()
-            .map_err(|e| format!("--connect takes HOST:PORT with a numeric address: {e}")),
-        2,
-    );
-    let backend = cli::or_exit(program, args.backend(), 2);
-    let user = args.get("user").map_or(default_user, str::to_string);
+    let cli = Cli::parse();
+    let user = cli.user.unwrap_or_else(|| {
+        std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres".into())
+    });
     let options = Options {
-        addr,
-        database: args
-            .get("database")
-            .map_or_else(|| user.clone(), str::to_string),
+        addr: cli.client.connect,
+        database: cli.database.unwrap_or_else(|| user.clone()),
         user,
-        password: args
-            .get("password")
-            .map(str::to_string)
-            .or_else(|| std::env::var("PGPASSWORD").ok()),
-        backend,
+        password: cli.password.or_else(|| std::env::var("PGPASSWORD").ok()),
+        backend: cli.client.backend,
     };
-    let source = if words.is_empty() {
+    let source = if cli.sql.is_empty() {
         Source::Stdin
     } else {
-        Source::Queries(words)
+        Source::Queries(cli.sql)
     };
     let status = run(
         &options,

@@ -6,38 +6,32 @@
 //! psql -h 127.0.0.1 -p 5432 -U postgres -c 'create table t (a text, b int)'
 //! ```
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::ServerArgs;
 use asyncore_examples::pg_server::{Config, PgServer};
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::server::serve;
+use clap::Parser;
+
+/// A PostgreSQL server (protocol 3.0, the simple query protocol) on an in-memory
+/// database: CREATE TABLE, DROP TABLE, INSERT, SELECT, DELETE, transactions. It runs one
+/// loop (no --threads): all connections share one database.
+#[derive(Debug, Parser)]
+#[command(name = "pg-server", version, args_override_self = true)]
+struct Cli {
+    // One database per process: several loops would each have their own.
+    #[command(flatten)]
+    server: ServerArgs<5432>,
+    /// Ask every client for this password, in cleartext (default: trust everyone)
+    #[arg(long, value_name = "PW")]
+    password: Option<String>,
+}
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:5432");
-    // One database per process: several loops would each have their own.
-    flags.retain(|f| f.name != "threads");
-    flags.push(cli::Flag {
-        name: "password",
-        value: "PW",
-        default: None,
-        help: "Ask every client for this password, in cleartext (default: trust everyone)",
-    });
-    let args = cli::parse_or_exit(
-        "A PostgreSQL server (protocol 3.0, the simple query protocol) on an in-memory \
-         database: CREATE TABLE, DROP TABLE, INSERT, SELECT, DELETE, transactions. It runs \
-         one loop (no --threads): all connections share one database.",
-        &flags,
-    );
-    let config = match ServerConfig::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("pg-server: {e}");
-            std::process::exit(2);
-        }
-    };
+    let cli = Cli::parse();
     let pg = Config {
-        password: args.get("password").map(str::to_string),
+        password: cli.password,
         ..Config::default()
     };
-    if let Err(e) = serve(&config, move || PgServer::new(pg.clone())) {
+    if let Err(e) = serve(&cli.server.config(1), move || PgServer::new(pg.clone())) {
         eprintln!("pg-server: {e}");
         std::process::exit(1);
     }

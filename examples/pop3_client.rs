@@ -9,119 +9,53 @@
 //! ```
 
 use std::io::Write;
+use std::time::Duration;
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::{self, ClientArgs};
 use asyncore_examples::pop3_client::{run, Command, Options, Outcome};
 use asyncore_runtime::Addr;
+use clap::Parser;
 
 const PROGRAM: &str = "pop3-client";
 
-const ABOUT: &str = "A POP3 client: logs in to the server at --connect with --user and \
---password and runs COMMAND: `list` prints `N SIZE` for each message, `retr N` writes \
-message N to standard output as it came (unstuffed, CRLF line ends), `dele N` removes \
-message N. Exits non-zero with the server's -ERR text on standard error on a refusal.";
-
-fn flags() -> Vec<cli::Flag> {
-    vec![
-        cli::Flag {
-            name: "connect",
-            value: "HOST:PORT",
-            default: Some("127.0.0.1:110"),
-            help: "Server to connect to",
-        },
-        cli::Flag {
-            name: "user",
-            value: "NAME",
-            default: None,
-            help: "User name (USER; required)",
-        },
-        cli::Flag {
-            name: "password",
-            value: "PW",
-            default: None,
-            help: "Password (PASS; required)",
-        },
-        cli::Flag {
-            name: "timeout",
-            value: "SECS",
-            default: Some("60"),
-            help: "Give up after this long",
-        },
-        cli::Flag {
-            name: "backend",
-            value: "select|poll|epoll",
-            default: Some("epoll"),
-            help: "Readiness backend of the loop",
-        },
-    ]
-}
-
-fn usage_error(msg: &str) -> ! {
-    eprintln!("{PROGRAM}: {msg}");
-    std::process::exit(2);
+/// A POP3 client: logs in to the server at --connect with --user and --password and runs
+/// COMMAND: `list` prints `N SIZE` for each message, `retr N` writes message N to standard
+/// output as it came (unstuffed, CRLF line ends), `dele N` removes message N. Exits
+/// non-zero with the server's -ERR text on standard error on a refusal.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    client: ClientArgs<110>,
+    /// User name (USER)
+    #[arg(long, value_name = "NAME", required = true)]
+    user: String,
+    /// Password (PASS)
+    #[arg(long, value_name = "PW", required = true)]
+    password: String,
+    /// Give up after this long
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// The command: list | retr N | dele N
+    #[arg(value_name = "COMMAND", required = true)]
+    command: Vec<String>,
 }
 
 fn main() {
-    let flags = flags();
-    // The command words stand alone: take them out before the common parser.
-    let mut words = Vec::new();
-    let mut rest = Vec::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        if !arg.starts_with('-') {
-            words.push(arg);
-            continue;
-        }
-        let takes_value = arg
-            .strip_prefix("--")
-            .filter(|n| !n.contains('='))
-            .and_then(|n| flags.iter().find(|f| f.name == n))
-            .is_some_and(|f| !f.value.is_empty());
-        rest.push(arg);
-        if takes_value {
-            if let Some(v) = it.next() {
-                rest.push(v);
-            }
-        }
-    }
-    let args = match cli::parse(rest, &flags) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            let usage = cli::usage(PROGRAM, ABOUT, &flags);
-            print!(
-                "{}",
-                usage.replacen(
-                    "[OPTIONS]\n",
-                    "[OPTIONS] COMMAND\n\nCommands: list | retr N | dele N\n",
-                    1
-                )
-            );
-            return;
-        }
-        Err(e) => usage_error(&e),
+    let cli = Cli::parse();
+    let command = Command::parse(&cli.command).unwrap_or_else(|e| cli::usage_error::<Cli>(e));
+    let addr = cli.client.connect;
+    let options = Options {
+        backend: cli.client.backend,
+        timeout: Duration::from_secs(cli.timeout),
     };
-    let command =
-        Command::parse(&words).unwrap_or_else(|e| usage_error(&format!("{e}; see --help")));
-    let Some(user) = args.get("user") else {
-        usage_error("--user is required; see --help");
-    };
-    let Some(password) = args.get("password") else {
-        usage_error("--password is required; see --help");
-    };
-    let connect = args.get("connect").unwrap_or_default();
-    let addr: std::net::SocketAddr = match connect.parse() {
-        Ok(a) => a,
-        Err(e) => usage_error(&format!(
-            "--connect takes HOST:PORT with a numeric address, not `{connect}`: {e}"
-        )),
-    };
-    let timeout = match args.get("timeout").unwrap_or("60").parse::<u64>() {
-        Ok(s) if s > 0 => std::time::Duration::from_secs(s),
-        _ => usage_error("--timeout takes a number of seconds, at least 1"),
-    };
-    let backend = args.backend().unwrap_or_else(|e| usage_error(&e));
-    let options = Options { backend, timeout };
-    let outcome = match run(&Addr::from(addr), user, password, command, &options) {
+    let outcome = match run(
+        &Addr::from(addr),
+        &cli.user,
+        &cli.password,
+        command,
+        &options,
+    ) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{PROGRAM}: {addr}: {e}");

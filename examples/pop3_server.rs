@@ -13,106 +13,75 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use asyncore_examples::cli;
+use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
 use asyncore_examples::pop3_server::{Config, Pop3Server, Shared, MAX_SIZE_LIMIT};
-use asyncore_examples::resp_server::parse_size;
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::server::serve;
+use clap::Parser;
 
 const PROGRAM: &str = "pop3-server";
 
-fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
-    let server = ServerConfig::from_args(args)?;
-    let Some(dir) = args.get("maildir") else {
-        return Err("--maildir DIR is required; see --help".into());
-    };
-    let dir = PathBuf::from(dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("--maildir {}: cannot create it: {e}", dir.display()))?;
-    let user = args.get("user").unwrap_or_default();
-    if user.is_empty() || user.len() > 255 || user.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(format!(
-            "--user takes a name of printable characters without spaces, not `{user}`"
-        ));
+/// A POP3 server (RFC 1939 with CAPA, TOP and UIDL) of the messages smtp-server --maildir
+/// stores, for one user: USER/PASS, a snapshot of the maildrop at login, DELE/RSET, and
+/// QUIT removing the deleted messages.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs<1110>,
+    #[command(flatten)]
+    threads: Threads,
+    /// The maildrop: the directory smtp-server --maildir writes
+    #[arg(long, value_name = "DIR", required = true)]
+    maildir: PathBuf,
+    /// The user name USER must give
+    #[arg(long, value_name = "NAME", required = true, value_parser = user)]
+    user: String,
+    /// The password PASS must give
+    #[arg(long, value_name = "PW", required = true, value_parser = password)]
+    password: String,
+    /// Close a connection silent this long, removing nothing (0: never)
+    #[arg(long, value_name = "SECS", default_value = "600")]
+    idle_timeout: Timeout,
+    /// Refuse a login to a maildrop of more messages
+    #[arg(long, value_name = "N", default_value_t = 10000, value_parser = cli::positive)]
+    max_messages: usize,
+    /// Largest message RETR and TOP send (bytes, or KiB/MiB; at most 32MiB)
+    #[arg(long, value_name = "SIZE", default_value = "24MiB", value_parser = cli::size(1, MAX_SIZE_LIMIT))]
+    max_size: usize,
+}
+
+/// The value of `--user`: 1 to 255 printable characters, no spaces.
+fn user(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.len() > 255 || name.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err("expected a name of printable characters without spaces".into());
     }
-    let Some(password) = args.get("password") else {
-        return Err("--password PW is required; see --help".into());
-    };
-    if password.is_empty()
-        || password.len() > 255
-        || password.bytes().any(|b| b < 0x20 || b == 0x7f)
-    {
-        return Err("--password takes 1 to 255 printable characters".into());
+    Ok(name.to_string())
+}
+
+/// The value of `--password`: 1 to 255 printable characters.
+fn password(pw: &str) -> Result<String, String> {
+    if pw.is_empty() || pw.len() > 255 || pw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("expected 1 to 255 printable characters".into());
     }
-    let mut config = Config::new(dir, user, password);
-    if let Some(timeout) = args.idle_timeout()? {
-        config.idle_timeout = timeout;
-    }
-    let n = args.get("max-messages").unwrap_or("10000");
-    config.max_messages = n
-        .parse::<usize>()
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("--max-messages takes a number, at least 1, not `{n}`"))?;
-    let size = args.get("max-size").unwrap_or("24MiB");
-    config.max_size = parse_size(size)
-        .filter(|&n| n > 0 && n <= MAX_SIZE_LIMIT)
-        .ok_or_else(|| {
-            format!("--max-size takes a size from 1 byte to 32MiB (such as 24MiB), not `{size}`")
-        })?;
-    Ok((server, config))
+    Ok(pw.to_string())
 }
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:1110");
-    flags.extend([
-        cli::Flag {
-            name: "maildir",
-            value: "DIR",
-            default: None,
-            help: "The maildrop: the directory smtp-server --maildir writes (required)",
-        },
-        cli::Flag {
-            name: "user",
-            value: "NAME",
-            default: None,
-            help: "The user name USER must give (required)",
-        },
-        cli::Flag {
-            name: "password",
-            value: "PW",
-            default: None,
-            help: "The password PASS must give (required)",
-        },
-        cli::Flag {
-            name: "idle-timeout",
-            value: "SECS",
-            default: Some("600"),
-            help: "Close a connection silent this long, removing nothing (0: never)",
-        },
-        cli::Flag {
-            name: "max-messages",
-            value: "N",
-            default: Some("10000"),
-            help: "Refuse a login to a maildrop of more messages",
-        },
-        cli::Flag {
-            name: "max-size",
-            value: "SIZE",
-            default: Some("24MiB"),
-            help: "Largest message RETR and TOP send (bytes, or KiB/MiB; at most 32MiB)",
-        },
-    ]);
-    let args = cli::parse_or_exit(
-        "A POP3 server (RFC 1939 with CAPA, TOP and UIDL) of the messages smtp-server \
-         --maildir stores, for one user: USER/PASS, a snapshot of the maildrop at login, \
-         DELE/RSET, and QUIT removing the deleted messages.",
-        &flags,
-    );
-    let (server, config) = cli::or_exit(PROGRAM, config(&args), 2);
+    let cli = Cli::parse();
+    if let Err(e) = std::fs::create_dir_all(&cli.maildir) {
+        cli::usage_error::<Cli>(format!(
+            "--maildir {}: cannot create it: {e}",
+            cli.maildir.display()
+        ));
+    }
+    let mut config = Config::new(cli.maildir, &cli.user, &cli.password);
+    config.idle_timeout = cli.idle_timeout.0;
+    config.max_messages = cli.max_messages;
+    config.max_size = cli.max_size;
     let config = Arc::new(config);
     let shared = Arc::new(Shared::default());
     let counted = shared.clone();
-    let result = serve(&server, move || {
+    let result = serve(&cli.server.config(cli.threads.threads), move || {
         Pop3Server::new(config.clone(), shared.clone())
     });
     eprintln!(
@@ -122,5 +91,5 @@ fn main() {
         counted.retrieved.load(Ordering::Relaxed),
         counted.removed.load(Ordering::Relaxed),
     );
-    cli::or_exit(PROGRAM, result, 1);
+    cli::or_exit(PROGRAM, result);
 }

@@ -6,56 +6,35 @@
 //! redis-cli -p 6379 set greeting hello
 //! ```
 
-use asyncore_examples::cli;
-use asyncore_examples::resp_server::{parse_size, Limits, RespServer};
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::cli::{self, ServerArgs};
+use asyncore_examples::resp_server::{Limits, RespServer};
+use asyncore_examples::server::serve;
+use clap::Parser;
+
+/// An in-memory RESP2 (Redis protocol) server: strings, lists, expiry, for redis-cli and
+/// redis-benchmark. It runs one loop (no --threads): all connections share one keyspace.
+#[derive(Debug, Parser)]
+#[command(name = "resp-server", version, args_override_self = true)]
+struct Cli {
+    // One store per process: several loops would each have their own keyspace.
+    #[command(flatten)]
+    server: ServerArgs<6379>,
+    /// Refuse writes with -OOM above this estimated memory (bytes, or KiB/MiB/GiB; 0: no
+    /// limit)
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = cli::size(0, usize::MAX))]
+    maxmemory: usize,
+    /// Close a connection whose queued replies exceed this (bytes, or KiB/MiB/GiB)
+    #[arg(long, value_name = "SIZE", default_value = "513MiB", value_parser = cli::size(1, usize::MAX))]
+    output_limit: usize,
+}
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:6379");
-    // One store per process: several loops would each have their own keyspace.
-    flags.retain(|f| f.name != "threads");
-    flags.push(cli::Flag {
-        name: "maxmemory",
-        value: "SIZE",
-        default: Some("1GiB"),
-        help: "Refuse writes with -OOM above this estimated memory (bytes, or KiB/MiB/GiB; 0: no limit)",
-    });
-    flags.push(cli::Flag {
-        name: "output-limit",
-        value: "SIZE",
-        default: Some("513MiB"),
-        help: "Close a connection whose queued replies exceed this (bytes, or KiB/MiB/GiB)",
-    });
-    let args = cli::parse_or_exit(
-        "An in-memory RESP2 (Redis protocol) server: strings, lists, expiry, for redis-cli and \
-         redis-benchmark. It runs one loop (no --threads): all connections share one keyspace.",
-        &flags,
-    );
-    let config = ServerConfig::from_args(&args).and_then(|config| {
-        let max = args.get("maxmemory").unwrap_or("1GiB");
-        let max_memory = parse_size(max).ok_or_else(|| {
-            format!("--maxmemory takes a size such as 1073741824, 512MiB or 1GiB, not `{max}`")
-        })?;
-        let out = args.get("output-limit").unwrap_or("513MiB");
-        let output_limit = parse_size(out).filter(|&n| n > 0).ok_or_else(|| {
-            format!("--output-limit takes a size such as 64KiB or 513MiB, not `{out}`")
-        })?;
-        Ok((
-            config,
-            Limits {
-                max_memory,
-                output_limit,
-            },
-        ))
-    });
-    let (config, limits) = match config {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("resp-server: {e}");
-            std::process::exit(2);
-        }
+    let cli = Cli::parse();
+    let limits = Limits {
+        max_memory: cli.maxmemory,
+        output_limit: cli.output_limit,
     };
-    if let Err(e) = serve(&config, move || RespServer::new(limits)) {
+    if let Err(e) = serve(&cli.server.config(1), move || RespServer::new(limits)) {
         eprintln!("resp-server: {e}");
         std::process::exit(1);
     }

@@ -12,100 +12,74 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use asyncore_examples::cli;
-use asyncore_examples::resp_server::parse_size;
-use asyncore_examples::server::{serve, ServerConfig};
+use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
+use asyncore_examples::server::serve;
 use asyncore_examples::smtp_server::{Config, SmtpServer, Stats, MAX_SIZE_LIMIT};
+use clap::Parser;
 
 const PROGRAM: &str = "smtp-server";
 
-fn config(args: &cli::Args) -> Result<(ServerConfig, Config), String> {
-    let server = ServerConfig::from_args(args)?;
-    let mut config = Config::default();
-    if let Some(dir) = args.get("maildir") {
-        let dir = PathBuf::from(dir);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("--maildir {}: cannot create it: {e}", dir.display()))?;
-        config.maildir = Some(dir);
+/// An SMTP server (RFC 5321): EHLO with PIPELINING, SIZE and 8BITMIME; each accepted
+/// message is stored in --maildir, byte-exact after dot-unstuffing, or counted and
+/// dropped.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version, args_override_self = true)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs<2525>,
+    #[command(flatten)]
+    threads: Threads,
+    /// Store each accepted message as DIR/ID.eml (created if missing); without it messages
+    /// are counted and dropped
+    #[arg(long, value_name = "DIR")]
+    maildir: Option<PathBuf>,
+    /// Largest message, advertised as SIZE (bytes, or KiB/MiB; at most 24MiB)
+    #[arg(long, value_name = "SIZE", default_value = "10MiB", value_parser = cli::size(1, MAX_SIZE_LIMIT))]
+    max_size: usize,
+    /// Name in the greeting and the EHLO reply
+    #[arg(long, value_name = "NAME", default_value = "localhost", value_parser = hostname)]
+    hostname: String,
+    /// Most recipients of one message; more get 452
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = cli::positive)]
+    max_recipients: usize,
+    /// Close a connection silent this long (0: never)
+    #[arg(long, value_name = "SECS", default_value = "300")]
+    idle_timeout: Timeout,
+    /// A command line not whole this long after its first byte gets 421 and a close (0:
+    /// never)
+    #[arg(long, value_name = "SECS", default_value = "300")]
+    command_timeout: Timeout,
+}
+
+/// The value of `--hostname`: printable characters, no spaces.
+fn hostname(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err("expected a host name".into());
     }
-    let size = args.get("max-size").unwrap_or("10MiB");
-    config.max_size = parse_size(size)
-        .filter(|&n| n > 0 && n <= MAX_SIZE_LIMIT)
-        .ok_or_else(|| {
-            format!("--max-size takes a size from 1 byte to 24MiB (such as 10MiB), not `{size}`")
-        })?;
-    if let Some(name) = args.get("hostname") {
-        if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
-            return Err(format!("--hostname takes a host name, not `{name}`"));
-        }
-        config.hostname = name.to_string();
-    }
-    if let Some(n) = args.get("max-recipients") {
-        config.max_recipients = n
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("--max-recipients takes a number, at least 1, not `{n}`"))?;
-    }
-    if let Some(timeout) = args.idle_timeout()? {
-        config.idle_timeout = timeout;
-    }
-    if let Some(timeout) = args.seconds("command-timeout")? {
-        config.command_timeout = timeout;
-    }
-    Ok((server, config))
+    Ok(name.to_string())
 }
 
 fn main() {
-    let mut flags = cli::server_flags("127.0.0.1:2525");
-    flags.extend([
-        cli::Flag {
-            name: "maildir",
-            value: "DIR",
-            default: None,
-            help: "Store each accepted message as DIR/ID.eml (created if missing); without it messages are counted and dropped",
-        },
-        cli::Flag {
-            name: "max-size",
-            value: "SIZE",
-            default: Some("10MiB"),
-            help: "Largest message, advertised as SIZE (bytes, or KiB/MiB; at most 24MiB)",
-        },
-        cli::Flag {
-            name: "hostname",
-            value: "NAME",
-            default: Some("localhost"),
-            help: "Name in the greeting and the EHLO reply",
-        },
-        cli::Flag {
-            name: "max-recipients",
-            value: "N",
-            default: Some("1000"),
-            help: "Most recipients of one message; more get 452",
-        },
-        cli::Flag {
-            name: "idle-timeout",
-            value: "SECS",
-            default: Some("300"),
-            help: "Close a connection silent this long (0: never)",
-        },
-        cli::Flag {
-            name: "command-timeout",
-            value: "SECS",
-            default: Some("300"),
-            help: "A command line not whole this long after its first byte gets 421 and a close (0: never)",
-        },
-    ]);
-    let args = cli::parse_or_exit(
-        "An SMTP server (RFC 5321): EHLO with PIPELINING, SIZE and 8BITMIME; each accepted \
-         message is stored in --maildir, byte-exact after dot-unstuffing, or counted and dropped.",
-        &flags,
-    );
-    let (server, config) = cli::or_exit(PROGRAM, config(&args), 2);
-    let config = Arc::new(config);
+    let cli = Cli::parse();
+    if let Some(dir) = &cli.maildir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            cli::usage_error::<Cli>(format!(
+                "--maildir {}: cannot create it: {e}",
+                dir.display()
+            ));
+        }
+    }
+    let config = Arc::new(Config {
+        hostname: cli.hostname,
+        max_size: cli.max_size,
+        maildir: cli.maildir,
+        max_recipients: cli.max_recipients,
+        idle_timeout: cli.idle_timeout.0,
+        command_timeout: cli.command_timeout.0,
+    });
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
-    let result = serve(&server, move || {
+    let result = serve(&cli.server.config(cli.threads.threads), move || {
         SmtpServer::new(config.clone(), stats.clone())
     });
     eprintln!(
@@ -114,5 +88,5 @@ fn main() {
         counted.bytes.load(Ordering::Relaxed),
         counted.connections.load(Ordering::Relaxed),
     );
-    cli::or_exit(PROGRAM, result, 1);
+    cli::or_exit(PROGRAM, result);
 }

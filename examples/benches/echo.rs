@@ -257,48 +257,44 @@ fn main() {
 // ---------------------------------------------------------------------------------------
 // Server modes (the bench binary re-executed).
 
+/// Echo servers of the echo benchmark.
+#[derive(Debug, clap::Parser)]
+#[command(name = "echo", args_override_self = true)]
+struct ServeArgs {
+    /// Which echo server to run (ours-chat: the line echo server)
+    #[arg(long, value_enum)]
+    serve: Serve,
+    #[command(flatten)]
+    server: asyncore_examples::cli::ServerArgs<0>,
+    #[command(flatten)]
+    threads: asyncore_examples::cli::Threads,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Serve {
+    Ours,
+    OursChat,
+    Tokio,
+}
+
 fn serve_mode(args: Vec<String>) -> i32 {
-    use asyncore_examples::cli;
-    let mut flags = cli::server_flags("127.0.0.1:0");
-    flags.push(cli::Flag {
-        name: "serve",
-        value: "ours|ours-chat|tokio",
-        default: None,
-        help: "Which echo server to run (ours-chat: the line echo server)",
-    });
-    let parsed = match cli::parse(args, &flags) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!(
-                "{}",
-                cli::usage("echo", "Echo servers of the echo benchmark.", &flags)
-            );
-            return 0;
-        }
+    use clap::Parser;
+    let parsed = match ServeArgs::try_parse_from(std::iter::once("echo".to_string()).chain(args)) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("echo --serve: {e}");
-            return 2;
+            let _ = e.print();
+            return e.exit_code();
         }
     };
-    let config = match asyncore_examples::server::ServerConfig::from_args(&parsed) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("echo --serve: {e}");
-            return 2;
-        }
-    };
-    let result = match parsed.get("serve") {
-        Some("ours") => {
+    let config = parsed.server.config(parsed.threads.threads);
+    let result = match parsed.serve {
+        Serve::Ours => {
             asyncore_examples::server::serve(&config, || asyncore_examples::echo::EchoServer)
         }
-        Some("ours-chat") => {
+        Serve::OursChat => {
             asyncore_examples::server::serve(&config, || asyncore_examples::echo::LineEchoServer)
         }
-        Some("tokio") => serve_tokio(config.listen),
-        other => {
-            eprintln!("echo --serve: takes `ours`, `ours-chat` or `tokio`, not {other:?}");
-            return 2;
-        }
+        Serve::Tokio => serve_tokio(config.listen),
     };
     match result {
         Ok(()) => 0,

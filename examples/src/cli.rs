@@ -1,239 +1,314 @@
-//! The flags every example takes: `--listen`, `--connect`, `--backend`, `--threads`,
-//! `--help`, plus example-specific ones.
+//! The command lines of the example programs, parsed with [`clap`]'s derive API.
+//!
+//! Each program is a `#[derive(Parser)]` struct that flattens the flags it shares with
+//! the others: [`ServerArgs`] (`--listen`, `--backend`) and [`Threads`] (`--threads`)
+//! for a server, [`ClientArgs`] (`--connect`, `--backend`) for a client. Its own flags
+//! use the value parsers of this module for sizes, counts and timeouts, so that a bad
+//! value is reported the way clap reports one, with exit status 2.
+//!
+//! ```
+//! use asyncore_examples::cli::{ServerArgs, Threads};
+//! use asyncore_runtime::Backend;
+//! use clap::Parser;
+//!
+//! /// An example server.
+//! #[derive(Debug, Parser)]
+//! #[command(name = "example", version, args_override_self = true)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     server: ServerArgs<7000>,
+//!     #[command(flatten)]
+//!     threads: Threads,
+//! }
+//!
+//! let cli = Cli::try_parse_from(["example", "--threads", "2"]).unwrap();
+//! let config = cli.server.config(cli.threads.threads);
+//! assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+//! assert_eq!((config.backend, config.threads), (Backend::Epoll, 2));
+//!
+//! let err = Cli::try_parse_from(["example", "--listn", "127.0.0.1:0"]).unwrap_err();
+//! assert_eq!(err.exit_code(), 2);
+//! assert!(err.to_string().contains("a similar argument exists: '--listen'"));
+//! ```
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 use asyncore_runtime::Backend;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory};
 
-/// One flag an example accepts.
-#[derive(Debug, Clone)]
-pub struct Flag {
-    /// The name without dashes, e.g. `listen`.
-    pub name: &'static str,
-    /// The value's placeholder in `--help`, e.g. `HOST:PORT`; empty for a switch.
-    pub value: &'static str,
-    /// The default, shown in `--help`.
-    pub default: Option<&'static str>,
-    /// One line of help.
-    pub help: &'static str,
-}
+use crate::server::ServerConfig;
 
-/// Parsed flags.
-#[derive(Debug, Default)]
-pub struct Args {
-    values: HashMap<String, String>,
-}
-
-impl Args {
-    /// The value of `--name`, or its default.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    /// The `--backend` value (default: epoll).
-    pub fn backend(&self) -> Result<Backend, String> {
-        match self.get("backend") {
-            Some(b) => b.parse(),
-            None => Ok(Backend::default()),
-        }
-    }
-
-    /// The `--threads` value (default: 1).
-    pub fn threads(&self) -> Result<usize, String> {
-        match self.get("threads") {
-            Some(t) => match t.parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err(format!(
-                    "--threads takes a number of loops, at least 1, not `{t}`"
-                )),
-            },
-            None => Ok(1),
-        }
-    }
-
-    /// The `--idle-timeout` value in seconds, 0 meaning never: `Ok(None)` when the flag
-    /// is absent, `Ok(Some(None))` for 0.
-    ///
-    /// ```
-    /// use asyncore_examples::cli::{parse, Flag};
-    /// use std::time::Duration;
-    ///
-    /// let flags = [Flag { name: "idle-timeout", value: "SECS", default: None, help: "" }];
-    /// let args = parse(["--idle-timeout", "5"].map(String::from), &flags).unwrap().unwrap();
-    /// assert_eq!(args.idle_timeout(), Ok(Some(Some(Duration::from_secs(5)))));
-    /// ```
-    pub fn idle_timeout(&self) -> Result<Option<Option<Duration>>, String> {
-        self.seconds("idle-timeout")
-    }
-
-    /// The value of the flag `name` in seconds, 0 meaning never: `Ok(None)` when the flag
-    /// is absent, `Ok(Some(None))` for 0.
-    ///
-    /// ```
-    /// use asyncore_examples::cli::{parse, Flag};
-    /// use std::time::Duration;
-    ///
-    /// let flags = [Flag { name: "header-timeout", value: "SECS", default: None, help: "" }];
-    /// let args = parse(["--header-timeout", "0"].map(String::from), &flags).unwrap().unwrap();
-    /// assert_eq!(args.seconds("header-timeout"), Ok(Some(None)));
-    /// ```
-    pub fn seconds(&self, name: &str) -> Result<Option<Option<Duration>>, String> {
-        let Some(t) = self.get(name) else {
-            return Ok(None);
-        };
-        let secs = t
-            .parse::<u64>()
-            .map_err(|_| format!("--{name} takes a number of seconds, not `{t}`"))?;
-        Ok(Some((secs > 0).then(|| Duration::from_secs(secs))))
-    }
-}
-
-/// The usage text for `flags`.
-pub fn usage(program: &str, about: &str, flags: &[Flag]) -> String {
-    let mut s = format!("{about}\n\nUsage: {program} [OPTIONS]\n\nOptions:\n");
-    for f in flags {
-        let left = if f.value.is_empty() {
-            format!("--{}", f.name)
-        } else {
-            format!("--{} {}", f.name, f.value)
-        };
-        let _ = write!(s, "  {left:<26} {}", f.help);
-        if let Some(d) = f.default {
-            let _ = write!(s, " [default: {d}]");
-        }
-        s.push('\n');
-    }
-    s.push_str("  --help                     Print this help\n");
-    s
-}
-
-/// Parse `args` (without the program name) against `flags`. `Ok(None)` means `--help`
-/// was given and the usage should be printed.
-pub fn parse(
-    args: impl IntoIterator<Item = String>,
-    flags: &[Flag],
-) -> Result<Option<Args>, String> {
-    let mut out = Args::default();
-    for f in flags {
-        if let Some(d) = f.default {
-            out.values.insert(f.name.to_string(), d.to_string());
-        }
-    }
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        if arg == "--help" || arg == "-h" {
-            return Ok(None);
-        }
-        let Some(body) = arg.strip_prefix("--") else {
-            return Err(format!("unexpected argument `{arg}`; see --help"));
-        };
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
-        let Some(flag) = flags.iter().find(|f| f.name == name) else {
-            return Err(format!("unknown option `--{name}`; see --help"));
-        };
-        let value = if flag.value.is_empty() {
-            "true".to_string()
-        } else {
-            match inline.or_else(|| it.next()) {
-                Some(v) => v,
-                None => return Err(format!("--{name} needs a value ({})", flag.value)),
-            }
-        };
-        out.values.insert(name.to_string(), value);
-    }
-    Ok(Some(out))
-}
-
-/// The standard server flags: `--listen`, `--backend`, `--threads`.
-pub fn server_flags(default_listen: &'static str) -> Vec<Flag> {
-    vec![
-        Flag {
-            name: "listen",
-            value: "HOST:PORT",
-            default: Some(default_listen),
-            help: "Address to listen on (port 0 picks a free port)",
-        },
-        Flag {
-            name: "backend",
-            value: "select|poll|epoll",
-            default: Some("epoll"),
-            help: "Readiness backend of the loop",
-        },
-        Flag {
-            name: "threads",
-            value: "N",
-            default: Some("1"),
-            help: "Number of loops, one per thread, sharing the port (SO_REUSEPORT)",
-        },
-    ]
-}
-
-/// `args` with the one-letter forms in `short` written out: `-m 64` is `--memory-limit 64`
-/// for `short = [("m", "memory-limit")]` (a server that takes a flag of the program it
-/// stands in for, as memcache-server takes memcached's `-m`).
+/// The flags of every server: the address it listens on, by default `127.0.0.1:PORT`,
+/// and the backend of its loop.
 ///
 /// ```
-/// use asyncore_examples::cli::expand_short;
-/// let args = expand_short(["-m", "3", "--threads", "2"].map(String::from), &[("m", "memory-limit")]);
-/// assert_eq!(args, ["--memory-limit", "3", "--threads", "2"]);
+/// use asyncore_examples::cli::ServerArgs;
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     server: ServerArgs<6379>,
+/// }
+///
+/// let cli = Cli::try_parse_from(["resp-server"]).unwrap();
+/// assert_eq!(cli.server.listen.to_string(), "127.0.0.1:6379");
+/// let cli = Cli::try_parse_from(["resp-server", "--listen", "[::1]:0", "--backend=poll"]).unwrap();
+/// assert_eq!(cli.server.config(1).listen.to_string(), "[::1]:0");
+/// assert_eq!(cli.server.backend.name(), "poll");
 /// ```
-pub fn expand_short(args: impl IntoIterator<Item = String>, short: &[(&str, &str)]) -> Vec<String> {
-    args.into_iter()
-        .map(|a| {
-            let long = a
-                .strip_prefix('-')
-                .and_then(|s| short.iter().find(|(letter, _)| *letter == s));
-            match long {
-                Some((_, name)) => format!("--{name}"),
-                None => a,
-            }
-        })
-        .collect()
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs<const PORT: u16> {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "HOST:PORT", default_value = Loopback::<PORT>::ADDR)]
+    pub listen: SocketAddr,
+    /// Readiness backend of the loop
+    #[arg(long, value_name = "BACKEND", default_value_t = Backend::default(), value_parser = backend())]
+    pub backend: Backend,
 }
 
-/// Parse the process's arguments, printing usage and exiting on `--help` (status 0) or
-/// on an error (status 2).
-pub fn parse_or_exit(about: &str, flags: &[Flag]) -> Args {
-    parse_or_exit_with_short(about, flags, &[])
-}
-
-/// [`parse_or_exit`], with the one-letter forms of some flags ([`expand_short`]).
-pub fn parse_or_exit_with_short(about: &str, flags: &[Flag], short: &[(&str, &str)]) -> Args {
-    let program = std::env::args().next().unwrap_or_else(|| "example".into());
-    let program = program.rsplit('/').next().unwrap_or("example").to_string();
-    match parse(expand_short(std::env::args().skip(1), short), flags) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{}", usage(&program, about, flags));
-            std::process::exit(0);
-        }
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            std::process::exit(2);
+impl<const PORT: u16> ServerArgs<PORT> {
+    /// How the server runs: on this address and backend, with `threads` loops.
+    pub fn config(&self, threads: usize) -> ServerConfig {
+        ServerConfig {
+            listen: self.listen,
+            backend: self.backend,
+            threads,
         }
     }
+}
+
+/// `--threads N`: the number of loops of a server that can run several, one per thread,
+/// sharing the port (`SO_REUSEPORT`). A server whose loop holds the only copy of its
+/// data (one keyspace, one broker) does not take it.
+///
+/// ```
+/// use asyncore_examples::cli::Threads;
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     threads: Threads,
+/// }
+///
+/// assert_eq!(Cli::try_parse_from(["kv-server"]).unwrap().threads.threads, 1);
+/// assert_eq!(Cli::try_parse_from(["kv-server", "--threads", "4"]).unwrap().threads.threads, 4);
+/// assert!(Cli::try_parse_from(["kv-server", "--threads", "0"]).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Threads {
+    /// Number of loops, one per thread, sharing the port (SO_REUSEPORT)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = positive)]
+    pub threads: usize,
+}
+
+/// The flags of every client: the server it connects to, by default `127.0.0.1:PORT`,
+/// and the backend of its loop.
+///
+/// ```
+/// use asyncore_examples::cli::ClientArgs;
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     client: ClientArgs<11211>,
+/// }
+///
+/// let cli = Cli::try_parse_from(["memcache-client"]).unwrap();
+/// assert_eq!(cli.client.connect.to_string(), "127.0.0.1:11211");
+/// assert!(Cli::try_parse_from(["memcache-client", "--connect", "localhost:11211"]).is_err());
+/// assert!(Cli::try_parse_from(["memcache-client", "--backend", "kqueue"]).is_err());
+/// ```
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs<const PORT: u16> {
+    /// Server to connect to (a numeric address)
+    #[arg(long, value_name = "HOST:PORT", default_value = Loopback::<PORT>::ADDR)]
+    pub connect: SocketAddr,
+    /// Readiness backend of the loop
+    #[arg(long, value_name = "BACKEND", default_value_t = Backend::default(), value_parser = backend())]
+    pub backend: Backend,
+}
+
+/// `127.0.0.1:PORT` as a `&'static str`, the form clap keeps a default value in. It is
+/// an associated constant, made at compile time, so that every `PORT` has its own.
+struct Loopback<const PORT: u16>;
+
+impl<const PORT: u16> Loopback<PORT> {
+    const TEXT: &'static ([u8; 15], usize) = &loopback(PORT);
+    const ADDR: &'static str = match std::str::from_utf8(Self::TEXT.0.split_at(Self::TEXT.1).0) {
+        Ok(addr) => addr,
+        Err(_) => panic!("an address is ASCII"),
+    };
+}
+
+/// The bytes of `127.0.0.1:PORT` (at most 15) and how many there are.
+const fn loopback(port: u16) -> ([u8; 15], usize) {
+    let mut text = *b"127.0.0.1:\0\0\0\0\0";
+    let mut len = 10;
+    let mut digits = [0u8; 5];
+    let mut count = 0;
+    let mut n = port;
+    loop {
+        digits[count] = b'0' + (n % 10) as u8;
+        count += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    while count > 0 {
+        count -= 1;
+        text[len] = digits[count];
+        len += 1;
+    }
+    (text, len)
+}
+
+/// The parser of `--backend`: one of the names of [`Backend::ALL`], listed by `--help`
+/// and in the error for any other.
+///
+/// ```
+/// use asyncore_examples::cli::backend;
+/// use asyncore_runtime::Backend;
+/// use clap::{Arg, Command};
+///
+/// let cmd = Command::new("example").arg(Arg::new("backend").long("backend").value_parser(backend()));
+/// let m = cmd.clone().try_get_matches_from(["example", "--backend", "select"]).unwrap();
+/// assert_eq!(m.get_one::<Backend>("backend"), Some(&Backend::Select));
+/// assert!(cmd.try_get_matches_from(["example", "--backend", "kqueue"]).is_err());
+/// ```
+pub fn backend() -> impl TypedValueParser<Value = Backend> {
+    PossibleValuesParser::new(Backend::ALL.map(Backend::name)).try_map(|name| name.parse())
+}
+
+/// A number, at least 1: the parser of counts such as `--threads`.
+///
+/// ```
+/// use asyncore_examples::cli::positive;
+/// assert_eq!(positive("3"), Ok(3));
+/// assert!(positive("0").is_err());
+/// assert!(positive("-1").is_err());
+/// ```
+pub fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a number, at least 1".into()),
+    }
+}
+
+/// A positive number of seconds, fractions allowed (below a billion): the parser of a
+/// client's `--timeout`.
+///
+/// ```
+/// use asyncore_examples::cli::seconds;
+/// use std::time::Duration;
+/// assert_eq!(seconds("30"), Ok(Duration::from_secs(30)));
+/// assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
+/// assert!(seconds("0").is_err());
+/// assert!(seconds("soon").is_err());
+/// ```
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "expected a positive number of seconds".into())
+}
+
+/// A timeout in whole seconds where 0 means never, as the servers' `--idle-timeout`
+/// takes it.
+///
+/// ```
+/// use asyncore_examples::cli::Timeout;
+/// use std::time::Duration;
+/// assert_eq!("5".parse::<Timeout>().unwrap().0, Some(Duration::from_secs(5)));
+/// assert_eq!("0".parse::<Timeout>().unwrap().0, None);
+/// assert!("5s".parse::<Timeout>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<Duration>);
+
+impl FromStr for Timeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Timeout, String> {
+        let secs = text
+            .parse::<u64>()
+            .map_err(|_| "expected a number of seconds (0: never)".to_string())?;
+        Ok(Timeout((secs > 0).then(|| Duration::from_secs(secs))))
+    }
+}
+
+/// The parser of a size from `min` to `max` bytes, written as a number of bytes or with
+/// a unit (`64KiB`, `16MiB`, `1GiB`; see [`parse_size`](crate::resp_server::parse_size)).
+///
+/// ```
+/// use asyncore_examples::cli::size;
+/// let max_body = size(0, 16 << 20);
+/// assert_eq!(max_body("1MiB"), Ok(1 << 20));
+/// assert_eq!(max_body("0"), Ok(0));
+/// assert_eq!(max_body("17MiB").unwrap_err(), "expected a size from 0 to 16MiB (bytes, or with KiB, MiB or GiB)");
+/// assert!(max_body("lots").is_err());
+/// ```
+pub fn size(
+    min: usize,
+    max: usize,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        crate::resp_server::parse_size(text)
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                let range = match (min, max) {
+                    (0, usize::MAX) => String::new(),
+                    (_, usize::MAX) => format!(" of at least {}", human(min)),
+                    _ => format!(" from {} to {}", human(min), human(max)),
+                };
+                format!("expected a size{range} (bytes, or with KiB, MiB or GiB)")
+            })
+    }
+}
+
+/// `n` bytes as `--help` would say it: `16MiB`, `1GiB`, `4096`.
+fn human(n: usize) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n > 0 && n.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+/// Exits as clap does on a bad argument (the message, the usage line of `P`, status 2)
+/// for what only the program can find out, once the flags are parsed: a directory that
+/// cannot be created, a file that cannot be opened.
+pub fn usage_error<P: CommandFactory>(message: impl fmt::Display) -> ! {
+    P::command()
+        .error(ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 /// The value of `result`, or, on an error, `PROGRAM: error` on standard error and an exit
-/// with `code` (2 for bad arguments, 1 for a failure while running).
+/// with status 1: a failure while running.
 ///
 /// ```
 /// use asyncore_examples::cli::or_exit;
 ///
-/// let n: u16 = or_exit("example", "42".parse::<u16>(), 2);
+/// let n: u16 = or_exit("example", "42".parse::<u16>());
 /// assert_eq!(n, 42);
 /// ```
-pub fn or_exit<T, E: std::fmt::Display>(program: &str, result: Result<T, E>, code: i32) -> T {
+pub fn or_exit<T, E: fmt::Display>(program: &str, result: Result<T, E>) -> T {
     match result {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{program}: {e}");
-            std::process::exit(code);
+            std::process::exit(1);
         }
     }
 }
@@ -241,39 +316,91 @@ pub fn or_exit<T, E: std::fmt::Display>(program: &str, result: Result<T, E>, cod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn args(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    #[test]
+    fn loopback_defaults() {
+        assert_eq!(Loopback::<0>::ADDR, "127.0.0.1:0");
+        assert_eq!(Loopback::<110>::ADDR, "127.0.0.1:110");
+        assert_eq!(Loopback::<6379>::ADDR, "127.0.0.1:6379");
+        assert_eq!(Loopback::<65535>::ADDR, "127.0.0.1:65535");
+    }
+
+    #[derive(Debug, Parser)]
+    #[command(name = "test", version, args_override_self = true)]
+    struct Server {
+        #[command(flatten)]
+        server: ServerArgs<7000>,
+        #[command(flatten)]
+        threads: Threads,
+    }
+
+    #[derive(Debug, Parser)]
+    #[command(name = "test", version, args_override_self = true)]
+    struct Client {
+        #[command(flatten)]
+        client: ClientArgs<7001>,
     }
 
     #[test]
     fn defaults_values_and_errors() {
-        let flags = server_flags("127.0.0.1:7000");
-        let a = parse(args(&[]), &flags).unwrap().unwrap();
-        assert_eq!(a.get("listen"), Some("127.0.0.1:7000"));
-        assert_eq!(a.backend().unwrap(), Backend::Epoll);
-        let a = parse(
-            args(&["--listen", "[::1]:0", "--backend=poll", "--threads", "3"]),
-            &flags,
-        )
-        .unwrap()
+        let s = Server::try_parse_from(["test"]).unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.server.backend, Backend::Epoll);
+        assert_eq!(s.threads.threads, 1);
+        let s = Server::try_parse_from([
+            "test",
+            "--listen",
+            "[::1]:0",
+            "--backend=poll",
+            "--threads",
+            "3",
+        ])
         .unwrap();
-        assert_eq!(a.get("listen"), Some("[::1]:0"));
-        assert_eq!(a.backend().unwrap(), Backend::Poll);
-        assert_eq!(a.threads().unwrap(), 3);
-        assert!(parse(args(&["--help"]), &flags).unwrap().is_none());
-        assert!(parse(args(&["--bogus"]), &flags)
+        let config = s.server.config(s.threads.threads);
+        assert_eq!(config.listen.to_string(), "[::1]:0");
+        assert_eq!(config.backend, Backend::Poll);
+        assert_eq!(config.threads, 3);
+        // The last of a repeated flag counts.
+        let s = Server::try_parse_from(["test", "--backend", "poll", "--backend", "select"]);
+        assert_eq!(s.unwrap().server.backend, Backend::Select);
+
+        let c = Client::try_parse_from(["test"]).unwrap();
+        assert_eq!(c.client.connect.to_string(), "127.0.0.1:7001");
+
+        let kind = |args: &[&str]| Server::try_parse_from(args).unwrap_err().kind();
+        assert_eq!(kind(&["test", "--help"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["test", "--version"]), ErrorKind::DisplayVersion);
+        assert_eq!(kind(&["test", "--bogus"]), ErrorKind::UnknownArgument);
+        assert_eq!(kind(&["test", "--listen"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            kind(&["test", "--threads", "0"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["test", "--backend", "kqueue"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            kind(&["test", "--listen", "host:1"]),
+            ErrorKind::ValueValidation
+        );
+        let help = Server::command().render_help().to_string();
+        assert!(help.contains("[default: 127.0.0.1:7000]"), "{help}");
+        assert!(
+            help.contains("[possible values: select, poll, epoll]"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human(16 << 20), "16MiB");
+        assert_eq!(human(1 << 30), "1GiB");
+        assert_eq!(human(0), "0");
+        assert_eq!(human(1000), "1000");
+        assert!(size(1, usize::MAX)("0")
             .unwrap_err()
-            .contains("unknown option"));
-        assert!(parse(args(&["--listen"]), &flags)
-            .unwrap_err()
-            .contains("needs a value"));
-        let a = parse(args(&["--threads", "0"]), &flags).unwrap().unwrap();
-        assert!(a.threads().is_err());
-        let a = parse(args(&["--backend", "kqueue"]), &flags)
-            .unwrap()
-            .unwrap();
-        assert!(a.backend().is_err());
-        assert!(usage("echo", "Echo.", &flags).contains("--backend select|poll|epoll"));
+            .contains("of at least 1 "));
     }
 }

@@ -65,7 +65,7 @@ mod connection;
 mod program;
 mod url;
 
-pub use program::{flags, parse_size, run, Failure, Options};
+pub use program::{parse_size, run, Failure, Options};
 pub use url::Url;
 
 use connection::{Connection, Shared};

@@ -672,43 +672,6 @@ impl Dispatcher for StdinCommands {
     }
 }
 
-/// Splits command-line arguments into options (with their values, for
-/// [`cli::parse`](crate::cli::parse)) and the other words. `value_flags` names the
-/// options that take a value; everything after `--` is a word.
-///
-/// ```
-/// use asyncore_examples::memcache_client::split_args;
-/// let args = ["--connect", "h:1", "get", "a", "--backend=poll"].map(String::from);
-/// let (opts, words) = split_args(args, &["connect", "backend"]);
-/// assert_eq!(opts, ["--connect", "h:1", "--backend=poll"]);
-/// assert_eq!(words, ["get", "a"]);
-/// ```
-pub fn split_args(
-    args: impl IntoIterator<Item = String>,
-    value_flags: &[&str],
-) -> (Vec<String>, Vec<String>) {
-    let (mut opts, mut words) = (Vec::new(), Vec::new());
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        if a == "--" {
-            words.extend(it.by_ref());
-            break;
-        }
-        if a.starts_with("--") || a == "-h" {
-            let takes_value = !a.contains('=') && value_flags.iter().any(|f| a[2..] == **f);
-            opts.push(a);
-            if takes_value {
-                if let Some(v) = it.next() {
-                    opts.push(v);
-                }
-            }
-        } else {
-            words.push(a);
-        }
-    }
-    (opts, words)
-}
-
 /// The commands given as arguments: each word is a command line; a storage command
 /// (`set`, `add`, `replace`, `append`, `prepend`, `cas`) takes the next word as its data
 /// block.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use asyncore_runtime::{Addr, Backend, Dispatcher, Domain, Map, SockType, Socket, SIGINT, SIGTERM};
 
-/// How a server example runs.
+/// How a server example runs (from its flags: [`ServerArgs::config`](crate::cli::ServerArgs::config)).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The address to listen on.
@@ -15,21 +15,6 @@ pub struct ServerConfig {
     pub backend: Backend,
     /// Number of loops (threads) sharing the port.
     pub threads: usize,
-}
-
-impl ServerConfig {
-    /// Read `--listen`, `--backend` and `--threads` from parsed flags.
-    pub fn from_args(args: &crate::cli::Args) -> Result<ServerConfig, String> {
-        let listen = args.get("listen").unwrap_or("127.0.0.1:0");
-        let listen: SocketAddr = listen.parse().map_err(|e| {
-            format!("--listen takes HOST:PORT with a numeric address, not `{listen}`: {e}")
-        })?;
-        Ok(ServerConfig {
-            listen,
-            backend: args.backend()?,
-            threads: args.threads()?,
-        })
-    }
 }
 
 fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {

@@ -5,53 +5,85 @@ use std::io;
 use std::time::Duration;
 
 use asyncore_runtime::Backend;
+use clap::{ArgGroup, Parser};
+
+use crate::cli;
 
 use super::{HttpClient, HttpRequest, Url, DEFAULT_MAX_BODY, DEFAULT_PIPELINE, DEFAULT_TIMEOUT};
 
-/// The options of the `http-client` program.
+/// The options of the `http-client` program, parsed with [`clap`] (`Options::parse()`
+/// reads the process's arguments).
 ///
 /// ```
 /// use asyncore_examples::http_client::Options;
-/// let args = ["-i", "--data", "x=1", "-H", "X-A: b", "http://h:81/p"].map(String::from);
-/// let o = Options::parse(args).unwrap().unwrap();
+/// use clap::Parser;
+///
+/// let args = ["http-client", "-i", "--data", "x=1", "-H", "X-A: b", "http://h:81/p"];
+/// let o = Options::try_parse_from(args).unwrap();
 /// assert!(o.include && !o.head);
 /// assert_eq!(o.method(), "POST");
 /// assert_eq!(o.headers, [("X-A".to_string(), "b".to_string())]);
 /// assert_eq!(o.urls, ["http://h:81/p"]);
-/// assert!(Options::parse(["--help".to_string()]).unwrap().is_none());
-/// assert!(Options::parse(["--bogus".to_string()]).is_err());
-/// assert!(Options::parse(Vec::<String>::new()).is_err()); // no URL
+/// assert!(Options::try_parse_from(["http-client", "--bogus", "/"]).is_err());
+/// assert!(Options::try_parse_from(["http-client"]).is_err()); // no URL
+/// assert!(Options::try_parse_from(["http-client", "-I", "-d", "x", "/"]).is_err()); // HEAD has no body
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(
+    name = "http-client",
+    version,
+    about = "An HTTP/1.1 client: fetches each URL (http:// only) and writes the body to \
+             standard output, byte-exact.",
+    long_about = "An HTTP/1.1 client: fetches each URL (http:// only) and writes the body to \
+                  standard output, byte-exact. URLs that follow each other with the same \
+                  host and port share one keep-alive connection, their requests pipelined. \
+                  Exits 1 on a connection error or a reply that is not valid HTTP, 22 with \
+                  --fail on a status of 400 or more, 2 on bad arguments.",
+    args_override_self = true,
+    group = ArgGroup::new("body").args(["data", "data_file"]),
+)]
 pub struct Options {
-    /// The URLs, in order.
+    /// The URLs, in order (with --connect, a path alone is enough)
+    #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
-    /// `-I`/`--head`: send `HEAD` and print the headers.
+    /// Send HEAD and print the status line and headers
+    #[arg(short = 'I', long, conflicts_with = "body")]
     pub head: bool,
-    /// `-i`/`--include`: print the status line and headers before each body.
+    /// Print the status line and headers before the body
+    #[arg(short, long)]
     pub include: bool,
-    /// `-f`/`--fail`: exit non-zero (22, as curl does) on a status of 400 or more,
-    /// without printing that body.
+    /// Exit 22 on a status of 400 or more, printing no body (as curl does)
+    #[arg(short, long)]
     pub fail: bool,
-    /// `-d`/`--data STRING`: the body (sent with `POST` unless `-X` says otherwise).
-    pub data: Option<Vec<u8>>,
-    /// `--data-file FILE`: the body, from a file.
+    /// Send STRING as the body, with POST
+    #[arg(short, long, value_name = "STRING")]
+    pub data: Option<String>,
+    /// Send the content of FILE as the body, with POST
+    #[arg(long, value_name = "FILE")]
     pub data_file: Option<String>,
-    /// `--chunked`: send the body with `Transfer-Encoding: chunked`.
+    /// Send the body with Transfer-Encoding: chunked
+    #[arg(long, requires = "body")]
     pub chunked: bool,
-    /// `-H`/`--header 'NAME: VALUE'`, repeatable.
+    /// Add a header field; repeatable
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = header)]
     pub headers: Vec<(String, String)>,
-    /// `-X`/`--request METHOD`.
+    /// Use METHOD instead of GET/HEAD/POST
+    #[arg(short = 'X', long, value_name = "METHOD")]
     pub request: Option<String>,
-    /// `--connect HOST:PORT`: connect there instead of the URL's host and port.
+    /// Connect there instead of to the URL's host and port
+    #[arg(long, value_name = "HOST:PORT")]
     pub connect: Option<String>,
-    /// `--max-body BYTES`.
+    /// Largest response body accepted (suffixes KiB, MiB, GiB)
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size)]
     pub max_body: u64,
-    /// `--timeout SECS`, for the requests to one server.
+    /// Give up on a server after this long
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = cli::seconds)]
     pub timeout: Duration,
-    /// `--pipeline N`.
+    /// Requests sent ahead of their responses (1: one at a time)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PIPELINE, value_parser = pipeline)]
     pub pipeline: usize,
-    /// `--backend`.
+    /// Readiness backend of the loop
+    #[arg(long, value_name = "BACKEND", default_value_t = Backend::default(), value_parser = cli::backend())]
     pub backend: Backend,
 }
 
@@ -76,95 +108,20 @@ impl Default for Options {
     }
 }
 
-/// The flags of the `http-client` program, for `--help`.
-pub fn flags() -> Vec<crate::cli::Flag> {
-    use crate::cli::Flag;
-    let f = |name, value, default, help| Flag {
-        name,
-        value,
-        default,
-        help,
-    };
-    vec![
-        f(
-            "head",
-            "",
-            None,
-            "(-I) Send HEAD and print the status line and headers",
-        ),
-        f(
-            "include",
-            "",
-            None,
-            "(-i) Print the status line and headers before the body",
-        ),
-        f(
-            "fail",
-            "",
-            None,
-            "(-f) Exit 22 on a status of 400 or more, printing no body",
-        ),
-        f(
-            "data",
-            "STRING",
-            None,
-            "(-d) Send STRING as the body, with POST",
-        ),
-        f(
-            "data-file",
-            "FILE",
-            None,
-            "Send the content of FILE as the body, with POST",
-        ),
-        f(
-            "chunked",
-            "",
-            None,
-            "Send the body with Transfer-Encoding: chunked",
-        ),
-        f(
-            "header",
-            "'NAME: VALUE'",
-            None,
-            "(-H) Add a header field; repeatable",
-        ),
-        f(
-            "request",
-            "METHOD",
-            None,
-            "(-X) Use METHOD instead of GET/HEAD/POST",
-        ),
-        f(
-            "connect",
-            "HOST:PORT",
-            None,
-            "Connect there instead of to the URL's host and port",
-        ),
-        f(
-            "max-body",
-            "BYTES",
-            Some("64MiB"),
-            "Largest response body accepted (suffixes KiB, MiB, GiB)",
-        ),
-        f(
-            "timeout",
-            "SECS",
-            Some("30"),
-            "Give up on a server after this long",
-        ),
-        f(
-            "pipeline",
-            "N",
-            Some("8"),
-            "Requests sent ahead of their responses (1: one at a time)",
-        ),
-        f(
-            "backend",
-            "select|poll|epoll",
-            Some("epoll"),
-            "Readiness backend of the loop",
-        ),
-    ]
+/// `NAME: VALUE`, the value of `-H`.
+fn header(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
+        None => Err("expected 'NAME: VALUE'".into()),
+    }
+}
+
+/// The value of `--pipeline`: 1 to 1024.
+fn pipeline(text: &str) -> std::result::Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1024).contains(n))
+        .ok_or_else(|| "expected a number from 1 to 1024".into())
 }
 
 /// `64MiB`, `1024`, `2k`...: a byte count.
@@ -193,95 +150,6 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 impl Options {
-    /// Parses the arguments (without the program name); `Ok(None)` for `--help`.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-    ) -> std::result::Result<Option<Options>, String> {
-        let mut o = Options::default();
-        let mut it = args.into_iter();
-        while let Some(arg) = it.next() {
-            if arg == "--" {
-                o.urls.extend(it.by_ref());
-                break;
-            }
-            if !arg.starts_with('-') || arg == "-" {
-                o.urls.push(arg);
-                continue;
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let long = match name.as_str() {
-                "-I" => "--head",
-                "-i" => "--include",
-                "-f" => "--fail",
-                "-d" => "--data",
-                "-H" => "--header",
-                "-X" => "--request",
-                "-h" => "--help",
-                n => n,
-            };
-            let mut value = |what: &str| -> std::result::Result<String, String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or_else(|| format!("{long} needs a value ({what})"))
-            };
-            match long {
-                "--help" => return Ok(None),
-                "--head" => o.head = true,
-                "--include" => o.include = true,
-                "--fail" => o.fail = true,
-                "--chunked" => o.chunked = true,
-                "--data" => o.data = Some(value("STRING")?.into_bytes()),
-                "--data-file" => o.data_file = Some(value("FILE")?),
-                "--header" => {
-                    let h = value("'NAME: VALUE'")?;
-                    let Some((n, v)) = h.split_once(':') else {
-                        return Err(format!("--header takes 'NAME: VALUE', not `{h}`"));
-                    };
-                    o.headers.push((n.trim().to_string(), v.trim().to_string()));
-                }
-                "--request" => o.request = Some(value("METHOD")?),
-                "--connect" => o.connect = Some(value("HOST:PORT")?),
-                "--max-body" => o.max_body = parse_size(&value("BYTES")?)?,
-                "--timeout" => {
-                    let v = value("SECS")?;
-                    let secs = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-                        .ok_or_else(|| format!("--timeout takes seconds, not `{v}`"))?;
-                    o.timeout = Duration::from_secs_f64(secs);
-                }
-                "--pipeline" => {
-                    let v = value("N")?;
-                    o.pipeline = v
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|&n| (1..=1024).contains(&n))
-                        .ok_or_else(|| format!("--pipeline takes 1 to 1024, not `{v}`"))?;
-                }
-                "--backend" => o.backend = value("select|poll|epoll")?.parse()?,
-                _ => return Err(format!("unknown option `{arg}`; see --help")),
-            }
-        }
-        if o.urls.is_empty() {
-            return Err("no URL given; see --help".into());
-        }
-        if o.data.is_some() && o.data_file.is_some() {
-            return Err("--data and --data-file cannot both be given".into());
-        }
-        if o.head && (o.data.is_some() || o.data_file.is_some()) {
-            return Err("--head sends no body: leave out --data/--data-file".into());
-        }
-        if o.chunked && o.data.is_none() && o.data_file.is_none() {
-            return Err("--chunked needs a body (--data or --data-file)".into());
-        }
-        Ok(Some(o))
-    }
-
     /// The method sent: `-X`, else `HEAD` with `-I`, `POST` with a body, `GET`.
     pub fn method(&self) -> &str {
         match &self.request {
@@ -329,7 +197,7 @@ impl fmt::Display for Failure {
 /// [`HttpClient::batch`]). Stops at the first failure.
 pub fn run(opts: &Options, out: &mut dyn io::Write) -> std::result::Result<(), Failure> {
     let body = match (&opts.data, &opts.data_file) {
-        (Some(d), _) => Some(d.clone()),
+        (Some(d), _) => Some(d.clone().into_bytes()),
         (None, Some(path)) => Some(
             std::fs::read(path).map_err(|e| Failure::Usage(format!("--data-file {path}: {e}")))?,
         ),
