@@ -15,6 +15,9 @@
 //! [`compile`] runs stages 1 to 3, [`expand`] all four. The language is described in
 //! `docs/protocol-language.md`.
 //!
+//! The command-line tool is built with the `cli` feature (on by default), which brings in
+//! `clap` for its arguments; `asyncore-macros` uses the library without it.
+//!
 //! ```
 //! let src = r#"
 //!     protocol greeting

@@ -4,24 +4,87 @@
 //! ```text
 //! asyncore-protocol check FILE...
 //! asyncore-protocol graph FILE [--format dot|mermaid]
-//! asyncore-protocol expand FILE [--role server|client]
+//! asyncore-protocol expand FILE [--role server|client|both]
 //! ```
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: asyncore-protocol check FILE...
-       asyncore-protocol graph FILE [--format dot|mermaid]
-       asyncore-protocol expand FILE [--role server|client]
+use clap::{Parser, Subcommand, ValueEnum};
 
-  check    report every error in the descriptions, as rustc does (file:line:col)
-  graph    print the state machine as Graphviz DOT (default) or Mermaid
-  expand   print the Rust module generated from the description, formatted;
-           --role keeps only the items of one side (both by default)";
+/// Check a protocol description, draw its state machine, or show the Rust it becomes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "asyncore-protocol",
+    version,
+    arg_required_else_help = true,
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report every error in the descriptions, as rustc does (file:line:col)
+    Check {
+        /// The protocol descriptions
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<String>,
+    },
+    /// Print the state machine as Graphviz DOT or Mermaid
+    Graph {
+        /// The protocol description
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// The notation of the drawing
+        #[arg(long, value_enum, default_value_t = Format::Dot)]
+        format: Format,
+    },
+    /// Print the Rust module generated from the description, formatted
+    Expand {
+        /// The protocol description
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// Keep only the items of one side
+        #[arg(long, value_enum, default_value_t = Role::Both)]
+        role: Role,
+    },
+}
+
+/// How `graph` draws the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Graphviz DOT
+    Dot,
+    /// A Mermaid state diagram
+    Mermaid,
+}
+
+/// Which items `expand` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// The server side's items
+    Server,
+    /// The client side's items
+    Client,
+    /// The items of both sides
+    Both,
+}
+
+impl Role {
+    /// The name `gen::generate_role` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+            Role::Both => "both",
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match run(Cli::parse().command) {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS
@@ -53,53 +116,12 @@ fn load(path: &str) -> Result<(String, asyncore_protocol::ir::Protocol), String>
     }
 }
 
-fn option<'a>(
-    args: &'a [String],
-    name: &str,
-    default: &'a str,
-    allowed: &[&str],
-) -> Result<&'a str, String> {
-    let value = match args.iter().position(|a| a == name) {
-        Some(i) => args
-            .get(i + 1)
-            .map(String::as_str)
-            .ok_or(format!("error: {name} needs a value\n"))?,
-        None => default,
-    };
-    if allowed.contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!(
-            "error: {name} takes one of {}, not `{value}`\n",
-            allowed.join(", ")
-        ))
-    }
-}
-
-fn run(args: &[String]) -> Result<String, String> {
-    let (cmd, rest) = args.split_first().ok_or_else(|| USAGE.to_string())?;
-    let files: Vec<&String> = {
-        let mut v = Vec::new();
-        let mut skip = false;
-        for a in rest {
-            if skip {
-                skip = false;
-            } else if a.starts_with("--") {
-                skip = true;
-            } else {
-                v.push(a);
-            }
-        }
-        v
-    };
-    match cmd.as_str() {
-        "check" => {
-            if files.is_empty() {
-                return Err(USAGE.into());
-            }
+fn run(command: Command) -> Result<String, String> {
+    match command {
+        Command::Check { files } => {
             let mut out = String::new();
             let mut failed = String::new();
-            for f in files {
+            for f in &files {
                 match load(f) {
                     Ok((_, p)) => {
                         out += &format!(
@@ -118,29 +140,20 @@ fn run(args: &[String]) -> Result<String, String> {
                 Err(failed)
             }
         }
-        "graph" => {
-            let [f] = files.as_slice() else {
-                return Err(USAGE.into());
-            };
-            let (_, p) = load(f)?;
-            match option(rest, "--format", "dot", &["dot", "mermaid"])? {
-                "dot" => Ok(asyncore_protocol::graph::dot(&p)),
-                _ => Ok(asyncore_protocol::graph::mermaid(&p)),
+        Command::Graph { file, format } => {
+            let (_, p) = load(&file)?;
+            match format {
+                Format::Dot => Ok(asyncore_protocol::graph::dot(&p)),
+                Format::Mermaid => Ok(asyncore_protocol::graph::mermaid(&p)),
             }
         }
-        "expand" => {
-            let [f] = files.as_slice() else {
-                return Err(USAGE.into());
-            };
-            let role = option(rest, "--role", "both", &["server", "client", "both"])?;
-            let (_, p) = load(f)?;
+        Command::Expand { file, role } => {
+            let (_, p) = load(&file)?;
             let name = proc_macro2::Ident::new(&p.name, proc_macro2::Span::call_site());
             let tokens =
-                asyncore_protocol::gen::generate_role(&p, &quote::quote!(pub), &name, role);
+                asyncore_protocol::gen::generate_role(&p, &quote::quote!(pub), &name, role.name());
             asyncore_protocol::gen::pretty(tokens)
                 .map_err(|e| format!("error: generated code does not parse: {e}\n"))
         }
-        "--help" | "-h" | "help" => Ok(format!("{USAGE}\n")),
-        other => Err(format!("error: unknown command `{other}`\n{USAGE}")),
     }
 }
