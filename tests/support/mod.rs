@@ -109,14 +109,25 @@ where
 ///
 /// Panics with cargo's output if the build fails.
 pub fn example_binary(name: &str) -> PathBuf {
+    built_binary("asyncore-examples", "example", name)
+}
+
+/// The path of the binary `name` of the workspace package `package` (such as
+/// `asyncore-protocol`), built as [`example_binary`] builds an example.
+pub fn package_binary(package: &str, name: &str) -> PathBuf {
+    built_binary(package, "bin", name)
+}
+
+/// The target `name` of kind `kind` (`example` or `bin`) of `package`, built once.
+fn built_binary(package: &str, kind: &str, name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     // Holding the lock while building also keeps concurrent tests from starting
     // several cargo processes that would only wait for each other's lock.
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     let result = built
-        .entry(name.to_string())
-        .or_insert_with(|| build_example(name))
+        .entry(format!("{package} {kind} {name}"))
+        .or_insert_with(|| build(package, kind, name))
         .clone();
     match result {
         Ok(path) => path,
@@ -130,11 +141,11 @@ fn cargo() -> OsString {
         .unwrap_or_else(|| "cargo".into())
 }
 
-fn build_example(name: &str) -> Result<PathBuf, String> {
+fn build(package: &str, kind: &str, name: &str) -> Result<PathBuf, String> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     let mut cmd = Command::new(cargo());
     cmd.args(["build", "--manifest-path", manifest])
-        .args(["-p", "asyncore-examples", "--example", name])
+        .args(["-p", package, &format!("--{kind}"), name])
         .arg("--message-format=json-render-diagnostics");
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
@@ -142,21 +153,22 @@ fn build_example(name: &str) -> Result<PathBuf, String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run cargo to build example `{name}`: {e}"))?;
+        .map_err(|e| format!("cannot run cargo to build {kind} `{name}`: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
-            "`cargo build -p asyncore-examples --example {name}` failed ({}):\n{}",
+            "`cargo build -p {package} --{kind} {name}` failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    // The compiler-artifact message of the example names its executable.
+    // The compiler-artifact message of the target names its executable.
     let wanted_target = format!("\"name\":\"{name}\"");
+    let wanted_kind = format!("\"{kind}\"");
     for line in stdout.lines() {
         if line.contains("\"reason\":\"compiler-artifact\"")
             && line.contains(&wanted_target)
-            && line.contains("\"example\"")
+            && line.contains(&wanted_kind)
         {
             if let Some(path) = json_string_field(line, "executable") {
                 let path = PathBuf::from(path);
@@ -171,7 +183,7 @@ fn build_example(name: &str) -> Result<PathBuf, String> {
         }
     }
     Err(format!(
-        "cargo built example `{name}` but reported no executable for it:\n{stdout}"
+        "cargo built {kind} `{name}` but reported no executable for it:\n{stdout}"
     ))
 }
 
