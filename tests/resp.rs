@@ -1375,19 +1375,24 @@ impl Conn {
 
     fn call(&mut self, command: &str) -> String {
         let args: Vec<Vec<u8>> = split_args(command).expect("a command line");
+        String::from_utf8_lossy(&self.call_args(&args)).into_owned()
+    }
+
+    /// Sends a command of binary arguments; its whole reply, RESP-encoded.
+    fn call_args(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
         let mut bytes = Vec::new();
-        asyncore_examples::resp_client::encode_command(&args, &mut bytes).expect("encode");
+        asyncore_examples::resp_client::encode_command(args, &mut bytes).expect("encode");
         self.stream.write_all(&bytes).expect("send a command");
         let deadline = Instant::now() + HANG_GUARD;
         loop {
             if let Some(len) = reply_len(&self.buf) {
-                let r: Vec<u8> = self.buf.drain(..len).collect();
-                return String::from_utf8_lossy(&r).into_owned();
+                return self.buf.drain(..len).collect();
             }
             assert!(
                 support::read_more(&mut self.stream, &mut self.buf, deadline, &self.who),
-                "{} closed after {command:?}",
-                self.who
+                "{} closed after {:?}",
+                self.who,
+                args.first().map(|a| String::from_utf8_lossy(a))
             );
         }
     }
@@ -1878,4 +1883,192 @@ fn watch_aborts_a_transaction_when_a_key_changed() {
         let redis = Redis::start();
         check("redis-server", redis.addr);
     }
+}
+
+/// The bytes of a bulk reply (`$len\r\n...\r\n`).
+fn bulk_bytes(reply: &[u8]) -> Vec<u8> {
+    let end = reply
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("a reply line");
+    assert_eq!(
+        reply[0],
+        b'$',
+        "a bulk reply: {:?}",
+        String::from_utf8_lossy(reply)
+    );
+    reply[end + 2..reply.len() - 2].to_vec()
+}
+
+/// `DUMP` and `RESTORE` across servers: every value resp-server dumps restores in
+/// redis-server 7.0 and reads back the same there; redis-server's dumps of strings (plain,
+/// integer and LZF-compressed) restore in resp-server; RESTORE's errors are redis-server's.
+#[test]
+fn dumps_restore_across_resp_server_and_redis_server() {
+    if !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let (server, addr) = start_resp_server(Backend::Epoll, &[]);
+    let mut ours = Conn::new(addr, "resp-server");
+    let mut theirs = Conn::new(redis.addr, "redis-server");
+    let long = format!("SET long {}", "abcdefgh".repeat(50));
+    let setup = [
+        "SET s hello",
+        "SET n 12345",
+        "SET neg -7",
+        long.as_str(),
+        "RPUSH l a b \"\" c",
+        "SADD st x y z",
+        "HSET h f v g w",
+        "ZADD z 1.5 a -inf b 3 c 0.1 d",
+    ];
+    for c in setup {
+        assert_eq!(ours.call(c), theirs.call(c), "{c}");
+    }
+    let reads = [
+        ("s", "GET"),
+        ("n", "GET"),
+        ("neg", "GET"),
+        ("long", "GET"),
+        ("l", "LRANGE * 0 -1"),
+        ("st", "SORT * ALPHA"),
+        ("h", "HGETALL"),
+        ("z", "ZRANGE * 0 -1 WITHSCORES"),
+    ];
+    let read = |c: &mut Conn, key: &str, how: &str| {
+        let cmd = if how.contains('*') {
+            how.replace('*', key)
+        } else {
+            format!("{how} {key}")
+        };
+        c.call(&cmd)
+    };
+    let arg = |s: &str| s.as_bytes().to_vec();
+    for (key, how) in reads {
+        // Ours into redis-server.
+        let payload = bulk_bytes(&ours.call_args(&[arg("DUMP"), arg(key)]));
+        let restored = theirs.call_args(&[
+            arg("RESTORE"),
+            arg(&format!("{key}.ours")),
+            arg("0"),
+            payload.clone(),
+        ]);
+        assert_eq!(
+            restored, b"+OK\r\n",
+            "redis-server restores resp-server's dump of {key}"
+        );
+        let expected = read(&mut theirs, key, how);
+        assert_eq!(
+            read(&mut theirs, &format!("{key}.ours"), how),
+            expected,
+            "{key}"
+        );
+        // And into ours, with a time to live.
+        let restored = ours.call_args(&[
+            arg("RESTORE"),
+            arg(&format!("{key}.back")),
+            arg("100000"),
+            payload,
+        ]);
+        assert_eq!(
+            restored, b"+OK\r\n",
+            "resp-server restores its own dump of {key}"
+        );
+        assert_eq!(
+            read(&mut ours, &format!("{key}.back"), how),
+            expected,
+            "{key}"
+        );
+        let pttl = ours.call(&format!("PTTL {key}.back"));
+        let ms: i64 = pttl.trim_start_matches(':').trim().parse().expect("PTTL");
+        assert!((1..=100_000).contains(&ms), "{key}: {pttl}");
+    }
+    // redis-server's dumps of strings, in each of its string encodings, into ours.
+    for key in ["s", "n", "neg", "long"] {
+        let payload = bulk_bytes(&theirs.call_args(&[arg("DUMP"), arg(key)]));
+        let restored = ours.call_args(&[
+            arg("RESTORE"),
+            arg(&format!("{key}.theirs")),
+            arg("0"),
+            payload,
+        ]);
+        assert_eq!(
+            restored, b"+OK\r\n",
+            "resp-server restores redis-server's dump of {key}"
+        );
+        assert_eq!(
+            read(&mut ours, &format!("{key}.theirs"), "GET"),
+            read(&mut theirs, key, "GET")
+        );
+    }
+    // Its compact encodings (a listpack list) are refused, not misread.
+    let payload = bulk_bytes(&theirs.call_args(&[arg("DUMP"), arg("l")]));
+    assert_eq!(
+        ours.call_args(&[arg("RESTORE"), arg("l.theirs"), arg("0"), payload]),
+        b"-ERR Bad data format\r\n"
+    );
+    // The errors, the same from both.
+    let payload = bulk_bytes(&ours.call_args(&[arg("DUMP"), arg("h")]));
+    let mut corrupt = payload.clone();
+    corrupt[2] ^= 0x55;
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        vec![arg("RESTORE"), arg("h"), arg("0"), payload.clone()],
+        vec![arg("RESTORE"), arg("fresh"), arg("-1"), payload.clone()],
+        vec![arg("RESTORE"), arg("fresh"), arg("x"), payload.clone()],
+        vec![arg("RESTORE"), arg("fresh"), arg("0"), corrupt],
+        vec![arg("RESTORE"), arg("fresh"), arg("0"), arg("short")],
+        vec![
+            arg("RESTORE"),
+            arg("fresh"),
+            arg("0"),
+            payload.clone(),
+            arg("FREQ"),
+            arg("300"),
+        ],
+        vec![
+            arg("RESTORE"),
+            arg("fresh"),
+            arg("0"),
+            payload.clone(),
+            arg("IDLETIME"),
+            arg("-1"),
+        ],
+        vec![
+            arg("RESTORE"),
+            arg("fresh"),
+            arg("0"),
+            payload.clone(),
+            arg("BOGUS"),
+        ],
+        vec![
+            arg("RESTORE"),
+            arg("h"),
+            arg("0"),
+            payload.clone(),
+            arg("REPLACE"),
+            arg("IDLETIME"),
+            arg("5"),
+        ],
+        vec![
+            arg("RESTORE"),
+            arg("old"),
+            arg("1"),
+            payload.clone(),
+            arg("ABSTTL"),
+        ],
+        vec![arg("EXISTS"), arg("old")],
+        vec![arg("DUMP"), arg("nokey")],
+    ];
+    for case in cases {
+        assert_eq!(
+            String::from_utf8_lossy(&ours.call_args(&case)),
+            String::from_utf8_lossy(&theirs.call_args(&case)),
+            "{:?}",
+            case.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+        );
+    }
+    stop(server);
 }

@@ -4,6 +4,7 @@
 use super::*;
 
 mod blocking;
+mod dump;
 mod float;
 mod hashes;
 mod keys;
@@ -189,6 +190,7 @@ pub(super) const FAMILIES: &[&[Spec]] = &[
     sets::COMMANDS,
     hashes::COMMANDS,
     zsets::COMMANDS,
+    dump::COMMANDS,
 ];
 
 /// A family of commands: which `run_*` runs them.
@@ -204,10 +206,11 @@ pub(super) enum Family {
     Sets,
     Hashes,
     ZSets,
+    Dump,
 }
 
 /// The family of each table of [`FAMILIES`], in the same order.
-const RUNNERS: [Family; 10] = [
+const RUNNERS: [Family; 11] = [
     Family::Server,
     Family::Strings,
     Family::Keys,
@@ -218,6 +221,7 @@ const RUNNERS: [Family; 10] = [
     Family::Sets,
     Family::Hashes,
     Family::ZSets,
+    Family::Dump,
 ];
 
 const _: () = assert!(FAMILIES.len() == RUNNERS.len());
@@ -872,6 +876,7 @@ impl Store {
             Family::Sets => self.run_sets(name, args, now, out),
             Family::Hashes => self.run_hashes(name, args, now, out),
             Family::ZSets => self.run_zsets(name, args, now, out),
+            Family::Dump => self.run_dump(name, args, now, out),
         }
     }
 
@@ -893,7 +898,8 @@ impl Store {
             .or_else(|| self.run_transactions(name, args, session, now, out))
             .or_else(|| self.run_sets(name, args, now, out))
             .or_else(|| self.run_hashes(name, args, now, out))
-            .or_else(|| self.run_zsets(name, args, now, out));
+            .or_else(|| self.run_zsets(name, args, now, out))
+            .or_else(|| self.run_dump(name, args, now, out));
         flow.unwrap_or_else(|| {
             out.error(&unknown_command(args[0], &args[1..]));
             Flow::Continue
