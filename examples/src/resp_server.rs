@@ -238,7 +238,23 @@ struct CxReplies<'x, 'c, 'a> {
     limit: usize,
 }
 
-impl CxReplies<'_, '_, '_> {
+impl<'x, 'c, 'a> CxReplies<'x, 'c, 'a> {
+    fn new(
+        cx: &'x mut ServerCx<'c, 'a>,
+        pending: &'x mut VecDeque<Pending>,
+        budget: usize,
+        limit: usize,
+    ) -> Self {
+        CxReplies {
+            cx,
+            pending,
+            err: None,
+            bytes: 0,
+            budget,
+            limit,
+        }
+    }
+
     /// Counts `size` bytes against the budget; false (and the error kept) past it.
     fn count(&mut self, size: usize) -> bool {
         if self.err.is_some() {
@@ -383,26 +399,25 @@ impl RespConnection {
         Ok(())
     }
 
-    fn run(&mut self, cx: &mut ServerCx<'_, '_>, args: &[&[u8]]) -> Result {
-        if args.is_empty() {
-            // `*0`, as Redis does: nothing to do, no reply.
-            return Ok(());
-        }
-        // The replies of one read (one loop pass) are sent together: count them.
+    /// What the replies of a command may still add in this loop pass (the replies of one
+    /// read are sent together, and counted together), and the output limit.
+    fn budget(&mut self, cx: &mut ServerCx<'_, '_>) -> (usize, usize) {
         let pass = cx.channel().map().passes();
         if pass != self.pass {
             self.pass = pass;
             self.queued = 0;
         }
         let limit = self.store.borrow().limits.output_limit;
-        let mut out = CxReplies {
-            cx,
-            pending: &mut self.pending,
-            err: None,
-            bytes: 0,
-            budget: limit.saturating_sub(self.queued),
-            limit,
-        };
+        (limit.saturating_sub(self.queued), limit)
+    }
+
+    fn run(&mut self, cx: &mut ServerCx<'_, '_>, args: &[&[u8]]) -> Result {
+        if args.is_empty() {
+            // `*0`, as Redis does: nothing to do, no reply.
+            return Ok(());
+        }
+        let (budget, limit) = self.budget(cx);
+        let mut out = CxReplies::new(cx, &mut self.pending, budget, limit);
         let now = Instant::now();
         let flow = self
             .store
@@ -453,20 +468,8 @@ impl RespConnection {
             self.block_timer = None;
             self.store.borrow_mut().time_out(client);
         }
-        let pass = cx.channel().map().passes();
-        if pass != self.pass {
-            self.pass = pass;
-            self.queued = 0;
-        }
-        let limit = self.store.borrow().limits.output_limit;
-        let mut out = CxReplies {
-            cx,
-            pending: &mut self.pending,
-            err: None,
-            bytes: 0,
-            budget: limit.saturating_sub(self.queued),
-            limit,
-        };
+        let (budget, limit) = self.budget(cx);
+        let mut out = CxReplies::new(cx, &mut self.pending, budget, limit);
         if !self.store.borrow_mut().take_reply(client, &mut out) {
             // Still waiting: a timer of an earlier wait.
             return Ok(());
