@@ -181,8 +181,9 @@ enum Check {
 
 use Check::*;
 
+/// An empty array, or in RESP3 an empty map (`COMMAND DOCS`).
 fn empty_array(l: &[String]) -> bool {
-    l == ["(empty array)"]
+    l == ["(empty array)"] || l == ["(empty hash)"]
 }
 
 fn an_integer(l: &[String]) -> bool {
@@ -554,13 +555,25 @@ fn cut_replies(lines: &[String], commands: usize) -> Vec<Vec<String>> {
 /// Runs `script` with redis-cli (`--no-raw`: as on a terminal) against `addr`; the
 /// reply lines of each command.
 fn redis_cli_script(addr: SocketAddr, script: &[(&str, Check)]) -> Vec<Vec<String>> {
-    let args: Vec<String> = vec![
+    redis_cli_script_in(addr, script, 2)
+}
+
+/// [`redis_cli_script`] in RESP `protocol` (2, or 3: `redis-cli -3`).
+fn redis_cli_script_in(
+    addr: SocketAddr,
+    script: &[(&str, Check)],
+    protocol: u8,
+) -> Vec<Vec<String>> {
+    let mut args: Vec<String> = vec![
         "-h".into(),
         addr.ip().to_string(),
         "-p".into(),
         addr.port().to_string(),
         "--no-raw".into(),
     ];
+    if protocol == 3 {
+        args.push("-3".into());
+    }
     let out = run_with_input("redis-cli", &args, cli_input(script).as_bytes(), HANG_GUARD);
     assert!(out.success(), "redis-cli failed\n{}", out.transcript());
     cut_replies(&out.stdout, script.len())
@@ -577,9 +590,17 @@ fn integer(lines: &[String]) -> Option<i64> {
 fn unordered(lines: &[String]) -> Vec<String> {
     let mut v: Vec<String> = lines
         .iter()
-        .map(|l| match l.trim_start().split_once(") ") {
-            Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest.to_string(),
-            _ => l.clone(),
+        .map(|l| {
+            // `1) ` in an array, `1~ ` in a RESP3 set.
+            let t = l.trim_start();
+            let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+            match t[digits..]
+                .strip_prefix(") ")
+                .or(t[digits..].strip_prefix("~ "))
+            {
+                Some(rest) if digits > 0 => rest.to_string(),
+                _ => l.clone(),
+            }
         })
         .collect();
     v.sort();
@@ -657,6 +678,35 @@ fn redis_cli_gets_the_same_replies_from_resp_server_and_redis_server() {
     let reference = redis_cli_script(redis.addr, ENCODINGS);
     let ours = redis_cli_script(addr, ENCODINGS);
     compare(ENCODINGS, &reference, &ours, "resp-server");
+    stop(server);
+}
+
+/// The same script in RESP3 (`redis-cli -3`, which begins with `HELLO 3`): maps, sets,
+/// doubles, nulls and verbatim strings where redis-server sends them.
+#[test]
+fn redis_cli_gets_the_same_resp3_replies_from_resp_server_and_redis_server() {
+    if !have_redis_cli() || !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let (server, addr) = start_resp_server(Backend::Epoll, &[]);
+    for script in [SCRIPT, ENCODINGS] {
+        let reference = redis_cli_script_in(redis.addr, script, 3);
+        let ours = redis_cli_script_in(addr, script, 3);
+        compare(script, &reference, &ours, "resp-server");
+    }
+    let mut c = Conn::new(addr, "resp-server");
+    // The reply to HELLO 3 is already RESP3; HELLO 2 goes back.
+    assert!(c.call("HELLO 3").starts_with("%7\r\n"));
+    assert_eq!(c.call("GET nokey"), "_\r\n");
+    assert_eq!(c.call("ZADD z 1.5 a"), ":1\r\n");
+    assert_eq!(c.call("ZSCORE z a"), ",1.5\r\n");
+    assert!(c.call("HELLO 2").starts_with("*14\r\n"));
+    assert_eq!(c.call("GET nokey"), "$-1\r\n");
+    assert_eq!(
+        c.call("HELLO 4"),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
     stop(server);
 }
 
@@ -802,6 +852,54 @@ fn script_commands(script: &[(&str, Check)]) -> Vec<Vec<Vec<u8>>> {
         .iter()
         .map(|(cmd, _)| split_args(cmd).unwrap_or_else(|| panic!("cannot split `{cmd}`")))
         .collect()
+}
+
+/// After `HELLO 3`, the resp-client library reads RESP3 (maps, sets, doubles, nulls,
+/// verbatim strings) from redis-server and prints it as `redis-cli -3` does.
+#[test]
+fn resp_client_prints_resp3_as_redis_cli_does() {
+    if !have_redis_cli() || !have_redis_server() {
+        return;
+    }
+    let redis = Redis::start();
+    let reference = redis_cli_script_in(redis.addr, SCRIPT, 3);
+    // A fresh keyspace, as redis-cli found it.
+    let flushed = run_script(
+        &Addr::Inet(redis.addr),
+        &[vec![b"FLUSHALL".to_vec()]],
+        Backend::Poll,
+        HANG_GUARD,
+    )
+    .expect("FLUSHALL");
+    assert_eq!(flushed, [Reply::simple("OK")]);
+    let mut commands = vec![vec![b"HELLO".to_vec(), b"3".to_vec()]];
+    commands.extend(script_commands(SCRIPT));
+    let replies = run_script(
+        &Addr::Inet(redis.addr),
+        &commands,
+        Backend::Poll,
+        HANG_GUARD,
+    )
+    .expect("the script against redis-server");
+    assert!(matches!(replies[0], Reply::Map(_)), "{:?}", replies[0]);
+    let printed: Vec<Vec<String>> = replies[1..]
+        .iter()
+        .zip(&commands[1..])
+        .map(|(r, c)| {
+            String::from_utf8_lossy(&r.to_cli_for(c))
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let mut checks: Vec<(&str, Check)> = SCRIPT.to_vec();
+    for (cmd, check) in checks.iter_mut() {
+        let kept = ["CLIENT ID", "INFO", "SRANDMEMBER myset -"];
+        if matches!(check, Ours(_)) && !kept.iter().any(|k| cmd.starts_with(k)) {
+            *check = Same;
+        }
+    }
+    compare(&checks, &reference, &printed, "resp-client");
 }
 
 #[test]
@@ -1408,13 +1506,15 @@ fn reply_len(buf: &[u8]) -> Option<usize> {
             .unwrap_or(-1)
     };
     match buf.first()? {
-        b'$' if n() >= 0 => {
+        b'$' | b'=' if n() >= 0 => {
             let total = end + 2 + n() as usize + 2;
             (buf.len() >= total).then_some(total)
         }
-        b'*' if n() > 0 => {
+        // An array, a RESP3 set, a RESP3 map (a key and a value per entry).
+        b'*' | b'~' | b'%' if n() > 0 => {
+            let items = if buf[0] == b'%' { 2 * n() } else { n() };
             let mut at = end + 2;
-            for _ in 0..n() {
+            for _ in 0..items {
                 at += reply_len(&buf[at..])?;
             }
             Some(at)
@@ -1651,27 +1751,12 @@ fn config_set_and_get_are_redis_s() {
     );
 }
 
-/// `HELLO`: RESP2 as Redis answers it; other protocol versions refused as Redis refuses
-/// the ones it does not speak (redis-server speaks 3, resp-server does not).
+/// `HELLO`: RESP2 and RESP3 as Redis answers them; other protocol versions refused as
+/// Redis refuses them.
 #[test]
-fn hello_speaks_resp2_only() {
-    let hello = |id: u64| {
-        format!(
-            "*14\r\n{}{}{}{}{}:2\r\n{}:{id}\r\n{}{}{}{}{}*0\r\n",
-            bulk("server"),
-            bulk("redis"),
-            bulk("version"),
-            bulk("7.0.15"),
-            bulk("proto"),
-            bulk("id"),
-            bulk("mode"),
-            bulk("standalone"),
-            bulk("role"),
-            bulk("master"),
-            bulk("modules"),
-        )
-    };
-    let check = |who: &str, addr: SocketAddr, first: bool| {
+fn hello_speaks_resp2_and_resp3() {
+    let hello = |id: u64| hello_reply(id, 2);
+    let check = |who: &str, addr: SocketAddr| {
         let mut c = Conn::new(addr, who);
         let id: u64 = c.call("CLIENT ID")[1..].trim().parse().expect("an id");
         assert_eq!(c.call("HELLO"), hello(id), "{who}");
@@ -1695,20 +1780,39 @@ fn hello_speaks_resp2_only() {
             c.call("HELLO 2 SETNAME \"a b\""),
             "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
         );
-        if first {
-            assert_eq!(
-                c.call("HELLO 3"),
-                "-NOPROTO unsupported protocol version\r\n"
-            );
-        }
+        // HELLO 3 answers in RESP3 already; a bare HELLO then stays in RESP3.
+        assert_eq!(c.call("HELLO 3"), hello_reply(id, 3), "{who}");
+        assert_eq!(c.call("HELLO"), hello_reply(id, 3), "{who}");
+        assert_eq!(c.call("GET nokey"), "_\r\n", "{who}");
+        assert_eq!(c.call("HELLO 2"), hello(id), "{who}");
+        assert_eq!(c.call("GET nokey"), "$-1\r\n", "{who}");
     };
     let (server, addr) = start_resp_server(Backend::Poll, &[]);
-    check("resp-server", addr, true);
+    check("resp-server", addr);
     stop(server);
     if have_redis_server() {
         let redis = Redis::start();
-        check("redis-server", redis.addr, false);
+        check("redis-server", redis.addr);
     }
+}
+
+/// Redis 7.0's reply to `HELLO` in RESP `proto` for the client `id`.
+fn hello_reply(id: u64, proto: u8) -> String {
+    let header = if proto == 3 { "%7" } else { "*14" };
+    format!(
+        "{header}\r\n{}{}{}{}{}:{proto}\r\n{}:{id}\r\n{}{}{}{}{}*0\r\n",
+        bulk("server"),
+        bulk("redis"),
+        bulk("version"),
+        bulk("7.0.15"),
+        bulk("proto"),
+        bulk("id"),
+        bulk("mode"),
+        bulk("standalone"),
+        bulk("role"),
+        bulk("master"),
+        bulk("modules"),
+    )
 }
 
 /// `FUNCTION` as a server without a scripting engine answers it; `DEBUG` with the

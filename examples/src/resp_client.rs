@@ -1,7 +1,8 @@
-//! A RESP2 client on the channel generated from `protocols/descriptions/resp.proto`:
-//! commands go out through the generated `Command` encoder, replies come in as the
-//! generated messages (`Simple`, `Error`, `Integer`, `Bulk`, `Nil`, `Array`,
-//! `NilArray`) and are put back together into [`Reply`] trees (an array arrives as its
+//! A RESP2 and RESP3 client on the channel generated from
+//! `protocols/descriptions/resp.proto`: commands go out through the generated `Command`
+//! encoder, replies come in as the generated messages (`Simple`, `Error`, `Integer`,
+//! `Bulk`, `Nil`, `Array`, `NilArray`, and after `HELLO 3` RESP3's `Null`, `Map`, `Set`,
+//! `Double`, `Verbatim`) and are put back together into [`Reply`] trees (an array arrives as its
 //! header, then its elements, each of which may be an array) and printed as `redis-cli`
 //! prints them.
 //!
@@ -42,6 +43,17 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// `*-1`
     NilArray,
+    /// RESP3's null, `_`.
+    Null,
+    /// RESP3's `%N`: the keys and values in order (key, value, key, value, ...).
+    Map(Vec<Reply>),
+    /// RESP3's `~N` and its members.
+    Set(Vec<Reply>),
+    /// RESP3's `,1.5`: the number as the server wrote it.
+    Double(Vec<u8>),
+    /// RESP3's verbatim string `=N\r\ntxt:...`: its data, the format's four bytes
+    /// first.
+    Verbatim(Vec<u8>),
 }
 
 impl Reply {
@@ -102,14 +114,28 @@ impl Reply {
 
     fn raw(&self, out: &mut Vec<u8>) {
         match self {
-            Reply::Nil | Reply::NilArray => {}
+            Reply::Nil | Reply::NilArray | Reply::Null => {}
+            Reply::Double(t) => out.extend_from_slice(t),
+            Reply::Verbatim(t) => out.extend_from_slice(verbatim_text(t)),
+            Reply::Map(items) => {
+                for (i, pair) in items.chunks(2).enumerate() {
+                    if i > 0 {
+                        out.push(b'\n');
+                    }
+                    pair[0].raw(out);
+                    out.push(b' ');
+                    if let Some(v) = pair.get(1) {
+                        v.raw(out);
+                    }
+                }
+            }
             Reply::Error(t) => {
                 out.extend_from_slice(t);
                 out.push(b'\n');
             }
             Reply::Simple(t) | Reply::Bulk(t) => out.extend_from_slice(t),
             Reply::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-            Reply::Array(items) => {
+            Reply::Array(items) | Reply::Set(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(b'\n');
@@ -159,19 +185,19 @@ impl Reply {
                 repr(out, b);
                 out.push('\n');
             }
-            Reply::Nil | Reply::NilArray => out.push_str("(nil)\n"),
-            Reply::Array(items) if items.is_empty() => out.push_str("(empty array)\n"),
-            Reply::Array(items) => {
-                let width = items.len().to_string().len();
-                let inner = format!("{prefix}{}", " ".repeat(width + 2));
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(prefix);
-                    }
-                    out.push_str(&format!("{:>width$}) ", i + 1));
-                    item.format(out, &inner);
-                }
+            Reply::Nil | Reply::NilArray | Reply::Null => out.push_str("(nil)\n"),
+            Reply::Double(t) => {
+                out.push_str("(double) ");
+                out.push_str(&String::from_utf8_lossy(t));
+                out.push('\n');
             }
+            Reply::Verbatim(t) => out.push_str(&String::from_utf8_lossy(verbatim_text(t))),
+            Reply::Array(items) if items.is_empty() => out.push_str("(empty array)\n"),
+            Reply::Map(items) if items.is_empty() => out.push_str("(empty hash)\n"),
+            Reply::Set(items) if items.is_empty() => out.push_str("(empty set)\n"),
+            Reply::Array(items) => format_aggregate(out, prefix, items, ')', false),
+            Reply::Set(items) => format_aggregate(out, prefix, items, '~', false),
+            Reply::Map(items) => format_aggregate(out, prefix, items, '#', true),
         }
     }
 }
@@ -197,6 +223,41 @@ pub fn shown_raw(command: &[Vec<u8>]) -> bool {
         || (n == 2 && is(0, "cluster") && (is(1, "nodes") || is(1, "info")))
         || (n >= 2 && is(0, "memory") && (is(1, "doctor") || is(1, "malloc-stats")))
         || (n == 2 && is(0, "latency") && is(1, "doctor"))
+}
+
+/// The text of a verbatim string, after its format's four bytes (`txt:`).
+fn verbatim_text(data: &[u8]) -> &[u8] {
+    data.get(4..).unwrap_or_default()
+}
+
+/// `cliFormatReplyTTY` for an array (`1)`), a set (`1~`) or a map (`1#`, each key
+/// followed by ` => ` and its value): `prefix` is what each element after the first
+/// starts with.
+fn format_aggregate(out: &mut String, prefix: &str, items: &[Reply], sep: char, map: bool) {
+    let count = if map { items.len() / 2 } else { items.len() };
+    let width = count.to_string().len();
+    let inner = format!("{prefix}{}", " ".repeat(width + 2));
+    let step = if map { 2 } else { 1 };
+    for (i, entry) in items.chunks(step).enumerate() {
+        if i > 0 {
+            out.push_str(prefix);
+        }
+        out.push_str(&format!("{:>width$}{sep} ", i + 1));
+        entry[0].format(out, &inner);
+        if let Some(value) = entry.get(1) {
+            // The key's line ends where its value begins; a value of several lines
+            // begins on the next line, indented.
+            out.pop();
+            out.push_str(" => ");
+            let mut text = String::new();
+            value.format(&mut text, &inner);
+            if text.matches('\n').count() > 1 {
+                out.push('\n');
+                out.push_str(&inner);
+            }
+            out.push_str(&text);
+        }
+    }
 }
 
 /// `sdscatrepr`: a quoted string with C escapes.
@@ -234,8 +295,27 @@ fn repr(out: &mut String, b: &[u8]) {
 /// ```
 #[derive(Debug, Default)]
 pub struct Assembler {
-    /// The open arrays: how many elements each expects, and those that came.
-    open: Vec<(usize, Vec<Reply>)>,
+    /// The open arrays, maps and sets: how many elements each expects, those that
+    /// came, and which it is.
+    open: Vec<(usize, Vec<Reply>, Aggregate)>,
+}
+
+/// The kinds of reply that hold others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Array,
+    Map,
+    Set,
+}
+
+impl Aggregate {
+    fn reply(self, items: Vec<Reply>) -> Reply {
+        match self {
+            Aggregate::Array => Reply::Array(items),
+            Aggregate::Map => Reply::Map(items),
+            Aggregate::Set => Reply::Set(items),
+        }
+    }
 }
 
 impl Assembler {
@@ -243,28 +323,43 @@ impl Assembler {
     pub fn push(&mut self, reply: Reply) -> Option<Reply> {
         let mut reply = reply;
         loop {
-            let Some((want, items)) = self.open.last_mut() else {
+            let Some((want, items, _)) = self.open.last_mut() else {
                 return Some(reply);
             };
             items.push(reply);
             if items.len() < *want {
                 return None;
             }
-            let (_, items) = self.open.pop()?;
-            reply = Reply::Array(items);
+            let (_, items, kind) = self.open.pop()?;
+            reply = kind.reply(items);
         }
     }
 
     /// Opens an array of `len` elements; the whole reply if this completes one (an
     /// empty array is complete at once). Nesting deeper than [`MAX_DEPTH`] is an error.
     pub fn open_array(&mut self, len: usize) -> std::result::Result<Option<Reply>, String> {
+        self.open(Aggregate::Array, len)
+    }
+
+    /// Opens a RESP3 map of `pairs` keys and values, as [`open_array`](Self::open_array).
+    pub fn open_map(&mut self, pairs: usize) -> std::result::Result<Option<Reply>, String> {
+        self.open(Aggregate::Map, pairs.saturating_mul(2))
+    }
+
+    /// Opens a RESP3 set of `len` members, as [`open_array`](Self::open_array).
+    pub fn open_set(&mut self, len: usize) -> std::result::Result<Option<Reply>, String> {
+        self.open(Aggregate::Set, len)
+    }
+
+    fn open(&mut self, kind: Aggregate, len: usize) -> std::result::Result<Option<Reply>, String> {
         if len == 0 {
-            return Ok(self.push(Reply::Array(Vec::new())));
+            return Ok(self.push(kind.reply(Vec::new())));
         }
         if self.open.len() >= MAX_DEPTH {
             return Err(format!("reply nested deeper than {MAX_DEPTH} arrays"));
         }
-        self.open.push((len, Vec::with_capacity(len.min(1024))));
+        self.open
+            .push((len, Vec::with_capacity(len.min(1024)), kind));
         Ok(None)
     }
 
@@ -319,6 +414,23 @@ impl RespClient {
             assembler: Assembler::default(),
             initial: commands,
             print,
+        }
+    }
+
+    /// After an array, map or set header: the reply if it was empty and ends one.
+    fn opened(
+        &mut self,
+        cx: &mut ClientCx<'_, '_>,
+        opened: std::result::Result<Option<Reply>, String>,
+    ) -> Result {
+        match opened {
+            Ok(Some(done)) => self.deliver(cx, done),
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.progress.borrow_mut().error = Some(e);
+                cx.close();
+                Ok(())
+            }
         }
     }
 
@@ -430,15 +542,30 @@ impl RespClient {
     }
 
     fn on_array(&mut self, cx: &mut ClientCx<'_, '_>, msg: resp::Array) -> Result {
-        match self.assembler.open_array(msg.count as usize) {
-            Ok(Some(done)) => self.deliver(cx, done),
-            Ok(None) => Ok(()),
-            Err(e) => {
-                self.progress.borrow_mut().error = Some(e);
-                cx.close();
-                Ok(())
-            }
-        }
+        let opened = self.assembler.open_array(msg.count as usize);
+        self.opened(cx, opened)
+    }
+
+    fn on_map(&mut self, cx: &mut ClientCx<'_, '_>, msg: resp::Map) -> Result {
+        let opened = self.assembler.open_map(msg.count as usize);
+        self.opened(cx, opened)
+    }
+
+    fn on_set(&mut self, cx: &mut ClientCx<'_, '_>, msg: resp::Set) -> Result {
+        let opened = self.assembler.open_set(msg.count as usize);
+        self.opened(cx, opened)
+    }
+
+    fn on_null(&mut self, cx: &mut ClientCx<'_, '_>, _msg: resp::Null) -> Result {
+        self.reply(cx, Reply::Null)
+    }
+
+    fn on_double(&mut self, cx: &mut ClientCx<'_, '_>, msg: resp::Double<'_>) -> Result {
+        self.reply(cx, Reply::Double(msg.text.to_vec()))
+    }
+
+    fn on_verbatim(&mut self, cx: &mut ClientCx<'_, '_>, msg: resp::Verbatim<'_>) -> Result {
+        self.reply(cx, Reply::Verbatim(msg.data.to_vec()))
     }
 
     fn on_nil_array(&mut self, cx: &mut ClientCx<'_, '_>, _msg: resp::NilArray) -> Result {

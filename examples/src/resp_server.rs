@@ -138,6 +138,33 @@ pub trait Replies {
     fn shared_bulk(&mut self, data: &Blob) {
         self.bulk(data);
     }
+    /// A map of `pairs` entries; each key and its value follow. RESP3's `%N`; in RESP2
+    /// an array of `2 * pairs`.
+    fn map(&mut self, pairs: usize) {
+        self.array(pairs * 2);
+    }
+    /// A set of `len` members, which follow. RESP3's `~N`; in RESP2 an array.
+    fn set(&mut self, len: usize) {
+        self.array(len);
+    }
+    /// A floating-point number, as C's `%.17g` writes it (`inf`, `-inf`). RESP3's
+    /// `,1.5`; in RESP2 a bulk string.
+    fn double(&mut self, value: f64) {
+        self.bulk(store::format_double(value).as_bytes());
+    }
+    /// Text for people to read (`INFO`). RESP3's verbatim string `=N\r\ntxt:...`; in
+    /// RESP2 a bulk string.
+    fn verbatim(&mut self, text: &[u8]) {
+        self.bulk(text);
+    }
+    /// The protocol of the replies: 2 or 3. The `nil` and `nil_array` of RESP3 are both
+    /// `_`.
+    fn protocol(&self) -> u8 {
+        2
+    }
+    /// The replies after this call are in RESP `version` (2 or 3; `HELLO`). A sink that
+    /// speaks only RESP2 ignores it.
+    fn set_protocol(&mut self, _version: u8) {}
 }
 
 /// RESP2 encoding into a byte buffer.
@@ -206,19 +233,50 @@ enum Pending {
     Nil,
     Array(u32),
     NilArray,
+    Map(u32),
+    Set(u32),
+    Double(f64),
+    Verbatim(Vec<u8>),
 }
 
 impl Pending {
-    fn send(&self, cx: &mut ServerCx<'_, '_>) -> Result {
+    /// Sends the reply in RESP3 (`resp3`) or RESP2.
+    fn send(&self, cx: &mut ServerCx<'_, '_>, resp3: bool) -> Result {
         match self {
             Pending::Simple(t) => cx.send(resp::Simple { text: t.as_bytes() }),
             Pending::Error(t) => cx.send(resp::Error { text: t.as_bytes() }),
             Pending::Integer(value) => cx.send(resp::Integer { value: *value }),
             Pending::Shared(data) => cx.send(resp::Bulk { data }),
             Pending::Bulk(data) => cx.send(resp::Bulk { data }),
+            Pending::Nil | Pending::NilArray if resp3 => cx.send(resp::Null {}),
             Pending::Nil => cx.send(resp::Nil {}),
-            Pending::Array(count) => cx.send(resp::Array { count: *count }),
             Pending::NilArray => cx.send(resp::NilArray {}),
+            Pending::Array(count) => cx.send(resp::Array { count: *count }),
+            Pending::Map(count) if resp3 => cx.send(resp::Map { count: *count }),
+            Pending::Map(count) => cx.send(resp::Array {
+                count: count.saturating_mul(2),
+            }),
+            Pending::Set(count) if resp3 => cx.send(resp::Set { count: *count }),
+            Pending::Set(count) => cx.send(resp::Array { count: *count }),
+            Pending::Double(value) => {
+                let text = store::format_double(*value);
+                if resp3 {
+                    cx.send(resp::Double {
+                        text: text.as_bytes(),
+                    })
+                } else {
+                    cx.send(resp::Bulk {
+                        data: text.as_bytes(),
+                    })
+                }
+            }
+            Pending::Verbatim(text) if resp3 => {
+                let mut data = Vec::with_capacity(text.len() + 4);
+                data.extend_from_slice(b"txt:");
+                data.extend_from_slice(text);
+                cx.send(resp::Verbatim { data: &data })
+            }
+            Pending::Verbatim(text) => cx.send(resp::Bulk { data: text }),
         }
     }
 }
@@ -232,6 +290,8 @@ impl Pending {
 struct CxReplies<'x, 'c, 'a> {
     cx: &'x mut ServerCx<'c, 'a>,
     pending: &'x mut VecDeque<Pending>,
+    /// The replies are in RESP3 (after `HELLO 3`).
+    resp3: bool,
     err: Option<asyncore_runtime::Error>,
     bytes: usize,
     budget: usize,
@@ -242,12 +302,14 @@ impl<'x, 'c, 'a> CxReplies<'x, 'c, 'a> {
     fn new(
         cx: &'x mut ServerCx<'c, 'a>,
         pending: &'x mut VecDeque<Pending>,
+        resp3: bool,
         budget: usize,
         limit: usize,
     ) -> Self {
         CxReplies {
             cx,
             pending,
+            resp3,
             err: None,
             bytes: 0,
             budget,
@@ -278,6 +340,18 @@ impl<'x, 'c, 'a> CxReplies<'x, 'c, 'a> {
     /// Whether replies must wait: the output is full, or replies before wait already.
     fn later(&self) -> bool {
         !self.pending.is_empty() || self.cx.output_full()
+    }
+
+    /// Sends a reply of the kinds that differ between RESP2 and RESP3.
+    fn send_pending(&mut self, size: usize, p: Pending) {
+        if !self.count(size) {
+            return;
+        }
+        if self.later() {
+            self.pending.push_back(p);
+        } else if let Err(e) = p.send(self.cx, self.resp3) {
+            self.err = Some(e);
+        }
     }
 
     fn send<'m>(
@@ -333,7 +407,7 @@ impl Replies for CxReplies<'_, '_, '_> {
         }
     }
     fn nil(&mut self) {
-        self.send(0, resp::Nil {}, || Pending::Nil);
+        self.send_pending(0, Pending::Nil);
     }
     fn array(&mut self, len: usize) {
         match u32::try_from(len) {
@@ -346,7 +420,29 @@ impl Replies for CxReplies<'_, '_, '_> {
         }
     }
     fn nil_array(&mut self) {
-        self.send(0, resp::NilArray {}, || Pending::NilArray);
+        self.send_pending(0, Pending::NilArray);
+    }
+    fn map(&mut self, pairs: usize) {
+        self.send_pending(0, Pending::Map(u32::try_from(pairs).unwrap_or(u32::MAX)));
+    }
+    fn set(&mut self, len: usize) {
+        self.send_pending(0, Pending::Set(u32::try_from(len).unwrap_or(u32::MAX)));
+    }
+    fn double(&mut self, value: f64) {
+        self.send_pending(24, Pending::Double(value));
+    }
+    fn verbatim(&mut self, text: &[u8]) {
+        self.send_pending(text.len(), Pending::Verbatim(text.to_vec()));
+    }
+    fn protocol(&self) -> u8 {
+        if self.resp3 {
+            3
+        } else {
+            2
+        }
+    }
+    fn set_protocol(&mut self, version: u8) {
+        self.resp3 = version == 3;
     }
 }
 
@@ -391,7 +487,7 @@ impl RespConnection {
                 cx.produce_later();
                 return Ok(());
             }
-            p.send(cx)?;
+            p.send(cx, self.session.resp3)?;
             self.pending.pop_front();
         }
         // Memory back after a large reply.
@@ -417,7 +513,8 @@ impl RespConnection {
             return Ok(());
         }
         let (budget, limit) = self.budget(cx);
-        let mut out = CxReplies::new(cx, &mut self.pending, budget, limit);
+        let resp3 = self.session.resp3;
+        let mut out = CxReplies::new(cx, &mut self.pending, resp3, budget, limit);
         let now = Instant::now();
         let flow = self
             .store
@@ -469,7 +566,8 @@ impl RespConnection {
             self.store.borrow_mut().time_out(client);
         }
         let (budget, limit) = self.budget(cx);
-        let mut out = CxReplies::new(cx, &mut self.pending, budget, limit);
+        let resp3 = self.session.resp3;
+        let mut out = CxReplies::new(cx, &mut self.pending, resp3, budget, limit);
         if !self.store.borrow_mut().take_reply(client, &mut out) {
             // Still waiting: a timer of an earlier wait.
             return Ok(());

@@ -18,6 +18,9 @@ mod tests;
 mod transactions;
 mod zsets;
 
+/// A double as Redis writes it in a reply (C's `%.17g`; `inf`, `-inf`).
+pub(in crate::resp_server) use zsets::format_score as format_double;
+
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -43,6 +46,8 @@ pub struct Session {
     pub id: u64,
     /// `CLIENT SETNAME`/`GETNAME`.
     pub name: Option<Vec<u8>>,
+    /// The client switched to RESP3 (`HELLO 3`).
+    pub resp3: bool,
     /// The commands queued after `MULTI`, and the keys watched.
     tx: transactions::Transaction,
 }

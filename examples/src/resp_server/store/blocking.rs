@@ -58,6 +58,10 @@ impl Recorded {
                 Pending::Nil => out.nil(),
                 Pending::Array(n) => out.array(*n as usize),
                 Pending::NilArray => out.nil_array(),
+                Pending::Map(n) => out.map(*n as usize),
+                Pending::Set(n) => out.set(*n as usize),
+                Pending::Double(v) => out.double(*v),
+                Pending::Verbatim(t) => out.verbatim(t),
             }
         }
     }
@@ -88,6 +92,20 @@ impl Replies for Recorded {
     }
     fn shared_bulk(&mut self, data: &Blob) {
         self.0.push(Pending::Shared(data.clone()));
+    }
+    fn map(&mut self, pairs: usize) {
+        self.0
+            .push(Pending::Map(u32::try_from(pairs).unwrap_or(u32::MAX)));
+    }
+    fn set(&mut self, len: usize) {
+        self.0
+            .push(Pending::Set(u32::try_from(len).unwrap_or(u32::MAX)));
+    }
+    fn double(&mut self, value: f64) {
+        self.0.push(Pending::Double(value));
+    }
+    fn verbatim(&mut self, text: &[u8]) {
+        self.0.push(Pending::Verbatim(text.to_vec()));
     }
 }
 

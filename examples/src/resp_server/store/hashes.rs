@@ -105,10 +105,15 @@ impl Store {
             },
             "hkeys" | "hvals" | "hgetall" => match self.hash_of(args[1], now) {
                 Err(()) => out.error(WRONGTYPE),
+                Ok(None) if name == "hgetall" => out.map(0),
                 Ok(None) => out.array(0),
                 Ok(Some(h)) => {
                     let (fields, values) = (name != "hvals", name != "hkeys");
-                    out.array(h.len() * (usize::from(fields) + usize::from(values)));
+                    if fields && values {
+                        out.map(h.len());
+                    } else {
+                        out.array(h.len());
+                    }
                     for (f, v) in h {
                         if fields {
                             out.bulk(f);

@@ -230,6 +230,24 @@ impl<R: Replies + ?Sized> Replies for Counted<'_, R> {
     fn shared_bulk(&mut self, data: &Blob) {
         self.inner.shared_bulk(data);
     }
+    fn map(&mut self, pairs: usize) {
+        self.inner.map(pairs);
+    }
+    fn set(&mut self, len: usize) {
+        self.inner.set(len);
+    }
+    fn double(&mut self, value: f64) {
+        self.inner.double(value);
+    }
+    fn verbatim(&mut self, text: &[u8]) {
+        self.inner.verbatim(text);
+    }
+    fn protocol(&self) -> u8 {
+        self.inner.protocol()
+    }
+    fn set_protocol(&mut self, version: u8) {
+        self.inner.set_protocol(version);
+    }
 }
 
 /// How `CONFIG SET` reads and checks a parameter's value.
@@ -491,7 +509,7 @@ impl Store {
             }
             "command" => out.array(0),
             "command|count" => out.integer(command_count() as i64),
-            "command|docs" => out.array(0),
+            "command|docs" => out.map(0),
             "config" => out.error("ERR wrong number of arguments for 'config' command"),
             "config|get" => self.config_get(&args[2..], out),
             "config|set" => self.config_set(&args[2..], out),
@@ -515,11 +533,11 @@ impl Store {
             },
             "function|list" => out.array(0),
             "function|stats" => {
-                out.array(4);
+                out.map(2);
                 out.bulk(b"running_script");
                 out.nil();
                 out.bulk(b"engines");
-                out.array(0);
+                out.map(0);
             }
             "function|load" => {
                 // The library's first line names its engine: `#!lua name=mylib`.
@@ -541,12 +559,14 @@ impl Store {
         Some(Flow::Continue)
     }
 
-    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`: RESP2 only.
+    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`: RESP2 or
+    /// RESP3 from this reply on.
     fn hello(&mut self, args: &[&[u8]], session: &mut Session, out: &mut impl Replies) {
+        let mut version = None;
         if let Some(&ver) = args.first() {
             match parse_i64(ver) {
-                Some(2) => {}
-                // Redis's answer to a version it does not speak; this server speaks 2.
+                Some(v @ (2 | 3)) => version = Some(v as u8),
+                // Redis's answer to a version it does not speak.
                 Some(_) => return out.error("NOPROTO unsupported protocol version"),
                 None => return out.error("ERR Protocol version is not an integer or out of range"),
             }
@@ -578,13 +598,17 @@ impl Store {
                 return;
             }
         }
-        out.array(14);
+        if let Some(v) = version {
+            session.resp3 = v == 3;
+            out.set_protocol(v);
+        }
+        out.map(7);
         out.bulk(b"server");
         out.bulk(b"redis");
         out.bulk(b"version");
         out.bulk(REDIS_VERSION.as_bytes());
         out.bulk(b"proto");
-        out.integer(2);
+        out.integer(i64::from(out.protocol()));
         out.bulk(b"id");
         out.integer(session.id as i64);
         out.bulk(b"mode");
@@ -663,7 +687,7 @@ impl Store {
                 }
             }
         }
-        out.array(found.len() * 2);
+        out.map(found.len());
         for (name, value) in found {
             out.bulk(name.as_bytes());
             out.bulk(value.as_bytes());
@@ -863,7 +887,7 @@ impl Store {
                 )
             }
         });
-        out.bulk(text.as_bytes());
+        out.verbatim(text.as_bytes());
     }
 }
 

@@ -59,9 +59,9 @@ impl Store {
             "srem" => self.srem(args, now, out),
             "smembers" => match self.set_of(args[1], now) {
                 Err(()) => out.error(WRONGTYPE),
-                Ok(None) => out.array(0),
+                Ok(None) => out.set(0),
                 Ok(Some(m)) => {
-                    out.array(m.len());
+                    out.set(m.len());
                     for v in m {
                         out.bulk(v);
                     }
@@ -238,7 +238,7 @@ impl Store {
         let key = args[1];
         let len = match self.set_of(key, now) {
             Err(()) => return out.error(WRONGTYPE),
-            Ok(None) if count.is_some() => return out.array(0),
+            Ok(None) if count.is_some() => return out.set(0),
             Ok(None) => return out.nil(),
             Ok(Some(m)) => m.len(),
         };
@@ -255,7 +255,7 @@ impl Store {
         let freed = popped.iter().map(|v| v.len() + ELEMENT_OVERHEAD).sum();
         self.resize_collection(key, 0, freed);
         if count.is_some() {
-            out.array(popped.len());
+            out.set(popped.len());
         }
         for v in &popped {
             out.bulk(v);
@@ -330,7 +330,7 @@ impl Store {
                 .collect(),
         };
         let Some(dest) = dest else {
-            out.array(result.len());
+            out.set(result.len());
             for v in &result {
                 out.bulk(v);
             }

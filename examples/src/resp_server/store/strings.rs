@@ -721,7 +721,7 @@ impl Store {
         }
         drop(table);
         if get_idx {
-            out.array(4);
+            out.map(2);
             out.bulk(b"matches");
             out.array(ranges.len());
             for [a0, a1, b0, b1, n] in ranges {

@@ -161,7 +161,7 @@ fn over_listpack(z: &ZSet, max_entries: i64, max_value: i64) -> bool {
 /// assert_eq!(format_score(0.1), "0.10000000000000001");
 /// assert_eq!(format_score(1e20), "1e+20");
 /// ```
-pub(super) fn format_score(d: f64) -> String {
+pub(in crate::resp_server) fn format_score(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf" } else { "-inf" }.to_string();
     }
@@ -219,7 +219,8 @@ pub(super) fn parse_score(s: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    Some(v)
+    // Redis keeps -0 as 0.
+    Some(v + 0.0)
 }
 
 /// One end of a score range (`ZRANGEBYSCORE`'s `min`/`max`): a score, `(` before it for
@@ -321,7 +322,7 @@ impl Store {
             "zscore" => match self.zset_of(args[1], now) {
                 Err(()) => out.error(WRONGTYPE),
                 Ok(z) => match z.and_then(|z| z.score(args[2])) {
-                    Some(s) => out.bulk(format_score(s).as_bytes()),
+                    Some(s) => out.double(s),
                     None => out.nil(),
                 },
             },
@@ -331,7 +332,7 @@ impl Store {
                     out.array(args.len() - 2);
                     for m in &args[2..] {
                         match z.and_then(|z| z.score(m)) {
-                            Some(s) => out.bulk(format_score(s).as_bytes()),
+                            Some(s) => out.double(s),
                             None => out.nil(),
                         }
                     }
@@ -513,7 +514,7 @@ impl Store {
             out.error(NAN);
         } else if flags.incr {
             if processed > 0 {
-                out.bulk(format_score(last).as_bytes());
+                out.double(last);
             } else {
                 out.nil();
             }
@@ -588,12 +589,17 @@ impl Store {
         } else {
             (args[2], args[3])
         };
+        // With scores: RESP2 flattens member and score, RESP3 pairs them.
         let emit = |out: &mut dyn Replies, items: &[(&[u8], f64)]| {
-            out.array(items.len() * if withscores { 2 } else { 1 });
+            let pairs = withscores && out.protocol() == 3;
+            out.array(items.len() * if withscores && !pairs { 2 } else { 1 });
             for (m, s) in items {
+                if pairs {
+                    out.array(2);
+                }
                 out.bulk(m);
                 if withscores {
-                    out.bulk(format_score(*s).as_bytes());
+                    out.double(*s);
                 }
             }
         };
