@@ -930,22 +930,7 @@ impl<H: ChatHandler> AsyncChat<H> {
 
 /// Where `needle` starts in `hay`.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    match needle.len() {
-        0 => Some(0),
-        1 => hay.iter().position(|&b| b == needle[0]),
-        m => {
-            let first = needle[0];
-            let mut from = 0;
-            while from + m <= hay.len() {
-                let i = from + hay[from..=hay.len() - m].iter().position(|&b| b == first)?;
-                if &hay[i..i + m] == needle {
-                    return Some(i);
-                }
-                from = i + 1;
-            }
-            None
-        }
-    }
+    memchr::memmem::find(hay, needle)
 }
 
 /// asynchat's `find_prefix_at_end`: the length of the longest proper prefix of `needle`

@@ -261,7 +261,13 @@ impl<'o> Encoder<'o> {
         // The rest of a frame or a fixed unit, even in a line protocol, takes any bytes.
         let in_line = self.frame.is_none() && self.fixed.is_none();
         if let (Framing::Line { term, bare_lf, .. }, true) = (*self.framing, in_line) {
-            if let Some(position) = v.iter().position(|&b| term.contains(&b)) {
+            let found = match *term {
+                [a] => memchr::memchr(a, v),
+                [a, b] => memchr::memchr2(a, b, v),
+                [a, b, c] => memchr::memchr3(a, b, c, v),
+                _ => v.iter().position(|b| term.contains(b)),
+            };
+            if let Some(position) = found {
                 return Err(self.byte(field, "a rest of line", v, position));
             }
             // Readers that also take "\r\n" would drop a CR at the end.
@@ -757,13 +763,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Refuses a line that would not decode back to itself with this terminator.
 fn check_line(line: &[u8], term: &[u8], what: &'static str) -> Result<(), EncodeErrorKind> {
     if term == b"\r\n" {
-        if let Some(position) = line.iter().position(|&b| b == b'\r' || b == b'\n') {
+        if let Some(position) = memchr::memchr2(b'\r', b'\n', line) {
             return Err(EncodeErrorKind::Byte {
                 what,
                 byte: line[position],

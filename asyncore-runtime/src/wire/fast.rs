@@ -133,7 +133,7 @@ pub fn line_of(
     let hay = buf.get(from..)?;
     let head = hay.len().min(32);
     let at = from
-        + match hay[..head].iter().position(|&b| b == last) {
+        + match memchr(last, &hay[..head]) {
             Some(i) => i,
             None => head + memchr(last, &hay[head..])?,
         };

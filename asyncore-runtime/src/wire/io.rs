@@ -660,7 +660,7 @@ impl Io {
 pub fn reply_text(out: &mut Vec<u8>, text: &[u8], err: &DecodeError) {
     const HOLE: &[u8] = b"{byte}";
     let mut rest = text;
-    while let Some(i) = rest.windows(HOLE.len()).position(|w| w == HOLE) {
+    while let Some(i) = memchr::memmem::find(rest, HOLE) {
         out.extend_from_slice(&rest[..i]);
         match err.found() {
             Some(b'\r' | b'\n') => out.push(b' '),

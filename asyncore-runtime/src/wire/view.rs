@@ -831,7 +831,7 @@ impl<'a> Iterator for LinesIter<'a> {
             return None;
         }
         let (line, rest) = if self.term == b"\r\n" {
-            match self.rest.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', self.rest) {
                 Some(i) => {
                     let line = &self.rest[..i];
                     (
@@ -862,5 +862,5 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }

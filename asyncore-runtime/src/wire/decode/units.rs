@@ -1,33 +1,10 @@
 //! Where units end: the line and frame finders of the [`Decoder`], each scanning a byte
-//! once across calls, and the word-at-a-time byte search they use.
+//! once across calls.
 
 use super::*;
 
-/// The index of the first `byte` in `hay`: eight bytes a step (the "has zero byte" bit
-/// trick on the XOR with the pattern), then the tail byte by byte.
-#[inline]
-pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO.wrapping_mul(u64::from(byte));
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let x = word ^ pattern;
-        // The lowest mark is exact (a borrow only propagates upwards).
-        let marks = x.wrapping_sub(LO) & !x & HI;
-        if marks != 0 {
-            return Some(base + (marks.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == byte)
-        .map(|i| base + i)
-}
+/// The index of the first `byte` in `hay` (the `memchr` crate's vectorised search).
+pub(crate) use memchr::memchr;
 
 impl Decoder {
     /// Finds the line starting at `start`: `(end, next)` (the end of its content, and the

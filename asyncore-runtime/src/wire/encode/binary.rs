@@ -130,7 +130,7 @@ impl Encoder<'_> {
     /// # Ok::<(), asyncore_runtime::wire::EncodeError>(())
     /// ```
     pub fn cstr(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
-        if let Some(position) = v.iter().position(|&b| b == 0) {
+        if let Some(position) = memchr::memchr(0, v) {
             return Err(self.byte(field, "a NUL-terminated string", v, position));
         }
         self.out.extend_from_slice(v);
