@@ -10,13 +10,13 @@
 //! wrk -t1 -c10 -d3s http://127.0.0.1:8080/
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
 use asyncore_examples::http_server::{
-    canonical_root, AccessLog, Config, HttpServer, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
+    canonical_root, AccessLog, Config, HttpServer, Root, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
 };
 use asyncore_examples::server::serve;
 use clap::Parser;
@@ -39,7 +39,7 @@ struct Cli {
     /// Serve the files under DIR (a directory answers with its index.html); without it `/`
     /// answers a short greeting
     #[arg(long, value_name = "DIR", value_parser = root)]
-    root: Option<PathBuf>,
+    root: Option<Root>,
     /// Largest request body (bytes, or KiB/MiB; at most 16MiB); larger gets 413
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = cli::size(0, MAX_BODY_LIMIT))]
     max_body: usize,
@@ -55,8 +55,8 @@ struct Cli {
     header_timeout: Timeout,
 }
 
-/// The value of `--root`: a directory, as an absolute path.
-fn root(dir: &str) -> Result<PathBuf, String> {
+/// The value of `--root`: a directory, opened.
+fn root(dir: &str) -> Result<Root, String> {
     canonical_root(Path::new(dir)).map_err(|e| format!("not a directory that can be served: {e}"))
 }
 

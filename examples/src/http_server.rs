@@ -61,7 +61,6 @@ mod reply;
 mod request;
 mod session;
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +68,7 @@ use std::time::Duration;
 use asyncore_runtime::{protocol, Addr, Channel, Dispatcher, Result, Socket};
 
 pub use access::{AccessLog, Entry as AccessEntry};
-pub use files::{canonical_root, content_type, http_date, open_file, resolve};
+pub use files::{canonical_root, content_type, http_date, open_file, open_under, resolve, Root};
 pub use queue::HttpConnection;
 pub use reply::reason;
 pub use request::{
@@ -128,9 +127,9 @@ pub(crate) const HEAD_SIZE: usize = 256;
 /// How a server behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The canonical directory of the static files ([`canonical_root`]); `None`: only
-    /// `/` (with [`HELLO`]) and `/echo` exist.
-    pub root: Option<PathBuf>,
+    /// The directory of the static files ([`canonical_root`]); `None`: only `/` (with
+    /// [`HELLO`]) and `/echo` exist.
+    pub root: Option<Root>,
     /// The largest request body, in bytes; at most [`MAX_BODY_LIMIT`].
     pub max_body: usize,
     /// The largest file served, in bytes; at most [`MAX_FILE_LIMIT`].

@@ -3,10 +3,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::request::Refusal;
 
@@ -42,24 +46,62 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// The canonical form of a directory to serve: absolute, without symbolic links. Every
-/// file served must canonicalize to a path under it.
+/// A directory of static files: its canonical path (absolute, without symbolic links)
+/// and a descriptor of it, opened once, from which every request's file is opened with
+/// `openat2(RESOLVE_BENEATH)`: the kernel refuses any path that would leave it, in the
+/// one system call that opens the file.
+#[derive(Debug, Clone)]
+pub struct Root {
+    path: PathBuf,
+    dir: Arc<OwnedFd>,
+}
+
+impl PartialEq for Root {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for Root {}
+
+impl Root {
+    /// The canonical path.
+    ///
+    /// ```
+    /// use asyncore_examples::http_server::canonical_root;
+    /// let root = canonical_root(std::path::Path::new(".")).unwrap();
+    /// assert!(root.path().is_absolute());
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Opens a directory to serve ([`Root`]): refused if it is not a directory.
 ///
 /// ```
 /// use asyncore_examples::http_server::canonical_root;
 /// let root = canonical_root(std::path::Path::new(".")).unwrap();
-/// assert!(root.is_absolute());
+/// assert!(root.path().is_absolute());
 /// assert!(canonical_root(std::path::Path::new("Cargo.toml")).is_err()); // not a directory
 /// ```
-pub fn canonical_root(dir: &Path) -> io::Result<PathBuf> {
-    let root = dir.canonicalize()?;
-    if !root.is_dir() {
+pub fn canonical_root(dir: &Path) -> io::Result<Root> {
+    let path = dir.canonicalize()?;
+    if !path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotADirectory,
             format!("{} is not a directory", dir.display()),
         ));
     }
-    Ok(root)
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(Root {
+        path,
+        dir: Arc::new(fd),
+    })
 }
 
 const NOT_FOUND: Refusal = Refusal {
@@ -98,9 +140,9 @@ fn confine(root: &Path, path: &Path) -> Result<(PathBuf, std::fs::Metadata), Ref
 /// ```
 /// use asyncore_examples::http_server::{canonical_root, resolve};
 /// let root = canonical_root(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-/// let found = resolve(&root, &[b"Cargo.toml".to_vec()]).unwrap();
+/// let found = resolve(root.path(), &[b"Cargo.toml".to_vec()]).unwrap();
 /// assert!(found.ends_with("Cargo.toml"));
-/// assert_eq!(resolve(&root, &[b"no-such-file".to_vec()]).unwrap_err().status, 404);
+/// assert_eq!(resolve(root.path(), &[b"no-such-file".to_vec()]).unwrap_err().status, 404);
 /// ```
 pub fn resolve(root: &Path, segments: &[Vec<u8>]) -> Result<PathBuf, Refusal> {
     let mut path = root.to_path_buf();
@@ -119,6 +161,93 @@ pub fn resolve(root: &Path, segments: &[Vec<u8>]) -> Result<PathBuf, Refusal> {
         return Err(FORBIDDEN);
     }
     Ok(canonical)
+}
+
+/// Opens the file a request for `segments` is answered with, under `root`, with its
+/// size and its path relative to the root: as [`resolve`] and [`open_file`] together,
+/// in two system calls (`openat2` with `RESOLVE_BENEATH`, then `fstat`; a directory's
+/// `index.html` takes two more). Symbolic links are followed while they stay under the
+/// root; one that leaves it, or any absolute one, is refused (403). On a kernel without
+/// `openat2` (before Linux 5.6) it falls back to [`resolve`] and [`open_file`].
+///
+/// ```
+/// use asyncore_examples::http_server::{canonical_root, open_under};
+/// let root = canonical_root(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+/// let (path, _file, len) = open_under(&root, &[b"Cargo.toml".to_vec()], 1 << 20).unwrap();
+/// assert!(path.ends_with("Cargo.toml") && len > 0);
+/// assert_eq!(open_under(&root, &[b"no-such-file".to_vec()], 1 << 20).unwrap_err().status, 404);
+/// assert_eq!(open_under(&root, &[b"..".to_vec()], 1 << 20).unwrap_err().status, 403);
+/// ```
+pub fn open_under(
+    root: &Root,
+    segments: &[Vec<u8>],
+    max: u64,
+) -> Result<(PathBuf, File, u64), Refusal> {
+    let mut rel = PathBuf::from(".");
+    for s in segments {
+        rel.push(std::ffi::OsStr::from_bytes(s));
+    }
+    let (file, meta) = match open_beneath(root, &rel) {
+        Err(rustix::io::Errno::NOSYS) => {
+            let path = resolve(root.path(), segments)?;
+            let (file, len) = open_file(&path, max)?;
+            return Ok((path, file, len));
+        }
+        found => found.map_err(refusal)?,
+    };
+    let (file, meta) = if meta.is_dir() {
+        drop(file);
+        rel.push("index.html");
+        let (file, meta) = open_beneath(root, &rel).map_err(refusal)?;
+        if !meta.is_file() {
+            return Err(NOT_FOUND);
+        }
+        (file, meta)
+    } else {
+        (file, meta)
+    };
+    if !meta.is_file() {
+        return Err(FORBIDDEN);
+    }
+    if meta.len() > max {
+        return Err(Refusal {
+            status: 403,
+            detail: "file larger than the server serves",
+        });
+    }
+    Ok((rel, file, meta.len()))
+}
+
+/// Opens `rel` under `root` for reading, never leaving it, and reads its metadata.
+fn open_beneath(root: &Root, rel: &Path) -> Result<(File, std::fs::Metadata), rustix::io::Errno> {
+    // Non-blocking, so that a FIFO cannot stall the loop.
+    let fd = rustix::fs::openat2(
+        &*root.dir,
+        rel,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    let file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))?;
+    Ok((file, meta))
+}
+
+/// The refusal for an error of [`open_beneath`].
+fn refusal(e: rustix::io::Errno) -> Refusal {
+    use rustix::io::Errno;
+    match e {
+        // A socket or a device without a driver, and a file we may not read.
+        Errno::NXIO | Errno::ACCESS | Errno::PERM => FORBIDDEN,
+        Errno::XDEV => Refusal {
+            status: 403,
+            detail: "path outside the root",
+        },
+        // No such file, a name too long, a loop of links: as nginx, not found.
+        _ => NOT_FOUND,
+    }
 }
 
 /// Opens a file found by [`resolve`] for reading, and returns it with its size; refused
@@ -246,7 +375,8 @@ mod tests {
         std::fs::write(dir.join("root/sub/index.html"), b"<p>sub</p>").unwrap();
         std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/link.txt")).unwrap();
         std::os::unix::fs::symlink("sub/index.html", dir.join("root/inside.html")).unwrap();
-        let root = canonical_root(&dir.join("root")).unwrap();
+        let opened = canonical_root(&dir.join("root")).unwrap();
+        let root = opened.path();
         let seg = |s: &str| -> Vec<Vec<u8>> {
             s.split('/')
                 .filter(|s| !s.is_empty())
@@ -263,6 +393,19 @@ mod tests {
         assert_eq!(resolve(&root, &seg("empty")).unwrap_err().status, 404);
         assert_eq!(resolve(&root, &seg("")).unwrap_err().status, 404);
         assert_eq!(resolve(&root, &seg("sub/x/y")).unwrap_err().status, 404);
+        // The same answers through openat2.
+        let open = |s: &str| open_under(&opened, &seg(s), 1 << 20).map(|(p, _, len)| (p, len));
+        assert_eq!(
+            open("sub").unwrap(),
+            (PathBuf::from("./sub/index.html"), 10)
+        );
+        assert_eq!(open("inside.html").unwrap().1, 10);
+        assert_eq!(open("link.txt").unwrap_err().status, 403);
+        assert_eq!(open("empty").unwrap_err().status, 404);
+        assert_eq!(open("").unwrap_err().status, 404);
+        assert_eq!(open("sub/x/y").unwrap_err().status, 404);
+        assert_eq!(open("../secret.txt").unwrap_err().status, 403);
+        assert_eq!(open("sub/../../secret.txt").unwrap_err().status, 403);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

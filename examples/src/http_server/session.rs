@@ -9,7 +9,7 @@ use std::sync::Arc;
 use asyncore_runtime::wire::{DecodeError, Seq};
 use asyncore_runtime::{dispatcher, Channel, Result};
 
-use super::files::{self, content_type, open_file, resolve};
+use super::files::{self, content_type, open_under};
 use super::http::{self, ServerCx};
 use super::queue::Queued;
 use super::reply::{connection_header, with_head, Reply, ReplyBody};
@@ -319,9 +319,7 @@ impl Session {
     /// The response to a static file request: the file, or the refusal.
     pub(super) fn static_reply(&self, segments: &[Vec<u8>], head_only: bool) -> Reply<'static> {
         let found = match &self.config.root {
-            Some(root) => resolve(root, segments).and_then(|path| {
-                open_file(&path, self.config.max_file).map(|(file, len)| (path, file, len))
-            }),
+            Some(root) => open_under(root, segments, self.config.max_file),
             None => Err(Refusal {
                 status: 404,
                 detail: "no such resource",
