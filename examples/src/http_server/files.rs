@@ -383,16 +383,16 @@ mod tests {
                 .map(|s| s.as_bytes().to_vec())
                 .collect()
         };
-        assert!(resolve(&root, &seg("sub"))
+        assert!(resolve(root, &seg("sub"))
             .unwrap()
             .ends_with("sub/index.html"));
-        assert!(resolve(&root, &seg("inside.html"))
+        assert!(resolve(root, &seg("inside.html"))
             .unwrap()
             .ends_with("sub/index.html"));
-        assert_eq!(resolve(&root, &seg("link.txt")).unwrap_err().status, 403);
-        assert_eq!(resolve(&root, &seg("empty")).unwrap_err().status, 404);
-        assert_eq!(resolve(&root, &seg("")).unwrap_err().status, 404);
-        assert_eq!(resolve(&root, &seg("sub/x/y")).unwrap_err().status, 404);
+        assert_eq!(resolve(root, &seg("link.txt")).unwrap_err().status, 403);
+        assert_eq!(resolve(root, &seg("empty")).unwrap_err().status, 404);
+        assert_eq!(resolve(root, &seg("")).unwrap_err().status, 404);
+        assert_eq!(resolve(root, &seg("sub/x/y")).unwrap_err().status, 404);
         // The same answers through openat2.
         let open = |s: &str| open_under(&opened, &seg(s), 1 << 20).map(|(p, _, len)| (p, len));
         assert_eq!(
