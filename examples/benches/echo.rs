@@ -1,6 +1,8 @@
 //! Echo benchmark: our echo server (epoll, poll, select backends) side by side with a
 //! tokio current-thread echo server, a minimal C epoll echo server and Python's asyncore;
-//! and our line echo server (`AsyncChat`) side by side with Python's asynchat.
+//! our line echo servers (`AsyncChat`, and the one generated from `echo.proto`) side by
+//! side with Python's asynchat. The `peers` benchmark includes this file as a module and
+//! runs it as its echo row.
 //!
 //! ```text
 //! cargo bench -p asyncore-examples --bench echo              # full run (4-5 minutes)
@@ -20,6 +22,7 @@
 //! ```text
 //! echo --serve ours --backend epoll --listen 127.0.0.1:0   # our echo server
 //! echo --serve ours-chat --backend epoll --listen 127.0.0.1:0   # our line echo server
+//! echo --serve ours-proto --backend epoll --listen 127.0.0.1:0  # the generated line echo
 //! echo --serve tokio --listen 127.0.0.1:0                 # tokio current-thread echo server
 //! echo --client 127.0.0.1:PORT --depth 16 --secs 5 [--warmup 0.5] [--conns 50]  # load only
 //! ```
@@ -261,7 +264,8 @@ fn main() {
 #[derive(Debug, clap::Parser)]
 #[command(name = "echo", args_override_self = true)]
 struct ServeArgs {
-    /// Which echo server to run (ours-chat: the line echo server)
+    /// Which echo server to run (ours-chat: the AsyncChat line echo server; ours-proto: the
+    /// line echo server generated from echo.proto)
     #[arg(long, value_enum)]
     serve: Serve,
     #[command(flatten)]
@@ -274,10 +278,11 @@ struct ServeArgs {
 enum Serve {
     Ours,
     OursChat,
+    OursProto,
     Tokio,
 }
 
-fn serve_mode(args: Vec<String>) -> i32 {
+pub(crate) fn serve_mode(args: Vec<String>) -> i32 {
     use clap::Parser;
     let parsed = match ServeArgs::try_parse_from(std::iter::once("echo".to_string()).chain(args)) {
         Ok(p) => p,
@@ -294,6 +299,9 @@ fn serve_mode(args: Vec<String>) -> i32 {
         Serve::OursChat => {
             asyncore_examples::server::serve(&config, || asyncore_examples::echo::LineEchoServer)
         }
+        Serve::OursProto => asyncore_examples::server::serve(&config, || {
+            asyncore_examples::echo::ProtocolEchoServer
+        }),
         Serve::Tokio => serve_tokio(config.listen),
     };
     match result {
@@ -407,7 +415,7 @@ where
 // Benchmark options.
 
 #[derive(Debug, Clone)]
-struct Opts {
+pub(crate) struct Opts {
     /// Measured seconds per slice.
     slice: f64,
     /// Seconds of load before the measured part of every slice (not counted).
@@ -423,7 +431,7 @@ struct Opts {
 }
 
 impl Opts {
-    fn parse(args: &[String]) -> Result<Opts, String> {
+    pub(crate) fn parse(args: &[String]) -> Result<Opts, String> {
         let mut o = Opts {
             slice: 0.25,
             settle: 0.05,
@@ -462,7 +470,7 @@ impl Opts {
                          --conns N      connections per server [50]\n  \
                          --idle N       extra connections per server that stay open and silent [0]\n  \
                          --only A,B     only these servers (ours-epoll, ours-poll, ours-select, tokio, c-epoll, py-asyncore,\n                 \
-                         ours-chat, py-asynchat)"
+                         ours-chat, ours-proto, py-asynchat)"
                     );
                     std::process::exit(0);
                 }
@@ -1200,7 +1208,7 @@ fn run_slice(
     run().map_err(|e| format!("{name} at {depth} in flight: {e}"))
 }
 
-fn bench(opts: &Opts) -> Result<(), String> {
+pub(crate) fn bench(opts: &Opts) -> Result<(), String> {
     let tmp = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let ours = |name: &'static str, serve: &str, backend: &str| ServerSpec {
@@ -1247,6 +1255,7 @@ fn bench(opts: &Opts) -> Result<(), String> {
     }
     // The line echo pair: ours (AsyncChat) and Python's asynchat.
     specs.push(ours("ours-chat", "ours-chat", "epoll"));
+    specs.push(ours("ours-proto", "ours-proto", "epoll"));
     match python_server(
         &tmp.0,
         "py-asynchat",
@@ -1540,19 +1549,22 @@ fn print_mode(depth: usize, opts: &Opts, names: &[&str], rows: &[Vec<Sample>]) {
         target("CPU/rt <= 1.0x tokio:", tokio, true, &|v| v <= 1.0),
         target("throughput >= 0.95x C:", c, false, &|v| v >= 0.95),
     );
-    // The line echo servers: ours against asynchat, and the cost of line framing over
-    // the raw echo on the same backend.
-    if let Some(chat) = find("ours-chat") {
-        for peer in ["py-asynchat", "ours-epoll"] {
+    // The line echo servers: ours against asynchat, the cost of line framing over the
+    // raw echo on the same backend, and the line echo against the raw C and tokio echo.
+    for line_echo in ["ours-chat", "ours-proto"] {
+        let Some(ours) = find(line_echo) else {
+            continue;
+        };
+        for peer in ["py-asynchat", "ours-epoll", "c-epoll", "tokio"] {
             let figures = match find(peer) {
                 Some(p) => format!(
                     "throughput {}, CPU per round trip {}",
-                    thr(chat, p).ratio(),
-                    cpu(chat, p).ratio()
+                    thr(ours, p).ratio(),
+                    cpu(ours, p).ratio()
                 ),
                 None => "n/a (not measured)".into(),
             };
-            println!("{:<12} vs {peer}: {figures}", "ours-chat");
+            println!("{line_echo:<12} vs {peer}: {figures}");
         }
     }
 }
