@@ -3,8 +3,8 @@
 //! ours / peer with its spread.
 //!
 //! ```text
-//! cargo bench -p asyncore-examples --bench peers                      # about 10 minutes
-//! cargo bench -p asyncore-examples --bench peers -- --quick           # about 3 minutes
+//! cargo bench -p asyncore-examples --bench peers                      # about 13 minutes
+//! cargo bench -p asyncore-examples --bench peers -- --quick           # about 2 minutes
 //! cargo bench -p asyncore-examples --bench peers -- --only resp,memcache
 //! ```
 //!
