@@ -1,4 +1,4 @@
-//! A memcached server, generated from `protocols/descriptions/memcache.proto`: the text
+//! A memcached server, generated from `protocols/descriptions/memcache.aproto`: the text
 //! protocol of memcached 1.6 (`get`, `gets`, `gat`, `gats`, `set`, `add`, `replace`,
 //! `append`, `prepend`, `cas`, `delete`, `incr`, `decr`, `touch`, `flush_all`, `version`,
 //! `verbosity`, `stats` with its groups `items`, `slabs`, `settings`, `conns`, `detail`
@@ -37,8 +37,10 @@
 //!   as `exptime`) once that time has come.
 //! * Memory: the items stay within [`Settings::maxbytes`] (`-m`, 64 MiB by default),
 //!   counting each as memcached does ([`item_size`]). A store that would go over it drops
-//!   the least recently used items first (a get, a touch or a store uses an item),
-//!   counted as `evictions`, or as `reclaimed` for items that had expired. There are no
+//!   the least recently used items first, counted as `evictions`, or as `reclaimed` for
+//!   items that had expired. As in memcached's segmented LRU, a get or a touch marks an
+//!   item active instead of moving it: an active item that reaches the end of the LRU
+//!   goes back to its front once (a second chance), so a read costs no reordering. There are no
 //!   slabs: `stats items` and `stats slabs` group the items by the size class memcached
 //!   would give them ([`size_class`]), so that a tool finds them under the same numbers.
 //! * `delete <key> 0` is `delete <key>` (a hold time other than 0 is refused).
@@ -104,7 +106,7 @@ use asyncore_runtime::{
     dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token,
 };
 
-protocol!(pub mod memcache = "../protocols/descriptions/memcache.proto");
+protocol!(pub mod memcache = "../protocols/descriptions/memcache.aproto");
 
 use memcache::ServerCx;
 
@@ -157,8 +159,14 @@ struct Item {
     stored: Instant,
     /// When it was last stored, read or touched: its place in the LRU of its class.
     used: Instant,
-    /// Its key in the LRU of its class (a sequence number given at each use).
+    /// Its key in the LRU of its class (a sequence number given when it is stored, and
+    /// again when it gets a second chance).
     seq: u64,
+    /// Read or touched since it was stored or last given a second chance: when it
+    /// reaches the end of the LRU it goes back to the front instead of being evicted
+    /// (memcached's segmented LRU marks such items active the same way, so that a read
+    /// costs no move in the LRU).
+    active: bool,
     /// Whether a get command has returned it since it was stored.
     fetched: bool,
     /// What it takes: key, value and memcached's per-item overhead ([`item_size`]).
@@ -572,28 +580,35 @@ impl Store {
         }
     }
 
-    /// Marks the item under `key` used now: the most recently used of its class.
+    /// Marks the item under `key` used now (active: it gets a second chance at the end
+    /// of the LRU).
     fn bump(&mut self, key: &[u8], now: Instant) {
-        self.seq += 1;
-        let seq = self.seq;
-        let Some(item) = self.items.get_mut(key) else {
-            return;
-        };
-        let old = std::mem::replace(&mut item.seq, seq);
-        item.used = now;
-        let class = &mut self.classes[item.class - 1];
-        if let Some(k) = class.lru.remove(&old) {
-            class.lru.insert(seq, k);
+        if let Some(item) = self.items.get_mut(key) {
+            item.used = now;
+            item.active = true;
         }
     }
 
-    /// A get command returns the item under `key`.
-    fn fetch(&mut self, key: &[u8], now: Instant) {
-        self.bump(key, now);
-        if let Some(item) = self.items.get_mut(key) {
-            item.fetched = true;
-            self.classes[item.class - 1].stats.get_hits += 1;
+    /// The live item under `key` for a get command, marked used, active and fetched,
+    /// with the hit counted in its class: one lookup of the key. `Err(true)` when it had
+    /// expired (it is dropped now), `Err(false)` when there is none.
+    fn fetch(&mut self, key: &[u8], now: Instant) -> std::result::Result<&Item, bool> {
+        let Some(item) = self.items.get_mut(key) else {
+            return Err(false);
+        };
+        if !item.live(now) {
+            self.drop_expired(key);
+            return Err(true);
         }
+        let Store { items, classes, .. } = self;
+        let Some(item) = items.get_mut(key) else {
+            return Err(false);
+        };
+        item.used = now;
+        item.active = true;
+        item.fetched = true;
+        classes[item.class - 1].stats.get_hits += 1;
+        Ok(item)
     }
 
     /// The counters of the class of the item under `key`.
@@ -647,7 +662,7 @@ impl Store {
         }
         while self.bytes + size > self.settings.maxbytes {
             // The least recently used item of all: the oldest tail of the classes.
-            let Some((_, key)) = self
+            let Some((seq, key)) = self
                 .classes
                 .iter()
                 .filter_map(|c| c.lru.first_key_value())
@@ -656,6 +671,19 @@ impl Store {
             else {
                 break;
             };
+            // A live item used since it was stored goes back to the front, once.
+            if let Some(item) = self.items.get_mut(&key) {
+                if item.active && item.live(now) {
+                    item.active = false;
+                    self.seq += 1;
+                    item.seq = self.seq;
+                    let lru = &mut self.classes[item.class - 1].lru;
+                    if let Some(k) = lru.remove(&seq) {
+                        lru.insert(self.seq, k);
+                    }
+                    continue;
+                }
+            }
             let Some(item) = self.remove(&key) else {
                 break;
             };
@@ -731,6 +759,7 @@ impl Store {
                 stored: now,
                 used: now,
                 seq,
+                active: false,
                 fetched: false,
                 size,
                 class,
@@ -1925,8 +1954,16 @@ impl Connection {
             if touch.is_some() {
                 store.stats.cmd_touch += 1;
             }
-            let present = store.items.contains_key(key);
-            let hit = store.live(key, now).map(|it| (it.class, it.data.len()));
+            let (found, present) = match store.fetch(key, now) {
+                Ok(item) => (
+                    Some((item.class, item.flags, item.cas, item.data.clone())),
+                    true,
+                ),
+                Err(expired) => (None, expired),
+            };
+            let hit = found
+                .as_ref()
+                .map(|(class, _, _, data)| (*class, data.len()));
             store.detail(key, Detail::Get { hit: hit.is_some() });
             let fd = self.fd;
             watch_log(cx.channel().map(), WatchKind::Fetch, || {
@@ -1950,29 +1987,28 @@ impl Connection {
                 continue;
             }
             store.stats.get_hits += 1;
-            store.fetch(key, now);
+            let Some((_, flags, cas, data)) = found else {
+                continue;
+            };
             if let Some(e) = expires {
                 store.touch(key, e);
                 store.stats.touch_hits += 1;
                 touched |= e.is_some();
             }
-            let Some(item) = store.items.get(key) else {
-                continue;
-            };
             if self.pending.is_empty() && !cx.output_full() {
                 cx.send(memcache::Value {
                     key,
-                    flags: item.flags,
-                    unique: with_cas.then_some(item.cas),
-                    data: &item.data,
+                    flags,
+                    unique: with_cas.then_some(cas),
+                    data: &data,
                 })?;
             } else {
                 // No room now: the value as it is now, for later.
                 self.pending.push_back(PendingValue {
                     key: key.to_vec(),
-                    flags: item.flags,
-                    cas: item.cas,
-                    data: item.data.clone(),
+                    flags,
+                    cas,
+                    data,
                 });
             }
         }
