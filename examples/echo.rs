@@ -1,4 +1,4 @@
-//! An echo server generated from `protocols/descriptions/echo.proto`: each line comes
+//! An echo server generated from `protocols/descriptions/echo.aproto`: each line comes
 //! back once its `\n` has arrived. With `--raw`, asyncore's classic byte echo (every byte
 //! sent back as it arrives); with `--chat`, the same line echo written on `AsyncChat`.
 //!
@@ -12,7 +12,7 @@ use asyncore_examples::echo::{EchoServer, LineEchoServer, ProtocolEchoServer};
 use asyncore_examples::server::serve;
 use clap::Parser;
 
-/// An echo server generated from protocols/descriptions/echo.proto: every line comes back.
+/// An echo server generated from protocols/descriptions/echo.aproto: every line comes back.
 #[derive(Debug, Parser)]
 #[command(name = "echo", version, args_override_self = true)]
 struct Cli {

@@ -1,4 +1,4 @@
-//! An HTTP/1.1 server (RFC 9112) generated from `protocols/descriptions/http.proto`:
+//! An HTTP/1.1 server (RFC 9112) generated from `protocols/descriptions/http.aproto`:
 //! `GET` and `HEAD` of the static files under `--root DIR`, `POST /echo` answered with
 //! the request's body, keep-alive and pipelining; without a root, `/` answers a short
 //! greeting.

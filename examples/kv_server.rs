@@ -1,4 +1,4 @@
-//! A key-value server for the binary length-prefixed protocol of `kv.proto`: `Get`,
+//! A key-value server for the binary length-prefixed protocol of `kv.aproto`: `Get`,
 //! `Put` and `Del` requests, keys in memory.
 //!
 //! ```text
@@ -10,7 +10,7 @@ use asyncore_examples::kv::{KvServer, SharedKvStore};
 use asyncore_examples::server::serve;
 use clap::Parser;
 
-/// A key-value server: the binary protocol of kv.proto (frames of a 4-byte big-endian
+/// A key-value server: the binary protocol of kv.aproto (frames of a 4-byte big-endian
 /// length and an opcode: Get, Put, Del), keys in memory, shared by all loops.
 #[derive(Debug, Parser)]
 #[command(name = "kv-server", version, args_override_self = true)]

@@ -1,4 +1,4 @@
-//! A memcached server (the text protocol), generated from `memcache.proto`.
+//! A memcached server (the text protocol), generated from `memcache.aproto`.
 //!
 //! ```text
 //! cargo run --release -p asyncore-examples --example memcache-server -- --listen 127.0.0.1:11211 -m 64

@@ -1,4 +1,4 @@
-//! An MQTT 3.1.1 broker generated from `protocols/descriptions/mqtt.proto`: QoS 0, 1 and
+//! An MQTT 3.1.1 broker generated from `protocols/descriptions/mqtt.aproto`: QoS 0, 1 and
 //! 2, `+` and `#` wildcards, retained messages, wills and keep-alive.
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! A PostgreSQL server (protocol 3.0, simple queries) on an in-memory database, generated
-//! from `protocols/descriptions/pg.proto`; `psql` and drivers talk to it.
+//! from `protocols/descriptions/pg.aproto`; `psql` and drivers talk to it.
 //!
 //! ```text
 //! cargo run --release -p asyncore-examples --example pg-server -- --listen 127.0.0.1:5432

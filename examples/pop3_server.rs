@@ -1,5 +1,5 @@
 //! A POP3 server (RFC 1939 with CAPA, TOP and UIDL) generated from
-//! `protocols/descriptions/pop3.proto`: serves the messages that
+//! `protocols/descriptions/pop3.aproto`: serves the messages that
 //! `smtp-server --maildir DIR` stores to one user.
 //!
 //! ```text

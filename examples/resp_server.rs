@@ -1,5 +1,5 @@
 //! An in-memory key-value server speaking RESP2 (the Redis protocol), generated from
-//! `protocols/descriptions/resp.proto`; `redis-cli` and `redis-benchmark` talk to it.
+//! `protocols/descriptions/resp.aproto`; `redis-cli` and `redis-benchmark` talk to it.
 //!
 //! ```text
 //! cargo run --release -p asyncore-examples --example resp-server -- --listen 127.0.0.1:6379

@@ -1,4 +1,4 @@
-//! An SMTP server (RFC 5321) generated from `protocols/descriptions/smtp.proto`: takes
+//! An SMTP server (RFC 5321) generated from `protocols/descriptions/smtp.aproto`: takes
 //! mail from any client (`EHLO` with `PIPELINING`, `SIZE`, `8BITMIME`) and stores each
 //! message as one file of `--maildir DIR`, byte-exact after dot-unstuffing, or counts and
 //! drops it.

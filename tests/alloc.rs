@@ -1,4 +1,4 @@
-//! The decoder generated from `resp.proto` allocates nothing per message once warmed up:
+//! The decoder generated from `resp.aproto` allocates nothing per message once warmed up:
 //! a counting global allocator watches a steady stream of SET and GET commands.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::Decoded;
 
-protocol!(mod resp = "../protocols/descriptions/resp.proto");
+protocol!(mod resp = "../protocols/descriptions/resp.aproto");
 
 /// Counts allocations made by this thread while `COUNTING` is set.
 struct Counting;

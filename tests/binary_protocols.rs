@@ -11,8 +11,8 @@ mod support;
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::{DecodeErrorKind, Decoded, Seq};
 
-protocol!(pub mod mqtt = "../protocols/descriptions/mqtt.proto");
-protocol!(pub mod pg = "../protocols/descriptions/pg.proto");
+protocol!(pub mod mqtt = "../protocols/descriptions/mqtt.aproto");
+protocol!(pub mod pg = "../protocols/descriptions/pg.aproto");
 
 const UNSUBSCRIBE: &[&[u8]] = &[b"a/#"];
 const CODES: &[mqtt::SubAckCodes] = &[

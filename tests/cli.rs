@@ -166,7 +166,7 @@ fn asyncore_protocol_help_version_and_misspellings() {
     check_misspelling(name, &bin, &["chek"], "check");
     let proto = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../protocols/descriptions/echo.proto"
+        "/../protocols/descriptions/echo.aproto"
     );
     check_misspelling(name, &bin, &["graph", proto, "--formt"], "--format");
     for sub in ["check", "graph", "expand"] {
@@ -197,4 +197,41 @@ fn asyncore_protocol_help_version_and_misspellings() {
     let out = run(name, &bin, &["check", proto]);
     assert!(out.success(), "{}", out.transcript());
     assert!(out.stdout[0].ends_with(": ok: protocol `echo`, 2 messages, 1 states"));
+}
+
+/// A description in the extension descriptions had before, `.proto`, is still read by
+/// every command, with a warning on standard error naming the new extension; any other
+/// extension is read as before, without one.
+#[test]
+fn asyncore_protocol_reads_the_old_extension_with_a_warning() {
+    let name = "asyncore-protocol";
+    let bin = package_binary(name, name);
+    let echo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocols/descriptions/echo.aproto"
+    ))
+    .expect("read echo.aproto");
+    let dir = support::TempDir::new("old-extension");
+    let old = dir.file("echo.proto", &echo);
+    let old = old.to_str().unwrap();
+    for args in [
+        &["check", old][..],
+        &["graph", old, "--format", "mermaid"],
+        &["expand", old, "--role", "server"],
+    ] {
+        let out = run(name, &bin, args);
+        assert!(out.success(), "{args:?}\n{}", out.transcript());
+        assert!(!out.stdout.is_empty(), "{args:?}\n{}", out.transcript());
+        let want = format!(
+            "warning: `{old}`: protocol descriptions end in `.aproto` (`.proto` is Protocol Buffers'): rename it to `{}.aproto`\n",
+            old.strip_suffix(".proto").unwrap()
+        );
+        assert_eq!(out.stderr, want, "{args:?}\n{}", out.transcript());
+    }
+    for file in ["echo.aproto", "echo.txt", "echo"] {
+        let path = dir.file(file, &echo);
+        let out = run(name, &bin, &["check", path.to_str().unwrap()]);
+        assert!(out.success(), "{file}\n{}", out.transcript());
+        assert!(out.stderr.is_empty(), "{file}\n{}", out.transcript());
+    }
 }

@@ -14,7 +14,7 @@ use asyncore_runtime::{dispatcher, protocol, Backend, Map, Result};
 
 mod support;
 
-protocol!(pub mod pop3 = "../protocols/descriptions/pop3.proto");
+protocol!(pub mod pop3 = "../protocols/descriptions/pop3.aproto");
 
 /// A mailbox of three messages; the password is `right`.
 #[derive(Default)]
@@ -480,7 +480,7 @@ fn random_dialogues_leave_both_sides_in_the_same_state() {
     }
 }
 
-protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
+protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
 
 /// A small SMTP server: multi-line greeting and EHLO replies, recipients refused when
 /// their address says `bad`.

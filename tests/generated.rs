@@ -63,8 +63,8 @@ protocol! {
     }
 }
 
-protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
-protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
+protocol!(pub mod kv = "../protocols/descriptions/kv.aproto");
+protocol!(pub mod echo = "../protocols/descriptions/echo.aproto");
 
 /// The server side of `session`.
 #[derive(Default)]

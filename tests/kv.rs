@@ -1,5 +1,5 @@
 //! The kv examples (`examples/kv_server.rs`, `examples/kv_client.rs`), on the binary
-//! length-prefixed protocol of `protocols/descriptions/kv.proto`:
+//! length-prefixed protocol of `protocols/descriptions/kv.aproto`:
 //!
 //! * `kv-client` round trips (`put`, `get`, `del`, a missing key, many keys, a 512 KiB
 //!   value through standard input and output) against `kv-server`;

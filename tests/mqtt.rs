@@ -1,5 +1,5 @@
 //! The `mqtt-broker` example (`examples/mqtt_broker.rs`), an MQTT 3.1.1 broker generated
-//! from `protocols/descriptions/mqtt.proto`, against programs we did not write:
+//! from `protocols/descriptions/mqtt.aproto`, against programs we did not write:
 //!
 //! * Debian's `mosquitto-clients`: `mosquitto_sub` gets what `mosquitto_pub` sends, with
 //!   wildcards, 1,000 lines of `mosquitto_pub -l` in order, QoS 1, retained messages, and

@@ -1,6 +1,6 @@
 //! `pg-server` (`examples/pg_server.rs`) on the wire, message by message, against a real
 //! PostgreSQL 15 started here; the messages are encoded and decoded with the types
-//! generated from `pg.proto`:
+//! generated from `pg.aproto`:
 //!
 //! * the startup sequence (SSLRequest, GSSENCRequest, StartupMessage) gets the answers
 //!   and parameters PostgreSQL sends;
@@ -157,7 +157,7 @@ fn answer_index() -> u16 {
         .messages
         .iter()
         .position(|m| m.name == "EncryptionAnswer")
-        .expect("pg.proto has EncryptionAnswer") as u16
+        .expect("pg.aproto has EncryptionAnswer") as u16
 }
 
 /// A raw connection that reads the server's messages with the generated decoder.

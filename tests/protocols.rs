@@ -10,13 +10,13 @@ use asyncore_runtime::protocol;
 use asyncore_runtime::wire::{Decoded, Decoder, Lines, Quoted, Seq, MAX_PARAMS};
 use roundtrip::{check_splits, resumable, DecodeFn};
 
-protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
-protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
-protocol!(pub mod resp = "../protocols/descriptions/resp.proto");
-protocol!(pub mod memcache = "../protocols/descriptions/memcache.proto");
-protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
-protocol!(pub mod http = "../protocols/descriptions/http.proto");
-protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
+protocol!(pub mod echo = "../protocols/descriptions/echo.aproto");
+protocol!(pub mod chat = "../protocols/descriptions/chat.aproto");
+protocol!(pub mod resp = "../protocols/descriptions/resp.aproto");
+protocol!(pub mod memcache = "../protocols/descriptions/memcache.aproto");
+protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
+protocol!(pub mod http = "../protocols/descriptions/http.aproto");
+protocol!(pub mod kv = "../protocols/descriptions/kv.aproto");
 
 /// The words of a RESP inline command, as values to send.
 fn words(items: &'static [&'static [u8]]) -> Seq<'static, Quoted<'static>> {
@@ -438,7 +438,7 @@ fn memcache_goes_on_after_a_bad_data_chunk() {
     }
 }
 
-/// `padding accept` (memcache.proto): the spaces and tabs before a command and after its
+/// `padding accept` (memcache.aproto): the spaces and tabs before a command and after its
 /// last argument are not part of the line, as memcached reads it; the same on both
 /// decoding paths, split at every byte. A `get` line may be far longer than the framing's
 /// 2 KiB (its `limit`), and a length past what memcached counts is a bad number.

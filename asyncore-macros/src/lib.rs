@@ -184,7 +184,7 @@ pub fn dispatcher(args: TokenStream, item: TokenStream) -> TokenStream {
 /// rebuilt when it changes; errors name the file, line and column):
 ///
 /// ```
-/// asyncore_runtime::protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
+/// asyncore_runtime::protocol!(pub mod chat = "../protocols/descriptions/chat.aproto");
 ///
 /// assert_eq!(chat::State::INITIAL, chat::State::Guest);
 /// ```

@@ -169,7 +169,7 @@ fn protocol_inner(
     }
 }
 
-const USAGE: &str = "expected `protocol!(pub mod NAME = \"path/to/file.proto\");` or `protocol! { pub mod NAME { protocol ... } }`";
+const USAGE: &str = "expected `protocol!(pub mod NAME = \"path/to/file.aproto\");` or `protocol! { pub mod NAME { protocol ... } }`";
 
 fn from_file(
     vis: &TokenStream,
@@ -186,18 +186,27 @@ fn from_file(
         }
     }
     let src = std::fs::read_to_string(&path).map_err(|e| {
+        // A description renamed to the new extension: say so.
+        let renamed = path.with_extension(asyncore_protocol::EXTENSION);
+        let hint = if asyncore_protocol::old_extension_warning(&rel).is_some() && renamed.exists() {
+            format!("; `{}` exists: descriptions end in `.{}` now", renamed.display(), asyncore_protocol::EXTENSION)
+        } else {
+            String::new()
+        };
         syn::Error::new(
             lit.span(),
-            format!("cannot read the description `{}`: {e} (paths are relative to the crate's directory, {dir})", path.display()),
+            format!("cannot read the description `{}`: {e} (paths are relative to the crate's directory, {dir}){hint}", path.display()),
         )
     })?;
     match asyncore_protocol::expand(&src, vis, name) {
         Ok(module) => {
             let abs = path.display().to_string();
+            let old_extension = old_extension_warning(lit);
             // Rebuild when the description changes.
             Ok(quote! {
                 #module
                 const _: &str = include_str!(#abs);
+                #old_extension
             })
         }
         Err(diags) => {
@@ -207,6 +216,29 @@ fn from_file(
                 format!("the description `{rel}` has errors:\n\n{}", text.join("\n")),
             ))
         }
+    }
+}
+
+/// For a path in the old extension (`.proto`), a deprecated item used at the path's string,
+/// so that rustc warns there (a proc macro cannot emit a warning of its own on stable):
+///
+/// ```text
+/// warning: use of deprecated constant `...::RENAME_TO_APROTO`: `x.proto`: protocol descriptions end in `.aproto` ...
+/// ```
+///
+/// Nothing for any other path.
+fn old_extension_warning(lit: &syn::LitStr) -> TokenStream {
+    let Some(note) = asyncore_protocol::old_extension_warning(&lit.value()) else {
+        return TokenStream::new();
+    };
+    let item = format!("RENAME_TO_{}", asyncore_protocol::EXTENSION.to_uppercase());
+    let item = Ident::new(&item, lit.span());
+    quote! {
+        const _: () = {
+            #[deprecated(note = #note)]
+            const #item: () = ();
+            #item
+        };
     }
 }
 

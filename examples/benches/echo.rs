@@ -1,6 +1,6 @@
 //! Echo benchmark: our echo server (epoll, poll, select backends) side by side with a
 //! tokio current-thread echo server, a minimal C epoll echo server and Python's asyncore;
-//! our line echo servers (`AsyncChat`, and the one generated from `echo.proto`) side by
+//! our line echo servers (`AsyncChat`, and the one generated from `echo.aproto`) side by
 //! side with Python's asynchat. The `peers` benchmark includes this file as a module and
 //! runs it as its echo row.
 //!
@@ -265,7 +265,7 @@ fn main() {
 #[command(name = "echo", args_override_self = true)]
 struct ServeArgs {
     /// Which echo server to run (ours-chat: the AsyncChat line echo server; ours-proto: the
-    /// line echo server generated from echo.proto)
+    /// line echo server generated from echo.aproto)
     #[arg(long, value_enum)]
     serve: Serve,
     #[command(flatten)]

@@ -1,4 +1,4 @@
-//! The RESP decoder generated from `protocols/descriptions/resp.proto` against a
+//! The RESP decoder generated from `protocols/descriptions/resp.aproto` against a
 //! hand-written RESP decoder, in one run.
 //!
 //! Both decode the same buffer of pipelined SET and GET commands (the shape of a
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::{Decoded, Decoder};
 
-protocol!(mod resp = "../protocols/descriptions/resp.proto");
+protocol!(mod resp = "../protocols/descriptions/resp.aproto");
 
 /// `n` commands: SET with a 16-byte key and a `value`-byte value, then GET of that key.
 fn commands(n: usize, value: usize) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! The chat server, generated from `protocols/descriptions/chat.proto`: members get a
+//! The chat server, generated from `protocols/descriptions/chat.aproto`: members get a
 //! guest name, `/nick NAME` renames, `/quit` leaves, and every other line is broadcast to
 //! the others as `NAME: text`. Joins, renames and departures are announced as `* ...`
 //! lines.
@@ -14,7 +14,7 @@ use asyncore_runtime::{
     dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, Token,
 };
 
-protocol!(pub mod chat = "../protocols/descriptions/chat.proto");
+protocol!(pub mod chat = "../protocols/descriptions/chat.aproto");
 
 use chat::{Notice, ServerCx};
 

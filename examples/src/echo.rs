@@ -127,9 +127,9 @@ impl Dispatcher for LineEchoServer {
     }
 }
 
-protocol!(pub mod echo = "../protocols/descriptions/echo.proto");
+protocol!(pub mod echo = "../protocols/descriptions/echo.aproto");
 
-/// The echo protocol's server side, generated from `protocols/descriptions/echo.proto`:
+/// The echo protocol's server side, generated from `protocols/descriptions/echo.aproto`:
 /// each line comes back as an `Echo` once its `\n` has arrived. Lines over 1 MiB get
 /// the description's error reply and a close.
 #[derive(Debug, Default)]

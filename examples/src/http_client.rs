@@ -1,4 +1,4 @@
-//! An HTTP/1.1 client on the channel generated from `protocols/descriptions/http.proto`
+//! An HTTP/1.1 client on the channel generated from `protocols/descriptions/http.aproto`
 //! ([`http::ClientChannel`]).
 //!
 //! Requests go out through the generated encoders: a `Request` (the request line and its
@@ -70,7 +70,7 @@ pub use url::Url;
 
 use connection::{Connection, Shared};
 
-/// The module generated from `protocols/descriptions/http.proto`, shared with the server.
+/// The module generated from `protocols/descriptions/http.aproto`, shared with the server.
 pub use crate::http_server::http;
 
 /// The default bound on one response body: 64 MiB.

@@ -1,4 +1,4 @@
-//! An HTTP/1.1 server of static files, generated from `protocols/descriptions/http.proto`.
+//! An HTTP/1.1 server of static files, generated from `protocols/descriptions/http.aproto`.
 //!
 //! The description gives the framing (CRLF lines of at most 8 KiB, at most 100 header
 //! fields), the messages (`Request`, empty lines before it, a `Body` of the length the
@@ -77,7 +77,7 @@ pub use request::{
 };
 pub use session::Session;
 
-protocol!(pub mod http = "../protocols/descriptions/http.proto");
+protocol!(pub mod http = "../protocols/descriptions/http.aproto");
 
 /// The body of `GET /` when the server has no root.
 pub const HELLO: &[u8] = b"hello from asyncore\n";

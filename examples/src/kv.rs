@@ -1,4 +1,4 @@
-//! The `kv` protocol of `protocols/descriptions/kv.proto`: binary frames (a 4-byte
+//! The `kv` protocol of `protocols/descriptions/kv.aproto`: binary frames (a 4-byte
 //! big-endian length, then an opcode byte) carrying `Get`, `Put` and `Del` requests, and
 //! `Found`, `NotFound`, `Ok` and `Failed` replies. [`KvServer`] keeps the keys in memory;
 //! [`KvClient`] sends requests pipelined and collects the replies.
@@ -42,7 +42,7 @@ use asyncore_runtime::{
     dispatcher, protocol, Addr, Backend, Channel, Dispatcher, Map, Result, Socket,
 };
 
-protocol!(pub mod kv = "../protocols/descriptions/kv.proto");
+protocol!(pub mod kv = "../protocols/descriptions/kv.aproto");
 
 /// The most value and key bytes a server holds; a `Put` beyond gets `Failed`.
 pub const MAX_STORE_BYTES: usize = 256 * 1024 * 1024;

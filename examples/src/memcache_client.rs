@@ -1,5 +1,5 @@
 //! A memcached client on the channel generated from
-//! `protocols/descriptions/memcache.proto` ([`memcache::ClientChannel`]).
+//! `protocols/descriptions/memcache.aproto` ([`memcache::ClientChannel`]).
 //!
 //! Commands are written in memcached's own text syntax (`get a b`, `set k 0 0 5` followed
 //! by the 5 bytes of data, `incr n 1 noreply`...). A [`CommandParser`] reads them with the

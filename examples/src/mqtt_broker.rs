@@ -1,4 +1,4 @@
-//! An MQTT 3.1.1 broker generated from `protocols/descriptions/mqtt.proto`: every packet
+//! An MQTT 3.1.1 broker generated from `protocols/descriptions/mqtt.aproto`: every packet
 //! it reads is decoded, and every packet it writes is encoded, by the types `protocol!`
 //! makes of the description.
 //!
@@ -65,7 +65,7 @@ use asyncore_runtime::{
 
 use topic::{check_filter, check_name};
 
-protocol!(pub mod mqtt = "../protocols/descriptions/mqtt.proto");
+protocol!(pub mod mqtt = "../protocols/descriptions/mqtt.aproto");
 
 /// The default of [`Config::max_payload`]: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
@@ -111,7 +111,7 @@ impl Default for Config {
     }
 }
 
-/// One client connection: the server side of `mqtt.proto`, made a channel by
+/// One client connection: the server side of `mqtt.aproto`, made a channel by
 /// `#[dispatcher]`.
 #[derive(Debug)]
 pub struct Connection {

@@ -1,4 +1,4 @@
-//! A PostgreSQL client on the channel generated from `protocols/descriptions/pg.proto`:
+//! A PostgreSQL client on the channel generated from `protocols/descriptions/pg.aproto`:
 //! the StartupMessage, the password (trust or cleartext authentication) and every query
 //! go out through the generated encoders, and the server's messages come in as the
 //! generated types. It prints what `psql -A -t` prints (with `ON_ERROR_STOP`):

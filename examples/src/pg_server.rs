@@ -1,5 +1,5 @@
 //! A PostgreSQL server (protocol 3.0) on an in-memory database, generated from
-//! `protocols/descriptions/pg.proto`: `psql`, libpq and drivers such as psycopg talk to
+//! `protocols/descriptions/pg.aproto`: `psql`, libpq and drivers such as psycopg talk to
 //! it with the simple query protocol.
 //!
 //! The description cuts the byte stream (untyped startup packets, then typed messages),
@@ -62,7 +62,7 @@ use std::rc::Rc;
 use asyncore_runtime::wire::{DecodeError, DecodeErrorKind, Seq};
 use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Result, Socket};
 
-protocol!(pub mod pg = "../protocols/descriptions/pg.proto");
+protocol!(pub mod pg = "../protocols/descriptions/pg.aproto");
 
 pub mod session;
 pub mod sql;

@@ -1,4 +1,4 @@
-//! A POP3 client on the channel generated from `protocols/descriptions/pop3.proto`: it
+//! A POP3 client on the channel generated from `protocols/descriptions/pop3.aproto`: it
 //! logs in with `USER` and `PASS`, runs one command (`LIST`, `RETR n` or `DELE n`) and
 //! says `QUIT`.
 //!

@@ -1,5 +1,5 @@
 //! A POP3 server (RFC 1939, with RFC 2449's `CAPA`), generated from
-//! `protocols/descriptions/pop3.proto`, serving the messages that
+//! `protocols/descriptions/pop3.aproto`, serving the messages that
 //! `smtp-server --maildir DIR` stores: the two make a small mail system.
 //!
 //! The description gives the framing (CRLF lines, commands of at most 512 bytes), the
@@ -45,7 +45,7 @@ use asyncore_runtime::{
 
 use maildrop::{Limits, Mailbox, OpenError, ReadError, SizeCache};
 
-protocol!(pub mod pop3 = "../protocols/descriptions/pop3.proto");
+protocol!(pub mod pop3 = "../protocols/descriptions/pop3.aproto");
 
 use pop3::{ServerCx, State};
 

@@ -1,5 +1,5 @@
 //! A RESP2 and RESP3 client on the channel generated from
-//! `protocols/descriptions/resp.proto`: commands go out through the generated `Command`
+//! `protocols/descriptions/resp.aproto`: commands go out through the generated `Command`
 //! encoder, replies come in as the generated messages (`Simple`, `Error`, `Integer`,
 //! `Bulk`, `Nil`, `Array`, `NilArray`, and after `HELLO 3` RESP3's `Null`, `Map`, `Set`,
 //! `Double`, `Verbatim`) and are put back together into [`Reply`] trees (an array arrives as its

@@ -1,5 +1,5 @@
 //! An in-memory key-value server speaking RESP2, generated from
-//! `protocols/descriptions/resp.proto`: enough of Redis for `redis-cli` and
+//! `protocols/descriptions/resp.aproto`: enough of Redis for `redis-cli` and
 //! `redis-benchmark`.
 //!
 //! The description gives the framing (CRLF lines of at most 64 KiB, bulk strings of at
@@ -59,7 +59,7 @@ use asyncore_runtime::{
     dispatcher, protocol, Addr, Channel, Dispatcher, Map, Result, Socket, TimerId,
 };
 
-protocol!(pub mod resp = "../protocols/descriptions/resp.proto");
+protocol!(pub mod resp = "../protocols/descriptions/resp.aproto");
 
 use resp::ServerCx;
 

@@ -1,4 +1,4 @@
-//! An SMTP client on the channel generated from `protocols/descriptions/smtp.proto`:
+//! An SMTP client on the channel generated from `protocols/descriptions/smtp.aproto`:
 //! it sends one message to one server, following the server's replies.
 //!
 //! The conversation: the greeting (`220`), `EHLO` (or `HELO` when the server does not

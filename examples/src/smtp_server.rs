@@ -1,4 +1,4 @@
-//! An SMTP server (RFC 5321), generated from `protocols/descriptions/smtp.proto`: it
+//! An SMTP server (RFC 5321), generated from `protocols/descriptions/smtp.aproto`: it
 //! takes mail from any client and stores each message as one file of a directory, or
 //! counts and drops it.
 //!
@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use asyncore_runtime::wire::{DecodeError, DecodeErrorKind, Limit, Lines};
 use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Result, Socket};
 
-protocol!(pub mod smtp = "../protocols/descriptions/smtp.proto");
+protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
 
 use smtp::{ServerCx, State};
 

@@ -15,7 +15,7 @@
 //!   conversion of its tokens for rustc.
 //! - **rustc**: a throwaway crate per description, in a temporary directory, depends on
 //!   this workspace's `asyncore-runtime` by path (offline, with a copy of the workspace's
-//!   `Cargo.lock`). Its `lib.rs` holds `protocol!(pub mod proto = "description.proto");`,
+//!   `Cargo.lock`). Its `lib.rs` holds `protocol!(pub mod proto = "description.aproto");`,
 //!   an `impl` of the `Server` and `Client` traits, and a function that makes a channel of
 //!   each role, so that the generic channel code is compiled as in a program that uses
 //!   it. The dependencies are built once, in a target directory the crates share
@@ -164,8 +164,10 @@ fn main() {
         ));
         let crates: Vec<PathBuf> = subjects.iter().map(|s| probe.write_user(s)).collect();
         eprintln!("timing the compiler built at opt-level 0...");
-        let descriptions: Vec<PathBuf> =
-            crates.iter().map(|c| c.join("description.proto")).collect();
+        let descriptions: Vec<PathBuf> = crates
+            .iter()
+            .map(|c| c.join("description.aproto"))
+            .collect();
         for (row, t) in rows.iter_mut().zip(probe.unoptimised(&descriptions)) {
             row.unoptimised = Some(t);
         }
@@ -181,13 +183,13 @@ fn main() {
 
 // ===== The descriptions =====
 
-/// The shipped descriptions, `protocols/descriptions/*.proto`, by name.
+/// The shipped descriptions, `protocols/descriptions/*.aproto`, by name.
 fn shipped() -> Vec<Subject> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptions");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", dir.display())))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "proto"))
+        .filter(|p| p.extension().is_some_and(|x| x == "aproto"))
         .collect();
     paths.sort();
     paths
@@ -491,13 +493,13 @@ impl Probe {
         let dir = self.dir.join(&s.name);
         let lib = format!(
             "//! `protocol!` on `{}`.\n#![allow(unused)]\n\n\
-             asyncore_runtime::protocol!(pub mod proto = \"description.proto\");\n\n{}",
+             asyncore_runtime::protocol!(pub mod proto = \"description.aproto\");\n\n{}",
             s.name,
             handlers(&module)
         );
         let crate_name = format!("cost_{}", s.name.replace('-', "_"));
         self.write_crate(&dir, &crate_name, &self.runtime(), "lib.rs", &lib);
-        std::fs::write(dir.join("description.proto"), &s.src).unwrap();
+        std::fs::write(dir.join("description.aproto"), &s.src).unwrap();
         dir
     }
 

@@ -45,9 +45,9 @@ impl Diagnostic {
     /// let at = src.find("Redy").unwrap();
     /// let d = Diagnostic::new("unknown state `Redy`", Span { start: at, end: at + 4 })
     ///     .help("did you mean `Ready`?");
-    /// assert_eq!(d.render("x.proto", src), "\
+    /// assert_eq!(d.render("x.aproto", src), "\
     /// error: unknown state `Redy`
-    ///  --> x.proto:2:24
+    ///  --> x.aproto:2:24
     ///   |
     /// 2 | state A initial { M -> Redy }
     ///   |                        ^^^^
@@ -167,8 +167,8 @@ mod tests {
         )
         .help("did you mean `Ready`?");
         assert_eq!(
-            d.render("x.proto", src),
-            "error: unknown state `Redy`\n --> x.proto:2:24\n  |\n2 | state A initial { M -> Redy }\n  |                        ^^^^\n  = help: did you mean `Ready`?\n"
+            d.render("x.aproto", src),
+            "error: unknown state `Redy`\n --> x.aproto:2:24\n  |\n2 | state A initial { M -> Redy }\n  |                        ^^^^\n  = help: did you mean `Ready`?\n"
         );
     }
 

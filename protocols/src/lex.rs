@@ -10,6 +10,37 @@ use nom::{IResult, Parser};
 use crate::ast::Span;
 use crate::diag::Diagnostic;
 
+/// The words the parser gives a meaning to, outside types. None of them is reserved: the
+/// lexer reads every word as [`Tok::Ident`], and a word means what its place says (a field
+/// may be called `length`). Editor grammars (`editors/textmate/`) are checked against
+/// this list.
+#[rustfmt::skip]
+pub const KEYWORDS: &[&str] = &[
+    // Declarations.
+    "protocol", "framing", "keywords", "nocase", "exact", "greeting", "client", "server",
+    "both", "state", "initial",
+    // Framings.
+    "line", "max", "bare_lf", "crlf", "padding", "accept", "reject", "length", "offset",
+    "adjust", "includes_header", "includes_length", "skip", "fixed",
+    // Policies: events and actions.
+    "on", "oversize", "unknown", "not_allowed", "invalid", "timeout", "close", "discard",
+    "reply", "continue", "else",
+    // Messages, parts and fields.
+    "limit", "replies", "continues", "then", "ows", "nullable", "if", "until", "unstuff",
+    // Transitions.
+    "by", "message",
+];
+
+/// The names of the field types (`bytes` takes `[LEN]`, `lines` takes `until "MARK"`).
+#[rustfmt::skip]
+pub const TYPE_NAMES: &[&str] = &[
+    "word", "token", "rest", "quoted", "hex", "varint", "cstr", "bytes", "lines",
+    "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    "u1", "u2", "u3", "u4", "u5", "u6", "u7",
+    "u8be", "u8le", "u16be", "u16le", "u32be", "u32le", "u64be", "u64le",
+    "i8be", "i8le", "i16be", "i16le", "i32be", "i32le", "i64be", "i64le",
+];
+
 /// A token of the description language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {

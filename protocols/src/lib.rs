@@ -32,7 +32,7 @@
 //!
 //! let broken = src.replace("-> Start ", "-> Strat ");
 //! let errors = asyncore_protocol::compile(&broken).unwrap_err();
-//! assert!(errors[0].render("greeting.proto", &broken).contains("unknown state `Strat`"));
+//! assert!(errors[0].render("greeting.aproto", &broken).contains("unknown state `Strat`"));
 //! ```
 
 #![warn(missing_docs)]
@@ -48,6 +48,36 @@ mod lower;
 pub mod parse;
 
 pub use diag::Diagnostic;
+
+/// The file extension of a description, without the dot: `chat.aproto`.
+///
+/// `.proto` is Protocol Buffers' extension, which editors, GitHub's language statistics
+/// and `protoc` tooling assume; no common tool claims `.aproto` ("asyncore protocol").
+pub const EXTENSION: &str = "aproto";
+
+/// The extension descriptions had before [`EXTENSION`]: still read, with a warning
+/// ([`old_extension_warning`]).
+pub const OLD_EXTENSION: &str = "proto";
+
+/// For a description path ending in the old extension, [`OLD_EXTENSION`], the warning
+/// that asks for the new one; `None` for any other path, whatever its extension.
+///
+/// ```
+/// use asyncore_protocol::old_extension_warning;
+/// let w = old_extension_warning("descriptions/chat.proto").unwrap();
+/// assert!(w.contains("rename it to `descriptions/chat.aproto`"));
+/// assert_eq!(old_extension_warning("descriptions/chat.aproto"), None);
+/// assert_eq!(old_extension_warning("chat.txt"), None);
+/// ```
+pub fn old_extension_warning(path: &str) -> Option<String> {
+    let stem = path.strip_suffix(OLD_EXTENSION)?.strip_suffix('.')?;
+    if stem.is_empty() || stem.ends_with('/') {
+        return None;
+    }
+    Some(format!(
+        "`{path}`: protocol descriptions end in `.{EXTENSION}` (`.{OLD_EXTENSION}` is Protocol Buffers'): rename it to `{stem}.{EXTENSION}`"
+    ))
+}
 
 /// Parses and checks a description: the [`ir::Protocol`], or every error found.
 ///
@@ -114,5 +144,33 @@ mod tests {
             n += 1;
         }
         assert!(n >= 7, "only {n} descriptions");
+    }
+
+    /// The shipped descriptions all take the extension of the language.
+    #[test]
+    fn shipped_descriptions_take_the_extension() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptions");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                path.extension().and_then(|e| e.to_str()),
+                Some(super::EXTENSION),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn old_extension_warning_names_the_new_file() {
+        assert_eq!(
+            super::old_extension_warning("x.proto").as_deref(),
+            Some("`x.proto`: protocol descriptions end in `.aproto` (`.proto` is Protocol Buffers'): rename it to `x.aproto`")
+        );
+        assert_eq!(super::old_extension_warning(".proto"), None);
+        assert_eq!(super::old_extension_warning("dir/.proto"), None);
+        assert_eq!(super::old_extension_warning("x.aproto"), None);
+        assert_eq!(super::old_extension_warning("x_proto"), None);
+        assert_eq!(super::old_extension_warning("x.protobuf"), None);
     }
 }

@@ -711,6 +711,79 @@ mod tests {
         assert_eq!(e.message, "expected `,` or `)`, found `=`");
     }
 
+    /// The string literals of `src` that follow one of `after` (`eat_kw("`...).
+    fn literals_after<'a>(src: &'a str, after: &[&str]) -> Vec<&'a str> {
+        let mut out = Vec::new();
+        for a in after {
+            for (at, _) in src.match_indices(a) {
+                let rest = &src[at + a.len()..];
+                out.push(&rest[..rest.find('"').unwrap()]);
+            }
+        }
+        out
+    }
+
+    /// `lex::KEYWORDS` and `lex::TYPE_NAMES` are the words the parser knows, so that what
+    /// is checked against them (the editor grammar) knows them all.
+    #[test]
+    fn keyword_and_type_lists_match_the_parser() {
+        use crate::lex::{KEYWORDS, TYPE_NAMES};
+        // The parser's code, without these tests.
+        let own = include_str!("parse.rs");
+        let parser = [
+            &own[..own.find("#[cfg(test)]").unwrap()],
+            include_str!("parse/field.rs"),
+        ]
+        .concat();
+        let used = literals_after(
+            &parser,
+            &[
+                "is_kw(\"",
+                "eat_kw(\"",
+                "expect_kw(\"",
+                "id.name == \"",
+                "s == \"",
+            ],
+        );
+        for kw in &used {
+            assert!(
+                KEYWORDS.contains(kw),
+                "`{kw}` is missing from lex::KEYWORDS"
+            );
+        }
+        for kw in KEYWORDS {
+            assert!(
+                used.contains(kw),
+                "lex::KEYWORDS has `{kw}`, which the parser ignores"
+            );
+        }
+        // The match arms of `ty` and of the length framing's type.
+        let field = include_str!("parse/field.rs");
+        let ty = &field[field.find("fn ty(").unwrap()..field.find("fn repetition(").unwrap()];
+        let arms = ty
+            .split('\n')
+            .map(str::trim)
+            .filter(|l| l.starts_with('"') && l.contains("=>"));
+        for arm in arms {
+            for name in arm[..arm.find("=>").unwrap()].split('|') {
+                let name = name.trim().trim_matches('"');
+                assert!(
+                    TYPE_NAMES.contains(&name),
+                    "`{name}` is missing from lex::TYPE_NAMES"
+                );
+            }
+        }
+        for t in TYPE_NAMES {
+            let ty = match *t {
+                "bytes" => "bytes[n]".to_string(),
+                "lines" => "lines until \".\"".to_string(),
+                t => t.to_string(),
+            };
+            let src = format!("protocol p framing line \"\\n\" max 1KiB client A = n:u8 x:{ty}");
+            assert!(parse(&src).is_ok(), "`{t}` is not a type: {src}");
+        }
+    }
+
     #[test]
     fn errors_point_at_the_token() {
         let src = "protocol x\nclient A = \"a\"\nstate S initial { A = S }";

@@ -20,16 +20,16 @@ use asyncore_runtime::wire::{DecodeError, Decoded, Decoder, Op, Program, MAX_PAR
 /// The generated `decode` of a direction (fast path first, then the resumable decoder).
 type DecodeFn = fn(&mut Decoder, &[u8], &[u16]) -> Result<Decoded, DecodeError>;
 
-protocol!(pub mod echo_p = "../descriptions/echo.proto");
-protocol!(pub mod chat_p = "../descriptions/chat.proto");
-protocol!(pub mod resp_p = "../descriptions/resp.proto");
-protocol!(pub mod memcache_p = "../descriptions/memcache.proto");
-protocol!(pub mod smtp_p = "../descriptions/smtp.proto");
-protocol!(pub mod http_p = "../descriptions/http.proto");
-protocol!(pub mod kv_p = "../descriptions/kv.proto");
-protocol!(pub mod mqtt_p = "../descriptions/mqtt.proto");
-protocol!(pub mod pg_p = "../descriptions/pg.proto");
-protocol!(pub mod pop3_p = "../descriptions/pop3.proto");
+protocol!(pub mod echo_p = "../descriptions/echo.aproto");
+protocol!(pub mod chat_p = "../descriptions/chat.aproto");
+protocol!(pub mod resp_p = "../descriptions/resp.aproto");
+protocol!(pub mod memcache_p = "../descriptions/memcache.aproto");
+protocol!(pub mod smtp_p = "../descriptions/smtp.aproto");
+protocol!(pub mod http_p = "../descriptions/http.aproto");
+protocol!(pub mod kv_p = "../descriptions/kv.aproto");
+protocol!(pub mod mqtt_p = "../descriptions/mqtt.aproto");
+protocol!(pub mod pg_p = "../descriptions/pg.aproto");
+protocol!(pub mod pop3_p = "../descriptions/pop3.aproto");
 
 /// A `fmt::Write` that keeps nothing: formatting an error into it checks that
 /// `Display` does not panic, without allocating.

@@ -6,6 +6,9 @@
 //! asyncore-protocol graph FILE [--format dot|mermaid]
 //! asyncore-protocol expand FILE [--role server|client|both]
 //! ```
+//!
+//! Descriptions end in `.aproto`; a `.proto` file (the extension they had before) is still
+//! read, with a warning.
 
 use std::process::ExitCode;
 
@@ -28,13 +31,13 @@ struct Cli {
 enum Command {
     /// Report every error in the descriptions, as rustc does (file:line:col)
     Check {
-        /// The protocol descriptions
+        /// The protocol descriptions (.aproto files)
         #[arg(value_name = "FILE", required = true)]
         files: Vec<String>,
     },
     /// Print the state machine as Graphviz DOT or Mermaid
     Graph {
-        /// The protocol description
+        /// The protocol description (an .aproto file)
         #[arg(value_name = "FILE")]
         file: String,
         /// The notation of the drawing
@@ -43,7 +46,7 @@ enum Command {
     },
     /// Print the Rust module generated from the description, formatted
     Expand {
-        /// The protocol description
+        /// The protocol description (an .aproto file)
         #[arg(value_name = "FILE")]
         file: String,
         /// Keep only the items of one side
@@ -99,7 +102,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads and compiles a description; a path in the old extension (`.proto`) is read too,
+/// with a warning on standard error.
 fn load(path: &str) -> Result<(String, asyncore_protocol::ir::Protocol), String> {
+    if let Some(warning) = asyncore_protocol::old_extension_warning(path) {
+        eprintln!("warning: {warning}");
+    }
     let src =
         std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
     match asyncore_protocol::compile(&src) {

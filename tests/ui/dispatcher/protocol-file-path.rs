@@ -2,7 +2,7 @@ use asyncore_runtime::{dispatcher, Channel, Result};
 
 struct Echo;
 
-#[dispatcher(protocol = "echo.proto", role = server)]
+#[dispatcher(protocol = "echo.aproto", role = server)]
 impl Echo {
     fn handle_read(&mut self, _ch: &mut Channel<'_>) -> Result {
         Ok(())

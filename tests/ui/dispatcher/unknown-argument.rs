@@ -2,7 +2,7 @@ use asyncore_runtime::{dispatcher, Channel, Result};
 
 struct Echo;
 
-#[dispatcher(protcol = "echo.proto")]
+#[dispatcher(protcol = "echo.aproto")]
 impl Echo {
     fn handle_read(&mut self, _ch: &mut Channel<'_>) -> Result {
         Ok(())
