@@ -31,7 +31,7 @@
 //!   connections per loop);
 //! * `echo`: `examples/benches/echo.rs`, included here as a module and run with fewer
 //!   cycles: the raw echo and the two line echo servers (`AsyncChat`, and the one
-//!   generated from `echo.proto`) against a C epoll server and tokio (`--bench echo` for
+//!   generated from `echo.aproto`) against a C epoll server and tokio (`--bench echo` for
 //!   the full run and its documentation, `examples/benches/README-bench.md`);
 //! * `memory`: resident memory per idle connection with 10,000 idle connections, ours
 //!   against redis-server, memcached and nginx (the measurement of `--bench idle_memory`,
