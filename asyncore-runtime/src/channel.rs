@@ -523,6 +523,61 @@ impl<'a> Channel<'a> {
         }
     }
 
+    /// Sends up to `count` bytes of `file`, from `offset`, straight to the socket with
+    /// `sendfile(2)` (no copy through user space; the file's own position does not
+    /// move): returns the count sent, 0 if the socket is full (`EAGAIN`), the
+    /// connection broke (then the channel is marked closing), or output is still
+    /// buffered (it is flushed first, and the file's bytes must not overtake it). A file
+    /// that ends before `offset` gives 0 too: compare with its length.
+    ///
+    /// ```
+    /// # use asyncore_runtime::{Channel, Dispatcher, Result};
+    /// struct FileSender { file: std::fs::File, sent: u64, len: u64 }
+    /// impl Dispatcher for FileSender {
+    ///     fn writable(&mut self, _ch: &Channel<'_>) -> bool { self.sent < self.len }
+    ///     fn handle_write(&mut self, ch: &mut Channel<'_>) -> Result {
+    ///         let left = (self.len - self.sent) as usize;
+    ///         self.sent += ch.send_file(&self.file, self.sent, left)? as u64;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn send_file(
+        &mut self,
+        file: &impl std::os::fd::AsFd,
+        offset: u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        if self.core.done() || count == 0 {
+            return Ok(0);
+        }
+        if !self.core.out.is_empty() {
+            self.flush()?;
+            if !self.core.out.is_empty() {
+                return Ok(0);
+            }
+        }
+        let mut at = offset;
+        match rustix::fs::sendfile(&self.core.sock, file, Some(&mut at), count) {
+            Ok(n) => {
+                if n > 0 {
+                    self.core.last_activity = self.map.now;
+                }
+                Ok(n)
+            }
+            Err(Errno::AGAIN) | Err(Errno::INTR) => Ok(0),
+            Err(e) => {
+                let e = io::Error::from(e);
+                if crate::error::is_disconnect(&e) {
+                    self.core.schedule_close(Some(e));
+                    Ok(0)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     /// Send bytes straight to the socket, as asyncore's `dispatcher.send`: returns the
     /// count sent, 0 if the socket is full (`EAGAIN`) or the connection broke (then the
     /// channel is marked closing). Most handlers want

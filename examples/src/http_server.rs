@@ -37,9 +37,10 @@
 //! that way only while the responses of the current read add up to less than
 //! [`DIRECT_BUDGET`], and a file only if it is at most [`DIRECT_FILE`] bytes (it is
 //! read whole). Anything else waits in the connection's own queue, in order, which
-//! [`HttpConnection`] drains as the output buffer empties: files are read
-//! [`FILE_CHUNK`] bytes at a time when the output buffer is below
-//! [`STREAM_HIGH_WATER`], and a static file request that waits behind another is not
+//! [`HttpConnection`] drains as the output buffer empties: bodies are copied
+//! [`FILE_CHUNK`] bytes at a time while the output buffer is below
+//! [`STREAM_HIGH_WATER`], files go from the file to the socket with `sendfile` (at most
+//! [`SENDFILE_CHUNK`] bytes a call) once the buffer is empty, and a static file request that waits behind another is not
 //! even looked up (nor its file opened) until its turn. While the queue is not empty the
 //! connection reads no more requests. What the queue may hold is bounded too (the body
 //! limit plus 4 MiB): a client that pipelines past that, without reading its responses,
@@ -108,9 +109,13 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// rest wait in the connection's queue.
 pub const DIRECT_BUDGET: usize = 1 << 20;
 
-/// The largest file read whole and sent with the other responses of a read; larger
-/// files are streamed from the queue.
-pub const DIRECT_FILE: u64 = 64 * 1024;
+/// The largest file read whole and sent with the other responses of a read (its head
+/// and body in one send); larger files are sent from the queue with `sendfile`, straight
+/// from the file to the socket.
+pub const DIRECT_FILE: u64 = 16 * 1024;
+
+/// The most bytes of a file one `sendfile` call is asked to send.
+pub const SENDFILE_CHUNK: u64 = 1 << 20;
 
 /// The bytes read from a file, or taken from a queued body, at a time.
 pub const FILE_CHUNK: usize = 64 * 1024;

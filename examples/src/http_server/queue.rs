@@ -2,13 +2,12 @@
 //! client reads.
 
 use std::fs::File;
-use std::io::Read;
 
 use asyncore_runtime::{Channel, Dispatcher, Error, Result};
 
 use super::http;
 use super::reply::{connection_header, with_head, ReplyBody};
-use super::{Session, Version, FILE_CHUNK, HEAD_SIZE, STREAM_HIGH_WATER};
+use super::{Session, Version, FILE_CHUNK, HEAD_SIZE, SENDFILE_CHUNK, STREAM_HIGH_WATER};
 
 /// A response, or part of one, waiting for its turn.
 #[derive(Debug)]
@@ -16,7 +15,8 @@ pub(super) enum Queued {
     /// Bytes to send, from `at` on.
     Bytes { data: Vec<u8>, at: usize },
     /// `left` more bytes of a file.
-    File { file: File, left: u64 },
+    /// A file's bytes from `sent`, `left` of them, sent with `sendfile`.
+    File { file: File, sent: u64, left: u64 },
     /// A static file request, looked up when its turn comes.
     Static {
         segments: Vec<Vec<u8>>,
@@ -76,20 +76,37 @@ impl Session {
                         self.pop();
                     }
                 }
-                Queued::File { file, left } => {
-                    let want = (*left).min(FILE_CHUNK as u64) as usize;
-                    self.scratch.resize(want, 0);
-                    let n = match file.read(&mut self.scratch[..want]) {
+                Queued::File { file, sent, left } => {
+                    // Straight from the file to the socket, once what came before is
+                    // sent; a full socket waits for the next write event.
+                    if ch.pending_output() > 0 {
+                        ch.flush()?;
+                        if ch.pending_output() > 0 {
+                            break;
+                        }
+                    }
+                    let want = (*left).min(SENDFILE_CHUNK) as usize;
+                    let n = match ch.send_file(&*file, *sent, want) {
                         Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => 0,
+                        Err(_) => {
+                            self.abort(ch, "a file failed while being sent");
+                            return Ok(());
+                        }
                     };
                     if n == 0 {
-                        // Its Content-Length is already sent: the response cannot end.
-                        self.abort(ch, "a file shrank or failed while being sent");
-                        return Ok(());
+                        if ch.is_closing() {
+                            return Ok(());
+                        }
+                        // A full socket, or a file that shrank (its Content-Length is
+                        // already sent: the response cannot end).
+                        let len = file.metadata().map_or(0, |m| m.len());
+                        if len < *sent + *left {
+                            self.abort(ch, "a file shrank or failed while being sent");
+                            return Ok(());
+                        }
+                        break;
                     }
-                    ch.queue(&self.scratch[..n])?;
+                    *sent += n as u64;
                     *left -= n as u64;
                     if *left == 0 {
                         self.pop();
@@ -118,7 +135,11 @@ impl Session {
                     if !head_only {
                         match reply.body {
                             ReplyBody::File(file, left) if left > 0 => {
-                                self.push_front(Queued::File { file, left });
+                                self.push_front(Queued::File {
+                                    file,
+                                    sent: 0,
+                                    left,
+                                });
                             }
                             ReplyBody::Bytes(data) if !data.is_empty() => {
                                 self.push_front(Queued::Bytes {

@@ -289,7 +289,11 @@ impl Session {
                     data: data.into_owned(),
                     at: 0,
                 }),
-                ReplyBody::File(file, left) if left > 0 => self.push(Queued::File { file, left }),
+                ReplyBody::File(file, left) if left > 0 => self.push(Queued::File {
+                    file,
+                    sent: 0,
+                    left,
+                }),
                 _ => {}
             }
         }
