@@ -389,6 +389,40 @@ mod tests {
         assert!(out.contains("unknown state `Nowhere`"), "{out}");
     }
 
+    /// A description in the old extension compiles, with a deprecated item used at its
+    /// path; one in the new extension without; a missing old path names the renamed file.
+    #[test]
+    fn old_extension_is_read_with_a_deprecation() {
+        let dir = std::env::temp_dir().join(format!("asyncore-macros-ext-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = "protocol x framing line \"\\n\" max 1KiB client A = \"a\"";
+        std::fs::write(dir.join("old.proto"), src).unwrap();
+        std::fs::write(dir.join("new.aproto"), src).unwrap();
+        let expand = |file: &str| {
+            let path = dir.join(file).display().to_string();
+            protocol_macro(quote!(mod x = #path;), None).to_string()
+        };
+        let old = expand("old.proto");
+        assert!(
+            old.contains("pub struct A") || old.contains("struct A"),
+            "{old}"
+        );
+        assert!(
+            old.contains("deprecated") && old.contains("RENAME_TO_APROTO"),
+            "{old}"
+        );
+        assert!(old.contains("rename it to"), "{old}");
+        let new = expand("new.aproto");
+        assert!(!new.contains("deprecated"), "{new}");
+        let missing = expand("new.proto");
+        assert!(missing.contains("compile_error"), "{missing}");
+        assert!(
+            missing.contains("new.aproto` exists: descriptions end in `.aproto` now"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn flattening_keeps_joint_punctuation() {
         let mut f = Flat::default();
