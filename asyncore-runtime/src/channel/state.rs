@@ -1,0 +1,273 @@
+//! The state behind a [`Channel`](super::Channel): its socket, flags and output buffer,
+//! and the socket I/O that works on them (sending the buffered output, closing).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::addr::Addr;
+use crate::ready::Ready;
+use crate::socket::Socket;
+use crate::token::Token;
+
+use super::{DEFAULT_HIGH_WATER, DEFAULT_OUTPUT_LIMIT};
+
+/// The output buffer: a byte vector with a read cursor, so partial sends never shift the
+/// remaining bytes (asyncore re-sliced its buffer after every send).
+#[derive(Debug, Default)]
+pub(crate) struct OutBuf {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl OutBuf {
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head == self.buf.len()
+    }
+
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    pub fn extend(&mut self, data: &[u8]) {
+        if self.head > 0 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.head += n;
+        if self.head >= self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+
+    /// Gives the storage back to the allocator when nothing is waiting; how many bytes.
+    pub fn release(&mut self) -> usize {
+        if !self.is_empty() {
+            return 0;
+        }
+        self.head = 0;
+        std::mem::take(&mut self.buf).capacity()
+    }
+}
+
+/// The loop's record of one channel, apart from its dispatcher.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub token: Token,
+    pub type_name: &'static str,
+    pub sock: Socket,
+    pub accepting: bool,
+    pub connecting: bool,
+    pub connected: bool,
+    pub addr: Option<Addr>,
+    pub out: OutBuf,
+    pub high_water: usize,
+    pub out_limit: usize,
+    /// `close()` was called: remove the channel after the running handler.
+    pub closed: bool,
+    /// A close *event* must be delivered (`handle_close(reason)`).
+    pub close_event: Option<Option<io::Error>>,
+    /// Close once the output buffer is empty.
+    pub close_when_done: bool,
+    /// End of file seen or the close event delivered: never read again.
+    pub eof: bool,
+    /// The edge-triggered backend reported the peer's close (`EPOLLRDHUP`): from then on
+    /// only a read that finds the end shows the socket used up.
+    pub peer_closed: bool,
+    /// `handle_close` has run; a later breakage closes without a second call.
+    pub close_delivered: bool,
+    /// `handle_close` asked to keep the channel after the peer stopped sending
+    /// ([`Channel::hold_after_close`]): it closes when its handler says so.
+    pub held: bool,
+    /// Close lingering ([`Channel::close_lingering`]): once the output is sent, shut down
+    /// writing and discard what the peer still sends, then close.
+    pub linger: bool,
+    /// The output was sent: `linger` asks the map to start lingering.
+    pub linger_ready: bool,
+    /// Lingering: reading and discarding, this many bytes at most; no handler runs.
+    pub lingering: Option<usize>,
+    /// A handler panicked: drop the dispatcher without calling it again.
+    pub poisoned: bool,
+    /// Interest registered with the backend.
+    pub registered: Ready,
+    /// What `writable()` said at the start of this pass.
+    pub user_writable: bool,
+    /// epoll refused the descriptor (a regular file): it is always ready.
+    pub always_ready: bool,
+    pub accept_paused: bool,
+    pub idle_timeout: Option<Duration>,
+    pub idle_timer: bool,
+    /// When the live idle check is due, and its number (see `Map::arm_idle`).
+    pub timer_at: Instant,
+    pub timer_gen: u32,
+    /// How long a request may take to arrive whole ([`Channel::set_request_timeout`]).
+    pub request_timeout: Option<Duration>,
+    /// When the request being received must be whole.
+    pub deadline: Option<Instant>,
+    pub last_activity: Instant,
+    /// Internal channels (the waker, the signal pipe) do not count in `len()`.
+    pub internal: bool,
+}
+
+impl Core {
+    pub fn new(token: Token, type_name: &'static str, sock: Socket, now: Instant) -> Core {
+        Core {
+            token,
+            type_name,
+            sock,
+            accepting: false,
+            connecting: false,
+            connected: false,
+            addr: None,
+            out: OutBuf::default(),
+            high_water: DEFAULT_HIGH_WATER,
+            out_limit: DEFAULT_OUTPUT_LIMIT,
+            closed: false,
+            close_event: None,
+            close_when_done: false,
+            eof: false,
+            peer_closed: false,
+            close_delivered: false,
+            held: false,
+            linger: false,
+            linger_ready: false,
+            lingering: None,
+            poisoned: false,
+            registered: Ready::EMPTY,
+            user_writable: false,
+            always_ready: false,
+            accept_paused: false,
+            idle_timeout: None,
+            idle_timer: false,
+            timer_at: now,
+            timer_gen: 0,
+            request_timeout: None,
+            deadline: None,
+            last_activity: now,
+            internal: false,
+        }
+    }
+
+    /// Whether the channel will be gone after the running handler.
+    pub fn done(&self) -> bool {
+        self.closed || self.poisoned || self.close_event.is_some()
+    }
+
+    pub fn schedule_close(&mut self, reason: Option<io::Error>) {
+        if self.close_delivered {
+            // handle_close ran already (the channel was finishing its output).
+            self.closed = true;
+        } else if !self.closed && self.close_event.is_none() {
+            self.close_event = Some(reason);
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        self.out.len() > self.high_water
+    }
+
+    /// One send of the buffered output (asyncore's `initiate_send`). A disconnect
+    /// schedules the close event.
+    pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+        if self.out.is_empty() || !self.connected || self.done() {
+            return Ok(());
+        }
+        match self.sock.send(self.out.pending()) {
+            Ok(n) => {
+                if n > 0 {
+                    self.last_activity = now;
+                }
+                self.out.consume(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if crate::error::is_disconnect(&e) => self.schedule_close(Some(e)),
+            Err(e) => return Err(e),
+        }
+        if self.out.is_empty() && self.close_when_done {
+            self.finish();
+        }
+        Ok(())
+    }
+
+    /// The output is sent and the channel closes: at once, or lingering (the map takes it
+    /// from there).
+    pub fn finish(&mut self) {
+        if self.linger && !self.eof {
+            self.linger_ready = true;
+        } else {
+            self.closed = true;
+        }
+    }
+
+    pub fn send_buffered(&mut self, data: &[u8], now: Instant) -> io::Result<()> {
+        self.enqueue(data, now, true)
+    }
+
+    pub fn enqueue(&mut self, data: &[u8], now: Instant, try_now: bool) -> io::Result<()> {
+        if self.closed || self.close_event.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("channel {} is closing; data not sent", self.token),
+            ));
+        }
+        if self.close_when_done {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!(
+                    "channel {} is closing once its output is sent (close_when_done); \
+                     data queued after that would never be sent",
+                    self.token
+                ),
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut rest = data;
+        // Fast path: nothing queued, so try the socket first and copy only what it
+        // did not take.
+        if try_now && self.out.is_empty() && self.connected {
+            match self.sock.send(data) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.last_activity = now;
+                    }
+                    rest = &data[n..];
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if crate::error::is_disconnect(&e) => {
+                    self.schedule_close(Some(e));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if self.out.len() + rest.len() > self.out_limit {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "output buffer limit of {} bytes exceeded on channel {} ({} bytes queued, \
+                     {} more offered); the peer is not reading: close the channel or raise \
+                     the limit with set_output_limits",
+                    self.out_limit,
+                    self.token,
+                    self.out.len(),
+                    rest.len()
+                ),
+            ));
+        }
+        self.out.extend(rest);
+        Ok(())
+    }
+}
