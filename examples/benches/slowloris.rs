@@ -64,6 +64,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
+
+// Only its examples' build is used here.
+#[allow(dead_code)]
+#[path = "support/common.rs"]
+mod common;
+
+use common::build_examples;
 use rustix::event::{epoll, poll, PollFd, PollFlags, Timespec};
 
 /// A slow connection sends one byte this often.
@@ -302,29 +309,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-/// Builds the examples (release) and returns their directory.
-fn build_examples() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "asyncore-examples",
-            "--examples",
-        ])
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the examples failed");
-    let me = std::env::current_exe().expect("the bench's path");
-    // target/release/deps/slowloris-HASH -> target/release/examples
-    me.parent()
-        .and_then(Path::parent)
-        .map(|release| release.join("examples"))
-        .expect("the target directory")
 }
 
 /// Starts one of our servers and reads its `listening on HOST:PORT` line.
