@@ -854,6 +854,35 @@ fn script_commands(script: &[(&str, Check)]) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// Each reply as resp-client prints it for its command (as redis-cli on a terminal), in
+/// lines.
+fn printed_as_redis_cli(replies: &[Reply], commands: &[Vec<Vec<u8>>]) -> Vec<Vec<String>> {
+    replies
+        .iter()
+        .zip(commands)
+        .map(|(r, c)| {
+            String::from_utf8_lossy(&r.to_cli_for(c))
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// The script's checks for resp-client's output of redis-server's replies against
+/// redis-cli's: what only ours had to satisfy is compared too, except the replies that
+/// differ from run to run (the client's id, `INFO`, random members).
+fn client_checks() -> Vec<(&'static str, Check)> {
+    let kept = ["CLIENT ID", "INFO", "SRANDMEMBER myset -"];
+    SCRIPT
+        .iter()
+        .map(|&(cmd, check)| match check {
+            Ours(_) if !kept.iter().any(|k| cmd.starts_with(k)) => (cmd, Same),
+            _ => (cmd, check),
+        })
+        .collect()
+}
+
 /// After `HELLO 3`, the resp-client library reads RESP3 (maps, sets, doubles, nulls,
 /// verbatim strings) from redis-server and prints it as `redis-cli -3` does.
 #[test]
@@ -882,24 +911,8 @@ fn resp_client_prints_resp3_as_redis_cli_does() {
     )
     .expect("the script against redis-server");
     assert!(matches!(replies[0], Reply::Map(_)), "{:?}", replies[0]);
-    let printed: Vec<Vec<String>> = replies[1..]
-        .iter()
-        .zip(&commands[1..])
-        .map(|(r, c)| {
-            String::from_utf8_lossy(&r.to_cli_for(c))
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .collect();
-    let mut checks: Vec<(&str, Check)> = SCRIPT.to_vec();
-    for (cmd, check) in checks.iter_mut() {
-        let kept = ["CLIENT ID", "INFO", "SRANDMEMBER myset -"];
-        if matches!(check, Ours(_)) && !kept.iter().any(|k| cmd.starts_with(k)) {
-            *check = Same;
-        }
-    }
-    compare(&checks, &reference, &printed, "resp-client");
+    let printed = printed_as_redis_cli(&replies[1..], &commands[1..]);
+    compare(&client_checks(), &reference, &printed, "resp-client");
 }
 
 #[test]
@@ -946,26 +959,8 @@ fn resp_client_gets_what_redis_cli_gets_from_redis_server() {
         Reply::error("ERR wrong number of arguments for 'get' command")
     );
     // Printed as redis-cli prints them. COMMAND DOCS is a deep nest of arrays there.
-    let commands = script_commands(SCRIPT);
-    let printed: Vec<Vec<String>> = replies
-        .iter()
-        .zip(&commands)
-        .map(|(r, c)| {
-            String::from_utf8_lossy(&r.to_cli_for(c))
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .collect();
-    let mut checks: Vec<(&str, Check)> = SCRIPT.to_vec();
-    for (cmd, check) in checks.iter_mut() {
-        // Server-specific replies, and random ones, stay as they are.
-        let kept = ["CLIENT ID", "INFO", "SRANDMEMBER myset -"];
-        if matches!(check, Ours(_)) && !kept.iter().any(|k| cmd.starts_with(k)) {
-            *check = Same;
-        }
-    }
-    compare(&checks, &reference, &printed, "resp-client");
+    let printed = printed_as_redis_cli(&replies, &script_commands(SCRIPT));
+    compare(&client_checks(), &reference, &printed, "resp-client");
     let docs = &printed[at("COMMAND DOCS")];
     assert!(
         docs.len() > 1000,
