@@ -90,6 +90,17 @@ impl Value {
         }
     }
 
+    /// Whether it is a collection with nothing in it (Redis keeps no such key).
+    pub(super) fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Set(m) => m.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// The name `TYPE` answers.
     pub(super) fn type_name(&self) -> &'static str {
         match self {
@@ -649,15 +660,22 @@ impl Store {
         };
         e.size = (e.size + grew).saturating_sub(freed);
         self.used = (self.used + grew).saturating_sub(freed);
-        let empty = match &e.value {
-            Value::Str(_) => false,
-            Value::List(l) => l.is_empty(),
-            Value::Set(m) => m.is_empty(),
-            Value::Hash(h) => h.is_empty(),
-            Value::ZSet(z) => z.is_empty(),
-        };
-        if empty {
+        if e.value.is_empty_collection() {
             self.remove(key);
+        }
+    }
+
+    /// The value at `key` as `pick` takes it: `Ok(None)` when there is no such key,
+    /// `Err(())` when it holds a value of another type (`WRONGTYPE`).
+    fn typed<T>(
+        &mut self,
+        key: &[u8],
+        now: Instant,
+        pick: fn(&Value) -> Option<&T>,
+    ) -> std::result::Result<Option<&T>, ()> {
+        match self.live(key, now) {
+            None => Ok(None),
+            Some(e) => pick(&e.value).map(Some).ok_or(()),
         }
     }
 

@@ -294,14 +294,7 @@ fn deserialize(payload: &[u8]) -> Option<Value> {
         }
         _ => return None,
     };
-    let empty = match &value {
-        Value::Str(_) => false,
-        Value::List(l) => l.is_empty(),
-        Value::Set(m) => m.is_empty(),
-        Value::Hash(h) => h.is_empty(),
-        Value::ZSet(z) => z.is_empty(),
-    };
-    (!empty).then_some(value)
+    (!value.is_empty_collection()).then_some(value)
 }
 
 impl Store {

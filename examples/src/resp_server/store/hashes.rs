@@ -133,11 +133,10 @@ impl Store {
     /// The hash at `key`: `Ok(None)` when there is none, `Err` when the key holds another
     /// type.
     fn hash_of(&mut self, key: &[u8], now: Instant) -> Result<Option<&Fields>, ()> {
-        match self.live(key, now).map(|e| &e.value) {
-            None => Ok(None),
-            Some(Value::Hash(h)) => Ok(Some(h)),
-            Some(_) => Err(()),
-        }
+        self.typed(key, now, |v| match v {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        })
     }
 
     /// Sets the field-value `pairs` of the hash at `key` (only fields it lacks with

@@ -101,11 +101,10 @@ impl Store {
     /// The set at `key`: `Ok(None)` when there is none, `Err` when the key holds another
     /// type.
     fn set_of(&mut self, key: &[u8], now: Instant) -> Result<Option<&IndexSet<Vec<u8>>>, ()> {
-        match self.live(key, now).map(|e| &e.value) {
-            None => Ok(None),
-            Some(Value::Set(m)) => Ok(Some(m)),
-            Some(_) => Err(()),
-        }
+        self.typed(key, now, |v| match v {
+            Value::Set(m) => Some(m),
+            _ => None,
+        })
     }
 
     /// The set at `key`, made empty when missing; `None` when the key holds another type.

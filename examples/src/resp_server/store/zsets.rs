@@ -392,11 +392,10 @@ impl Store {
     /// The sorted set at `key`: `Ok(None)` when there is none, `Err` when the key holds
     /// another type.
     fn zset_of(&mut self, key: &[u8], now: Instant) -> Result<Option<&ZSet>, ()> {
-        match self.live(key, now).map(|e| &e.value) {
-            None => Ok(None),
-            Some(Value::ZSet(z)) => Ok(Some(z)),
-            Some(_) => Err(()),
-        }
+        self.typed(key, now, |v| match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        })
     }
 
     /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]` (`rest`
