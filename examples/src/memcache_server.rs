@@ -181,6 +181,9 @@ impl Item {
     }
 }
 
+/// What a get finds: the item's size class, flags, CAS unique and value.
+type Fetched = (usize, u32, u64, Arc<[u8]>);
+
 /// The bytes an item takes, as memcached counts them (its `bytes` and `mem_requested`
 /// statistics): the key, the value and memcached's per-item overhead (header, CAS, the
 /// key's terminator and the value's `\r\n`; 4 bytes more for non-zero flags).
@@ -590,25 +593,25 @@ impl Store {
     }
 
     /// The live item under `key` for a get command, marked used, active and fetched,
-    /// with the hit counted in its class: one lookup of the key. `Err(true)` when it had
-    /// expired (it is dropped now), `Err(false)` when there is none.
-    fn fetch(&mut self, key: &[u8], now: Instant) -> std::result::Result<&Item, bool> {
-        let Some(item) = self.items.get_mut(key) else {
-            return Err(false);
-        };
-        if !item.live(now) {
-            self.drop_expired(key);
-            return Err(true);
-        }
+    /// with the hit counted in its class: its class, flags, CAS unique and value, from
+    /// one lookup of the key. `Err(true)` when it had expired (it is dropped now),
+    /// `Err(false)` when there is none.
+    fn fetch(&mut self, key: &[u8], now: Instant) -> std::result::Result<Fetched, bool> {
         let Store { items, classes, .. } = self;
-        let Some(item) = items.get_mut(key) else {
-            return Err(false);
-        };
-        item.used = now;
-        item.active = true;
-        item.fetched = true;
-        classes[item.class - 1].stats.get_hits += 1;
-        Ok(item)
+        match items.get_mut(key) {
+            None => Err(false),
+            Some(item) if item.live(now) => {
+                item.used = now;
+                item.active = true;
+                item.fetched = true;
+                classes[item.class - 1].stats.get_hits += 1;
+                Ok((item.class, item.flags, item.cas, item.data.clone()))
+            }
+            Some(_) => {
+                self.drop_expired(key);
+                Err(true)
+            }
+        }
     }
 
     /// The counters of the class of the item under `key`.
@@ -1955,10 +1958,7 @@ impl Connection {
                 store.stats.cmd_touch += 1;
             }
             let (found, present) = match store.fetch(key, now) {
-                Ok(item) => (
-                    Some((item.class, item.flags, item.cas, item.data.clone())),
-                    true,
-                ),
+                Ok(item) => (Some(item), true),
                 Err(expired) => (None, expired),
             };
             let hit = found
