@@ -156,11 +156,8 @@ fn over_listpack(z: &ZSet, max_entries: i64, max_value: i64) -> bool {
 /// A score as C's `printf("%.17g")` writes it, and `inf`/`-inf` (Redis's
 /// `addReplyDouble` in RESP2).
 ///
-/// ```ignore
-/// assert_eq!(format_score(1.5), "1.5");
-/// assert_eq!(format_score(0.1), "0.10000000000000001");
-/// assert_eq!(format_score(1e20), "1e+20");
-/// ```
+/// `1.5` is `1.5`, `0.1` is `0.10000000000000001`, `1e20` is `1e+20` (the unit test
+/// `scores_print_as_printf_g17` checks these and more).
 pub(in crate::resp_server) fn format_score(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf" } else { "-inf" }.to_string();
