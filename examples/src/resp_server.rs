@@ -601,6 +601,18 @@ impl RespConnection {
     }
 
     fn on_command(&mut self, cx: &mut ServerCx<'_, '_>, msg: resp::Command<'_>) -> Result {
+        // Most commands have a few arguments: those are gathered on the stack, so the
+        // common command allocates nothing.
+        const FEW: usize = 8;
+        if msg.args.len() <= FEW {
+            let mut few: [&[u8]; FEW] = [&[]; FEW];
+            let mut n = 0;
+            for (slot, arg) in few.iter_mut().zip(msg.args.iter()) {
+                *slot = arg;
+                n += 1;
+            }
+            return self.run(cx, &few[..n]);
+        }
         let args: Vec<&[u8]> = msg.args.iter().collect();
         self.run(cx, &args)
     }

@@ -229,7 +229,7 @@ impl Connection {
             let existing = existing.map(|(cas, flags, expires, _, _)| (cas, flags, expires));
             match (mode, existing) {
                 (Mode::Set, _) | (Mode::Add, None) | (Mode::Replace, Some(_)) => {
-                    match store.link(key, data.to_vec(), flags, expires) {
+                    match store.link(key, data, flags, expires) {
                         Ok(()) => Outcome::Stored(expires.is_some()),
                         Err(NoMemory) => Outcome::NoMemory,
                     }
@@ -250,7 +250,7 @@ impl Connection {
                             joined.extend_from_slice(old);
                         }
                         // The item keeps its flags and expiry.
-                        match store.link(key, joined, old_flags, old_expires) {
+                        match store.link(key, &joined, old_flags, old_expires) {
                             Ok(()) => Outcome::Stored(old_expires.is_some()),
                             Err(NoMemory) => Outcome::NoMemory,
                         }
@@ -266,7 +266,7 @@ impl Connection {
                         if let Some(c) = store.class_stats(key) {
                             c.cas_hits += 1;
                         }
-                        match store.link(key, data.to_vec(), flags, expires) {
+                        match store.link(key, data, flags, expires) {
                             Ok(()) => Outcome::Stored(expires.is_some()),
                             Err(NoMemory) => Outcome::NoMemory,
                         }
@@ -371,7 +371,7 @@ impl Connection {
                         } else {
                             store.stats.decr_hits += 1;
                         }
-                        Some(Some(store.link(key, text, flags, expires).map(|()| value)))
+                        Some(Some(store.link(key, &text, flags, expires).map(|()| value)))
                     }
                 },
             }

@@ -255,18 +255,79 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `data` in place of the live item under `key` when it is the same size and
+    /// no retrieval still holds its value: a new version (a new CAS unique, flags and
+    /// expiry), counted as memcached counts a store, without allocating. The item is
+    /// marked active, so the LRU gives it a second chance as it would a fresh item
+    /// (memcached links a replaced item at the head of its LRU). `false`: nothing done,
+    /// the caller links a new item.
+    fn overwrite(
+        &mut self,
+        key: &[u8],
+        data: &[u8],
+        flags: u32,
+        expires: Option<Instant>,
+        size: usize,
+        now: Instant,
+    ) -> bool {
+        let Store {
+            items,
+            deadlines,
+            classes,
+            cas,
+            stats,
+            ..
+        } = self;
+        let Some(item) = items.get_mut(key) else {
+            return false;
+        };
+        if !item.live(now) || item.size != size || item.data.len() != data.len() {
+            return false;
+        }
+        let Some(bytes) = Arc::get_mut(&mut item.data) else {
+            return false;
+        };
+        bytes.copy_from_slice(data);
+        *cas += 1;
+        // The expiry index is keyed by (deadline, CAS unique): the entry moves, with the
+        // key it already holds.
+        let old_key = item.expires.and_then(|d| deadlines.remove(&(d, item.cas)));
+        if let Some(d) = expires {
+            deadlines.insert((d, *cas), old_key.unwrap_or_else(|| key.to_vec()));
+        }
+        item.cas = *cas;
+        item.flags = flags;
+        item.expires = expires;
+        item.stored = now;
+        item.used = now;
+        item.active = true;
+        item.fetched = false;
+        let c = &mut classes[item.class - 1];
+        if c.expired_room > 0 {
+            c.expired_room -= 1;
+            c.stats.reclaimed += 1;
+            stats.reclaimed += 1;
+        }
+        c.stats.cmd_set += 1;
+        stats.total_items += 1;
+        true
+    }
+
     /// Stores `data` under `key` as a new item version (a new CAS unique), within the
     /// memory limit.
     pub(super) fn link(
         &mut self,
         key: &[u8],
-        data: Vec<u8>,
+        data: &[u8],
         flags: u32,
         expires: Option<Instant>,
     ) -> std::result::Result<(), NoMemory> {
         let now = Instant::now();
         let size = item_size(key.len(), flags, data.len());
         let class = size_class(size);
+        if self.overwrite(key, data, flags, expires, size, now) {
+            return Ok(());
+        }
         if let Some(old) = self.remove(key) {
             if !old.live(now) {
                 self.note_expired(&old);
@@ -291,7 +352,7 @@ impl Store {
         c.mem_requested += size;
         c.stats.cmd_set += 1;
         self.bytes += size;
-        let data: Arc<[u8]> = data.into();
+        let data: Arc<[u8]> = Arc::from(data);
         self.stats.total_items += 1;
         self.items.insert(
             key.to_vec(),

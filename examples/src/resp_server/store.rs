@@ -552,6 +552,38 @@ impl Store {
     }
 
     /// Stores `value` under `key`; the old time to live is kept with `keep_ttl`.
+    /// Stores the string `data` at `key`, as [`put`](Self::put) does. A string already
+    /// there that no reply holds takes the new bytes in place when they fit, so
+    /// overwriting a key allocates nothing.
+    fn put_str(&mut self, key: &[u8], data: &[u8], keep_ttl: bool, now: Instant) {
+        let reused = match self.live(key, now) {
+            Some(Entry {
+                value: Value::Str(blob),
+                size,
+                ..
+            }) => match Rc::get_mut(blob) {
+                // Not a buffer much larger than the value: that memory would be kept.
+                Some(bytes)
+                    if bytes.capacity() >= data.len()
+                        && bytes.capacity() <= 2 * data.len() + 64 =>
+                {
+                    bytes.clear();
+                    bytes.extend_from_slice(data);
+                    let old = std::mem::replace(size, data.len());
+                    self.used = self.used.saturating_sub(old) + data.len();
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !reused {
+            self.put(key, Value::Str(blob(data)), keep_ttl, now);
+        } else if !keep_ttl {
+            self.set_deadline(key, None);
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: Value, keep_ttl: bool, now: Instant) {
         let size = value.cost();
         let clear = match self.live(key, now) {

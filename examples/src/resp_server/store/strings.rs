@@ -268,7 +268,7 @@ impl Store {
             }
             return;
         }
-        self.put(key, Value::Str(blob(args[2])), ttl == Ttl::Keep, now);
+        self.put_str(key, args[2], ttl == Ttl::Keep, now);
         if let Ttl::At(at) = ttl {
             self.expire_at_unix(key, at, now, now_unix);
         }
