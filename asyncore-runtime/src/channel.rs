@@ -14,6 +14,8 @@ use crate::timer::{Action, TimerId};
 use crate::token::Token;
 
 mod state;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 pub(crate) use state::Core;
 
@@ -62,7 +64,8 @@ impl fmt::Debug for Channel<'_> {
             .field("connecting", &self.core.connecting)
             .field("connected", &self.core.connected)
             .field("addr", &self.core.addr)
-            .field("pending_output", &self.core.out.len())
+            .field("pending_output", &self.core.pending_len())
+            .field("tls", &self.core.is_tls())
             .finish()
     }
 }
@@ -91,7 +94,17 @@ fn write_short_type(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
 /// #2.0>`).
 impl fmt::Display for Channel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &*self.core;
+        Shown(self.core).fmt(f)
+    }
+}
+
+/// A channel's state shown as the channel is ([`Channel`]'s `Display`), for messages
+/// written where only the state is at hand.
+pub(crate) struct Shown<'a>(pub(crate) &'a Core);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
         f.write_str("<")?;
         write_short_type(f, c.type_name)?;
         if c.accepting && c.addr.is_some() {
@@ -244,6 +257,11 @@ impl<'a> Channel<'a> {
         if self.core.done() || self.core.eof || buf.is_empty() {
             return Ok(0);
         }
+        #[cfg(feature = "tls")]
+        if self.core.is_tls() {
+            let now = self.map.now;
+            return self.core.tls_recv(buf, now);
+        }
         match self.core.sock.recv(buf) {
             Ok(0) => {
                 if self.core.sock.sock_type() != SockType::Datagram {
@@ -293,6 +311,11 @@ impl<'a> Channel<'a> {
         if self.core.done() || count == 0 {
             return Ok(0);
         }
+        #[cfg(feature = "tls")]
+        if self.core.is_tls() {
+            let now = self.map.now;
+            return self.core.tls_send_file(std::os::fd::AsFd::as_fd(file), offset, count, now);
+        }
         if !self.core.out.is_empty() {
             self.flush()?;
             if !self.core.out.is_empty() {
@@ -338,6 +361,11 @@ impl<'a> Channel<'a> {
     pub fn send(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.core.done() {
             return Ok(0);
+        }
+        #[cfg(feature = "tls")]
+        if self.core.is_tls() {
+            let now = self.map.now;
+            return self.core.tls_send(data, now);
         }
         match self.core.sock.send(data) {
             Ok(n) => {
@@ -434,7 +462,7 @@ impl<'a> Channel<'a> {
     /// }
     /// ```
     pub fn pending_output(&self) -> usize {
-        self.core.out.len()
+        self.core.pending_len()
     }
 
     /// Whether anything is queued for sending.
@@ -447,7 +475,7 @@ impl<'a> Channel<'a> {
     /// }
     /// ```
     pub fn has_pending_output(&self) -> bool {
-        !self.core.out.is_empty()
+        self.core.has_output()
     }
 
     /// Set the output buffer's high-water mark (reading pauses above it) and hard limit
@@ -577,10 +605,8 @@ impl<'a> Channel<'a> {
     /// }
     /// ```
     pub fn close_when_done(&mut self) {
-        self.core.close_when_done = true;
-        if self.core.out.is_empty() {
-            self.core.finish();
-        }
+        let now = self.map.now;
+        self.core.close_when_done(now);
     }
 
     /// Close after an error reply without losing it: like

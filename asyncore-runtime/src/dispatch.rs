@@ -39,7 +39,7 @@ pub(crate) fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
     }
     let idle_stream =
         !c.accepting && !c.connecting && !c.connected && c.sock.sock_type() == SockType::Stream;
-    let pending = !c.out.is_empty();
+    let pending = c.can_send();
     let (readable, writable) = match guarded(|| (h.readable(ch), h.writable(ch))) {
         Ok(rw) => rw,
         Err(msg) => {
@@ -49,6 +49,7 @@ pub(crate) fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
     };
     let c = &mut *ch.core;
     c.user_writable = writable && !c.accepting;
+    c.user_readable = readable;
     if idle_stream || c.close_event.is_some() {
         // Nothing to watch until the channel connects or listens; a pending close event
         // is delivered on the next event or by the loop below.
@@ -57,6 +58,10 @@ pub(crate) fn interest(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Ready {
     let mut want = Ready::EMPTY;
     if readable && !c.paused() && !c.accept_paused && !c.eof {
         want |= Ready::READ | Ready::PRIORITY;
+    }
+    if c.tls_handshaking() && c.connected && !c.eof {
+        // The handshake goes on whatever the handler wants to read.
+        want |= Ready::READ;
     }
     if c.user_writable || (pending && c.connected) {
         want |= Ready::WRITE;
@@ -112,7 +117,7 @@ pub(crate) fn deliver_close(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Opt
     // output is sent (the peer may only have shut down its sending side); one that called
     // hold_after_close() keeps it until it closes it itself.
     let lingering =
-        !ch.core.closed && (ch.core.held || (ch.core.close_when_done && !ch.core.out.is_empty()));
+        !ch.core.closed && (ch.core.held || (ch.core.close_when_done && ch.core.has_output()));
     if !lingering {
         ch.close();
     }
@@ -145,6 +150,14 @@ fn read_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
             return Ok(());
         }
     }
+    if ch.core.tls_handshaking() {
+        // The handler reads plaintext: not before the handshake is over, and only if it
+        // wants to (the read event may be the handshake's alone).
+        let now = ch.map.now;
+        if !ch.core.tls_handshake_step(now)? || !ch.core.user_readable || ch.core.done() {
+            return Ok(());
+        }
+    }
     h.handle_read(ch)
 }
 
@@ -158,7 +171,7 @@ fn write_event(h: &mut dyn Dispatcher, ch: &mut Channel<'_>) -> Result {
             return Ok(());
         }
     }
-    if !ch.core.out.is_empty() {
+    if ch.core.has_output() {
         ch.flush()?;
         if ch.core.done() {
             return Ok(());

@@ -79,6 +79,12 @@
 //!   ([`Dispatcher::interest_from_own_state`]), and the loop asks it only after
 //!   something happened to it. asyncore asks every channel every pass, which is still
 //!   what happens for every other dispatcher.
+//! * TLS (feature `tls`, rustls with the `ring` provider): [`tls`] makes the
+//!   configurations, [`Channel::add_accepted_tls`] serves a connection that is TLS from
+//!   its first byte, [`Channel::start_tls_server`] and [`Channel::start_tls_client`]
+//!   upgrade one in the middle (STARTTLS). Handlers, generated ones included, read and
+//!   write plaintext with the same calls; back-pressure, half-close, lingering close and
+//!   `send_file` work through the session, on every backend.
 //! * Framing without a channel: [`codec`] (line and length-prefixed framers, a bounded
 //!   read buffer), and [`wire`], the resumable, bounded decoder and the encoder that
 //!   code generated from a protocol description runs on.
@@ -122,6 +128,8 @@ mod sys;
 mod timer;
 mod token;
 mod waker;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
 
 pub use addr::Addr;

@@ -15,6 +15,7 @@ use crate::ready::Ready;
 use crate::socket::{Domain, SockType, Socket};
 use crate::sys::{Backend, Reg, Selector};
 
+mod buffered;
 mod level;
 mod linger;
 mod release;
@@ -195,6 +196,9 @@ pub struct Map {
     release_timer: Option<TimerId>,
     /// Channels removed since the last sweep: their memory is free, maybe not returned.
     removed_since_sweep: usize,
+    /// Channels holding input above their socket (a TLS session's plaintext): dispatched
+    /// for reading without the socket being ready.
+    buffered_input: Vec<Token>,
 }
 
 impl fmt::Debug for Map {
@@ -261,6 +265,7 @@ impl Map {
             release_every: Some(DEFAULT_RELEASE_INTERVAL),
             release_timer: None,
             removed_since_sweep: 0,
+            buffered_input: Vec::new(),
         }
     }
 
@@ -888,7 +893,9 @@ impl Map {
         if entry.core.closed || entry.core.poisoned {
             self.remove(token, entry);
         } else {
+            let waiting = entry.core.tls_input_waiting();
             s.entry = Some(entry);
+            self.note_buffered_input(token, waiting);
         }
     }
 
@@ -1248,7 +1255,7 @@ impl Map {
             self.check_pending().map_err(Error::Io)?
         };
         let mut wait = timeout;
-        if always_ready || !still.is_empty() {
+        if always_ready || !still.is_empty() || self.buffered_input_ready() {
             wait = Some(Duration::ZERO);
         }
         if let Some(deadline) = self.timers.next_deadline() {
@@ -1308,6 +1315,7 @@ impl Map {
         if !still.is_empty() {
             self.merge_pending(still, &mut events);
         }
+        self.buffered_input_events(&mut events);
 
         // 3. Dispatch.
         self.now = Instant::now();
@@ -1433,6 +1441,7 @@ impl Map {
             let mut escape = match what {
                 Invoke::Io(ready) => io_event(handler, &mut ch, ready),
                 Invoke::Timer(id) => call(handler, &mut ch, |h, ch| h.handle_timer(ch, id)),
+                Invoke::Idle if ch.core.tls_handshake_timeout() => None,
                 Invoke::Idle => call(handler, &mut ch, |h, ch| h.handle_idle(ch)),
                 Invoke::Error(e) => route(handler, &mut ch, Err(Error::Io(e))),
             };

@@ -100,6 +100,8 @@ pub(crate) struct Core {
     pub registered: Ready,
     /// What `writable()` said at the start of this pass.
     pub user_writable: bool,
+    /// What `readable()` said at the start of this pass.
+    pub user_readable: bool,
     /// epoll refused the descriptor (a regular file): it is always ready.
     pub always_ready: bool,
     pub accept_paused: bool,
@@ -115,6 +117,9 @@ pub(crate) struct Core {
     pub last_activity: Instant,
     /// Internal channels (the waker, the signal pipe) do not count in `len()`.
     pub internal: bool,
+    /// The TLS session, when the channel has one (see the `tls` module).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Box<super::tls::Tls>>,
 }
 
 impl Core {
@@ -143,6 +148,7 @@ impl Core {
             poisoned: false,
             registered: Ready::EMPTY,
             user_writable: false,
+            user_readable: false,
             always_ready: false,
             accept_paused: false,
             idle_timeout: None,
@@ -153,6 +159,8 @@ impl Core {
             deadline: None,
             last_activity: now,
             internal: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -171,12 +179,53 @@ impl Core {
     }
 
     pub fn paused(&self) -> bool {
-        self.out.len() > self.high_water
+        self.pending_len() > self.high_water
+    }
+
+    /// The output waiting to be sent: the buffer, and what a TLS session took of it and
+    /// has not sent yet.
+    pub fn pending_len(&self) -> usize {
+        self.out.len() + self.tls_backlog()
+    }
+
+    /// Whether anything waits to be sent (the buffer, or a TLS session's output).
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.tls_has_output()
+    }
+
+    /// Whether a flush could send something now: watch the socket for writing.
+    pub fn can_send(&self) -> bool {
+        if self.is_tls() {
+            self.tls_can_send()
+        } else {
+            !self.out.is_empty()
+        }
+    }
+
+    /// asynchat's `close_when_done`: close once everything queued is sent (with TLS,
+    /// after `close_notify`).
+    pub fn close_when_done(&mut self, now: Instant) {
+        self.close_when_done = true;
+        #[cfg(feature = "tls")]
+        if self.is_tls() && self.connected && !self.done() {
+            if let Err(e) = self.tls_flush(now) {
+                self.schedule_close(Some(e));
+            }
+            return;
+        }
+        let _ = now;
+        if self.out.is_empty() {
+            self.finish();
+        }
     }
 
     /// One send of the buffered output (asyncore's `initiate_send`). A disconnect
     /// schedules the close event.
     pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if self.is_tls() {
+            return self.tls_flush(now);
+        }
         if self.out.is_empty() || !self.connected || self.done() {
             return Ok(());
         }
@@ -234,7 +283,13 @@ impl Core {
         let mut rest = data;
         // Fast path: nothing queued, so try the socket first and copy only what it
         // did not take.
-        if try_now && self.out.is_empty() && self.connected {
+        if self.is_tls() {
+            #[cfg(feature = "tls")]
+            if try_now {
+                let n = self.tls_send_now(data, now)?;
+                rest = &data[n..];
+            }
+        } else if try_now && self.out.is_empty() && self.connected {
             match self.sock.send(data) {
                 Ok(n) => {
                     if n > 0 {
@@ -269,5 +324,41 @@ impl Core {
         }
         self.out.extend(rest);
         Ok(())
+    }
+}
+
+/// Without the `tls` feature a channel never has a session.
+#[cfg(not(feature = "tls"))]
+impl Core {
+    pub fn is_tls(&self) -> bool {
+        false
+    }
+
+    pub fn tls_input_waiting(&self) -> bool {
+        false
+    }
+
+    pub fn tls_handshaking(&self) -> bool {
+        false
+    }
+
+    pub fn tls_backlog(&self) -> usize {
+        0
+    }
+
+    pub fn tls_can_send(&self) -> bool {
+        false
+    }
+
+    pub fn tls_has_output(&self) -> bool {
+        false
+    }
+
+    pub fn tls_handshake_step(&mut self, _now: Instant) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    pub fn tls_handshake_timeout(&mut self) -> bool {
+        false
     }
 }
