@@ -8,13 +8,15 @@
 //! curl -v http://127.0.0.1:8080/index.html
 //! cargo run --release -p asyncore-examples --example http-server -- --access-log access.log
 //! wrk -t1 -c10 -d3s http://127.0.0.1:8080/
+//! cargo run --release -p asyncore-examples --example http-server -- --tls-cert cert.pem --tls-key key.pem
+//! curl --cacert cert.pem https://localhost:8080/
 //! ```
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
+use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout, TlsArgs};
 use asyncore_examples::http_server::{
     canonical_root, AccessLog, Config, HttpServer, Root, Stats, MAX_BODY_LIMIT, MAX_FILE_LIMIT,
 };
@@ -32,6 +34,8 @@ struct Cli {
     server: ServerArgs<8080>,
     #[command(flatten)]
     threads: Threads,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Append a line per response to FILE (`-`: standard output), in the combined log
     /// format
     #[arg(long, value_name = "FILE")]
@@ -79,10 +83,11 @@ fn main() {
         header_timeout: cli.header_timeout.0,
         access_log,
     });
+    let tls = cli.tls.server_config::<Cli>();
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
     let result = serve(&cli.server.config(cli.threads.threads), move || {
-        HttpServer::new(config.clone(), stats.clone())
+        HttpServer::new(config.clone(), stats.clone()).with_tls(tls.clone())
     });
     eprintln!(
         "{PROGRAM}: {} requests on {} connections",

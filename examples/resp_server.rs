@@ -4,9 +4,11 @@
 //! ```text
 //! cargo run --release -p asyncore-examples --example resp-server -- --listen 127.0.0.1:6379
 //! redis-cli -p 6379 set greeting hello
+//! cargo run --release -p asyncore-examples --example resp-server -- --tls-cert cert.pem --tls-key key.pem
+//! redis-cli --tls --cacert cert.pem -p 6379 ping
 //! ```
 
-use asyncore_examples::cli::{self, ServerArgs};
+use asyncore_examples::cli::{self, ServerArgs, TlsArgs};
 use asyncore_examples::resp_server::{Limits, RespServer};
 use asyncore_examples::server::serve;
 use clap::Parser;
@@ -19,6 +21,8 @@ struct Cli {
     // One store per process: several loops would each have their own keyspace.
     #[command(flatten)]
     server: ServerArgs<6379>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Refuse writes with -OOM above this estimated memory (bytes, or KiB/MiB/GiB; 0: no
     /// limit)
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = cli::size(0, usize::MAX))]
@@ -34,7 +38,10 @@ fn main() {
         max_memory: cli.maxmemory,
         output_limit: cli.output_limit,
     };
-    if let Err(e) = serve(&cli.server.config(1), move || RespServer::new(limits)) {
+    let tls = cli.tls.server_config::<Cli>();
+    if let Err(e) = serve(&cli.server.config(1), move || {
+        RespServer::new(limits).with_tls(tls.clone())
+    }) {
         eprintln!("resp-server: {e}");
         std::process::exit(1);
     }

@@ -83,6 +83,49 @@ impl<const PORT: u16> ServerArgs<PORT> {
     }
 }
 
+/// `--tls-cert FILE --tls-key FILE`: a server speaks TLS on its port (HTTPS, RESP over
+/// TLS as `redis-server --tls-port`), with this certificate chain and key (PEM files).
+/// The two go together.
+///
+/// ```
+/// use asyncore_examples::cli::TlsArgs;
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     tls: TlsArgs,
+/// }
+///
+/// assert!(Cli::try_parse_from(["http-server"]).unwrap().tls.tls_cert.is_none());
+/// let cli = Cli::try_parse_from(["http-server", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+/// assert_eq!(cli.tls.tls_key.unwrap().to_str(), Some("k.pem"));
+/// assert!(Cli::try_parse_from(["http-server", "--tls-cert", "c.pem"]).is_err());
+/// ```
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Speak TLS with this certificate chain (PEM: the server's certificate first)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server's TLS configuration, `None` without the flags; a file that cannot be
+    /// used is a usage error of `P` (exit status 2, naming the file).
+    pub fn server_config<P: CommandFactory>(
+        &self,
+    ) -> Option<std::sync::Arc<asyncore_runtime::tls::ServerConfig>> {
+        let (cert, key) = (self.tls_cert.as_ref()?, self.tls_key.as_ref()?);
+        match asyncore_runtime::tls::server_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => usage_error::<P>(format!("--tls-cert/--tls-key: {e}")),
+        }
+    }
+}
+
 /// `--threads N`: the number of loops of a server that can run several, one per thread,
 /// sharing the port (`SO_REUSEPORT`). A server whose loop holds the only copy of its
 /// data (one keyspace, one broker) does not take it.

@@ -191,19 +191,38 @@ pub struct Stats {
 pub struct HttpServer {
     config: Arc<Config>,
     stats: Arc<Stats>,
+    /// HTTPS: the TLS configuration every connection starts with.
+    tls: Option<Arc<asyncore_runtime::tls::ServerConfig>>,
 }
 
 impl HttpServer {
     /// A server configured by `config`, counting in `stats`.
     pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> HttpServer {
-        HttpServer { config, stats }
+        HttpServer {
+            config,
+            stats,
+            tls: None,
+        }
+    }
+}
+
+impl HttpServer {
+    /// The same server speaking HTTPS (`Some`): every connection is TLS from its first
+    /// byte.
+    pub fn with_tls(mut self, tls: Option<Arc<asyncore_runtime::tls::ServerConfig>>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
 impl Dispatcher for HttpServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         let session = Session::new(self.config.clone(), self.stats.clone());
-        ch.add_accepted(sock, addr, HttpConnection::new(session))?;
+        let conn = HttpConnection::new(session);
+        match &self.tls {
+            Some(tls) => ch.add_accepted_tls(sock, addr, tls.clone(), conn)?,
+            None => ch.add_accepted(sock, addr, conn)?,
+        };
         Ok(())
     }
 }

@@ -679,6 +679,7 @@ impl Drop for RespConnection {
 #[derive(Debug)]
 pub struct RespServer {
     store: SharedStore,
+    tls: Option<std::sync::Arc<asyncore_runtime::tls::ServerConfig>>,
 }
 
 impl RespServer {
@@ -686,7 +687,18 @@ impl RespServer {
     pub fn new(limits: Limits) -> RespServer {
         RespServer {
             store: Store::shared(limits),
+            tls: None,
         }
+    }
+
+    /// The same server speaking RESP over TLS (`Some`), as `redis-server --tls-port`:
+    /// every connection is TLS from its first byte.
+    pub fn with_tls(
+        mut self,
+        tls: Option<std::sync::Arc<asyncore_runtime::tls::ServerConfig>>,
+    ) -> RespServer {
+        self.tls = tls;
+        self
     }
 
     /// The store its connections share.
@@ -699,8 +711,11 @@ impl Dispatcher for RespServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         ch.map()
             .set_linger(asyncore_runtime::DEFAULT_LINGER_TIMEOUT, LINGER_BYTES);
-        let conn = RespConnection::new(self.store.clone());
-        ch.add_accepted(sock, addr, resp::ServerChannel::new(conn))?;
+        let conn = resp::ServerChannel::new(RespConnection::new(self.store.clone()));
+        match &self.tls {
+            Some(tls) => ch.add_accepted_tls(sock, addr, tls.clone(), conn)?,
+            None => ch.add_accepted(sock, addr, conn)?,
+        };
         Ok(())
     }
 }
