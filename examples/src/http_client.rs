@@ -342,7 +342,15 @@ pub struct HttpClient {
     timeout: Duration,
     max_body: u64,
     pipeline: usize,
+    tls: Option<TlsTarget>,
 }
+
+/// What an `https://` client needs: the configuration (its trusted roots) and the name
+/// the server's certificate must be for.
+pub type TlsTarget = (
+    std::sync::Arc<asyncore_runtime::tls::ClientConfig>,
+    asyncore_runtime::tls::ServerName<'static>,
+);
 
 /// What a batch did, besides its responses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -370,7 +378,29 @@ impl HttpClient {
             timeout: DEFAULT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
             pipeline: DEFAULT_PIPELINE,
+            tls: None,
         }
+    }
+
+    /// Speaks HTTPS (`Some`): TLS with this configuration, checking the server's
+    /// certificate for this name.
+    ///
+    /// ```no_run
+    /// use asyncore_examples::http_client::HttpClient;
+    /// use asyncore_runtime::tls;
+    /// # fn main() -> std::io::Result<()> {
+    /// let config = tls::client_config(None)?;
+    /// let client = HttpClient::new("127.0.0.1:8443".parse().unwrap())
+    ///     .host("localhost:8443")
+    ///     .tls(Some((config, tls::server_name("localhost")?)));
+    /// let r = client.get("/")?;
+    /// # let _ = r;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, tls: Option<TlsTarget>) -> HttpClient {
+        self.tls = tls;
+        self
     }
 
     /// Sets the value of the `Host` header.
@@ -493,7 +523,13 @@ impl HttpClient {
             let conn = Connection::new(shared.clone());
             let link = conn.link.clone();
             let mut map = Map::new();
-            map.connect(&Addr::from(self.addr), http::ClientChannel::new(conn))?;
+            let token = map.connect(&Addr::from(self.addr), http::ClientChannel::new(conn))?;
+            if let Some((config, name)) = &self.tls {
+                map.with_channel(token, |ch| {
+                    ch.start_tls_client(config.clone(), name.clone())
+                })
+                .unwrap_or(Ok(()))?;
+            }
             while !map.is_empty() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {

@@ -85,6 +85,10 @@ pub struct Options {
     /// Readiness backend of the loop
     #[arg(long, value_name = "BACKEND", default_value_t = Backend::default(), value_parser = cli::backend())]
     pub backend: Backend,
+    /// For https:// URLs, trust the certificates in FILE (PEM) instead of the system's
+    /// roots
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -104,6 +108,7 @@ impl Default for Options {
             timeout: DEFAULT_TIMEOUT,
             pipeline: DEFAULT_PIPELINE,
             backend: Backend::default(),
+            cacert: None,
         }
     }
 }
@@ -228,14 +233,35 @@ pub fn run(opts: &Options, out: &mut dyn io::Write) -> std::result::Result<(), F
             .map_err(|e| Failure::Usage(format!("{u}: {e}")))?;
         urls.push((u.clone(), url, req));
     }
+    let mut tls_config = None;
     let mut i = 0;
     while i < urls.len() {
         let (host, port) = (&urls[i].1.host, urls[i].1.port);
+        let tls = urls[i].1.tls;
         let mut j = i + 1;
-        while j < urls.len() && urls[j].1.host == *host && urls[j].1.port == port {
+        while j < urls.len()
+            && urls[j].1.host == *host
+            && urls[j].1.port == port
+            && urls[j].1.tls == tls
+        {
             j += 1;
         }
         let group = &urls[i..j];
+        let tls = match tls {
+            true => {
+                if tls_config.is_none() {
+                    let config = asyncore_runtime::tls::client_config(opts.cacert.as_deref());
+                    tls_config = Some(config.map_err(|e| match &opts.cacert {
+                        Some(f) => Failure::Usage(format!("--cacert {}: {e}", f.display())),
+                        None => Failure::Error(e.to_string()),
+                    })?);
+                }
+                let name = asyncore_runtime::tls::server_name(&group[0].1.host)
+                    .map_err(|e| Failure::Usage(format!("{}: {e}", group[0].0)))?;
+                tls_config.clone().map(|c| (c, name))
+            }
+            false => None,
+        };
         let target = connect.as_ref().unwrap_or(&group[0].1);
         let addrs = target
             .resolve()
@@ -248,7 +274,8 @@ pub fn run(opts: &Options, out: &mut dyn io::Write) -> std::result::Result<(), F
                 .backend(opts.backend)
                 .timeout(opts.timeout)
                 .max_body(opts.max_body)
-                .pipeline(opts.pipeline);
+                .pipeline(opts.pipeline)
+                .tls(tls.clone());
             let requests = group[delivered..].iter().map(|g| g.2.clone()).collect();
             let mut status_failure = None;
             let mut count = 0;

@@ -1,9 +1,9 @@
-//! `http://` URLs: what a request needs of them.
+//! `http://` and `https://` URLs: what a request needs of them.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-/// An `http://` URL, cut into what a request needs.
+/// An `http://` or `https://` URL, cut into what a request needs.
 ///
 /// ```
 /// use asyncore_examples::http_client::Url;
@@ -13,7 +13,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 /// let u = Url::parse("http://[::1]").unwrap();
 /// assert_eq!((u.host.as_str(), u.port, u.target.as_str()), ("::1", 80, "/"));
 /// assert_eq!(u.authority(), "[::1]");
-/// assert!(Url::parse("https://example.org/").unwrap_err().contains("http://"));
+/// let u = Url::parse("https://example.org/x").unwrap();
+/// assert!(u.tls);
+/// assert_eq!((u.port, u.authority().as_str()), (443, "example.org"));
+/// assert!(Url::parse("ftp://example.org/").unwrap_err().contains("http://"));
 /// assert!(Url::parse("http://user@example.org/").is_err());
 /// assert!(Url::parse("http://example.org:99999/").is_err());
 /// ```
@@ -25,16 +28,20 @@ pub struct Url {
     pub port: u16,
     /// The path and query (`/` when the URL has no path); the fragment is dropped.
     pub target: String,
+    /// `https://`: the connection speaks TLS.
+    pub tls: bool,
 }
 
 impl Url {
-    /// Parses an `http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]` URL.
+    /// Parses an `http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]` URL, or the same with
+    /// `https://` (port 443 by default).
     pub fn parse(url: &str) -> std::result::Result<Url, String> {
-        let rest = match url.get(..7) {
-            Some(s) if s.eq_ignore_ascii_case("http://") => &url[7..],
+        let (rest, tls) = match (url.get(..7), url.get(..8)) {
+            (Some(s), _) if s.eq_ignore_ascii_case("http://") => (&url[7..], false),
+            (_, Some(s)) if s.eq_ignore_ascii_case("https://") => (&url[8..], true),
             _ => {
                 return Err(format!(
-                    "`{url}`: only http:// URLs are supported (no TLS, no other schemes)"
+                    "`{url}`: only http:// and https:// URLs are supported"
                 ))
             }
         };
@@ -70,6 +77,7 @@ impl Url {
             return Err(format!("`{url}`: `{host}` is not a host name or address"));
         }
         let port = match port {
+            None | Some("") if tls => 443,
             None | Some("") => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -87,18 +95,19 @@ impl Url {
             host: host.to_string(),
             port,
             target,
+            tls,
         })
     }
 
     /// The value of the `Host` header: the host (in brackets for IPv6), with the port
-    /// unless it is 80.
+    /// unless it is the scheme's (80, or 443 for `https://`).
     pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == if self.tls { 443 } else { 80 } {
             host
         } else {
             format!("{host}:{}", self.port)
