@@ -648,6 +648,42 @@ fn path_traversal_never_leaves_the_root() {
     stop(server);
 }
 
+/// The server keeps small files it has served (checking each time that the file is
+/// still the one it read): a file rewritten, replaced by a link out of the root, or
+/// removed between two requests is never served from what was kept.
+#[test]
+fn a_kept_small_file_is_never_served_stale() {
+    let site = Site::new("cache");
+    let (server, addr) = start_server(Backend::default(), Some(&site.root()), &[]);
+    let path = site.root().join("changing.txt");
+    let mut c = Conn::connect(addr);
+    for round in 0..3 {
+        let text = format!("version {round} of the file\n");
+        std::fs::write(&path, &text).expect("write the file");
+        for _ in 0..2 {
+            c.send(&get("/changing.txt"));
+            assert_eq!(c.expect(200, "the file").body, text.as_bytes(), "round {round}");
+        }
+        // Same length, new contents, within the same second.
+        let same_length = text.replace("version", "VERSION");
+        std::fs::write(&path, &same_length).expect("rewrite the file");
+        c.send(&get("/changing.txt"));
+        assert_eq!(c.expect(200, "the rewritten file").body, same_length.as_bytes());
+    }
+    // Replaced by a symbolic link to a file outside the root: refused, as a link always is.
+    std::fs::remove_file(&path).expect("remove the file");
+    std::os::unix::fs::symlink(site.dir.path().join("secret.txt"), &path).expect("a link");
+    c.send(&get("/changing.txt"));
+    let refused = c.expect(403, "the file turned into a link out of the root");
+    assert!(!String::from_utf8_lossy(&refused.body).contains("secret outside"));
+    // Removed: not found.
+    std::fs::remove_file(&path).expect("remove the link");
+    c.send(&get("/changing.txt"));
+    c.expect(404, "the removed file");
+    witness_root(addr, &site);
+    stop(server);
+}
+
 /// A request for `/index.html` on a new connection: the server must still serve.
 fn witness_root(addr: SocketAddr, site: &Site) {
     let mut c = Conn::connect(addr);

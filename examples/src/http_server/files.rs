@@ -75,6 +75,12 @@ impl Root {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The descriptor of the directory.
+    pub(super) fn dir(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.dir.as_fd()
+    }
 }
 
 /// Opens a directory to serve ([`Root`]): refused if it is not a directory.
@@ -293,6 +299,15 @@ pub fn open_file(path: &Path, max: u64) -> Result<(File, u64), Refusal> {
 /// assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
 /// ```
 pub fn http_date(secs: u64) -> String {
+    let mut text = [0u8; 32];
+    let n = write_http_date(secs, &mut text);
+    String::from_utf8_lossy(&text[..n]).into_owned()
+}
+
+/// Writes the HTTP date of `secs` into `out` without allocating; the number of bytes
+/// written (29 for years of four digits).
+fn write_http_date(secs: u64, out: &mut [u8; 32]) -> usize {
+    use std::io::Write;
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -300,7 +315,10 @@ pub fn http_date(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
+    let mut cursor = &mut out[..];
+    // Too long a year only truncates the text: the cursor refuses what does not fit.
+    let _ = write!(
+        cursor,
         "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
         DAYS[(days % 7) as usize],
         day,
@@ -309,7 +327,9 @@ pub fn http_date(secs: u64) -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
-    )
+    );
+    let left = cursor.len();
+    out.len() - left
 }
 
 /// Year, month (1-12) and day (1-31) of a count of days since 1970-01-01 (Howard
@@ -343,10 +363,7 @@ impl DateCache {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         if secs != self.secs || self.len == 0 {
-            let date = http_date(secs);
-            let n = date.len().min(self.text.len());
-            self.text[..n].copy_from_slice(&date.as_bytes()[..n]);
-            self.len = n as u8;
+            self.len = write_http_date(secs, &mut self.text) as u8;
             self.secs = secs;
         }
         // The date is ASCII, so any prefix of it is text.

@@ -1,14 +1,17 @@
 //! The handler of a connection: what each request is answered with, and when.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Read;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use asyncore_runtime::wire::{DecodeError, Seq};
 use asyncore_runtime::{dispatcher, Channel, Result};
 
+use super::cache::{key_of, FileCache, CACHED_FILE_MAX};
 use super::files::{self, content_type, open_under};
 use super::http::{self, ServerCx};
 use super::queue::Queued;
@@ -135,11 +138,22 @@ pub struct Session {
     pub(super) scratch: Vec<u8>,
     /// The access log line of the request being answered, when there is a log.
     log_entry: Option<Box<super::AccessEntry>>,
+    /// The small files of the loop ([`FileCache`]), shared by its connections.
+    cache: Rc<RefCell<FileCache>>,
 }
 
 impl Session {
     /// A session of a server configured by `config`, counting in `stats`.
     pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> Session {
+        Session::with_cache(config, stats, Rc::default())
+    }
+
+    /// A session that shares the loop's cache of small files.
+    pub(super) fn with_cache(
+        config: Arc<Config>,
+        stats: Arc<Stats>,
+        cache: Rc<RefCell<FileCache>>,
+    ) -> Session {
         Session {
             config,
             stats,
@@ -152,6 +166,7 @@ impl Session {
             date: files::DateCache::default(),
             scratch: Vec::new(),
             log_entry: None,
+            cache,
         }
     }
 
@@ -342,12 +357,97 @@ impl Session {
         Reply { head_only, ..reply }
     }
 
-    /// Answers the request `current` once its body (possibly empty) is in.
+    /// The response to a static file request answered now, whose target's path is
+    /// `key`: a small file is read whole and kept in the loop's cache for the next
+    /// request of the same path.
+    fn static_reply_caching(
+        &mut self,
+        segments: &[Vec<u8>],
+        head_only: bool,
+        key: &[u8],
+    ) -> Reply<'static> {
+        let Some(root) = &self.config.root else {
+            return self.static_reply(segments, head_only);
+        };
+        match open_under(root, segments, self.config.max_file) {
+            Ok((path, mut file, len)) if len <= CACHED_FILE_MAX as u64 => {
+                let mut body = Vec::with_capacity(len as usize);
+                let read = (&mut file).take(len).read_to_end(&mut body);
+                let meta = file.metadata();
+                match (read, meta) {
+                    (Ok(n), Ok(meta)) if n as u64 == len => {
+                        let content_type = content_type(&path);
+                        self.cache
+                            .borrow_mut()
+                            .insert(key, &path, &meta, content_type, &body);
+                        Reply {
+                            status: 200,
+                            content_type,
+                            allow: None,
+                            body: ReplyBody::Bytes(Cow::Owned(body)),
+                            head_only,
+                        }
+                    }
+                    _ => {
+                        log::warn!("a file changed or could not be read while being served");
+                        let failed = Refusal {
+                            status: 500,
+                            detail: "the file could not be read",
+                        };
+                        Reply {
+                            head_only,
+                            ..Reply::refusal(failed, None)
+                        }
+                    }
+                }
+            }
+            Ok((path, file, len)) => Reply {
+                status: 200,
+                content_type: content_type(&path),
+                allow: None,
+                body: ReplyBody::File(file, len),
+                head_only,
+            },
+            Err(refusal) => Reply {
+                head_only,
+                ..Reply::refusal(refusal, None)
+            },
+        }
+    }
+
+    /// Answers a `GET` or `HEAD` of a file in the loop's cache, still as it was when
+    /// cached, with no body and nothing waiting before it: `None` when it is not.
+    fn cached_reply(
+        &mut self,
+        cx: &mut ServerCx<'_, '_>,
+        msg: &http::Request<'_>,
+        version: Version,
+        keep_alive: bool,
+    ) -> Option<Result<After>> {
+        if !self.queue.is_empty() || !matches!(msg.method, b"GET" | b"HEAD") {
+            return None;
+        }
+        let root = self.config.root.as_ref()?;
+        let hit = self.cache.borrow_mut().get(root, key_of(msg.target))?;
+        let reply = Reply {
+            status: 200,
+            content_type: hit.content_type,
+            allow: None,
+            body: ReplyBody::Bytes(Cow::Borrowed(&hit.body)),
+            head_only: msg.method == b"HEAD",
+        };
+        Some(self.respond(cx, reply, version, keep_alive))
+    }
+
+    /// Answers the request `current` once its body (possibly empty) is in; `key` is the
+    /// path of its target when the request is answered as it arrives (it may then be
+    /// cached).
     fn finish(
         &mut self,
         cx: &mut ServerCx<'_, '_>,
         current: Current,
         body: Cow<'_, [u8]>,
+        key: Option<&[u8]>,
     ) -> Result<After> {
         let Current {
             action,
@@ -378,7 +478,10 @@ impl Session {
                     self.check_queue(cx);
                     return Ok(After::Open);
                 }
-                self.static_reply(&segments, head_only)
+                match key {
+                    Some(key) => self.static_reply_caching(&segments, head_only, key),
+                    None => self.static_reply(&segments, head_only),
+                }
             }
         };
         self.respond(cx, Reply { head_only, ..reply }, version, keep_alive)
@@ -489,6 +592,14 @@ impl Session {
                 return self.refuse_request(cx, too_large, version, Some(head.framing));
             }
         }
+        if matches!(head.framing, BodyFraming::None) {
+            if let Some(after) = self.cached_reply(cx, &msg, version, head.keep_alive) {
+                return Ok(match after? {
+                    After::Open => http::RequestNext::Idle,
+                    After::Close => http::RequestNext::Close,
+                });
+            }
+        }
         let current = Current {
             action: route(msg.method, msg.target, self.config.root.is_some()),
             head_only: msg.method == b"HEAD",
@@ -498,10 +609,12 @@ impl Session {
             body: Vec::new(),
         };
         match head.framing {
-            BodyFraming::None => match self.finish(cx, current, Cow::Borrowed(&[]))? {
-                After::Open => Ok(http::RequestNext::Idle),
-                After::Close => Ok(http::RequestNext::Close),
-            },
+            BodyFraming::None => {
+                match self.finish(cx, current, Cow::Borrowed(&[]), Some(key_of(msg.target)))? {
+                    After::Open => Ok(http::RequestNext::Idle),
+                    After::Close => Ok(http::RequestNext::Close),
+                }
+            }
             BodyFraming::Length(length) => {
                 if head.expect_continue {
                     self.send_continue(cx)?;
@@ -532,7 +645,7 @@ impl Session {
         let Some(current) = self.current.take().map(|c| *c) else {
             return Ok(http::BodyNext::Close);
         };
-        match self.finish(cx, current, Cow::Borrowed(msg.data))? {
+        match self.finish(cx, current, Cow::Borrowed(msg.data), None)? {
             After::Open => Ok(http::BodyNext::Idle),
             After::Close => Ok(http::BodyNext::Close),
         }
@@ -633,7 +746,7 @@ impl Session {
             };
         }
         let body = std::mem::take(&mut current.body);
-        match self.finish(cx, current, Cow::Owned(body))? {
+        match self.finish(cx, current, Cow::Owned(body), None)? {
             After::Open => Ok(http::TrailerNext::Idle),
             After::Close => Ok(http::TrailerNext::Close),
         }
