@@ -314,7 +314,9 @@ impl<'a> Channel<'a> {
         #[cfg(feature = "tls")]
         if self.core.is_tls() {
             let now = self.map.now;
-            return self.core.tls_send_file(std::os::fd::AsFd::as_fd(file), offset, count, now);
+            return self
+                .core
+                .tls_send_file(std::os::fd::AsFd::as_fd(file), offset, count, now);
         }
         if !self.core.out.is_empty() {
             self.flush()?;

@@ -126,10 +126,10 @@ mod signal;
 mod socket;
 mod sys;
 mod timer;
-mod token;
-mod waker;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod token;
+mod waker;
 pub mod wire;
 
 pub use addr::Addr;

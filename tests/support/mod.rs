@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod peers;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

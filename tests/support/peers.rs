@@ -731,6 +731,12 @@ impl Nginx {
     /// connections. `None` (the test returns) when nginx is missing and peers are not
     /// required.
     pub fn start(dir: TempDir, http: &str, server: &str) -> Option<Nginx> {
+        Nginx::start_listening(dir, http, server, "")
+    }
+
+    /// [`start`](Self::start) with `params` after the address of the `listen` line
+    /// (`ssl` for HTTPS, with `ssl_certificate` and `ssl_certificate_key` in `server`).
+    pub fn start_listening(dir: TempDir, http: &str, server: &str, params: &str) -> Option<Nginx> {
         if !have_nginx() {
             return None;
         }
@@ -757,7 +763,7 @@ impl Nginx {
                    scgi_temp_path {d}/scgi;\n\
                    {http}\n\
                    server {{\n\
-                     listen 127.0.0.1:{port};\n\
+                     listen 127.0.0.1:{port} {params};\n\
                      {server}\n\
                    }}\n\
                  }}\n"
