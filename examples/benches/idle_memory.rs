@@ -10,6 +10,7 @@
 //! ```text
 //! cargo bench -p asyncore-examples --bench idle_memory              # 10,000 connections
 //! cargo bench -p asyncore-examples --bench idle_memory -- --conns 2000
+//! cargo bench -p asyncore-examples --bench idle_memory -- --only http-server,nginx
 //! ```
 //!
 //! It builds the example servers in release mode first. A peer that is not installed is
@@ -39,7 +40,12 @@ fn main() {
         .position(|a| a == "--conns")
         .and_then(|i| args.get(i + 1))
         .map_or(10_000, |v| v.parse().expect("--conns N"));
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').map(str::to_string).collect());
     asyncore_examples::server::raise_fd_limit();
     let examples = common::build_examples();
-    idle::run(&examples, &OURS, conns, idle::Steps::All);
+    idle::run(&examples, &OURS, conns, idle::Steps::All, only.as_deref());
 }

@@ -242,6 +242,7 @@ fn main() {
                     &MEMORY_OURS,
                     opts.conns,
                     idle::Steps::IdleOnly,
+                    None,
                 );
                 println!();
             }

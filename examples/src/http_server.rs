@@ -197,21 +197,18 @@ pub struct Stats {
 /// ```
 #[derive(Debug)]
 pub struct HttpServer {
-    config: Arc<Config>,
-    stats: Arc<Stats>,
     /// HTTPS: the TLS configuration every connection starts with.
     tls: Option<Arc<asyncore_runtime::tls::ServerConfig>>,
-    /// The loop's small files, shared by its connections (`cache.rs`).
-    cache: std::rc::Rc<std::cell::RefCell<cache::FileCache>>,
+    /// What the loop's connections share: the configuration, the counters, the cache of
+    /// small files (`cache.rs`)...
+    shared: std::rc::Rc<session::Shared>,
 }
 
 impl HttpServer {
     /// A server configured by `config`, counting in `stats`.
     pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> HttpServer {
         HttpServer {
-            config,
-            stats,
-            cache: Default::default(),
+            shared: session::Shared::new(config, stats),
             tls: None,
         }
     }
@@ -228,8 +225,7 @@ impl HttpServer {
 
 impl Dispatcher for HttpServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let session =
-            Session::with_cache(self.config.clone(), self.stats.clone(), self.cache.clone());
+        let session = Session::in_loop(self.shared.clone());
         let conn = HttpConnection::new(session);
         match &self.tls {
             Some(tls) => ch.add_accepted_tls(sock, addr, tls.clone(), conn)?,

@@ -34,14 +34,22 @@ pub(crate) enum Steps {
 /// Measures our servers `ours` (example names, started from `examples`) and then
 /// redis-server, memcached and nginx (those installed), `conns` connections each, and
 /// prints one table row per server.
-pub(crate) fn run(examples: &Path, ours: &[&str], conns: usize, steps: Steps) {
+/// With `only`, just the servers it names.
+pub(crate) fn run(
+    examples: &Path,
+    ours: &[&str],
+    conns: usize,
+    steps: Steps,
+    only: Option<&[String]>,
+) {
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
     println!("idle connections: {conns} per server; bytes of resident memory per connection\n");
     println!(
         "| server | new, idle | after one request, idle | left after they closed | slow: a request begun, not finished |"
     );
     println!("|---|---|---|---|---|");
     let mut rows: Vec<(String, Growth)> = Vec::new();
-    for &name in ours {
+    for &name in ours.iter().filter(|n| wanted(n)) {
         let mut cmd = Command::new(examples.join(name));
         cmd.args(["--listen", "127.0.0.1:0"]);
         match measure_ours(cmd, name, conns, steps) {
@@ -54,7 +62,7 @@ pub(crate) fn run(examples: &Path, ours: &[&str], conns: usize, steps: Steps) {
         ("memcached", memcached),
         ("nginx", |_| None),
     ];
-    for (name, make) in peers {
+    for (name, make) in peers.into_iter().filter(|(n, _)| wanted(n)) {
         let port = free_port();
         let result = if name == "nginx" {
             measure_nginx(port, conns, steps)

@@ -41,6 +41,43 @@ impl Queued {
     }
 }
 
+/// The responses waiting, in order: nothing allocated (and one word in the connection)
+/// while none wait, which is the usual case.
+#[derive(Debug, Default)]
+pub(super) struct Queue(Option<Box<std::collections::VecDeque<Queued>>>);
+
+impl Queue {
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|q| q.is_empty())
+    }
+
+    pub(super) fn push_back(&mut self, item: Queued) {
+        self.0.get_or_insert_default().push_back(item);
+    }
+
+    pub(super) fn push_front(&mut self, item: Queued) {
+        self.0.get_or_insert_default().push_front(item);
+    }
+
+    /// The first response; the storage goes with the last one.
+    pub(super) fn pop_front(&mut self) -> Option<Queued> {
+        let q = self.0.as_mut()?;
+        let item = q.pop_front();
+        if q.is_empty() {
+            self.0 = None;
+        }
+        item
+    }
+
+    pub(super) fn front_mut(&mut self) -> Option<&mut Queued> {
+        self.0.as_mut()?.front_mut()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 impl Session {
     /// A read begins: the budget of responses sent straight starts again.
     pub fn begin_read(&mut self, ch: &Channel<'_>) {
@@ -129,9 +166,12 @@ impl Session {
                     let reply = self.static_reply(&segments, head_only);
                     let mut head = Vec::with_capacity(HEAD_SIZE);
                     let connection = connection_header(version, keep_alive);
-                    with_head(self.date.now(), &reply, connection, |msg| {
-                        msg.encode(&mut head)
-                    })?;
+                    with_head(
+                        self.shared.date.borrow_mut().now(),
+                        &reply,
+                        connection,
+                        |msg| msg.encode(&mut head),
+                    )?;
                     if !head_only {
                         match reply.body {
                             ReplyBody::File(file, left) if left > 0 => {
@@ -199,14 +239,14 @@ impl Dispatcher for HttpConnection {
         self.inner.handler.has_queued() || self.inner.writable(ch)
     }
 
-    /// The generated channel's buffers and decoder, and the file-reading scratch space,
-    /// when nothing waits in them.
+    /// The generated channel's buffers and decoder, and the loop's file-reading scratch
+    /// space (empty between responses).
     fn release_memory(&mut self) -> usize {
         let session = &mut self.inner.handler;
-        let mut freed = 0;
-        if !session.has_queued() {
-            freed += std::mem::take(&mut session.scratch).capacity();
-        }
+        let freed = match session.shared.scratch.try_borrow_mut() {
+            Ok(mut scratch) => std::mem::take(&mut *scratch).capacity(),
+            Err(_) => 0,
+        };
         freed + self.inner.release_memory()
     }
 

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::io::Read;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -14,7 +13,7 @@ use asyncore_runtime::{dispatcher, Channel, Result};
 use super::cache::{key_of, FileCache, CACHED_FILE_MAX};
 use super::files::{self, content_type, open_under};
 use super::http::{self, ServerCx};
-use super::queue::Queued;
+use super::queue::{Queue, Queued};
 use super::reply::{connection_header, with_head, Reply, ReplyBody};
 use super::request::{
     analyze, parse_version, request_path, valid_chunk_ext, valid_field_value, valid_target,
@@ -117,15 +116,42 @@ pub(super) enum After {
     Close,
 }
 
+/// What the connections of one loop share: the server's configuration and counters,
+/// the cache of small files, the date of the `Date` header and the space a small file
+/// is read into (held only while a response is made).
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) config: Arc<Config>,
+    pub(super) stats: Arc<Stats>,
+    pub(super) cache: RefCell<FileCache>,
+    pub(super) date: RefCell<files::DateCache>,
+    pub(super) scratch: RefCell<Vec<u8>>,
+}
+
+impl Shared {
+    /// The state shared by the connections of a loop of a server configured by `config`.
+    pub(super) fn new(config: Arc<Config>, stats: Arc<Stats>) -> Rc<Shared> {
+        Rc::new(Shared {
+            config,
+            stats,
+            cache: RefCell::default(),
+            date: RefCell::default(),
+            scratch: RefCell::default(),
+        })
+    }
+}
+
 /// One connection: the handler of the HTTP description's server side, with the
 /// responses waiting for their turn (see [the module docs](super)).
+///
+/// It holds only what is its own; the rest is the loop's ([`Shared`]), so an idle
+/// connection costs little.
 #[derive(Debug)]
 pub struct Session {
-    pub(super) config: Arc<Config>,
-    stats: Arc<Stats>,
+    pub(super) shared: Rc<Shared>,
     /// The request whose body is being received (boxed: most connections have none).
     current: Option<Box<Current>>,
-    pub(super) queue: VecDeque<Queued>,
+    pub(super) queue: Queue,
     /// The memory the queue holds ([`Queued::cost`]).
     pub(super) queued: usize,
     /// A close is queued: later requests are read and ignored.
@@ -134,39 +160,27 @@ pub struct Session {
     /// straight since.
     pub(super) pass_base: usize,
     pub(super) pass_bytes: usize,
-    pub(super) date: files::DateCache,
-    pub(super) scratch: Vec<u8>,
     /// The access log line of the request being answered, when there is a log.
     log_entry: Option<Box<super::AccessEntry>>,
-    /// The small files of the loop ([`FileCache`]), shared by its connections.
-    cache: Rc<RefCell<FileCache>>,
 }
 
 impl Session {
     /// A session of a server configured by `config`, counting in `stats`.
     pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> Session {
-        Session::with_cache(config, stats, Rc::default())
+        Session::in_loop(Shared::new(config, stats))
     }
 
-    /// A session that shares the loop's cache of small files.
-    pub(super) fn with_cache(
-        config: Arc<Config>,
-        stats: Arc<Stats>,
-        cache: Rc<RefCell<FileCache>>,
-    ) -> Session {
+    /// A session of a connection of the loop whose shared state is `shared`.
+    pub(super) fn in_loop(shared: Rc<Shared>) -> Session {
         Session {
-            config,
-            stats,
+            shared,
             current: None,
-            queue: VecDeque::new(),
+            queue: Queue::default(),
             queued: 0,
             closing: false,
             pass_base: 0,
             pass_bytes: 0,
-            date: files::DateCache::default(),
-            scratch: Vec::new(),
             log_entry: None,
-            cache,
         }
     }
 
@@ -176,7 +190,7 @@ impl Session {
     }
 
     pub(super) fn queue_limit(&self) -> usize {
-        self.config.max_body.saturating_add(QUEUE_SLACK)
+        self.shared.config.max_body.saturating_add(QUEUE_SLACK)
     }
 
     pub(super) fn push(&mut self, item: Queued) {
@@ -239,7 +253,7 @@ impl Session {
         keep_alive: bool,
     ) -> Result<After> {
         let body_len = if reply.head_only { 0 } else { reply.len() };
-        if let (Some(log), Some(entry)) = (&self.config.access_log, self.log_entry.take()) {
+        if let (Some(log), Some(entry)) = (&self.shared.config.access_log, self.log_entry.take()) {
             log.write(&entry, reply.status, body_len);
         }
         let size = HEAD_SIZE as u64 + body_len;
@@ -250,13 +264,15 @@ impl Session {
         };
         let connection = connection_header(version, keep_alive);
         if self.queue.is_empty() && fits && small_file {
+            let shared = Rc::clone(&self.shared);
+            let mut scratch = shared.scratch.borrow_mut();
             let mut unreadable = false;
             if let ReplyBody::File(file, len) = &mut reply.body {
                 if !reply.head_only {
-                    self.scratch.clear();
+                    scratch.clear();
                     let read = file
                         .take(*len)
-                        .read_to_end(&mut self.scratch)
+                        .read_to_end(&mut scratch)
                         .map(|n| n as u64 == *len);
                     unreadable = !matches!(read, Ok(true));
                 }
@@ -272,17 +288,16 @@ impl Session {
                     ..Reply::refusal(failed, None)
                 };
             }
-            let date = self.date.now();
-            with_head(date, &reply, connection, |head| cx.send(head))?;
+            with_head(shared.date.borrow_mut().now(), &reply, connection, |head| {
+                cx.send(head)
+            })?;
             if !reply.head_only {
                 match &reply.body {
                     ReplyBody::Bytes(data) if !data.is_empty() => {
                         cx.send(http::Content { data })?;
                     }
-                    ReplyBody::File(..) if !self.scratch.is_empty() => {
-                        cx.send(http::Content {
-                            data: &self.scratch,
-                        })?;
+                    ReplyBody::File(..) if !scratch.is_empty() => {
+                        cx.send(http::Content { data: &scratch })?;
                     }
                     _ => {}
                 }
@@ -295,8 +310,12 @@ impl Session {
             });
         }
         let mut head = Vec::with_capacity(HEAD_SIZE);
-        let date = self.date.now();
-        with_head(date, &reply, connection, |msg| msg.encode(&mut head))?;
+        with_head(
+            self.shared.date.borrow_mut().now(),
+            &reply,
+            connection,
+            |msg| msg.encode(&mut head),
+        )?;
         self.push(Queued::Bytes { data: head, at: 0 });
         if !reply.head_only {
             match reply.body {
@@ -337,8 +356,8 @@ impl Session {
 
     /// The response to a static file request: the file, or the refusal.
     pub(super) fn static_reply(&self, segments: &[Vec<u8>], head_only: bool) -> Reply<'static> {
-        let found = match &self.config.root {
-            Some(root) => open_under(root, segments, self.config.max_file),
+        let found = match &self.shared.config.root {
+            Some(root) => open_under(root, segments, self.shared.config.max_file),
             None => Err(Refusal {
                 status: 404,
                 detail: "no such resource",
@@ -366,10 +385,10 @@ impl Session {
         head_only: bool,
         key: &[u8],
     ) -> Reply<'static> {
-        let Some(root) = &self.config.root else {
+        let Some(root) = &self.shared.config.root else {
             return self.static_reply(segments, head_only);
         };
-        match open_under(root, segments, self.config.max_file) {
+        match open_under(root, segments, self.shared.config.max_file) {
             Ok((path, mut file, len)) if len <= CACHED_FILE_MAX as u64 => {
                 let mut body = Vec::with_capacity(len as usize);
                 let read = (&mut file).take(len).read_to_end(&mut body);
@@ -377,9 +396,13 @@ impl Session {
                 match (read, meta) {
                     (Ok(n), Ok(meta)) if n as u64 == len => {
                         let content_type = content_type(&path);
-                        self.cache
-                            .borrow_mut()
-                            .insert(key, &path, &meta, content_type, &body);
+                        self.shared.cache.borrow_mut().insert(
+                            key,
+                            &path,
+                            &meta,
+                            content_type,
+                            &body,
+                        );
                         Reply {
                             status: 200,
                             content_type,
@@ -427,8 +450,12 @@ impl Session {
         if !self.queue.is_empty() || !matches!(msg.method, b"GET" | b"HEAD") {
             return None;
         }
-        let root = self.config.root.as_ref()?;
-        let hit = self.cache.borrow_mut().get(root, key_of(msg.target))?;
+        let root = self.shared.config.root.as_ref()?;
+        let hit = self
+            .shared
+            .cache
+            .borrow_mut()
+            .get(root, key_of(msg.target))?;
         let reply = Reply {
             status: 200,
             content_type: hit.content_type,
@@ -525,9 +552,14 @@ impl Session {
 impl Session {
     /// Counts the connection and arms its idle timeout.
     fn on_open(&mut self, cx: &mut ServerCx<'_, '_>) -> Result {
-        self.stats.connections.fetch_add(1, Ordering::Relaxed);
-        cx.channel().set_idle_timeout(self.config.idle_timeout);
-        cx.channel().set_request_timeout(self.config.header_timeout);
+        self.shared
+            .stats
+            .connections
+            .fetch_add(1, Ordering::Relaxed);
+        cx.channel()
+            .set_idle_timeout(self.shared.config.idle_timeout);
+        cx.channel()
+            .set_request_timeout(self.shared.config.header_timeout);
         Ok(())
     }
 
@@ -551,7 +583,7 @@ impl Session {
         if self.closing {
             return Ok(self.skip(head.ok().map(|h| h.framing)));
         }
-        if let Some(log) = &self.config.access_log {
+        if let Some(log) = &self.shared.config.access_log {
             let peer = cx.channel().addr().map(|a| a.to_string());
             let mut line = Vec::with_capacity(msg.method.len() + msg.target.len() + 10);
             for (i, part) in [msg.method, msg.target, msg.version]
@@ -577,14 +609,14 @@ impl Session {
             );
             self.log_entry = Some(Box::new(entry));
         }
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let version = version.unwrap_or(Version::Http11);
         let head = match head {
             Ok(h) => h,
             Err(refusal) => return self.refuse_request(cx, refusal, version, None),
         };
         if let BodyFraming::Length(n) = head.framing {
-            if n > self.config.max_body as u64 {
+            if n > self.shared.config.max_body as u64 {
                 let too_large = Refusal {
                     status: 413,
                     detail: "request body larger than the server accepts",
@@ -601,7 +633,7 @@ impl Session {
             }
         }
         let current = Current {
-            action: route(msg.method, msg.target, self.config.root.is_some()),
+            action: route(msg.method, msg.target, self.shared.config.root.is_some()),
             head_only: msg.method == b"HEAD",
             version,
             keep_alive: head.keep_alive,
@@ -641,7 +673,8 @@ impl Session {
         cx: &mut ServerCx<'_, '_>,
         msg: http::Body<'_>,
     ) -> Result<http::BodyNext> {
-        cx.channel().set_request_timeout(self.config.header_timeout);
+        cx.channel()
+            .set_request_timeout(self.shared.config.header_timeout);
         let Some(current) = self.current.take().map(|c| *c) else {
             return Ok(http::BodyNext::Close);
         };
@@ -684,7 +717,7 @@ impl Session {
             })
         } else {
             let total = current.received.saturating_add(msg.size);
-            (total > self.config.max_body as u64).then_some(Refusal {
+            (total > self.shared.config.max_body as u64).then_some(Refusal {
                 status: 413,
                 detail: "request body larger than the server accepts",
             })
@@ -730,7 +763,8 @@ impl Session {
         cx: &mut ServerCx<'_, '_>,
         msg: http::Trailer<'_>,
     ) -> Result<http::TrailerNext> {
-        cx.channel().set_request_timeout(self.config.header_timeout);
+        cx.channel()
+            .set_request_timeout(self.shared.config.header_timeout);
         let Some(mut current) = self.current.take().map(|c| *c) else {
             return Ok(http::TrailerNext::Close);
         };
