@@ -199,6 +199,41 @@ fn asyncore_protocol_help_version_and_misspellings() {
     assert!(out.stdout[0].ends_with(": ok: protocol `echo`, 2 messages, 1 states"));
 }
 
+/// `check` says where a description starts TLS (`starttls`), `graph` marks the edge,
+/// and `expand` shows the channels' upgrade.
+#[test]
+fn asyncore_protocol_shows_starttls() {
+    let name = "asyncore-protocol";
+    let bin = package_binary(name, name);
+    let smtp = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocols/descriptions/smtp.aproto"
+    );
+    let out = run(name, &bin, &["check", smtp]);
+    assert!(out.success(), "{}", out.transcript());
+    assert!(
+        out.stdout[0].ends_with(
+            ": ok: protocol `smtp`, 12 messages, 5 states, starts TLS after `StartTls` in `Greeted`"
+        ),
+        "{}",
+        out.transcript()
+    );
+    let out = run(name, &bin, &["graph", smtp, "--format", "mermaid"]);
+    assert!(out.success(), "{}", out.transcript());
+    assert!(
+        out.stdout
+            .iter()
+            .any(|l| l.trim() == "Greeted --> Fresh: StartTls (on Reply if code == 220, starttls)"),
+        "{}",
+        out.transcript()
+    );
+    let out = run(name, &bin, &["expand", smtp, "--role", "server"]);
+    assert!(out.success(), "{}", out.transcript());
+    let code = out.stdout.join("\n");
+    assert!(code.contains("pub fn start_tls<'m>("), "no start_tls");
+    assert!(code.contains("wire::start_tls_server("), "no upgrade");
+}
+
 /// A description in the extension descriptions had before, `.proto`, is still read by
 /// every command, with a warning on standard error naming the new extension; any other
 /// extension is read as before, without one.

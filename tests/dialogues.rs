@@ -559,6 +559,11 @@ impl Mta {
         self.note(cx);
         line(cx, 221, false, "bye")
     }
+    /// No TLS here: refused, and the connection stays as it was.
+    fn on_start_tls(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::StartTls) -> Result {
+        self.note(cx);
+        line(cx, 454, false, "4.7.0 TLS not available")
+    }
 }
 
 /// Each whole reply's code, and the states the client then thinks the server may be in.

@@ -462,4 +462,7 @@ pub struct Transition {
     pub on: Vec<Vec<ReplyCase>>,
     /// `by message`: the message says which target follows, so its sender knows it.
     pub by_message: Option<Span>,
+    /// Per target, `starttls` after its replies (the keyword's span): the reply that
+    /// leads there starts TLS, and the target is the state once TLS is on.
+    pub starttls: Vec<Option<Span>>,
 }

@@ -11,6 +11,7 @@ use crate::lower::type_text;
 mod framing;
 mod replies;
 mod states;
+mod tls;
 
 /// The largest span of one message the runtime handles.
 pub(crate) const MESSAGE_LIMIT: u64 = u32::MAX as u64;
@@ -71,6 +72,7 @@ pub fn check(d: &Description) -> Result<Protocol, Vec<Diagnostic>> {
         cx.framings_agree(d, &protocol);
         cx.distinguishable(d, &protocol);
         cx.duality(d, &protocol);
+        cx.after_starttls(d, &protocol);
     }
     if cx.errors.is_empty() {
         Ok(protocol)

@@ -14,31 +14,56 @@ fn edges(p: &Protocol) -> Vec<(usize, Target, String)> {
                 (true, false) => Choice::Handler,
                 (true, true) => Choice::Message,
             };
+            let mut seen: Vec<Target> = Vec::new();
             for t in targets {
-                let l = match by_reply {
-                    // The reply decides: name the replies that lead here.
+                let labels: Vec<String> = match by_reply {
+                    // The reply decides: name the replies that lead here, those that start
+                    // TLS apart.
                     Some(map) => {
-                        let replies: Vec<String> = map
-                            .iter()
-                            .filter(|(_, _, to)| to == t)
-                            .map(|(r, guard, _)| {
-                                let name = &p.messages[*r].name;
-                                match guard {
-                                    Some(g) => format!("{name} if {}", guard_text(g)),
-                                    None => name.clone(),
-                                }
+                        if seen.contains(t) {
+                            // A target listed twice (with and without `starttls`) is
+                            // labelled once, with all its cases.
+                            continue;
+                        }
+                        seen.push(*t);
+                        [false, true]
+                            .into_iter()
+                            .filter_map(|tls| {
+                                let replies: Vec<String> = map
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(ci, (_, _, to))| {
+                                        to == t && s.starttls.contains(&(*m, *ci)) == tls
+                                    })
+                                    .map(|(_, (r, guard, _))| {
+                                        let name = &p.messages[*r].name;
+                                        match guard {
+                                            Some(g) => format!("{name} if {}", guard_text(g)),
+                                            None => name.clone(),
+                                        }
+                                    })
+                                    .collect();
+                                let tls = if tls { ", starttls" } else { "" };
+                                (!replies.is_empty()).then(|| {
+                                    format!(
+                                        "{} (on {}{tls})",
+                                        p.messages[*m].name,
+                                        replies.join(", ")
+                                    )
+                                })
                             })
-                            .collect();
-                        format!("{} (on {})", p.messages[*m].name, replies.join(", "))
+                            .collect()
                     }
-                    None => label(p, *m, choice),
+                    None => vec![label(p, *m, choice)],
                 };
-                match out.iter_mut().find(|(f, to, _)| *f == si && to == t) {
-                    Some((_, _, labels)) => {
-                        labels.push_str(", ");
-                        labels.push_str(&l);
+                for l in labels {
+                    match out.iter_mut().find(|(f, to, _)| *f == si && to == t) {
+                        Some((_, _, labels)) => {
+                            labels.push_str(", ");
+                            labels.push_str(&l);
+                        }
+                        None => out.push((si, *t, l)),
                     }
-                    None => out.push((si, *t, l)),
                 }
             }
         }

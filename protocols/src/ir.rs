@@ -268,6 +268,11 @@ pub struct State {
     /// message, and in order the cases: a reply (server message index), a condition on
     /// its fields, and the target they lead to. The first case that matches wins.
     pub by_reply: Vec<(usize, Vec<ReplyCase>)>,
+    /// The cases of transitions by reply that start TLS (`T on Reply if code == 220
+    /// starttls`): the message, and the index of the case among its cases in
+    /// [`by_reply`](Self::by_reply). The reply goes out (and comes in) in plaintext, then
+    /// both sides start TLS, and the connection is in the case's target state.
+    pub starttls: Vec<(usize, usize)>,
     /// Its own policies for bad input, before the protocol's.
     pub policies: StatePolicies,
 }
@@ -472,6 +477,43 @@ impl Protocol {
         self.states
             .iter()
             .any(|s| s.by_reply.iter().any(|(x, _)| *x == m))
+    }
+
+    /// Whether a transition starts TLS (`starttls`) anywhere in the protocol.
+    pub fn has_starttls(&self) -> bool {
+        self.states.iter().any(|s| !s.starttls.is_empty())
+    }
+
+    /// Whether message `m` may start TLS in state `s` (one of its replies there does).
+    /// Once TLS is on, such a message is not allowed in that state: TLS starts once.
+    pub fn starts_tls(&self, s: usize, m: usize) -> bool {
+        self.states[s].starttls.iter().any(|(x, _)| *x == m)
+    }
+
+    /// Whether the reply case number `case` of message `m` in state `s` starts TLS.
+    pub fn case_starts_tls(&self, s: usize, m: usize, case: usize) -> bool {
+        self.states[s].starttls.contains(&(m, case))
+    }
+
+    /// The states a transition that starts TLS leads to.
+    pub fn starttls_targets(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for s in &self.states {
+            for &(m, ci) in &s.starttls {
+                let to = s
+                    .by_reply
+                    .iter()
+                    .find(|(x, _)| *x == m)
+                    .and_then(|(_, cases)| cases.get(ci))
+                    .map(|c| c.2);
+                if let Some(Target::State(n)) = to {
+                    if !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The next states of message `m` (the same in every state that allows it; checked),

@@ -28,7 +28,7 @@ pub const KEYWORDS: &[&str] = &[
     // Messages, parts and fields.
     "limit", "replies", "continues", "then", "ows", "nullable", "if", "until", "unstuff",
     // Transitions.
-    "by", "message",
+    "by", "message", "starttls",
 ];
 
 /// The names of the field types (`bytes` takes `[LEN]`, `lines` takes `until "MARK"`).

@@ -592,6 +592,18 @@ impl Parser {
         Ok(on)
     }
 
+    /// `starttls` after a target and its replies: the span of the keyword. A message
+    /// named `starttls` that starts the next transition (`starttls -> ...`) is not it.
+    fn starttls(&mut self) -> Option<Span> {
+        if self.is_kw("starttls") && !matches!(self.peek_at(1), Some(Tok::Punct("->"))) {
+            let span = self.span();
+            self.eat_kw("starttls");
+            Some(span)
+        } else {
+            None
+        }
+    }
+
     /// `REPLY [if FIELD CMP VALUE]`.
     fn reply_case(&mut self) -> R<ReplyCase> {
         let reply = self.ident("the name of a reply")?;
@@ -620,9 +632,11 @@ impl Parser {
             self.expect_punct("->")?;
             let mut targets = vec![self.ident("the next state or `close`")?];
             let mut on = vec![self.on_replies()?];
+            let mut starttls = vec![self.starttls()];
             while self.eat_punct("|") {
                 targets.push(self.ident("the next state or `close`")?);
                 on.push(self.on_replies()?);
+                starttls.push(self.starttls());
             }
             let by_message = if self.is_kw("by") {
                 let start = self.span();
@@ -639,6 +653,7 @@ impl Parser {
                 targets,
                 on,
                 by_message,
+                starttls,
             });
         }
         let mut policies = Vec::new();
@@ -782,6 +797,34 @@ mod tests {
             let src = format!("protocol p framing line \"\\n\" max 1KiB client A = n:u8 x:{ty}");
             assert!(parse(&src).is_ok(), "`{t}` is not a type: {src}");
         }
+    }
+
+    #[test]
+    fn parses_starttls_after_a_target() {
+        let d = parse(
+            r#"
+            protocol p framing line "\r\n" max 100
+            client Tls = "STARTTLS" replies Reply
+            client starttls = "X" replies Reply
+            server Reply = code:u16 ~ " " ~ text:rest
+            state S initial {
+                Tls -> T on Reply if code == 220 starttls | S on Reply if code != 220
+                starttls -> S
+            }
+            state T { Tls -> S on Reply starttls }
+            "#,
+        )
+        .unwrap();
+        let t = &d.states[0].transitions[0];
+        assert_eq!(t.starttls.len(), 2);
+        let span = t.starttls[0].expect("starttls after the first target");
+        assert_eq!(span.end - span.start, "starttls".len());
+        assert!(t.starttls[1].is_none());
+        // A message named `starttls` starts the next transition.
+        let next = &d.states[0].transitions[1];
+        assert_eq!(next.message.name, "starttls");
+        assert_eq!(next.starttls, [None]);
+        assert!(d.states[1].transitions[0].starttls[0].is_some());
     }
 
     #[test]

@@ -481,6 +481,49 @@ impl Io {
         )
     }
 
+    /// Drops every byte read and not yet handled, and whatever message the decoder
+    /// began: what the peer sent before a TLS session started (STARTTLS) must never be
+    /// read as if it had come through the session (the command injection of
+    /// CVE-2011-0411). Returns how many bytes were dropped.
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Framing, Io, Message, Op, Program};
+    ///
+    /// static LINES: Program = Program {
+    ///     name: "lines",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Line", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+    /// };
+    /// let mut io = Io::new(&LINES);
+    /// assert_eq!(io.discard_input(), 0);
+    /// assert_eq!(io.buffered(), 0);
+    /// ```
+    pub fn discard_input(&mut self) -> usize {
+        let n = self.buf.len();
+        self.buf.consume(n);
+        if let Some(d) = self.decoder.as_mut() {
+            d.reset();
+        }
+        self.deferred = false;
+        n
+    }
+
+    /// Moves the replies queued so far into the channel's output buffer without trying
+    /// the socket ([`Channel::queue`]): before a TLS session starts, so that they go out
+    /// in plaintext ahead of it.
+    ///
+    /// ```
+    /// // Used by generated channels; nothing to do by hand.
+    /// let _ = asyncore_runtime::wire::Io::queue_replies;
+    /// ```
+    pub fn queue_replies(&mut self, ch: &mut Channel<'_>) -> Result {
+        if !self.out.is_empty() {
+            ch.queue(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
     /// Drops the message just handled from the buffer.
     pub fn consume(&mut self, len: usize) {
         self.buf.consume(len.min(self.buf.len()));
@@ -843,6 +886,11 @@ impl<'c, 'a> Cx<'c, 'a> {
     /// Whether [`close`](Self::close) was called.
     pub fn is_closing(&self) -> bool {
         *self.closing
+    }
+
+    /// Whether the connection's traffic goes through a TLS session ([`super::is_tls`]).
+    pub fn is_tls(&self) -> bool {
+        super::is_tls(self.ch)
     }
 
     /// Asks to be called again when the output drains (below the channel's high-water

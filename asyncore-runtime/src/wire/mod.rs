@@ -168,6 +168,7 @@ mod error;
 pub mod fast;
 mod io;
 mod quoted;
+mod tls;
 mod view;
 
 pub use decode::{Decoded, Decoder};
@@ -178,6 +179,7 @@ pub use io::{
     MESSAGE_BUDGET, REPLY_BATCH,
 };
 pub use quoted::Quoted;
+pub use tls::{is_tls, start_tls_client, start_tls_server, ClientTls, ServerTls};
 pub use view::{bytes_at, int_at, lines_at, present, seq_at, Item, Lines, LinesIter, Seq, SeqIter};
 
 /// A compiled protocol: its framing and the decoding program of every message one role

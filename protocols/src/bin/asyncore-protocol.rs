@@ -133,10 +133,11 @@ fn run(command: Command) -> Result<String, String> {
                 match load(f) {
                     Ok((_, p)) => {
                         out += &format!(
-                            "{f}: ok: protocol `{}`, {} messages, {} states\n",
+                            "{f}: ok: protocol `{}`, {} messages, {} states{}\n",
                             p.name,
                             p.messages.len(),
-                            p.states.len()
+                            p.states.len(),
+                            starttls_note(&p)
                         )
                     }
                     Err(e) => failed += &e,
@@ -163,5 +164,25 @@ fn run(command: Command) -> Result<String, String> {
             asyncore_protocol::gen::pretty(tokens)
                 .map_err(|e| format!("error: generated code does not parse: {e}\n"))
         }
+    }
+}
+
+/// `, starts TLS after `StartTls` in `Greeted``: where the description upgrades the
+/// connection (`starttls`), for `check`'s summary; empty when it does not.
+fn starttls_note(p: &asyncore_protocol::ir::Protocol) -> String {
+    let places: Vec<String> = p
+        .states
+        .iter()
+        .flat_map(|s| {
+            let mut msgs: Vec<usize> = s.starttls.iter().map(|(m, _)| *m).collect();
+            msgs.dedup();
+            msgs.into_iter()
+                .map(move |m| format!("`{}` in `{}`", p.messages[m].name, s.name))
+        })
+        .collect();
+    if places.is_empty() {
+        String::new()
+    } else {
+        format!(", starts TLS after {}", places.join(", "))
     }
 }

@@ -25,6 +25,7 @@ impl Cx {
                     transitions,
                     by_message: Vec::new(),
                     by_reply: Vec::new(),
+                    starttls: Vec::new(),
                     policies: ir::StatePolicies::default(),
                 }],
                 0,
@@ -89,6 +90,7 @@ impl Cx {
             let mut transitions = Vec::new();
             let mut by_message = Vec::new();
             let mut by_reply = Vec::new();
+            let mut starttls = Vec::new();
             let mut seen = HashSet::new();
             if s.transitions.is_empty() {
                 self.error(
@@ -184,6 +186,7 @@ impl Cx {
                     if let Some(map) = self.by_reply(t, mi, &targets, messages, &s.name.name) {
                         by_reply.push((mi, map));
                     }
+                    starttls.extend(self.starttls(t, mi, &targets, messages, &s.name.name));
                 }
                 transitions.push((mi, targets));
             }
@@ -193,6 +196,7 @@ impl Cx {
                 transitions,
                 by_message,
                 by_reply,
+                starttls,
                 policies: {
                     for pol in s.policies.iter().filter(|p| p.event == Event::Timeout) {
                         self.error(

@@ -287,3 +287,112 @@ fn state_policies_and_the_empty_line() {
         );
     }
 }
+
+/// A dialogue with a request that may start TLS: `Tls` answered by `Reply`.
+const TLS_HEAD: &str = "protocol p framing line \"\\r\\n\" max 1KiB\n\
+    client Tls = \"STARTTLS\" replies Reply\n\
+    client Quit = \"QUIT\" replies Reply\n\
+    client Plain = \"PLAIN\"\n\
+    server Reply = code:u16 ~ \" \" ~ text:rest\n";
+
+/// `starttls`: each check at its token, and what a description that passes them says.
+#[test]
+fn starttls_checks_and_ir() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "state S initial { Tls -> T starttls | S  Quit -> close } state T { Quit -> close }",
+            "`starttls` needs the reply that agrees to it, but no reply decides the next state of `Tls` in state `S`",
+            "starttls",
+        ),
+        (
+            "state S initial { Plain -> T starttls | S  Quit -> close } state T { Quit -> close }",
+            "`Plain` declares no replies, so no reply can agree to start TLS",
+            "starttls",
+        ),
+        (
+            "state S initial { Tls -> close on Reply if code == 220 starttls | S on Reply if code != 220  Quit -> close }",
+            "a connection that closes cannot start TLS",
+            "starttls",
+        ),
+        (
+            "state S initial { Tls -> T on Reply starttls  Quit -> close } state T { Quit -> close }",
+            "every reply to `Tls` starts TLS in state `S`, so a server without TLS could not refuse it",
+            "Tls",
+        ),
+        (
+            "state S initial { Tls -> T on Reply if code == 220 starttls | S on Reply if code != 220  Quit -> close } \
+             state T { Tls -> T on Reply if code == 220 starttls | T on Reply if code != 220 }",
+            "once TLS is on, state `T` allows no message: `Tls` starts TLS, which happens once per connection",
+            "T",
+        ),
+    ];
+    for (body, message, at) in cases {
+        let src = format!("{TLS_HEAD}{body}");
+        let (m, text) = first_error(&src);
+        assert_eq!((m.as_str(), text.as_str()), (*message, *at), "in {body}");
+    }
+    // Accepted: the agreeing case starts TLS, the refusal does not; a target may be
+    // reached both ways; the state after the upgrade allows another message.
+    let src = format!(
+        "{TLS_HEAD}state S initial {{ Tls -> T on Reply if code == 220 starttls | S on Reply if code != 220  Quit -> close }} \
+         state T {{ Tls -> T on Reply if code == 220 starttls | T on Reply if code != 220  Quit -> close }}"
+    );
+    let p = compile(&src).expect("compiles");
+    assert!(p.has_starttls());
+    let (tls, quit) = (0, 1);
+    assert_eq!(p.states[0].starttls, [(tls, 0)]);
+    assert_eq!(p.states[1].starttls, [(tls, 0)]);
+    assert!(p.starts_tls(0, tls) && !p.starts_tls(0, quit));
+    assert!(p.case_starts_tls(1, tls, 0) && !p.case_starts_tls(1, tls, 1));
+    assert_eq!(p.starttls_targets(), [1]);
+    let graph = crate::graph::mermaid(&p);
+    assert!(
+        graph.contains("S --> T: Tls (on Reply if code == 220, starttls)"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains(
+            "T --> T: Tls (on Reply if code != 220), Tls (on Reply if code == 220, starttls)"
+        ),
+        "{graph}"
+    );
+    // Without `starttls`, nothing starts TLS.
+    let src =
+        format!("{TLS_HEAD}state S initial {{ Tls -> S on Reply  Quit -> close  Plain -> S }}");
+    assert!(!compile(&src).expect("compiles").has_starttls());
+}
+
+/// The SMTP description starts TLS after `220` to `STARTTLS` in `Greeted`, back in
+/// `Fresh`, and its generated code has what the roles need for it; a protocol without
+/// `starttls` generates none of it.
+#[test]
+fn smtp_starts_tls_and_generates_the_upgrade() {
+    let src = include_str!("../../descriptions/smtp.aproto");
+    let p = compile(src).expect("smtp compiles");
+    let greeted = p.states.iter().position(|s| s.name == "Greeted").unwrap();
+    let fresh = p.states.iter().position(|s| s.name == "Fresh").unwrap();
+    let start = p
+        .messages
+        .iter()
+        .position(|m| m.name == "StartTls")
+        .unwrap();
+    assert!(p.starts_tls(greeted, start));
+    assert!(!p.starts_tls(fresh, start));
+    assert_eq!(p.starttls_targets(), [fresh]);
+    let name = proc_macro2::Ident::new("smtp", proc_macro2::Span::call_site());
+    let code = crate::gen::pretty(crate::gen::generate(&p, &quote::quote!(pub), &name)).unwrap();
+    for needed in [
+        "pub fn may_start_tls(",
+        "pub fn starts_tls_after(",
+        "pub const fn allowed_with_tls(self)",
+        "pub fn start_tls<'m>(",
+        "::asyncore_runtime::wire::start_tls_server(",
+        "::asyncore_runtime::wire::start_tls_client(",
+        "io.discard_input();",
+    ] {
+        assert!(code.contains(needed), "`{needed}` missing");
+    }
+    let pop3 = compile(include_str!("../../descriptions/pop3.aproto")).unwrap();
+    let code = crate::gen::pretty(crate::gen::generate(&pop3, &quote::quote!(pub), &name)).unwrap();
+    assert!(!code.contains("tls"), "pop3 generates TLS code");
+}

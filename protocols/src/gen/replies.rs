@@ -170,6 +170,7 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
             quote!((State::#v, #req) => { #(#tests)* })
         })
     });
+    let tls = tls_tables(p);
     let continues_arms = p
         .messages
         .iter()
@@ -260,6 +261,64 @@ pub(crate) fn tables(p: &Protocol) -> TokenStream {
         }
         /// The most requests a client may have waiting for their replies.
         pub const MAX_PENDING: usize = 4096;
+        #tls
+    }
+}
+
+/// The tables of `starttls`: which requests may start TLS from which states, and
+/// whether a reply does. Nothing when no transition starts TLS.
+fn tls_tables(p: &Protocol) -> TokenStream {
+    if !p.has_starttls() {
+        return TokenStream::new();
+    }
+    let client: Vec<usize> = p.received_by_server().collect();
+    let may_arms = client.iter().filter_map(|&mi| {
+        let mask = (0..p.states.len()).fold(0u64, |mask, si| {
+            if p.starts_tls(si, mi) {
+                mask | 1u64 << (si % 64)
+            } else {
+                mask
+            }
+        });
+        if mask == 0 {
+            return None;
+        }
+        let idx = program_index(p, mi, true);
+        Some(quote!(#idx => states & #mask != 0))
+    });
+    // In the states a request was sent in, whether the reply's case starts TLS: the
+    // first case that matches, as for the next state.
+    let after_arms = p.states.iter().enumerate().flat_map(|(si, s)| {
+        s.by_reply
+            .iter()
+            .filter(move |(mi, _)| p.starts_tls(si, *mi))
+            .map(move |(mi, cases)| {
+                let from = 1u64 << (si % 64);
+                let req = program_index(p, *mi, true);
+                let tests = cases.iter().enumerate().map(|(ci, case)| {
+                    let (reply, guard, _) = case;
+                    let test = case_test(p, *reply, guard.as_ref());
+                    let starts = p.case_starts_tls(si, *mi, ci);
+                    quote!(if #test { starts |= #starts; } else)
+                });
+                quote!(if request == #req && states & #from != 0 { #(#tests)* {} })
+            })
+    });
+    quote! {
+        /// Whether `request` (an index into [`CLIENT_MESSAGES`]) may start TLS when the
+        /// server is in one of `states`: one of its replies there agrees to it.
+        pub fn may_start_tls(states: u64, request: u16) -> bool {
+            match request {
+                #(#may_arms,)*
+                _ => false,
+            }
+        }
+        /// Whether `msg`, the reply to `request` sent in one of `states`, starts TLS.
+        pub fn starts_tls_after(states: u64, request: u16, msg: &ServerMessage<'_>) -> bool {
+            let mut starts = false;
+            #(#after_arms)*
+            starts
+        }
     }
 }
 

@@ -89,6 +89,29 @@ fn state_enum(p: &Protocol) -> TokenStream {
         let n = &s.name;
         quote!(State::#v => #n)
     });
+    let allowed_with_tls = if p.has_starttls() {
+        let arms = p.states.iter().enumerate().map(|(si, s)| {
+            let v = format_ident!("{}", s.name);
+            let msgs: Vec<usize> = s
+                .transitions
+                .iter()
+                .map(|t| t.0)
+                .filter(|&m| !p.starts_tls(si, m))
+                .collect();
+            let order = try_order(p, &msgs, true);
+            quote!(State::#v => &[#(#order),*])
+        });
+        quote! {
+            /// The messages allowed in this state once TLS is on: those of
+            /// [`allowed`](Self::allowed) but the ones that start TLS here (TLS starts
+            /// once; the protocol's `not_allowed` policy answers them).
+            pub const fn allowed_with_tls(self) -> &'static [u16] {
+                match self { #(#arms,)* }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
     let bits = p.states.iter().enumerate().map(|(i, s)| {
         let v = format_ident!("{}", s.name);
         let bit = 1u64 << (i % 64);
@@ -108,6 +131,7 @@ fn state_enum(p: &Protocol) -> TokenStream {
             pub const fn allowed(self) -> &'static [u16] {
                 match self { #(#allowed,)* }
             }
+            #allowed_with_tls
             /// The state's name in the description.
             pub fn name(self) -> &'static str {
                 match self { #(#names,)* }
@@ -268,8 +292,16 @@ fn server_role(p: &Protocol) -> TokenStream {
     } else {
         quote!()
     };
-    let send_check = super::replies::server_send_check(p);
-    let send_mark = super::replies::server_send_mark(p);
+    let tls = server_tls(p);
+    let ServerTls {
+        fields: tls_fields,
+        init: cx_tls,
+        init_msg: cx_tls_msg,
+        send: send_fns,
+        allowed: decode_allowed,
+        take: take_tls,
+        start: start_tls,
+    } = tls;
     let policies = &p.policies;
     // Per event: the states' own policies, then the protocol's.
     let by_state = |own: fn(&StatePolicies) -> &Option<Action>, default: &Action| {
@@ -374,21 +406,10 @@ fn server_role(p: &Protocol) -> TokenStream {
             replied: ::core::option::Option<u16>,
             /// The next state that reply says, if it says one.
             reply_next: ::core::option::Option<::core::option::Option<State>>,
+            #tls_fields
         }
         impl<'c, 'a> ServerCx<'c, 'a> {
-            /// Encodes `msg` and queues it; the replies of one read go out in one send.
-            pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
-                let msg = msg.into();
-                #send_check
-                let mut __encoded = false;
-                let __sent = self.inner.send_with(|out| {
-                    let __r = msg.encode(out);
-                    __encoded = __r.is_ok();
-                    __r
-                });
-                #send_mark
-                __sent
-            }
+            #send_fns
             /// The state the connection is in (before the current message's transition).
             pub fn state(&self) -> State { self.state }
             /// The reply bytes waiting to be sent, those of this read included: what a
@@ -493,7 +514,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                         break;
                     }
                     let (answering, replied) = io.produced_for();
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None #cx_tls };
                     handler.on_produce(&mut cx)?;
                     let replied = cx.replied;
                     io.set_produced_for(answering, replied);
@@ -503,20 +524,22 @@ fn server_role(p: &Protocol) -> TokenStream {
                         break;
                     }
                     let current = *state;
-                    match io.decode(current.allowed()) {
+                    match io.decode(#decode_allowed) {
                         ::asyncore_runtime::wire::Event::NeedMore => break,
                         ::asyncore_runtime::wire::Event::Message { index, len } => {
                             let (mut cx, dec, buf) = io.message(ch, len);
-                            let mut cx = ServerCx { inner: cx, state: current, answering: ::core::option::Option::Some(index), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: cx, state: current, answering: ::core::option::Option::Some(index), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls_msg };
                             let mut params = [0u64; ::asyncore_runtime::wire::MAX_PARAMS];
                             let next = Self::step(handler, &mut cx, dec, buf, index, &mut params)?;
                             let closing = cx.inner.is_closing();
                             let replied = cx.replied;
+                            #take_tls
                             io.consume(len);
                             if io.producing() || io.waiting() {
                                 io.set_produced_for(::core::option::Option::Some(index), replied);
                             }
                             #set_params
+                            #start_tls
                             match next {
                                 ::core::option::Option::Some(s) => *state = s,
                                 ::core::option::Option::None => { io.close_when_done(ch); break; }
@@ -524,7 +547,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ServerCx { inner: io.bad_input_cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: io.bad_input_cx(ch), state: current, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                             handler.on_bad_input(&mut cx, &err);
                             if !io.apply(ch, Self::policy(current, &err), &err)? { break; }
                             match Self::after_error(current, err.message()) {
@@ -542,7 +565,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     // The channel ends the connection itself (a `close` transition, a
                     // policy, `cx.close()`, the end of input): no close event follows, so
                     // tell the handler now.
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.settle_clock(ch);
@@ -574,7 +597,7 @@ fn server_role(p: &Protocol) -> TokenStream {
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 let ServerChannel { handler, io, state } = self;
                 if io.open() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::Some(u16::MAX), replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                     handler.on_open(&mut cx)?;
                     let replied = cx.replied;
                     cx.inner.flush()?;
@@ -603,7 +626,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                 // A handler that waits (`cx.wait()`) answers the request it held here.
                 let was_waiting = io.waiting();
                 let (answering, replied) = if was_waiting { io.produced_for() } else { (::core::option::Option::None, ::core::option::Option::None) };
-                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None };
+                let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering, replied, reply_next: ::core::option::Option::None #cx_tls };
                 handler.on_timer(&mut cx, id)?;
                 let replied = cx.replied;
                 if io.producing() {
@@ -625,7 +648,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     io.set_produced_for(answering, replied);
                 }
                 if io.is_closing() && io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
@@ -640,7 +663,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     ::core::option::Option::Some(text) if !io.is_closing() && (ch.request_clock_running() || io.mid_message()) => {
                         io.time_out(ch, text);
                         if io.close_once() {
-                            let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                            let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                             handler.on_close(&mut cx, ::core::option::Option::None);
                         }
                         io.flush(ch)
@@ -661,7 +684,7 @@ fn server_role(p: &Protocol) -> TokenStream {
                     return Ok(());
                 }
                 if io.close_once() {
-                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None };
+                    let mut cx = ServerCx { inner: io.cx(ch), state: *state, answering: ::core::option::Option::None, replied: ::core::option::Option::None, reply_next: ::core::option::Option::None #cx_tls };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
@@ -672,6 +695,274 @@ fn server_role(p: &Protocol) -> TokenStream {
                 ::asyncore_runtime::Dispatcher::handle_close(self, ch, reason)
             }
         }
+    }
+}
+
+/// The client role's parts for `starttls`: without it, the plain `send` and nothing else.
+struct ClientTls {
+    /// `ClientCx`'s field.
+    cx_field: TokenStream,
+    /// `ClientChannel`'s field.
+    field: TokenStream,
+    /// The field in the patterns that take `ClientChannel` apart.
+    pat: TokenStream,
+    /// The field in `ClientCx`'s constructors.
+    cx_init: TokenStream,
+    /// `send` and `start_tls`, given the checks of a send and what follows one.
+    send: Box<dyn FnOnce(TokenStream, TokenStream) -> TokenStream>,
+    /// Before a message is handled: the declaration the upgrade sets.
+    on_reply: TokenStream,
+    /// After a message was handled: the input after the reply that started TLS goes.
+    after: TokenStream,
+    /// `mut` for the message's context, which starts the session.
+    mut_cx: TokenStream,
+}
+
+fn client_tls(p: &Protocol) -> ClientTls {
+    if !p.has_starttls() {
+        return ClientTls {
+            cx_field: TokenStream::new(),
+            field: TokenStream::new(),
+            pat: TokenStream::new(),
+            cx_init: TokenStream::new(),
+            send: Box::new(|checks, push| {
+                quote! {
+                    /// Encodes `msg` and queues it. A message that the server cannot receive in any
+                    /// state it may be in is an error, and nothing is sent.
+                    pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>) -> ::asyncore_runtime::Result {
+                        let msg = msg.into();
+                        #checks
+                        self.inner.send_with(|out| msg.encode(out))?;
+                        *self.states = next;
+                        #push
+                        Ok(())
+                    }
+                }
+            }),
+            on_reply: TokenStream::new(),
+            after: TokenStream::new(),
+            mut_cx: TokenStream::new(),
+        };
+    }
+    ClientTls {
+        cx_field: quote! {
+            /// The TLS configuration of the request waiting for the reply that may start TLS.
+            tls: &'c mut ::core::option::Option<::asyncore_runtime::wire::ClientTls>,
+        },
+        field: quote!(tls: ::core::option::Option<::asyncore_runtime::wire::ClientTls>,),
+        pat: quote!(, tls),
+        cx_init: quote!(, tls: &mut *tls),
+        send: Box::new(|checks, push| {
+            quote! {
+                /// Encodes `msg` and queues it. A message that the server cannot receive in any
+                /// state it may be in is an error, and nothing is sent; so is a request that
+                /// may start TLS (send it with [`start_tls`](Self::start_tls)), and any
+                /// request while one that may start TLS waits for its reply.
+                pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>) -> ::asyncore_runtime::Result {
+                    self.send_request(msg.into(), ::core::option::Option::None)
+                }
+                /// Sends `msg`, a request whose reply may agree to start TLS (a transition
+                /// marked `starttls` in the description). If it does, the channel starts TLS
+                /// with `tls` as soon as the reply arrives, before the handler sees it and
+                /// before anything more is sent; what the server sent after that reply is
+                /// dropped. Until the reply, nothing else can be sent. A reply that refuses
+                /// leaves the connection in plaintext.
+                ///
+                /// An error, and nothing sent, if `msg` cannot start TLS in the state the
+                /// server is in, or TLS is on already.
+                pub fn start_tls<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>, tls: ::asyncore_runtime::wire::ClientTls) -> ::asyncore_runtime::Result {
+                    self.send_request(msg.into(), ::core::option::Option::Some(tls))
+                }
+                /// Whether the connection's traffic goes through TLS.
+                pub fn is_tls(&self) -> bool { self.inner.is_tls() }
+                fn send_request(&mut self, msg: ClientMessage<'_>, tls: ::core::option::Option<::asyncore_runtime::wire::ClientTls>) -> ::asyncore_runtime::Result {
+                    #checks
+                    if self.tls.is_some() {
+                        return Err(::asyncore_runtime::Error::from(::std::format!(
+                            "{}: `{}` must wait for the reply that may start TLS: nothing is sent before the session starts",
+                            CLIENT_MESSAGES.name, msg.name()
+                        )));
+                    }
+                    let __upgrades = may_start_tls(states, msg.index());
+                    let __why = if __upgrades && self.inner.is_tls() {
+                        ::core::option::Option::Some(::std::format!("TLS is on already; `{}` would start it again", msg.name()))
+                    } else if __upgrades && states & !allowed_in(msg.index()) != 0 {
+                        ::core::option::Option::Some(::std::format!("`{}` may start TLS, but the server may be in a state that does not allow it: wait for the replies that say the state", msg.name()))
+                    } else if __upgrades && tls.is_none() {
+                        ::core::option::Option::Some(::std::format!("`{}` may start TLS: send it with `cx.start_tls(msg, tls)`", msg.name()))
+                    } else if !__upgrades && tls.is_some() {
+                        ::core::option::Option::Some(::std::format!("`{}` does not start TLS in the state the server is in: send it with `cx.send`", msg.name()))
+                    } else {
+                        ::core::option::Option::None
+                    };
+                    if let ::core::option::Option::Some(__why) = __why {
+                        return Err(::asyncore_runtime::Error::from(::std::format!("{}: {}", CLIENT_MESSAGES.name, __why)));
+                    }
+                    self.inner.send_with(|out| msg.encode(out))?;
+                    *self.states = next;
+                    #push
+                    if __upgrades {
+                        *self.tls = tls;
+                    }
+                    Ok(())
+                }
+            }
+        }),
+        on_reply: quote! {
+            // The reply to the request that may start TLS: nothing was sent after it.
+            let mut __upgraded = false;
+            if let (::core::option::Option::Some(&(__req, __before)), true) = (pending.front(), pending.len() == 1 && tls.is_some()) {
+                if replies(__req).contains(&index) {
+                    let __msg = ServerMessage::from_decoder(dec, buf, index);
+                    if !__msg.as_ref().is_some_and(continues) {
+                        let __t = tls.take();
+                        if let (::core::option::Option::Some(__t), true) = (__t, __msg.as_ref().is_some_and(|m| starts_tls_after(__before, __req, m))) {
+                            ::asyncore_runtime::wire::start_tls_client(cx.channel(), __t)?;
+                            __upgraded = true;
+                        }
+                    }
+                }
+            }
+        },
+        after: quote! {
+            if __upgraded {
+                // What came after the reply came before the session: it goes.
+                io.discard_input();
+                break;
+            }
+        },
+        mut_cx: quote!(mut),
+    }
+}
+
+/// The server role's parts for `starttls`: without it, the plain `send` and nothing else.
+struct ServerTls {
+    /// `ServerCx`'s fields.
+    fields: TokenStream,
+    /// Their values in a context that answers no request from its handler.
+    init: TokenStream,
+    /// Their values in the context of a request's handler.
+    init_msg: TokenStream,
+    /// `send` (and `start_tls`, `is_tls`).
+    send: TokenStream,
+    /// The messages the decoder accepts in state `current`.
+    allowed: TokenStream,
+    /// After the handler: the configuration `start_tls` gave, if it did.
+    take: TokenStream,
+    /// After the message is consumed: the upgrade.
+    start: TokenStream,
+}
+
+fn server_tls(p: &Protocol) -> ServerTls {
+    let send_check = super::replies::server_send_check(p);
+    let send_mark = super::replies::server_send_mark(p);
+    let encode = quote! {
+        let mut __encoded = false;
+        let __sent = self.inner.send_with(|out| {
+            let __r = msg.encode(out);
+            __encoded = __r.is_ok();
+            __r
+        });
+    };
+    if !p.has_starttls() {
+        return ServerTls {
+            fields: TokenStream::new(),
+            init: TokenStream::new(),
+            init_msg: TokenStream::new(),
+            send: quote! {
+                /// Encodes `msg` and queues it; the replies of one read go out in one send.
+                pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
+                    let msg = msg.into();
+                    #send_check
+                    #encode
+                    #send_mark
+                    __sent
+                }
+            },
+            allowed: quote!(current.allowed()),
+            take: TokenStream::new(),
+            start: TokenStream::new(),
+        };
+    }
+    ServerTls {
+        fields: quote! {
+            /// The configuration `start_tls` gave with the reply that agrees to start TLS.
+            tls: ::core::option::Option<::asyncore_runtime::wire::ServerTls>,
+            /// This context answers a request from its handler, where TLS may start.
+            upgrade_ok: bool,
+        },
+        init: quote!(, tls: ::core::option::Option::None, upgrade_ok: false),
+        init_msg: quote!(, tls: ::core::option::Option::None, upgrade_ok: true),
+        send: quote! {
+            /// Encodes `msg` and queues it; the replies of one read go out in one send. A
+            /// reply that agrees to start TLS is sent with [`start_tls`](Self::start_tls)
+            /// instead: here it is an error, and nothing is sent.
+            pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ServerMessage<'m>>) -> ::asyncore_runtime::Result {
+                self.send_reply(msg.into(), ::core::option::Option::None)
+            }
+            /// Sends `reply`, the reply that agrees to start TLS (a transition marked
+            /// `starttls` in the description), and starts TLS with `config` once the
+            /// handler returns: the replies queued so far go out in plaintext, then the
+            /// session starts, and what the client sent after its request (read already,
+            /// or arriving before the reply has left) is dropped, never handled as if it
+            /// had come through the session. The connection is then in the state the
+            /// description names. A server without a configuration sends a refusal with
+            /// [`send`](Self::send) instead.
+            ///
+            /// An error, and nothing sent, if `reply` does not start TLS after this
+            /// request in this state, or outside the handler of the request.
+            pub fn start_tls<'m>(&mut self, reply: impl ::core::convert::Into<ServerMessage<'m>>, config: ::asyncore_runtime::wire::ServerTls) -> ::asyncore_runtime::Result {
+                self.send_reply(reply.into(), ::core::option::Option::Some(config))
+            }
+            /// Whether the connection's traffic goes through TLS already: then a request
+            /// that starts TLS is not allowed, and a server no longer offers it.
+            pub fn is_tls(&self) -> bool { self.inner.is_tls() }
+            fn send_reply(&mut self, msg: ServerMessage<'_>, tls: ::core::option::Option<::asyncore_runtime::wire::ServerTls>) -> ::asyncore_runtime::Result {
+                #send_check
+                let __starts = match __counts {
+                    ::core::option::Option::Some(__req) => starts_tls_after(self.state.bit(), __req, &msg),
+                    ::core::option::Option::None => false,
+                };
+                if __starts != tls.is_some() || (__starts && (!self.upgrade_ok || self.inner.is_tls())) {
+                    let __to = __counts
+                        .and_then(|r| CLIENT_MESSAGES.messages.get(usize::from(r)))
+                        .map_or("?", |m| m.name);
+                    let __why = if !__starts {
+                        ::std::format!("`{}` does not start TLS here: send it with `cx.send`", msg.name())
+                    } else if tls.is_none() {
+                        ::std::format!("`{}` agrees to start TLS after `{}` in state `{}`: send it with `cx.start_tls(reply, config)`, or send a refusal", msg.name(), __to, self.state.name())
+                    } else if self.inner.is_tls() {
+                        ::std::format!("TLS is on already; `{}` would start it again", msg.name())
+                    } else {
+                        ::std::format!("`{}` starts TLS only from the handler of `{}`", msg.name(), __to)
+                    };
+                    return Err(::asyncore_runtime::Error::from(::std::format!("{}: {}", CLIENT_MESSAGES.name, __why)));
+                }
+                #encode
+                #send_mark
+                if __starts && __encoded {
+                    self.tls = tls;
+                }
+                __sent
+            }
+        },
+        allowed: quote! {
+            if ::asyncore_runtime::wire::is_tls(ch) { current.allowed_with_tls() } else { current.allowed() }
+        },
+        take: quote!(let __tls = cx.tls.take();),
+        start: quote! {
+            if let ::core::option::Option::Some(__config) = __tls {
+                if io.producing() || io.waiting() {
+                    return Err(::asyncore_runtime::Error::from(::std::format!(
+                        "{}: the reply that starts TLS is the whole answer: not with `produce_later` or `wait`",
+                        CLIENT_MESSAGES.name
+                    )));
+                }
+                if !closing {
+                    ::asyncore_runtime::wire::start_tls_server(io, ch, __config)?;
+                }
+            }
+        },
     }
 }
 
@@ -809,6 +1100,37 @@ fn client_role(p: &Protocol) -> TokenStream {
         });
     let (client_send_check, client_send_push, initial_pending, default_allowed, client_on_reply) =
         super::replies::client_parts(p);
+    let ClientTls {
+        cx_field: tls_cx_field,
+        field: tls_field,
+        pat: tls_pat,
+        cx_init: tls_cx,
+        send: client_send_fns,
+        on_reply: tls_on_reply,
+        after: tls_after,
+        mut_cx,
+    } = client_tls(p);
+    let send_body = quote! {
+        let states = *self.states;
+        let (mut next, mut allowed) = (0u64, false);
+        match &msg {
+            #(#sends)*
+            _ => {}
+        }
+        if !allowed {
+            let __may: ::std::vec::Vec<&str> = State::ALL.iter().filter(|s| states & s.bit() != 0).map(|s| s.name()).collect();
+            return Err(::asyncore_runtime::Error::from(::std::format!(
+                "{}: `{}` is not allowed in the current state (the server may be in: {})", CLIENT_MESSAGES.name, msg.name(), __may.join(", ")
+            )));
+        }
+        #client_send_check
+    };
+    let send_fns = client_send_fns(send_body, client_send_push);
+    let tls_cx_new = if p.has_starttls() {
+        quote!(, tls: ::core::option::Option::None)
+    } else {
+        TokenStream::new()
+    };
     quote! {
         /// The client side: one method per message the server sends. `#[dispatcher(protocol
         /// = ..., role = client)]` on an `impl` block implements it.
@@ -839,30 +1161,10 @@ fn client_role(p: &Protocol) -> TokenStream {
             pending: &'c mut ::std::collections::VecDeque<(u16, u64)>,
             expect: &'c mut ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
             buffered: usize,
+            #tls_cx_field
         }
         impl<'c, 'a> ClientCx<'c, 'a> {
-            /// Encodes `msg` and queues it. A message that the server cannot receive in any
-            /// state it may be in is an error, and nothing is sent.
-            pub fn send<'m>(&mut self, msg: impl ::core::convert::Into<ClientMessage<'m>>) -> ::asyncore_runtime::Result {
-                let msg = msg.into();
-                let states = *self.states;
-                let (mut next, mut allowed) = (0u64, false);
-                match &msg {
-                    #(#sends)*
-                    _ => {}
-                }
-                if !allowed {
-                    let __may: ::std::vec::Vec<&str> = State::ALL.iter().filter(|s| states & s.bit() != 0).map(|s| s.name()).collect();
-                    return Err(::asyncore_runtime::Error::from(::std::format!(
-                        "{}: `{}` is not allowed in the current state (the server may be in: {})", CLIENT_MESSAGES.name, msg.name(), __may.join(", ")
-                    )));
-                }
-                #client_send_check
-                self.inner.send_with(|out| msg.encode(out))?;
-                *self.states = next;
-                #client_send_push
-                Ok(())
-            }
+            #send_fns
             #(#expects)*
             /// How many bytes have arrived after the current message and are not decoded
             /// yet. A body that runs to the close of the connection is read as it comes
@@ -886,6 +1188,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             states: u64,
             expect: ::core::option::Option<(u16, [u64; ::asyncore_runtime::wire::MAX_PARAMS])>,
             pending: ::std::collections::VecDeque<(u16, u64)>,
+            #tls_field
         }
         impl<H: Client> ::core::fmt::Debug for ClientChannel<H> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -895,7 +1198,7 @@ fn client_role(p: &Protocol) -> TokenStream {
         impl<H: Client> ClientChannel<H> {
             /// A channel whose server is in the initial state.
             pub fn new(handler: H) -> Self {
-                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit(), expect: ::core::option::Option::None, pending: #initial_pending }
+                ClientChannel { handler, io: ::asyncore_runtime::wire::Io::with_fast_path(&SERVER_MESSAGES, ::core::option::Option::Some(fast_server)), states: State::INITIAL.bit(), expect: ::core::option::Option::None, pending: #initial_pending #tls_cx_new }
             }
             fn step(handler: &mut H, cx: &mut ClientCx<'_, '_>, dec: &::asyncore_runtime::wire::Decoder, buf: &[u8], index: u16) -> ::asyncore_runtime::Result {
                 match index {
@@ -918,9 +1221,9 @@ fn client_role(p: &Protocol) -> TokenStream {
                 self.handle_write(ch)
             }
             fn handle_write(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect, pending } = self;
+                let ClientChannel { handler, io, states, expect, pending #tls_pat } = self;
                 if io.open() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending #tls_cx };
                     handler.on_open(&mut cx)?;
                     cx.inner.flush()?;
                 }
@@ -928,7 +1231,7 @@ fn client_role(p: &Protocol) -> TokenStream {
             }
             fn handle_read(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>) -> ::asyncore_runtime::Result {
                 self.handle_write(ch)?;
-                let ClientChannel { handler, io, states, expect, pending } = self;
+                let ClientChannel { handler, io, states, expect, pending #tls_pat } = self;
                 if !io.fill(ch)? {
                     return Ok(());
                 }
@@ -949,16 +1252,18 @@ fn client_role(p: &Protocol) -> TokenStream {
                                 *expect = ::core::option::Option::None;
                             }
                             let buffered = io.buffered().saturating_sub(len);
-                            let (cx, dec, buf) = io.message(ch, len);
+                            let (#mut_cx cx, dec, buf) = io.message(ch, len);
+                            #tls_on_reply
                             #client_on_reply
-                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, pending: &mut *pending, buffered };
+                            let mut cx = ClientCx { inner: cx, states: &mut *states, expect: &mut *expect, pending: &mut *pending, buffered #tls_cx };
                             Self::step(handler, &mut cx, dec, buf, index)?;
                             let closing = cx.inner.is_closing();
                             io.consume(len);
+                            #tls_after
                             if closing { break; }
                         }
                         ::asyncore_runtime::wire::Event::Error(err) => {
-                            let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
+                            let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending #tls_cx };
                             handler.on_bad_input(&mut cx, &err);
                             io.apply(ch, ::asyncore_runtime::wire::Policy::Close, &err)?;
                             break;
@@ -967,26 +1272,26 @@ fn client_role(p: &Protocol) -> TokenStream {
                 }
                 if io.is_closing() && io.close_once() {
                     // The channel ends the connection itself: no close event follows.
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending #tls_cx };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)?;
                 Ok(())
             }
             fn handle_timer(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, id: ::asyncore_runtime::TimerId) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect, pending } = self;
-                let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
+                let ClientChannel { handler, io, states, expect, pending #tls_pat } = self;
+                let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending #tls_cx };
                 handler.on_timer(&mut cx, id)?;
                 if io.is_closing() && io.close_once() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states: &mut *states, expect: &mut *expect, pending: &mut *pending #tls_cx };
                     handler.on_close(&mut cx, ::core::option::Option::None);
                 }
                 io.flush(ch)
             }
             fn handle_close(&mut self, ch: &mut ::asyncore_runtime::Channel<'_>, reason: ::core::option::Option<::std::io::Error>) -> ::asyncore_runtime::Result {
-                let ClientChannel { handler, io, states, expect, pending } = self;
+                let ClientChannel { handler, io, states, expect, pending #tls_pat } = self;
                 if io.close_once() {
-                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending };
+                    let mut cx = ClientCx { buffered: io.buffered(), inner: io.cx(ch), states, expect, pending #tls_cx };
                     handler.on_close(&mut cx, reason.as_ref());
                 }
                 ::asyncore_runtime::wire::close_channel(ch, reason.as_ref());
