@@ -6,13 +6,18 @@
 //! cargo run --release -p asyncore-examples --example smtp-client -- \
 //!     --connect 127.0.0.1:2525 --from me@example.org --to you@example.org message.eml
 //! ```
+//!
+//! `--starttls` starts TLS (RFC 3207) after `EHLO` and before `MAIL`, checking the
+//! server's certificate against `--cacert FILE` or the system's roots, for the name
+//! `--tls-name` (by default the address of `--connect`).
 
 use std::io::Read;
 use std::time::Duration;
 
 use asyncore_examples::cli::ClientArgs;
 use asyncore_examples::smtp_client::{send_mail, Options, SendError};
-use asyncore_runtime::Addr;
+use asyncore_runtime::wire::ClientTls;
+use asyncore_runtime::{tls, Addr};
 use clap::Parser;
 
 const PROGRAM: &str = "smtp-client";
@@ -38,6 +43,15 @@ struct Cli {
     /// Wait for each reply even when the server offers PIPELINING
     #[arg(long)]
     no_pipelining: bool,
+    /// Start TLS (STARTTLS) after EHLO, before MAIL; no message goes out in plaintext
+    #[arg(long)]
+    starttls: bool,
+    /// Trust the certificates in FILE (PEM) for --starttls instead of the system's roots
+    #[arg(long, value_name = "FILE", requires = "starttls")]
+    cacert: Option<std::path::PathBuf>,
+    /// The name the server's certificate must be for (default: the address of --connect)
+    #[arg(long, value_name = "NAME", requires = "starttls")]
+    tls_name: Option<String>,
     /// Give up after this long
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
@@ -62,11 +76,26 @@ fn main() {
         }
     };
     let addr = cli.client.connect;
+    let starttls = cli.starttls.then(|| {
+        let name = cli
+            .tls_name
+            .clone()
+            .unwrap_or_else(|| addr.ip().to_string());
+        let config = tls::client_config(cli.cacert.as_deref());
+        match config.and_then(|c| Ok(ClientTls::new(c, tls::server_name(&name)?))) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{PROGRAM}: --starttls: {e}");
+                std::process::exit(2);
+            }
+        }
+    });
     let options = Options {
         helo: cli.helo,
         backend: cli.client.backend,
         timeout: Duration::from_secs(cli.timeout),
         pipelining: !cli.no_pipelining,
+        starttls,
     };
     match send_mail(&Addr::from(addr), &cli.from, &cli.to, &message, &options) {
         Ok(done) => {

@@ -7,21 +7,29 @@
 //! cargo run --release -p asyncore-examples --example smtp-server -- --listen 127.0.0.1:2525 --maildir /tmp/mail
 //! swaks --server 127.0.0.1:2525 --to you@example.org --pipeline
 //! ```
+//!
+//! With `--tls-cert FILE --tls-key FILE` it offers `STARTTLS` (RFC 3207) in its `EHLO`
+//! reply; without them `STARTTLS` gets `454`:
+//!
+//! ```text
+//! cargo run --release -p asyncore-examples --example smtp-server -- --maildir /tmp/mail --tls-cert cert.pem --tls-key key.pem
+//! swaks --server 127.0.0.1:2525 --to you@example.org --tls --tls-ca-path cert.pem
+//! ```
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout};
+use asyncore_examples::cli::{self, ServerArgs, Threads, Timeout, TlsArgs};
 use asyncore_examples::server::serve;
 use asyncore_examples::smtp_server::{Config, SmtpServer, Stats, MAX_SIZE_LIMIT};
 use clap::Parser;
 
 const PROGRAM: &str = "smtp-server";
 
-/// An SMTP server (RFC 5321): EHLO with PIPELINING, SIZE and 8BITMIME; each accepted
-/// message is stored in --maildir, byte-exact after dot-unstuffing, or counted and
-/// dropped.
+/// An SMTP server (RFC 5321): EHLO with PIPELINING, SIZE and 8BITMIME, and STARTTLS
+/// with --tls-cert and --tls-key; each accepted message is stored in --maildir,
+/// byte-exact after dot-unstuffing, or counted and dropped.
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, version, args_override_self = true)]
 struct Cli {
@@ -29,6 +37,8 @@ struct Cli {
     server: ServerArgs<2525>,
     #[command(flatten)]
     threads: Threads,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Store each accepted message as DIR/ID.eml (created if missing); without it messages
     /// are counted and dropped
     #[arg(long, value_name = "DIR")]
@@ -69,6 +79,7 @@ fn main() {
             ));
         }
     }
+    let tls = cli.tls.server_config::<Cli>();
     let config = Arc::new(Config {
         hostname: cli.hostname,
         max_size: cli.max_size,
@@ -80,7 +91,7 @@ fn main() {
     let stats = Arc::new(Stats::default());
     let counted = stats.clone();
     let result = serve(&cli.server.config(cli.threads.threads), move || {
-        SmtpServer::new(config.clone(), stats.clone())
+        SmtpServer::new(config.clone(), stats.clone()).with_tls(tls.clone())
     });
     eprintln!(
         "{PROGRAM}: {} messages accepted ({} bytes) on {} connections",

@@ -9,6 +9,11 @@
 //! their replies are taken in order. Replies of several lines (`250-...`) are put back
 //! together into one [`Reply`].
 //!
+//! With [`Options::starttls`], `STARTTLS` (RFC 3207) follows the first `EHLO`: the
+//! channel starts TLS when the server answers `220` (the description's `starttls`), and
+//! `EHLO` is sent again, through TLS, before `MAIL`. A server that does not offer
+//! `STARTTLS`, or refuses it, gets `QUIT` and no message.
+//!
 //! The generated `Body` encoder does the dot-stuffing and ends the text with the lone
 //! `.` line; [`send_mail`] first turns every bare LF or CR of the message into CRLF, as
 //! Python's `smtplib` does, and ends the last line with CRLF when it has no terminator.
@@ -20,7 +25,7 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use asyncore_runtime::wire::Lines;
+use asyncore_runtime::wire::{ClientTls, Lines};
 use asyncore_runtime::{dispatcher, Addr, Backend, Map, Result};
 
 pub use crate::smtp_server::smtp;
@@ -85,7 +90,7 @@ impl fmt::Display for Reply {
 }
 
 /// How [`send_mail`] talks to the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The name given in `EHLO`/`HELO`.
     pub helo: String,
@@ -95,16 +100,20 @@ pub struct Options {
     pub timeout: Duration,
     /// Send `MAIL`, `RCPT`s and `DATA` together when the server advertises `PIPELINING`.
     pub pipelining: bool,
+    /// Start TLS (`STARTTLS`) with this configuration after `EHLO`, before `MAIL`; the
+    /// message is not sent in plaintext when the server does not offer it or refuses.
+    pub starttls: Option<ClientTls>,
 }
 
 impl Default for Options {
-    /// `localhost`, the default backend, 60 seconds, pipelining on.
+    /// `localhost`, the default backend, 60 seconds, pipelining on, no TLS.
     fn default() -> Self {
         Options {
             helo: "localhost".to_string(),
             backend: Backend::default(),
             timeout: Duration::from_secs(60),
             pipelining: true,
+            starttls: None,
         }
     }
 }
@@ -196,6 +205,7 @@ enum Step {
     Greeting,
     Ehlo,
     Helo,
+    StartTls,
     Mail,
     Rcpt(usize),
     Data,
@@ -209,6 +219,7 @@ impl Step {
             Step::Greeting => "connect".into(),
             Step::Ehlo => "EHLO".into(),
             Step::Helo => "HELO".into(),
+            Step::StartTls => "STARTTLS".into(),
             Step::Mail => "MAIL FROM".into(),
             Step::Rcpt(i) => format!("RCPT TO:<{}>", to.get(i).map_or("", String::as_str)),
             Step::Data => "DATA".into(),
@@ -224,6 +235,7 @@ struct Extensions {
     pipelining: bool,
     eightbit: bool,
     size: bool,
+    starttls: bool,
 }
 
 impl Extensions {
@@ -238,6 +250,8 @@ impl Extensions {
                 ext.eightbit = true;
             } else if keyword.eq_ignore_ascii_case(b"SIZE") {
                 ext.size = true;
+            } else if keyword.eq_ignore_ascii_case(b"STARTTLS") {
+                ext.starttls = true;
             }
         }
         ext
@@ -259,6 +273,8 @@ struct Sender {
     message: Vec<u8>,
     helo: String,
     allow_pipelining: bool,
+    /// What to start TLS with before `MAIL`; taken when `STARTTLS` is sent.
+    starttls: Option<ClientTls>,
     ext: Extensions,
     /// Replies expected, in order.
     pending: VecDeque<Step>,
@@ -336,10 +352,30 @@ impl Sender {
             }
             Step::Ehlo if reply.is_positive() => {
                 self.ext = Extensions::parse(&reply);
-                self.start_transaction(cx)?;
+                match self.starttls.take() {
+                    Some(tls) if self.ext.starttls => {
+                        cx.start_tls(smtp::StartTls {}, tls)?;
+                        self.pending.push_back(Step::StartTls);
+                    }
+                    Some(_) => {
+                        self.failed = Some(SendError::Io(io::Error::new(
+                            io::ErrorKind::Unsupported,
+                            "the server does not offer STARTTLS",
+                        )));
+                    }
+                    None => self.start_transaction(cx)?,
+                }
+            }
+            // TLS is on (the channel started it on the `220`): `EHLO` again (RFC 3207).
+            Step::StartTls if reply.code == 220 => {
+                self.ext = Extensions::default();
+                cx.send(smtp::Ehlo {
+                    domain: self.helo.as_bytes(),
+                })?;
+                self.pending.push_back(Step::Ehlo);
             }
             // A server that does not know EHLO.
-            Step::Ehlo if matches!(reply.code, 500 | 502) => {
+            Step::Ehlo if matches!(reply.code, 500 | 502) && self.starttls.is_none() => {
                 cx.send(smtp::Helo {
                     domain: self.helo.as_bytes(),
                 })?;
@@ -575,6 +611,7 @@ pub fn send_mail(
         message,
         helo: options.helo.clone(),
         allow_pipelining: options.pipelining,
+        starttls: options.starttls.clone(),
         ext: Extensions::default(),
         pending: VecDeque::new(),
         partial: Vec::new(),
@@ -662,6 +699,11 @@ mod tests {
         };
         let e = Extensions::parse(&r);
         // The first line names the server, even when it looks like a keyword.
-        assert!(!e.pipelining && e.eightbit && e.size);
+        assert!(!e.pipelining && e.eightbit && e.size && !e.starttls);
+        let r = Reply {
+            code: 250,
+            lines: vec![b"mx".to_vec(), b"starttls".to_vec()],
+        };
+        assert!(Extensions::parse(&r).starttls);
     }
 }

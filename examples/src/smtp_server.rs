@@ -10,7 +10,11 @@
 //! `Body`); [`Session`] is the handler `#[dispatcher]` makes of it.
 //!
 //! What the handler adds: the greeting; `EHLO` with `PIPELINING`, `SIZE`, `8BITMIME`
-//! and `ENHANCEDSTATUSCODES`; the syntax of paths (`501` when the argument is not a
+//! and `ENHANCEDSTATUSCODES`, and `STARTTLS` when the server has a certificate
+//! ([`SmtpServer::with_tls`]) and the session is not in TLS yet; `STARTTLS` itself
+//! (`220` and TLS, or `454` without a certificate: the description starts TLS after the
+//! `220`, drops what the client sent after its command, and goes back to `Fresh`); the
+//! syntax of paths (`501` when the argument is not a
 //! `<path>`, `553` when the mailbox in it is malformed); the `SIZE=` and `BODY=`
 //! parameters (`552` above the limit); whether a recipient is taken (the `Sender` or
 //! `Recipients` state); the queue id; and storing the message.
@@ -26,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use asyncore_runtime::wire::{DecodeError, DecodeErrorKind, Limit, Lines};
+use asyncore_runtime::wire::{DecodeError, DecodeErrorKind, Limit, Lines, ServerTls};
 use asyncore_runtime::{dispatcher, protocol, Addr, Channel, Dispatcher, Result, Socket};
 
 protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
@@ -438,6 +442,8 @@ struct Transaction {
 pub struct Session {
     config: Arc<Config>,
     stats: Arc<Stats>,
+    /// What `STARTTLS` starts TLS with; `None`: it is not offered, and refused.
+    tls: Option<ServerTls>,
     /// The client said `EHLO` (service extensions may be used).
     extended: bool,
     tx: Transaction,
@@ -449,9 +455,23 @@ impl Session {
         Session {
             config,
             stats,
+            tls: None,
             extended: false,
             tx: Transaction::default(),
         }
+    }
+
+    /// The session offers `STARTTLS` and starts TLS with `tls` (none: it does not).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use asyncore_examples::smtp_server::{Config, Session};
+    /// let session = Session::new(Arc::new(Config::default()), Arc::default()).with_tls(None);
+    /// # let _ = session;
+    /// ```
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> Session {
+        self.tls = tls;
+        self
     }
 
     fn reset(&mut self) {
@@ -529,7 +549,7 @@ impl Session {
     }
 
     /// The extensions, one per line: `PIPELINING`, `SIZE`, `8BITMIME`,
-    /// `ENHANCEDSTATUSCODES`.
+    /// `ENHANCEDSTATUSCODES`, and `STARTTLS` with a certificate, before TLS is on.
     fn on_ehlo(&mut self, cx: &mut ServerCx<'_, '_>, msg: smtp::Ehlo<'_>) -> Result {
         self.reset();
         if trim(msg.domain).is_empty() {
@@ -537,13 +557,16 @@ impl Session {
         }
         self.extended = true;
         let size = format!("SIZE {}", self.config.max_size);
-        let lines = [
+        let mut lines = vec![
             self.config.hostname.as_str(),
             "PIPELINING",
             size.as_str(),
             "8BITMIME",
             "ENHANCEDSTATUSCODES",
         ];
+        if self.tls.is_some() && !cx.is_tls() {
+            lines.push("STARTTLS");
+        }
         for (i, line) in lines.iter().enumerate() {
             let more: &[u8] = if i + 1 < lines.len() { b"-" } else { b" " };
             cx.send(smtp::Reply {
@@ -671,6 +694,24 @@ impl Session {
         )
     }
 
+    /// `220` and TLS with a certificate: the description starts TLS once the reply is
+    /// queued and goes back to `Fresh`, and the session forgets what the client said
+    /// (RFC 3207: the client says `EHLO` again). `454` without one. After TLS is on the
+    /// description does not allow `STARTTLS` (`503`).
+    fn on_start_tls(&mut self, cx: &mut ServerCx<'_, '_>, _msg: smtp::StartTls) -> Result {
+        let Some(config) = self.tls.clone() else {
+            return reply(cx, 454, "4.7.0 TLS not available due to local problem");
+        };
+        self.reset();
+        self.extended = false;
+        let ready = smtp::Reply {
+            code: 220,
+            more: b" ",
+            text: b"2.0.0 Ready to start TLS",
+        };
+        cx.start_tls(ready, config)
+    }
+
     /// `221`; the description closes the connection once it is sent.
     fn on_quit(&mut self, cx: &mut ServerCx<'_, '_>, _msg: smtp::Quit) -> Result {
         reply(cx, 221, "2.0.0 Bye")
@@ -719,18 +760,40 @@ impl Session {
 pub struct SmtpServer {
     config: Arc<Config>,
     stats: Arc<Stats>,
+    tls: Option<ServerTls>,
 }
 
 impl SmtpServer {
     /// A server configured by `config`, counting in `stats`.
     pub fn new(config: Arc<Config>, stats: Arc<Stats>) -> SmtpServer {
-        SmtpServer { config, stats }
+        SmtpServer {
+            config,
+            stats,
+            tls: None,
+        }
+    }
+
+    /// Offers `STARTTLS` (RFC 3207) and starts TLS with `tls`; `None`: `STARTTLS` is
+    /// neither offered nor accepted (`454`).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use asyncore_examples::smtp_server::{Config, SmtpServer};
+    /// let tls = asyncore_runtime::tls::server_config("cert.pem", "key.pem")?;
+    /// let server = SmtpServer::new(Arc::new(Config::default()), Arc::default()).with_tls(Some(tls));
+    /// # let _ = server;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> SmtpServer {
+        self.tls = tls;
+        self
     }
 }
 
 impl Dispatcher for SmtpServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let session = Session::new(self.config.clone(), self.stats.clone());
+        let session =
+            Session::new(self.config.clone(), self.stats.clone()).with_tls(self.tls.clone());
         ch.add_accepted(sock, addr, smtp::ServerChannel::new(session))?;
         Ok(())
     }
