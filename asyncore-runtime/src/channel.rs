@@ -17,7 +17,7 @@ mod state;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 
-pub(crate) use state::Core;
+pub(crate) use state::{Core, Stamp};
 
 /// Default high-water mark of a channel's output buffer: above it the channel stops
 /// reading until the buffer drains (back-pressure).
@@ -59,7 +59,7 @@ impl fmt::Debug for Channel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel")
             .field("token", &self.core.token)
-            .field("type", &self.core.type_name)
+            .field("type", &(self.core.type_name)())
             .field("accepting", &self.core.accepting)
             .field("connecting", &self.core.connecting)
             .field("connected", &self.core.connected)
@@ -106,7 +106,7 @@ impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.0;
         f.write_str("<")?;
-        write_short_type(f, c.type_name)?;
+        write_short_type(f, (c.type_name)())?;
         if c.accepting && c.addr.is_some() {
             f.write_str(" listening")?;
         } else if c.connected {
@@ -271,7 +271,7 @@ impl<'a> Channel<'a> {
                 Ok(0)
             }
             Ok(n) => {
-                self.core.last_activity = self.map.now;
+                self.core.last_activity = Stamp::new(self.map.now);
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -328,7 +328,7 @@ impl<'a> Channel<'a> {
         match rustix::fs::sendfile(&self.core.sock, file, Some(&mut at), count) {
             Ok(n) => {
                 if n > 0 {
-                    self.core.last_activity = self.map.now;
+                    self.core.last_activity = Stamp::new(self.map.now);
                 }
                 Ok(n)
             }
@@ -372,7 +372,7 @@ impl<'a> Channel<'a> {
         match self.core.sock.send(data) {
             Ok(n) => {
                 if n > 0 {
-                    self.core.last_activity = self.map.now;
+                    self.core.last_activity = Stamp::new(self.map.now);
                 }
                 Ok(n)
             }
@@ -482,7 +482,8 @@ impl<'a> Channel<'a> {
 
     /// Set the output buffer's high-water mark (reading pauses above it) and hard limit
     /// (`send_buffered` refuses data past it). The hard limit is raised to the
-    /// high-water mark if it is below it.
+    /// high-water mark if it is below it. Each is at most 4 GiB: a larger value counts
+    /// as 4 GiB.
     ///
     /// ```
     /// # use asyncore_runtime::{Channel, Dispatcher, Result};
@@ -495,8 +496,7 @@ impl<'a> Channel<'a> {
     /// }
     /// ```
     pub fn set_output_limits(&mut self, high_water: usize, limit: usize) {
-        self.core.high_water = high_water;
-        self.core.out_limit = limit.max(high_water);
+        self.core.set_output_limits(high_water, limit);
     }
 
     /// The output buffer's high-water mark (see
@@ -512,7 +512,7 @@ impl<'a> Channel<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn high_water(&self) -> usize {
-        self.core.high_water
+        self.core.high_water()
     }
 
     /// Whether reading is paused because the output buffer is above its high-water mark.
@@ -801,7 +801,7 @@ impl<'a> Channel<'a> {
     pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, Addr)>> {
         match self.core.sock.recv_from(buf) {
             Ok((n, addr)) => {
-                self.core.last_activity = self.map.now;
+                self.core.last_activity = Stamp::new(self.map.now);
                 Ok(Some((n, addr)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
@@ -825,7 +825,7 @@ impl<'a> Channel<'a> {
     pub fn send_to(&mut self, data: &[u8], addr: &Addr) -> io::Result<usize> {
         match self.core.sock.send_to(data, addr) {
             Ok(n) => {
-                self.core.last_activity = self.map.now;
+                self.core.last_activity = Stamp::new(self.map.now);
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -889,7 +889,7 @@ impl<'a> Channel<'a> {
         let now = Instant::now();
         self.map.now = now;
         self.core.idle_timeout = timeout;
-        self.core.last_activity = now;
+        self.core.last_activity = Stamp::new(now);
         if let Some(d) = timeout {
             self.map.arm_idle(self.core, now + d);
         }
@@ -947,7 +947,7 @@ impl<'a> Channel<'a> {
     pub fn start_request_clock(&mut self) {
         if let (Some(t), None) = (self.core.request_timeout, self.core.deadline) {
             let at = self.map.now + t;
-            self.core.deadline = Some(at);
+            self.core.deadline = Some(Stamp::new(at));
             self.map.arm_idle(self.core, at);
         }
     }

@@ -279,7 +279,7 @@ impl<'c> Chat<'_, 'c> {
             // Queued only: the channel sends everything pushed during one event at once.
             return self.ch.queue(data);
         }
-        let limit = self.ch.core.out_limit;
+        let limit = self.ch.core.out_limit();
         if self.st.fifo_bytes + self.ch.pending_output() + data.len() > limit {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,

@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crate::addr::Addr;
-use crate::channel::{Channel, Core};
+use crate::channel::{Channel, Core, Stamp};
 use crate::dispatch::{call, deliver_close, guarded, interest, io_event, route};
 use crate::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
@@ -382,8 +382,7 @@ impl Map {
         };
         let token = Token::new(index, generation);
         core.token = token;
-        core.high_water = self.high_water;
-        core.out_limit = self.out_limit;
+        core.set_output_limits(self.high_water, self.out_limit);
         if !core.internal {
             self.len += 1;
         }
@@ -407,7 +406,7 @@ impl Map {
     fn new_core<D: Dispatcher>(&self, sock: Socket) -> Core {
         Core::new(
             Token::new(0, 0),
-            std::any::type_name::<D>(),
+            std::any::type_name::<D>,
             sock,
             Instant::now(),
         )
@@ -867,7 +866,7 @@ impl Map {
         }
         let e = s.entry.take()?;
         s.busy = true;
-        s.room = e.core.out_limit.saturating_sub(e.core.out.len());
+        s.room = e.core.out_limit().saturating_sub(e.core.out.len());
         Some(e)
     }
 
@@ -903,12 +902,12 @@ impl Map {
     /// is superseded by a new one (it runs, sees it is not the live one, and does
     /// nothing); one due earlier looks again when it runs.
     pub(crate) fn arm_idle(&mut self, core: &mut Core, at: Instant) {
-        if core.idle_timer && core.timer_at <= at {
+        if core.idle_timer && core.timer_at <= Stamp::new(at) {
             return;
         }
         core.timer_gen = core.timer_gen.wrapping_add(1);
         core.idle_timer = true;
-        core.timer_at = at;
+        core.timer_at = Stamp::new(at);
         self.timers
             .add(at, Action::Idle(core.token, core.timer_gen));
     }
@@ -1370,14 +1369,16 @@ impl Map {
                     }
                     // Activity pushes the idle deadline back, not the request's; re-arm
                     // instead of firing while neither is due.
-                    let idle = core.idle_timeout.map(|limit| core.last_activity + limit);
-                    let due = match (idle, core.deadline) {
+                    let idle = core
+                        .idle_timeout
+                        .map(|limit| core.last_activity.instant() + limit);
+                    let due = match (idle, core.deadline.map(Stamp::instant)) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
                     match due {
                         Some(d) if d > now => {
-                            core.timer_at = d;
+                            core.timer_at = Stamp::new(d);
                             self.timers.add(d, Action::Idle(token, gen));
                         }
                         Some(_) => {
@@ -1425,7 +1426,7 @@ impl Map {
         };
         if let Some(left) = entry.core.lingering {
             // No handler runs: discard input until the peer closes, or a limit.
-            linger(&mut entry.core, left, &what, self.now);
+            linger(&mut entry.core, left as usize, &what, self.now);
             let kept = edge.map_or(Ready::EMPTY, |ready| {
                 unused(ready, entry.core.sock.take_seen(), entry.core.peer_closed)
             });

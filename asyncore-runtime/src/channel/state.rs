@@ -58,19 +58,45 @@ impl OutBuf {
     }
 }
 
+/// An instant in one word: nanoseconds since a process-wide epoch, for the times every
+/// channel keeps (an [`Instant`] takes two words). Instants before the epoch, which is
+/// an hour before the first stamp, count as the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Stamp(std::num::NonZeroU64);
+
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+impl Stamp {
+    pub fn new(at: Instant) -> Stamp {
+        let epoch = *EPOCH.get_or_init(|| at.checked_sub(Duration::from_secs(3600)).unwrap_or(at));
+        let nanos = at.saturating_duration_since(epoch).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX - 1);
+        Stamp(std::num::NonZeroU64::MIN.saturating_add(nanos))
+    }
+
+    pub fn instant(self) -> Instant {
+        let epoch = *EPOCH.get().expect("a stamp was made, so the epoch is set");
+        epoch + Duration::from_nanos(self.0.get() - 1)
+    }
+}
+
 /// The loop's record of one channel, apart from its dispatcher.
 #[derive(Debug)]
 pub(crate) struct Core {
     pub token: Token,
-    pub type_name: &'static str,
+    /// The dispatcher's type name (`std::any::type_name`), for messages: a function, one
+    /// word instead of a string's two.
+    pub type_name: fn() -> &'static str,
     pub sock: Socket,
     pub accepting: bool,
     pub connecting: bool,
     pub connected: bool,
     pub addr: Option<Addr>,
     pub out: OutBuf,
-    pub high_water: usize,
-    pub out_limit: usize,
+    /// The output limits ([`Channel::set_output_limits`](crate::Channel::set_output_limits)),
+    /// in bytes, at most 4 GiB each ([`Core::set_output_limits`]).
+    high_water: u32,
+    out_limit: u32,
     /// `close()` was called: remove the channel after the running handler.
     pub closed: bool,
     /// A close *event* must be delivered (`handle_close(reason)`).
@@ -93,7 +119,7 @@ pub(crate) struct Core {
     /// The output was sent: `linger` asks the map to start lingering.
     pub linger_ready: bool,
     /// Lingering: reading and discarding, this many bytes at most; no handler runs.
-    pub lingering: Option<usize>,
+    pub lingering: Option<u32>,
     /// A handler panicked: drop the dispatcher without calling it again.
     pub poisoned: bool,
     /// Interest registered with the backend.
@@ -108,13 +134,13 @@ pub(crate) struct Core {
     pub idle_timeout: Option<Duration>,
     pub idle_timer: bool,
     /// When the live idle check is due, and its number (see `Map::arm_idle`).
-    pub timer_at: Instant,
+    pub timer_at: Stamp,
     pub timer_gen: u32,
     /// How long a request may take to arrive whole ([`Channel::set_request_timeout`]).
     pub request_timeout: Option<Duration>,
     /// When the request being received must be whole.
-    pub deadline: Option<Instant>,
-    pub last_activity: Instant,
+    pub deadline: Option<Stamp>,
+    pub last_activity: Stamp,
     /// Internal channels (the waker, the signal pipe) do not count in `len()`.
     pub internal: bool,
     /// The TLS session, when the channel has one (see the `tls` module).
@@ -123,7 +149,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub fn new(token: Token, type_name: &'static str, sock: Socket, now: Instant) -> Core {
+    pub fn new(token: Token, type_name: fn() -> &'static str, sock: Socket, now: Instant) -> Core {
         Core {
             token,
             type_name,
@@ -133,8 +159,8 @@ impl Core {
             connected: false,
             addr: None,
             out: OutBuf::default(),
-            high_water: DEFAULT_HIGH_WATER,
-            out_limit: DEFAULT_OUTPUT_LIMIT,
+            high_water: DEFAULT_HIGH_WATER as u32,
+            out_limit: DEFAULT_OUTPUT_LIMIT as u32,
             closed: false,
             close_event: None,
             close_when_done: false,
@@ -153,11 +179,11 @@ impl Core {
             accept_paused: false,
             idle_timeout: None,
             idle_timer: false,
-            timer_at: now,
+            timer_at: Stamp::new(now),
             timer_gen: 0,
             request_timeout: None,
             deadline: None,
-            last_activity: now,
+            last_activity: Stamp::new(now),
             internal: false,
             #[cfg(feature = "tls")]
             tls: None,
@@ -178,8 +204,24 @@ impl Core {
         }
     }
 
+    /// Sets the output limits, each at most 4 GiB (a larger value counts as 4 GiB); the
+    /// hard limit is at least the high-water mark.
+    pub fn set_output_limits(&mut self, high_water: usize, limit: usize) {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.high_water = clamp(high_water);
+        self.out_limit = clamp(limit.max(high_water));
+    }
+
+    pub fn high_water(&self) -> usize {
+        self.high_water as usize
+    }
+
+    pub fn out_limit(&self) -> usize {
+        self.out_limit as usize
+    }
+
     pub fn paused(&self) -> bool {
-        self.pending_len() > self.high_water
+        self.pending_len() > self.high_water()
     }
 
     /// The output waiting to be sent: the buffer, and what a TLS session took of it and
@@ -232,7 +274,7 @@ impl Core {
         match self.sock.send(self.out.pending()) {
             Ok(n) => {
                 if n > 0 {
-                    self.last_activity = now;
+                    self.last_activity = Stamp::new(now);
                 }
                 self.out.consume(n);
             }
@@ -293,7 +335,7 @@ impl Core {
             match self.sock.send(data) {
                 Ok(n) => {
                     if n > 0 {
-                        self.last_activity = now;
+                        self.last_activity = Stamp::new(now);
                     }
                     rest = &data[n..];
                 }
@@ -308,14 +350,14 @@ impl Core {
         if rest.is_empty() {
             return Ok(());
         }
-        if self.out.len() + rest.len() > self.out_limit {
+        if self.out.len() + rest.len() > self.out_limit() {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
                     "output buffer limit of {} bytes exceeded on channel {} ({} bytes queued, \
                      {} more offered); the peer is not reading: close the channel or raise \
                      the limit with set_output_limits",
-                    self.out_limit,
+                    self.out_limit(),
                     self.token,
                     self.out.len(),
                     rest.len()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-use super::{Channel, Core, Shown};
+use super::{Channel, Core, Shown, Stamp};
 use crate::addr::Addr;
 use crate::dispatcher::Dispatcher;
 use crate::socket::Socket;
@@ -140,8 +140,8 @@ impl Core {
         let mut tls = Tls::new(conn);
         tls.plain_prefix = self.out.len();
         let at = now + HANDSHAKE_TIMEOUT;
-        if self.deadline.is_none_or(|d| d > at) {
-            self.deadline = Some(at);
+        if self.deadline.is_none_or(|d| d.instant() > at) {
+            self.deadline = Some(Stamp::new(at));
             tls.deadline = Some(at);
         }
         self.tls = Some(tls);
@@ -156,7 +156,7 @@ impl Core {
         while tls.conn.wants_write() {
             match tls.conn.write_tls(&mut SockIo(&self.sock)) {
                 Ok(0) => break,
-                Ok(_) => self.last_activity = now,
+                Ok(_) => self.last_activity = Stamp::new(now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if crate::error::is_disconnect(&e) => {
                     self.schedule_close(Some(e));
@@ -200,7 +200,7 @@ impl Core {
             match self.sock.send(&self.out.pending()[..prefix]) {
                 Ok(n) => {
                     if n > 0 {
-                        self.last_activity = now;
+                        self.last_activity = Stamp::new(now);
                     }
                     self.out.consume(n);
                     if let Some(t) = self.tls.as_mut() {
@@ -312,7 +312,7 @@ impl Core {
                     self.schedule_close(None);
                     return Ok(false);
                 }
-                Ok(_) => self.last_activity = now,
+                Ok(_) => self.last_activity = Stamp::new(now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if crate::error::is_disconnect(&e) => {
                     if was_handshaking {
@@ -344,7 +344,7 @@ impl Core {
                 if tls
                     .deadline
                     .take()
-                    .is_some_and(|d| self.deadline == Some(d))
+                    .is_some_and(|d| self.deadline == Some(Stamp::new(d)))
                 {
                     self.deadline = None;
                 }
@@ -407,7 +407,7 @@ impl Core {
                     }
                     Ok(n) => {
                         tls.plain = tls.plain.saturating_sub(n);
-                        self.last_activity = now;
+                        self.last_activity = Stamp::new(now);
                         return Ok(n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => tls.plain = 0,

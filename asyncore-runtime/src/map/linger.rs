@@ -6,7 +6,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::{Invoke, Map};
-use crate::channel::Core;
+use crate::channel::{Core, Stamp};
 
 /// How long a lingering channel waits for more input from the peer before it closes.
 pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,10 +38,10 @@ impl Map {
             core.closed = true;
             return;
         }
-        core.lingering = Some(self.linger_bytes);
+        core.lingering = Some(u32::try_from(self.linger_bytes).unwrap_or(u32::MAX));
         core.idle_timeout = Some(self.linger_timeout);
         core.deadline = None;
-        core.last_activity = self.now;
+        core.last_activity = Stamp::new(self.now);
         self.arm_idle(core, self.now + self.linger_timeout);
     }
 }
@@ -59,7 +59,7 @@ pub(super) fn linger(core: &mut Core, mut left: usize, what: &Invoke, now: Insta
                         return;
                     }
                     Ok(n) => {
-                        core.last_activity = now;
+                        core.last_activity = Stamp::new(now);
                         left = left.saturating_sub(n);
                         if left == 0 {
                             core.closed = true;
@@ -74,7 +74,8 @@ pub(super) fn linger(core: &mut Core, mut left: usize, what: &Invoke, now: Insta
                     }
                 }
             }
-            core.lingering = Some(left);
+            // At most what lingering began with, a u32.
+            core.lingering = Some(u32::try_from(left).unwrap_or(u32::MAX));
         }
         Invoke::Idle | Invoke::Error(_) => core.closed = true,
         Invoke::Timer(_) => {}
