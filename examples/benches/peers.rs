@@ -3,7 +3,7 @@
 //! ours / peer with its spread.
 //!
 //! ```text
-//! cargo bench -p asyncore-examples --bench peers                      # about 13 minutes
+//! cargo bench -p asyncore-examples --bench peers                      # about 14 minutes
 //! cargo bench -p asyncore-examples --bench peers -- --quick           # about 2 minutes
 //! cargo bench -p asyncore-examples --bench peers -- --only resp,memcache
 //! ```
@@ -17,6 +17,18 @@
 //!   (90% get, 10% set, 1 KiB values) and a multi-get load (`-d 10`, ten keys per get);
 //! * `http`: `http-server --root DIR` against nginx with one worker, `wrk` on keep-alive
 //!   connections fetching a 13-byte file and a 64 KiB file;
+//! * `https`: the same loads over TLS, `http-server --root DIR --tls-cert C --tls-key K`
+//!   against nginx with one worker and `listen ... ssl`, both with one certificate (ECDSA
+//!   P-256 for `localhost`, made with `rcgen` when the benchmark starts, in a temporary
+//!   directory), `wrk https://localhost:PORT/...`. The suite is TLS 1.3's
+//!   `TLS_AES_256_GCM_SHA384` on both: nginx is pinned to it (`ssl_protocols TLSv1.3;
+//!   ssl_conf_command Ciphersuites ...`); `http-server` takes no option for it, and
+//!   rustls (ring provider: AES-256-GCM, AES-128-GCM, ChaCha20-Poly1305) follows the
+//!   client's order, whose first is this suite in OpenSSL, wrk's library. What each
+//!   server negotiates is printed before measuring (`openssl s_client -brief`). Neither
+//!   side uses `sendfile` here: nginx runs without kTLS (its default), and ours encrypts
+//!   what it reads. The goal printed next to the ratios: at least 1.0× nginx's requests
+//!   per second, at most 1.0× its CPU per request;
 //! * `smtp`: `smtp-server` against Postfix's `smtp-sink`, messages per second sent by
 //!   Postfix's `smtp-source`. The two Postfix tools are not part of the usual peers: on
 //!   Debian `apt-get install postfix` brings them (in `/usr/sbin`; put
@@ -79,10 +91,11 @@ use stats::{thousands, Dist, Figure, Pairs, Rng, Sample};
 use tools::{Load, Tools};
 
 /// The rows, in the order they run.
-const ROWS: [&str; 8] = [
+const ROWS: [&str; 9] = [
     "resp",
     "memcache",
     "http",
+    "https",
     "smtp",
     "memcache-2core",
     "http-2core",
@@ -101,6 +114,9 @@ const MEMORY_OURS: [&str; 4] = [
 /// The files `http-server --root` and nginx serve.
 const SMALL: &str = "/13b.txt";
 const LARGE: &str = "/64k.bin";
+
+/// The one TLS 1.3 suite of the https row (OpenSSL's name; nginx is pinned to it).
+const TLS_SUITE: &str = "TLS_AES_256_GCM_SHA384";
 
 #[derive(Debug, Clone)]
 struct Opts {
@@ -221,12 +237,18 @@ fn main() {
         opts.rounds, opts.seed
     );
 
+    let tls = if opts.wants("https") {
+        TlsFiles::make()
+    } else {
+        Err("not made".into())
+    };
     let ctx = Ctx {
         examples,
         root: root.0.clone(),
         pin,
         tools,
         opts: opts.clone(),
+        tls,
     };
     let mut rng = Rng::new(opts.seed);
     let mut summary: Vec<String> = Vec::new();
@@ -277,6 +299,33 @@ struct Ctx {
     pin: Pinning,
     tools: Tools,
     opts: Opts,
+    /// The certificate and key of the https row, or why there are none.
+    tls: Result<TlsFiles, String>,
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 and its key (ECDSA P-256,
+/// rcgen's default), as PEM files in a temporary directory removed at the end.
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    _dir: TempDir,
+}
+
+impl TlsFiles {
+    fn make() -> Result<TlsFiles, String> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .map_err(|e| format!("making a certificate: {e}"))?;
+        let dir = TempDir::new("peers-bench-tls");
+        let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        fs::write(&cert, made.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
+        fs::write(&key, made.signing_key.serialize_pem())
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        Ok(TlsFiles {
+            cert,
+            key,
+            _dir: dir,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +333,7 @@ enum Kind {
     Resp,
     Memcache,
     Http,
+    Https,
     Smtp,
 }
 
@@ -292,6 +342,9 @@ struct Group {
     kind: Kind,
     threads: usize,
     loads: Vec<Load>,
+    /// Print the goal next to the ratios: throughput at least 1.0×, CPU per request at
+    /// most 1.0×.
+    goal: bool,
 }
 
 impl Group {
@@ -300,6 +353,7 @@ impl Group {
             "resp" => (Kind::Resp, 1),
             "memcache" => (Kind::Memcache, 1),
             "http" => (Kind::Http, 1),
+            "https" => (Kind::Https, 1),
             "smtp" => (Kind::Smtp, 1),
             "memcache-2core" => (Kind::Memcache, 2),
             "http-2core" => (Kind::Http, 2),
@@ -332,12 +386,13 @@ impl Group {
                     keys,
                 })
                 .to_vec(),
-            Kind::Http => [SMALL, LARGE]
+            Kind::Http | Kind::Https => [SMALL, LARGE]
                 .map(|path| Load::Wrk {
                     path,
                     secs: 1,
                     threads: t,
                     conns: 50 * t,
+                    tls: kind == Kind::Https,
                 })
                 .to_vec(),
             Kind::Smtp => vec![Load::SmtpSource {
@@ -350,6 +405,7 @@ impl Group {
             kind,
             threads,
             loads,
+            goal: kind == Kind::Https,
         }
     }
 
@@ -366,7 +422,7 @@ impl Group {
         let program = match self.kind {
             Kind::Resp => "resp-server",
             Kind::Memcache => "memcache-server",
-            Kind::Http => "http-server",
+            Kind::Http | Kind::Https => "http-server",
             Kind::Smtp => "smtp-server",
         };
         let mut cmd = ctx.pin.command(self.cpus().0, &ctx.examples.join(program));
@@ -376,8 +432,14 @@ impl Group {
             cmd.args(["--threads", &self.threads.to_string()]);
             name = format!("{name} --threads {}", self.threads);
         }
-        if self.kind == Kind::Http {
+        if matches!(self.kind, Kind::Http | Kind::Https) {
             cmd.arg("--root").arg(&ctx.root);
+        }
+        if self.kind == Kind::Https {
+            let tls = ctx.tls.as_ref()?;
+            cmd.arg("--tls-cert").arg(&tls.cert);
+            cmd.arg("--tls-key").arg(&tls.key);
+            name = format!("{name} --tls-cert");
         }
         Server::ours(&name, cmd)
     }
@@ -387,7 +449,16 @@ impl Group {
         match self.kind {
             Kind::Resp => peers::redis(&ctx.pin, cpus),
             Kind::Memcache => peers::memcached(&ctx.pin, cpus, self.threads),
-            Kind::Http => peers::nginx(&ctx.pin, cpus, self.threads, &ctx.root),
+            Kind::Http => peers::nginx(&ctx.pin, cpus, self.threads, &ctx.root, None),
+            Kind::Https => {
+                let tls = ctx.tls.as_ref()?;
+                let tls = peers::NginxTls {
+                    cert: &tls.cert,
+                    key: &tls.key,
+                    suite: TLS_SUITE,
+                };
+                peers::nginx(&ctx.pin, cpus, self.threads, &ctx.root, Some(&tls))
+            }
             Kind::Smtp => match (&ctx.tools.smtp_sink, &ctx.tools.smtp_source) {
                 (Some(sink), Some(_)) => peers::smtp_sink(&ctx.pin, cpus, sink),
                 _ => Err(tools::POSTFIX_HINT.into()),
@@ -400,7 +471,7 @@ impl Group {
         let (tool, name) = match self.kind {
             Kind::Resp => (&tools.redis_benchmark, "redis-benchmark"),
             Kind::Memcache => (&tools.memcaslap, "memcaslap (Debian: libmemcached-tools)"),
-            Kind::Http => (&tools.wrk, "wrk"),
+            Kind::Http | Kind::Https => (&tools.wrk, "wrk"),
             Kind::Smtp if tools.smtp_sink.is_none() => return Some(tools::POSTFIX_HINT.into()),
             Kind::Smtp => (&tools.smtp_source, "smtp-source"),
         };
@@ -436,6 +507,9 @@ fn run_group(g: &Group, ctx: &Ctx, rng: &mut Rng) -> Result<Vec<String>, String>
     println!("  {} pid {} on {}", peer.name, peer.pid, peer.addr);
     for load in &g.loads {
         println!("  load `{}`: {}", load.label(), load.describe());
+    }
+    if g.kind == Kind::Https {
+        print_handshakes(&ours, &peer);
     }
     if !ctx.opts.quick {
         // Warm-up, not counted: the first load once against each.
@@ -476,7 +550,7 @@ fn run_group(g: &Group, ctx: &Ctx, rng: &mut Rng) -> Result<Vec<String>, String>
         .loads
         .iter()
         .zip(&runs)
-        .map(|(load, pairs)| table_line(&title, load, pairs))
+        .map(|(load, pairs)| table_line(&title, load, pairs, g.goal))
         .collect();
     println!("{TABLE_HEAD}");
     for line in &lines {
@@ -509,9 +583,40 @@ fn run_group(g: &Group, ctx: &Ctx, rng: &mut Rng) -> Result<Vec<String>, String>
 const TABLE_HEAD: &str = "| ours vs peer | load | ours /s | peer /s | throughput ours/peer | p50 ms ours, peer | p50 ours/peer | p99 ms ours, peer | p99 ours/peer | server µs CPU per request: ours, peer | CPU ours/peer |\n\
                           |---|---|---|---|---|---|---|---|---|---|---|";
 
-/// One line of the table for one load.
-fn table_line(title: &str, load: &Load, pairs: &Pairs) -> String {
+/// What the https row prints before measuring: the TLS each server negotiates with
+/// OpenSSL's client defaults, the same as wrk's, and where the two differ.
+fn print_handshakes(ours: &Server, peer: &Server) {
+    println!(
+        "  TLS: certificate ECDSA P-256 made with rcgen; nginx pinned to TLSv1.3 and \
+         {TLS_SUITE}; http-server has no option for the suite (rustls follows the client's \
+         order); no sendfile on either side (nginx without kTLS)"
+    );
+    let ours_tls = tools::tls_handshake(ours.addr);
+    let peer_tls = tools::tls_handshake(peer.addr);
+    for (server, tls) in [(ours, &ours_tls), (peer, &peer_tls)] {
+        match tls {
+            Ok(t) => println!("  {} negotiates {t} (openssl s_client)", server.name),
+            Err(e) => println!("  {}: negotiated suite not checked: {e}", server.name),
+        }
+    }
+    if let (Ok(o), Ok(p)) = (&ours_tls, &peer_tls) {
+        if o != p {
+            println!(
+                "  warning: the two servers negotiate different TLS: the rows compare unlike work"
+            );
+        }
+    }
+}
+
+/// One line of the table for one load; with `goal`, the goals next to the throughput
+/// and CPU ratios.
+fn table_line(title: &str, load: &Load, pairs: &Pairs, goal: bool) -> String {
     let ratio = |f: Figure| pairs.ratio(f).as_ref().map_or("n/a".into(), Dist::ratio);
+    let (rate_goal, cpu_goal) = if goal {
+        (" (goal ≥ 1.0×)", " (goal ≤ 1.0×)")
+    } else {
+        ("", "")
+    };
     let both = |f: Figure, digits: usize| {
         let (o, p) = pairs.medians(f);
         let show = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.digits$}"));
@@ -523,7 +628,7 @@ fn table_line(title: &str, load: &Load, pairs: &Pairs) -> String {
     };
     let (o_rate, p_rate) = pairs.medians(stats::rate);
     format!(
-        "| {title} | {} | {} | {} | **{}** | {} | {} | {} | {} | {} per {} | **{}** |",
+        "| {title} | {} | {} | {} | **{}**{rate_goal} | {} | {} | {} | {} | {} per {} | **{}**{cpu_goal} |",
         load.label(),
         thousands(o_rate.unwrap_or(0.0)),
         thousands(p_rate.unwrap_or(0.0)),

@@ -273,14 +273,27 @@ pub(crate) mod peers {
         Server::peer(&name, cmd, port)
     }
 
+    /// What nginx needs to serve HTTPS: the certificate chain and key (PEM), and the one
+    /// TLS 1.3 suite it may negotiate (OpenSSL's name, `TLS_AES_256_GCM_SHA384`).
+    #[derive(Debug, Clone)]
+    pub(crate) struct NginxTls<'a> {
+        pub(crate) cert: &'a Path,
+        pub(crate) key: &'a Path,
+        pub(crate) suite: &'a str,
+    }
+
     /// nginx with `workers` worker processes (and its master), serving `root`: Debian's
     /// defaults for static files (`sendfile on`, `tcp_nopush on`), no access log, and
-    /// keep-alive connections that are never closed for their number of requests.
+    /// keep-alive connections that are never closed for their number of requests. With
+    /// `tls`, `listen ... ssl`, TLS 1.3 only and that one suite (`ssl_conf_command
+    /// Ciphersuites`), the rest nginx's defaults: no kTLS (`ssl_conf_command Options
+    /// KTLS` is not set), so files are read and encrypted, not sent with `sendfile`.
     pub(crate) fn nginx(
         pin: &Pinning,
         cpus: &str,
         workers: usize,
         root: &Path,
+        tls: Option<&NginxTls<'_>>,
     ) -> Result<Server, String> {
         let bin = installed("nginx", &["/usr/sbin/nginx"]).ok_or("nginx is not installed")?;
         let port = free_port();
@@ -292,6 +305,21 @@ pub(crate) mod peers {
             ""
         };
         let d = dir.display();
+        let (ssl, ssl_conf) = match tls {
+            Some(t) => (
+                " ssl",
+                format!(
+                    "ssl_certificate {};\n\
+                     ssl_certificate_key {};\n\
+                     ssl_protocols TLSv1.3;\n\
+                     ssl_conf_command Ciphersuites {};\n",
+                    t.cert.display(),
+                    t.key.display(),
+                    t.suite
+                ),
+            ),
+            None => ("", String::new()),
+        };
         let conf = format!(
             "{user}daemon off;\n\
              worker_processes {workers};\n\
@@ -310,7 +338,8 @@ pub(crate) mod peers {
                uwsgi_temp_path {d}/uwsgi;\n\
                scgi_temp_path {d}/scgi;\n\
                server {{\n\
-                 listen 127.0.0.1:{port};\n\
+                 listen 127.0.0.1:{port}{ssl};\n\
+                 {ssl_conf}\
                  root {root};\n\
                }}\n\
              }}\n",
@@ -322,9 +351,10 @@ pub(crate) mod peers {
         cmd.arg("-p").arg(&dir).arg("-c").arg(&conf_path);
         cmd.arg("-e").arg(dir.join("error.log"));
         let name = format!(
-            "{} ({workers} worker{})",
+            "{} ({workers} worker{}{})",
             version_of(&bin, &["-v"], "nginx/"),
-            if workers == 1 { "" } else { "s" }
+            if workers == 1 { "" } else { "s" },
+            if tls.is_some() { ", ssl" } else { "" }
         );
         let mut server = Server::peer(&name, cmd, port).map_err(|e| {
             let log = fs::read_to_string(dir.join("error.log")).unwrap_or_default();

@@ -66,12 +66,15 @@ pub(crate) enum Load {
         concurrency: u32,
         keys: u32,
     },
-    /// `wrk -t THREADS -c CONNS -d SECSs --latency URL`, keep-alive connections.
+    /// `wrk -t THREADS -c CONNS -d SECSs --latency URL`, keep-alive connections; with
+    /// `tls`, `https://localhost:PORT/...` (wrk sends the URL's host as the server name,
+    /// and rustls ignores an IP address there with a warning per connection).
     Wrk {
         path: &'static str,
         secs: u32,
         threads: u32,
         conns: u32,
+        tls: bool,
     },
     /// `smtp-source -s SESSIONS -m MESSAGES -l SIZE -d`: sessions in parallel, each
     /// sending message after message on its connection; timed here.
@@ -124,7 +127,15 @@ impl Load {
                 secs,
                 threads,
                 conns,
-            } => format!("wrk -t {threads} -c {conns} -d {secs}s --latency URL{path}"),
+                tls,
+            } => format!(
+                "wrk -t {threads} -c {conns} -d {secs}s --latency {}{path}",
+                if *tls {
+                    "https://localhost:PORT"
+                } else {
+                    "URL"
+                }
+            ),
             Load::SmtpSource {
                 messages,
                 sessions,
@@ -191,11 +202,16 @@ impl Load {
                 secs,
                 threads,
                 conns,
+                tls,
             } => {
                 let mut cmd = pin.command(cpus, &need(&tools.wrk, "wrk")?);
                 cmd.args(["-t", &threads.to_string(), "-c", &conns.to_string()])
-                    .args(["-d", &format!("{secs}s"), "--latency"])
-                    .arg(format!("http://{addr}{path}"));
+                    .args(["-d", &format!("{secs}s"), "--latency"]);
+                if *tls {
+                    cmd.arg(format!("https://localhost:{port}{path}"));
+                } else {
+                    cmd.arg(format!("http://{addr}{path}"));
+                }
                 parse_wrk(&output(cmd)?)
             }
             Load::SmtpSource {
@@ -338,6 +354,37 @@ fn duration_ms(v: &str) -> Option<f64> {
         "m" => num * 60e3,
         _ => return None,
     })
+}
+
+/// The TLS a server at `addr` negotiates with OpenSSL's client defaults, as wrk's: the
+/// protocol, suite and key exchange that `openssl s_client -brief` prints
+/// (`TLSv1.3, TLS_AES_256_GCM_SHA384, X25519`).
+pub(crate) fn tls_handshake(addr: SocketAddr) -> Result<String, String> {
+    let openssl = installed("openssl", &[]).ok_or("openssl is not installed")?;
+    let out = Command::new(openssl)
+        .args(["s_client", "-brief", "-servername", "localhost", "-connect"])
+        .arg(addr.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("openssl s_client: {e}"))?;
+    // -brief reports the session on standard error.
+    let text = String::from_utf8_lossy(&out.stderr);
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim().split(',').next().unwrap_or("").trim().to_string())
+    };
+    match (
+        field("Protocol version:"),
+        field("Ciphersuite:"),
+        field("Server Temp Key:"),
+    ) {
+        (Some(version), Some(suite), kx) => Ok(format!(
+            "{version}, {suite}, {}",
+            kx.unwrap_or_else(|| "key exchange not printed".into())
+        )),
+        _ => Err(format!("openssl s_client: no handshake: {}", text.trim())),
+    }
 }
 
 /// Where the smtp-source and smtp-sink programs are when missing: how to get them.
