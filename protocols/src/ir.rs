@@ -480,22 +480,39 @@ impl Protocol {
     }
 
     /// Whether a transition starts TLS (`starttls`) anywhere in the protocol.
+    ///
+    /// ```
+    /// let p = asyncore_protocol::compile(concat!(
+    ///     "protocol p framing line \"\\r\\n\" max 1KiB ",
+    ///     "client Tls = \"STARTTLS\" replies Reply client Quit = \"QUIT\" replies Reply ",
+    ///     "server Reply = code:u16 ~ \" \" ~ text:rest ",
+    ///     "state Plain initial { Tls -> Secure on Reply if code == 220 starttls | Plain on Reply if code != 220  Quit -> close } ",
+    ///     "state Secure { Quit -> close }",
+    /// )).unwrap();
+    /// assert!(p.has_starttls());
+    /// assert!(p.starts_tls(0, 0) && !p.starts_tls(0, 1)); // `Tls` in `Plain`, not `Quit`
+    /// assert!(p.case_starts_tls(0, 0, 0) && !p.case_starts_tls(0, 0, 1)); // `220`, not the rest
+    /// assert_eq!(p.starttls_targets(), [1]); // `Secure`
+    /// ```
     pub fn has_starttls(&self) -> bool {
         self.states.iter().any(|s| !s.starttls.is_empty())
     }
 
     /// Whether message `m` may start TLS in state `s` (one of its replies there does).
     /// Once TLS is on, such a message is not allowed in that state: TLS starts once.
+    /// See [`has_starttls`](Self::has_starttls) for an example.
     pub fn starts_tls(&self, s: usize, m: usize) -> bool {
         self.states[s].starttls.iter().any(|(x, _)| *x == m)
     }
 
-    /// Whether the reply case number `case` of message `m` in state `s` starts TLS.
+    /// Whether the reply case number `case` of message `m` in state `s` starts TLS. See
+    /// [`has_starttls`](Self::has_starttls) for an example.
     pub fn case_starts_tls(&self, s: usize, m: usize, case: usize) -> bool {
         self.states[s].starttls.contains(&(m, case))
     }
 
-    /// The states a transition that starts TLS leads to.
+    /// The states a transition that starts TLS leads to. See
+    /// [`has_starttls`](Self::has_starttls) for an example.
     pub fn starttls_targets(&self) -> Vec<usize> {
         let mut out = Vec::new();
         for s in &self.states {

@@ -58,8 +58,10 @@ pub struct Io {
     /// Made at the first byte of a message, and given back between messages
     /// ([`release_memory`](Self::release_memory)): an idle connection holds none.
     decoder: Option<Box<Decoder>>,
-    /// The message parameters the decoder starts with ([`set_params`](Self::set_params)).
-    params: [u64; MAX_PARAMS],
+    /// The message parameters the decoder starts with ([`set_params`](Self::set_params)):
+    /// boxed at the first call, so that the many channels of protocols without
+    /// parameters keep one word for them.
+    params: Option<Box<[u64; MAX_PARAMS]>>,
     fast: Option<super::fast::FastFn>,
     buf: FrameBuf,
     out: Vec<u8>,
@@ -77,7 +79,7 @@ pub struct Io {
     /// Every close on our side lingers (servers: see [`Io::lingering_close`]).
     linger_always: bool,
     /// Messages handled in the pass of the loop `budget_pass`.
-    handled: usize,
+    handled: u32,
     /// A message was handled since the last [`Io::settle_clock`].
     progressed: bool,
     budget_pass: u64,
@@ -104,7 +106,7 @@ impl Io {
         Io {
             program,
             decoder: None,
-            params: [0; MAX_PARAMS],
+            params: None,
             fast,
             // Allocated at the first byte: an idle connection holds no read buffer.
             buf: FrameBuf::new(limit),
@@ -287,7 +289,7 @@ impl Io {
             return false;
         }
         self.producing = Hold::Free;
-        self.handled += 1;
+        self.handled = self.handled.saturating_add(1);
         self.progressed = true;
         true
     }
@@ -364,7 +366,7 @@ impl Io {
             self.budget_pass = pass;
             self.handled = 0;
         }
-        ch.is_paused() || self.handled >= MESSAGE_BUDGET
+        ch.is_paused() || self.handled as usize >= MESSAGE_BUDGET
     }
 
     /// How many bytes are buffered and not yet consumed (the message being handled
@@ -442,14 +444,14 @@ impl Io {
             }
             if let Some(fast) = self.fast {
                 if let Some(super::Decoded::Message { index, len }) = fast(
-                    decoder(&mut self.decoder, self.program, &self.params),
+                    decoder(&mut self.decoder, self.program, self.params.as_deref()),
                     self.buf.data(),
                     allowed,
                 ) {
                     return Event::Message { index, len };
                 }
             }
-            let dec = decoder(&mut self.decoder, self.program, &self.params);
+            let dec = decoder(&mut self.decoder, self.program, self.params.as_deref());
             match dec.decode(self.buf.data(), allowed) {
                 Ok(super::Decoded::NeedMore) => return Event::NeedMore,
                 Ok(super::Decoded::Skip { len }) => self.buf.consume(len),
@@ -476,7 +478,7 @@ impl Io {
                 producing: &mut self.producing,
                 input: &[],
             },
-            decoder(&mut self.decoder, self.program, &self.params),
+            decoder(&mut self.decoder, self.program, self.params.as_deref()),
             msg,
         )
     }
@@ -527,7 +529,7 @@ impl Io {
     /// Drops the message just handled from the buffer.
     pub fn consume(&mut self, len: usize) {
         self.buf.consume(len.min(self.buf.len()));
-        self.handled += 1;
+        self.handled = self.handled.saturating_add(1);
         self.progressed = true;
     }
 
@@ -579,7 +581,8 @@ impl Io {
     ///
     /// [`Decoder::set_params`]: super::Decoder::set_params
     pub fn set_params(&mut self, params: &[u64]) {
-        for (to, from) in self.params.iter_mut().zip(params) {
+        let kept = self.params.get_or_insert_with(|| Box::new([0; MAX_PARAMS]));
+        for (to, from) in kept.iter_mut().zip(params) {
             *to = *from;
         }
         if let Some(d) = self.decoder.as_mut() {
@@ -787,11 +790,11 @@ mod spare {
 fn decoder<'d>(
     slot: &'d mut Option<Box<Decoder>>,
     program: &'static Program,
-    params: &[u64; MAX_PARAMS],
+    params: Option<&[u64; MAX_PARAMS]>,
 ) -> &'d mut Decoder {
     slot.get_or_insert_with(|| {
         let mut d = spare::take_decoder(program).unwrap_or_else(|| Box::new(Decoder::new(program)));
-        d.set_params(params);
+        d.set_params(params.unwrap_or(&[0; MAX_PARAMS]));
         d
     })
 }
@@ -889,6 +892,25 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     /// Whether the connection's traffic goes through a TLS session ([`super::is_tls`]).
+    ///
+    /// ```
+    /// use asyncore_runtime::wire::{Framing, Io, Message, Op, Program};
+    /// use asyncore_runtime::{Dispatcher, Map};
+    ///
+    /// static LINES: Program = Program {
+    ///     name: "lines",
+    ///     framing: Framing::Line { term: b"\n", max: 64, bare_lf: false, nocase: false },
+    ///     messages: &[Message { name: "Line", slots: 1, max: 65, ops: &[Op::Line, Op::Rest { slot: 0 }, Op::EndLine] }],
+    /// };
+    /// struct D;
+    /// impl Dispatcher for D {}
+    /// let mut map = Map::new();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let t = map.add(a.into(), D)?;
+    /// let mut io = Io::new(&LINES);
+    /// assert_eq!(map.with_channel(t, |ch| io.cx(ch).is_tls()), Some(false));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_tls(&self) -> bool {
         super::is_tls(self.ch)
     }

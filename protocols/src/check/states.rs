@@ -476,6 +476,35 @@ impl Cx {
                             continue;
                         }
                         for (sent, _) in &p.states[a].transitions {
+                            if p.states[b].transitions.iter().any(|(r, _)| r == sent)
+                                && tls_cases(p, a, *sent) != tls_cases(p, b, *sent)
+                            {
+                                let decl = &d.states[si].transitions[ti];
+                                let span = decl
+                                    .targets
+                                    .iter()
+                                    .find(|t| t.name == p.states[b].name)
+                                    .map_or(decl.message.span, |t| t.span);
+                                let (tls, plain) = if p.starts_tls(a, *sent) {
+                                    (a, b)
+                                } else {
+                                    (b, a)
+                                };
+                                self.error(
+                                    Diagnostic::new(
+                                        format!(
+                                            "the client may send `{}` after `{}` without knowing whether the server chose `{}` or `{}`, and its reply starts TLS differently in them",
+                                            p.messages[*sent].name, p.messages[*m].name, p.states[tls].name, p.states[plain].name
+                                        ),
+                                        span,
+                                    )
+                                    .help(format!(
+                                        "give `{}` the same replies and `starttls` in `{}` and `{}`, or let a reply say which state the server chose",
+                                        p.messages[*sent].name, p.states[tls].name, p.states[plain].name
+                                    )),
+                                );
+                                return;
+                            }
                             if !p.states[b].transitions.iter().any(|(r, _)| r == sent) {
                                 let decl = &d.states[si].transitions[ti];
                                 let span = decl
@@ -567,4 +596,23 @@ fn tag_prefix(a: &Unit, b: &Unit) -> bool {
     }
     let n = x.len().min(y.len());
     x[..n] == y[..n]
+}
+
+/// The reply cases of message `m` in state `s` that start TLS, as the client tells them
+/// apart (the reply and its condition); empty when none does. Two states the client
+/// cannot tell apart must agree on them.
+fn tls_cases(p: &Protocol, s: usize, m: usize) -> Vec<(usize, Option<ir::Guard>)> {
+    let st = &p.states[s];
+    st.by_reply
+        .iter()
+        .find(|(x, _)| *x == m)
+        .map(|(_, cases)| {
+            cases
+                .iter()
+                .enumerate()
+                .filter(|(ci, _)| p.case_starts_tls(s, m, *ci))
+                .map(|(_, (r, g, _))| (*r, g.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }

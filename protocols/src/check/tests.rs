@@ -325,6 +325,13 @@ fn starttls_checks_and_ir() {
             "once TLS is on, state `T` allows no message: `Tls` starts TLS, which happens once per connection",
             "T",
         ),
+        (
+            "state S initial { Plain -> A | B  Quit -> close } \
+             state A { Tls -> S on Reply if code == 220 starttls | A on Reply if code != 220  Quit -> close  Plain -> A | B } \
+             state B { Tls -> B on Reply  Quit -> close  Plain -> A | B }",
+            "the client may send `Tls` after `Plain` without knowing whether the server chose `A` or `B`, and its reply starts TLS differently in them",
+            "B",
+        ),
     ];
     for (body, message, at) in cases {
         let src = format!("{TLS_HEAD}{body}");
