@@ -2,14 +2,15 @@
 //! over a socket pair. The reply to `PASS` says the next state and both sides follow it;
 //! a handler can only send a reply its request allows; a client cannot send a command
 //! whose state depends on a reply it has not read; random dialogues leave both sides in
-//! the same state after every exchange.
+//! the same state after every exchange, SMTP's with `STARTTLS` taking both to TLS.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Duration;
 
-use asyncore_runtime::wire::Lines;
+use asyncore_runtime::tls::server_name;
+use asyncore_runtime::wire::{ClientTls, Lines, ServerTls};
 use asyncore_runtime::{dispatcher, protocol, Backend, Map, Result};
 
 mod support;
@@ -483,10 +484,14 @@ fn random_dialogues_leave_both_sides_in_the_same_state() {
 protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
 
 /// A small SMTP server: multi-line greeting and EHLO replies, recipients refused when
-/// their address says `bad`.
+/// their address says `bad`; with `tls`, `STARTTLS` refused once (`454`), then taken.
 #[derive(Default)]
 struct Mta {
     seen: Rc<RefCell<Vec<smtp::State>>>,
+    tls: Option<ServerTls>,
+    refused_once: bool,
+    /// How many times TLS started.
+    upgrades: Rc<Cell<usize>>,
 }
 
 fn line(cx: &mut smtp::ServerCx<'_, '_>, code: u16, more: bool, text: &str) -> Result {
@@ -559,10 +564,24 @@ impl Mta {
         self.note(cx);
         line(cx, 221, false, "bye")
     }
-    /// No TLS here: refused, and the connection stays as it was.
+    /// Refused (and the connection stays as it was) without TLS, and the first time.
     fn on_start_tls(&mut self, cx: &mut smtp::ServerCx<'_, '_>, _m: smtp::StartTls) -> Result {
         self.note(cx);
-        line(cx, 454, false, "4.7.0 TLS not available")
+        match self.tls.clone() {
+            Some(config) if self.refused_once => {
+                self.upgrades.set(self.upgrades.get() + 1);
+                let ready = smtp::Reply {
+                    code: 220,
+                    more: b" ",
+                    text: b"go ahead",
+                };
+                cx.start_tls(ready, config)
+            }
+            _ => {
+                self.refused_once = true;
+                line(cx, 454, false, "4.7.0 TLS not available")
+            }
+        }
     }
 }
 
@@ -576,6 +595,10 @@ struct Driver {
     next: usize,
     log: SmtpLog,
     quit: bool,
+    /// Asks for `STARTTLS` in `Greeted` (before TLS is on) with this.
+    tls: Option<ClientTls>,
+    /// Replies read in TLS.
+    in_tls: Rc<Cell<usize>>,
 }
 
 #[dispatcher(protocol = smtp, role = client)]
@@ -590,6 +613,9 @@ impl Driver {
             .filter(|s| cx.may_be_in(*s))
             .collect();
         self.log.borrow_mut().push((m.code, states.clone()));
+        if cx.is_tls() {
+            self.in_tls.set(self.in_tls.get() + 1);
+        }
         if self.quit {
             return Ok(());
         }
@@ -605,6 +631,10 @@ impl Driver {
         };
         self.next += 1;
         use smtp::State::*;
+        if let (Some(tls), [Greeted], 5, false) = (&self.tls, states.as_slice(), d % 6, cx.is_tls())
+        {
+            return cx.start_tls(smtp::StartTls {}, tls.clone());
+        }
         let msg: smtp::ClientMessage<'static> = match (states.as_slice(), d % 6) {
             ([Body], _) => smtp::Body {
                 text: Lines::from(&b"Subject: hi\r\n\r\n.dot\r\n"[..]),
@@ -631,6 +661,24 @@ impl Driver {
 /// after every exchange; the reply to RCPT and to DATA says it.
 #[test]
 fn random_smtp_dialogues_leave_both_sides_in_the_same_state() {
+    smtp_dialogues(None);
+}
+
+/// Property: the same with `STARTTLS` among the commands (refused once, then taken): the
+/// reply `220` takes both sides to `Fresh`, in TLS, and they go on in the same state.
+#[test]
+fn random_smtp_dialogues_with_starttls_leave_both_sides_in_the_same_state() {
+    let certs = support::tls::TestCerts::new("dialogues");
+    let (upgrades, in_tls) = smtp_dialogues(Some(&certs));
+    assert!(upgrades > 0, "no dialogue started TLS");
+    assert!(in_tls > 0, "no reply was read in TLS");
+}
+
+/// Runs the random dialogues; with `certs`, TLS may start. How many times TLS started,
+/// and how many replies the clients read in TLS.
+fn smtp_dialogues(certs: Option<&support::tls::TestCerts>) -> (usize, usize) {
+    let upgrades = Rc::new(Cell::new(0));
+    let in_tls = Rc::new(Cell::new(0));
     for seed in 1..=40u64 {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let log = Rc::new(RefCell::new(Vec::new()));
@@ -638,7 +686,12 @@ fn random_smtp_dialogues_leave_both_sides_in_the_same_state() {
         let (a, b) = UnixStream::pair().unwrap();
         map.add(
             a.into(),
-            smtp::ServerChannel::new(Mta { seen: seen.clone() }),
+            smtp::ServerChannel::new(Mta {
+                seen: seen.clone(),
+                tls: certs.map(|c| c.server_config()),
+                upgrades: upgrades.clone(),
+                ..Mta::default()
+            }),
         )
         .unwrap();
         let driver = Driver {
@@ -646,6 +699,10 @@ fn random_smtp_dialogues_leave_both_sides_in_the_same_state() {
             next: 0,
             log: log.clone(),
             quit: false,
+            tls: certs.map(|c| {
+                ClientTls::new(c.client_config(), server_name("localhost").expect("name"))
+            }),
+            in_tls: in_tls.clone(),
         };
         map.add(b.into(), smtp::ClientChannel::new(driver)).unwrap();
         for _ in 0..2_000 {
@@ -672,4 +729,5 @@ fn random_smtp_dialogues_leave_both_sides_in_the_same_state() {
             assert!(seen.contains(&smtp::State::Body) && seen.contains(&smtp::State::Recipients));
         }
     }
+    (upgrades.get(), in_tls.get())
 }
