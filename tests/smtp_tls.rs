@@ -11,7 +11,10 @@
 //!   injection of CVE-2011-0411), are never answered nor acted on in the session; a
 //!   second `STARTTLS` in the session is refused (`503`) and `EHLO` no longer offers it;
 //! * a server without a certificate does not offer `STARTTLS`, answers it `454` (and
-//!   `503` before `EHLO`), and the session goes on in plaintext.
+//!   `503` before `EHLO`), and the session goes on in plaintext;
+//! * the generated roles refuse what would make a reply and the session disagree (the
+//!   agreeing reply sent without a configuration, a request that may start TLS sent
+//!   without one, anything sent while its reply is awaited, TLS twice).
 //!
 //! Certificates are made at test time (`support::tls::TestCerts`). A missing peer
 //! (`swaks` with Perl's TLS modules, `openssl`) prints `skipping: ...` and the test
@@ -526,3 +529,231 @@ on_every_backend!(
     injected_commands_are_dropped,
     refused_without_a_certificate
 );
+
+// ===== the generated handlers' mistakes =====
+
+asyncore_runtime::protocol!(pub mod smtp = "../protocols/descriptions/smtp.aproto");
+
+/// What the handlers' wrong calls returned, and the codes the client read.
+#[derive(Default)]
+struct Seen {
+    errors: Vec<String>,
+    codes: Vec<(u16, bool)>,
+}
+
+type Shared = std::rc::Rc<std::cell::RefCell<Seen>>;
+
+fn err_text(r: asyncore_runtime::Result) -> String {
+    match r {
+        Ok(()) => "no error".to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn reply<'a>(code: u16, text: &'a [u8]) -> smtp::Reply<'a> {
+    smtp::Reply {
+        code,
+        more: b" ",
+        text,
+    }
+}
+
+/// A server that tries the wrong ways to answer `STARTTLS` before the right one.
+struct Mistaken {
+    tls: asyncore_runtime::wire::ServerTls,
+    seen: Shared,
+}
+
+#[asyncore_runtime::dispatcher(protocol = smtp, role = server)]
+impl Mistaken {
+    fn on_open(&mut self, cx: &mut smtp::ServerCx<'_, '_>) -> asyncore_runtime::Result {
+        cx.send(reply(220, b"ready"))
+    }
+    fn on_helo(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Helo<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"hi"))
+    }
+    fn on_ehlo(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Ehlo<'_>,
+    ) -> asyncore_runtime::Result {
+        // `EHLO` starts no TLS.
+        let e = err_text(cx.start_tls(reply(250, b"hi"), self.tls.clone()));
+        self.seen.borrow_mut().errors.push(e);
+        cx.send(reply(250, b"hi"))
+    }
+    fn on_start_tls(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::StartTls,
+    ) -> asyncore_runtime::Result {
+        let plain = err_text(cx.send(reply(220, b"go ahead")));
+        let wrong = err_text(cx.start_tls(reply(250, b"no"), self.tls.clone()));
+        self.seen.borrow_mut().errors.extend([plain, wrong]);
+        cx.start_tls(reply(220, b"go ahead"), self.tls.clone())
+    }
+    fn on_mail(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Mail<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"ok"))
+    }
+    fn on_rcpt(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Rcpt<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"ok"))
+    }
+    fn on_data(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Data,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(503, b"no"))
+    }
+    fn on_body(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Body<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"ok"))
+    }
+    fn on_rset(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Rset,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"ok"))
+    }
+    fn on_noop(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Noop<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(250, b"ok"))
+    }
+    fn on_vrfy(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Vrfy<'_>,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(252, b"maybe"))
+    }
+    fn on_quit(
+        &mut self,
+        cx: &mut smtp::ServerCx<'_, '_>,
+        _m: smtp::Quit,
+    ) -> asyncore_runtime::Result {
+        cx.send(reply(221, b"bye"))
+    }
+}
+
+/// A client that tries the wrong ways to ask for TLS, and to send while it may start.
+struct Asker {
+    tls: ClientTls,
+    seen: Shared,
+    step: usize,
+}
+
+#[asyncore_runtime::dispatcher(protocol = smtp, role = client)]
+impl Asker {
+    fn on_reply(
+        &mut self,
+        cx: &mut smtp::ClientCx<'_, '_>,
+        m: smtp::Reply<'_>,
+    ) -> asyncore_runtime::Result {
+        self.seen.borrow_mut().codes.push((m.code, cx.is_tls()));
+        self.step += 1;
+        let mut errors = Vec::new();
+        let r = match self.step {
+            // The greeting, then the first EHLO reply.
+            1 => cx.send(smtp::Ehlo { domain: b"c" }),
+            2 => {
+                errors.push(err_text(cx.send(smtp::StartTls {})));
+                errors.push(err_text(
+                    cx.start_tls(smtp::Noop { text: None }, self.tls.clone()),
+                ));
+                cx.start_tls(smtp::StartTls {}, self.tls.clone())?;
+                errors.push(err_text(cx.send(smtp::Noop { text: None })));
+                Ok(())
+            }
+            // 220: TLS is on, in `Fresh`.
+            3 => cx.send(smtp::Ehlo { domain: b"c" }),
+            4 => {
+                errors.push(err_text(cx.start_tls(smtp::StartTls {}, self.tls.clone())));
+                cx.send(smtp::Quit {})
+            }
+            _ => Ok(()),
+        };
+        self.seen.borrow_mut().errors.extend(errors);
+        r
+    }
+}
+
+/// The generated roles refuse what would make the reply and the session disagree: the
+/// agreeing reply without a configuration, a configuration with another reply, a
+/// request that may start TLS without one, anything sent while it waits, and TLS twice.
+#[test]
+fn handlers_cannot_make_the_reply_and_the_session_disagree() {
+    use asyncore_runtime::Map;
+    let certs = TestCerts::new("smtp-mistakes");
+    let seen: Shared = Shared::default();
+    let mut map = Map::new();
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    let server = Mistaken {
+        tls: certs.server_config(),
+        seen: seen.clone(),
+    };
+    map.add(a.into(), smtp::ServerChannel::new(server))
+        .expect("add the server");
+    let client = Asker {
+        tls: ClientTls::new(
+            certs.client_config(),
+            server_name("localhost").expect("name"),
+        ),
+        seen: seen.clone(),
+        step: 0,
+    };
+    map.add(b.into(), smtp::ClientChannel::new(client))
+        .expect("add the client");
+    for _ in 0..2_000 {
+        if map.is_empty() {
+            break;
+        }
+        map.poll_once(Some(std::time::Duration::from_millis(10)), Backend::Poll)
+            .expect("a pass of the loop");
+    }
+    let seen = seen.borrow();
+    assert_eq!(
+        seen.codes,
+        [
+            (220, false),
+            (250, false),
+            (220, true),
+            (250, true),
+            (221, true)
+        ],
+        "errors: {:#?}",
+        seen.errors
+    );
+    let want = [
+        "`Reply` does not start TLS here: send it with `cx.send`",
+        "`StartTls` may start TLS: send it with `cx.start_tls(msg, tls)`",
+        "`Noop` does not start TLS in the state the server is in: send it with `cx.send`",
+        "`Noop` must wait for the reply that may start TLS",
+        "`Reply` agrees to start TLS after `StartTls` in state `Greeted`: send it with `cx.start_tls(reply, config)`",
+        "`Reply` does not start TLS here: send it with `cx.send`",
+        "`Reply` does not start TLS here: send it with `cx.send`",
+        "TLS is on already; `StartTls` would start it again",
+    ];
+    assert_eq!(seen.errors.len(), want.len(), "{:#?}", seen.errors);
+    for (got, want) in seen.errors.iter().zip(want) {
+        assert!(got.contains(want), "`{got}` does not say `{want}`");
+    }
+}
