@@ -7,7 +7,7 @@
 mod roundtrip;
 
 use asyncore_runtime::protocol;
-use asyncore_runtime::wire::{Decoded, Decoder, Lines, Quoted, Seq, MAX_PARAMS};
+use asyncore_runtime::wire::{DecodeErrorKind, Decoded, Decoder, Lines, Quoted, Seq, MAX_PARAMS};
 use roundtrip::{check_splits, resumable, DecodeFn};
 
 protocol!(pub mod echo = "../protocols/descriptions/echo.aproto");
@@ -551,9 +551,11 @@ fn smtp_round_trips_a_session() {
                 text: Some(b"hello")
             },
             smtp::Vrfy { who: b"postmaster" },
+            smtp::StartTls {},
             smtp::Quit {},
         ]
     );
+    assert!(bytes.ends_with(b"STARTTLS\r\nQUIT\r\n"));
     assert!(bytes.starts_with(
         b"HELO old.example\r\nEHLO client.example\r\nMAIL FROM:<a@example.com> SIZE=100\r\n"
     ));
@@ -610,6 +612,67 @@ fn smtp_round_trips_a_session() {
                 text: b"End data with <CR><LF>.<CR><LF>"
             },
         ]
+    );
+}
+
+/// `STARTTLS` is allowed in `Greeted` until TLS is on, and its reply says whether TLS
+/// starts: `220` does, anything else does not; in no other state does it start TLS.
+#[test]
+fn smtp_starttls_tables() {
+    use smtp::State;
+    let bit = |s: State| 1u64 << State::ALL.iter().position(|x| *x == s).unwrap();
+    let start = smtp::ClientMessage::from(smtp::StartTls {}).index();
+    assert!(State::Greeted.allowed().contains(&start));
+    assert!(!State::Greeted.allowed_with_tls().contains(&start));
+    for s in State::ALL {
+        let others: Vec<u16> = s
+            .allowed()
+            .iter()
+            .copied()
+            .filter(|&m| m != start)
+            .collect();
+        assert_eq!(s.allowed_with_tls(), others, "{s:?}");
+        assert_eq!(
+            smtp::may_start_tls(bit(*s), start),
+            *s == State::Greeted,
+            "{s:?}"
+        );
+    }
+    let reply = |code| {
+        smtp::ServerMessage::from(smtp::Reply {
+            code,
+            more: b" ",
+            text: b"",
+        })
+    };
+    let greeted = bit(State::Greeted);
+    assert!(smtp::starts_tls_after(greeted, start, &reply(220)));
+    for code in [454, 502, 503, 221, 250] {
+        assert!(
+            !smtp::starts_tls_after(greeted, start, &reply(code)),
+            "{code}"
+        );
+    }
+    assert!(!smtp::starts_tls_after(
+        bit(State::Fresh),
+        start,
+        &reply(220)
+    ));
+    let ehlo = smtp::ClientMessage::from(smtp::Ehlo { domain: b"x" }).index();
+    assert!(!smtp::starts_tls_after(greeted, ehlo, &reply(220)));
+    // Once TLS is on, STARTTLS in `Greeted` is a command out of sequence.
+    let mut dec = smtp::ClientMessage::decoder();
+    let err = dec
+        .decode(b"STARTTLS\r\n", State::Greeted.allowed_with_tls())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            DecodeErrorKind::NotAllowed {
+                message: "StartTls"
+            }
+        ),
+        "{err}"
     );
 }
 
