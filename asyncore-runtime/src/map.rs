@@ -19,7 +19,7 @@ mod buffered;
 mod level;
 mod linger;
 mod release;
-use crate::timer::{Action, TimerId, Timers};
+use crate::timer::{Action, Check, TimerId, Timers};
 use crate::token::Token;
 use crate::waker::{Waker, WakerChannel};
 use level::unused;
@@ -55,7 +55,7 @@ struct Slot {
     pending: Ready,
     /// While the entry is out: the room left in its output buffer when it was taken,
     /// which bounds what [`Map::send_to`] queues for it meanwhile.
-    room: usize,
+    room: u32,
 }
 
 /// What one dispatch of a channel is for.
@@ -184,6 +184,8 @@ pub struct Map {
     dirty_spare: Vec<Token>,
     /// The ids of the timers due, kept between passes (see `run_timers`).
     due_spare: Vec<u64>,
+    /// The channels' idle checks due, kept between passes likewise.
+    checks_spare: Vec<Check>,
     /// Output [`Map::send_to`] queued for the channel whose handler is running (its
     /// entry is out of its slot), handed to it when the handler returns.
     outbox: Vec<u8>,
@@ -258,6 +260,7 @@ impl Map {
             dirty_list: Vec::new(),
             dirty_spare: Vec::new(),
             due_spare: Vec::new(),
+            checks_spare: Vec::new(),
             outbox: Vec::new(),
             outbox_for: None,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
@@ -778,7 +781,7 @@ impl Map {
     pub fn send_to(&mut self, token: Token, data: &[u8]) -> io::Result<()> {
         let now = self.now;
         if let Some(s) = self.slot_mut(token).filter(|s| s.busy) {
-            let room = s.room;
+            let room = s.room as usize;
             if self.outbox_for.is_some_and(|t| t != token) {
                 self.outbox.clear();
             }
@@ -866,7 +869,8 @@ impl Map {
         }
         let e = s.entry.take()?;
         s.busy = true;
-        s.room = e.core.out_limit().saturating_sub(e.core.out.len());
+        // The limit is a u32, so the room is too.
+        s.room = e.core.out_limit().saturating_sub(e.core.out.len()) as u32;
         Some(e)
     }
 
@@ -908,8 +912,7 @@ impl Map {
         core.timer_gen = core.timer_gen.wrapping_add(1);
         core.idle_timer = true;
         core.timer_at = Stamp::new(at);
-        self.timers
-            .add(at, Action::Idle(core.token, core.timer_gen));
+        self.timers.add_check(at, core.token, core.timer_gen);
     }
 
     fn remove(&mut self, token: Token, entry: BoxEntry) {
@@ -1360,41 +1363,46 @@ impl Map {
                         e.core.accept_paused = false;
                     }
                 }
-                Action::Idle(token, gen) => {
-                    let Some(core) = self.entry_mut(token).map(|e| &mut e.core) else {
-                        continue;
-                    };
-                    if gen != core.timer_gen || !core.idle_timer {
-                        continue; // superseded by an earlier check
-                    }
-                    // Activity pushes the idle deadline back, not the request's; re-arm
-                    // instead of firing while neither is due.
-                    let idle = core
-                        .idle_timeout
-                        .map(|limit| core.last_activity.instant() + limit);
-                    let due = match (idle, core.deadline.map(Stamp::instant)) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    match due {
-                        Some(d) if d > now => {
-                            core.timer_at = Stamp::new(d);
-                            self.timers.add(d, Action::Idle(token, gen));
-                        }
-                        Some(_) => {
-                            core.idle_timer = false;
-                            self.invoke(token, Invoke::Idle)?;
-                            if let Some(core) = self.entry_mut(token).map(|e| &mut e.core) {
-                                core.deadline = None;
-                            }
-                        }
-                        None => core.idle_timer = false,
-                    }
-                }
             }
         }
         due.clear();
         self.due_spare = due;
+        // The channels' idle checks.
+        let mut checks = std::mem::take(&mut self.checks_spare);
+        self.timers.due_checks(now, &mut checks);
+        for &Check { token, gen, .. } in &checks {
+            let Some(core) = self.entry_mut(token).map(|e| &mut e.core) else {
+                continue;
+            };
+            if gen != core.timer_gen || !core.idle_timer {
+                continue; // superseded by an earlier check
+            }
+            // Activity pushes the idle deadline back, not the request's; re-arm
+            // instead of firing while neither is due.
+            let idle = core
+                .idle_timeout
+                .map(|limit| core.last_activity.instant() + limit);
+            let due = match (idle, core.deadline.map(Stamp::instant)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match due {
+                Some(d) if d > now => {
+                    core.timer_at = Stamp::new(d);
+                    self.timers.add_check(d, token, gen);
+                }
+                Some(_) => {
+                    core.idle_timer = false;
+                    self.invoke(token, Invoke::Idle)?;
+                    if let Some(core) = self.entry_mut(token).map(|e| &mut e.core) {
+                        core.deadline = None;
+                    }
+                }
+                None => core.idle_timer = false,
+            }
+        }
+        checks.clear();
+        self.checks_spare = checks;
         Ok(())
     }
 
