@@ -662,13 +662,20 @@ fn a_kept_small_file_is_never_served_stale() {
         std::fs::write(&path, &text).expect("write the file");
         for _ in 0..2 {
             c.send(&get("/changing.txt"));
-            assert_eq!(c.expect(200, "the file").body, text.as_bytes(), "round {round}");
+            assert_eq!(
+                c.expect(200, "the file").body,
+                text.as_bytes(),
+                "round {round}"
+            );
         }
         // Same length, new contents, within the same second.
         let same_length = text.replace("version", "VERSION");
         std::fs::write(&path, &same_length).expect("rewrite the file");
         c.send(&get("/changing.txt"));
-        assert_eq!(c.expect(200, "the rewritten file").body, same_length.as_bytes());
+        assert_eq!(
+            c.expect(200, "the rewritten file").body,
+            same_length.as_bytes()
+        );
     }
     // Replaced by a symbolic link to a file outside the root: refused, as a link always is.
     std::fs::remove_file(&path).expect("remove the file");

@@ -144,8 +144,8 @@ impl Shared {
 /// One connection: the handler of the HTTP description's server side, with the
 /// responses waiting for their turn (see [the module docs](super)).
 ///
-/// It holds only what is its own; the rest is the loop's ([`Shared`]), so an idle
-/// connection costs little.
+/// It holds only what is its own; the rest (the configuration, the counters, the file
+/// cache and the date) is the loop's, so an idle connection costs little.
 #[derive(Debug)]
 pub struct Session {
     pub(super) shared: Rc<Shared>,
