@@ -84,8 +84,8 @@ impl<const PORT: u16> ServerArgs<PORT> {
 }
 
 /// `--tls-cert FILE --tls-key FILE`: a server speaks TLS on its port (HTTPS, RESP over
-/// TLS as `redis-server --tls-port`), with this certificate chain and key (PEM files).
-/// The two go together.
+/// TLS as `redis-server --tls-port`, MQTT over TLS as mosquitto's `listener 8883`), with
+/// this certificate chain and key (PEM files). The two go together.
 ///
 /// ```
 /// use asyncore_examples::cli::TlsArgs;

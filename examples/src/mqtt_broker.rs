@@ -20,6 +20,8 @@
 //! * `PINGREQ`/`PINGRESP`; keep-alive: a client silent for one and a half times its
 //!   keep-alive is disconnected, on the loop's timers.
 //! * `DISCONNECT` drops the will; a connection that ends any other way publishes it.
+//! * MQTT over TLS ([`MqttServer::with_tls`], `--tls-cert`/`--tls-key`): every connection
+//!   is TLS from its first byte; a client that does not start a handshake is closed.
 //!
 //! Limits: a `PUBLISH` whose payload is over [`Config::max_payload`] closes its
 //! connection (logged at the info level). The packet is read whole before its payload is
@@ -56,6 +58,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asyncore_runtime::wire::{DecodeError, Seq};
@@ -464,6 +467,8 @@ impl Connection {
 #[derive(Debug)]
 pub struct MqttServer {
     broker: SharedBroker,
+    /// MQTT over TLS: the configuration every connection starts with.
+    tls: Option<Arc<asyncore_runtime::tls::ServerConfig>>,
 }
 
 impl MqttServer {
@@ -471,7 +476,15 @@ impl MqttServer {
     pub fn new(config: Config) -> Self {
         MqttServer {
             broker: Rc::new(RefCell::new(Broker::new(config))),
+            tls: None,
         }
+    }
+
+    /// The same server speaking MQTT over TLS (`Some`), as mosquitto's `listener 8883`
+    /// with a `certfile` and a `keyfile`: every connection is TLS from its first byte.
+    pub fn with_tls(mut self, tls: Option<Arc<asyncore_runtime::tls::ServerConfig>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The broker, shared.
@@ -482,8 +495,11 @@ impl MqttServer {
 
 impl Dispatcher for MqttServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
-        let conn = Connection::new(self.broker.clone());
-        ch.add_accepted(sock, addr, mqtt::ServerChannel::new(conn))?;
+        let conn = mqtt::ServerChannel::new(Connection::new(self.broker.clone()));
+        match &self.tls {
+            Some(tls) => ch.add_accepted_tls(sock, addr, tls.clone(), conn)?,
+            None => ch.add_accepted(sock, addr, conn)?,
+        };
         Ok(())
     }
 }
