@@ -446,10 +446,11 @@ struct PrefixStats {
 /// One open connection, for `stats conns`.
 #[derive(Debug, Clone)]
 struct ConnInfo {
-    /// The peer's address.
-    addr: String,
-    /// The address it came in on.
-    listen: String,
+    /// The peer's address (no allocation for an IP address).
+    addr: Option<Addr>,
+    /// The descriptor of the listening socket it came in on (its address is in
+    /// `listeners`).
+    listen_fd: i32,
     /// When it last sent a command.
     last: Instant,
 }
@@ -578,8 +579,8 @@ pub struct Connection {
     /// The connection's descriptor (memcached's `cfd` in watch lines and `stats conns`),
     /// or -1.
     fd: i32,
-    /// The peer's address and the one it came in on, for `stats conns`.
-    peer: (String, String),
+    /// The descriptor of the listening socket it came in on, for `stats conns`.
+    listen_fd: i32,
     /// The channel, once open: how watchers are told.
     token: Option<Token>,
 }
@@ -603,7 +604,7 @@ impl Connection {
             pending: std::collections::VecDeque::new(),
             pending_cas: false,
             fd: -1,
-            peer: (String::new(), String::new()),
+            listen_fd: -1,
             token: None,
         }
     }
@@ -794,15 +795,15 @@ impl Dispatcher for MemcacheServer {
     fn handle_accepted(&mut self, ch: &mut Channel<'_>, sock: Socket, addr: Addr) -> Result {
         let mut conn = Connection::new(self.store.clone());
         conn.fd = sock.as_raw_fd();
-        let listen = ch
-            .socket()
-            .local_addr()
-            .map_or_else(|_| String::new(), |a| a.to_string());
+        conn.listen_fd = ch.socket().as_raw_fd();
         lock(&self.store)
             .listeners
-            .entry(ch.socket().as_raw_fd())
-            .or_insert_with(|| listen.clone());
-        conn.peer = (addr.to_string(), listen);
+            .entry(conn.listen_fd)
+            .or_insert_with(|| {
+                ch.socket()
+                    .local_addr()
+                    .map_or_else(|_| String::new(), |a| a.to_string())
+            });
         ch.add_accepted(sock, addr, memcache::ServerChannel::new(conn))?;
         Ok(())
     }

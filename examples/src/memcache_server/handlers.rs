@@ -11,12 +11,11 @@ impl Connection {
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
-        let (addr, listen) = self.peer.clone();
         store.conns.insert(
             self.fd,
             ConnInfo {
-                addr,
-                listen,
+                addr: cx.channel().addr().cloned(),
+                listen_fd: self.listen_fd,
                 last: Instant::now(),
             },
         );

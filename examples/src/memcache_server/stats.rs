@@ -382,11 +382,10 @@ impl Store {
                 out.push(stat(format!("{lfd}:addr"), format!("tcp:{addr}")));
                 out.push(stat(format!("{lfd}:state"), "conn_listening"));
             }
-            out.push(stat(format!("{fd}:addr"), format!("tcp:{}", c.addr)));
-            out.push(stat(
-                format!("{fd}:listen_addr"),
-                format!("tcp:{}", c.listen),
-            ));
+            let addr = c.addr.as_ref().map_or_else(String::new, |a| a.to_string());
+            let listen = self.listeners.get(&c.listen_fd).map_or("", String::as_str);
+            out.push(stat(format!("{fd}:addr"), format!("tcp:{addr}")));
+            out.push(stat(format!("{fd}:listen_addr"), format!("tcp:{listen}")));
             out.push(stat(format!("{fd}:state"), "conn_parse_cmd"));
             let idle = now.saturating_duration_since(c.last).as_secs();
             out.push(stat(format!("{fd}:secs_since_last_cmd"), idle));
