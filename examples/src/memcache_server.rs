@@ -382,7 +382,9 @@ impl Default for Settings {
 /// ```
 #[derive(Debug)]
 pub struct Store {
-    items: HashMap<Vec<u8>, Item>,
+    /// Hashed with foldhash (seeded per process), faster than the
+    /// standard library's SipHash on short keys.
+    items: HashMap<Vec<u8>, Item, foldhash::fast::RandomState>,
     /// Items with an expiry, by (deadline, CAS unique): the CAS unique makes each entry
     /// unique and names the item's current version.
     deadlines: BTreeMap<(Instant, u64), Vec<u8>>,

@@ -17,7 +17,7 @@ impl Store {
     /// ```
     pub fn with_settings(settings: Settings) -> Store {
         Store {
-            items: HashMap::new(),
+            items: HashMap::default(),
             deadlines: BTreeMap::new(),
             classes: (0..class_sizes().len()).map(|_| Class::default()).collect(),
             seq: 0,
