@@ -529,9 +529,9 @@ fn cli_errors() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("not a valid HTTP response"), "{err}");
     // Bad arguments.
-    let (code, _, err) = run_cli(&args(&["https://example.org/"]));
+    let (code, _, err) = run_cli(&args(&["ftp://example.org/"]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("only http://"), "{err}");
+    assert!(err.contains("only http:// and https://"), "{err}");
     let (code, _, err) = run_cli(&args(&["--bogus", "http://127.0.0.1/"]));
     assert_eq!(code, 2, "{err}");
     let (code, out, _) = run_cli(&args(&["--help"]));
