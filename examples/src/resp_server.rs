@@ -461,6 +461,8 @@ pub struct RespConnection {
     queued: usize,
     /// Replies waiting for the client to read those before them.
     pending: VecDeque<Pending>,
+    /// The loop pass in which this connection last ran a command.
+    clock_pass: u64,
     /// The timer of a blocking command's deadline, while it waits.
     block_timer: Option<TimerId>,
 }
@@ -475,6 +477,7 @@ impl RespConnection {
             pass: u64::MAX,
             queued: 0,
             pending: VecDeque::new(),
+            clock_pass: u64::MAX,
             block_timer: None,
         }
     }
@@ -514,12 +517,18 @@ impl RespConnection {
         }
         let (budget, limit) = self.budget(cx);
         let resp3 = self.session.resp3;
+        // A command after another of the same read starts when that one ended: one clock
+        // read per command.
+        let chained = self.clock_pass == self.pass;
+        self.clock_pass = self.pass;
         let mut out = CxReplies::new(cx, &mut self.pending, resp3, budget, limit);
-        let now = Instant::now();
-        let flow = self
-            .store
-            .borrow_mut()
-            .execute(args, &mut self.session, now, &mut out);
+        let mut store = self.store.borrow_mut();
+        let now = match store.last_ended() {
+            Some(ended) if chained => ended,
+            _ => Instant::now(),
+        };
+        let flow = store.execute(args, &mut self.session, now, &mut out);
+        drop(store);
         self.queued += out.bytes;
         if let Some(e) = out.err {
             return Err(e);

@@ -181,6 +181,10 @@ pub struct Store {
     blocking: blocking::Blocking,
     /// How many `execute` calls are running (more than one: a command run by another).
     nesting: u32,
+    /// When the last command ended (the clock read for its `INFO commandstats` time):
+    /// the start of the next one the same connection sent in the same read
+    /// ([`last_ended`](Self::last_ended)), so a pipelined command reads the clock once.
+    ended: Option<Instant>,
     /// The configuration and counters of the server commands.
     server: server::ServerState,
 }
@@ -365,6 +369,7 @@ impl Store {
             },
             blocking: blocking::Blocking::default(),
             nesting: 0,
+            ended: None,
             server: server::ServerState::default(),
         }
     }
@@ -655,6 +660,23 @@ impl Store {
         self.limits.max_memory != 0 && self.used > self.limits.max_memory
     }
 
+    /// When the last command ended: a caller running commands back to back can take it
+    /// as the next one's start instead of reading the clock again.
+    ///
+    /// ```
+    /// use asyncore_examples::resp_server::{Limits, Session, Store};
+    /// use std::time::Instant;
+    /// let mut store = Store::new(Limits { max_memory: 1 << 20, output_limit: 1 << 20 });
+    /// assert!(store.last_ended().is_none());
+    /// let start = Instant::now();
+    /// let mut out = Vec::new();
+    /// store.execute(&[b"PING"], &mut Session::default(), start, &mut out);
+    /// assert!(store.last_ended().is_some_and(|end| end >= start));
+    /// ```
+    pub fn last_ended(&self) -> Option<Instant> {
+        self.ended
+    }
+
     /// Runs one command and writes its replies to `out`. `now` is the time that counts
     /// for expiry (the caller's clock, so tests can move it).
     ///
@@ -761,9 +783,13 @@ impl Store {
         // `now` is when the command started (the caller reads the clock just before).
         let errors = out.errors.len();
         let flow = self.run_in(family, &full, args, session, now, out);
-        let elapsed = Instant::now().saturating_duration_since(now);
-        self.server
-            .called(&full, elapsed, out.errors.len() > errors);
+        let end = Instant::now();
+        self.ended = Some(end);
+        self.server.called(
+            &full,
+            end.saturating_duration_since(now),
+            out.errors.len() > errors,
+        );
         flow
     }
 

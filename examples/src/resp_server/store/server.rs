@@ -90,7 +90,7 @@ pub(super) struct ServerState {
     /// store's limit), by name.
     config: HashMap<&'static str, String>,
     /// Per command (`get`, `config|set`): calls, microseconds, rejections, failures.
-    commands: HashMap<String, CommandStats>,
+    commands: HashMap<String, CommandStats, foldhash::fast::RandomState>,
     /// Per error code (the first word of the error): how many were sent.
     errors: BTreeMap<String, u64>,
     /// All the error replies sent.
@@ -123,7 +123,7 @@ impl Default for ServerState {
                 .iter()
                 .filter_map(|p| p.default.map(|d| (p.name, d.to_string())))
                 .collect(),
-            commands: HashMap::new(),
+            commands: HashMap::default(),
             errors: BTreeMap::new(),
             error_replies: 0,
             active_expire: true,
