@@ -309,6 +309,19 @@ impl Map {
         self.passes
     }
 
+    /// The time the loop read when the current pass began (and again before it ran the
+    /// timers due): a handler that needs the time of a request can take it instead of
+    /// reading the clock for each one, as memcached's `current_time` does. Before the
+    /// first pass, the time the map was made.
+    ///
+    /// ```
+    /// let map = asyncore_runtime::Map::new();
+    /// assert!(map.now() <= std::time::Instant::now());
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Whether `token` names a channel of this map (open, or running a handler).
     ///
     /// ```

@@ -112,9 +112,11 @@ impl Connection {
         }
         let store = self.store.clone();
         let mut store = lock(&store);
-        let now = Instant::now();
+        // The time of the loop's pass, as memcached's `current_time`: no clock read per
+        // command.
+        let now = cx.channel().map().now();
         store.tick(now);
-        store.conn_active(self.fd);
+        store.conn_active(self.fd, now);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
         for key in keys {
@@ -197,9 +199,9 @@ impl Connection {
         }
         let outcome = {
             let mut store = lock(&self.store);
-            let now = Instant::now();
+            let now = cx.channel().map().now();
             store.tick(now);
-            store.conn_active(self.fd);
+            store.conn_active(self.fd, now);
             store.stats.cmd_set += 1;
             store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {
@@ -229,7 +231,7 @@ impl Connection {
             let existing = existing.map(|(cas, flags, expires, _, _)| (cas, flags, expires));
             match (mode, existing) {
                 (Mode::Set, _) | (Mode::Add, None) | (Mode::Replace, Some(_)) => {
-                    match store.link(key, data, flags, expires) {
+                    match store.link(key, data, flags, expires, now) {
                         Ok(()) => Outcome::Stored(expires.is_some()),
                         Err(NoMemory) => Outcome::NoMemory,
                     }
@@ -250,7 +252,7 @@ impl Connection {
                             joined.extend_from_slice(old);
                         }
                         // The item keeps its flags and expiry.
-                        match store.link(key, &joined, old_flags, old_expires) {
+                        match store.link(key, &joined, old_flags, old_expires, now) {
                             Ok(()) => Outcome::Stored(old_expires.is_some()),
                             Err(NoMemory) => Outcome::NoMemory,
                         }
@@ -266,7 +268,7 @@ impl Connection {
                         if let Some(c) = store.class_stats(key) {
                             c.cas_hits += 1;
                         }
-                        match store.link(key, data, flags, expires) {
+                        match store.link(key, data, flags, expires, now) {
                             Ok(()) => Outcome::Stored(expires.is_some()),
                             Err(NoMemory) => Outcome::NoMemory,
                         }
@@ -371,7 +373,9 @@ impl Connection {
                         } else {
                             store.stats.decr_hits += 1;
                         }
-                        Some(Some(store.link(key, &text, flags, expires).map(|()| value)))
+                        Some(Some(
+                            store.link(key, &text, flags, expires, now).map(|()| value),
+                        ))
                     }
                 },
             }

@@ -228,7 +228,7 @@ impl Connection {
         let (more, extra) = (words.len() > 1, words.len() > 2);
         let lines = {
             let mut store = lock(&self.store);
-            store.conn_active(self.fd);
+            store.conn_active(self.fd, Instant::now());
             match group {
                 None => store.general_stats(),
                 Some(b"items") if !more => store.item_stats(),

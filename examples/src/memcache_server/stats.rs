@@ -397,10 +397,10 @@ impl Store {
         out
     }
 
-    /// The connection `fd` sent a command now.
-    pub(super) fn conn_active(&mut self, fd: i32) {
+    /// The connection `fd` sent a command at `now`.
+    pub(super) fn conn_active(&mut self, fd: i32, now: Instant) {
         if let Some(c) = self.conns.get_mut(&fd) {
-            c.last = Instant::now();
+            c.last = now;
         }
     }
 

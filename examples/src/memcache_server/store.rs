@@ -321,8 +321,8 @@ impl Store {
         data: &[u8],
         flags: u32,
         expires: Option<Instant>,
+        now: Instant,
     ) -> std::result::Result<(), NoMemory> {
-        let now = Instant::now();
         let size = item_size(key.len(), flags, data.len());
         let class = size_class(size);
         if self.overwrite(key, data, flags, expires, size, now) {
