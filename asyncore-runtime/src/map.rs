@@ -259,8 +259,10 @@ impl Map {
             ask_every_pass: Vec::new(),
             dirty_list: Vec::new(),
             dirty_spare: Vec::new(),
-            due_spare: Vec::new(),
-            checks_spare: Vec::new(),
+            // Room for the timers of a pass from the start, so that the first timer to
+            // fire in steady traffic allocates nothing either.
+            due_spare: Vec::with_capacity(16),
+            checks_spare: Vec::with_capacity(16),
             outbox: Vec::new(),
             outbox_for: None,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
