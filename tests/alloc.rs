@@ -1,57 +1,13 @@
 //! The decoder generated from `resp.aproto` allocates nothing per message once warmed up:
 //! a counting global allocator watches a steady stream of SET and GET commands.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-
 use asyncore_runtime::protocol;
 use asyncore_runtime::wire::Decoded;
 
 protocol!(mod resp = "../protocols/descriptions/resp.aproto");
 
-/// Counts allocations made by this thread while `COUNTING` is set.
-struct Counting;
-
-thread_local! {
-    // Per thread, so tests running in parallel do not count each other's allocations.
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-    }
-}
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|a| a.get())
-}
-
-fn reset() {
-    ALLOCATIONS.with(|a| a.set(0));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// side effect that touches no allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 fn commands(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -122,13 +78,11 @@ fn resp_decoding_allocates_nothing_per_message() {
     let warm = decode(&mut dec, &mut buf, &input, 4096);
     assert_eq!(warm.0, 10_000);
 
+    let _one = counting::exclusive();
+    counting::watch_this_thread();
     for chunk in [4096, 1000, 7] {
-        reset();
-        COUNTING.with(|c| c.set(true));
-        let got = decode(&mut dec, &mut buf, &input, chunk);
-        COUNTING.with(|c| c.set(false));
+        let (n, got) = counting::count_during(|| decode(&mut dec, &mut buf, &input, chunk));
         assert_eq!(got, warm, "reads of {chunk} bytes");
-        let n = allocations();
         assert_eq!(
             n, 0,
             "{n} allocations for 10 000 messages in reads of {chunk} bytes"
@@ -138,11 +92,10 @@ fn resp_decoding_allocates_nothing_per_message() {
 
 #[test]
 fn the_counter_sees_allocations() {
-    // The allocator above counts: a Vec allocation is seen (so a 0 is a real 0).
-    reset();
-    COUNTING.with(|c| c.set(true));
-    let v: Vec<u8> = Vec::with_capacity(100);
-    COUNTING.with(|c| c.set(false));
+    // The allocator counts: a Vec allocation is seen (so a 0 is a real 0).
+    let _one = counting::exclusive();
+    counting::watch_this_thread();
+    let (n, v) = counting::count_during(|| Vec::<u8>::with_capacity(100));
     drop(v);
-    assert!(allocations() >= 1);
+    assert!(n >= 1);
 }

@@ -5,10 +5,9 @@
 //! counts the allocations that thread makes while a client sends a steady stream of
 //! requests (after a warm-up that lets buffers, tables and caches reach their size).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -17,57 +16,8 @@ use asyncore_examples::memcache_server::MemcacheServer;
 use asyncore_examples::resp_server::{Limits, RespServer};
 use asyncore_runtime::{Addr, Backend, Dispatcher, Map};
 
-/// Counts the allocations of the thread that set `SERVER` while `COUNTING` is on.
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SERVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static TRACING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// `ALLOC_BACKTRACES=N` prints where the first N counted allocations were made.
-static BACKTRACES: AtomicUsize = AtomicUsize::new(usize::MAX);
-
-fn count() {
-    if COUNTING.load(Ordering::Relaxed) && SERVER.with(|s| s.get()) && !TRACING.with(|t| t.get()) {
-        let n = ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        if n < BACKTRACES.load(Ordering::Relaxed) && !TRACING.with(|t| t.replace(true)) {
-            eprintln!(
-                "allocation {n}:\n{}",
-                std::backtrace::Backtrace::force_capture()
-            );
-            TRACING.with(|t| t.set(false));
-        }
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// side effect that touches no allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Only one test counts at a time: the counter is global.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+#[path = "support/counting.rs"]
+mod counting;
 
 /// A server running on a thread of its own; dropping it stops the thread (also when a
 /// test fails, so that its allocations are not counted in the next test).
@@ -97,7 +47,7 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     let handle = std::thread::spawn(move || {
-        SERVER.with(|s| s.set(true));
+        counting::watch_this_thread();
         let mut map = Map::new();
         let any = Addr::Inet("127.0.0.1:0".parse().unwrap());
         let token = map.listen(&any, make()).unwrap();
@@ -138,18 +88,8 @@ fn exchange(mut stream: &TcpStream, request: &[u8], reply: &[u8], times: usize, 
 
 /// The allocations the server thread makes while `work` runs, after `warm` has run once.
 fn allocations_during(warm: impl Fn(), work: impl Fn()) -> usize {
-    if BACKTRACES.load(Ordering::Relaxed) == usize::MAX {
-        let n = std::env::var("ALLOC_BACKTRACES")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        BACKTRACES.store(n.unwrap_or(0), Ordering::Relaxed);
-    }
     warm();
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    work();
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCATIONS.load(Ordering::SeqCst)
+    counting::count_during(work).0
 }
 
 struct Case<'a> {
@@ -183,7 +123,7 @@ fn assert_no_allocations(addr: SocketAddr, cases: &[Case<'_>]) {
 
 #[test]
 fn resp_server_get_and_set_allocate_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = counting::exclusive();
     let server = start(|| {
         RespServer::new(Limits {
             max_memory: 1 << 30,
@@ -216,7 +156,7 @@ fn resp_server_get_and_set_allocate_nothing() {
 
 #[test]
 fn memcache_server_get_and_set_allocate_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = counting::exclusive();
     let server = start(MemcacheServer::new);
     let value = "v".repeat(32);
     assert_no_allocations(
@@ -243,7 +183,7 @@ fn memcache_server_get_and_set_allocate_nothing() {
 
 #[test]
 fn http_server_get_of_a_small_file_allocates_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = counting::exclusive();
     let dir = std::env::temp_dir().join(format!("asyncore-alloc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), b"Hello, world!").unwrap();
@@ -299,7 +239,7 @@ fn http_server_get_of_a_small_file_allocates_nothing() {
 
 #[test]
 fn the_counter_sees_the_server_thread_allocate() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = counting::exclusive();
     // The memcache server keeps the key and value of a new item: setting 100 new keys
     // allocates, and the counter sees it (so a 0 above is a real 0).
     let server = start(MemcacheServer::new);
