@@ -526,6 +526,7 @@ impl<'a> Channel<'a> {
     /// assert_eq!(map.with_channel(t, |ch| ch.is_paused()), Some(false));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn is_paused(&self) -> bool {
         self.core.paused()
     }

@@ -308,6 +308,7 @@ impl Map {
     /// assert_eq!(map.passes(), 0);
     /// # Ok::<(), asyncore_runtime::Error>(())
     /// ```
+    #[inline]
     pub fn passes(&self) -> u64 {
         self.passes
     }
@@ -321,6 +322,7 @@ impl Map {
     /// let map = asyncore_runtime::Map::new();
     /// assert!(map.now() <= std::time::Instant::now());
     /// ```
+    #[inline]
     pub fn now(&self) -> Instant {
         self.now
     }

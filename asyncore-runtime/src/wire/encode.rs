@@ -93,6 +93,7 @@ impl<'o> Encoder<'o> {
     /// e.finish().unwrap();
     /// assert_eq!(out, b"already there\nPING\n");
     /// ```
+    #[inline]
     pub fn new(out: &'o mut Vec<u8>, framing: &'static Framing) -> Self {
         let start = out.len();
         Encoder {
@@ -132,6 +133,7 @@ impl<'o> Encoder<'o> {
     /// e.lit(b"QUIT");
     /// assert_eq!(e.written(), b"QUIT");
     /// ```
+    #[inline]
     pub fn lit(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
     }
@@ -257,6 +259,7 @@ impl<'o> Encoder<'o> {
     /// e.rest("text", b"a\rb\r").unwrap();
     /// assert!(e.rest("text", b"a\nb").is_err());
     /// ```
+    #[inline]
     pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
         // The rest of a frame or a fixed unit, even in a line protocol, takes any bytes.
         let in_line = self.frame.is_none() && self.fixed.is_none();
@@ -314,6 +317,7 @@ impl<'o> Encoder<'o> {
     /// let err = e.uint("code", 1000, 999).unwrap_err();
     /// assert_eq!(err.to_string(), "field `code`: 1000 is out of the range 0..=999");
     /// ```
+    #[inline]
     pub fn uint(&mut self, field: &'static str, v: u64, max: u64) -> Result<(), EncodeError> {
         if v > max {
             return Err(self.range(field, v.into(), 0, max.into()));
@@ -450,6 +454,7 @@ impl<'o> Encoder<'o> {
     /// let err = e.bytes("data", &[0; 17], 16).unwrap_err();
     /// assert_eq!(err.to_string(), "field `data`: a run of 17 bytes is over the limit of 16 bytes");
     /// ```
+    #[inline]
     pub fn bytes(&mut self, field: &'static str, v: &[u8], max: u32) -> Result<(), EncodeError> {
         if v.len() > max as usize {
             return Err(self.fail(
@@ -476,9 +481,14 @@ impl<'o> Encoder<'o> {
     /// e.end_line();
     /// assert_eq!(e.written(), b"DATA\r\n");
     /// ```
+    #[inline]
     pub fn end_line(&mut self) {
-        let term = self.term();
-        self.out.extend_from_slice(term);
+        match *self.term() {
+            // The usual terminators, written as constants rather than copied.
+            [a] => self.out.push(a),
+            [a, b] => self.out.extend_from_slice(&[a, b]),
+            ref term => self.out.extend_from_slice(term),
+        }
     }
 
     /// Writes a run of lines ended by a marker line, as [`Op::LinesUntil`] decodes it:
@@ -588,6 +598,7 @@ impl<'o> Encoder<'o> {
     /// assert_eq!(err.to_string(), "a frame was not ended");
     /// assert!(out.is_empty());
     /// ```
+    #[inline]
     pub fn finish(mut self) -> Result<(), EncodeError> {
         self.check_misuse()?;
         if self.frame.is_some() {
@@ -602,6 +613,7 @@ impl<'o> Encoder<'o> {
 
     // ----- helpers -----
 
+    #[inline]
     fn term(&self) -> &'static [u8] {
         match *self.framing {
             Framing::Line { term, .. } => term,
@@ -610,6 +622,7 @@ impl<'o> Encoder<'o> {
     }
 
     /// Truncates the output back to the message's start and makes the error.
+    #[cold]
     fn fail(&mut self, field: &'static str, kind: EncodeErrorKind) -> EncodeError {
         self.out.truncate(self.start);
         self.frame = None;
@@ -625,6 +638,7 @@ impl<'o> Encoder<'o> {
     }
 
     /// Reports a recorded misuse, or a byte of bit fields left unfilled.
+    #[inline]
     fn check_misuse(&mut self) -> Result<(), EncodeError> {
         if let Some(kind) = self.misuse {
             return Err(self.fail("", kind));
@@ -639,6 +653,7 @@ impl<'o> Encoder<'o> {
         self.fail("", EncodeErrorKind::Frame { what })
     }
 
+    #[cold]
     fn byte(
         &mut self,
         field: &'static str,
@@ -657,6 +672,7 @@ impl<'o> Encoder<'o> {
         )
     }
 
+    #[cold]
     fn range(&mut self, field: &'static str, value: i128, min: i128, max: i128) -> EncodeError {
         self.fail(field, EncodeErrorKind::OutOfRange { value, min, max })
     }
@@ -695,6 +711,7 @@ impl<'o> Encoder<'o> {
 
 impl Drop for Encoder<'_> {
     /// Removes what the message wrote, unless [`finish`](Encoder::finish) succeeded.
+    #[inline]
     fn drop(&mut self) {
         if !self.finished {
             self.out.truncate(self.start);
@@ -734,7 +751,24 @@ fn write_bin(out: &mut Vec<u8>, v: u64, width: u8, big_endian: bool) {
 }
 
 /// Appends `v` in decimal, after a `-` if `negative`.
+#[inline]
 fn write_decimal(out: &mut Vec<u8>, v: u64, negative: bool) {
+    // Lengths, counts and status codes are mostly short: one or two digits written
+    // directly, without a copy of a run of unknown length.
+    if !negative && v < 100 {
+        if v < 10 {
+            out.push(b'0' + v as u8);
+        } else {
+            out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+        }
+        return;
+    }
+    write_decimal_long(out, v, negative);
+}
+
+/// [`write_decimal`] of a number of more than two digits, or a negative one.
+#[inline(never)]
+fn write_decimal_long(out: &mut Vec<u8>, v: u64, negative: bool) {
     let mut digits = [0u8; 21];
     let mut i = digits.len();
     let mut n = v;

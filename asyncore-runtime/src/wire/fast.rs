@@ -130,13 +130,7 @@ pub fn line_of(
     bare_lf: bool,
 ) -> Option<(usize, usize)> {
     let last = *term.last()?;
-    let hay = buf.get(from..)?;
-    let head = hay.len().min(32);
-    let at = from
-        + match memchr(last, &hay[..head]) {
-            Some(i) => i,
-            None => head + memchr(last, &hay[head..])?,
-        };
+    let at = from + memchr(last, buf.get(from..)?)?;
     let end = if term.len() == 1 {
         at
     } else if term == b"\r\n" {

@@ -151,6 +151,7 @@ impl Io {
     }
 
     /// Whether [`open`](Self::open) has run.
+    #[inline]
     pub fn opened(&self) -> bool {
         self.opened
     }
@@ -163,21 +164,25 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::is_closing;
     /// ```
+    #[inline]
     pub fn is_closing(&self) -> bool {
         self.closing
     }
 
     /// True the first time only: when to tell the handler that the connection closed.
+    #[inline]
     pub fn close_once(&mut self) -> bool {
         !std::mem::replace(&mut self.close_told, true)
     }
 
     /// Marks the connection open; true the first time only (when to call `on_open`).
+    #[inline]
     pub fn open(&mut self) -> bool {
         !std::mem::replace(&mut self.opened, true)
     }
 
     /// A context for a handler call that is not about a message.
+    #[inline]
     pub fn cx<'c, 'a>(&'c mut self, ch: &'c mut Channel<'a>) -> Cx<'c, 'a> {
         self.reply_buffer();
         Cx {
@@ -235,6 +240,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::producing;
     /// ```
+    #[inline]
     pub fn producing(&self) -> bool {
         self.producing == Hold::Produce && !self.closing
     }
@@ -248,6 +254,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::waiting;
     /// ```
+    #[inline]
     pub fn waiting(&self) -> bool {
         self.producing == Hold::Wait && !self.closing
     }
@@ -259,6 +266,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::set_produced_for;
     /// ```
+    #[inline]
     pub fn set_produced_for(&mut self, answering: Option<u16>, replied: Option<u16>) {
         self.produced_for = (answering, replied);
     }
@@ -269,6 +277,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::produced_for;
     /// ```
+    #[inline]
     pub fn produced_for(&self) -> (Option<u16>, Option<u16>) {
         self.produced_for
     }
@@ -283,6 +292,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::start_producing;
     /// ```
+    #[inline]
     pub fn start_producing(&mut self, ch: &Channel<'_>) -> bool {
         if self.over_budget(ch) || self.out.len() + ch.pending_output() >= ch.high_water() {
             self.deferred = true;
@@ -297,6 +307,7 @@ impl Io {
     /// Whether decoding stopped because the replies were over the channel's high-water
     /// mark, with input left in the buffer: the channel goes on when they drain (it asks
     /// to write, and decodes in `handle_write`).
+    #[inline]
     pub fn deferred(&self) -> bool {
         self.deferred
     }
@@ -319,11 +330,13 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::input_ended;
     /// ```
+    #[inline]
     pub fn input_ended(&self) -> bool {
         self.input_ended
     }
 
     /// Starts a round of decoding: nothing is deferred any more.
+    #[inline]
     pub fn resume(&mut self) {
         self.deferred = false;
     }
@@ -333,6 +346,7 @@ impl Io {
     /// bytes, come on top), or because the channel handled [`MESSAGE_BUDGET`] messages
     /// in this pass of the loop (the others' turn: it goes on in the next pass). The rest of the input
     /// waits in the buffer; [`deferred`](Self::deferred) tells.
+    #[inline]
     pub fn should_defer(&mut self, ch: &Channel<'_>) -> bool {
         if self.closing {
             return false;
@@ -359,6 +373,7 @@ impl Io {
 
     /// Whether the output is over its high-water mark or the channel handled
     /// [`MESSAGE_BUDGET`] messages in this pass of the loop.
+    #[inline]
     fn over_budget(&mut self, ch: &Channel<'_>) -> bool {
         let pass = ch.map.passes();
         if self.budget_pass != pass {
@@ -426,6 +441,7 @@ impl Io {
     }
 
     /// The reply buffer, borrowed from the thread's spares if the channel has none.
+    #[inline]
     fn reply_buffer(&mut self) -> &mut Vec<u8> {
         if self.out.capacity() == 0 {
             if let Some(v) = spare::take_reply() {
@@ -437,6 +453,7 @@ impl Io {
 
     /// Decodes the next message allowed in the state (`allowed`, in the order to try),
     /// consuming bytes the decoder skips.
+    #[inline]
     pub fn decode(&mut self, allowed: &[u16]) -> Event {
         loop {
             if self.closing {
@@ -462,6 +479,7 @@ impl Io {
     }
 
     /// The context, decoder and bytes for the message of `len` bytes just decoded.
+    #[inline]
     pub fn message<'c, 'a>(
         &'c mut self,
         ch: &'c mut Channel<'a>,
@@ -527,6 +545,7 @@ impl Io {
     }
 
     /// Drops the message just handled from the buffer.
+    #[inline]
     pub fn consume(&mut self, len: usize) {
         self.buf.consume(len.min(self.buf.len()));
         self.handled = self.handled.saturating_add(1);
@@ -542,6 +561,7 @@ impl Io {
     /// // Used by generated channels; nothing to do by hand.
     /// let _ = asyncore_runtime::wire::Io::settle_clock;
     /// ```
+    #[inline]
     pub fn settle_clock(&mut self, ch: &mut Channel<'_>) {
         let partial =
             !self.buf.is_empty() && !self.deferred && !self.closing && self.producing != Hold::Wait;
@@ -787,16 +807,21 @@ mod spare {
 }
 
 /// The decoder, made now if the connection had none (with the parameters set so far).
+#[inline]
 fn decoder<'d>(
     slot: &'d mut Option<Box<Decoder>>,
     program: &'static Program,
     params: Option<&[u64; MAX_PARAMS]>,
 ) -> &'d mut Decoder {
-    slot.get_or_insert_with(|| {
-        let mut d = spare::take_decoder(program).unwrap_or_else(|| Box::new(Decoder::new(program)));
-        d.set_params(params.unwrap_or(&[0; MAX_PARAMS]));
-        d
-    })
+    slot.get_or_insert_with(|| new_decoder(program, params))
+}
+
+/// A decoder for a connection that has none: a spare one of the thread's, or a new one.
+#[cold]
+fn new_decoder(program: &'static Program, params: Option<&[u64; MAX_PARAMS]>) -> Box<Decoder> {
+    let mut d = spare::take_decoder(program).unwrap_or_else(|| Box::new(Decoder::new(program)));
+    d.set_params(params.unwrap_or(&[0; MAX_PARAMS]));
+    d
 }
 
 /// The most messages a generated channel handles in one pass of the loop: then the others
@@ -850,6 +875,7 @@ pub struct Cx<'c, 'a> {
 impl<'c, 'a> Cx<'c, 'a> {
     /// Appends an encoded message to the replies; an encoding error leaves them as they
     /// were and is returned.
+    #[inline]
     pub fn send_with(
         &mut self,
         encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), EncodeError>,
@@ -864,11 +890,13 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     /// The channel.
+    #[inline]
     pub fn channel(&mut self) -> &mut Channel<'a> {
         self.ch
     }
 
     /// Closes the connection once the replies are sent.
+    #[inline]
     pub fn close(&mut self) {
         *self.closing = true;
     }

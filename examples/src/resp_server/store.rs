@@ -264,13 +264,32 @@ pub(super) const CONTAINERS: &[(Family, Subcommands)] = &[
 ];
 
 /// The command named `name` (lowercase), from the families' tables, with its family.
-fn lookup(name: &str) -> Option<(Family, &'static Spec)> {
+fn lookup(name: &str) -> Option<(Family, &'static Spec, u16)> {
+    // A walk through the tables: names of different lengths differ at the first
+    // comparison, which makes it cheaper than hashing the name.
+    let mut id = 0usize;
     for (table, family) in FAMILIES.iter().zip(RUNNERS) {
-        if let Some(s) = table.iter().find(|s| s.name == name) {
-            return Some((family, s));
+        if let Some(at) = table.iter().position(|s| s.name == name) {
+            return Some((family, &table[at], u16::try_from(id + at).ok()?));
         }
+        id += table.len();
     }
     None
+}
+
+/// The number of the command `name` (lowercase): its place in the tables of
+/// [`FAMILIES`], one after the other; `INFO commandstats` keeps its counters there.
+pub(super) fn command_id(name: &str) -> Option<u16> {
+    lookup(name).map(|(_, _, id)| id)
+}
+
+/// The name of the command numbered `id` ([`command_id`]).
+pub(super) fn command_name(id: u16) -> Option<&'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|t| t.iter())
+        .nth(usize::from(id))
+        .map(|s| s.name)
 }
 
 /// The subcommand `sub` (lowercase) of the container `name`, with its family.
@@ -728,12 +747,14 @@ impl Store {
         };
         self.stats.commands += 1;
         let mut buf = [0u8; 16];
-        let Some((mut family, spec)) = lower(name, &mut buf).and_then(lookup) else {
+        let Some((mut family, spec, id)) = lower(name, &mut buf).and_then(lookup) else {
             session.tx.refuse();
             out.error(&unknown_command(name, &args[1..]));
             return Flow::Continue;
         };
         let mut full = std::borrow::Cow::Borrowed(spec.name);
+        // The counters of a subcommand are kept by its full name instead.
+        let mut stats_id = Some(id);
         let mut arity = spec.arity;
         if is_container(spec.name) {
             if let Some(&sub) = args.get(1) {
@@ -742,6 +763,7 @@ impl Store {
                 match found {
                     Some((f, s)) => {
                         full = format!("{}|{}", spec.name, s.name).into();
+                        stats_id = None;
                         arity = s.arity;
                         family = f;
                     }
@@ -786,6 +808,7 @@ impl Store {
         let end = Instant::now();
         self.ended = Some(end);
         self.server.called(
+            stats_id,
             &full,
             end.saturating_duration_since(now),
             out.errors.len() > errors,

@@ -91,6 +91,9 @@ pub(super) struct ServerState {
     config: HashMap<&'static str, String>,
     /// Per command (`get`, `config|set`): calls, microseconds, rejections, failures.
     commands: HashMap<String, CommandStats, foldhash::fast::RandomState>,
+    /// The same for the commands of the tables, by number ([`command_id`]): counting
+    /// a call takes no hash of its name. Empty until the first call.
+    numbered: Vec<CommandStats>,
     /// Per error code (the first word of the error): how many were sent.
     errors: BTreeMap<String, u64>,
     /// All the error replies sent.
@@ -124,6 +127,7 @@ impl Default for ServerState {
                 .filter_map(|p| p.default.map(|d| (p.name, d.to_string())))
                 .collect(),
             commands: HashMap::default(),
+            numbered: Vec::new(),
             errors: BTreeMap::new(),
             error_replies: 0,
             active_expire: true,
@@ -142,12 +146,37 @@ impl ServerState {
     }
 
     /// Counts a call of `name` that ran for `elapsed`; `failed` if it answered an error.
-    pub(super) fn called(&mut self, name: &str, elapsed: Duration, failed: bool) {
-        self.update(name, |s| {
+    pub(super) fn called(&mut self, id: Option<u16>, name: &str, elapsed: Duration, failed: bool) {
+        let count = |s: &mut CommandStats| {
             s.calls += 1;
             s.usec += elapsed.as_micros() as u64;
             s.failed += u64::from(failed);
+        };
+        match id.and_then(|id| self.by_id(id)) {
+            Some(s) => count(s),
+            None => self.update(name, count),
+        }
+    }
+
+    /// The counters of the command numbered `id` ([`command_id`]).
+    fn by_id(&mut self, id: u16) -> Option<&mut CommandStats> {
+        if self.numbered.is_empty() {
+            self.numbered = vec![CommandStats::default(); command_count()];
+        }
+        self.numbered.get_mut(usize::from(id))
+    }
+
+    /// Every command called or refused, with its counters, by name.
+    fn command_stats(&self) -> Vec<(&str, CommandStats)> {
+        let numbered = self.numbered.iter().enumerate().filter_map(|(id, s)| {
+            let name = command_name(u16::try_from(id).ok()?)?;
+            (*s != CommandStats::default()).then_some((name, *s))
         });
+        let mut all: Vec<(&str, CommandStats)> = numbered
+            .chain(self.commands.iter().map(|(n, s)| (n.as_str(), *s)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
     }
 
     /// Counts a call of `name` refused before it ran (arity, memory, a subcommand).
@@ -157,6 +186,9 @@ impl ServerState {
 
     /// Changes the counters of `name` (allocating its name only the first time).
     fn update(&mut self, name: &str, f: impl FnOnce(&mut CommandStats)) {
+        if let Some(s) = command_id(name).and_then(|id| self.by_id(id)) {
+            return f(s);
+        }
         match self.commands.get_mut(name) {
             Some(s) => f(s),
             None => {
@@ -516,6 +548,7 @@ impl Store {
             "config|resetstat" => {
                 let state = &mut self.server;
                 state.commands.clear();
+                state.numbered.clear();
                 state.errors.clear();
                 state.error_replies = 0;
                 self.stats.commands = 0;
@@ -849,11 +882,8 @@ impl Store {
         section("CPU", &cpu_times);
         section("Modules", &String::new);
         section("Commandstats", &|| {
-            let mut names: Vec<&String> = self.server.commands.keys().collect();
-            names.sort();
             let mut s = String::new();
-            for name in names {
-                let c = self.server.commands[name];
+            for (name, c) in self.server.command_stats() {
                 let per = if c.calls == 0 {
                     0.0
                 } else {
