@@ -101,6 +101,7 @@ impl FrameBuf {
     /// buf.consume(1);
     /// assert_eq!(buf.data(), b"bc");
     /// ```
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.storage[self.start..self.end]
     }
@@ -112,6 +113,7 @@ impl FrameBuf {
     /// buf.extend_from_slice(b"abc").unwrap();
     /// assert_eq!(buf.len(), 3);
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         self.end - self.start
     }
@@ -121,6 +123,7 @@ impl FrameBuf {
     /// ```
     /// assert!(asyncore_runtime::codec::FrameBuf::new(16).is_empty());
     /// ```
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
@@ -130,6 +133,7 @@ impl FrameBuf {
     /// ```
     /// assert_eq!(asyncore_runtime::codec::FrameBuf::new(16).limit(), 16);
     /// ```
+    #[inline]
     pub fn limit(&self) -> usize {
         self.limit
     }
@@ -153,6 +157,7 @@ impl FrameBuf {
     /// buf.extend_from_slice(b"abc").unwrap();
     /// assert!(buf.capacity() >= 3 && buf.capacity() <= 1 << 20);
     /// ```
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.storage.len()
     }
@@ -169,6 +174,7 @@ impl FrameBuf {
     /// buf.consume(2);
     /// assert_eq!(buf.data(), b"c");
     /// ```
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         assert!(
             n <= self.len(),

@@ -1002,6 +1002,15 @@ impl<'c, 'a> Cx<'c, 'a> {
             self.ch.send_buffered(self.out)?;
             self.out.clear();
         }
+        // The reply buffer goes back to the thread's spares, as after a read: a
+        // connection idle after its greeting holds none.
+        let kept = self.out.capacity();
+        if kept > 0 {
+            let out = std::mem::take(self.out);
+            if kept <= 2 * REPLY_BATCH {
+                spare::put_reply(out);
+            }
+        }
         if *self.closing {
             self.ch.close_when_done();
         }

@@ -53,7 +53,7 @@ pub struct Session {
     /// The client switched to RESP3 (`HELLO 3`).
     pub resp3: bool,
     /// The commands queued after `MULTI`, and the keys watched.
-    tx: transactions::Transaction,
+    tx: transactions::Tx,
 }
 
 /// A stored string, or a list element: shared with the replies that are still sending it

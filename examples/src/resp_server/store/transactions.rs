@@ -50,16 +50,42 @@ pub(super) struct Transaction {
     watched: Vec<(Vec<u8>, Seen)>,
 }
 
-impl Transaction {
+/// A client's [`Transaction`], made at its first `MULTI` or `WATCH` and dropped when it
+/// ends: most connections never use one, and an idle connection keeps one word for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Tx(Option<Box<Transaction>>);
+
+impl Tx {
     /// Whether commands are being queued (after `MULTI`).
     pub(super) fn queuing(&self) -> bool {
-        self.queued.is_some()
+        self.0.as_ref().is_some_and(|t| t.queued.is_some())
     }
 
     /// A command was refused: if queuing, `EXEC` will abort.
     pub(super) fn refuse(&mut self) {
-        if self.queuing() {
-            self.refused = true;
+        if let Some(t) = self.0.as_mut().filter(|t| t.queued.is_some()) {
+            t.refused = true;
+        }
+    }
+
+    /// The transaction, made now if there was none.
+    fn get(&mut self) -> &mut Transaction {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the transaction out, leaving none.
+    fn take(&mut self) -> Transaction {
+        self.0.take().map(|t| *t).unwrap_or_default()
+    }
+
+    /// Drops the transaction if it holds nothing any more.
+    fn tidy(&mut self) {
+        if self
+            .0
+            .as_deref()
+            .is_some_and(|t| *t == Transaction::default())
+        {
+            self.0 = None;
         }
     }
 }
@@ -97,7 +123,9 @@ impl Store {
     /// Queues a command after `MULTI` (it was checked): `+QUEUED`.
     pub(super) fn queue(&mut self, args: &[&[u8]], session: &mut Session, out: &mut impl Replies) {
         let limit = self.limits.output_limit;
-        let tx = &mut session.tx;
+        let Some(tx) = session.tx.0.as_deref_mut() else {
+            return;
+        };
         let size: usize = args.iter().map(|a| a.len() + 16).sum();
         let Some(queued) = tx.queued.as_mut() else {
             return;
@@ -123,10 +151,16 @@ impl Store {
         now: Instant,
         out: &mut impl Replies,
     ) -> Option<Flow> {
-        let tx = &mut session.tx;
+        if !COMMANDS.iter().any(|c| c.name == name) {
+            return None;
+        }
+        if name == "exec" {
+            return Some(self.exec(session, now, out));
+        }
+        let tx = session.tx.get();
         match name {
             "multi" => {
-                if tx.queuing() {
+                if tx.queued.is_some() {
                     out.error("ERR MULTI calls can not be nested");
                 } else {
                     tx.queued = Some(Vec::new());
@@ -144,13 +178,13 @@ impl Store {
                 }
             }
             "watch" => {
-                if tx.queuing() {
+                if tx.queued.is_some() {
                     out.error("ERR WATCH inside MULTI is not allowed");
                 } else {
                     for &key in &args[1..] {
-                        if !session.tx.watched.iter().any(|(k, _)| k == key) {
+                        if !tx.watched.iter().any(|(k, _)| k == key) {
                             let seen = self.seen(key, now);
-                            session.tx.watched.push((key.to_vec(), seen));
+                            tx.watched.push((key.to_vec(), seen));
                         }
                     }
                     out.simple("OK");
@@ -160,18 +194,20 @@ impl Store {
                 tx.watched = Vec::new();
                 out.simple("OK");
             }
-            "exec" => return Some(self.exec(session, now, out)),
-            _ => return None,
+            _ => {}
         }
+        session.tx.tidy();
         Some(Flow::Continue)
     }
 
     /// `EXEC`: the queued commands' replies, as one array; a null array when a watched
     /// key changed; `-EXECABORT` when a command was refused while queuing.
     fn exec(&mut self, session: &mut Session, now: Instant, out: &mut impl Replies) -> Flow {
-        let tx = std::mem::take(&mut session.tx);
+        let tx = session.tx.take();
         let Some(queued) = tx.queued else {
-            session.tx.watched = tx.watched;
+            if !tx.watched.is_empty() {
+                session.tx.get().watched = tx.watched;
+            }
             out.error("ERR EXEC without MULTI");
             return Flow::Continue;
         };
