@@ -264,12 +264,12 @@ pub(super) const CONTAINERS: &[(Family, Subcommands)] = &[
 ];
 
 /// The command named `name` (lowercase), from the families' tables, with its family.
-fn lookup(name: &str) -> Option<(Family, &'static Spec, u16)> {
+fn lookup(name: &[u8]) -> Option<(Family, &'static Spec, u16)> {
     // A walk through the tables: names of different lengths differ at the first
     // comparison, which makes it cheaper than hashing the name.
     let mut id = 0usize;
     for (table, family) in FAMILIES.iter().zip(RUNNERS) {
-        if let Some(at) = table.iter().position(|s| s.name == name) {
+        if let Some(at) = table.iter().position(|s| s.name.as_bytes() == name) {
             return Some((family, &table[at], u16::try_from(id + at).ok()?));
         }
         id += table.len();
@@ -280,7 +280,7 @@ fn lookup(name: &str) -> Option<(Family, &'static Spec, u16)> {
 /// The number of the command `name` (lowercase): its place in the tables of
 /// [`FAMILIES`], one after the other; `INFO commandstats` keeps its counters there.
 pub(super) fn command_id(name: &str) -> Option<u16> {
-    lookup(name).map(|(_, _, id)| id)
+    lookup(name.as_bytes()).map(|(_, _, id)| id)
 }
 
 /// The name of the command numbered `id` ([`command_id`]).
@@ -326,13 +326,18 @@ pub(super) fn arity_ok(arity: i32, argc: usize) -> bool {
 
 /// ASCII-lowercase `name` into `buf` when it fits (longer names are no command).
 pub(super) fn lower<'b>(name: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b str> {
+    std::str::from_utf8(lower_bytes(name, buf)?).ok()
+}
+
+/// [`lower`], as bytes: what a command's name is compared with, with no UTF-8 check.
+fn lower_bytes<'b>(name: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
     if name.len() > buf.len() {
         return None;
     }
     let b = &mut buf[..name.len()];
     b.copy_from_slice(name);
     b.make_ascii_lowercase();
-    std::str::from_utf8(b).ok()
+    Some(b)
 }
 
 /// Milliseconds since the Unix epoch, as Redis's `mstime()`.
@@ -747,7 +752,7 @@ impl Store {
         };
         self.stats.commands += 1;
         let mut buf = [0u8; 16];
-        let Some((mut family, spec, id)) = lower(name, &mut buf).and_then(lookup) else {
+        let Some((mut family, spec, id)) = lower_bytes(name, &mut buf).and_then(lookup) else {
             session.tx.refuse();
             out.error(&unknown_command(name, &args[1..]));
             return Flow::Continue;
