@@ -482,6 +482,12 @@ impl Socket {
         self.send_flags(buf, SendFlags::OOB)
     }
 
+    /// Sends with `MSG_MORE`: more data follows at once (a file after its header), so
+    /// the kernel may hold a short segment back to send it with what comes next.
+    pub(crate) fn send_more(&self, buf: &[u8]) -> io::Result<usize> {
+        self.send_flags(buf, SendFlags::MORE)
+    }
+
     fn send_flags(&self, buf: &[u8], flags: SendFlags) -> io::Result<usize> {
         loop {
             let r = if self.ty == SockType::File {

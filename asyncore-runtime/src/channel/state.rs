@@ -264,6 +264,12 @@ impl Core {
     /// One send of the buffered output (asyncore's `initiate_send`). A disconnect
     /// schedules the close event.
     pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+        self.flush_then(now, false)
+    }
+
+    /// [`flush`](Self::flush); with `more`, the kernel is told that more data follows
+    /// at once (`MSG_MORE`), so a short header goes out in one segment with it.
+    pub fn flush_then(&mut self, now: Instant, more: bool) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if self.is_tls() {
             return self.tls_flush(now);
@@ -271,7 +277,12 @@ impl Core {
         if self.out.is_empty() || !self.connected || self.done() {
             return Ok(());
         }
-        match self.sock.send(self.out.pending()) {
+        let sent = if more {
+            self.sock.send_more(self.out.pending())
+        } else {
+            self.sock.send(self.out.pending())
+        };
+        match sent {
             Ok(n) => {
                 if n > 0 {
                     self.last_activity = Stamp::new(now);

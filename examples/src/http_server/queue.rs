@@ -119,7 +119,7 @@ impl Session {
                     // Straight from the file to the socket, once what came before is
                     // sent; a full socket waits for the next write event.
                     if ch.pending_output() > 0 {
-                        ch.flush()?;
+                        ch.flush_before_file()?;
                         if ch.pending_output() > 0 {
                             break;
                         }
