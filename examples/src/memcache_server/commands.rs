@@ -130,7 +130,7 @@ impl Connection {
             };
             let hit = found
                 .as_ref()
-                .map(|(class, _, _, data)| (*class, data.len()));
+                .map(|(class, _, _, kv, nkey)| (*class, kv.len() - nkey));
             store.detail(key, Detail::Get { hit: hit.is_some() });
             let fd = self.fd;
             watch_log(cx.channel().map(), WatchKind::Fetch, || {
@@ -154,7 +154,7 @@ impl Connection {
                 continue;
             }
             store.stats.get_hits += 1;
-            let Some((_, flags, cas, data)) = found else {
+            let Some((_, flags, cas, kv, nkey)) = found else {
                 continue;
             };
             if let Some(e) = expires {
@@ -167,15 +167,15 @@ impl Connection {
                     key,
                     flags,
                     unique: with_cas.then_some(cas),
-                    data: &data,
+                    data: kv.get(nkey..).unwrap_or_default(),
                 })?;
             } else {
                 // No room now: the value as it is now, for later.
                 self.pending.push_back(PendingValue {
-                    key: key.to_vec(),
+                    kv,
+                    nkey,
                     flags,
                     cas,
-                    data,
                 });
             }
         }
@@ -216,7 +216,7 @@ impl Connection {
             let expires = deadline(exptime, now);
             let existing = store
                 .live(key, now)
-                .map(|it| (it.cas, it.flags, it.expires, it.class, it.data.len()));
+                .map(|it| (it.cas, it.flags, it.expires, it.class, it.data().len()));
             let fd = self.fd;
             watch_log(cx.channel().map(), WatchKind::Fetch, || {
                 let (status, class, size) = match existing {
@@ -239,7 +239,7 @@ impl Connection {
                 (Mode::Add, Some(_)) | (Mode::Replace, None) => Outcome::NotStored,
                 (Mode::Append | Mode::Prepend, None) => Outcome::NotStored,
                 (Mode::Append | Mode::Prepend, Some((_, old_flags, old_expires))) => {
-                    let old = store.items.get(key).map_or(&[][..], |it| &it.data[..]);
+                    let old = store.items.get(key).map_or(&[][..], |it| it.data());
                     if Store::too_large(key.len(), old_flags, old.len() + data.len()) {
                         Outcome::NotStored
                     } else {
@@ -347,7 +347,7 @@ impl Connection {
                     }
                     None
                 }
-                Some(item) => match parse_counter(&item.data) {
+                Some(item) => match parse_counter(item.data()) {
                     None => Some(None),
                     Some(value) => {
                         let value = if incr {
@@ -356,7 +356,8 @@ impl Connection {
                             value.saturating_sub(delta)
                         };
                         let mut text = value.to_string().into_bytes();
-                        let (flags, expires, old_len) = (item.flags, item.expires, item.data.len());
+                        let (flags, expires, old_len) =
+                            (item.flags, item.expires, item.data().len());
                         if text.len() < old_len {
                             // memcached rewrites the value in place, padded with spaces.
                             text.resize(old_len, b' ');

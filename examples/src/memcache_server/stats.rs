@@ -109,7 +109,7 @@ impl Store {
             let exptime = item
                 .expires
                 .map_or(0, |d| unix_now + d.saturating_duration_since(now).as_secs());
-            out.push((key.clone(), item.data.len(), exptime));
+            out.push((key.clone(), item.data().len(), exptime));
         }
         Some(out)
     }
