@@ -468,8 +468,9 @@ struct ConnInfo {
     /// The descriptor of the listening socket it came in on (its address is in
     /// `listeners`).
     listen_fd: i32,
-    /// When it last sent a command.
-    last: Instant,
+    /// When it last sent a command: nanoseconds from the store's start, written by the
+    /// connection itself (no lock, no lookup per command).
+    last: Arc<AtomicU64>,
 }
 
 /// What a command does to the counters of its key's prefix.
@@ -600,7 +601,15 @@ pub struct Connection {
     listen_fd: i32,
     /// The channel, once open: how watchers are told.
     token: Option<Token>,
+    /// When it last sent a command (shared with its [`ConnInfo`] for `stats conns`).
+    last: Arc<AtomicU64>,
+    /// The store's start, from which `last` counts.
+    started: Instant,
 }
+
+/// The values a retrieval keeps room for between commands: a retrieval of more keys
+/// makes the room it needs, given back once it is sent.
+const PENDING_KEPT: usize = 64;
 
 /// One value of a retrieval, taken when the command arrived, waiting for room in the
 /// output.
@@ -625,7 +634,16 @@ impl Connection {
             fd: -1,
             listen_fd: -1,
             token: None,
+            last: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
         }
+    }
+
+    /// The connection sent a command at `now` (for `stats conns`).
+    fn active(&self, now: Instant) {
+        let nanos = now.saturating_duration_since(self.started).as_nanos();
+        self.last
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Sends the values of a retrieval waiting for room, as far as the output takes
@@ -645,8 +663,10 @@ impl Connection {
             })?;
             self.pending.pop_front();
         }
-        // Memory back after a large retrieval.
-        self.pending = std::collections::VecDeque::new();
+        if self.pending.capacity() > PENDING_KEPT {
+            // Memory back after a large retrieval.
+            self.pending = std::collections::VecDeque::new();
+        }
         cx.send(memcache::End {})
     }
 }

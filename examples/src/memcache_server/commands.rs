@@ -110,13 +110,13 @@ impl Connection {
         if keys.clone().any(|k| k.len() > KEY_MAX_LENGTH) {
             return client_error(cx, false, BAD_FORMAT);
         }
-        let store = self.store.clone();
-        let mut store = lock(&store);
         // The time of the loop's pass, as memcached's `current_time`: no clock read per
         // command.
         let now = cx.channel().map().now();
+        self.active(now);
+        let store = self.store.clone();
+        let mut store = lock(&store);
         store.tick(now);
-        store.conn_active(self.fd, now);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
         for key in keys {
@@ -162,22 +162,14 @@ impl Connection {
                 store.stats.touch_hits += 1;
                 touched |= e.is_some();
             }
-            if self.pending.is_empty() && !cx.output_full() {
-                cx.send(memcache::Value {
-                    key,
-                    flags,
-                    unique: with_cas.then_some(cas),
-                    data: kv.get(nkey..).unwrap_or_default(),
-                })?;
-            } else {
-                // No room now: the value as it is now, for later.
-                self.pending.push_back(PendingValue {
-                    kv,
-                    nkey,
-                    flags,
-                    cas,
-                });
-            }
+            // The value as it is now, sent once the store is unlocked (the other loops
+            // wait for it no longer than the lookups take), or later as the output drains.
+            self.pending.push_back(PendingValue {
+                kv,
+                nkey,
+                flags,
+                cas,
+            });
         }
         drop(store);
         if touched {
@@ -197,11 +189,11 @@ impl Connection {
         if key.len() > KEY_MAX_LENGTH || exptime > i64::from(i32::MAX) {
             return client_error(cx, noreply, BAD_FORMAT);
         }
+        let now = cx.channel().map().now();
+        self.active(now);
         let outcome = {
             let mut store = lock(&self.store);
-            let now = cx.channel().map().now();
             store.tick(now);
-            store.conn_active(self.fd, now);
             store.stats.cmd_set += 1;
             store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {
