@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The most keys of one get whose items are read ahead together ([`Items::warm`]).
+const WARM_KEYS: usize = 32;
+
 impl Connection {
     /// Sends memcached's reply to the bad input `err` (see the module documentation).
     pub(super) fn bad_input_reply(
@@ -119,6 +122,12 @@ impl Connection {
         store.tick(now);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
+        // The items of a multi-key get are read from memory together before they are
+        // used: their cache misses overlap instead of coming one after another.
+        let mut warm = keys.clone();
+        if let (Some(_), Some(_)) = (warm.next(), warm.next()) {
+            store.items.warm(keys.clone().take(WARM_KEYS));
+        }
         for key in keys {
             store.stats.cmd_get += 1;
             if touch.is_some() {

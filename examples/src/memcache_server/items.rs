@@ -76,6 +76,22 @@ impl Items {
         }
     }
 
+    /// Reads the entries and the first bytes of the items under `keys` without using
+    /// them, so that the misses of a multi-key get overlap: each lookup here is short and
+    /// independent of the others (the entry is found by its hash alone), so the
+    /// processor has the loads of several keys in flight at once, and the lookups that
+    /// follow find them in the cache.
+    pub(super) fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        for key in keys {
+            let hash = self.hash(key);
+            let first = self
+                .table
+                .find(hash, |it| it.hash == hash)
+                .and_then(|it| it.kv.first().copied());
+            std::hint::black_box(first);
+        }
+    }
+
     pub(super) fn iter(&self) -> impl Iterator<Item = &Item> {
         self.table.iter()
     }
