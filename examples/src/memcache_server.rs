@@ -95,7 +95,7 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -112,8 +112,11 @@ use memcache::ServerCx;
 
 mod commands;
 mod handlers;
+mod items;
 mod stats;
 mod store;
+
+use items::Items;
 
 /// The longest key, in bytes (memcached's `KEY_MAX_LENGTH`).
 pub const KEY_MAX_LENGTH: usize = 250;
@@ -151,11 +154,16 @@ const TOO_LARGE: &[u8] = b"object too large for cache";
 const NO_MEMORY: &[u8] = b"out of memory storing object";
 const DELETE_USAGE: &[u8] = b"bad command line format.  Usage: delete <key> [noreply]";
 
-/// One stored value.
+/// One stored value: its header, kept in the table of items, and its key and value in
+/// one allocation.
 #[derive(Debug)]
 struct Item {
-    /// Shared with the retrievals still sending it.
-    data: Arc<[u8]>,
+    /// The hash of the key ([`Items::hash`]).
+    hash: u64,
+    /// The key's length: the key is the first `nkey` bytes of `kv`.
+    nkey: usize,
+    /// The key, then the value; shared with the retrievals still sending it.
+    kv: Arc<[u8]>,
     flags: u32,
     cas: u64,
     /// `None`: never expires.
@@ -181,13 +189,22 @@ struct Item {
 }
 
 impl Item {
+    fn key(&self) -> &[u8] {
+        self.kv.get(..self.nkey).unwrap_or_default()
+    }
+
+    fn data(&self) -> &[u8] {
+        self.kv.get(self.nkey..).unwrap_or_default()
+    }
+
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|d| d > now)
     }
 }
 
-/// What a get finds: the item's size class, flags, CAS unique and value.
-type Fetched = (usize, u32, u64, Arc<[u8]>);
+/// What a get finds: the item's size class, flags, CAS unique, and its key and value
+/// with the key's length.
+type Fetched = (usize, u32, u64, Arc<[u8]>, usize);
 
 /// The bytes an item takes, as memcached counts them (its `bytes` and `mem_requested`
 /// statistics): the key, the value and memcached's per-item overhead (header, CAS, the
@@ -382,9 +399,7 @@ impl Default for Settings {
 /// ```
 #[derive(Debug)]
 pub struct Store {
-    /// Hashed with foldhash (seeded per process), faster than the
-    /// standard library's SipHash on short keys.
-    items: HashMap<Vec<u8>, Item, foldhash::fast::RandomState>,
+    items: Items,
     /// Items with an expiry, by (deadline, CAS unique): the CAS unique makes each entry
     /// unique and names the item's current version.
     deadlines: BTreeMap<(Instant, u64), Vec<u8>>,
@@ -453,8 +468,9 @@ struct ConnInfo {
     /// The descriptor of the listening socket it came in on (its address is in
     /// `listeners`).
     listen_fd: i32,
-    /// When it last sent a command.
-    last: Instant,
+    /// When it last sent a command: nanoseconds from the store's start, written by the
+    /// connection itself (no lock, no lookup per command).
+    last: Arc<AtomicU64>,
 }
 
 /// What a command does to the counters of its key's prefix.
@@ -585,16 +601,26 @@ pub struct Connection {
     listen_fd: i32,
     /// The channel, once open: how watchers are told.
     token: Option<Token>,
+    /// When it last sent a command (shared with its [`ConnInfo`] for `stats conns`).
+    last: Arc<AtomicU64>,
+    /// The store's start, from which `last` counts.
+    started: Instant,
 }
+
+/// The values a retrieval keeps room for between commands: a retrieval of more keys
+/// makes the room it needs, given back once it is sent.
+const PENDING_KEPT: usize = 64;
 
 /// One value of a retrieval, taken when the command arrived, waiting for room in the
 /// output.
 #[derive(Debug)]
 struct PendingValue {
-    key: Vec<u8>,
+    /// The item's key, then its value.
+    kv: Arc<[u8]>,
+    /// The key's length.
+    nkey: usize,
     flags: u32,
     cas: u64,
-    data: Arc<[u8]>,
 }
 
 impl Connection {
@@ -608,7 +634,16 @@ impl Connection {
             fd: -1,
             listen_fd: -1,
             token: None,
+            last: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
         }
+    }
+
+    /// The connection sent a command at `now` (for `stats conns`).
+    fn active(&self, now: Instant) {
+        let nanos = now.saturating_duration_since(self.started).as_nanos();
+        self.last
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Sends the values of a retrieval waiting for room, as far as the output takes
@@ -619,16 +654,19 @@ impl Connection {
                 cx.produce_later();
                 return Ok(());
             }
+            let (key, data) = v.kv.split_at_checked(v.nkey).unwrap_or_default();
             cx.send(memcache::Value {
-                key: &v.key,
+                key,
                 flags: v.flags,
                 unique: self.pending_cas.then_some(v.cas),
-                data: &v.data,
+                data,
             })?;
             self.pending.pop_front();
         }
-        // Memory back after a large retrieval.
-        self.pending = std::collections::VecDeque::new();
+        if self.pending.capacity() > PENDING_KEPT {
+            // Memory back after a large retrieval.
+            self.pending = std::collections::VecDeque::new();
+        }
         cx.send(memcache::End {})
     }
 }

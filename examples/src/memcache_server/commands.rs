@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The most keys of one get whose items are read ahead together ([`Items::warm`]).
+const WARM_KEYS: usize = 32;
+
 impl Connection {
     /// Sends memcached's reply to the bad input `err` (see the module documentation).
     pub(super) fn bad_input_reply(
@@ -110,15 +113,21 @@ impl Connection {
         if keys.clone().any(|k| k.len() > KEY_MAX_LENGTH) {
             return client_error(cx, false, BAD_FORMAT);
         }
-        let store = self.store.clone();
-        let mut store = lock(&store);
         // The time of the loop's pass, as memcached's `current_time`: no clock read per
         // command.
         let now = cx.channel().map().now();
+        self.active(now);
+        let store = self.store.clone();
+        let mut store = lock(&store);
         store.tick(now);
-        store.conn_active(self.fd, now);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
+        // The items of a multi-key get are read from memory together before they are
+        // used: their cache misses overlap instead of coming one after another.
+        let mut warm = keys.clone();
+        if let (Some(_), Some(_)) = (warm.next(), warm.next()) {
+            store.items.warm(keys.clone().take(WARM_KEYS));
+        }
         for key in keys {
             store.stats.cmd_get += 1;
             if touch.is_some() {
@@ -130,7 +139,7 @@ impl Connection {
             };
             let hit = found
                 .as_ref()
-                .map(|(class, _, _, data)| (*class, data.len()));
+                .map(|(class, _, _, kv, nkey)| (*class, kv.len() - nkey));
             store.detail(key, Detail::Get { hit: hit.is_some() });
             let fd = self.fd;
             watch_log(cx.channel().map(), WatchKind::Fetch, || {
@@ -154,7 +163,7 @@ impl Connection {
                 continue;
             }
             store.stats.get_hits += 1;
-            let Some((_, flags, cas, data)) = found else {
+            let Some((_, flags, cas, kv, nkey)) = found else {
                 continue;
             };
             if let Some(e) = expires {
@@ -162,22 +171,14 @@ impl Connection {
                 store.stats.touch_hits += 1;
                 touched |= e.is_some();
             }
-            if self.pending.is_empty() && !cx.output_full() {
-                cx.send(memcache::Value {
-                    key,
-                    flags,
-                    unique: with_cas.then_some(cas),
-                    data: &data,
-                })?;
-            } else {
-                // No room now: the value as it is now, for later.
-                self.pending.push_back(PendingValue {
-                    key: key.to_vec(),
-                    flags,
-                    cas,
-                    data,
-                });
-            }
+            // The value as it is now, sent once the store is unlocked (the other loops
+            // wait for it no longer than the lookups take), or later as the output drains.
+            self.pending.push_back(PendingValue {
+                kv,
+                nkey,
+                flags,
+                cas,
+            });
         }
         drop(store);
         if touched {
@@ -197,11 +198,11 @@ impl Connection {
         if key.len() > KEY_MAX_LENGTH || exptime > i64::from(i32::MAX) {
             return client_error(cx, noreply, BAD_FORMAT);
         }
+        let now = cx.channel().map().now();
+        self.active(now);
         let outcome = {
             let mut store = lock(&self.store);
-            let now = cx.channel().map().now();
             store.tick(now);
-            store.conn_active(self.fd, now);
             store.stats.cmd_set += 1;
             store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {
@@ -216,7 +217,7 @@ impl Connection {
             let expires = deadline(exptime, now);
             let existing = store
                 .live(key, now)
-                .map(|it| (it.cas, it.flags, it.expires, it.class, it.data.len()));
+                .map(|it| (it.cas, it.flags, it.expires, it.class, it.data().len()));
             let fd = self.fd;
             watch_log(cx.channel().map(), WatchKind::Fetch, || {
                 let (status, class, size) = match existing {
@@ -239,7 +240,7 @@ impl Connection {
                 (Mode::Add, Some(_)) | (Mode::Replace, None) => Outcome::NotStored,
                 (Mode::Append | Mode::Prepend, None) => Outcome::NotStored,
                 (Mode::Append | Mode::Prepend, Some((_, old_flags, old_expires))) => {
-                    let old = store.items.get(key).map_or(&[][..], |it| &it.data[..]);
+                    let old = store.items.get(key).map_or(&[][..], |it| it.data());
                     if Store::too_large(key.len(), old_flags, old.len() + data.len()) {
                         Outcome::NotStored
                     } else {
@@ -347,7 +348,7 @@ impl Connection {
                     }
                     None
                 }
-                Some(item) => match parse_counter(&item.data) {
+                Some(item) => match parse_counter(item.data()) {
                     None => Some(None),
                     Some(value) => {
                         let value = if incr {
@@ -356,7 +357,8 @@ impl Connection {
                             value.saturating_sub(delta)
                         };
                         let mut text = value.to_string().into_bytes();
-                        let (flags, expires, old_len) = (item.flags, item.expires, item.data.len());
+                        let (flags, expires, old_len) =
+                            (item.flags, item.expires, item.data().len());
                         if text.len() < old_len {
                             // memcached rewrites the value in place, padded with spaces.
                             text.resize(old_len, b' ');

@@ -11,12 +11,14 @@ impl Connection {
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
+        self.started = store.started;
+        self.active(Instant::now());
         store.conns.insert(
             self.fd,
             ConnInfo {
                 addr: cx.channel().addr().cloned(),
                 listen_fd: self.listen_fd,
-                last: Instant::now(),
+                last: self.last.clone(),
             },
         );
         self.counted = true;
@@ -227,8 +229,8 @@ impl Connection {
         let (group, arg) = (words.first().copied(), words.get(1).copied());
         let (more, extra) = (words.len() > 1, words.len() > 2);
         let lines = {
+            self.active(Instant::now());
             let mut store = lock(&self.store);
-            store.conn_active(self.fd, Instant::now());
             match group {
                 None => store.general_stats(),
                 Some(b"items") if !more => store.item_stats(),

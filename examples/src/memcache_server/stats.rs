@@ -109,7 +109,7 @@ impl Store {
             let exptime = item
                 .expires
                 .map_or(0, |d| unix_now + d.saturating_duration_since(now).as_secs());
-            out.push((key.clone(), item.data.len(), exptime));
+            out.push((key.clone(), item.data().len(), exptime));
         }
         Some(out)
     }
@@ -387,7 +387,8 @@ impl Store {
             out.push(stat(format!("{fd}:addr"), format!("tcp:{addr}")));
             out.push(stat(format!("{fd}:listen_addr"), format!("tcp:{listen}")));
             out.push(stat(format!("{fd}:state"), "conn_parse_cmd"));
-            let idle = now.saturating_duration_since(c.last).as_secs();
+            let last = self.started + Duration::from_nanos(c.last.load(Ordering::Relaxed));
+            let idle = now.saturating_duration_since(last).as_secs();
             out.push(stat(format!("{fd}:secs_since_last_cmd"), idle));
         }
         for (lfd, addr) in listeners {
@@ -395,13 +396,6 @@ impl Store {
             out.push(stat(format!("{lfd}:state"), "conn_listening"));
         }
         out
-    }
-
-    /// The connection `fd` sent a command at `now`.
-    pub(super) fn conn_active(&mut self, fd: i32, now: Instant) {
-        if let Some(c) = self.conns.get_mut(&fd) {
-            c.last = now;
-        }
     }
 
     /// `stats reset`: the counters start again (the open connections stay counted).

@@ -17,7 +17,7 @@ impl Store {
     /// ```
     pub fn with_settings(settings: Settings) -> Store {
         Store {
-            items: HashMap::default(),
+            items: Items::default(),
             deadlines: BTreeMap::new(),
             classes: (0..class_sizes().len()).map(|_| Class::default()).collect(),
             seq: 0,
@@ -87,8 +87,8 @@ impl Store {
                 let dead: Vec<Vec<u8>> = self
                     .items
                     .iter()
-                    .filter(|(_, it)| it.stored <= at)
-                    .map(|(k, _)| k.clone())
+                    .filter(|it| it.stored <= at)
+                    .map(|it| it.key().to_vec())
                     .collect();
                 for k in dead {
                     self.remove(&k);
@@ -146,7 +146,7 @@ impl Store {
                 item.active = true;
                 item.fetched = true;
                 classes[item.class - 1].stats.get_hits += 1;
-                Ok((item.class, item.flags, item.cas, item.data.clone()))
+                Ok((item.class, item.flags, item.cas, item.kv.clone(), item.nkey))
             }
             Some(_) => {
                 self.drop_expired(key);
@@ -281,10 +281,11 @@ impl Store {
         let Some(item) = items.get_mut(key) else {
             return false;
         };
-        if !item.live(now) || item.size != size || item.data.len() != data.len() {
+        if !item.live(now) || item.size != size || item.data().len() != data.len() {
             return false;
         }
-        let Some(bytes) = Arc::get_mut(&mut item.data) else {
+        let nkey = item.nkey;
+        let Some(bytes) = Arc::get_mut(&mut item.kv).and_then(|kv| kv.get_mut(nkey..)) else {
             return false;
         };
         bytes.copy_from_slice(data);
@@ -352,24 +353,22 @@ impl Store {
         c.mem_requested += size;
         c.stats.cmd_set += 1;
         self.bytes += size;
-        let data: Arc<[u8]> = Arc::from(data);
         self.stats.total_items += 1;
-        self.items.insert(
-            key.to_vec(),
-            Item {
-                data,
-                flags,
-                cas,
-                expires,
-                stored: now,
-                used: now,
-                seq,
-                active: false,
-                fetched: false,
-                size,
-                class,
-            },
-        );
+        self.items.insert(Item {
+            hash: self.items.hash(key),
+            nkey: key.len(),
+            kv: items::key_and_value(key, data),
+            flags,
+            cas,
+            expires,
+            stored: now,
+            used: now,
+            seq,
+            active: false,
+            fetched: false,
+            size,
+            class,
+        });
         Ok(())
     }
 
