@@ -271,8 +271,19 @@ impl<'a> Channel<'a> {
                 }
                 Ok(0)
             }
+            r => self.settle(r),
+        }
+    }
+
+    /// What a read or write of the socket gave, as the channel's calls return it: the
+    /// count (bytes moved restart the idle clock), 0 when the socket would block or the
+    /// peer is gone (the channel is then marked closing), or the error.
+    fn settle(&mut self, r: io::Result<usize>) -> io::Result<usize> {
+        match r {
             Ok(n) => {
-                self.core.last_activity = Stamp::new(self.map.now);
+                if n > 0 {
+                    self.core.last_activity = Stamp::new(self.map.now);
+                }
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),

@@ -95,20 +95,8 @@ impl Channel<'_> {
             let now = self.map.now;
             return self.core.tls_send(data, now);
         }
-        match self.core.sock.send(data) {
-            Ok(n) => {
-                if n > 0 {
-                    self.core.last_activity = Stamp::new(self.map.now);
-                }
-                Ok(n)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) if crate::error::is_disconnect(&e) => {
-                self.core.schedule_close(Some(e));
-                Ok(0)
-            }
-            Err(e) => Err(e),
-        }
+        let sent = self.core.sock.send(data);
+        self.settle(sent)
     }
 
     /// Queue `data` for sending (asyncore's `dispatcher_with_send.send`, under a name
