@@ -798,20 +798,30 @@ impl Decoder {
         &mut self,
         index: u16,
     ) -> Option<(&mut [Slot; N], &mut Vec<Slot>)> {
-        // Resizing only when the count changes: emptying the slots of every message costs
-        // the fast path a tenth of its time, and it writes them all anyway.
-        if self.slots.len() != N || self.msg != index {
-            let n = self.program.messages.get(usize::from(index))?.slots;
-            if usize::from(n) != N {
-                return None;
-            }
-            self.slots.clear();
-            self.slots.resize(N, Slot::Empty);
+        // Resizing only when the message changes: emptying the slots of every message
+        // costs the fast path a tenth of its time, and it writes them all anyway.
+        if (self.slots.len() != N || self.msg != index) && !self.fast_resize(index, N) {
+            return None;
         }
         self.msg = index;
         self.items.clear();
         let slots = <&mut [Slot; N]>::try_from(&mut self.slots[..]).ok()?;
         Some((slots, &mut self.items))
+    }
+
+    /// [`fast_begin`](Self::fast_begin) for another message than the last: `n` empty
+    /// slots, if message `index` has that many. Out of line, so that the code of each
+    /// message's fast decoder holds one call rather than a copy of the resizing.
+    #[inline(never)]
+    fn fast_resize(&mut self, index: u16, n: usize) -> bool {
+        match self.program.messages.get(usize::from(index)) {
+            Some(m) if usize::from(m.slots) == n => {
+                self.slots.clear();
+                self.slots.resize(n, Slot::Empty);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The most bytes the caller's buffer must be able to hold for this decoder to decide
