@@ -33,6 +33,7 @@
 //! cargo bench -p asyncore-protocol --bench macro_cost -- --no-rustc      # compiler and size only
 //! cargo bench -p asyncore-protocol --bench macro_cost -- --only memcache,generated-100
 //! cargo bench -p asyncore-protocol --bench macro_cost -- --print-generated 100
+//! cargo bench -p asyncore-protocol --bench macro_cost -- --keep   # leave the crates, to look at them
 //! ```
 
 use std::fmt::Write as _;
@@ -48,12 +49,13 @@ const GOAL_MESSAGES: usize = 100;
 /// ...compiles in less than this.
 const GOAL: Duration = Duration::from_secs(2);
 
-const USAGE: &str = "usage: macro_cost [--runs N] [--rustc-runs N] [--no-rustc] [--only NAME[,NAME...]] [--messages N] [--print-generated N]";
+const USAGE: &str = "usage: macro_cost [--runs N] [--rustc-runs N] [--no-rustc] [--only NAME[,NAME...]] [--messages N] [--print-generated N] [--keep]";
 
 struct Options {
     runs: usize,
     rustc_runs: usize,
     rustc: bool,
+    keep: bool,
     only: Option<Vec<String>>,
     messages: usize,
 }
@@ -63,6 +65,7 @@ fn options() -> Options {
         runs: 21,
         rustc_runs: 3,
         rustc: true,
+        keep: false,
         only: None,
         messages: GOAL_MESSAGES,
     };
@@ -78,6 +81,7 @@ fn options() -> Options {
             "--runs" => o.runs = number(args.next()),
             "--rustc-runs" => o.rustc_runs = number(args.next()),
             "--no-rustc" => o.rustc = false,
+            "--keep" => o.keep = true,
             "--only" => {
                 let v = args.next().unwrap_or_else(|| fail(USAGE));
                 o.only = Some(v.split(',').map(str::to_string).collect());
@@ -176,7 +180,11 @@ fn main() {
             row.debug = Some(probe.time(dir, false, opts.rustc_runs));
             row.release = Some(probe.time(dir, true, opts.rustc_runs));
         }
-        probe.remove();
+        if opts.keep {
+            eprintln!("the crates are kept in {}", probe.dir.display());
+        } else {
+            probe.remove();
+        }
     }
     print!("{}", report(&rows, baseline, &opts));
 }
@@ -538,7 +546,6 @@ impl Probe {
             .arg("--color=never")
             .arg("--manifest-path")
             .arg(dir.join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &self.target)
             .current_dir(dir);
         if release {
             c.arg("--release");
@@ -554,6 +561,9 @@ impl Probe {
                 c.env_remove(&*k);
             }
         }
+        // After the removals above, which take out a `CARGO_TARGET_DIR` that `cargo bench`
+        // was run with.
+        c.env("CARGO_TARGET_DIR", &self.target);
         c
     }
 

@@ -4,11 +4,13 @@
 mod binary;
 mod error;
 mod frames;
+mod parts;
 
 use super::view::Lines;
 use super::{Framing, Quoted};
 pub use error::{EncodeError, EncodeErrorKind};
 use frames::OpenFrame;
+pub use parts::{EncodePart, EncodeValue};
 
 // ===== Encoder =====
 

@@ -119,9 +119,11 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
     term_of(buf, start, pos, term, max, bare_lf)
 }
 
-/// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly
-/// (constants in generated code, so the checks fold).
-#[inline(always)]
+/// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly.
+///
+/// Not inlined: the search is the same in every message's decoder, and a call per line
+/// costs less than the code a copy in each of them costs the crate that uses `protocol!`.
+#[inline(never)]
 pub fn line_of(
     buf: &[u8],
     from: usize,
@@ -220,16 +222,33 @@ pub fn is_space(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// One or more spaces or tabs: the position after them.
+/// One or more spaces or tabs: the position after them. The usual single space is
+/// checked inline; a longer run is read by a shared function.
 #[inline]
 pub fn sep(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
-    let p = ows(buf, pos, end);
-    (p > pos).then_some(p)
+    if pos >= end || !is_space(buf[pos]) {
+        return None;
+    }
+    let p = pos + 1;
+    if p < end && is_space(buf[p]) {
+        return Some(spaces(buf, p, end));
+    }
+    Some(p)
 }
 
 /// Zero or more spaces or tabs: the position after them.
 #[inline]
 pub fn ows(buf: &[u8], pos: usize, end: usize) -> usize {
+    if pos < end && is_space(buf[pos]) {
+        spaces(buf, pos, end)
+    } else {
+        pos
+    }
+}
+
+/// The run of spaces and tabs at `pos`: the position after it.
+#[inline(never)]
+fn spaces(buf: &[u8], pos: usize, end: usize) -> usize {
     let mut p = pos;
     while p < end && is_space(buf[p]) {
         p += 1;
@@ -239,7 +258,7 @@ pub fn ows(buf: &[u8], pos: usize, end: usize) -> usize {
 
 /// A word: one or more bytes up to a space, a tab, a byte of the terminator `term`, or
 /// `end`: the position after it.
-#[inline]
+#[inline(never)]
 pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     let n = hay
@@ -250,7 +269,7 @@ pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
 }
 
 /// An RFC 9110 token: the position after it.
-#[inline]
+#[inline(never)]
 pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     let n = hay
@@ -262,7 +281,7 @@ pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
 
 /// The rest of the line, which (with a multi-byte terminator in strict mode, `check`)
 /// holds no byte of `term`: `end`.
-#[inline]
+#[inline(never)]
 pub fn rest(buf: &[u8], pos: usize, end: usize, term: &[u8], check: bool) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     if check && hay.iter().any(|b| term.contains(b)) {
@@ -290,6 +309,7 @@ pub fn uint(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)
 /// [`uint`] for a run of more than 19 digits (leading zeros, or a number too big): checked
 /// arithmetic.
 #[cold]
+#[inline(never)]
 fn uint_long(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     for &b in buf.get(pos..end)? {
@@ -308,6 +328,12 @@ pub fn int(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<(u6
         let (v, p) = uint(buf, pos, end, max)?;
         return (v as i64 >= min).then_some((v, p));
     }
+    int_signed(buf, pos, end, min, max)
+}
+
+/// [`int`] of a number with a sign, or at the end: out of line, as the rarer case.
+#[inline(never)]
+fn int_signed(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<(u64, usize)> {
     let neg = pos < end && buf[pos] == b'-';
     let start = pos + usize::from(neg);
     let (magnitude, p) = uint(buf, start, end, u64::MAX)?;
@@ -320,7 +346,7 @@ pub fn int(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<(u6
 }
 
 /// A hexadecimal unsigned integer of at most `max`.
-#[inline]
+#[inline(never)]
 pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
     let mut p = pos;
     let mut v: u64 = 0;
@@ -344,6 +370,7 @@ pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)>
 /// [`hex`] for a run of more than 16 digits (leading zeros, or a number too big): checked
 /// arithmetic.
 #[cold]
+#[inline(never)]
 fn hex_long(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     for &b in buf.get(pos..end)? {
@@ -362,6 +389,12 @@ pub fn bytes(pos: usize, n: u64, max: u32, limit: usize) -> Option<usize> {
     }
     let stop = pos.checked_add(usize::try_from(n).ok()?)?;
     (stop <= limit).then_some(stop)
+}
+
+/// The first of `lits` at `pos` (before `end`): the position after it.
+#[inline(never)]
+pub fn one_of(buf: &[u8], pos: usize, end: usize, lits: &[&[u8]], nocase: bool) -> Option<usize> {
+    lits.iter().find_map(|l| lit(buf, pos, end, l, nocase))
 }
 
 /// A byte range as a slot.

@@ -172,7 +172,7 @@ mod tls;
 mod view;
 
 pub use decode::{Decoded, Decoder};
-pub use encode::{EncodeError, EncodeErrorKind, Encoder};
+pub use encode::{EncodeError, EncodeErrorKind, EncodePart, EncodeValue, Encoder};
 pub use error::{DecodeError, DecodeErrorKind, Limit};
 pub use io::{
     budget_yields, close_channel, close_reason, log_bad_input, reply_text, Cx, Event, Io, Policy,

@@ -102,7 +102,6 @@ pub(crate) fn message_body(p: &Protocol, m: &Message) -> TokenStream {
         let n = format_ident!("{}", f.name);
         quote!(self.#n)
     });
-    let body = ops(m, &m.ops, &env);
     // A message both sides send is written with the larger limits of the two; a message
     // of a named length framing with that framing.
     let framing = match m.framing.map(|i| &p.framings[i].framing) {
@@ -113,11 +112,70 @@ pub(crate) fn message_body(p: &Protocol, m: &Message) -> TokenStream {
         _ if m.dir.from_server() => quote!(SERVER_SEND_FRAMING),
         _ => quote!(CLIENT_SEND_FRAMING),
     };
+    if let Some((parts, values)) = parts(&m.ops, &env) {
+        // Data rather than code: the runtime's `encode_parts` (compiled once) walks the
+        // parts, which costs the crate that uses `protocol!` far less to compile than a
+        // call per part in each message's encoder.
+        return quote! {
+            ::asyncore_runtime::wire::Encoder::encode_parts(out, &#framing, &[#(#parts),*], &[#(#values),*])
+        };
+    }
+    let body = ops(m, &m.ops, &env);
     quote! {
         let mut e = ::asyncore_runtime::wire::Encoder::new(out, &#framing);
         #body
         e.finish()
     }
+}
+
+/// The parts and values for `Encoder::encode_parts`, if the message is made only of
+/// literals, separators, line ends and plain fields (no frames, conditions, repetitions
+/// or binary numbers).
+fn parts(list: &[Op], env: &Env) -> Option<(Vec<TokenStream>, Vec<TokenStream>)> {
+    let (mut parts, mut values) = (Vec::new(), Vec::new());
+    let part = quote!(::asyncore_runtime::wire::EncodePart);
+    let value = quote!(::asyncore_runtime::wire::EncodeValue);
+    for op in list {
+        match op {
+            Op::Line | Op::Trim | Op::Commit => {}
+            Op::Ows | Op::Sep => parts.push(quote!(#part::Sep)),
+            Op::EndLine => parts.push(quote!(#part::EndLine)),
+            Op::Lit(b) => {
+                let b = bytes_lit(b);
+                parts.push(quote!(#part::Lit(#b)));
+            }
+            Op::Word { slot } | Op::Token { slot } | Op::Rest { slot } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                parts.push(match op {
+                    Op::Word { .. } => quote!(#part::Word(#n)),
+                    Op::Token { .. } => quote!(#part::Token(#n)),
+                    _ => quote!(#part::Rest(#n)),
+                });
+                values.push(quote!(#value::Bytes(#v)));
+            }
+            Op::Bytes { slot, max, .. } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                parts.push(quote!(#part::Bytes(#n, #max)));
+                values.push(quote!(#value::Bytes(#v)));
+            }
+            Op::Uint { slot, max } | Op::Hex { slot, max } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                parts.push(if matches!(op, Op::Uint { .. }) {
+                    quote!(#part::Uint(#n, #max))
+                } else {
+                    quote!(#part::Hex(#n, #max))
+                });
+                values.push(quote!(#value::Uint((#v) as u64)));
+            }
+            Op::Int { slot, min, max } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                parts.push(quote!(#part::Int(#n, #min, #max)));
+                values.push(quote!(#value::Int((#v) as i64)));
+            }
+            _ => return None,
+        }
+    }
+    Some((parts, values))
 }
 
 /// Statements for `ops`; `in_item` when inside a repetition item.

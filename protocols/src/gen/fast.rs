@@ -33,11 +33,12 @@ fn supported(m: &Message) -> bool {
         })
 }
 
-/// Code generation state: a counter for labels, and whether the open line is parsed
-/// without first searching for its end.
+/// Code generation state: a counter for labels, whether the open line is parsed without
+/// first searching for its end, and the message's leading literal once read.
 struct Gen {
     label: usize,
     fused: bool,
+    first: Option<Vec<u8>>,
 }
 
 /// Whether the line opened at `ops[at - 1]` holds only parts that never need its end
@@ -169,8 +170,14 @@ impl Gen {
                     let lb = bytes_lit(l);
                     if !open {
                         quote! { let Some(__q) = f::lit_between(buf, p, #lb) else { #fail }; p = __q; }
-                    } else if *first && (i == 2 || (i == 3 && ops[1] == Op::Trim)) {
-                        quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { return f::Fast::NoMatch }; p = __q; }
+                    } else if *first
+                        && (i == 2 || (i == 3 && ops[1] == Op::Trim))
+                        && self.first.is_none()
+                    {
+                        // The leading literal is `FIRST`, a parameter of a decoder shared
+                        // by the messages of the same shape (see `direction`).
+                        self.first = Some(l.clone());
+                        quote! { let Some(__q) = f::lit(buf, p, end, FIRST, NOCASE) else { return f::Fast::NoMatch }; p = __q; }
                     } else {
                         quote! { let Some(__q) = f::lit(buf, p, end, #lb, NOCASE) else { #fail }; p = __q; }
                     }
@@ -198,7 +205,7 @@ impl Gen {
                 ),
                 Op::OneOf { slot, lits } => {
                     let lits = lits.iter().map(|l| bytes_lit(l));
-                    let find = quote!([#(&#lits[..]),*].iter().find_map(|l: &&[u8]| f::lit(buf, p, end, l, NOCASE)));
+                    let find = quote!(f::one_of(buf, p, end, &[#(&#lits[..]),*], NOCASE));
                     self.range(scope, *slot, find, fail)
                 }
                 Op::Uint { slot, max } => {
@@ -408,7 +415,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
     } = &p.framing
     else {
         // Length-prefixed protocols decode with the resumable decoder only.
-        return entry(from_client, Vec::new());
+        return entry(from_client, Vec::new(), Vec::new());
     };
     // What the decoder reads: `crlf accept` reads "\r\n" with bare LF accepted.
     let (term, bare_lf) = if *crlf {
@@ -424,7 +431,11 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
     let term_lit = bytes_lit(&term);
     let nocase = p.nocase;
 
-    let mut fns = Vec::new();
+    // Messages of the same shape (the same code once their leading literal, index and
+    // maximum length are left out, as with memcached's storage commands) share one
+    // decoder, which takes those three as arguments: the crate that uses `protocol!`
+    // compiles each shape once. A shape of one message has them as constants.
+    let mut shapes: Vec<Shape> = Vec::new();
     let sent = p.messages.iter().filter(|m| {
         if from_client {
             m.dir.from_client()
@@ -440,10 +451,10 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
         let mut g = Gen {
             label: 0,
             fused: false,
+            first: None,
         };
         let fail = quote!(return f::Fast::Fallback;);
         let body = g.ops(&m.ops, &Scope::Message, &fail, false, &mut true);
-        let max = m.max as usize;
         let nslots = usize::from(m.slots);
         // `fast_begin` leaves the slots as the last message left them: the slots that
         // the code below does not write on every matching path are emptied first.
@@ -452,46 +463,115 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
             .filter(|s| !written.contains(s))
             .map(usize::from);
         let clear = quote!(#(slots[#unwritten] = Slot::Empty;)*);
+        let code = quote! {
+            if buf.len() > u32::MAX as usize {
+                return f::Fast::Fallback;
+            }
+            // A fixed-size view: slot indices are checked at compile time.
+            let Some((slots, items)) = dec.fast_begin::<#nslots>(INDEX) else {
+                return f::Fast::Fallback;
+            };
+            #clear
+            let (mut p, mut end, mut next) = (0usize, 0usize, 0usize);
+            #body
+            if p > MAX { return f::Fast::Fallback; }
+            f::Fast::Match(p)
+        };
+        let key = code.to_string();
+        let member = Member {
+            index: idx,
+            name: m.name.clone(),
+            first: g.first.unwrap_or_default(),
+            max: m.max as usize,
+        };
+        match shapes.iter_mut().find(|s| s.key == key) {
+            Some(shape) => shape.members.push(member),
+            None => shapes.push(Shape {
+                key,
+                code,
+                members: vec![member],
+            }),
+        }
+    }
+    let mut fns = Vec::new();
+    let mut arms = Vec::new();
+    for shape in shapes {
+        let Shape { code, members, .. } = shape;
+        let head = &members[0];
         let name = format_ident!(
             "fast_{}_{}",
             if from_client { "client" } else { "server" },
-            idx
+            head.index
         );
-        let doc = format!("The fast decoder of `{}`.", m.name);
-        fns.push((
-            idx,
-            name.clone(),
-            quote! {
+        let prelude = quote! {
+            use ::asyncore_runtime::wire::fast as f;
+            use ::asyncore_runtime::wire::Slot;
+            const TERM: &[u8] = #term_lit;
+            const NOCASE: bool = #nocase;
+            const CHECK_REST: bool = #check_rest;
+            const LINE_MAX: u32 = #line_max;
+            const BARE_LF: bool = #bare_lf;
+        };
+        let attrs = quote! {
+            #[allow(unused_mut, unused_variables, unused_assignments, unused_labels, non_snake_case, clippy::all)]
+            #[inline(never)]
+        };
+        if let [one] = &members[..] {
+            let doc = format!("The fast decoder of `{}`.", one.name);
+            let (first, index, max) = (bytes_lit(&one.first), one.index, one.max);
+            fns.push(quote! {
                 #[doc = #doc]
-                #[allow(unused_mut, unused_variables, unused_assignments, unused_labels, clippy::all)]
+                #attrs
                 fn #name(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8]) -> ::asyncore_runtime::wire::fast::Fast {
-                    use ::asyncore_runtime::wire::fast as f;
-                    use ::asyncore_runtime::wire::Slot;
-                    const TERM: &[u8] = #term_lit;
-                    const NOCASE: bool = #nocase;
-                    const CHECK_REST: bool = #check_rest;
-                    const LINE_MAX: u32 = #line_max;
-                    const BARE_LF: bool = #bare_lf;
-                    if buf.len() > u32::MAX as usize {
-                        return f::Fast::Fallback;
-                    }
-                    // A fixed-size view: slot indices are checked at compile time.
-                    let Some((slots, items)) = dec.fast_begin::<#nslots>(#idx) else {
-                        return f::Fast::Fallback;
-                    };
-                    #clear
-                    let (mut p, mut end, mut next) = (0usize, 0usize, 0usize);
-                    #body
-                    if p > #max { return f::Fast::Fallback; }
-                    f::Fast::Match(p)
+                    #prelude
+                    const FIRST: &[u8] = #first;
+                    const INDEX: u16 = #index;
+                    const MAX: usize = #max;
+                    #code
                 }
-            },
-        ));
+            });
+            arms.push(quote!(#index => #name(dec, buf)));
+            continue;
+        }
+        let names: Vec<String> = members.iter().map(|m| format!("`{}`", m.name)).collect();
+        let doc = format!(
+            "The fast decoder of the messages of one shape: {}. `FIRST` is the message's leading literal, `INDEX` its index, `MAX` its greatest length.",
+            names.join(", ")
+        );
+        fns.push(quote! {
+            #[doc = #doc]
+            #attrs
+            fn #name(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8], FIRST: &[u8], INDEX: u16, MAX: usize) -> ::asyncore_runtime::wire::fast::Fast {
+                #prelude
+                #code
+            }
+        });
+        for m in &members {
+            let (first, index, max) = (bytes_lit(&m.first), m.index, m.max);
+            arms.push(quote!(#index => #name(dec, buf, #first, #index, #max)));
+        }
     }
-    entry(from_client, fns)
+    entry(from_client, fns, arms)
 }
 
-fn entry(from_client: bool, fns: Vec<(u16, proc_macro2::Ident, TokenStream)>) -> TokenStream {
+/// Messages whose fast decoders are the same code.
+struct Shape {
+    /// The code, as text: what is compared.
+    key: String,
+    code: TokenStream,
+    members: Vec<Member>,
+}
+
+/// A message of a [`Shape`].
+struct Member {
+    index: u16,
+    name: String,
+    /// The leading literal (empty if the message has none).
+    first: Vec<u8>,
+    max: usize,
+}
+
+fn entry(from_client: bool, fns: Vec<TokenStream>, arms: Vec<TokenStream>) -> TokenStream {
     let (name, doc) = if from_client {
         (format_ident!("fast_client"), "The fast path for the messages the client sends: straight-line decoders of whole buffered messages, tried in the order of `allowed`; `None` leaves the decision to the resumable decoder.")
     } else {
@@ -500,10 +580,8 @@ fn entry(from_client: bool, fns: Vec<(u16, proc_macro2::Ident, TokenStream)>) ->
             "The fast path for the messages the server sends (see `fast_client`).",
         )
     };
-    let bodies = fns.iter().map(|(_, _, b)| b);
-    let arms = fns.iter().map(|(i, n, _)| quote!(#i => #n(dec, buf)));
     quote! {
-        #(#bodies)*
+        #(#fns)*
         #[doc = #doc]
         pub fn #name(dec: &mut ::asyncore_runtime::wire::Decoder, buf: &[u8], allowed: &[u16]) -> ::core::option::Option<::asyncore_runtime::wire::Decoded> {
             ::asyncore_runtime::wire::fast::run(dec, buf, allowed, |dec, buf, index| match index {
