@@ -261,7 +261,6 @@ impl<'o> Encoder<'o> {
     /// e.rest("text", b"a\rb\r").unwrap();
     /// assert!(e.rest("text", b"a\nb").is_err());
     /// ```
-    #[inline]
     pub fn rest(&mut self, field: &'static str, v: &[u8]) -> Result<(), EncodeError> {
         // The rest of a frame or a fixed unit, even in a line protocol, takes any bytes.
         let in_line = self.frame.is_none() && self.fixed.is_none();

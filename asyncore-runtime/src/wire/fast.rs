@@ -119,11 +119,10 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
     term_of(buf, start, pos, term, max, bare_lf)
 }
 
-/// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly.
-///
-/// Not inlined: the search is the same in every message's decoder, and a call per line
-/// costs less than the code a copy in each of them costs the crate that uses `protocol!`.
-#[inline(never)]
+/// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly
+/// (constants in generated code, so the checks fold). Inlined into each decoder; large
+/// descriptions call [`line_of_shared`] instead.
+#[inline(always)]
 pub fn line_of(
     buf: &[u8],
     from: usize,
@@ -258,7 +257,7 @@ fn spaces(buf: &[u8], pos: usize, end: usize) -> usize {
 
 /// A word: one or more bytes up to a space, a tab, a byte of the terminator `term`, or
 /// `end`: the position after it.
-#[inline(never)]
+#[inline]
 pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     let n = hay
@@ -269,7 +268,7 @@ pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
 }
 
 /// An RFC 9110 token: the position after it.
-#[inline(never)]
+#[inline]
 pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     let n = hay
@@ -281,7 +280,7 @@ pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
 
 /// The rest of the line, which (with a multi-byte terminator in strict mode, `check`)
 /// holds no byte of `term`: `end`.
-#[inline(never)]
+#[inline]
 pub fn rest(buf: &[u8], pos: usize, end: usize, term: &[u8], check: bool) -> Option<usize> {
     let hay = buf.get(pos..end)?;
     if check && hay.iter().any(|b| term.contains(b)) {
@@ -346,7 +345,7 @@ fn int_signed(buf: &[u8], pos: usize, end: usize, min: i64, max: i64) -> Option<
 }
 
 /// A hexadecimal unsigned integer of at most `max`.
-#[inline(never)]
+#[inline]
 pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
     let mut p = pos;
     let mut v: u64 = 0;
@@ -412,6 +411,57 @@ pub fn int_of(slot: Option<&Slot>) -> u64 {
     match slot {
         Some(Slot::Int(v)) => *v,
         _ => 0,
+    }
+}
+
+/// The helpers that loop, compiled once here for the decoders of large descriptions
+/// (more than `protocol!`'s limit of messages for straight-line code): a call per use
+/// instead of a copy in every message's decoder, which keeps the build of the crate
+/// that uses `protocol!` short. Each does what the helper of the same name above does.
+///
+/// ```
+/// use asyncore_runtime::wire::fast::{self, shared};
+/// assert_eq!(shared::line_of(b"ab\r\n", 0, b"\r\n", 10, false), fast::line_of(b"ab\r\n", 0, b"\r\n", 10, false));
+/// assert_eq!(shared::word(b"get k", 0, 5, b"\r\n"), Some(3));
+/// assert_eq!(shared::token(b"Host: x", 0, 7), Some(4));
+/// assert_eq!(shared::rest(b"hi there", 3, 8, b"\r\n", true), Some(8));
+/// assert_eq!(shared::hex(b"1f;", 0, 3, 255), Some((31, 2)));
+/// ```
+pub mod shared {
+    /// [`line_of`](super::line_of), not inlined.
+    #[inline(never)]
+    pub fn line_of(
+        buf: &[u8],
+        from: usize,
+        term: &[u8],
+        max: u32,
+        bare_lf: bool,
+    ) -> Option<(usize, usize)> {
+        super::line_of(buf, from, term, max, bare_lf)
+    }
+
+    /// [`word`](super::word), not inlined.
+    #[inline(never)]
+    pub fn word(buf: &[u8], pos: usize, end: usize, term: &[u8]) -> Option<usize> {
+        super::word(buf, pos, end, term)
+    }
+
+    /// [`token`](super::token), not inlined.
+    #[inline(never)]
+    pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
+        super::token(buf, pos, end)
+    }
+
+    /// [`rest`](super::rest), not inlined.
+    #[inline(never)]
+    pub fn rest(buf: &[u8], pos: usize, end: usize, term: &[u8], check: bool) -> Option<usize> {
+        super::rest(buf, pos, end, term, check)
+    }
+
+    /// [`hex`](super::hex), not inlined.
+    #[inline(never)]
+    pub fn hex(buf: &[u8], pos: usize, end: usize, max: u64) -> Option<(u64, usize)> {
+        super::hex(buf, pos, end, max)
     }
 }
 

@@ -112,7 +112,7 @@ pub(crate) fn message_body(p: &Protocol, m: &Message) -> TokenStream {
         _ if m.dir.from_server() => quote!(SERVER_SEND_FRAMING),
         _ => quote!(CLIENT_SEND_FRAMING),
     };
-    if let Some((parts, values)) = parts(&m.ops, &env) {
+    if let Some((parts, values)) = parts(&m.ops, &env).filter(|_| super::compact(p)) {
         // Data rather than code: the runtime's `encode_parts` (compiled once) walks the
         // parts, which costs the crate that uses `protocol!` far less to compile than a
         // call per part in each message's encoder.

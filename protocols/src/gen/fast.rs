@@ -39,6 +39,8 @@ struct Gen {
     label: usize,
     fused: bool,
     first: Option<Vec<u8>>,
+    /// A large description: the looping helpers are called, not inlined.
+    compact: bool,
 }
 
 /// Whether the line opened at `ops[at - 1]` holds only parts that never need its end
@@ -129,6 +131,12 @@ impl Gen {
         first: &mut bool,
     ) -> TokenStream {
         let mut out = TokenStream::new();
+        // Where the looping helpers come from: inlined, or called ([`Gen::compact`]).
+        let h = if self.compact {
+            quote!(f::shared)
+        } else {
+            quote!(f)
+        };
         let mut i = 0;
         while i < ops.len() {
             let op = &ops[i];
@@ -145,7 +153,7 @@ impl Gen {
                     } else {
                         self.fused = false;
                         quote! {
-                            let Some((__end, __next)) = f::line_of(buf, p, TERM, LINE_MAX, BARE_LF) else { #fail };
+                            let Some((__end, __next)) = #h::line_of(buf, p, TERM, LINE_MAX, BARE_LF) else { #fail };
                             end = __end;
                             next = __next;
                         }
@@ -194,13 +202,15 @@ impl Gen {
                     }
                 },
                 Op::Word { slot } => {
-                    self.range(scope, *slot, quote!(f::word(buf, p, end, TERM)), fail)
+                    self.range(scope, *slot, quote!(#h::word(buf, p, end, TERM)), fail)
                 }
-                Op::Token { slot } => self.range(scope, *slot, quote!(f::token(buf, p, end)), fail),
+                Op::Token { slot } => {
+                    self.range(scope, *slot, quote!(#h::token(buf, p, end)), fail)
+                }
                 Op::Rest { slot } => self.range(
                     scope,
                     *slot,
-                    quote!(f::rest(buf, p, end, TERM, CHECK_REST)),
+                    quote!(#h::rest(buf, p, end, TERM, CHECK_REST)),
                     fail,
                 ),
                 Op::OneOf { slot, lits } => {
@@ -215,7 +225,7 @@ impl Gen {
                     self.number(scope, *slot, quote!(f::int(buf, p, end, #min, #max)), fail)
                 }
                 Op::Hex { slot, max } => {
-                    self.number(scope, *slot, quote!(f::hex(buf, p, end, #max)), fail)
+                    self.number(scope, *slot, quote!(#h::hex(buf, p, end, #max)), fail)
                 }
                 Op::Bytes {
                     slot,
@@ -407,6 +417,7 @@ impl Gen {
 
 /// The fast decoders of one direction, and `fn fast_client`/`fn fast_server` running them.
 pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
+    let compact = super::compact(p);
     let Framing::Line {
         term,
         bare_lf,
@@ -452,6 +463,7 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
             label: 0,
             fused: false,
             first: None,
+            compact,
         };
         let fail = quote!(return f::Fast::Fallback;);
         let body = g.ops(&m.ops, &Scope::Message, &fail, false, &mut true);
@@ -477,7 +489,12 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
             if p > MAX { return f::Fast::Fallback; }
             f::Fast::Match(p)
         };
-        let key = code.to_string();
+        // Only a large description shares decoders: a small one keeps the constants.
+        let key = if compact {
+            code.to_string()
+        } else {
+            idx.to_string()
+        };
         let member = Member {
             index: idx,
             name: m.name.clone(),
@@ -512,9 +529,14 @@ pub(crate) fn direction(p: &Protocol, from_client: bool) -> TokenStream {
             const LINE_MAX: u32 = #line_max;
             const BARE_LF: bool = #bare_lf;
         };
+        let inline = if compact {
+            quote!(#[inline(never)])
+        } else {
+            quote!()
+        };
         let attrs = quote! {
             #[allow(unused_mut, unused_variables, unused_assignments, unused_labels, non_snake_case, clippy::all)]
-            #[inline(never)]
+            #inline
         };
         if let [one] = &members[..] {
             let doc = format!("The fast decoder of `{}`.", one.name);

@@ -441,3 +441,17 @@ fn op(o: &Op) -> TokenStream {
         }
     }
 }
+
+/// Descriptions of more messages than this are generated for a short build rather than
+/// for speed: their simple messages are encoded from lists of parts
+/// (`Encoder::encode_parts`), their fast decoders of the same shape are shared and call
+/// the runtime's looping helpers (`wire::fast::shared`) instead of inlining them. Smaller
+/// ones get straight-line code, faster by some 50 to 100 instructions a message (every
+/// description shipped here has at most 41 messages).
+pub(crate) const COMPACT_FROM: usize = 64;
+
+/// Whether `p` is large enough to trade the speed of its generated code for build time
+/// ([`COMPACT_FROM`]).
+pub(crate) fn compact(p: &Protocol) -> bool {
+    p.messages.len() > COMPACT_FROM
+}
