@@ -22,3 +22,4 @@ pub mod resp_server;
 pub mod server;
 pub mod smtp_client;
 pub mod smtp_server;
+mod waiting;

@@ -591,7 +591,7 @@ pub struct Connection {
     /// Counted in `curr_connections` (from `on_open` until dropped).
     counted: bool,
     /// The values of a retrieval still to be sent, in order, then `END`.
-    pending: std::collections::VecDeque<PendingValue>,
+    pending: crate::waiting::Waiting<PendingValue>,
     /// Whether they are sent with their CAS unique (`gets`, `gats`).
     pending_cas: bool,
     /// The connection's descriptor (memcached's `cfd` in watch lines and `stats conns`),
@@ -601,10 +601,16 @@ pub struct Connection {
     listen_fd: i32,
     /// The channel, once open: how watchers are told.
     token: Option<Token>,
-    /// When it last sent a command (shared with its [`ConnInfo`] for `stats conns`).
+    /// When it last sent a command, from [`conn_epoch`] (shared with its [`ConnInfo`] for
+    /// `stats conns`).
     last: Arc<AtomicU64>,
-    /// The store's start, from which `last` counts.
-    started: Instant,
+}
+
+/// The instant from which connections count the time of their last command (`stats
+/// conns`), the same for all: the first time it is asked for.
+fn conn_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// The values a retrieval keeps room for between commands: a retrieval of more keys
@@ -629,19 +635,18 @@ impl Connection {
         Connection {
             store,
             counted: false,
-            pending: std::collections::VecDeque::new(),
+            pending: crate::waiting::Waiting::default(),
             pending_cas: false,
             fd: -1,
             listen_fd: -1,
             token: None,
             last: Arc::new(AtomicU64::new(0)),
-            started: Instant::now(),
         }
     }
 
     /// The connection sent a command at `now` (for `stats conns`).
     fn active(&self, now: Instant) {
-        let nanos = now.saturating_duration_since(self.started).as_nanos();
+        let nanos = now.saturating_duration_since(conn_epoch()).as_nanos();
         self.last
             .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
@@ -663,10 +668,8 @@ impl Connection {
             })?;
             self.pending.pop_front();
         }
-        if self.pending.capacity() > PENDING_KEPT {
-            // Memory back after a large retrieval.
-            self.pending = std::collections::VecDeque::new();
-        }
+        // Memory back after a large retrieval.
+        self.pending.drained(PENDING_KEPT);
         cx.send(memcache::End {})
     }
 }

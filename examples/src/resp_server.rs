@@ -61,6 +61,7 @@ use asyncore_runtime::{
 
 protocol!(pub mod resp = "../protocols/descriptions/resp.aproto");
 
+use crate::waiting::Waiting;
 use resp::ServerCx;
 
 /// The largest string value, as Redis's `proto-max-bulk-len` (and the description's
@@ -239,31 +240,6 @@ enum Pending {
     Verbatim(Vec<u8>),
 }
 
-/// The replies waiting for room in the output, in order: allocated only while some
-/// wait, so that an idle connection keeps one word for them.
-#[derive(Debug, Default)]
-// Boxed: one word in the connection instead of a `VecDeque`'s four.
-#[allow(clippy::box_collection)]
-struct PendingQueue(Option<Box<VecDeque<Pending>>>);
-
-impl PendingQueue {
-    fn is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|q| q.is_empty())
-    }
-
-    fn push_back(&mut self, p: Pending) {
-        self.0.get_or_insert_with(Box::default).push_back(p);
-    }
-
-    fn front(&self) -> Option<&Pending> {
-        self.0.as_ref()?.front()
-    }
-
-    fn pop_front(&mut self) -> Option<Pending> {
-        self.0.as_mut()?.pop_front()
-    }
-}
-
 impl Pending {
     /// Sends the reply in RESP3 (`resp3`) or RESP2.
     fn send(&self, cx: &mut ServerCx<'_, '_>, resp3: bool) -> Result {
@@ -314,7 +290,7 @@ impl Pending {
 /// error (which closes the connection).
 struct CxReplies<'x, 'c, 'a> {
     cx: &'x mut ServerCx<'c, 'a>,
-    pending: &'x mut PendingQueue,
+    pending: &'x mut Waiting<Pending>,
     /// The replies are in RESP3 (after `HELLO 3`).
     resp3: bool,
     err: Option<asyncore_runtime::Error>,
@@ -326,7 +302,7 @@ struct CxReplies<'x, 'c, 'a> {
 impl<'x, 'c, 'a> CxReplies<'x, 'c, 'a> {
     fn new(
         cx: &'x mut ServerCx<'c, 'a>,
-        pending: &'x mut PendingQueue,
+        pending: &'x mut Waiting<Pending>,
         resp3: bool,
         budget: usize,
         limit: usize,
@@ -485,7 +461,7 @@ pub struct RespConnection {
     pass: u64,
     queued: usize,
     /// Replies waiting for the client to read those before them.
-    pending: PendingQueue,
+    pending: Waiting<Pending>,
     /// The loop pass in which this connection last ran a command.
     clock_pass: u64,
     /// The timer of a blocking command's deadline, while it waits.
@@ -501,7 +477,7 @@ impl RespConnection {
             open: false,
             pass: u64::MAX,
             queued: 0,
-            pending: PendingQueue::default(),
+            pending: Waiting::default(),
             clock_pass: u64::MAX,
             block_timer: None,
         }
@@ -519,7 +495,7 @@ impl RespConnection {
             self.pending.pop_front();
         }
         // Memory back after a large reply.
-        self.pending = PendingQueue::default();
+        self.pending = Waiting::default();
         Ok(())
     }
 

@@ -11,7 +11,6 @@ impl Connection {
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
-        self.started = store.started;
         self.active(Instant::now());
         store.conns.insert(
             self.fd,

@@ -387,7 +387,7 @@ impl Store {
             out.push(stat(format!("{fd}:addr"), format!("tcp:{addr}")));
             out.push(stat(format!("{fd}:listen_addr"), format!("tcp:{listen}")));
             out.push(stat(format!("{fd}:state"), "conn_parse_cmd"));
-            let last = self.started + Duration::from_nanos(c.last.load(Ordering::Relaxed));
+            let last = conn_epoch() + Duration::from_nanos(c.last.load(Ordering::Relaxed));
             let idle = now.saturating_duration_since(last).as_secs();
             out.push(stat(format!("{fd}:secs_since_last_cmd"), idle));
         }
