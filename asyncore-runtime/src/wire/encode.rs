@@ -95,7 +95,6 @@ impl<'o> Encoder<'o> {
     /// e.finish().unwrap();
     /// assert_eq!(out, b"already there\nPING\n");
     /// ```
-    #[inline]
     pub fn new(out: &'o mut Vec<u8>, framing: &'static Framing) -> Self {
         let start = out.len();
         Encoder {
@@ -135,8 +134,24 @@ impl<'o> Encoder<'o> {
     /// e.lit(b"QUIT");
     /// assert_eq!(e.written(), b"QUIT");
     /// ```
-    #[inline]
     pub fn lit(&mut self, b: &[u8]) {
+        self.lit_inline(b);
+    }
+
+    /// [`lit`](Self::lit), inlined where it is called: the straight-line encoders of
+    /// small descriptions use it, a literal then costs a store or two.
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.lit_inline(b"+OK");
+    /// e.end_line_inline();
+    /// assert_eq!(e.written(), b"+OK\r\n");
+    /// ```
+    #[inline(always)]
+    pub fn lit_inline(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
     }
 
@@ -318,8 +333,28 @@ impl<'o> Encoder<'o> {
     /// let err = e.uint("code", 1000, 999).unwrap_err();
     /// assert_eq!(err.to_string(), "field `code`: 1000 is out of the range 0..=999");
     /// ```
-    #[inline]
     pub fn uint(&mut self, field: &'static str, v: u64, max: u64) -> Result<(), EncodeError> {
+        self.uint_inline(field, v, max)
+    }
+
+    /// [`uint`](Self::uint), inlined where it is called (see
+    /// [`lit_inline`](Self::lit_inline)).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.uint_inline("len", 7, 10).unwrap();
+    /// assert_eq!(e.written(), b"7");
+    /// ```
+    #[inline(always)]
+    pub fn uint_inline(
+        &mut self,
+        field: &'static str,
+        v: u64,
+        max: u64,
+    ) -> Result<(), EncodeError> {
         if v > max {
             return Err(self.range(field, v.into(), 0, max.into()));
         }
@@ -455,7 +490,6 @@ impl<'o> Encoder<'o> {
     /// let err = e.bytes("data", &[0; 17], 16).unwrap_err();
     /// assert_eq!(err.to_string(), "field `data`: a run of 17 bytes is over the limit of 16 bytes");
     /// ```
-    #[inline]
     pub fn bytes(&mut self, field: &'static str, v: &[u8], max: u32) -> Result<(), EncodeError> {
         if v.len() > max as usize {
             return Err(self.fail(
@@ -482,8 +516,14 @@ impl<'o> Encoder<'o> {
     /// e.end_line();
     /// assert_eq!(e.written(), b"DATA\r\n");
     /// ```
-    #[inline]
     pub fn end_line(&mut self) {
+        self.end_line_inline();
+    }
+
+    /// [`end_line`](Self::end_line), inlined where it is called (see
+    /// [`lit_inline`](Self::lit_inline)).
+    #[inline(always)]
+    pub fn end_line_inline(&mut self) {
         match *self.term() {
             // The usual terminators, written as constants rather than copied.
             [a] => self.out.push(a),
@@ -599,7 +639,6 @@ impl<'o> Encoder<'o> {
     /// assert_eq!(err.to_string(), "a frame was not ended");
     /// assert!(out.is_empty());
     /// ```
-    #[inline]
     pub fn finish(mut self) -> Result<(), EncodeError> {
         self.check_misuse()?;
         if self.frame.is_some() {
@@ -639,7 +678,6 @@ impl<'o> Encoder<'o> {
     }
 
     /// Reports a recorded misuse, or a byte of bit fields left unfilled.
-    #[inline]
     fn check_misuse(&mut self) -> Result<(), EncodeError> {
         if let Some(kind) = self.misuse {
             return Err(self.fail("", kind));
@@ -712,7 +750,6 @@ impl<'o> Encoder<'o> {
 
 impl Drop for Encoder<'_> {
     /// Removes what the message wrote, unless [`finish`](Encoder::finish) succeeded.
-    #[inline]
     fn drop(&mut self) {
         if !self.finished {
             self.out.truncate(self.start);

@@ -120,12 +120,24 @@ pub(crate) fn message_body(p: &Protocol, m: &Message) -> TokenStream {
             ::asyncore_runtime::wire::Encoder::encode_parts(out, &#framing, &[#(#parts),*], &[#(#values),*])
         };
     }
+    STRAIGHT.set(!super::compact(p));
     let body = ops(m, &m.ops, &env);
     quote! {
         let mut e = ::asyncore_runtime::wire::Encoder::new(out, &#framing);
         #body
         e.finish()
     }
+}
+
+std::thread_local! {
+    /// The encoder being generated is of a small description ([`super::compact`]): its
+    /// literals and line ends are written by calls that inline.
+    static STRAIGHT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether literals and line ends are written inline ([`STRAIGHT`]).
+fn straight() -> bool {
+    STRAIGHT.get()
 }
 
 /// The parts and values for `Encoder::encode_parts`, if the message is made only of
@@ -193,6 +205,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             Op::Line | Op::Param { .. } | Op::Trim | Op::Commit => quote!(),
             // Optional whitespace is written as one space, its usual form.
             Op::Ows => quote!(e.sep();),
+            Op::EndLine if straight() => quote!(e.end_line_inline();),
             Op::EndLine => quote!(e.end_line();),
             // The encoder was made with the message's framing: its frames are these.
             Op::Frame | Op::FrameWith(_) => quote!(e.begin_frame();),
@@ -265,7 +278,11 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             }
             Op::Lit(b) => {
                 let b = bytes_lit(b);
-                quote!(e.lit(#b);)
+                if straight() {
+                    quote!(e.lit_inline(#b);)
+                } else {
+                    quote!(e.lit(#b);)
+                }
             }
             Op::Sep => quote!(e.sep();),
             Op::Word { slot } => field_call(env, *slot, quote!(word), quote!()),
@@ -288,7 +305,11 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             }
             Op::Uint { slot, max } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
-                quote!(e.uint(#n, (#v) as u64, #max)?;)
+                if straight() {
+                    quote!(e.uint_inline(#n, (#v) as u64, #max)?;)
+                } else {
+                    quote!(e.uint(#n, (#v) as u64, #max)?;)
+                }
             }
             Op::Hex { slot, max } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
