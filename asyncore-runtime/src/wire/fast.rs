@@ -121,7 +121,7 @@ pub fn term_at(buf: &[u8], start: usize, pos: usize, framing: &Framing) -> Optio
 
 /// [`line()`] with the framing's terminator, line maximum and bare-LF rule given directly
 /// (constants in generated code, so the checks fold). Inlined into each decoder; large
-/// descriptions call [`line_of_shared`] instead.
+/// descriptions call [`shared::line_of`] instead.
 #[inline(always)]
 pub fn line_of(
     buf: &[u8],

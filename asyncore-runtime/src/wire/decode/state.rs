@@ -72,7 +72,7 @@ impl Decoder {
 
     /// The repetition items of the message [`decode`](Self::decode) just returned; a
     /// [`Slot::Seq`] in [`slots`](Self::slots) points into them (read them with
-    /// [`seq_at`](super::seq_at)).
+    /// [`seq_at`](crate::wire::seq_at)).
     ///
     /// ```
     /// use asyncore_runtime::wire::{seq_at, Decoded, Decoder, Framing, Message, Op, Program, Seq};
