@@ -334,6 +334,27 @@ impl<'o> Encoder<'o> {
     /// assert_eq!(err.to_string(), "field `code`: 1000 is out of the range 0..=999");
     /// ```
     pub fn uint(&mut self, field: &'static str, v: u64, max: u64) -> Result<(), EncodeError> {
+        self.uint_inline(field, v, max)
+    }
+
+    /// [`uint`](Self::uint), inlined where it is called (see
+    /// [`lit_inline`](Self::lit_inline)).
+    ///
+    /// ```
+    /// # use asyncore_runtime::wire::{Encoder, Framing};
+    /// # static LINES: Framing = Framing::Line { term: b"\r\n", max: 80, bare_lf: false, nocase: false };
+    /// let mut out = Vec::new();
+    /// let mut e = Encoder::new(&mut out, &LINES);
+    /// e.uint_inline("len", 7, 10).unwrap();
+    /// assert_eq!(e.written(), b"7");
+    /// ```
+    #[inline(always)]
+    pub fn uint_inline(
+        &mut self,
+        field: &'static str,
+        v: u64,
+        max: u64,
+    ) -> Result<(), EncodeError> {
         if v > max {
             return Err(self.range(field, v.into(), 0, max.into()));
         }

@@ -305,7 +305,11 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
             }
             Op::Uint { slot, max } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
-                quote!(e.uint(#n, (#v) as u64, #max)?;)
+                if straight() {
+                    quote!(e.uint_inline(#n, (#v) as u64, #max)?;)
+                } else {
+                    quote!(e.uint(#n, (#v) as u64, #max)?;)
+                }
             }
             Op::Hex { slot, max } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
