@@ -682,17 +682,7 @@ impl Io {
     /// Sends the queued replies; closes when done if the connection is closing.
     pub fn flush(&mut self, ch: &mut Channel<'_>) -> Result {
         self.lend_buffer();
-        if !self.out.is_empty() {
-            ch.send_buffered(&self.out)?;
-            self.out.clear();
-        }
-        let kept = self.out.capacity();
-        if kept > 0 {
-            let out = std::mem::take(&mut self.out);
-            if kept <= 2 * REPLY_BATCH {
-                spare::put_reply(out);
-            }
-        }
+        send_replies(ch, &mut self.out)?;
         if self.closing {
             if self.linger || self.linger_always {
                 // After bad input: the peer may still be sending; the reply must not be
@@ -704,6 +694,23 @@ impl Io {
         }
         Ok(())
     }
+}
+
+/// Hands the replies gathered in `out` to the channel, then gives the reply buffer back
+/// to the thread's spares (one much grown by a burst goes back to the allocator).
+fn send_replies(ch: &mut Channel<'_>, out: &mut Vec<u8>) -> Result {
+    if !out.is_empty() {
+        ch.send_buffered(out)?;
+        out.clear();
+    }
+    let kept = out.capacity();
+    if kept > 0 {
+        let out = std::mem::take(out);
+        if kept <= 2 * REPLY_BATCH {
+            spare::put_reply(out);
+        }
+    }
+    Ok(())
 }
 
 /// Appends a policy's reply `text`, each `{byte}` in it replaced by the byte where the
@@ -742,69 +749,7 @@ pub fn reply_text(out: &mut Vec<u8>, text: &[u8], err: &DecodeError) {
 /// size between reads, lending its full-size read buffer to others.
 const SMALL_PARTIAL: usize = 2048;
 
-/// What the generated channels of a thread share instead of each holding it between
-/// messages: read buffers of [`READ_CHUNK`] bytes, reply buffers, and decoders. A channel
-/// takes one when it needs it and puts it back when it has handled everything it read,
-/// so only connections in the middle of a message hold them (as memcached lends its
-/// connections a thread's read buffer). A few of each are kept; more go back to the
-/// allocator.
-mod spare {
-    use std::cell::RefCell;
-
-    use crate::wire::{Decoder, Program};
-
-    /// The most of each kept (1 MiB of read buffers).
-    const KEEP: usize = 64;
-
-    thread_local! {
-        static READ: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-        static REPLY: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-        // Boxed: a decoder moves between a channel's `Option<Box<Decoder>>` and here
-        // without being copied or allocated again.
-        #[allow(clippy::vec_box)]
-        static DECODERS: RefCell<Vec<Box<Decoder>>> = const { RefCell::new(Vec::new()) };
-    }
-
-    fn put_in<T>(pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>, item: T) {
-        pool.with(|p| {
-            let mut p = p.borrow_mut();
-            if p.len() < KEEP {
-                p.push(item);
-            }
-        });
-    }
-
-    pub(super) fn take_read() -> Option<Vec<u8>> {
-        READ.with(|p| p.borrow_mut().pop())
-    }
-
-    pub(super) fn put_read(storage: Vec<u8>) {
-        if storage.len() == crate::codec::READ_CHUNK {
-            put_in(&READ, storage);
-        }
-    }
-
-    pub(super) fn take_reply() -> Option<Vec<u8>> {
-        REPLY.with(|p| p.borrow_mut().pop())
-    }
-
-    pub(super) fn put_reply(out: Vec<u8>) {
-        put_in(&REPLY, out);
-    }
-
-    /// A decoder of `program` between messages, if one is spare.
-    pub(super) fn take_decoder(program: &'static Program) -> Option<Box<Decoder>> {
-        DECODERS.with(|p| {
-            let mut p = p.borrow_mut();
-            let at = p.iter().rposition(|d| std::ptr::eq(d.program(), program))?;
-            Some(p.swap_remove(at))
-        })
-    }
-
-    pub(super) fn put_decoder(decoder: Box<Decoder>) {
-        put_in(&DECODERS, decoder);
-    }
-}
+mod spare;
 
 /// The decoder, made now if the connection had none (with the parameters set so far).
 #[inline]
@@ -998,19 +943,8 @@ impl<'c, 'a> Cx<'c, 'a> {
 
     /// Sends the replies queued so far (used after `on_open`).
     pub fn flush(&mut self) -> Result {
-        if !self.out.is_empty() {
-            self.ch.send_buffered(self.out)?;
-            self.out.clear();
-        }
-        // The reply buffer goes back to the thread's spares, as after a read: a
-        // connection idle after its greeting holds none.
-        let kept = self.out.capacity();
-        if kept > 0 {
-            let out = std::mem::take(self.out);
-            if kept <= 2 * REPLY_BATCH {
-                spare::put_reply(out);
-            }
-        }
+        // As after a read: a connection idle after its greeting holds no reply buffer.
+        send_replies(self.ch, self.out)?;
         if *self.closing {
             self.ch.close_when_done();
         }
