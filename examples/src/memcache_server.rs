@@ -111,11 +111,13 @@ protocol!(pub mod memcache = "../protocols/descriptions/memcache.aproto");
 use memcache::ServerCx;
 
 mod commands;
+mod conns;
 mod handlers;
 mod items;
 mod stats;
 mod store;
 
+use conns::Conns;
 use items::Items;
 
 /// The longest key, in bytes (memcached's `KEY_MAX_LENGTH`).
@@ -424,7 +426,7 @@ pub struct Store {
     /// The counters of `stats detail dump`, per key prefix (at most [`PREFIXES_MAX`]).
     prefixes: BTreeMap<Vec<u8>, PrefixStats>,
     /// The open connections, by descriptor, for `stats conns`.
-    conns: BTreeMap<i32, ConnInfo>,
+    conns: Conns,
     /// The listening sockets that accepted a connection, by descriptor: their address.
     listeners: BTreeMap<i32, String>,
     started: Instant,
@@ -458,19 +460,6 @@ struct PrefixStats {
     hit: u64,
     set: u64,
     del: u64,
-}
-
-/// One open connection, for `stats conns`.
-#[derive(Debug, Clone)]
-struct ConnInfo {
-    /// The peer's address (no allocation for an IP address).
-    addr: Option<Addr>,
-    /// The descriptor of the listening socket it came in on (its address is in
-    /// `listeners`).
-    listen_fd: i32,
-    /// When it last sent a command: nanoseconds from the store's start, written by the
-    /// connection itself (no lock, no lookup per command).
-    last: Arc<AtomicU64>,
 }
 
 /// What a command does to the counters of its key's prefix.
@@ -597,20 +586,13 @@ pub struct Connection {
     /// The connection's descriptor (memcached's `cfd` in watch lines and `stats conns`),
     /// or -1.
     fd: i32,
-    /// The descriptor of the listening socket it came in on, for `stats conns`.
+    /// The descriptor of the listening socket it came in on, for `stats conns`, until
+    /// the connection opens and is recorded in the store's table.
     listen_fd: i32,
+    /// Its id in the store's table of connections, once recorded.
+    conn_id: u32,
     /// The channel, once open: how watchers are told.
     token: Option<Token>,
-    /// When it last sent a command, from [`conn_epoch`] (shared with its [`ConnInfo`] for
-    /// `stats conns`).
-    last: Arc<AtomicU64>,
-}
-
-/// The instant from which connections count the time of their last command (`stats
-/// conns`), the same for all: the first time it is asked for.
-fn conn_epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
 }
 
 /// The values a retrieval keeps room for between commands: a retrieval of more keys
@@ -639,16 +621,9 @@ impl Connection {
             pending_cas: false,
             fd: -1,
             listen_fd: -1,
+            conn_id: 0,
             token: None,
-            last: Arc::new(AtomicU64::new(0)),
         }
-    }
-
-    /// The connection sent a command at `now` (for `stats conns`).
-    fn active(&self, now: Instant) {
-        let nanos = now.saturating_duration_since(conn_epoch()).as_nanos();
-        self.last
-            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Sends the values of a retrieval waiting for room, as far as the output takes
@@ -679,7 +654,7 @@ impl Drop for Connection {
         if self.counted {
             let mut store = lock(&self.store);
             store.stats.curr_connections = store.stats.curr_connections.saturating_sub(1);
-            store.conns.remove(&self.fd);
+            store.conns.close(self.fd, self.conn_id);
         }
         if let Some(token) = self.token {
             // Dropped on its loop's thread, where it watched.

@@ -116,10 +116,10 @@ impl Connection {
         // The time of the loop's pass, as memcached's `current_time`: no clock read per
         // command.
         let now = cx.channel().map().now();
-        self.active(now);
         let store = self.store.clone();
         let mut store = lock(&store);
         store.tick(now);
+        store.conns.seen(self.fd, now);
         let expires = touch.map(|t| deadline(t, now));
         let mut touched = false;
         // The items of a multi-key get are read from memory together before they are
@@ -199,10 +199,10 @@ impl Connection {
             return client_error(cx, noreply, BAD_FORMAT);
         }
         let now = cx.channel().map().now();
-        self.active(now);
         let outcome = {
             let mut store = lock(&self.store);
             store.tick(now);
+            store.conns.seen(self.fd, now);
             store.stats.cmd_set += 1;
             store.detail(key, Detail::Set);
             if Store::too_large(key.len(), flags, data.len()) {

@@ -11,14 +11,11 @@ impl Connection {
         let mut store = lock(&self.store);
         store.stats.curr_connections += 1;
         store.stats.total_connections += 1;
-        self.active(Instant::now());
-        store.conns.insert(
+        self.conn_id = store.conns.open(
             self.fd,
-            ConnInfo {
-                addr: cx.channel().addr().cloned(),
-                listen_fd: self.listen_fd,
-                last: self.last.clone(),
-            },
+            self.listen_fd,
+            cx.channel().addr().cloned(),
+            Instant::now(),
         );
         self.counted = true;
         Ok(())
@@ -228,8 +225,8 @@ impl Connection {
         let (group, arg) = (words.first().copied(), words.get(1).copied());
         let (more, extra) = (words.len() > 1, words.len() > 2);
         let lines = {
-            self.active(Instant::now());
             let mut store = lock(&self.store);
+            store.conns.seen(self.fd, Instant::now());
             match group {
                 None => store.general_stats(),
                 Some(b"items") if !more => store.item_stats(),

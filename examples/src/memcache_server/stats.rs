@@ -377,8 +377,8 @@ impl Store {
         let now = Instant::now();
         let mut out = Vec::new();
         let mut listeners = self.listeners.iter().peekable();
-        for (fd, c) in &self.conns {
-            while let Some((lfd, addr)) = listeners.next_if(|(lfd, _)| *lfd < fd) {
+        for (fd, c, last) in self.conns.iter() {
+            while let Some((lfd, addr)) = listeners.next_if(|(lfd, _)| **lfd < fd) {
                 out.push(stat(format!("{lfd}:addr"), format!("tcp:{addr}")));
                 out.push(stat(format!("{lfd}:state"), "conn_listening"));
             }
@@ -387,7 +387,6 @@ impl Store {
             out.push(stat(format!("{fd}:addr"), format!("tcp:{addr}")));
             out.push(stat(format!("{fd}:listen_addr"), format!("tcp:{listen}")));
             out.push(stat(format!("{fd}:state"), "conn_parse_cmd"));
-            let last = conn_epoch() + Duration::from_nanos(c.last.load(Ordering::Relaxed));
             let idle = now.saturating_duration_since(last).as_secs();
             out.push(stat(format!("{fd}:secs_since_last_cmd"), idle));
         }

@@ -30,7 +30,7 @@ impl Store {
             automove: 1,
             detail: false,
             prefixes: BTreeMap::new(),
-            conns: BTreeMap::new(),
+            conns: Conns::default(),
             listeners: BTreeMap::new(),
             started: Instant::now(),
             sweep_armed: false,
