@@ -2369,3 +2369,44 @@ fn a_lone_cr_is_data_when_bare_lf_is_accepted() {
     );
     assert_eq!(bytes_at(rest, dec.slots()[0]), b"c\r");
 }
+
+/// A rest of line is searched for terminator bytes byte by byte when short and with a
+/// vector search when long: both find a CR or LF at every position, with the same error.
+#[test]
+fn rest_refuses_terminator_bytes_at_every_length() {
+    static CRLF: Framing = Framing::Line {
+        term: b"\r\n",
+        max: 4096,
+        bare_lf: false,
+        nocase: false,
+    };
+    static LF: Framing = Framing::Line {
+        term: b"\n",
+        max: 4096,
+        bare_lf: false,
+        nocase: false,
+    };
+    for len in 1..40 {
+        for at in 0..len {
+            for (framing, bad) in [(&CRLF, b'\r'), (&CRLF, b'\n'), (&LF, b'\n')] {
+                let mut v = vec![b'a'; len];
+                v[at] = bad;
+                let mut out = Vec::new();
+                let err = Encoder::new(&mut out, framing)
+                    .rest("text", &v)
+                    .unwrap_err();
+                assert!(
+                    matches!(err.kind(), EncodeErrorKind::Byte { byte, position, .. }
+                        if *byte == bad && *position == at),
+                    "{len} bytes, {bad} at {at}: {err}"
+                );
+            }
+        }
+        let clean = vec![b'a'; len];
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, &CRLF);
+        e.rest("text", &clean).unwrap();
+        e.finish().unwrap();
+        assert_eq!(out, clean);
+    }
+}

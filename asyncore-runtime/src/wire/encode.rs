@@ -280,13 +280,7 @@ impl<'o> Encoder<'o> {
         // The rest of a frame or a fixed unit, even in a line protocol, takes any bytes.
         let in_line = self.frame.is_none() && self.fixed.is_none();
         if let (Framing::Line { term, bare_lf, .. }, true) = (*self.framing, in_line) {
-            let found = match *term {
-                [a] => memchr::memchr(a, v),
-                [a, b] => memchr::memchr2(a, b, v),
-                [a, b, c] => memchr::memchr3(a, b, c, v),
-                _ => v.iter().position(|b| term.contains(b)),
-            };
-            if let Some(position) = found {
+            if let Some(position) = find_any(term, v) {
                 return Err(self.byte(field, "a rest of line", v, position));
             }
             // Readers that also take "\r\n" would drop a CR at the end.
@@ -830,6 +824,24 @@ pub(super) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Fields shorter than this are searched byte by byte: for them the vector search's
+/// set-up costs more than the search (a reply's `OK` took 57 instructions).
+const SHORT_FIELD: usize = 16;
+
+/// The first index in `v` of any byte of `bytes`.
+#[inline]
+fn find_any(bytes: &[u8], v: &[u8]) -> Option<usize> {
+    let short = v.len() < SHORT_FIELD;
+    match *bytes {
+        [a] if short => v.iter().position(|&x| x == a),
+        [a, b] if short => v.iter().position(|&x| x == a || x == b),
+        [a] => memchr::memchr(a, v),
+        [a, b] => memchr::memchr2(a, b, v),
+        [a, b, c] => memchr::memchr3(a, b, c, v),
+        _ => v.iter().position(|b| bytes.contains(b)),
+    }
+}
+
 /// The first index of `needle` in `hay` (`None` for an empty needle).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
@@ -841,7 +853,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Refuses a line that would not decode back to itself with this terminator.
 fn check_line(line: &[u8], term: &[u8], what: &'static str) -> Result<(), EncodeErrorKind> {
     if term == b"\r\n" {
-        if let Some(position) = memchr::memchr2(b'\r', b'\n', line) {
+        if let Some(position) = find_any(b"\r\n", line) {
             return Err(EncodeErrorKind::Byte {
                 what,
                 byte: line[position],

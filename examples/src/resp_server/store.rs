@@ -536,6 +536,11 @@ impl Store {
 
     /// The live entry of `key`: a due key is removed and reads as missing.
     fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
+        // A key with a deadline is in `deadlines`: with none, no key can be due and one
+        // lookup does (Redis's `getExpire` checks its `expires` the same way).
+        if self.deadlines.is_empty() {
+            return self.data.get_mut(key);
+        }
         let due = self.data.get(key)?.due(now);
         if due {
             self.remove(key);
@@ -648,6 +653,10 @@ impl Store {
     /// Sets or removes the deadline of an existing key: the instant, and the same in
     /// milliseconds since the Unix epoch.
     fn set_deadline(&mut self, key: &[u8], at: Option<(Instant, i64)>) {
+        if at.is_none() && self.deadlines.is_empty() {
+            // No key has a deadline to remove.
+            return;
+        }
         let seq = self.next_seq;
         let Some(e) = self.data.get_mut(key) else {
             return;

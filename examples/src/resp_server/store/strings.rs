@@ -221,7 +221,6 @@ impl Store {
             }
             j += 1;
         }
-        let now_unix = unix_ms();
         let ttl = match expire {
             None if keep => Ttl::Keep,
             None => Ttl::Clear,
@@ -270,7 +269,8 @@ impl Store {
         }
         self.put_str(key, args[2], ttl == Ttl::Keep, now);
         if let Ttl::At(at) = ttl {
-            self.expire_at_unix(key, at, now, now_unix);
+            // The wall clock is read only for an expiry.
+            self.expire_at_unix(key, at, now, unix_ms());
         }
         if !get {
             out.simple("OK");
