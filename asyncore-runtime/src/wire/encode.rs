@@ -829,7 +829,7 @@ pub(super) fn is_tchar(b: u8) -> bool {
 const SHORT_FIELD: usize = 16;
 
 /// The first index in `v` of any byte of `bytes`.
-#[inline]
+#[inline(always)]
 fn find_any(bytes: &[u8], v: &[u8]) -> Option<usize> {
     let short = v.len() < SHORT_FIELD;
     match *bytes {
