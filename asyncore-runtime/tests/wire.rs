@@ -1798,28 +1798,24 @@ fn encoder_refusals_name_the_field_and_leave_nothing_half_written() {
     assert_eq!(out, before);
 }
 
+/// The framing of a line protocol ending its lines with `term`, whose readers also take
+/// `"\r\n"` when `bare_lf`.
+const fn line_framing(term: &'static [u8], max: u32, bare_lf: bool) -> Framing {
+    Framing::Line {
+        term,
+        max,
+        bare_lf,
+        nocase: false,
+    }
+}
+
 #[test]
 fn a_rest_of_line_follows_the_terminator() {
-    static LF: Framing = Framing::Line {
-        term: b"\n",
-        max: 80,
-        bare_lf: false,
-        nocase: false,
-    };
+    static LF: Framing = line_framing(b"\n", 80, false);
     // Readers also take "\r\n" (`crlf accept`): no CR at the end, where they would take
     // it for part of the terminator; inside the line it is data to them.
-    static LF_CRLF_READERS: Framing = Framing::Line {
-        term: b"\n",
-        max: 80,
-        bare_lf: true,
-        nocase: false,
-    };
-    static NUL: Framing = Framing::Line {
-        term: b"\0",
-        max: 80,
-        bare_lf: false,
-        nocase: false,
-    };
+    static LF_CRLF_READERS: Framing = line_framing(b"\n", 80, true);
+    static NUL: Framing = line_framing(b"\0", 80, false);
     let rest = |framing: &'static Framing, v: &[u8]| {
         let mut out = Vec::new();
         let mut e = Encoder::new(&mut out, framing);
@@ -2374,18 +2370,8 @@ fn a_lone_cr_is_data_when_bare_lf_is_accepted() {
 /// vector search when long: both find a CR or LF at every position, with the same error.
 #[test]
 fn rest_refuses_terminator_bytes_at_every_length() {
-    static CRLF: Framing = Framing::Line {
-        term: b"\r\n",
-        max: 4096,
-        bare_lf: false,
-        nocase: false,
-    };
-    static LF: Framing = Framing::Line {
-        term: b"\n",
-        max: 4096,
-        bare_lf: false,
-        nocase: false,
-    };
+    static CRLF: Framing = line_framing(b"\r\n", 4096, false);
+    static LF: Framing = line_framing(b"\n", 4096, false);
     for len in 1..40 {
         for at in 0..len {
             for (framing, bad) in [(&CRLF, b'\r'), (&CRLF, b'\n'), (&LF, b'\n')] {
