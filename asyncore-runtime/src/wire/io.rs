@@ -1,7 +1,7 @@
 //! The input and output plumbing of generated channels: a bounded read buffer, the
 //! decoder, the replies of the current read, and the bad-input policies.
 
-use super::{DecodeError, Decoder, Program, MAX_PARAMS};
+use super::{DecodeError, Decoder, Op, Program, MAX_PARAMS};
 use crate::codec::{FrameBuf, READ_CHUNK};
 use crate::{Channel, Result};
 
@@ -65,6 +65,9 @@ pub struct Io {
     fast: Option<super::fast::FastFn>,
     buf: FrameBuf,
     out: Vec<u8>,
+    /// Every message of the program opens a unit, so takes at least one byte
+    /// ([`opens_unit`]): with nothing buffered, nothing can be decoded.
+    needs_bytes: bool,
     opened: bool,
     closing: bool,
     close_told: bool,
@@ -111,6 +114,7 @@ impl Io {
             // Allocated at the first byte: an idle connection holds no read buffer.
             buf: FrameBuf::new(limit),
             out: Vec::new(),
+            needs_bytes: program.messages.iter().all(opens_unit),
             opened: false,
             closing: false,
             close_told: false,
@@ -459,6 +463,13 @@ impl Io {
             if self.closing {
                 return Event::NeedMore;
             }
+            // With nothing buffered, and a program whose every message opens a unit,
+            // nothing can be decoded: the decoder need not run over nothing once per
+            // read, after the last whole message of the read. (A message that opens
+            // none, such as a body of a length a parameter gives, may take no bytes.)
+            if self.needs_bytes && self.buf.is_empty() {
+                return Event::NeedMore;
+            }
             if let Some(fast) = self.fast {
                 if let Some(super::Decoded::Message { index, len }) = fast(
                     decoder(&mut self.decoder, self.program, self.params.as_deref()),
@@ -762,6 +773,16 @@ fn decoder<'d>(
     params: Option<&[u64; MAX_PARAMS]>,
 ) -> &'d mut Decoder {
     slot.get_or_insert_with(|| new_decoder(program, params))
+}
+
+/// Whether `message` starts by opening a unit, which takes at least one byte (see
+/// [`Message::ops`](super::Message::ops)).
+fn opens_unit(message: &super::Message) -> bool {
+    match message.ops.first() {
+        Some(Op::Line | Op::Frame | Op::FrameWith(_)) => true,
+        Some(Op::Fixed(n)) => *n > 0,
+        _ => false,
+    }
 }
 
 /// A decoder for a connection that has none: a spare one of the thread's, or a new one.
