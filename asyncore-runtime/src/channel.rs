@@ -282,7 +282,7 @@ impl<'a> Channel<'a> {
         match r {
             Ok(n) => {
                 if n > 0 {
-                    self.core.last_activity = Stamp::new(self.map.now);
+                    self.core.last_activity = self.map.now_stamp;
                 }
                 Ok(n)
             }
@@ -566,7 +566,7 @@ impl<'a> Channel<'a> {
     pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, Addr)>> {
         match self.core.sock.recv_from(buf) {
             Ok((n, addr)) => {
-                self.core.last_activity = Stamp::new(self.map.now);
+                self.core.last_activity = self.map.now_stamp;
                 Ok(Some((n, addr)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
@@ -590,7 +590,7 @@ impl<'a> Channel<'a> {
     pub fn send_to(&mut self, data: &[u8], addr: &Addr) -> io::Result<usize> {
         match self.core.sock.send_to(data, addr) {
             Ok(n) => {
-                self.core.last_activity = Stamp::new(self.map.now);
+                self.core.last_activity = self.map.now_stamp;
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -652,9 +652,9 @@ impl<'a> Channel<'a> {
     /// ```
     pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
         let now = Instant::now();
-        self.map.now = now;
+        self.map.set_now(now);
         self.core.idle_timeout = timeout;
-        self.core.last_activity = Stamp::new(now);
+        self.core.last_activity = self.map.now_stamp;
         if let Some(d) = timeout {
             self.map.arm_idle(self.core, now + d);
         }

@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crate::addr::Addr;
-use crate::channel::{Channel, Core};
+use crate::channel::{Channel, Core, Stamp};
 use crate::dispatch::{call, deliver_close, guarded, interest, io_event, route};
 use crate::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
@@ -166,6 +166,9 @@ pub struct Map {
     events: Vec<(Token, Ready)>,
     pub(crate) timers: Timers,
     pub(crate) now: Instant,
+    /// `now` as the channels keep their times ([`Stamp`]), made once when `now` is set
+    /// ([`Map::set_now`]) rather than for every read and send.
+    pub(crate) now_stamp: Stamp,
     pub(crate) nodelay_default: bool,
     high_water: usize,
     out_limit: usize,
@@ -241,6 +244,7 @@ impl Map {
     /// assert!(map.is_empty());
     /// ```
     pub fn new() -> Map {
+        let start = Instant::now();
         Map {
             slots: Vec::new(),
             free: Vec::new(),
@@ -250,7 +254,8 @@ impl Map {
             selector: None,
             events: Vec::with_capacity(256),
             timers: Timers::default(),
-            now: Instant::now(),
+            now: start,
+            now_stamp: Stamp::new(start),
             nodelay_default: true,
             high_water: crate::channel::DEFAULT_HIGH_WATER,
             out_limit: crate::channel::DEFAULT_OUTPUT_LIMIT,
@@ -329,6 +334,12 @@ impl Map {
     #[inline]
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Sets the time of the pass, and its stamp.
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+        self.now_stamp = Stamp::new(now);
     }
 
     /// Whether `token` names a channel of this map (open, or running a handler).

@@ -5,7 +5,7 @@ use std::io;
 
 use rustix::io::Errno;
 
-use super::{Channel, Stamp};
+use super::Channel;
 
 impl Channel<'_> {
     /// Sends up to `count` bytes of `file`, from `offset`, straight to the socket with
@@ -54,7 +54,7 @@ impl Channel<'_> {
         match rustix::fs::sendfile(&self.core.sock, file, Some(&mut at), count) {
             Ok(n) => {
                 if n > 0 {
-                    self.core.last_activity = Stamp::new(self.map.now);
+                    self.core.last_activity = self.map.now_stamp;
                 }
                 Ok(n)
             }

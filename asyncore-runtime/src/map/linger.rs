@@ -41,7 +41,7 @@ impl Map {
         core.lingering = Some(u32::try_from(self.linger_bytes).unwrap_or(u32::MAX));
         core.idle_timeout = Some(self.linger_timeout);
         core.deadline = None;
-        core.last_activity = Stamp::new(self.now);
+        core.last_activity = self.now_stamp;
         self.arm_idle(core, self.now + self.linger_timeout);
     }
 }

@@ -113,7 +113,7 @@ impl Map {
     fn pass(&mut self, timeout: Option<Duration>, backend: Backend) -> Result {
         self.ensure_selector(backend)?;
         self.passes += 1;
-        self.now = Instant::now();
+        self.set_now(Instant::now());
 
         // 1. Interest.
         let mut always_ready = false;
@@ -262,7 +262,7 @@ impl Map {
         self.buffered_input_events(&mut events);
 
         // 3. Dispatch.
-        self.now = Instant::now();
+        self.set_now(Instant::now());
         let mut result = Ok(());
         for &(token, ready) in &events {
             if let Err(e) = self.invoke(token, Invoke::Io(ready)) {

@@ -64,7 +64,7 @@ impl Map {
     /// pass).
     pub(super) fn run_timers(&mut self) -> Result {
         let now = Instant::now();
-        self.now = now;
+        self.set_now(now);
         // The ids of the timers due, in a vector kept between passes: a timer firing
         // allocates nothing.
         let mut due = std::mem::take(&mut self.due_spare);
