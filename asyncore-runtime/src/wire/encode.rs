@@ -830,7 +830,7 @@ const SHORT_FIELD: usize = 16;
 
 /// The first index in `v` of any byte of `bytes`.
 #[inline(always)]
-fn find_any(bytes: &[u8], v: &[u8]) -> Option<usize> {
+pub(super) fn find_any(bytes: &[u8], v: &[u8]) -> Option<usize> {
     let short = v.len() < SHORT_FIELD;
     match *bytes {
         [a] if short => v.iter().position(|&x| x == a),

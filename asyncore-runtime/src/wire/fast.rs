@@ -283,7 +283,7 @@ pub fn token(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
 #[inline]
 pub fn rest(buf: &[u8], pos: usize, end: usize, term: &[u8], check: bool) -> Option<usize> {
     let hay = buf.get(pos..end)?;
-    if check && hay.iter().any(|b| term.contains(b)) {
+    if check && super::encode::find_any(term, hay).is_some() {
         return None;
     }
     Some(end)
