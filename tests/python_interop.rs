@@ -217,8 +217,8 @@ fn echo_server_with_python_clients(backend: Backend) {
 
 on_every_backend!(echo_server_with_python_clients);
 
-/// The same with `--threads 2` (two loops sharing the port with `SO_REUSEPORT`) and more
-/// clients, so both loops most likely serve some.
+/// The same with `--threads 2` (two loops sharing the listening socket, its connections
+/// dealt to them in turn) and more clients, so both loops serve some.
 #[test]
 fn echo_server_two_loops_with_python_asyncore_clients() {
     if !python_with("asyncore") {

@@ -124,6 +124,7 @@ mod producer;
 mod ready;
 mod signal;
 mod socket;
+mod spread;
 mod sys;
 mod timer;
 #[cfg(feature = "tls")]
@@ -151,6 +152,7 @@ pub use producer::{Producer, SimpleProducer};
 pub use ready::Ready;
 pub use signal::{SIGHUP, SIGINT, SIGTERM};
 pub use socket::{Connect, Domain, SockType, Socket};
+pub use spread::{Spread, SpreadGroup};
 pub use sys::Backend;
 pub use timer::TimerId;
 pub use token::Token;

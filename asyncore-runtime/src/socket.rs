@@ -241,6 +241,29 @@ impl Socket {
         }
     }
 
+    /// A second descriptor for the same socket (`dup`, close-on-exec): both name one
+    /// open socket, which closes when the last of them is closed. Several loops can watch
+    /// one listening socket this way (see [`Spread`](crate::Spread)).
+    ///
+    /// ```
+    /// use asyncore_runtime::{Domain, Socket, SockType};
+    /// use std::os::fd::AsRawFd;
+    /// let s = Socket::new(Domain::Ipv4, SockType::Stream)?;
+    /// let t = s.try_clone()?;
+    /// assert_ne!(s.as_raw_fd(), t.as_raw_fd());
+    /// assert_eq!((t.sock_type(), t.domain()), (SockType::Stream, Some(Domain::Ipv4)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<Socket> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(self.fd.as_fd(), 0).map_err(errno)?;
+        Ok(Socket {
+            fd,
+            ty: self.ty,
+            domain: self.domain,
+            seen: AtomicU8::new(0),
+        })
+    }
+
     /// The socket type.
     ///
     /// ```
@@ -288,7 +311,9 @@ impl Socket {
         rnet::sockopt::socket_reuseaddr(&self.fd).map_err(errno)
     }
 
-    /// Set `SO_REUSEPORT`, so several loops (threads) can each listen on the same port.
+    /// Set `SO_REUSEPORT`, so several loops (threads) can each listen on the same port,
+    /// the kernel choosing a listener for each connection by a hash of its addresses
+    /// ([`SpreadGroup`](crate::SpreadGroup) deals them out evenly instead).
     ///
     /// ```
     /// # use asyncore_runtime::{Domain, Socket, SockType};

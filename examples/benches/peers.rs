@@ -38,9 +38,8 @@
 //!   `memcache-server --threads 2` against `memcached -t 2` and `http-server --threads 2`
 //!   against nginx with two workers, servers and load tool all on CPUs 0 and 1; the
 //!   share of the server's CPU each thread (or worker process) took is printed, which
-//!   shows how evenly `SO_REUSEPORT` (ours), memcached's dispatcher thread and nginx's
-//!   shared listening socket spread the connections (our servers do not count
-//!   connections per loop);
+//!   shows how evenly our `SpreadGroup` (connections dealt to the loops in turn),
+//!   memcached's dispatcher thread and nginx's shared listening socket spread the work;
 //! * `echo`: `examples/benches/echo.rs`, included here as a module and run with fewer
 //!   cycles: the raw echo and the two line echo servers (`AsyncChat`, and the one
 //!   generated from `echo.aproto`) against a C epoll server and tokio (`--bench echo` for

@@ -127,7 +127,8 @@ impl TlsArgs {
 }
 
 /// `--threads N`: the number of loops of a server that can run several, one per thread,
-/// sharing the port (`SO_REUSEPORT`). A server whose loop holds the only copy of its
+/// sharing the listening socket, which deal its connections out in turn
+/// ([`SpreadGroup`](asyncore_runtime::SpreadGroup)). A server whose loop holds the only copy of its
 /// data (one keyspace, one broker) does not take it.
 ///
 /// ```
@@ -146,7 +147,7 @@ impl TlsArgs {
 /// ```
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Threads {
-    /// Number of loops, one per thread, sharing the port (SO_REUSEPORT)
+    /// Number of loops, one per thread, sharing the listening socket
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = positive)]
     pub threads: usize,
 }

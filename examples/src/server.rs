@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use asyncore_runtime::{Addr, Backend, Dispatcher, Domain, Map, SockType, Socket, SIGINT, SIGTERM};
+use asyncore_runtime::{
+    Addr, Backend, Dispatcher, Domain, Map, SockType, Socket, SpreadGroup, SIGINT, SIGTERM,
+};
 
 /// How a server example runs (from its flags: [`ServerArgs::config`](crate::cli::ServerArgs::config)).
 #[derive(Debug, Clone)]
@@ -17,12 +19,9 @@ pub struct ServerConfig {
     pub threads: usize,
 }
 
-fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+fn listener(addr: SocketAddr) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_addr(&Addr::from(addr)), SockType::Stream)?;
     sock.set_reuse_addr()?;
-    if reuse_port {
-        sock.set_reuse_port()?;
-    }
     sock.bind(&Addr::from(addr))?;
     sock.listen(1024)?;
     Ok(sock)
@@ -67,7 +66,9 @@ pub fn init_logging() {
 /// process, as the C and tokio servers it is compared with are: in a process with more
 /// than one thread the kernel takes a reference on the file of every descriptor a system
 /// call names, a shared cache line written twice per `send` and per `recv`. Several loops
-/// (`--threads N`) run on threads of their own.
+/// (`--threads N`) run on threads of their own, all watching the one listening socket:
+/// its connections are dealt out to them in turn ([`SpreadGroup`]), as memcached's
+/// listening thread deals them to its workers, so each loop holds an equal share.
 pub fn serve<D, F>(config: &ServerConfig, make: F) -> io::Result<()>
 where
     D: Dispatcher,
@@ -75,8 +76,7 @@ where
 {
     init_logging();
     raise_fd_limit();
-    let reuse = config.threads > 1;
-    let first = listener(config.listen, reuse)?;
+    let first = listener(config.listen)?;
     let bound = first
         .local_addr()?
         .as_inet()
@@ -87,10 +87,12 @@ where
         announce(bound)?;
         return run(&mut map, backend);
     }
-    let mut sockets = vec![first];
+    let mut sockets = Vec::with_capacity(config.threads);
     for _ in 1..config.threads {
-        sockets.push(listener(bound, true)?);
+        sockets.push(first.try_clone()?);
     }
+    sockets.push(first);
+    let group = SpreadGroup::new();
     let make = std::sync::Arc::new(make);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
     let handles: Vec<_> = sockets
@@ -98,8 +100,9 @@ where
         .map(|sock| {
             let make = make.clone();
             let ready = ready_tx.clone();
+            let group = group.clone();
             std::thread::spawn(move || -> io::Result<()> {
-                match setup(sock, make()) {
+                match setup_spread(&group, sock, make()) {
                     Ok(mut map) => {
                         let _ = ready.send(Ok(()));
                         drop(ready);
@@ -137,6 +140,15 @@ where
 fn setup<D: Dispatcher>(sock: Socket, listener: D) -> io::Result<Map> {
     let mut map = Map::new();
     map.add_listener(sock, listener)?;
+    map.stop_on_signals(&[SIGINT, SIGTERM])?;
+    Ok(map)
+}
+
+/// A loop of `group`, watching its descriptor `sock` of the listening socket the group
+/// shares, with `listener` as its listening dispatcher; it stops on SIGINT and SIGTERM.
+fn setup_spread<D: Dispatcher>(group: &SpreadGroup, sock: Socket, listener: D) -> io::Result<Map> {
+    let mut map = Map::new();
+    group.join(&mut map, sock, listener)?;
     map.stop_on_signals(&[SIGINT, SIGTERM])?;
     Ok(map)
 }
