@@ -141,6 +141,14 @@ pub const REALTIME_MAXDELTA: i64 = 60 * 60 * 24 * 30;
 /// follows, marked as ours.
 pub const VERSION: &str = "1.6.18-asyncore";
 
+/// How stale an item's time of last use may grow before a read writes it again, as
+/// memcached's `ITEM_UPDATE_INTERVAL`: the ages `stats items` gives are this coarse.
+///
+/// ```
+/// assert_eq!(asyncore_examples::memcache_server::ITEM_UPDATE_INTERVAL.as_secs(), 60);
+/// ```
+pub const ITEM_UPDATE_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How often the expiry sweep runs while items with an expiry exist.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -172,7 +180,8 @@ struct Item {
     expires: Option<Instant>,
     /// When it was stored, for a delayed `flush_all`.
     stored: Instant,
-    /// When it was last stored, read or touched: its place in the LRU of its class.
+    /// When it was last stored, read or touched, to within [`ITEM_UPDATE_INTERVAL`]: the
+    /// age of the oldest item of a class (`stats items`) and of an evicted one.
     used: Instant,
     /// Its key in the LRU of its class (a sequence number given when it is stored, and
     /// again when it gets a second chance).
@@ -201,6 +210,19 @@ impl Item {
 
     fn live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|d| d > now)
+    }
+
+    /// Marks it read or touched at `now`: active, and used now unless it was used within
+    /// [`ITEM_UPDATE_INTERVAL`]. Nothing is written when nothing changes, as in
+    /// memcached's `do_item_bump`: an item read by several loops then stays in each
+    /// core's cache instead of moving between them on every read.
+    fn mark_used(&mut self, now: Instant) {
+        if !self.active {
+            self.active = true;
+        }
+        if now.saturating_duration_since(self.used) >= ITEM_UPDATE_INTERVAL {
+            self.used = now;
+        }
     }
 }
 

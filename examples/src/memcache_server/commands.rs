@@ -116,8 +116,7 @@ impl Connection {
         // The time of the loop's pass, as memcached's `current_time`: no clock read per
         // command.
         let now = cx.channel().map().now();
-        let store = self.store.clone();
-        let mut store = lock(&store);
+        let mut store = lock(&self.store);
         store.tick(now);
         store.conns.seen(self.fd, now);
         let expires = touch.map(|t| deadline(t, now));

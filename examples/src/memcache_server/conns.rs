@@ -6,6 +6,10 @@ use std::time::Instant;
 
 use asyncore_runtime::Addr;
 
+/// How far behind its last command a connection's recorded time may be, in nanoseconds
+/// (`stats conns` gives whole seconds).
+const SEEN_RESOLUTION: u64 = 100_000_000;
+
 /// One open connection.
 #[derive(Debug, Clone)]
 pub(super) struct ConnInfo {
@@ -66,12 +70,17 @@ impl Conns {
         id
     }
 
-    /// Connection `fd` sent a command at `now`.
+    /// Connection `fd` sent a command at `now`. The time is written only when it moved
+    /// by [`SEEN_RESOLUTION`] or more: the slots of connections on other loops share
+    /// cache lines with this one, which a write on every command would move between
+    /// the cores.
     #[inline]
     pub(super) fn seen(&mut self, fd: i32, now: Instant) {
         let nanos = self.nanos(now);
         if let Some(Some(c)) = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)) {
-            c.last = nanos;
+            if nanos.saturating_sub(c.last) >= SEEN_RESOLUTION {
+                c.last = nanos;
+            }
         }
     }
 

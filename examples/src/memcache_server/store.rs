@@ -128,8 +128,7 @@ impl Store {
     /// of the LRU).
     pub(super) fn bump(&mut self, key: &[u8], now: Instant) {
         if let Some(item) = self.items.get_mut(key) {
-            item.used = now;
-            item.active = true;
+            item.mark_used(now);
         }
     }
 
@@ -142,9 +141,10 @@ impl Store {
         match items.get_mut(key) {
             None => Err(false),
             Some(item) if item.live(now) => {
-                item.used = now;
-                item.active = true;
-                item.fetched = true;
+                item.mark_used(now);
+                if !item.fetched {
+                    item.fetched = true;
+                }
                 classes[item.class - 1].stats.get_hits += 1;
                 Ok((item.class, item.flags, item.cas, item.kv.clone(), item.nkey))
             }
