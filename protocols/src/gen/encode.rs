@@ -141,28 +141,50 @@ fn straight() -> bool {
 }
 
 /// The parts and values for `Encoder::encode_parts`, if the message is made only of
-/// literals, separators, line ends and plain fields (no frames, conditions, repetitions
-/// or binary numbers).
+/// what parts can say: literals, separators, lines and frames, plain and binary fields,
+/// flags and optional fields (not conditions on other fields, nor repetitions).
 fn parts(list: &[Op], env: &Env) -> Option<(Vec<TokenStream>, Vec<TokenStream>)> {
     let (mut parts, mut values) = (Vec::new(), Vec::new());
     let part = quote!(::asyncore_runtime::wire::EncodePart);
     let value = quote!(::asyncore_runtime::wire::EncodeValue);
-    for op in list {
+    // The size of the open fixed unit, if the open unit is one.
+    let mut fixed = None;
+    let mut i = 0;
+    while i < list.len() {
+        let op = &list[i];
+        i += 1;
         match op {
-            Op::Line | Op::Trim | Op::Commit => {}
+            Op::Line | Op::Param { .. } | Op::Trim | Op::Commit => {}
             Op::Ows | Op::Sep => parts.push(quote!(#part::Sep)),
             Op::EndLine => parts.push(quote!(#part::EndLine)),
+            Op::Frame | Op::FrameWith(_) => parts.push(quote!(#part::BeginFrame)),
+            Op::Fixed(n) => {
+                fixed = Some(*n);
+                parts.push(quote!(#part::BeginFixed));
+            }
+            Op::EndFrame => parts.push(match fixed.take() {
+                Some(n) => quote!(#part::EndFixed(#n)),
+                None => quote!(#part::EndFrame),
+            }),
+            Op::LengthField => parts.push(quote!(#part::LengthField)),
             Op::Lit(b) => {
                 let b = bytes_lit(b);
                 parts.push(quote!(#part::Lit(#b)));
             }
-            Op::Word { slot } | Op::Token { slot } | Op::Rest { slot } => {
+            Op::Word { slot } | Op::Token { slot } | Op::Rest { slot } | Op::CStr { slot } => {
                 let (n, v) = (env.name(*slot), env.value(*slot));
                 parts.push(match op {
                     Op::Word { .. } => quote!(#part::Word(#n)),
                     Op::Token { .. } => quote!(#part::Token(#n)),
+                    Op::CStr { .. } => quote!(#part::CStr(#n)),
                     _ => quote!(#part::Rest(#n)),
                 });
+                values.push(quote!(#value::Bytes(#v)));
+            }
+            Op::OneOf { slot, lits } => {
+                let (n, v) = (env.name(*slot), env.value(*slot));
+                let lits = lits.iter().map(|l| bytes_lit(l));
+                parts.push(quote!(#part::OneOf(#n, &[#(#lits),*])));
                 values.push(quote!(#value::Bytes(#v)));
             }
             Op::Bytes { slot, max, .. } => {
@@ -170,12 +192,12 @@ fn parts(list: &[Op], env: &Env) -> Option<(Vec<TokenStream>, Vec<TokenStream>)>
                 parts.push(quote!(#part::Bytes(#n, #max)));
                 values.push(quote!(#value::Bytes(#v)));
             }
-            Op::Uint { slot, max } | Op::Hex { slot, max } => {
+            Op::Uint { slot, max } | Op::Hex { slot, max } | Op::Varint { slot, max } => {
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
-                parts.push(if matches!(op, Op::Uint { .. }) {
-                    quote!(#part::Uint(#n, #max))
-                } else {
-                    quote!(#part::Hex(#n, #max))
+                parts.push(match op {
+                    Op::Uint { .. } => quote!(#part::Uint(#n, #max)),
+                    Op::Hex { .. } => quote!(#part::Hex(#n, #max)),
+                    _ => quote!(#part::Varint(#n, #max)),
                 });
                 values.push(quote!(#value::Uint((#v) as u64)));
             }
@@ -183,6 +205,85 @@ fn parts(list: &[Op], env: &Env) -> Option<(Vec<TokenStream>, Vec<TokenStream>)>
                 let (n, v) = (env.int_name(*slot), env.int(*slot));
                 parts.push(quote!(#part::Int(#n, #min, #max)));
                 values.push(quote!(#value::Int((#v) as i64)));
+            }
+            Op::Bin {
+                slot,
+                width,
+                big_endian,
+                signed,
+            } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                if *signed {
+                    parts.push(quote!(#part::BinSigned(#n, #width, #big_endian)));
+                    values.push(quote!(#value::Int((#v) as i64)));
+                } else {
+                    parts.push(quote!(#part::Bin(#n, #width, #big_endian)));
+                    values.push(quote!(#value::Uint((#v) as u64)));
+                }
+            }
+            Op::Bits { slot, shift, bits } => {
+                let (n, v) = (env.int_name(*slot), env.int(*slot));
+                parts.push(quote!(#part::Bits(#n, #shift, #bits)));
+                values.push(quote!(#value::Uint((#v) as u64)));
+            }
+            Op::BitsLit {
+                shift,
+                bits,
+                value: v,
+            } => {
+                parts.push(quote!(#part::BitsLit(#v, #shift, #bits)));
+            }
+            Op::Opt { slot, len } => {
+                let body = &list[i..i + usize::from(*len)];
+                i += usize::from(*len);
+                match env.presence.get(slot) {
+                    // A flag: its literals, when it is set.
+                    Some(f) if f.kind == FieldKind::Flag => {
+                        let (inner, inner_values) = self::parts(body, env)?;
+                        // The values of skipped parts would not be taken.
+                        if !inner_values.is_empty() {
+                            return None;
+                        }
+                        let skip = u16::try_from(inner.len()).ok()?;
+                        let v = env.value(f.slot);
+                        parts.push(quote!(#part::IfSet(#skip)));
+                        values.push(quote!(#value::Uint(u64::from(#v))));
+                        parts.extend(inner);
+                    }
+                    // An optional field: the parts that write it, when it is there.
+                    Some(f) => {
+                        let int = matches!(f.kind, FieldKind::Int { .. });
+                        let v = if int {
+                            env.int(f.slot)
+                        } else {
+                            env.value(f.slot)
+                        };
+                        let mut inner_env = env.clone();
+                        if int {
+                            inner_env.ints.insert(f.slot, quote!(__v));
+                        } else {
+                            inner_env.values.insert(f.slot, quote!(__v));
+                        }
+                        let (inner, inner_values) = self::parts(body, &inner_env)?;
+                        // The field's own value, and no other, is what the parts take.
+                        let [only] = &inner_values[..] else {
+                            return None;
+                        };
+                        if !only.to_string().contains("__v") {
+                            return None;
+                        }
+                        let skip = u16::try_from(inner.len()).ok()?;
+                        parts.push(quote!(#part::IfPresent(#skip)));
+                        values.push(quote! {
+                            match #v {
+                                ::core::option::Option::Some(__v) => #only,
+                                ::core::option::Option::None => #value::Absent,
+                            }
+                        });
+                        parts.extend(inner);
+                    }
+                    None => {}
+                }
             }
             _ => return None,
         }

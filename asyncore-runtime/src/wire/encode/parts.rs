@@ -1,6 +1,7 @@
-//! Messages encoded from a list of parts: what generated encoders of messages made only
-//! of literals, separators and plain fields hand to the runtime, instead of a call per
-//! part of their own.
+//! Messages encoded from a list of parts: what the generated encoders of a large
+//! description hand to the runtime, instead of a call per part of their own. Lines and
+//! frames, plain, binary and optional fields are parts; a message with a repetition is
+//! still written by code of its own.
 
 use super::{EncodeError, Encoder};
 use crate::wire::Framing;
@@ -29,6 +30,39 @@ pub enum EncodePart {
     Hex(&'static str, u64),
     /// [`Encoder::bytes`] of the next value, with its maximum length.
     Bytes(&'static str, u32),
+    /// [`Encoder::one_of`] of the next value, with the literals it may be.
+    OneOf(&'static str, &'static [&'static [u8]]),
+    /// [`Encoder::begin_frame`].
+    BeginFrame,
+    /// [`Encoder::end_frame`].
+    EndFrame,
+    /// [`Encoder::begin_fixed`].
+    BeginFixed,
+    /// [`Encoder::end_fixed`], with the unit's size.
+    EndFixed(u32),
+    /// [`Encoder::length_field`].
+    LengthField,
+    /// [`Encoder::bin`] of the next value: its width in bytes, and whether it is
+    /// big-endian.
+    Bin(&'static str, u8, bool),
+    /// [`Encoder::bin_signed`] of the next value: its width in bytes, and whether it is
+    /// big-endian.
+    BinSigned(&'static str, u8, bool),
+    /// [`Encoder::bits`] of the next value: the shift and the number of bits.
+    Bits(&'static str, u8, u8),
+    /// [`Encoder::bits_lit`]: the value, the shift and the number of bits.
+    BitsLit(u8, u8, u8),
+    /// [`Encoder::varint`] of the next value, with its maximum.
+    Varint(&'static str, u64),
+    /// [`Encoder::cstr`] of the next value.
+    CStr(&'static str),
+    /// A flag, the next value (a [`EncodeValue::Uint`], 0 for unset): the given number of
+    /// parts after this one are written only when it is set.
+    IfSet(u16),
+    /// An optional field, the next value: when it is [`EncodeValue::Absent`] it is taken
+    /// and the given number of parts after this one are skipped; when it is there, those
+    /// parts write it.
+    IfPresent(u16),
 }
 
 /// The value of a field part of [`Encoder::encode_parts`].
@@ -40,6 +74,8 @@ pub enum EncodeValue<'a> {
     Uint(u64),
     /// A signed integer.
     Int(i64),
+    /// An optional field that is not there ([`EncodePart::IfPresent`]).
+    Absent,
 }
 
 /// The bytes of `v`, if it is bytes (empty otherwise, or when missing).
@@ -68,11 +104,19 @@ fn int_of(v: Option<&EncodeValue<'_>>) -> i64 {
     }
 }
 
+/// Passes over the next `n` parts.
+fn skip_parts(parts: &mut std::slice::Iter<'_, EncodePart>, n: u16) {
+    for _ in 0..n {
+        parts.next();
+    }
+}
+
 impl Encoder<'_> {
     /// Appends one message made of `parts` to `out`, the field parts taking `values` in
     /// order, then [finishes](Encoder::finish) it: the same bytes and errors as a call per
     /// part. On an error nothing is appended. A field part whose value is missing or of
-    /// another kind reads it as empty bytes or 0.
+    /// another kind reads it as empty bytes or 0. Parts that an unset flag or an absent
+    /// optional field skip take no values.
     ///
     /// ```
     /// use asyncore_runtime::wire::{EncodePart as P, EncodeValue as V, Encoder, Framing};
@@ -85,6 +129,22 @@ impl Encoder<'_> {
     /// let err = Encoder::encode_parts(&mut out, &LINES, SET, &[V::Bytes(b"k 1"), V::Uint(3)]);
     /// assert_eq!(err.unwrap_err().field(), "key");
     /// assert_eq!(out, b"set k1 3\r\n"); // the failed message left nothing
+    ///
+    /// // A frame with a length prefix, an opcode, an optional field and a flag.
+    /// static FRAMES: Framing = Framing::Length(asyncore_runtime::wire::LengthHeader {
+    ///     offset: 0, width: 2, big_endian: true, adjust: 0, skip: 2, max: 64,
+    /// });
+    /// const PUT: &[P] = &[
+    ///     P::BeginFrame, P::Lit(b"\x07"), P::Bin("id", 2, true),
+    ///     P::IfPresent(1), P::CStr("name"),
+    ///     P::IfSet(1), P::Lit(b"!"), P::EndFrame,
+    /// ];
+    /// let mut out = Vec::new();
+    /// Encoder::encode_parts(&mut out, &FRAMES, PUT, &[V::Uint(258), V::Bytes(b"ab"), V::Uint(1)]).unwrap();
+    /// assert_eq!(out, b"\x00\x07\x07\x01\x02ab\x00!");
+    /// out.clear();
+    /// Encoder::encode_parts(&mut out, &FRAMES, PUT, &[V::Uint(258), V::Absent, V::Uint(0)]).unwrap();
+    /// assert_eq!(out, b"\x00\x03\x07\x01\x02");
     /// ```
     pub fn encode_parts(
         out: &mut Vec<u8>,
@@ -93,8 +153,9 @@ impl Encoder<'_> {
         values: &[EncodeValue<'_>],
     ) -> Result<(), EncodeError> {
         let mut e = Encoder::new(out, framing);
-        let mut values = values.iter();
-        for part in parts {
+        let mut values = values.iter().peekable();
+        let mut parts = parts.iter();
+        while let Some(part) = parts.next() {
             match *part {
                 EncodePart::Lit(b) => e.lit(b),
                 EncodePart::Sep => e.sep(),
@@ -106,6 +167,32 @@ impl Encoder<'_> {
                 EncodePart::Int(n, min, max) => e.int(n, int_of(values.next()), min, max)?,
                 EncodePart::Hex(n, max) => e.hex(n, uint_of(values.next()), max)?,
                 EncodePart::Bytes(n, max) => e.bytes(n, bytes_of(values.next()), max)?,
+                EncodePart::OneOf(n, lits) => e.one_of(n, bytes_of(values.next()), lits)?,
+                EncodePart::BeginFrame => e.begin_frame(),
+                EncodePart::EndFrame => e.end_frame()?,
+                EncodePart::BeginFixed => e.begin_fixed(),
+                EncodePart::EndFixed(size) => e.end_fixed(size)?,
+                EncodePart::LengthField => e.length_field(),
+                EncodePart::Bin(n, width, big) => e.bin(n, uint_of(values.next()), width, big)?,
+                EncodePart::BinSigned(n, width, big) => {
+                    e.bin_signed(n, int_of(values.next()), width, big)?
+                }
+                EncodePart::Bits(n, shift, bits) => {
+                    e.bits(n, uint_of(values.next()), shift, bits)?
+                }
+                EncodePart::BitsLit(v, shift, bits) => e.bits_lit(v, shift, bits),
+                EncodePart::Varint(n, max) => e.varint(n, uint_of(values.next()), max)?,
+                EncodePart::CStr(n) => e.cstr(n, bytes_of(values.next()))?,
+                EncodePart::IfSet(skip) => {
+                    if uint_of(values.next()) == 0 {
+                        skip_parts(&mut parts, skip);
+                    }
+                }
+                EncodePart::IfPresent(skip) => {
+                    if values.next_if_eq(&&EncodeValue::Absent).is_some() {
+                        skip_parts(&mut parts, skip);
+                    }
+                }
             }
         }
         e.finish()
