@@ -67,6 +67,8 @@
 //!   the wait, so they fire on time whatever `timeout` the loop has.
 //! * Idle timeouts per channel: [`Channel::set_idle_timeout`].
 //! * A [`Waker`] other threads use to wake the loop and hand it work.
+//! * One loop per core on one listening socket, its connections dealt to the loops in
+//!   turn: [`SpreadGroup`].
 //! * Bounded output with back-pressure: reading pauses while a channel's buffered output
 //!   is above its high-water mark; past the hard limit `send_buffered` refuses data.
 //! * `TCP_NODELAY` on by default for TCP channels.
