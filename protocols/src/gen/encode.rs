@@ -89,6 +89,20 @@ impl Env {
         self.ints.get(&slot).cloned().unwrap_or_else(|| quote!(0))
     }
 
+    /// The expression of the optional field `f` (an `Option`), and this scope with `f`
+    /// read as `__v`: for the parts written when it is there, inside
+    /// `if let Some(__v) = ...`.
+    fn unwrapped(&self, f: &FieldInfo) -> (TokenStream, Env) {
+        let mut inner = self.clone();
+        if matches!(f.kind, FieldKind::Int { .. }) {
+            inner.ints.insert(f.slot, quote!(__v));
+            (self.int(f.slot), inner)
+        } else {
+            inner.values.insert(f.slot, quote!(__v));
+            (self.value(f.slot), inner)
+        }
+    }
+
     fn int_name(&self, slot: u16) -> String {
         self.int_fields
             .get(&slot)
@@ -252,18 +266,7 @@ fn parts(list: &[Op], env: &Env) -> Option<(Vec<TokenStream>, Vec<TokenStream>)>
                     }
                     // An optional field: the parts that write it, when it is there.
                     Some(f) => {
-                        let int = matches!(f.kind, FieldKind::Int { .. });
-                        let v = if int {
-                            env.int(f.slot)
-                        } else {
-                            env.value(f.slot)
-                        };
-                        let mut inner_env = env.clone();
-                        if int {
-                            inner_env.ints.insert(f.slot, quote!(__v));
-                        } else {
-                            inner_env.values.insert(f.slot, quote!(__v));
-                        }
+                        let (v, inner_env) = env.unwrapped(f);
                         let (inner, inner_values) = self::parts(body, &inner_env)?;
                         // The field's own value, and no other, is what the parts take.
                         let [only] = &inner_values[..] else {
@@ -353,18 +356,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
                 match env.presence.get(slot) {
                     Some(f) => {
                         let n = f.name.clone();
-                        let int = matches!(f.kind, FieldKind::Int { .. });
-                        let v = if int {
-                            env.int(f.slot)
-                        } else {
-                            env.value(f.slot)
-                        };
-                        let mut inner_env = env.clone();
-                        if int {
-                            inner_env.ints.insert(f.slot, quote!(__v));
-                        } else {
-                            inner_env.values.insert(f.slot, quote!(__v));
-                        }
+                        let (v, inner_env) = env.unwrapped(f);
                         let inner = ops(m, body, &inner_env);
                         quote! {
                             e.present(#n, (#v).is_some(), #holds)?;
@@ -456,18 +448,7 @@ fn ops(m: &Message, list: &[Op], env: &Env) -> TokenStream {
                         quote!(if #v { #inner })
                     }
                     Some(f) => {
-                        let int = matches!(f.kind, FieldKind::Int { .. });
-                        let v = if int {
-                            env.int(f.slot)
-                        } else {
-                            env.value(f.slot)
-                        };
-                        let mut inner_env = env.clone();
-                        if int {
-                            inner_env.ints.insert(f.slot, quote!(__v));
-                        } else {
-                            inner_env.values.insert(f.slot, quote!(__v));
-                        }
+                        let (v, inner_env) = env.unwrapped(f);
                         let inner = ops(m, body, &inner_env);
                         quote!(if let ::core::option::Option::Some(__v) = #v { #inner })
                     }
